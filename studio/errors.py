@@ -1,0 +1,134 @@
+"""The studio's one error tree. Pages and the CLI catch `StudioError` and show `str(err)`.
+
+    StudioError
+    ├── ParamsError                  bad input a person typed (prompt, settings, files)
+    ├── ApiError                     anything that went wrong talking to Mosaic
+    │   ├── ApiConnectionError       no answer; `request_sent` says whether it may have been processed
+    │   │   └── ApiTimeoutError
+    │   └── ApiStatusError           Mosaic answered with an error status
+    │       ├── BadRequestError        400 / 422, carries the server's `detail`
+    │       ├── AuthError              401
+    │       ├── PermissionDeniedError  403
+    │       ├── NotFoundError          404
+    │       ├── ConflictError          409
+    │       ├── PayloadTooLargeError   413
+    │       ├── RateLimitError         429
+    │       └── ServerError            5xx
+    ├── StoreError                   the local history could not be read or written
+    └── JobError                     a job cannot do what was asked (e.g. cancel a finished run)
+
+No message ever contains the API key: errors are built from status, `detail` and paths only.
+"""
+
+from __future__ import annotations
+
+
+class StudioError(Exception):
+    "Base of every error the studio shows to a person."
+
+
+class ParamsError(StudioError, ValueError):
+    "Input a person gave is not valid; the message says which field and why."
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class ApiError(StudioError):
+    "Talking to the Mosaic API failed."
+
+
+class ApiConnectionError(ApiError):
+    "Mosaic could not be reached, or the answer was lost; check the network and try again."
+
+    def __init__(self, message: str, *, request_sent: bool = True):
+        super().__init__(message)
+        # False only when the request certainly never reached the server (connect failed),
+        # so a retry cannot duplicate anything it did.
+        self.request_sent = request_sent
+
+
+class ApiTimeoutError(ApiConnectionError):
+    "Mosaic did not answer in time; the request may still have been processed."
+
+
+class ApiStatusError(ApiError):
+    "Mosaic answered with an error status."
+
+    def __init__(self, message: str, *, status_code: int, detail: str | None = None,
+                 body: object = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.status_code = status_code
+        self.detail = detail
+        self.body = body
+        self.retry_after = retry_after
+
+
+class BadRequestError(ApiStatusError):
+    "Mosaic rejected the request (400/422); its `detail` says what to change."
+
+
+class AuthError(ApiStatusError):
+    "The API key was refused (401): check MOSAIC_API_KEY."
+
+
+class PermissionDeniedError(ApiStatusError):
+    "The API key may not do this (403): ask an org admin for the right scopes."
+
+
+class NotFoundError(ApiStatusError):
+    "Mosaic does not know this id (404)."
+
+
+class ConflictError(ApiStatusError):
+    "The request conflicts with the current state (409), e.g. a run that already finished."
+
+
+class PayloadTooLargeError(ApiStatusError):
+    "The file is larger than Mosaic accepts (413)."
+
+
+class RateLimitError(ApiStatusError):
+    "Too many requests (429); the studio waits and retries."
+
+
+class ServerError(ApiStatusError):
+    "Mosaic had an internal error (5xx); try again shortly."
+
+
+class StoreError(StudioError):
+    "The local history could not be read or written."
+
+
+class JobError(StudioError):
+    "A job cannot do what was asked in its current state."
+
+
+_STATUS_ERRORS: dict[int, tuple[type[ApiStatusError], str]] = {
+    400: (BadRequestError, "Mosaic rejected the request"),
+    401: (AuthError, "The API key was refused; check MOSAIC_API_KEY"),
+    403: (PermissionDeniedError, "The API key is not allowed to do this"),
+    404: (NotFoundError, "Not found on Mosaic"),
+    409: (ConflictError, "Conflict with the current state"),
+    413: (PayloadTooLargeError, "The file is too large for Mosaic"),
+    422: (BadRequestError, "Mosaic rejected the request"),
+    429: (RateLimitError, "Mosaic is rate limiting requests"),
+}
+
+
+def status_error_class(status_code: int) -> tuple[type[ApiStatusError], str]:
+    "The error class and a plain-words summary for an HTTP error status."
+    if status_code >= 500:
+        return ServerError, "Mosaic had a server error"
+    return _STATUS_ERRORS.get(status_code, (ApiStatusError, "Mosaic returned an error"))
+
+
+def error_for_status(status_code: int, detail: str | None = None, *, body: object = None,
+                     retry_after: float | None = None) -> ApiStatusError:
+    "Build the right `ApiStatusError` subclass for a status code and the server's detail."
+    cls, summary = status_error_class(status_code)
+    message = f"{summary} (HTTP {status_code})"
+    if detail:
+        message += f": {detail}"
+    return cls(message, status_code=status_code, detail=detail, body=body, retry_after=retry_after)

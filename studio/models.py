@@ -1,0 +1,339 @@
+"""Typed shapes: the Video Generation node's params (strict: people write them) and the
+Mosaic API's responses (tolerant: unknown fields are kept, most fields optional).
+
+The param table is the product brief's (`shared/seed/video-generation-node.md`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ParamsError
+
+VIDEO_GENERATION_NODE_TYPE_ID = "a2eb3ec2-da7a-4f97-94d2-a9a537548522"
+
+MODELS = ("seedance-2",)
+RESOLUTIONS = ("480p", "720p", "1080p")
+DURATIONS = ("auto",) + tuple(str(s) for s in range(4, 16))
+ASPECT_RATIOS = ("auto", "21:9", "16:9", "4:3", "1:1", "3:4", "9:16")
+
+DEFAULT_MODEL = "seedance-2"
+DEFAULT_RESOLUTION = "720p"
+DEFAULT_DURATION = "auto"
+DEFAULT_ASPECT_RATIO = "auto"
+DEFAULT_GENERATE_AUDIO = True
+
+# Mosaic documents no prompt limit; the studio keeps prompts to a length people can review.
+PROMPT_MAX_CHARS = 5000
+# Seedance 2 reference limits as other providers document them (mosaic-api.md §5.2).
+MAX_REFERENCE_IMAGES = 9
+MAX_REFERENCE_VIDEOS = 3
+MAX_REFERENCE_AUDIO = 3
+
+RUN_TERMINAL_STATUSES = ("completed", "partial_complete", "failed", "cancelled")
+
+
+def _one_of(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    text = str(value).strip() if value is not None else ""
+    if text not in allowed:
+        raise ValueError(f"must be one of {', '.join(allowed)} (got {value!r})")
+    return text
+
+
+class SelectedContext(BaseModel):
+    "Uploaded references (upload ids) that guide the generation."
+
+    model_config = ConfigDict(extra="forbid")
+
+    images: list[str] = Field(default_factory=list)
+    videos: list[str] = Field(default_factory=list)
+    audio: list[str] = Field(default_factory=list)
+
+    @field_validator("images")
+    @classmethod
+    def _max_images(cls, v: list[str]) -> list[str]:
+        if len(v) > MAX_REFERENCE_IMAGES:
+            raise ValueError(f"at most {MAX_REFERENCE_IMAGES} reference images (got {len(v)})")
+        return v
+
+    @field_validator("videos")
+    @classmethod
+    def _max_videos(cls, v: list[str]) -> list[str]:
+        if len(v) > MAX_REFERENCE_VIDEOS:
+            raise ValueError(f"at most {MAX_REFERENCE_VIDEOS} reference videos (got {len(v)})")
+        return v
+
+    @field_validator("audio")
+    @classmethod
+    def _max_audio(cls, v: list[str]) -> list[str]:
+        if len(v) > MAX_REFERENCE_AUDIO:
+            raise ValueError(f"at most {MAX_REFERENCE_AUDIO} reference audio clips (got {len(v)})")
+        return v
+
+    def is_empty(self) -> bool:
+        return not (self.images or self.videos or self.audio)
+
+
+class VideoGenerationParams(BaseModel):
+    "Every param of the Video Generation node, with the brief's defaults. Strict about input."
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt: str
+    model: str = DEFAULT_MODEL
+    resolution: str = DEFAULT_RESOLUTION
+    duration: str = DEFAULT_DURATION
+    aspect_ratio: str = DEFAULT_ASPECT_RATIO
+    generate_audio: bool = DEFAULT_GENERATE_AUDIO
+    selected_context: SelectedContext = Field(default_factory=SelectedContext)
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, v: str) -> str:
+        if not v or not v.strip():
+            raise ValueError("the prompt is empty; describe the shot you want")
+        if len(v) > PROMPT_MAX_CHARS:
+            raise ValueError(f"the prompt is {len(v)} characters; the limit is {PROMPT_MAX_CHARS}")
+        return v
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model(cls, v: Any) -> str:
+        return _one_of("model", v, MODELS)
+
+    @field_validator("resolution", mode="before")
+    @classmethod
+    def _resolution(cls, v: Any) -> str:
+        return _one_of("resolution", v, RESOLUTIONS)
+
+    @field_validator("duration", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> str:
+        # Mosaic's example sends duration as a string; accept 8 as well as "8" from callers.
+        if isinstance(v, bool):
+            raise ValueError(f"must be auto or a whole number of seconds 4..15 (got {v!r})")
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        text = str(v).strip().removesuffix("s") if v is not None else ""
+        if text not in DURATIONS:
+            raise ValueError(f"must be auto or a whole number of seconds 4..15 (got {v!r})")
+        return text
+
+    @field_validator("aspect_ratio", mode="before")
+    @classmethod
+    def _aspect_ratio(cls, v: Any) -> str:
+        return _one_of("aspect_ratio", v, ASPECT_RATIOS)
+
+    @field_validator("generate_audio", mode="before")
+    @classmethod
+    def _audio(cls, v: Any) -> bool:
+        if isinstance(v, bool):
+            return v
+        raise ValueError(f"must be true or false (got {v!r})")
+
+    @classmethod
+    def parse(cls, data: dict[str, Any] | None = None, **kwargs: Any) -> VideoGenerationParams:
+        "Validate input and raise `ParamsError` with a message a person understands."
+        merged = {**(data or {}), **kwargs}
+        try:
+            return cls.model_validate(merged)
+        except ValidationError as err:
+            first = err.errors()[0]
+            field = ".".join(str(p) for p in first.get("loc", ())) or None
+            msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+            if first.get("type") == "missing":
+                msg = "is required" if field != "prompt" else "the prompt is empty; describe the shot you want"
+            if first.get("type") == "extra_forbidden":
+                msg = "is not a Video Generation param"
+            label = field.replace("_", " ") if field else "params"
+            text = msg if msg.startswith(("the prompt", "at most")) else f"{label} {msg}"
+            raise ParamsError(text[0].upper() + text[1:], field=field) from None
+
+    def to_api(self) -> dict[str, Any]:
+        "The node params exactly as Mosaic takes them (`params_used` / `update_params`)."
+        data = self.model_dump()
+        if self.selected_context.is_empty():
+            data.pop("selected_context")
+        return data
+
+    @property
+    def seconds(self) -> int | None:
+        "Requested seconds of video, or None when the model chooses (auto)."
+        return None if self.duration == "auto" else int(self.duration)
+
+
+# ---------------------------------------------------------------- API responses (tolerant)
+
+
+class ApiModel(BaseModel):
+    "Base for what Mosaic sends: unknown fields are kept, never an error."
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Whoami(ApiModel):
+    organization_id: str | None = None
+    organization_name: str | None = None
+    organization_slug: str | None = None
+    created_at: str | None = None
+    last_used_at: str | None = None
+
+
+class CreatedNode(ApiModel):
+    temp_ref_id: str | None = None
+    agent_node_id: str
+
+
+class AgentChange(ApiModel):
+    "Answer to agent create and agent update."
+
+    success: bool | None = None
+    agent_id: str
+    operations_applied: int | None = None
+    created_nodes: list[CreatedNode] = Field(default_factory=list)
+
+
+class NodeType(ApiModel):
+    node_type_id: str | None = None
+    node_type_name: str | None = None
+    docs_url: str | None = None
+    params_docs_url: str | None = None
+
+
+class AgentNode(ApiModel):
+    agent_node_id: str
+    node_type: NodeType | None = None
+    params_used: dict[str, Any] = Field(default_factory=dict)
+
+
+class AgentInfo(ApiModel):
+    id: str
+    name: str | None = None
+    description: str | None = None
+    visibility: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class Agent(ApiModel):
+    agent: AgentInfo
+    agent_nodes: list[AgentNode] = Field(default_factory=list)
+    connections: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class RunOutput(ApiModel):
+    id: str | None = None
+    video_url: str | None = None
+    thumbnail_url: str | None = None
+    completed_at: str | None = None
+    original_node_id: str | None = None
+
+
+class NodeStatusCounts(ApiModel):
+    completed: int = 0
+    in_progress: int = 0
+    failed: int = 0
+
+
+class Run(ApiModel):
+    "GET /agent_run/{id}, a run-list summary, or a webhook payload: the fields they share."
+
+    run_id: str | None = None
+    agent_id: str | None = None
+    status: str = "running"
+    status_message: str | None = None
+    needs_credits: bool = False
+    errors: list[Any] = Field(default_factory=list)
+    node_status_counts: NodeStatusCounts | None = None
+    started_at: str | None = None
+    updated_at: str | None = None
+    outputs: list[RunOutput] = Field(default_factory=list)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in RUN_TERMINAL_STATUSES
+
+    def output_for(self, node_id: str | None) -> RunOutput | None:
+        "The output of one template node (matched by original_node_id), else the first with a URL."
+        with_url = [o for o in self.outputs if o.video_url]
+        for out in with_url:
+            if node_id and out.original_node_id == node_id:
+                return out
+        return with_url[0] if with_url else None
+
+    def error_text(self) -> str:
+        "One line saying why the run did not succeed, from whatever Mosaic sent."
+        parts: list[str] = []
+        if self.status_message:
+            parts.append(self.status_message)
+        for err in self.errors:
+            if isinstance(err, str):
+                parts.append(err)
+            elif isinstance(err, dict):
+                msg = err.get("message") or err.get("detail") or err.get("messages") or err
+                parts.append(msg if isinstance(msg, str) else str(msg))
+        if self.needs_credits:
+            parts.append("Mosaic needs more credits to run this; top up, then retry")
+        return "; ".join(dict.fromkeys(parts)) or f"Run {self.status}"
+
+
+class RunStarted(ApiModel):
+    run_id: str
+
+
+class RunNode(ApiModel):
+    agent_node_id: str | None = None
+    original_node_id: str | None = None
+    status: str | None = None
+    status_message: str | None = None
+    errors: list[Any] = Field(default_factory=list)
+    needs_credits: bool = False
+
+
+class RunNodes(ApiModel):
+    run_id: str | None = None
+    nodes: list[RunNode] = Field(default_factory=list)
+
+
+class RunList(ApiModel):
+    runs: list[Run] = Field(default_factory=list)
+    next_cursor: str | None = None
+
+
+class CancelResult(ApiModel):
+    success: bool | None = None
+    run_id: str | None = None
+    message: str | None = None
+
+
+class UploadTicket(ApiModel):
+    "Answer to POST /uploads/{type}/get_upload_url; the id key depends on the type."
+
+    upload_url: str
+    upload_fields: dict[str, Any] = Field(default_factory=dict)
+    max_file_size_bytes: int | None = None
+
+    def asset_id(self, kind: str) -> str:
+        value = (self.model_extra or {}).get(f"{kind}_id")
+        if not value:
+            raise ValueError(f"upload answer has no {kind}_id")
+        return str(value)
+
+
+class Credits(ApiModel):
+    "GET /credits: the current flat shape or the older nested one."
+
+    organization_id: str | None = None
+    balance: float | None = None
+    plan: Any = None
+    credits: dict[str, Any] | None = None
+
+    @property
+    def current_balance(self) -> float | None:
+        if self.balance is not None:
+            return self.balance
+        if self.credits and self.credits.get("balance") is not None:
+            return float(self.credits["balance"])
+        return None

@@ -1,0 +1,75 @@
+"""All configuration in one `Settings` object, read from the environment (prefix `STUDIO_`,
+plus `MOSAIC_API_KEY` / `MOSAIC_BASE_URL`). Tests build `Settings(...)` directly.
+
+Without an API key the studio talks to the built-in simulator (`studio.simulator`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_BASE_URL = "https://api.mosaic.so"
+DEFAULT_DATA_DIR = Path("studio-data")
+DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_MAX_IN_FLIGHT = 24  # a whole 3 x 7 grid runs at once
+DEFAULT_POLL_INTERVAL_S = 2.0
+DEFAULT_MAX_POLL_INTERVAL_S = 10.0
+SIMULATOR_API_KEY = "mk_local_simulator"
+
+
+class Settings(BaseSettings):
+    "Every knob of the studio; each field is documented in the README's configuration table."
+
+    model_config = SettingsConfigDict(env_prefix="STUDIO_", extra="ignore", populate_by_name=True)
+
+    api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("MOSAIC_API_KEY", "api_key"),
+        description="Mosaic API key (mk_...). Unset: the built-in simulator is used.")
+    base_url: str = Field(
+        DEFAULT_BASE_URL, validation_alias=AliasChoices("MOSAIC_BASE_URL", "base_url"),
+        description="Mosaic API base URL (only used with an API key).")
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="Folder for the SQLite history and media files.")
+    timeout: float = Field(DEFAULT_TIMEOUT_S, gt=0, description="Seconds before an API call times out.")
+    max_retries: int = Field(DEFAULT_MAX_RETRIES, ge=0, description="Retries of a failed safe API call.")
+    max_in_flight: int = Field(DEFAULT_MAX_IN_FLIGHT, ge=1, description="Runs submitted to Mosaic at once.")
+    poll_interval: float = Field(DEFAULT_POLL_INTERVAL_S, gt=0, description="First wait between polls of a run.")
+    max_poll_interval: float = Field(DEFAULT_MAX_POLL_INTERVAL_S, gt=0, description="Longest wait between polls.")
+    run_flow: Literal["reuse", "three_call"] = Field(
+        "reuse", description="reuse: one POST /run per generation on pooled agents; "
+        "three_call: create agent, add node, run (the brief's flow).")
+    public_url: str | None = Field(
+        None, description="Public URL of this studio; when set, runs carry callback_url for webhooks.")
+    webhook_secret: SecretStr | None = Field(None, description="Expected X-Mosaic-Signature on webhooks.")
+    credits_per_second: float | None = Field(
+        None, ge=0, description="Credits per generated second, for estimates before a run.")
+    author: str = Field("", description="Name recorded as the author of new generations.")
+    sim_latency: float = Field(3.0, ge=0, description="Simulator: fixed seconds per run.")
+    sim_latency_per_second: float = Field(0.1, ge=0, description="Simulator: extra seconds per second of video.")
+
+    @property
+    def simulated(self) -> bool:
+        "True when no API key is set and the built-in simulator stands in for Mosaic."
+        return self.api_key is None or not self.api_key.get_secret_value().strip()
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "studio.db"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def key(self) -> str:
+        "The key to send: the configured one, or the simulator's."
+        return SIMULATOR_API_KEY if self.simulated else self.api_key.get_secret_value().strip()
+
+    def api_scope(self, base_url: str) -> str:
+        "A one-way fingerprint of (base URL, key) that scopes pooled agents; never the key itself."
+        return hashlib.sha256(f"{base_url}\0{self.key}".encode()).hexdigest()[:16]
