@@ -1,0 +1,237 @@
+"""Video files: frame sizes for the node's settings, fast placeholder renders, probing, thumbnails.
+
+Renders run the ffmpeg binary bundled with imageio-ffmpeg; probing and thumbnails use PyAV and
+Pillow (there is no ffprobe). Every file is written to a temp name and renamed into place, so a
+reader never sees half a file. No Streamlit and no network here.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import subprocess
+import tempfile
+import textwrap
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import imageio_ffmpeg
+from PIL import Image
+
+SHORT_SIDE = {"480p": 480, "720p": 720, "1080p": 1080}
+AUTO_ASPECT_RATIO = "16:9"
+
+RENDER_FPS = 12
+FONT_FILE = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+THUMB_WIDTH = 320
+THUMB_AT_S = 1.0
+THUMB_JPEG_QUALITY = 80
+
+# Encoder choice, measured on the 2-core dev machine (one clip, 8 s, 12 fps, AAC on, text drawn):
+#   ultrafast + stillimage, qp 30:  480p 0.18 s, 720p 0.24 s, 1080p 0.40 s (wall)
+#   ultrafast + stillimage, crf 30: 480p 0.22 s, 720p 0.35 s, 1080p 0.60 s
+#   veryfast  + stillimage, crf 30: 480p 0.30 s, 720p 0.52 s, 1080p 0.78 s
+# x264 is ~75% of the CPU time, so the cheapest settings win; constant QP skips rate control and
+# the flat frames stay small (~30 KB per second at 1080p, audio included). One encoder thread per
+# clip: the simulator renders several at once and x264's own threads only add overhead then. A
+# full 3 x 7 grid of 15 s clips renders in ~7-8 s with 2-4 workers.
+X264_ARGS = ("-c:v", "libx264", "-preset", "ultrafast", "-tune", "stillimage", "-qp", "30",
+             "-pix_fmt", "yuv420p", "-threads", "1")
+AAC_ARGS = ("-c:a", "aac", "-b:a", "64k", "-ac", "2", "-ar", "44100")
+TONE_HZ = 440
+RENDER_TIMEOUT_S = 300
+
+TEXT_MAX_LINES = 4
+TEXT_MAX_INPUT_CHARS = 1000  # wrapping cost stays bounded for pasted essays
+TEXT_CHAR_WIDTH = 0.6  # DejaVu Sans Bold glyphs average ~0.6 em
+STDERR_TAIL_CHARS = 1500
+
+
+@functools.cache
+def ffmpeg_exe() -> str:
+    "Path of the ffmpeg binary bundled with imageio-ffmpeg."
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _ratio(aspect_ratio: str) -> tuple[int, int]:
+    text = AUTO_ASPECT_RATIO if aspect_ratio == "auto" else aspect_ratio
+    try:
+        a, b = (int(p) for p in text.split(":"))
+    except ValueError:
+        raise ValueError(f"aspect ratio must look like 16:9 or be auto (got {aspect_ratio!r})") from None
+    if a <= 0 or b <= 0:
+        raise ValueError(f"aspect ratio must be positive (got {aspect_ratio!r})")
+    return a, b
+
+
+def _even(x: float) -> int:
+    return max(2, 2 * round(x / 2))
+
+
+def frame_size(resolution: str, aspect_ratio: str) -> tuple[int, int]:
+    "(width, height) for a resolution and aspect ratio: the short side is 480/720/1080, both even."
+    if resolution not in SHORT_SIDE:
+        raise ValueError(f"resolution must be one of {', '.join(SHORT_SIDE)} (got {resolution!r})")
+    short = SHORT_SIDE[resolution]
+    a, b = _ratio(aspect_ratio)
+    if a >= b:
+        return _even(short * a / b), short
+    return short, _even(short * b / a)
+
+
+def _wrap_prompt(text: str, width: int, fontsize: int) -> str:
+    words = " ".join(text[:TEXT_MAX_INPUT_CHARS].split())
+    if len(text) > TEXT_MAX_INPUT_CHARS:
+        words += " …"
+    per_line = max(8, int(width * 0.86 / (fontsize * TEXT_CHAR_WIDTH)))
+    lines = textwrap.wrap(words, width=per_line, max_lines=TEXT_MAX_LINES, placeholder=" …")
+    return "\n".join(lines)
+
+
+def _background(text: str) -> str:
+    # A colour picked from the prompt, so different prompts are told apart at a glance; kept dark
+    # so white text stays readable.
+    digest = hashlib.sha256(text.encode()).digest()
+    r, g, b = (40 + digest[i] % 80 for i in range(3))
+    return f"0x{r:02x}{g:02x}{b:02x}"
+
+
+def _filter_value(value: str) -> str:
+    # Quote a path for a filter option; the temp and font paths never contain a quote.
+    return "'" + value.replace("\\", "/").replace("'", "") + "'"
+
+
+def _video_graph(width: int, height: int, fps: int, text_file: Path | None) -> str:
+    "The -filter_complex graph from input 0 (the background) to the output label [v]."
+    short = min(width, height)
+    bar_w, bar_h = _even(width / 10), _even(max(4, short / 40))
+    # A bar sliding along the bottom makes every frame differ even without a font. drawbox cannot
+    # move (its `t` is the thickness, not time), so overlay a small colour source instead.
+    graph = [f"color=c=orange:s={bar_w}x{bar_h}:r={fps}[bar]",
+             f"[0:v][bar]overlay=x='mod(t*W/4,W-w)':y=H-H/12:shortest=1:eval=frame[base]"]
+    if text_file is None:
+        return ";".join(graph).replace("[base]", "[v]")
+    font = _filter_value(str(FONT_FILE))
+    size = max(12, short // 16)
+    small = max(10, short // 24)
+    graph.append(
+        f"[base]drawtext=fontfile={font}:textfile={_filter_value(str(text_file))}:expansion=none"
+        f":fontsize={size}:fontcolor=white:line_spacing={size // 4}:text_align=center"
+        f":box=1:boxcolor=black@0.45:boxborderw={size // 2}:x=(w-tw)/2:y=(h-th)/2,"
+        f"drawtext=fontfile={font}:text='{width}x{height}  %{{pts\\:hms}}'"
+        f":fontsize={small}:fontcolor=yellow:x={small}:y={small}[v]")
+    return ";".join(graph)
+
+
+def render_clip(dest: Path, *, width: int, height: int, seconds: float, audio: bool, text: str,
+                fps: int = RENDER_FPS) -> None:
+    """Render a playable H.264 MP4 (plus an AAC tone when `audio`) showing `text`, atomically.
+
+    Without the font file the clip is rendered without text rather than failing.
+    """
+    if width % 2 or height % 2 or width <= 0 or height <= 0:
+        raise ValueError(f"frame size must be positive and even (got {width}x{height})")
+    if seconds <= 0:
+        raise ValueError(f"seconds must be positive (got {seconds})")
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
+    with tempfile.TemporaryDirectory(prefix="studio-render-") as workdir:
+        text_file = None
+        wrapped = _wrap_prompt(text, width, max(12, min(width, height) // 16))
+        if wrapped and FONT_FILE.is_file():
+            # textfile= sidesteps every escaping rule of drawtext's text= option.
+            text_file = Path(workdir) / "prompt.txt"
+            text_file.write_text(wrapped, encoding="utf-8")
+        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+               "-f", "lavfi", "-i", f"color=c={_background(text)}:s={width}x{height}:r={fps}:d={seconds}"]
+        if audio:
+            cmd += ["-f", "lavfi", "-i", f"sine=frequency={TONE_HZ}:sample_rate=44100:duration={seconds}"]
+        cmd += ["-filter_complex", _video_graph(width, height, fps, text_file), "-map", "[v]", *X264_ARGS]
+        cmd += ["-map", "1:a", *AAC_ARGS] if audio else ["-an"]
+        cmd += ["-t", f"{seconds}", "-movflags", "+faststart", "-f", "mp4", str(tmp)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, timeout=RENDER_TIMEOUT_S)
+        except subprocess.TimeoutExpired as err:
+            tmp.unlink(missing_ok=True)
+            raise RuntimeError(f"ffmpeg did not finish within {RENDER_TIMEOUT_S} s rendering {dest.name}") from err
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        tail = proc.stderr.decode("utf-8", "replace").strip()[-STDERR_TAIL_CHARS:]
+        raise RuntimeError(f"ffmpeg failed (exit {proc.returncode}) rendering {dest.name}: {tail}")
+    os.replace(tmp, dest)
+
+
+@dataclass(frozen=True)
+class MediaFacts:
+    "What a media file contains, as probed by PyAV."
+
+    width: int
+    height: int
+    duration_s: float
+    has_audio: bool
+    video_codec: str | None
+    audio_codec: str | None
+    file_size: int
+
+
+def probe(path: Path) -> MediaFacts:
+    "Size, duration, streams and codecs of a media file (PyAV; raises av.FFmpegError if unreadable)."
+    path = Path(path)
+    with av.open(str(path)) as container:
+        video = container.streams.video[0] if container.streams.video else None
+        sound = container.streams.audio[0] if container.streams.audio else None
+        if container.duration is not None:
+            duration = container.duration / av.time_base
+        elif video is not None and video.duration is not None:
+            duration = float(video.duration * video.time_base)
+        else:
+            duration = 0.0
+        return MediaFacts(
+            width=video.codec_context.width if video else 0,
+            height=video.codec_context.height if video else 0,
+            duration_s=float(duration),
+            has_audio=sound is not None,
+            video_codec=video.codec_context.name if video else None,
+            audio_codec=sound.codec_context.name if sound else None,
+            file_size=path.stat().st_size,
+        )
+
+
+def make_thumbnail(src: Path, dest: Path, width: int = THUMB_WIDTH) -> None:
+    "Write a JPEG `width` pixels wide from the frame about 1 s in (the first frame of short clips)."
+    src, dest = Path(src), Path(dest)
+    image = None
+    with av.open(str(src)) as container:
+        stream = container.streams.video[0]
+        duration = container.duration / av.time_base if container.duration else 0.0
+        target = THUMB_AT_S if duration > THUMB_AT_S * 1.5 else 0.0
+        # Decoding from the start is cheap for these clips (one keyframe, ~12 fps) and avoids
+        # seek quirks; stop at the first frame at or after the target time.
+        for frame in container.decode(stream):
+            image = frame.to_image()
+            if frame.time is None or frame.time >= target:
+                break
+    if image is None:
+        raise RuntimeError(f"no video frame in {src.name}")
+    height = max(2, round(image.height * width / image.width))
+    image = image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        image.save(tmp, format="JPEG", quality=THUMB_JPEG_QUALITY)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def sha256_file(path: Path) -> str:
+    "Hex SHA-256 of a file's bytes, read in chunks."
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,169 @@
+"""studio.media: frame sizes for every setting, real renders probed back, thumbnails, hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import av
+import pytest
+from PIL import Image, ImageStat
+
+from studio import media
+from studio.models import ASPECT_RATIOS, RESOLUTIONS
+
+needs_font = pytest.mark.skipif(not media.FONT_FILE.is_file(), reason="DejaVu font not installed")
+
+
+def _ratio(aspect_ratio: str) -> float:
+    a, b = (int(p) for p in (media.AUTO_ASPECT_RATIO if aspect_ratio == "auto" else aspect_ratio).split(":"))
+    return a / b
+
+
+@pytest.mark.parametrize("resolution", RESOLUTIONS)
+@pytest.mark.parametrize("aspect_ratio", ASPECT_RATIOS)
+def test_frame_size_follows_resolution_and_ratio(resolution, aspect_ratio):
+    width, height = media.frame_size(resolution, aspect_ratio)
+    assert min(width, height) == media.SHORT_SIDE[resolution]
+    assert width / height == pytest.approx(_ratio(aspect_ratio), rel=0.01)
+    assert width % 2 == 0 and height % 2 == 0
+
+
+@pytest.mark.parametrize("resolution, aspect_ratio, expected", [
+    ("720p", "9:16", (720, 1280)),
+    ("1080p", "21:9", (2520, 1080)),
+    ("480p", "auto", (854, 480)),
+    ("1080p", "1:1", (1080, 1080)),
+    ("480p", "3:4", (480, 640)),
+])
+def test_frame_size_examples(resolution, aspect_ratio, expected):
+    assert media.frame_size(resolution, aspect_ratio) == expected
+
+
+@pytest.mark.parametrize("resolution, aspect_ratio", [("4k", "16:9"), ("720p", "wide"), ("720p", "0:9")])
+def test_frame_size_rejects_unknown_settings(resolution, aspect_ratio):
+    with pytest.raises(ValueError):
+        media.frame_size(resolution, aspect_ratio)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clips")
+    specs = {
+        "landscape_audio": dict(width=854, height=480, seconds=4, audio=True, text="A red fox in snow"),
+        "portrait_silent": dict(width=720, height=1280, seconds=5, audio=False,
+                                text="50% {pts} it's a 'quote': colon \\ backslash %{n} " * 20),
+        "no_text": dict(width=854, height=480, seconds=4, audio=False, text=""),
+    }
+    for name, spec in specs.items():
+        media.render_clip(folder / f"{name}.mp4", **spec)
+    return folder, specs
+
+
+@pytest.mark.parametrize("name", ["landscape_audio", "portrait_silent", "no_text"])
+def test_render_clip_probes_back_as_requested(clips, name):
+    folder, specs = clips
+    spec = specs[name]
+    facts = media.probe(folder / f"{name}.mp4")
+    assert (facts.width, facts.height) == (spec["width"], spec["height"])
+    assert facts.duration_s == pytest.approx(spec["seconds"], abs=0.2)
+    assert facts.has_audio is spec["audio"]
+    assert facts.video_codec == "h264"
+    assert facts.audio_codec == ("aac" if spec["audio"] else None)
+    assert facts.file_size == (folder / f"{name}.mp4").stat().st_size > 0
+
+
+def _top_level_boxes(path) -> list[str]:
+    data, boxes, offset = path.read_bytes(), [], 0
+    while offset + 8 <= len(data):
+        size = int.from_bytes(data[offset:offset + 4], "big")
+        boxes.append(data[offset + 4:offset + 8].decode("latin-1"))
+        if size < 8:
+            break
+        offset += size
+    return boxes
+
+
+def test_render_clip_is_faststart_yuv420p_and_leaves_no_temp_files(clips):
+    folder, _ = clips
+    path = folder / "landscape_audio.mp4"
+    boxes = _top_level_boxes(path)
+    assert boxes.index("moov") < boxes.index("mdat")  # +faststart: playable while downloading
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "yuv420p"
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def _frame(path, at_s: float) -> Image.Image:
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            if frame.time >= at_s:
+                return frame.to_image().convert("L")
+    raise AssertionError("clip too short")
+
+
+@needs_font
+def test_prompt_text_is_drawn_on_the_frames(clips):
+    folder, _ = clips
+    centre = (854 // 4, 480 // 3, 854 * 3 // 4, 480 * 2 // 3)
+    with_text = _frame(folder / "landscape_audio.mp4", 1.0).crop(centre)
+    without = _frame(folder / "no_text.mp4", 1.0).crop(centre)
+    low, high = with_text.getextrema()
+    assert high > 200 and high - low > 120  # white glyphs on the dark box
+    assert without.getextrema()[1] - without.getextrema()[0] < 30  # a flat background
+
+
+def test_frames_change_over_time(clips):
+    folder, _ = clips
+    first = _frame(folder / "no_text.mp4", 0.0)
+    later = _frame(folder / "no_text.mp4", 2.0)
+    diff = [abs(a - b) for a, b in zip(first.tobytes(), later.tobytes())]
+    assert max(diff) > 50
+
+
+def test_render_clip_without_font_still_renders(tmp_path, monkeypatch):
+    monkeypatch.setattr(media, "FONT_FILE", tmp_path / "missing.ttf")
+    media.render_clip(tmp_path / "plain.mp4", width=640, height=480, seconds=1, audio=False, text="no font here")
+    assert media.probe(tmp_path / "plain.mp4").width == 640
+
+
+def test_render_clip_failure_raises_with_ffmpeg_stderr(tmp_path):
+    with pytest.raises(RuntimeError, match="ffmpeg failed"):
+        media.render_clip(tmp_path / "bad.mp4", width=640, height=480, seconds=1, audio=False, text="x", fps=0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_render_clip_rejects_odd_sizes(tmp_path):
+    with pytest.raises(ValueError):
+        media.render_clip(tmp_path / "odd.mp4", width=641, height=480, seconds=1, audio=False, text="x")
+
+
+@pytest.mark.parametrize("name, size", [("landscape_audio", (320, 180)), ("portrait_silent", (320, 569))])
+def test_make_thumbnail_writes_a_320_wide_jpeg(clips, tmp_path, name, size):
+    folder, _ = clips
+    dest = tmp_path / f"{name}.jpg"
+    media.make_thumbnail(folder / f"{name}.mp4", dest)
+    assert dest.read_bytes()[:3] == b"\xff\xd8\xff"
+    with Image.open(dest) as image:
+        assert image.format == "JPEG"
+        assert image.size == size
+        assert ImageStat.Stat(image).extrema[0][1] > 0  # not a black frame
+    assert [p.name for p in tmp_path.iterdir()] == [dest.name]
+
+
+def test_make_thumbnail_of_a_short_clip_uses_the_first_frame(tmp_path):
+    media.render_clip(tmp_path / "short.mp4", width=480, height=480, seconds=1, audio=False, text="short")
+    media.make_thumbnail(tmp_path / "short.mp4", tmp_path / "short.jpg", width=100)
+    with Image.open(tmp_path / "short.jpg") as image:
+        assert image.size == (100, 100)
+
+
+def test_sha256_file_matches_hashlib(tmp_path):
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"mosaic" * 500_000)
+    assert media.sha256_file(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_ffmpeg_exe_is_cached_and_executable():
+    assert media.ffmpeg_exe() is media.ffmpeg_exe()
+    assert os.access(media.ffmpeg_exe(), os.X_OK)
