@@ -6,9 +6,10 @@ The param table is the product brief's (`shared/seed/video-generation-node.md`).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ParamsError
 
@@ -76,10 +77,8 @@ class SelectedContext(BaseModel):
         return not (self.images or self.videos or self.audio)
 
 
-class VideoGenerationParams(BaseModel):
-    "Every param of the Video Generation node, with the brief's defaults. Strict about input."
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class NodeParamFields(BaseModel):
+    "The Video Generation node's params as fields with the brief's defaults (shared by params and rows)."
 
     prompt: str
     model: str = DEFAULT_MODEL
@@ -88,6 +87,12 @@ class VideoGenerationParams(BaseModel):
     aspect_ratio: str = DEFAULT_ASPECT_RATIO
     generate_audio: bool = DEFAULT_GENERATE_AUDIO
     selected_context: SelectedContext = Field(default_factory=SelectedContext)
+
+
+class VideoGenerationParams(NodeParamFields):
+    "Every param of the Video Generation node, with the brief's defaults. Strict about input."
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     @field_validator("prompt")
     @classmethod
@@ -308,6 +313,14 @@ class CancelResult(ApiModel):
     message: str | None = None
 
 
+class ResumeResult(ApiModel):
+    "Answer to POST /agent_run/{id}/resume."
+
+    success: bool | None = None
+    run_id: str | None = None
+    nodes_queued: int | None = None
+
+
 class UploadTicket(ApiModel):
     "Answer to POST /uploads/{type}/get_upload_url; the id key depends on the type."
 
@@ -337,3 +350,75 @@ class Credits(ApiModel):
         if self.credits and self.credits.get("balance") is not None:
             return float(self.credits["balance"])
         return None
+
+
+# ---------------------------------------------------------------- the studio's own records
+
+ACTIVE_STATUSES = ("queued", "submitting", "running", "downloading")
+IN_FLIGHT_STATUSES = ("submitting", "running")  # occupying Mosaic: count against max_in_flight
+FINAL_STATUSES = ("done", "failed", "cancelled")
+STATUSES = ACTIVE_STATUSES + FINAL_STATUSES
+
+
+class Generation(NodeParamFields):
+    "One row of the history: what was asked, what happened, and the saved file's facts."
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    created_at: str
+    author: str = ""
+    status: str = "queued"
+    error: str | None = None
+    grid_id: str | None = None
+    cell_label: str | None = None
+    agent_id: str | None = None
+    node_id: str | None = None
+    run_id: str | None = None
+    render_id: str | None = None
+    submitted_at: str | None = None
+    finished_at: str | None = None
+    elapsed_s: float | None = None
+    video_path: str | None = None
+    thumb_path: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    has_audio: bool | None = None
+    file_size: int | None = None
+    sha256: str | None = None
+    attempt: int = 1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, data: Any) -> Any:
+        # Columns left NULL (older rows, partial inserts) take the model's defaults.
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
+
+    @field_validator("selected_context", mode="before")
+    @classmethod
+    def _context_json(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return json.loads(v) if v else {}
+        return v or {}
+
+    @property
+    def params(self) -> VideoGenerationParams:
+        "The node params this generation asked for."
+        return VideoGenerationParams(**{name: getattr(self, name) for name in NodeParamFields.model_fields})
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    def facts(self) -> dict[str, Any]:
+        "The saved result as the CLI prints it (one JSON object per generation)."
+        return {
+            "id": self.id, "status": self.status, "path": self.video_path,
+            "width": self.width, "height": self.height, "duration_s": self.duration_s,
+            "has_audio": self.has_audio, "run_id": self.run_id, "resolution": self.resolution,
+            "aspect_ratio": self.aspect_ratio, "duration": self.duration, "cell": self.cell_label,
+            "sha256": self.sha256, "elapsed_s": self.elapsed_s, "error": self.error,
+        }

@@ -1,0 +1,140 @@
+"""The history database schema, as append-only named migrations (sqlite-utils `Migrations`).
+
+A migration is never edited once it has merged; a change of schema is a new function at the
+end. `HistoryStore` applies pending migrations when it opens a database.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("studio")
+
+
+@migrations()
+def m001_generations(db: Database) -> None:
+    "One row per generation: every node param as a column, the outcome, the file's facts."
+    db["generations"].create(
+        {
+            "id": str,
+            "created_at": str,
+            "author": str,
+            "prompt": str,
+            "model": str,
+            "resolution": str,
+            "duration": str,
+            "aspect_ratio": str,
+            "generate_audio": int,
+            "selected_context": str,  # JSON {images, videos, audio}
+            "status": str,  # queued, submitting, running, downloading, done, failed, cancelled
+            "error": str,
+            "grid_id": str,
+            "cell_label": str,
+            "agent_id": str,
+            "node_id": str,
+            "run_id": str,
+            "render_id": str,
+            "submitted_at": str,
+            "finished_at": str,
+            "elapsed_s": float,
+            "video_path": str,
+            "thumb_path": str,
+            "width": int,
+            "height": int,
+            "duration_s": float,
+            "has_audio": int,
+            "file_size": int,
+            "sha256": str,
+            "attempt": int,
+        },
+        pk="id",
+        not_null={"created_at", "prompt", "status"},
+        defaults={"status": "queued", "attempt": 1, "author": "", "generate_audio": 1},
+    )
+    table = db["generations"]
+    table.create_index(["created_at"])
+    table.create_index(["status"])
+    table.create_index(["grid_id"])
+    table.create_index(["run_id"])
+    table.create_index(["agent_id"])
+
+
+@migrations()
+def m002_jobs(db: Database) -> None:
+    "Volatile progress of active jobs, kept apart so it never touches the full-text index."
+    db["jobs"].create(
+        {
+            "generation_id": str,
+            "next_action_at": float,  # epoch seconds: when the runner should look at it again
+            "poll_count": int,
+            "progress": float,
+            "node_status": str,
+            "submit_started_at": str,  # set just before POST /run; the reconcile window starts here
+            "submit_attempts": int,
+            "cancel_requested": int,
+            "last_error": str,
+            "updated_at": str,
+        },
+        pk="generation_id",
+        defaults={"next_action_at": 0, "poll_count": 0, "progress": 0, "submit_attempts": 0,
+                  "cancel_requested": 0},
+    )
+
+
+@migrations()
+def m003_agents(db: Database) -> None:
+    "Pool of Mosaic agents holding one Video Generation node; one job leases one agent at a time."
+    db["agents"].create(
+        {
+            "agent_id": str,
+            "node_id": str,
+            "scope": str,  # one-way fingerprint of (base URL, key); never the key
+            "flow": str,  # reuse | three_call
+            "leased_by": str,
+            "leased_at": str,
+            "created_at": str,
+        },
+        pk="agent_id",
+    )
+    db["agents"].create_index(["scope", "leased_by"])
+    # Every run ever started on a pooled agent, kept even when its generation is deleted, so a
+    # lost-response check on that agent can tell an old run from the one it is looking for.
+    db["agent_runs"].create({"run_id": str, "agent_id": str, "generation_id": str, "created_at": str},
+                            pk="run_id")
+    db["agent_runs"].create_index(["agent_id"])
+
+
+@migrations()
+def m004_grids(db: Database) -> None:
+    "A comparison: one prompt across settings; its cells are generations with this grid_id."
+    db["grids"].create(
+        {"id": str, "created_at": str, "author": str, "name": str, "prompt": str, "axes": str},
+        pk="id",
+    )
+    db["grids"].create_index(["created_at"])
+
+
+@migrations()
+def m005_generations_fts(db: Database) -> None:
+    "Full-text search on prompts; triggers fire only when the prompt itself changes."
+    db.execute(
+        "CREATE VIRTUAL TABLE generations_fts USING fts5("
+        "prompt, content='generations', content_rowid='rowid')"
+    )
+    db.execute("INSERT INTO generations_fts(generations_fts) VALUES ('rebuild')")
+    db.execute(
+        "CREATE TRIGGER generations_fts_ai AFTER INSERT ON generations BEGIN "
+        "INSERT INTO generations_fts(rowid, prompt) VALUES (new.rowid, new.prompt); END"
+    )
+    db.execute(
+        "CREATE TRIGGER generations_fts_ad AFTER DELETE ON generations BEGIN "
+        "INSERT INTO generations_fts(generations_fts, rowid, prompt) "
+        "VALUES ('delete', old.rowid, old.prompt); END"
+    )
+    db.execute(
+        "CREATE TRIGGER generations_fts_au AFTER UPDATE OF prompt ON generations BEGIN "
+        "INSERT INTO generations_fts(generations_fts, rowid, prompt) "
+        "VALUES ('delete', old.rowid, old.prompt); "
+        "INSERT INTO generations_fts(rowid, prompt) VALUES (new.rowid, new.prompt); END"
+    )
