@@ -1,0 +1,137 @@
+"""The `studio` command: serve the web app, run the simulator alone, generate from a shell.
+
+`generate` and `grid` print progress to stderr and end stdout with one line of JSON, so
+scripts can read the result; the exit status is 1 when any run failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import services as svc
+from .errors import StudioError
+from .models import ASPECT_RATIOS, DURATIONS, RESOLUTIONS, Generation, VideoGenerationParams
+from .settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PORT = 8501
+WAIT_TIMEOUT_S = 1800.0
+
+
+def _csv(allowed: Sequence[str]):
+    def parse(text: str) -> list[str]:
+        values = [v.strip() for v in text.split(",") if v.strip()]
+        bad = [v for v in values if v not in allowed]
+        if bad or not values:
+            raise argparse.ArgumentTypeError(f"choose from {', '.join(allowed)} (got {text!r})")
+        return values
+    return parse
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="studio", description="Mosaic Prompt Studio")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="launch the web app (worker starts at boot)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--address", default="0.0.0.0")
+
+    sub.add_parser("simulate", help="run the local Mosaic simulator alone", add_help=False)
+
+    def add_params(p: argparse.ArgumentParser) -> None:
+        p.add_argument("prompt")
+        p.add_argument("--duration", default="auto", choices=DURATIONS)
+        p.add_argument("--no-audio", action="store_true", help="generate without an audio track")
+        p.add_argument("--wait", action="store_true", help="wait for the result and print it")
+
+    gen = sub.add_parser("generate", help="generate one video")
+    add_params(gen)
+    gen.add_argument("--resolution", default="720p", choices=RESOLUTIONS)
+    gen.add_argument("--aspect-ratio", default="auto", choices=ASPECT_RATIOS)
+    gen.add_argument("--takes", type=int, default=1)
+
+    grid = sub.add_parser("grid", help="one prompt across resolutions x aspect ratios, submitted together")
+    add_params(grid)
+    grid.add_argument("--resolutions", type=_csv(RESOLUTIONS), default=list(RESOLUTIONS))
+    grid.add_argument("--aspect-ratios", type=_csv(ASPECT_RATIOS), default=list(ASPECT_RATIOS[1:]))
+    return parser
+
+
+def _progress(started: float):
+    last = [""]
+
+    def show(gens: list[Generation]) -> None:
+        counts = Counter(g.status for g in gens)
+        done = sum(counts[s] for s in ("done", "failed", "cancelled"))
+        parts = [f"{n} {s}" for s, n in sorted(counts.items())]
+        line = f"[{time.monotonic() - started:6.1f}s] {done}/{len(gens)} finished · {', '.join(parts)}"
+        if line[10:] != last[0][10:] or int(time.monotonic() - started) % 5 == 0:
+            print(line, file=sys.stderr, flush=True)
+            last[0] = line
+    return show
+
+
+def _finish(services: svc.Services, ids: list[str], wait: bool, single: bool) -> int:
+    if not wait:
+        print(json.dumps(ids if not single else ids[0]))
+        return 0
+    gens = svc.wait_for(services, ids, timeout=WAIT_TIMEOUT_S, on_progress=_progress(time.monotonic()))
+    facts = [services.facts(g) for g in gens]
+    for f in facts:
+        if f["status"] == "done":
+            print(f"{f['cell'] or f['id']}: {f['path']} {f['width']}x{f['height']} "
+                  f"{f['duration_s']:.1f}s audio={'yes' if f['has_audio'] else 'no'}", file=sys.stderr)
+        else:
+            print(f"{f['cell'] or f['id']}: {f['status']}: {f['error'] or ''}", file=sys.stderr)
+    print(json.dumps(facts[0] if single else facts))
+    return 0 if all(g.status == "done" for g in gens) else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["simulate"]:
+        from . import simulator
+
+        return simulator.main(argv[1:]) or 0
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "asgi_app.py"),
+               "--server.port", str(args.port), "--server.address", args.address, "--server.headless", "true"]
+        return subprocess.call(cmd, cwd=ROOT, env=os.environ.copy())
+    settings = Settings()
+    try:
+        services = svc.build_services(settings)
+    except StudioError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        print(f"studio: {services.mode_label}", file=sys.stderr)
+        audio = not args.no_audio
+        if args.command == "generate":
+            params = VideoGenerationParams.parse(prompt=args.prompt, resolution=args.resolution,
+                                                 aspect_ratio=args.aspect_ratio, duration=args.duration,
+                                                 generate_audio=audio)
+            ids = svc.generate(services, params, takes=args.takes)
+            return _finish(services, ids, args.wait, single=args.takes == 1)
+        base = VideoGenerationParams.parse(prompt=args.prompt, duration=args.duration, generate_audio=audio)
+        grid_id, ids = svc.start_grid(services, base, resolutions=args.resolutions,
+                                      aspect_ratios=args.aspect_ratios)
+        print(f"grid {grid_id}: {len(ids)} cells submitted together", file=sys.stderr)
+        return _finish(services, ids, args.wait, single=False)
+    except StudioError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        services.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
