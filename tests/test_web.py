@@ -1,0 +1,50 @@
+"""The studio's own routes: /healthz, the webhook receiver, media files with Range requests."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from studio import services as svc
+from studio.models import VideoGenerationParams
+from studio.web import make_routes
+
+from conftest import settings_for
+
+
+@pytest.fixture
+def web(clean_sim, tmp_path):
+    services = svc.build_services(settings_for(clean_sim, tmp_path / "d", webhook_secret="s3cret"))
+    app = Starlette(routes=make_routes(services.settings, services=lambda: services))
+    with TestClient(app) as client:
+        yield client, services
+    services.close()
+
+
+def test_healthz_reports_worker_and_queue(web):
+    client, services = web
+    body = client.get("/healthz").json()
+    assert body["ok"] and body["worker_alive"] and body["mode"] == "mosaic"
+    assert body["jobs"]["queued"] == 0
+
+
+def test_webhook_needs_the_signature(web):
+    client, _ = web
+    payload = {"flag": "RUN_FINISHED", "run_id": "r1", "status": "completed"}
+    assert client.post("/hooks/mosaic", json=payload).status_code == 401
+    assert client.post("/hooks/mosaic", json=payload, headers={"X-Mosaic-Signature": "nope"}).status_code == 401
+    assert client.post("/hooks/mosaic", json=payload, headers={"X-Mosaic-Signature": "s3cret"}).status_code == 200
+    assert client.post("/hooks/mosaic", content=b"not json",
+                       headers={"X-Mosaic-Signature": "s3cret"}).status_code == 400
+
+
+def test_media_served_from_disk_with_ranges(web):
+    client, services = web
+    [gen] = svc.wait_for(services, svc.generate(services, VideoGenerationParams(prompt="A fox", duration="4")),
+                         timeout=60)
+    whole = client.get(f"/files/{gen.video_path}")
+    assert whole.status_code == 200 and whole.headers["content-type"] == "video/mp4"
+    part = client.get(f"/files/{gen.video_path}", headers={"Range": "bytes=0-99"})
+    assert part.status_code == 206 and len(part.content) == 100
+    assert client.get("/files/../studio.db").status_code == 404
