@@ -3,6 +3,7 @@ tests and benchmarks. It renders real MP4s (studio.media), advances runs from on
 thread, sends webhooks, and injects faults on demand. Never imported by the app: it is reached
 over HTTP only. Standalone: `python -m studio.simulator --port 8765`; every flag also reads a
 SIM_* variable (SIM_LATENCY, SIM_API_KEY, SIM_FAULT_RATE_LIMIT, ...; see `--help`).
+With a state file (`--state-file`) agents, runs, uploads and credits survive a restart.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ WEBHOOK_LANES = 4  # one thread per lane; a run always uses the same lane, so it
 WEBHOOK_TIMEOUT_S = 5.0
 WEBHOOK_BACKOFF_S = (0.25, 1.0, 3.0)  # waits between the attempts: four attempts in all
 SHUTDOWN_GRACE_S = 1
+STATE_VERSION = 1
+STATE_SAVE_INTERVAL_S = 0.2  # at most five state writes a second, however busy a grid is
 START_TIMEOUT_S = 10.0
 
 ORGANIZATION_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "https://api.mosaic.so/simulator"))
@@ -197,6 +200,9 @@ class SimConfig:
     # into the upload policy (400). Lowering a limit after an upload is how tests provoke the 413.
     upload_max_bytes: dict[str, int] = field(default_factory=lambda: dict(UPLOAD_MAX_BYTES))
     render_workers: int = RENDER_WORKERS
+    # None keeps everything in memory. With a file, media_dir defaults to a folder beside it, since
+    # the renders and uploads the state points at must outlive the process too.
+    state_file: Path | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> SimConfig:
@@ -508,11 +514,20 @@ class Simulator:
         self._runs_by_agent: Counter[str] = Counter()
         self._faults_injected: Counter[str] = Counter()
         self._webhooks: Counter[str] = Counter()
-        self._own_media_dir = self.config.media_dir is None
-        self.media_dir = Path(self.config.media_dir or tempfile.mkdtemp(prefix="mosaic-sim-"))
+        self._state_file = Path(self.config.state_file) if self.config.state_file else None
+        self._dirty = False  # set (under the lock) by every change the state file must keep
+        self._save_lock = threading.Lock()
+        self._save_failing = False
+        media_dir = self.config.media_dir
+        if media_dir is None and self._state_file is not None:
+            media_dir = self._state_file.with_name(self._state_file.name + ".media")
+        self._own_media_dir = media_dir is None
+        self.media_dir = Path(media_dir or tempfile.mkdtemp(prefix="mosaic-sim-"))
         (self.media_dir / "renders").mkdir(parents=True, exist_ok=True)
         (self.media_dir / "uploads").mkdir(parents=True, exist_ok=True)
         self._renders = ThreadPoolExecutor(max(1, self.config.render_workers), thread_name_prefix="sim-render")
+        if self._state_file is not None:
+            self._load_state(self._state_file)
         self._lanes = [ThreadPoolExecutor(1, thread_name_prefix=f"sim-webhook-{i}") for i in range(WEBHOOK_LANES)]
         self._http = httpx.Client(timeout=WEBHOOK_TIMEOUT_S)
         self._stop = threading.Event()
@@ -570,6 +585,8 @@ class Simulator:
         if self._scheduler is not None:
             self._scheduler.join(timeout=2)
         self._renders.shutdown(wait=True, cancel_futures=True)
+        # After the render pool: clips that finished during shutdown are kept, not rendered again.
+        self._save_state(force=True)
         for lane in self._lanes:
             lane.shutdown(wait=False, cancel_futures=True)
         self._http.close()
@@ -628,6 +645,130 @@ class Simulator:
             self._rng = random.Random(faults.seed)
             if clear_script:
                 self._scripted.clear()
+
+    # -------------------------------------------------------------- durable state
+
+    def _save_state(self, *, force: bool = False) -> None:
+        "Write the state file if anything changed (scheduler, and once on stop); failed writes are retried."
+        if self._state_file is None:
+            return
+        with self._save_lock:
+            with self._lock:
+                if not (self._dirty or force):
+                    return
+                # Serialized under the lock: node params and errors are shared with live objects.
+                text = json.dumps(self._snapshot(), separators=(",", ":"))
+                self._dirty = False
+            try:
+                _write_atomic(self._state_file, text)
+            except OSError as err:
+                with self._lock:
+                    self._dirty = True
+                if not self._save_failing:  # one warning per failure streak, not five a second
+                    log.warning("simulator state not saved to %s: %s", self._state_file, err)
+                self._save_failing = True
+                return
+            self._save_failing = False
+
+    def _snapshot(self) -> dict[str, Any]:
+        "Everything a restart must keep, JSON-ready (lock held). Absolute URLs are never stored."
+        def render(r: _Render | None) -> dict[str, Any] | None:
+            if r is None:
+                return None
+            return {**vars(r), "video": r.video.name, "thumbnail": r.thumbnail.name if r.thumbnail else None}
+
+        def node(n: _RunNode) -> dict[str, Any]:
+            # A clip that finished rendering before its due time is kept, so a restart needn't redo it.
+            f = n.future
+            waiting = n.render is None and n.status in ("queued", "running") and f is not None
+            pending = f.result() if waiting and f.done() and not f.cancelled() and f.exception() is None else None
+            return {**{k: v for k, v in vars(n).items() if k not in ("future", "render")},
+                    "render": render(n.render), "pending_render": render(pending)}
+
+        def upload(u: _Upload) -> dict[str, Any]:
+            path = u.path
+            if path is not None and path.is_relative_to(self.media_dir):
+                path = path.relative_to(self.media_dir)  # the media dir may move with the state file
+            return {**vars(u), "path": str(path) if path is not None else None}
+
+        return {
+            "version": STATE_VERSION, "saved_at": _iso(_now()), "secret": self._secret.hex(),
+            "seq": self._seq, "balance": self._balance,
+            "agents": [vars(a) for a in self._agents.values()],
+            "runs": [{**{k: v for k, v in vars(r).items() if k not in ("nodes", "base_url")},
+                      "nodes": [node(n) for n in r.nodes]} for r in self._runs.values()],
+            "uploads": [upload(u) for u in self._uploads.values()],
+        }
+
+    def _load_state(self, path: Path) -> None:
+        "Restore the state file if there is one; an unreadable one is moved aside and we start empty."
+        if not path.exists():
+            return
+        try:
+            self._restore(json.loads(path.read_bytes()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+            aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+            try:
+                os.replace(path, aside)
+            except OSError as move_err:
+                log.warning("simulator state %s is unreadable (%s) and could not be moved aside (%s); "
+                            "starting empty, the next save replaces it", path, err, move_err)
+            else:
+                log.warning("simulator state %s is unreadable (%s); moved to %s, starting empty",
+                            path, err, aside.name)
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        "Adopt a saved state; raises (and changes nothing) when any part of it is malformed."
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"unknown state version {state.get('version')!r}")
+        renders_dir = self.media_dir / "renders"
+
+        def render(data: dict[str, Any] | None) -> _Render | None:
+            if data is None:
+                return None
+            thumb = data["thumbnail"]
+            return _Render(**{**data, "video": renders_dir / Path(data["video"]).name,
+                              "thumbnail": renders_dir / Path(thumb).name if thumb else None})
+
+        def node(data: dict[str, Any]) -> _RunNode:
+            pending = render(data.pop("pending_render"))
+            loaded = _RunNode(**{**data, "size": tuple(data["size"]), "render": render(data["render"])})
+            if pending is not None and pending.video.is_file():
+                if pending.thumbnail is not None and not pending.thumbnail.is_file():
+                    pending.thumbnail = None
+                loaded.future = Future()
+                loaded.future.set_result(pending)
+            return loaded
+
+        def run(data: dict[str, Any]) -> _Run:
+            if data["status"] not in RUN_STATUSES:
+                raise ValueError(f"run {data['id']} has unknown status {data['status']!r}")
+            return _Run(**{**data, "nodes": [node(n) for n in data["nodes"]], "base_url": ""})
+
+        def upload(data: dict[str, Any]) -> _Upload:
+            return _Upload(**{**data, "path": self.media_dir / data["path"] if data["path"] else None})
+
+        secret = bytes.fromhex(state["secret"])
+        if len(secret) < 16:
+            raise ValueError("the signing secret is too short")
+        agents = [_Agent(**{**a, "connections": [tuple(c) for c in a["connections"]]}) for a in state["agents"]]
+        runs = [run(r) for r in state["runs"]]
+        uploads = [upload(u) for u in state["uploads"]]
+        seq, balance = int(state["seq"]), float(state["balance"])
+        with self._lock:
+            self._secret, self._seq, self._balance = secret, seq, balance
+            self._agents = {a.id: a for a in agents}
+            self._runs = {r.id: r for r in runs}
+            self._uploads = {u.id: u for u in uploads}
+            self._runs_by_agent = Counter(r.agent_id for r in runs)
+            # Runs in flight keep their due times; a clip lost with the old process is rendered again.
+            for loaded in runs:
+                if loaded.status != "running":
+                    continue
+                for n in loaded.nodes:
+                    if n.plan == "ok" and n.render is None and n.status in ("queued", "running") and n.future is None:
+                        n.future = self._renders.submit(self._render, n)
 
     # -------------------------------------------------------------- plumbing
 
@@ -809,6 +950,7 @@ class Simulator:
                            description=meta.get("description", ""), visibility=meta.get("visibility", "private"),
                            workspace_id=meta.get("workspace_id"), created_at=now, updated_at=now)
             self._agents[agent.id] = agent
+            self._dirty = True
             return JSONResponse(self._agent_change(agent, 0, []))
 
     async def _agents_list(self, request: Request) -> Response:
@@ -860,7 +1002,7 @@ class Simulator:
             agent.nodes, agent.connections = nodes, connections
             for key, value in meta.items():
                 setattr(agent, key, value)
-            agent.updated_at = _now()
+            agent.updated_at, self._dirty = _now(), True
             return JSONResponse(self._agent_change(agent, len(operations), created))
 
     def _apply_operation(self, op: Any, nodes: dict[str, dict[str, Any]], connections: list[tuple[str, str]],
@@ -940,7 +1082,7 @@ class Simulator:
         with self._lock:
             agent = self._agent_or_404(request.path_params["agent_id"])
             agent.deleted = True
-            agent.updated_at = _now()
+            agent.updated_at, self._dirty = _now(), True
         return JSONResponse({"success": True, "agent_id": agent.id, "message": "Agent deleted successfully"})
 
     # -------------------------------------------------------------- runs
@@ -1008,6 +1150,7 @@ class Simulator:
             self._runs[run.id] = run
             self._runs_by_agent[agent.id] += 1
             self._start_nodes(run, nodes, self._pick_outcome("run"))
+            self._dirty = True
             self._notify(run, self._event(run, "RUN_STARTED"))
             return JSONResponse({"run_id": run.id, **self._summary(run, self._base(request))})
 
@@ -1138,7 +1281,7 @@ class Simulator:
                 if node.future is not None:
                     node.future.cancel()
                 node.status = "cancelled"
-            run.status, run.updated_at = "cancelled", _now()
+            run.status, run.updated_at, self._dirty = "cancelled", _now(), True
             running = sum(1 for n in active if n.future is not None)
         return JSONResponse({"success": True, "run_id": run.id, "tasks_cancelled": running,
                              "nodes_reset": len(active), "message": "Agent run cancelled successfully"})
@@ -1156,6 +1299,7 @@ class Simulator:
             run.status, run.status_message, run.needs_credits, run.errors = "running", None, False, []
             run.updated_at = _now()
             self._start_nodes(run, requeue, self._pick_outcome("run_resume"))
+            self._dirty = True
         return JSONResponse({"success": True, "run_id": run.id, "agent_state_id": run.id,
                              "nodes_queued": len(requeue), "nodes_considered": len(run.nodes),
                              "requeued_nodes": len(requeue), "requeued_node_tasks_detached": len(requeue),
@@ -1164,9 +1308,13 @@ class Simulator:
     # -------------------------------------------------------------- scheduler and webhooks
 
     def _schedule_loop(self) -> None:
+        next_save = 0.0
         while not self._stop.wait(TICK_S):
             try:
                 self._tick()
+                if self._state_file is not None and time.monotonic() >= next_save:
+                    self._save_state()
+                    next_save = time.monotonic() + STATE_SAVE_INTERVAL_S
             except Exception:
                 log.exception("simulator scheduler tick failed")
 
@@ -1178,7 +1326,7 @@ class Simulator:
                 changed = [n for n in run.nodes if self._advance(run, n, now)]
                 if not changed:
                     continue
-                run.updated_at = now
+                run.updated_at, self._dirty = now, True
                 finished = all(n.status in TERMINAL_NODE_STATUSES for n in run.nodes)
                 if finished:
                     self._finish(run)
@@ -1241,7 +1389,8 @@ class Simulator:
             run.status, run.status_message = "completed", None
 
     def _event(self, run: _Run, flag: str, changed: list[_RunNode] | None = None) -> dict[str, Any]:
-        base = run.base_url
+        # A run loaded from the state file has no request base: the port may have changed since.
+        base = run.base_url or self.base_url
         event: dict[str, Any] = {"flag": flag, "agent_id": run.agent_id, "run_id": run.id, "status": run.status}
         if flag == "RUN_PROGRESS":
             event["node_status_counts"] = self._counts(run)
@@ -1317,6 +1466,7 @@ class Simulator:
         with self._lock:
             self._uploads[upload_id] = _Upload(id=upload_id, type=kind, key=key, policy=policy,
                                                signature=signature, max_bytes=max_bytes, expires=expires)
+            self._dirty = True
         return JSONResponse({
             f"{kind}_id": upload_id, "upload_url": f"{self._base(request)}/_storage/upload/{upload_id}",
             "upload_fields": {"key": key, "policy": policy, "x-goog-signature": signature},
@@ -1337,7 +1487,7 @@ class Simulator:
             limit = int(self.config.upload_max_bytes[kind])
             if upload.size > limit:
                 raise _Fail(413, f"The file is {upload.size} bytes; the {kind} limit is {limit} bytes")
-            upload.finalized = True
+            upload.finalized, self._dirty = True, True
         return JSONResponse({f"{kind}_id": upload_id})
 
     async def _storage_upload(self, request: Request) -> Response:
@@ -1374,6 +1524,7 @@ class Simulator:
         with self._lock:
             upload.path, upload.size = dest, size
             upload.filename, upload.content_type = file.filename, file.content_type
+            self._dirty = True
         return Response(status_code=204)
 
     async def _storage_download(self, request: Request) -> Response:
@@ -1446,6 +1597,22 @@ def _reaches(connections: list[tuple[str, str]], start: str, goal: str) -> bool:
     return False
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    "Replace `path` with `text` in one step: a reader sees the old file or the new one, never half."
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # mkstemp makes the file owner-only (0600), which suits a file holding the URL signing secret.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _copy_limited(src, dest: Path, limit: int) -> int | None:
     "Copy a file object to dest; None (and nothing kept) when it is larger than `limit` bytes."
     size = 0
@@ -1504,7 +1671,11 @@ def _parser(env: dict[str, str]) -> argparse.ArgumentParser:
     add("--auto-duration", type=int, default=int(_env_float(env, "SIM_AUTO_DURATION", DEFAULT_AUTO_DURATION_S)),
         help="seconds rendered for duration auto (SIM_AUTO_DURATION)")
     add("--media-dir", default=env.get("SIM_MEDIA_DIR") or None,
-        help="folder for renders and uploads; default a temp dir removed on exit (SIM_MEDIA_DIR)")
+        help="folder for renders and uploads; default a temp dir removed on exit, or a folder beside "
+             "--state-file (SIM_MEDIA_DIR)")
+    add("--state-file", default=env.get("SIM_STATE_FILE") or None,
+        help="keep agents, runs, uploads and credits in this JSON file across restarts; default "
+             "memory only (SIM_STATE_FILE)")
     for name, help_text in (("rate-limit", "per request: 429 with Retry-After"),
                             ("server-error", "per request: 500/502/503"),
                             ("slow", "per request: processed, answered after --fault-slow-seconds"),
@@ -1542,7 +1713,8 @@ def _config_from_args(args: argparse.Namespace) -> SimConfig:
     return SimConfig(latency=args.latency, latency_per_second=args.latency_per_second, api_key=args.api_key,
                      webhook_secret=args.webhook_secret, credits_balance=args.credits,
                      credits_per_second=args.credits_per_second, auto_duration=args.auto_duration,
-                     media_dir=Path(args.media_dir) if args.media_dir else None, faults=faults)
+                     media_dir=Path(args.media_dir) if args.media_dir else None, faults=faults,
+                     state_file=Path(args.state_file) if args.state_file else None)
 
 
 def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT, config: SimConfig | None = None) -> None:

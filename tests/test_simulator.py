@@ -5,8 +5,10 @@ run lifecycle, media, uploads, webhooks, credits and every fault kind.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -671,7 +673,93 @@ def test_faults_can_be_set_over_http(client, sim):
 
 def test_config_from_environment():
     config = SimConfig.from_env({"SIM_LATENCY": "0.5", "SIM_API_KEY": "mk_env", "SIM_FAULT_DROP": "0.25",
-                                 "SIM_FAULT_ROUTES": "run, run_get", "SIM_FAULT_NEEDS_CREDITS": "1"})
+                                 "SIM_FAULT_ROUTES": "run, run_get", "SIM_FAULT_NEEDS_CREDITS": "1",
+                                 "SIM_STATE_FILE": "/tmp/sim/state.json"})
     assert config.latency == 0.5 and config.api_key == "mk_env"
+    assert str(config.state_file) == "/tmp/sim/state.json" and SimConfig().state_file is None
     assert config.faults.drop == 0.25 and config.faults.needs_credits is True
     assert config.faults.routes == frozenset({"run", "run_get"})
+
+
+# ------------------------------------------------------------------ durable state
+
+RESTART_LATENCY_S = 1.5
+
+
+def _iso_seconds(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def test_state_file_carries_runs_uploads_and_signatures_across_a_restart(tmp_path, receiver):
+    hook_url, events = receiver
+    state = tmp_path / "state.json"
+    config = {"latency": 0.2, "latency_per_second": 0, "webhook_secret": SECRET, "state_file": state,
+              "media_dir": tmp_path / "media"}
+    first = Simulator(SimConfig(**config)).start()
+    try:
+        with httpx.Client(base_url=first.base_url, headers={"Authorization": f"Bearer {KEY}"}) as c:
+            agent_id, node_id = make_agent(c)
+            image_id = _upload(c, "image", b"png" * 10, "ref.png")
+            assert c.post("/uploads/image/finalize_upload", json={"image_id": image_id}).status_code == 200
+            old_url = wait_run(c, start_run(c, agent_id, node_id))["outputs"][0]["video_url"]
+            first.config.latency = RESTART_LATENCY_S
+            in_flight = start_run(c, agent_id, node_id, "Survives a restart", callback_url=hook_url)
+            balance = c.get("/credits").json()["balance"]
+        due_at = first._runs[in_flight].nodes[0].due_at
+    finally:
+        first.stop()
+    assert state.stat().st_mode & 0o077 == 0  # it holds the URL signing secret
+    # Lose every clip but the finished one, so the run in flight must render its clip again.
+    for clip in (tmp_path / "media" / "renders").iterdir():
+        if clip.name not in old_url:
+            clip.unlink()
+
+    second = Simulator(SimConfig(**config)).start()
+    try:
+        assert second.base_url != first.base_url
+        assert second._runs[in_flight].nodes[0].due_at == due_at
+        with httpx.Client(base_url=second.base_url, headers={"Authorization": f"Bearer {KEY}"}) as c:
+            assert c.get(f"/agent_run/{in_flight}").json()["status"] == "running"
+            assert c.get("/credits").json()["balance"] == balance
+            run = wait_run(c, in_flight)
+            assert run["status"] == "completed"
+            [output] = run["outputs"]
+            assert _iso_seconds(output["completed_at"]) - _iso_seconds(run["started_at"]) >= RESTART_LATENCY_S
+            assert output["video_url"].startswith(second.base_url + "/")
+            video = httpx.get(output["video_url"])
+            assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+            assert c.get("/credits").json()["balance"] < balance
+
+            rebased = old_url.replace(first.base_url, second.base_url)
+            assert httpx.get(rebased).status_code == 200
+            assert httpx.get(rebased.replace("signature=", "signature=0")).status_code == 403
+
+            with_context = start_run(c, agent_id, node_id, params={"selected_context": {"images": [image_id]}})
+            assert wait_run(c, with_context)["status"] == "completed"
+
+            deadline = time.monotonic() + WAIT_S
+            while not (finished := [p for _, p in events if p["flag"] == "RUN_FINISHED" and p["run_id"] == in_flight]):
+                assert time.monotonic() < deadline, "no RUN_FINISHED webhook after the restart"
+                time.sleep(0.05)
+            assert finished[0]["outputs"][0]["video_url"].startswith(second.base_url + "/")
+    finally:
+        second.stop()
+
+
+@pytest.mark.parametrize("content", [b"{not json", b'{"version": 1, "agents": [{"id": 3}]}', b'{"version": 99}',
+                                     b"[]"])
+def test_unreadable_state_file_is_moved_aside_and_the_simulator_starts_empty(tmp_path, caplog, content):
+    state = tmp_path / "state.json"
+    state.write_bytes(content)
+    with caplog.at_level(logging.WARNING, logger="studio.simulator"):
+        sim = Simulator(SimConfig(state_file=state, media_dir=tmp_path / "media")).start()
+    try:
+        with httpx.Client(base_url=sim.base_url, headers={"Authorization": f"Bearer {KEY}"}) as c:
+            assert c.get("/agents").json()["agents"] == []
+            assert c.post("/agent/create", json={"name": "fresh"}).status_code == 200
+    finally:
+        sim.stop()
+    [aside] = tmp_path.glob("state.json.corrupt-*")
+    assert aside.read_bytes() == content
+    assert "moved to" in caplog.text
+    assert [a["name"] for a in json.loads(state.read_text())["agents"]] == ["fresh"]
