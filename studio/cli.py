@@ -106,23 +106,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "asgi_app.py"),
                "--server.port", str(args.port), "--server.address", args.address, "--server.headless", "true"]
         return subprocess.call(cmd, cwd=ROOT, env=os.environ.copy())
-    settings = Settings()
-    try:
-        services = svc.build_services(settings)
+    audio = not args.no_audio
+    try:  # check the input before anything starts
+        if args.command == "generate":
+            params = VideoGenerationParams.parse(prompt=args.prompt, resolution=args.resolution,
+                                                 aspect_ratio=args.aspect_ratio, duration=args.duration,
+                                                 generate_audio=audio)
+        else:
+            params = VideoGenerationParams.parse(prompt=args.prompt, duration=args.duration, generate_audio=audio)
+        services = svc.build_services(Settings())
     except StudioError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:
         print(f"studio: {services.mode_label}", file=sys.stderr)
-        audio = not args.no_audio
         if args.command == "generate":
-            params = VideoGenerationParams.parse(prompt=args.prompt, resolution=args.resolution,
-                                                 aspect_ratio=args.aspect_ratio, duration=args.duration,
-                                                 generate_audio=audio)
             ids = svc.generate(services, params, takes=args.takes)
             return _finish(services, ids, args.wait, single=args.takes == 1)
-        base = VideoGenerationParams.parse(prompt=args.prompt, duration=args.duration, generate_audio=audio)
-        grid_id, ids = svc.start_grid(services, base, resolutions=args.resolutions,
+        grid_id, ids = svc.start_grid(services, params, resolutions=args.resolutions,
                                       aspect_ratios=args.aspect_ratios)
         print(f"grid {grid_id}: {len(ids)} cells submitted together", file=sys.stderr)
         return _finish(services, ids, args.wait, single=False)
@@ -131,7 +132,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     finally:
         services.close()
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,58 @@
+"""The `studio` command's plumbing: the installed entry point, `simulate` standalone, bad input."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_console_script_is_installed():
+    exe = shutil.which("studio", path=str(Path(sys.executable).parent))
+    assert exe, "pip install -e . should install the `studio` command"
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0
+    for command in ("serve", "simulate", "generate", "grid"):
+        assert command in out.stdout
+
+
+def test_simulate_runs_the_simulator_standalone(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "studio.cli", "simulate", "--port", str(port), "--latency", "0.2"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/whoami", headers={"Authorization": "Bearer mk_x"})
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and proc.poll() is None, "simulator did not start"
+                time.sleep(0.2)
+        assert answer.status_code == 200 and answer.json()["organization_id"]
+        assert httpx.get(f"http://127.0.0.1:{port}/whoami").status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
+def test_bad_input_exits_2_with_a_message(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "studio.cli", "generate", "   ", "--wait"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "prompt is empty" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "studio.cli", "grid", "x", "--resolutions", "4k"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "choose from 480p, 720p, 1080p" in out.stderr
