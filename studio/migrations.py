@@ -138,3 +138,72 @@ def m005_generations_fts(db: Database) -> None:
         "VALUES ('delete', old.rowid, old.prompt); "
         "INSERT INTO generations_fts(rowid, prompt) VALUES (new.rowid, new.prompt); END"
     )
+
+
+@migrations()
+def m006_curation(db: Database) -> None:
+    "Stars, ratings, tags, notes and grid winners; search now covers notes and tags too."
+    table = db["generations"]
+    for column, kind in (("starred", int), ("rating", int), ("tags", str), ("notes", str), ("winner", int)):
+        if column not in table.columns_dict:  # defensive: a hand-patched database may have it
+            table.add_column(column, kind, not_null_default=0 if column in ("starred", "winner") else None)
+    table.create_index(["starred"], if_not_exists=True)
+    for name in ("generations_fts_ai", "generations_fts_ad", "generations_fts_au"):
+        db.execute(f"DROP TRIGGER IF EXISTS {name}")
+    db.execute("DROP TABLE IF EXISTS generations_fts")
+    db.execute(
+        "CREATE VIRTUAL TABLE generations_fts USING fts5("
+        "prompt, notes, tags, content='generations', content_rowid='rowid')"
+    )
+    db.execute("INSERT INTO generations_fts(generations_fts) VALUES ('rebuild')")
+    db.execute(
+        "CREATE TRIGGER generations_fts_ai AFTER INSERT ON generations BEGIN "
+        "INSERT INTO generations_fts(rowid, prompt, notes, tags) "
+        "VALUES (new.rowid, new.prompt, new.notes, new.tags); END"
+    )
+    db.execute(
+        "CREATE TRIGGER generations_fts_ad AFTER DELETE ON generations BEGIN "
+        "INSERT INTO generations_fts(generations_fts, rowid, prompt, notes, tags) "
+        "VALUES ('delete', old.rowid, old.prompt, old.notes, old.tags); END"
+    )
+    db.execute(
+        "CREATE TRIGGER generations_fts_au AFTER UPDATE OF prompt, notes, tags ON generations BEGIN "
+        "INSERT INTO generations_fts(generations_fts, rowid, prompt, notes, tags) "
+        "VALUES ('delete', old.rowid, old.prompt, old.notes, old.tags); "
+        "INSERT INTO generations_fts(rowid, prompt, notes, tags) "
+        "VALUES (new.rowid, new.prompt, new.notes, new.tags); END"
+    )
+
+
+@migrations()
+def m007_references(db: Database) -> None:
+    "The reference library: each file uploaded once per API scope, found again by content hash."
+    db["references"].create(
+        {
+            "scope": str,
+            "sha256": str,
+            "kind": str,  # image | video | audio
+            "filename": str,
+            "content_type": str,
+            "size": int,
+            "upload_id": str,
+            "local_name": str,  # a copy under media/refs/ for previews
+            "created_at": str,
+        },
+        pk=("scope", "sha256"),
+    )
+    db["references"].create_index(["scope", "kind", "created_at"])
+
+
+@migrations()
+def m008_presets(db: Database) -> None:
+    "Named presets: node settings saved by a person to load again."
+    db["presets"].create({"name": str, "params": str, "created_at": str, "updated_at": str}, pk="name")
+
+
+@migrations()
+def m009_filter_indexes(db: Database) -> None:
+    "Gallery filters use an index each (with the date, for newest-first pages) instead of a scan."
+    table = db["generations"]
+    for column in ("resolution", "aspect_ratio", "duration", "model", "author", "generate_audio", "starred"):
+        table.create_index([column, "created_at"], if_not_exists=True)

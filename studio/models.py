@@ -388,6 +388,15 @@ class Generation(NodeParamFields):
     file_size: int | None = None
     sha256: str | None = None
     attempt: int = 1
+    starred: bool = False
+    rating: int | None = None
+    tags: str | None = None  # comma-separated, as typed (indexed for search)
+    notes: str | None = None
+    winner: bool = False
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [t.strip() for t in (self.tags or "").split(",") if t.strip()]
 
     @model_validator(mode="before")
     @classmethod
@@ -422,3 +431,33 @@ class Generation(NodeParamFields):
             "aspect_ratio": self.aspect_ratio, "duration": self.duration, "cell": self.cell_label,
             "sha256": self.sha256, "elapsed_s": self.elapsed_s, "error": self.error,
         }
+
+
+class Reference(BaseModel):
+    "A file in the reference library: uploaded to Mosaic once, reused by its upload id."
+
+    model_config = ConfigDict(extra="ignore")
+
+    scope: str
+    sha256: str
+    kind: str
+    filename: str
+    content_type: str | None = None
+    size: int
+    upload_id: str
+    local_name: str | None = None
+    created_at: str
+
+
+class Preset(BaseModel):
+    "Node settings saved under a name."
+
+    name: str
+    params: dict[str, Any]
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _params_json(cls, v: Any) -> Any:
+        return json.loads(v) if isinstance(v, str) else v

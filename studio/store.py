@@ -23,10 +23,12 @@ from sqlite_utils import Database
 
 from .errors import StoreError
 from .migrations import migrations
-from .models import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Generation, VideoGenerationParams
+from .models import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Generation, Preset, Reference, VideoGenerationParams
 
 BUSY_TIMEOUT_MS = 10_000
 DEFAULT_PAGE_SIZE = 48
+# Above this many search matches a page is read in date order rather than sorted from the matches.
+DRIVE_BY_DATE_ABOVE = 500
 ID_HEX_CHARS = 12
 
 
@@ -60,6 +62,7 @@ class GalleryQuery(BaseModel):
     model: list[str] = []
     author: list[str] = []
     generate_audio: bool | None = None
+    starred: bool | None = None
     grid_id: str | None = None
     since: str | None = None  # ISO date or timestamp, inclusive
     until: str | None = None  # ISO date or timestamp, inclusive (a date covers the whole day)
@@ -195,7 +198,8 @@ class HistoryStore:
     def with_status(self, *statuses: str) -> list[Generation]:
         marks = ",".join("?" * len(statuses))
         return [Generation.model_validate(r) for r in self._rows(
-            f"SELECT * FROM generations WHERE status IN ({marks}) ORDER BY created_at, rowid", statuses)]
+            # `+created_at`: stay on the status index; ordering by the date index scans the history.
+            f"SELECT * FROM generations WHERE status IN ({marks}) ORDER BY +created_at, rowid", statuses)]
 
     def count_status(self, *statuses: str) -> int:
         marks = ",".join("?" * len(statuses))
@@ -328,6 +332,60 @@ class HistoryStore:
         return [Generation.model_validate(r) for r in self._rows(
             "SELECT * FROM generations WHERE grid_id = ? ORDER BY rowid", [grid_id])]
 
+    def grids(self, *, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
+        "Saved comparisons, newest first, with their cell counts."
+        rows = self._rows(
+            "SELECT g.*, (SELECT count(*) FROM generations c WHERE c.grid_id = g.id) AS cells, "
+            "(SELECT count(*) FROM generations c WHERE c.grid_id = g.id AND c.status = 'done') AS done "
+            "FROM grids g ORDER BY g.created_at DESC LIMIT ? OFFSET ?", [limit, offset])
+        for row in rows:
+            row["axes"] = json.loads(row["axes"] or "{}")
+        return rows
+
+    def set_winner(self, grid_id: str, gen_id: str | None) -> None:
+        "Mark one cell as the grid's winner (None clears it)."
+        with self._immediate() as conn:
+            conn.execute("UPDATE generations SET winner = 0 WHERE grid_id = ? AND winner = 1", [grid_id])
+            if gen_id:
+                conn.execute("UPDATE generations SET winner = 1 WHERE grid_id = ? AND id = ?", [grid_id, gen_id])
+
+    # ------------------------------------------------------------------ reference library
+
+    def find_reference(self, scope: str, sha256: str) -> Reference | None:
+        rows = self._rows('SELECT * FROM "references" WHERE scope = ? AND sha256 = ?', [scope, sha256])
+        return Reference.model_validate(rows[0]) if rows else None
+
+    def add_reference(self, ref: Reference) -> None:
+        with self._immediate() as conn:
+            conn.execute('INSERT OR REPLACE INTO "references" (scope, sha256, kind, filename, content_type, size, '
+                         "upload_id, local_name, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                         [ref.scope, ref.sha256, ref.kind, ref.filename, ref.content_type, ref.size,
+                          ref.upload_id, ref.local_name, ref.created_at])
+
+    def references(self, scope: str, kind: str | None = None) -> list[Reference]:
+        "The library for one API scope, newest first."
+        sql, params = 'SELECT * FROM "references" WHERE scope = ?', [scope]
+        if kind:
+            sql += " AND kind = ?"
+            params.append(kind)
+        return [Reference.model_validate(r) for r in self._rows(sql + " ORDER BY created_at DESC", params)]
+
+    # ------------------------------------------------------------------ presets
+
+    def save_preset(self, name: str, params: dict[str, Any]) -> None:
+        now = utcnow()
+        with self._immediate() as conn:
+            conn.execute("INSERT INTO presets (name, params, created_at, updated_at) VALUES (?,?,?,?) "
+                         "ON CONFLICT(name) DO UPDATE SET params = excluded.params, updated_at = excluded.updated_at",
+                         [name, json.dumps(params), now, now])
+
+    def presets(self) -> list[Preset]:
+        return [Preset.model_validate(r) for r in self._rows("SELECT * FROM presets ORDER BY name")]
+
+    def delete_preset(self, name: str) -> bool:
+        with self._immediate() as conn:
+            return conn.execute("DELETE FROM presets WHERE name = ?", [name]).rowcount == 1
+
     # ------------------------------------------------------------------ gallery
 
     def _where(self, q: GalleryQuery) -> tuple[str, list[Any]]:
@@ -347,6 +405,9 @@ class HistoryStore:
         if q.generate_audio is not None:
             clauses.append("g.generate_audio = ?")
             params.append(int(q.generate_audio))
+        if q.starred is not None:
+            clauses.append("g.starred = ?")
+            params.append(int(q.starred))
         if q.grid_id:
             clauses.append("g.grid_id = ?")
             params.append(q.grid_id)
@@ -359,14 +420,36 @@ class HistoryStore:
             params.append(q.until + "\uffff" if len(q.until) <= 10 else q.until)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
+    def _matches(self, q: GalleryQuery) -> int | None:
+        "How many rows the full-text search alone matches (None without search text)."
+        if not q.text:
+            return None
+        where, params = self._where(GalleryQuery(text=q.text))
+        if not params:
+            return None
+        return self._rows("SELECT count(*) AS n FROM generations_fts WHERE generations_fts MATCH ?",
+                          [params[0]])[0]["n"]
+
     def page(self, query: GalleryQuery | None = None, *, limit: int = DEFAULT_PAGE_SIZE,
              offset: int = 0) -> list[Generation]:
         "One page of the history, newest first."
-        where, params = self._where(query or GalleryQuery())
+        query = query or GalleryQuery()
+        where, params = self._where(query)
+        matches = self._matches(query)
+        if matches is not None and matches > DRIVE_BY_DATE_ABOVE:
+            # A common word: walk the date index and probe the match list (the `+` stops SQLite
+            # from starting at the list and sorting every match). A rare word keeps the list first.
+            where = where.replace("g.rowid IN", "+g.rowid IN", 1)
         rows = self._rows(f"SELECT g.* FROM generations g{where} ORDER BY g.created_at DESC, g.rowid DESC "
                           "LIMIT ? OFFSET ?", [*params, limit, offset])
         return [Generation.model_validate(r) for r in rows]
 
     def count(self, query: GalleryQuery | None = None) -> int:
-        where, params = self._where(query or GalleryQuery())
+        "How many generations match; a search alone is counted on the full-text index."
+        query = query or GalleryQuery()
+        if query.text and query == GalleryQuery(text=query.text):
+            matches = self._matches(query)
+            if matches is not None:
+                return matches
+        where, params = self._where(query)
         return self._rows(f"SELECT count(*) AS n FROM generations g{where}", params)[0]["n"]

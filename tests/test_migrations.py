@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
+
 from sqlite_utils import Database
 
 from studio.migrations import migrations
 from studio.models import VideoGenerationParams
 from studio.store import GalleryQuery, HistoryStore
 
-EXPECTED_TABLES = {"generations", "jobs", "agents", "agent_runs", "grids", "generations_fts"}
+EXPECTED_TABLES = {"generations", "jobs", "agents", "agent_runs", "grids", "generations_fts", "references",
+                   "presets"}
 
 
 def test_blank_database_gets_every_table(tmp_path):
@@ -35,12 +38,15 @@ def test_applying_twice_changes_nothing(tmp_path):
     assert db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == before
 
 
-def test_upgrade_from_previous_schema_keeps_rows(tmp_path):
-    # Build the schema as it stood before the newest migration, with a row in it.
+# Every step since search existed: an old database upgrades with its rows and stays searchable.
+UPGRADE_POINTS = [m.name for m in migrations._migrations if m.name > "m005"]
+
+
+@pytest.mark.parametrize("stop_before", UPGRADE_POINTS)
+def test_upgrade_from_previous_schema_keeps_rows(tmp_path, stop_before):
     path = tmp_path / "old.db"
     db = Database(sqlite3.connect(path))
-    newest = migrations._migrations[-1].name
-    migrations.apply(db, stop_before=newest)
+    migrations.apply(db, stop_before=stop_before)
     db.execute("INSERT INTO generations (id, created_at, prompt, status) "
                "VALUES ('old1', '2026-01-01T00:00:00+00:00', 'an old neon street', 'done')")
     db.conn.commit()
