@@ -366,8 +366,8 @@ class JobRunner:
         if gen is None:
             raise JobError(f"No generation {gen_id}")
         if gen.status in FINAL_STATUSES or gen.status == "downloading":
-            raise JobError(f"This generation has already {'finished' if gen.status != 'downloading' else 'rendered'}; "
-                           "there is nothing to cancel")
+            done = "rendered; its video is being saved" if gen.status == "downloading" else "finished"
+            raise JobError(f"This generation has already {done}; there is nothing to cancel")
         if gen.status == "queued" and self.store.transition(gen_id, ("queued",), "cancelled",
                                                              error="Cancelled before it started",
                                                              finished_at=utcnow()):

@@ -7,8 +7,11 @@ exactly as it would talk to Mosaic.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import itertools
+import json
+import pprint
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -16,17 +19,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ApiError, ParamsError
+from .errors import ApiError, JobError, ParamsError
 from .jobs import JobRunner
-from .models import ASPECT_RATIOS, RESOLUTIONS, Generation, VideoGenerationParams
+from .models import (
+    ASPECT_RATIOS,
+    FINAL_STATUSES,
+    MAX_REFERENCE_AUDIO,
+    MAX_REFERENCE_IMAGES,
+    MAX_REFERENCE_VIDEOS,
+    RESOLUTIONS,
+    VIDEO_GENERATION_NODE_TYPE_ID,
+    Generation,
+    Preset,
+    Reference,
+    VideoGenerationParams,
+)
 from .mosaic import MosaicClient
 from .settings import Settings
 from .simulator import SimConfig, Simulator
-from .store import DEFAULT_PAGE_SIZE, GalleryQuery, HistoryStore
+from .store import DEFAULT_PAGE_SIZE, GalleryQuery, HistoryStore, utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_TAKES = 4
+CANCELLABLE_STATUSES = ("queued", "submitting", "running")
+MAX_RATING = 5
+MAX_TAG_CHARS = 40
+MAX_NOTES_CHARS = 5000
+MAX_PRESET_NAME_CHARS = 60
 SIMULATOR_DIR = "simulator"
 
 
@@ -81,9 +101,11 @@ def build_services(settings: Settings | None = None, *, start_worker: bool = Tru
     store = HistoryStore(settings.db_path)
     base_url = settings.base_url
     if settings.simulated and simulator is None:
+        # The simulator keeps its state beside the history, so runs in flight survive a restart.
+        sim_dir = Path(settings.data_dir) / SIMULATOR_DIR
         simulator = Simulator(SimConfig(
             latency=settings.sim_latency, latency_per_second=settings.sim_latency_per_second,
-            media_dir=Path(settings.data_dir) / SIMULATOR_DIR)).start()
+            media_dir=sim_dir, state_file=sim_dir / "state.json")).start()
     if settings.simulated:
         base_url = simulator.base_url
     client = MosaicClient.from_settings(settings, base_url=base_url)
@@ -186,6 +208,11 @@ def history(services: Services, query: GalleryQuery | None = None, *, limit: int
     return services.store.page(query, limit=limit, offset=offset)
 
 
+def can_cancel(gen: Generation) -> bool:
+    "Whether Cancel applies: the run has not produced its video yet."
+    return gen.status in CANCELLABLE_STATUSES
+
+
 def cancel(services: Services, gen_id: str) -> None:
     services.runner.cancel(gen_id)
 
@@ -223,3 +250,316 @@ def api_status(services: Services) -> dict[str, Any]:
     except ApiError as err:  # credits are optional information
         log.info("credits unavailable: %s", err)
     return out
+
+
+# ---------------------------------------------------------------------- estimates
+
+
+@dataclass(frozen=True)
+class Estimate:
+    "What a launch will request: runs, seconds of video, and credits when a rate is known."
+
+    runs: int
+    seconds: int  # known seconds; `auto_runs` more runs have a length the model picks
+    auto_runs: int
+    credits: float | None
+
+    def describe(self) -> str:
+        text = f"{self.runs} run{'s' if self.runs != 1 else ''}"
+        fixed = self.runs - self.auto_runs
+        if fixed:
+            text += f" · {self.seconds} s of video"
+        if self.auto_runs:
+            text += " · length chosen by the model" if not fixed else f" + {self.auto_runs} of automatic length"
+        if self.credits is not None:
+            text += f" · ≈ {self.credits:g} credits" + (" (not counting automatic lengths)" if self.auto_runs else "")
+        return text
+
+
+def estimate(services: Services, cells: Sequence[VideoGenerationParams]) -> Estimate:
+    "Seconds of video (and credits, when STUDIO_CREDITS_PER_SECOND is set) for these runs."
+    seconds = sum(p.seconds or 0 for p in cells)
+    auto = sum(1 for p in cells if p.seconds is None)
+    rate = services.settings.credits_per_second
+    return Estimate(len(cells), seconds, auto, round(seconds * rate, 2) if rate is not None else None)
+
+
+# ---------------------------------------------------------------------- progress
+
+
+@dataclass(frozen=True)
+class JobView:
+    "A generation with its live job progress, for progress bars."
+
+    gen: Generation
+    progress: float
+    last_error: str | None
+
+    @property
+    def label(self) -> str:
+        words = {"queued": "waiting to start", "submitting": "sending the request", "running": "generating",
+                 "downloading": "saving the video", "done": "done", "failed": "failed", "cancelled": "cancelled"}
+        return words.get(self.gen.status, self.gen.status)
+
+
+def progress(services: Services, ids: Sequence[str]) -> list[JobView]:
+    "Generations in the order given, with progress 0..1 and the last transient error."
+    gens = services.store.many(ids)
+    jobs = services.store.jobs([g.id for g in gens])
+    out = []
+    for gen in gens:
+        job = jobs.get(gen.id, {})
+        value = 1.0 if gen.status in FINAL_STATUSES else float(job.get("progress") or 0.0)
+        out.append(JobView(gen, max(0.0, min(1.0, value)), job.get("last_error")))
+    return out
+
+
+def queue(services: Services) -> list[JobView]:
+    "Every unfinished generation, oldest first."
+    return progress(services, [g.id for g in services.store.active()])
+
+
+def get(services: Services, gen_id: str) -> Generation | None:
+    return services.store.get(gen_id)
+
+
+def get_many(services: Services, ids: Sequence[str]) -> list[Generation]:
+    return services.store.many(ids)
+
+
+def count(services: Services, query: GalleryQuery | None = None) -> int:
+    return services.store.count(query)
+
+
+# ---------------------------------------------------------------------- curation
+
+
+def set_starred(services: Services, gen_id: str, starred: bool) -> None:
+    services.store.update(gen_id, starred=int(starred))
+
+
+def set_rating(services: Services, gen_id: str, rating: int | None) -> None:
+    if rating is not None and not 1 <= rating <= MAX_RATING:
+        raise ParamsError(f"Rating must be 1 to {MAX_RATING} stars", field="rating")
+    services.store.update(gen_id, rating=rating)
+
+
+def set_tags(services: Services, gen_id: str, tags: Sequence[str] | str) -> list[str]:
+    "Save tags (a list, or text separated by commas); returns them cleaned and de-duplicated."
+    items = tags.split(",") if isinstance(tags, str) else list(tags)
+    clean = list(dict.fromkeys(t.strip() for t in items if t.strip()))
+    too_long = [t for t in clean if len(t) > MAX_TAG_CHARS]
+    if too_long:
+        raise ParamsError(f"Tags are at most {MAX_TAG_CHARS} characters: {too_long[0][:20]}…", field="tags")
+    services.store.update(gen_id, tags=", ".join(clean) or None)
+    return clean
+
+
+def set_notes(services: Services, gen_id: str, notes: str) -> None:
+    if len(notes) > MAX_NOTES_CHARS:
+        raise ParamsError(f"Notes are at most {MAX_NOTES_CHARS} characters", field="notes")
+    services.store.update(gen_id, notes=notes.strip() or None)
+
+
+def mark_winner(services: Services, gen_id: str) -> None:
+    "Make this cell its grid's winner (and star it)."
+    gen = services.store.get(gen_id)
+    if gen is None or not gen.grid_id:
+        raise ParamsError("Only a cell of a comparison can be its winner")
+    services.store.set_winner(gen.grid_id, gen_id)
+    services.store.update(gen_id, starred=1)
+
+
+def delete_generation(services: Services, gen_id: str) -> None:
+    "Delete a finished generation: its files, then its row. Running ones must be cancelled first."
+    gen = services.store.get(gen_id)
+    if gen is None:
+        return
+    if gen.is_active:
+        raise JobError("This generation is still running; cancel it before deleting it")
+    for name in (gen.video_path, gen.thumb_path):
+        path = services.media_path(name)
+        if path is not None:
+            path.unlink(missing_ok=True)
+    services.store.delete(gen_id)
+
+
+# ---------------------------------------------------------------------- drafts, snippets, A/B
+
+DRAFT_KEEP = ("all", "prompt", "settings")  # all settings / prompt only / all but the prompt
+
+
+def draft_from(gen: Generation, keep: str = "all") -> dict[str, Any]:
+    "Values for a new draft from an earlier generation: everything, the prompt only, or all but it."
+    if keep not in DRAFT_KEEP:
+        raise ParamsError(f"keep must be one of {', '.join(DRAFT_KEEP)}")
+    params = gen.params.model_dump()
+    if keep == "prompt":
+        return {"prompt": params["prompt"]}
+    if keep == "settings":
+        params.pop("prompt")
+    return params
+
+
+PARAM_LABELS = {"prompt": "Prompt", "model": "Model", "resolution": "Resolution", "duration": "Duration",
+                "aspect_ratio": "Aspect ratio", "generate_audio": "Audio", "selected_context": "References"}
+
+
+def compare_params(a: Generation, b: Generation) -> list[tuple[str, Any, Any, bool]]:
+    "Rows of (label, value in A, value in B, differs) over every node param, plus the file facts."
+    pa, pb = a.params.model_dump(), b.params.model_dump()
+    rows = [(PARAM_LABELS[k], pa[k], pb[k], pa[k] != pb[k]) for k in PARAM_LABELS]
+    for label, fa, fb in (("Size", f"{a.width}x{a.height}" if a.width else None, f"{b.width}x{b.height}" if b.width else None),
+                          ("Seconds", a.duration_s, b.duration_s), ("Has audio", a.has_audio, b.has_audio),
+                          ("Time taken (s)", a.elapsed_s, b.elapsed_s)):
+        rows.append((label, fa, fb, fa != fb))
+    return rows
+
+
+def api_request(params: VideoGenerationParams, *, language: str = "curl", base_url: str = "https://api.mosaic.so") -> str:
+    "A snippet reproducing this generation with the brief's three calls; the key is a placeholder."
+    if language == "python":
+        node = pprint.pformat(params.to_api(), indent=2, sort_dicts=False)
+        return f'''import time, httpx
+
+api = httpx.Client(base_url="{base_url}", headers={{"Authorization": "Bearer mk_your_api_key"}}, timeout=30)
+agent_id = api.post("/agent/create", json={{"name": "Prompt Studio draft", "visibility": "private"}}).json()["agent_id"]
+api.post(f"/agent/{{agent_id}}/update", json={{"operations": [{{
+    "op": "create_node", "node_type_id": "{VIDEO_GENERATION_NODE_TYPE_ID}",
+    "params_used": {node.replace(chr(10), chr(10) + "    ")},
+}}]}})
+run_id = api.post(f"/agent/{{agent_id}}/run", json={{}}).json()["run_id"]
+while (run := api.get(f"/agent_run/{{run_id}}").json())["status"] == "running":
+    time.sleep(5)
+print(run["status"], [o["video_url"] for o in run.get("outputs", [])])
+'''
+    if language != "curl":
+        raise ParamsError("language must be curl or python")
+    body = json.dumps({"operations": [{"op": "create_node", "node_type_id": VIDEO_GENERATION_NODE_TYPE_ID,
+                                       "params_used": params.to_api()}]}, indent=2)
+    quoted = body.replace("'", "'\\''")
+    return f'''curl -X POST "{base_url}/agent/create" \\
+  -H "Authorization: Bearer mk_your_api_key" -H "Content-Type: application/json" \\
+  -d '{{"name": "Prompt Studio draft", "visibility": "private"}}'
+
+curl -X POST "{base_url}/agent/AGENT_ID/update" \\
+  -H "Authorization: Bearer mk_your_api_key" -H "Content-Type: application/json" \\
+  -d '{quoted}'
+
+curl -X POST "{base_url}/agent/AGENT_ID/run" \\
+  -H "Authorization: Bearer mk_your_api_key" -H "Content-Type: application/json" -d '{{}}'
+'''
+
+
+# ---------------------------------------------------------------------- presets
+
+
+def save_preset(services: Services, name: str, values: dict[str, Any]) -> None:
+    "Save node settings under a name (the prompt too, when given); overwrites a preset of that name."
+    name = name.strip()
+    if not name:
+        raise ParamsError("Give the preset a name", field="preset")
+    if len(name) > MAX_PRESET_NAME_CHARS:
+        raise ParamsError(f"Preset names are at most {MAX_PRESET_NAME_CHARS} characters", field="preset")
+    VideoGenerationParams.parse({"prompt": "check", **values})  # refuse settings that could not run
+    services.store.save_preset(name, values)
+
+
+def presets(services: Services) -> list[Preset]:
+    return services.store.presets()
+
+
+def delete_preset(services: Services, name: str) -> None:
+    if not services.store.delete_preset(name):
+        raise ParamsError(f"No preset named {name!r}", field="preset")
+
+
+# ---------------------------------------------------------------------- references
+
+REFERENCE_TYPES: dict[str, dict[str, str]] = {
+    "image": {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+              ".webp": "image/webp", ".svg": "image/svg+xml"},
+    "video": {".mp4": "video/mp4", ".mov": "video/quicktime", ".avi": "video/x-msvideo", ".webm": "video/webm",
+              ".mkv": "video/x-matroska", ".m4v": "video/x-m4v"},
+    "audio": {".mp3": "audio/mpeg", ".wav": "audio/wav", ".m4a": "audio/mp4", ".flac": "audio/flac",
+              ".ogg": "audio/ogg", ".aac": "audio/aac", ".opus": "audio/opus"},
+}
+# Mosaic's documented upload limits (mosaic-api.md §2.6).
+REFERENCE_MAX_BYTES = {"image": 50 * 1024**2, "video": 5 * 1024**3, "audio": 500 * 1024**2}
+REFERENCE_MAX_COUNT = {"image": MAX_REFERENCE_IMAGES, "video": MAX_REFERENCE_VIDEOS, "audio": MAX_REFERENCE_AUDIO}
+REFERENCES_DIR = "refs"
+
+
+def reference_kind(filename: str) -> str:
+    "image, video or audio from a file name; ParamsError naming the accepted types otherwise."
+    suffix = Path(filename).suffix.lower()
+    for kind, types in REFERENCE_TYPES.items():
+        if suffix in types:
+            return kind
+    accepted = ", ".join(s.lstrip(".").upper() for types in REFERENCE_TYPES.values() for s in types)
+    raise ParamsError(f"{filename}: this file type can't be a reference. Use one of {accepted}.", field="references")
+
+
+def check_reference(filename: str, size: int) -> str:
+    "Check type and size before anything is uploaded; returns the kind."
+    kind = reference_kind(filename)
+    limit = REFERENCE_MAX_BYTES[kind]
+    if size > limit:
+        raise ParamsError(f"{filename} is {size / 1024**2:.1f} MB; Mosaic accepts {kind} files up to "
+                          f"{limit / 1024**2:.0f} MB", field="references")
+    if size == 0:
+        raise ParamsError(f"{filename} is empty", field="references")
+    return kind
+
+
+def check_reference_counts(selected: dict[str, Sequence[str]]) -> None:
+    "At most 9 images, 3 videos and 3 audio clips per generation (keys as in selected_context)."
+    for key, kind, noun in (("images", "image", "images"), ("videos", "video", "videos"), ("audio", "audio", "audio clips")):
+        limit = REFERENCE_MAX_COUNT[kind]
+        if len(selected.get(key, ())) > limit:
+            raise ParamsError(f"At most {limit} reference {noun} per generation (got {len(selected[key])})",
+                              field="references")
+
+
+def upload_reference(services: Services, filename: str, data: bytes) -> Reference:
+    "Add a file to the reference library: uploaded to Mosaic once, found again by its content hash."
+    kind = check_reference(filename, len(data))
+    digest = hashlib.sha256(data).hexdigest()
+    scope = services.runner.scope
+    known = services.store.find_reference(scope, digest)
+    if known is not None:
+        return known
+    upload_id = services.client.upload(kind, data, Path(filename).name,
+                                       REFERENCE_TYPES[kind][Path(filename).suffix.lower()])
+    folder = Path(services.settings.media_dir) / REFERENCES_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    local = folder / f"{digest[:16]}{Path(filename).suffix.lower()}"
+    local.write_bytes(data)
+    ref = Reference(scope=scope, sha256=digest, kind=kind, filename=Path(filename).name,
+                    content_type=REFERENCE_TYPES[kind][Path(filename).suffix.lower()], size=len(data),
+                    upload_id=upload_id, local_name=f"{REFERENCES_DIR}/{local.name}", created_at=utcnow())
+    services.store.add_reference(ref)
+    return ref
+
+
+def references(services: Services, kind: str | None = None) -> list[Reference]:
+    "The reference library for the API in use, newest first."
+    return services.store.references(services.runner.scope, kind)
+
+
+def grids(services: Services, *, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
+    return services.store.grids(limit=limit, offset=offset)
+
+
+def grid(services: Services, grid_id: str) -> tuple[dict[str, Any] | None, list[Generation]]:
+    "A saved comparison and its cells (None, [] when unknown)."
+    found = services.store.get_grid(grid_id)
+    return (found, services.store.grid_cells(grid_id)) if found else (None, [])
+
+
+# ---------------------------------------------------------------------- Status page (pages/status.py)
+
+
+def recent_failures(services: Services, *, limit: int = 10) -> list[Generation]:
+    "The newest failed or cancelled generations (what the Status page offers to retry)."
+    return services.store.page(GalleryQuery(status=["failed", "cancelled"]), limit=limit)

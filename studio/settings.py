@@ -20,6 +20,7 @@ DEFAULT_MAX_RETRIES = 3
 DEFAULT_MAX_IN_FLIGHT = 24  # a whole 3 x 7 grid runs at once
 DEFAULT_POLL_INTERVAL_S = 2.0
 DEFAULT_MAX_POLL_INTERVAL_S = 10.0
+DEFAULT_CONFIRM_ABOVE_CELLS = 12
 SIMULATOR_API_KEY = "mk_local_simulator"
 
 
@@ -49,6 +50,8 @@ class Settings(BaseSettings):
     credits_per_second: float | None = Field(
         None, ge=0, description="Credits per generated second, for estimates before a run.")
     author: str = Field("", description="Name recorded as the author of new generations.")
+    confirm_above_cells: int = Field(
+        DEFAULT_CONFIRM_ABOVE_CELLS, ge=1, description="Compare asks for confirmation above this many cells.")
     sim_latency: float = Field(3.0, ge=0, description="Simulator: fixed seconds per run.")
     sim_latency_per_second: float = Field(0.1, ge=0, description="Simulator: extra seconds per second of video.")
 

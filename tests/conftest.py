@@ -6,10 +6,8 @@ from __future__ import annotations
 import pytest
 
 from studio import services as svc
-from studio.settings import Settings
 from studio.simulator import Faults, SimConfig, Simulator
-
-TEST_KEY = "mk_test_runner_key_7c1d"
+from support import settings_for
 
 
 @pytest.fixture(autouse=True)
@@ -33,13 +31,6 @@ def clean_sim(sim):
     sim.set_faults(Faults())
     yield sim
     sim.set_faults(Faults())
-
-
-def settings_for(sim, data_dir, **overrides) -> Settings:
-    "Settings that talk to the test simulator as if it were Mosaic, polling quickly."
-    base = dict(api_key=TEST_KEY, base_url=sim.base_url, data_dir=data_dir, poll_interval=0.1,
-                max_poll_interval=0.3, timeout=5.0)
-    return Settings(**{**base, **overrides})
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from studio.errors import JobError
 from studio.models import VideoGenerationParams
 from studio.simulator import Faults
 
-from conftest import TEST_KEY, settings_for
+from support import TEST_KEY, settings_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -242,3 +242,26 @@ def test_the_api_key_never_reaches_the_database(studio):
     for path in studio.settings.data_dir.rglob("*"):
         if path.is_file():
             assert TEST_KEY.encode() not in path.read_bytes(), path
+
+
+def test_keyless_studio_resumes_runs_after_a_restart(tmp_path):
+    from studio.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "d", sim_latency=1.5, sim_latency_per_second=0.0,
+                        poll_interval=0.1, max_poll_interval=0.3)
+    first = svc.build_services(settings)
+    assert first.mode == "simulator"
+    gen_id = svc.generate(first, params(duration="4"))[0]
+    deadline = time.monotonic() + 30
+    while first.store.get(gen_id).status != "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run_id = first.store.get(gen_id).run_id
+    first.close()  # the in-process simulator stops with it, mid-run
+    second = svc.build_services(settings)
+    try:
+        [gen] = svc.wait_for(second, [gen_id], timeout=60)
+        assert second.simulator.stats()["runs_total"] == 1
+    finally:
+        second.close()
+    assert gen.status == "done", gen.error
+    assert gen.run_id == run_id and second.media_path(gen.video_path).is_file()

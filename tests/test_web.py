@@ -10,7 +10,7 @@ from studio import services as svc
 from studio.models import VideoGenerationParams
 from studio.web import make_routes
 
-from conftest import settings_for
+from support import settings_for
 
 
 @pytest.fixture

@@ -1,0 +1,155 @@
+"""Use-cases behind the pages: estimates, curation, drafts, snippets, presets, references, grids."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio import services as svc
+from studio.errors import JobError, ParamsError
+from studio.models import VideoGenerationParams
+
+from support import settings_for
+
+
+def params(**kw) -> VideoGenerationParams:
+    return VideoGenerationParams(prompt=kw.pop("prompt", "A koi pond at dawn"), **kw)
+
+
+def test_estimate_counts_seconds_and_credits(clean_sim, tmp_path):
+    studio = svc.build_services(settings_for(clean_sim, tmp_path / "d", credits_per_second=12.5), start_worker=False)
+    try:
+        est = svc.estimate(studio, [params(duration="8"), params(duration="4"), params()])
+    finally:
+        studio.close()
+    assert (est.runs, est.seconds, est.auto_runs, est.credits) == (3, 12, 1, 150.0)
+    assert "3 runs · 12 s of video + 1 of automatic length · ≈ 150 credits" in est.describe()
+
+
+def test_estimate_without_a_rate_has_no_credits(studio):
+    assert svc.estimate(studio, [params(duration="5")]).credits is None
+
+
+def test_grid_cells_cover_every_combination_with_labels():
+    cells = svc.grid_cells(params(duration="4"), resolutions=["480p", "720p"], aspect_ratios=["16:9", "9:16", "1:1"],
+                           audio=[True, False])
+    assert len(cells) == 12
+    assert len({c[1] for c in cells}) == 12
+    assert ("480p", "9:16", False) in {(p.resolution, p.aspect_ratio, p.generate_audio) for p, _ in cells}
+    with pytest.raises(ParamsError):
+        svc.grid_cells(params(), prompts=["ok", "  "])
+
+
+def test_takes_are_bounded(studio):
+    with pytest.raises(ParamsError):
+        svc.generate(studio, params(), takes=5)
+    assert len(svc.generate(studio, params(), takes=3)) == 3
+
+
+def test_curation_round_trip_and_search(studio):
+    gen_id = svc.generate(studio, params())[0]
+    svc.set_starred(studio, gen_id, True)
+    svc.set_rating(studio, gen_id, 4)
+    assert svc.set_tags(studio, gen_id, "hero, sunset, hero ,") == ["hero", "sunset"]
+    svc.set_notes(studio, gen_id, "  use for the launch  ")
+    gen = svc.get(studio, gen_id)
+    assert (gen.starred, gen.rating, gen.tag_list, gen.notes) == (True, 4, ["hero", "sunset"], "use for the launch")
+    assert [g.id for g in svc.history(studio, svc.GalleryQuery(text="launch"))] == [gen_id]
+    assert [g.id for g in svc.history(studio, svc.GalleryQuery(text="sunset", starred=True))] == [gen_id]
+    with pytest.raises(ParamsError):
+        svc.set_rating(studio, gen_id, 6)
+
+
+def test_winner_is_unique_within_a_grid(studio):
+    _, ids = svc.start_grid(studio, params(), resolutions=["480p"], aspect_ratios=["16:9", "1:1"])
+    svc.mark_winner(studio, ids[0])
+    svc.mark_winner(studio, ids[1])
+    assert [g.winner for g in svc.get_many(studio, ids)] == [False, True]
+    assert svc.get(studio, ids[1]).starred
+    with pytest.raises(ParamsError):
+        svc.mark_winner(studio, svc.generate(studio, params())[0])
+
+
+def test_delete_removes_file_and_row_but_not_running_jobs(studio):
+    [gen] = svc.wait_for(studio, svc.generate(studio, params(duration="4")), timeout=60)
+    video = studio.media_path(gen.video_path)
+    assert video.exists()
+    svc.delete_generation(studio, gen.id)
+    assert not video.exists() and svc.get(studio, gen.id) is None
+    running = svc.generate(studio, params(duration="15"))[0]
+    with pytest.raises(JobError):
+        svc.delete_generation(studio, running)
+    assert svc.get(studio, running) is not None
+
+
+def test_drafts_keep_what_was_asked():
+    from studio.models import Generation
+
+    gen = Generation(id="g", created_at="2026-01-01", prompt="A koi", resolution="1080p", duration="8")
+    assert svc.draft_from(gen, "prompt") == {"prompt": "A koi"}
+    assert "prompt" not in svc.draft_from(gen, "settings") and svc.draft_from(gen, "settings")["resolution"] == "1080p"
+    assert svc.draft_from(gen)["duration"] == "8"
+    with pytest.raises(ParamsError):
+        svc.draft_from(gen, "everything")
+
+
+def test_compare_params_flags_what_differs():
+    from studio.models import Generation
+
+    a = Generation(id="a", created_at="x", prompt="same", resolution="480p", aspect_ratio="9:16")
+    b = Generation(id="b", created_at="x", prompt="same", resolution="720p", aspect_ratio="9:16")
+    rows = {label: differs for label, _, _, differs in svc.compare_params(a, b)}
+    assert rows["Resolution"] and not rows["Prompt"] and not rows["Aspect ratio"]
+
+
+@pytest.mark.parametrize("language", ["curl", "python"])
+def test_api_request_snippet_reproduces_the_call_with_a_placeholder_key(language):
+    code = svc.api_request(params(prompt="it's \"quoted\"", duration="8"), language=language)
+    assert "mk_your_api_key" in code and "a2eb3ec2-da7a-4f97-94d2-a9a537548522" in code
+    assert '"8"' in code or "'8'" in code
+    if language == "python":
+        compile(code, "snippet", "exec")
+
+
+def test_presets_save_load_delete(studio):
+    svc.save_preset(studio, "Vertical teaser", {"resolution": "1080p", "aspect_ratio": "9:16", "duration": "6"})
+    svc.save_preset(studio, "Vertical teaser", {"resolution": "720p", "aspect_ratio": "9:16"})
+    [preset] = svc.presets(studio)
+    assert preset.params == {"resolution": "720p", "aspect_ratio": "9:16"}
+    with pytest.raises(ParamsError):
+        svc.save_preset(studio, "bad", {"resolution": "4k"})
+    with pytest.raises(ParamsError):
+        svc.save_preset(studio, "  ", {})
+    svc.delete_preset(studio, "Vertical teaser")
+    assert svc.presets(studio) == []
+    with pytest.raises(ParamsError):
+        svc.delete_preset(studio, "Vertical teaser")
+
+
+def test_references_upload_once_and_are_found_by_content(studio, clean_sim):
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 64
+    first = svc.upload_reference(studio, "board.png", png)
+    uploads_before = clean_sim.stats()["requests"].get("upload_url", 0)
+    again = svc.upload_reference(studio, "renamed.png", png)
+    assert again.upload_id == first.upload_id
+    assert clean_sim.stats()["requests"].get("upload_url", 0) == uploads_before
+    assert [r.sha256 for r in svc.references(studio, "image")] == [first.sha256]
+    assert studio.media_path(first.local_name).read_bytes() == png
+    [gen] = svc.wait_for(studio, svc.generate(studio, params(duration="4",
+                         selected_context={"images": [first.upload_id]})), timeout=60)
+    assert gen.status == "done", gen.error
+
+
+@pytest.mark.parametrize("name,size,message", [
+    ("notes.txt", 10, "can't be a reference"),
+    ("huge.png", 51 * 1024**2, "up to 50 MB"),
+    ("empty.wav", 0, "empty"),
+])
+def test_reference_files_are_checked_before_upload(name, size, message):
+    with pytest.raises(ParamsError, match=message):
+        svc.check_reference(name, size)
+
+
+def test_reference_counts_are_limited():
+    svc.check_reference_counts({"images": ["i"] * 9, "videos": ["v"] * 3, "audio": ["a"] * 3})
+    with pytest.raises(ParamsError, match="At most 3 reference videos"):
+        svc.check_reference_counts({"videos": ["v"] * 4})
