@@ -4,9 +4,16 @@ Run with `streamlit run asgi_app.py` (or `studio serve`, or `uvicorn asgi_app:ap
 """
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from studio.ui import load_settings
 from studio.web import make_lifespan, make_routes
+
+# The page files live in pages/ (the layout the product asks for) and are routed by st.navigation.
+# Until the entry script has run once, Streamlit 1.67 treats a pages/ folder as the old automatic
+# multipage app and runs a deep link such as /compare?grid=... without the entry script, so the
+# first visit after a restart would fail. This class flag is what st.navigation itself sets.
+PagesManager.uses_pages_directory = False
 
 settings = load_settings()
 app = st.App("streamlit_app.py", lifespan=make_lifespan(lambda: settings), routes=make_routes(settings))

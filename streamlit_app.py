@@ -3,19 +3,23 @@
 import streamlit as st
 
 from studio import services as svc
-from studio.ui import load_settings
+from studio import ui
 
 st.set_page_config(page_title="Mosaic Prompt Studio", page_icon="🎬", layout="wide")
 
 if "services" not in st.session_state:
-    st.session_state.services = svc.shared_services(load_settings)
-services: svc.Services = st.session_state.services
+    st.session_state.services = svc.shared_services(ui.load_settings)
+studio: svc.Services = st.session_state.services
 
+page = st.navigation([
+    st.Page("pages/create.py", title="Create", icon="✏️", default=True),
+    st.Page("pages/compare.py", title="Compare", icon="🔀"),
+    st.Page("pages/gallery.py", title="Gallery", icon="🖼️"),
+    st.Page("pages/status.py", title="Status", icon="📡"),
+])
 with st.sidebar:
-    if services.mode == "simulator":
-        st.warning(f"**Simulator mode** — {services.mode_label}. Set MOSAIC_API_KEY to use Mosaic.")
-    else:
-        st.success(f"**Mosaic** — {services.mode_label}")
-
-page = st.navigation([st.Page("pages/history.py", title="History", default=True)])
+    ui.mode_banner(studio)
+    active = len(svc.queue(studio))
+    if active:
+        st.caption(f"{active} generation{'s' if active != 1 else ''} in progress — see Status")
 page.run()

@@ -1,4 +1,4 @@
-"""AppTest: the entry script and its pages with an injected studio."""
+"""AppTest: the entry script routes the four pages and always shows which API is in use."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from streamlit.testing.v1 import AppTest
 
 from studio import services as svc
 from studio.models import VideoGenerationParams
-
-from conftest import settings_for
+from support import settings_for
 
 ROOT = Path(__file__).resolve().parent.parent
+PAGES = ["pages/create.py", "pages/compare.py", "pages/gallery.py", "pages/status.py"]
 
 
 @pytest.fixture
@@ -22,14 +22,29 @@ def app(studio):
     return at
 
 
-def test_history_shows_mode_and_recent_runs(app, studio):
-    svc.wait_for(studio, svc.generate(studio, VideoGenerationParams(prompt="A glass whale", duration="4")),
-                 timeout=60)
+def test_entry_script_opens_create_and_names_the_api(app):
     app.run()
     assert not app.exception
     assert any("Mosaic" in s.value for s in app.sidebar.success)
-    table = app.dataframe[0].value
-    assert list(table["prompt"]) == ["A glass whale"] and list(table["status"]) == ["done"]
+    assert app.title[0].value == "Create"
+
+
+@pytest.mark.parametrize("page,title", [("pages/create.py", "Create"), ("pages/compare.py", "Compare"),
+                                        ("pages/gallery.py", "Gallery"), ("pages/status.py", "Status")])
+def test_every_page_renders(app, page, title):
+    # AppTest runs a switched-to page file on its own (it resets Streamlit's pages/ flag each
+    # run), so the sidebar frame is checked above and in the browser tests; here, the page itself.
+    app.run()
+    app.switch_page(page).run()
+    assert not app.exception
+    assert title in app.title[0].value
+
+
+def test_sidebar_counts_generations_in_progress(app, studio):
+    studio.runner.stop()
+    svc.generate(studio, VideoGenerationParams(prompt="A glass whale"), takes=2)
+    app.run()
+    assert any("2 generations in progress" in c.value for c in app.sidebar.caption)
 
 
 def test_simulator_mode_is_announced(clean_sim, tmp_path):
@@ -40,6 +55,5 @@ def test_simulator_mode_is_announced(clean_sim, tmp_path):
         at.run()
         assert not at.exception
         assert any("Simulator mode" in w.value for w in at.sidebar.warning)
-        assert at.info and "No generations yet" in at.info[0].value
     finally:
         services.close()

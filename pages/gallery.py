@@ -1,0 +1,434 @@
+"""Gallery: every generation as a thumbnail card, newest first, 24 to a page. The search box and
+filters live in the URL (bound widgets), so a filtered view can be bookmarked or sent;
+`?id=<generation>` opens one generation's detail view in a dialog over the grid.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import streamlit as st
+
+from studio import services as svc
+from studio import ui
+from studio.errors import StudioError
+from studio.models import ASPECT_RATIOS, DURATIONS, MODELS, RESOLUTIONS, STATUSES, Generation
+
+PAGE_SIZE = 24
+COLUMNS = 4
+THUMB_HEIGHT_PX = 150
+PROMPT_PREVIEW_CHARS = 90
+DETAIL_PARAM = "id"
+PAGE_KEY = "gallery_page"
+NOTICES_KEY = "gallery_url_notices"
+DISMISSED_KEY = "gallery_url_notices_dismissed"
+AUDIO_CHOICES = ("on", "off")
+# The widget keys are the URL parameter names. None of them is a parameter another page reads
+# (grid, a, b, from, keep): Streamlit drops a bound parameter when it navigates to another page.
+CHOICES = {"resolution": RESOLUTIONS, "aspect_ratio": ASPECT_RATIOS, "duration": DURATIONS,
+           "audio": AUDIO_CHOICES, "status": STATUSES, "model": MODELS}
+TEXT_PARAMS = ("q", "author", "grid_id")
+DATE_PARAMS = ("since", "until")
+KNOWN_PARAMS = (*CHOICES, *TEXT_PARAMS, *DATE_PARAMS, "starred", DETAIL_PARAM)
+KEEP_LABELS = {"all": "Prompt and all settings", "prompt": "Prompt only", "settings": "All settings, new prompt"}
+MARKDOWN_SPECIALS = "\\`*_{}[]()#+-.!|<>~$:"
+
+
+# ---------------------------------------------------------------------- URL and query
+
+
+def _either(values: tuple[str, ...]) -> str:
+    return ", ".join(values[:-1]) + f" or {values[-1]}" if len(values) > 1 else values[0]
+
+
+def url_problems(params: dict[str, list[str]]) -> list[str]:
+    "A sentence for every URL parameter value the gallery ignores (Streamlit drops them silently)."
+    out = []
+    for key, values in params.items():
+        for value in values:
+            if key in CHOICES and value and value not in CHOICES[key]:
+                out.append(f"Ignored {key}={value}: use {_either(CHOICES[key])}.")
+            elif key in DATE_PARAMS and value and not _is_date(value):
+                out.append(f"Ignored {key}={value}: use a date like {date.today().isoformat()}.")
+            elif key == "starred" and value and value.lower() not in ("true", "false"):
+                out.append(f"Ignored starred={value}: use true.")
+            elif key not in KNOWN_PARAMS:
+                out.append(f"Ignored {key}={value}: the gallery has no such filter "
+                           f"(it knows {', '.join(k for k in KNOWN_PARAMS if k != DETAIL_PARAM)}).")
+    return out
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def query_from_widgets() -> svc.GalleryQuery:
+    "The search and filters the widgets hold, as a store query."
+    s = st.session_state
+    audio = s.get("audio")
+    return svc.GalleryQuery(
+        text=s.get("q") or "", resolution=s.get("resolution") or [], aspect_ratio=s.get("aspect_ratio") or [],
+        duration=s.get("duration") or [], status=s.get("status") or [], model=s.get("model") or [],
+        author=[a.strip() for a in (s.get("author") or "").split(",") if a.strip()],
+        generate_audio=None if audio is None else audio == "on", starred=True if s.get("starred") else None,
+        grid_id=(s.get("grid_id") or "").strip() or None,
+        since=s["since"].isoformat() if s.get("since") else None,
+        until=s["until"].isoformat() if s.get("until") else None)
+
+
+def _clear_filters() -> None:
+    "Back to the whole gallery (bound widgets change through session_state, never st.query_params)."
+    cleared = {key: [] for key in CHOICES} | {"audio": None, "since": None, "until": None, "starred": False}
+    st.session_state.update(cleared | {key: "" for key in TEXT_PARAMS})
+
+
+def _plain(text: str) -> str:
+    "User text made safe inside markdown (captions), shown as typed."
+    return "".join("\\" + c if c in MARKDOWN_SPECIALS else c for c in text)
+
+
+def _when(stamp: str | None) -> str:
+    if not stamp:
+        return "—"
+    try:
+        return datetime.fromisoformat(stamp).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except ValueError:
+        return stamp
+
+
+def _bytes(n: int | None) -> str:
+    if n is None:
+        return "—"
+    return f"{n / 1024**2:.2f} MB ({n:,} bytes)" if n >= 1024**2 else f"{n / 1024:.1f} KB ({n:,} bytes)"
+
+
+# ---------------------------------------------------------------------- search and filters
+
+
+def filters() -> None:
+    "Search box and filters, each bound to its URL parameter."
+    st.text_input("Search", key="q", bind="query-params", type="search", live=True,
+                  placeholder="Words from prompts, notes or tags, e.g. zebra neon",
+                  help="Every word must appear; each word also matches longer words (neon → neons).")
+    with st.container(border=True, key="gallery_filters"):
+        row = st.columns(4)
+        row[0].multiselect("Resolution", RESOLUTIONS, key="resolution", bind="query-params", placeholder="Any",
+                           wrap=True)
+        row[1].multiselect("Aspect ratio", ASPECT_RATIOS, key="aspect_ratio", bind="query-params", placeholder="Any",
+                           wrap=True)
+        row[2].multiselect("Duration (seconds)", DURATIONS, key="duration", bind="query-params", placeholder="Any",
+                           wrap=True)
+        row[3].multiselect("Status", STATUSES, key="status", bind="query-params", placeholder="Any", wrap=True)
+        row = st.columns(4)
+        row[0].selectbox("Audio", AUDIO_CHOICES, index=None, key="audio", bind="query-params", placeholder="Any")
+        row[1].multiselect("Model", MODELS, key="model", bind="query-params", placeholder="Any", wrap=True)
+        row[2].text_input("Author", key="author", bind="query-params", placeholder="Any",
+                          help="Exact names, separated by commas.")
+        row[3].text_input("Comparison id", key="grid_id", bind="query-params", placeholder="Any",
+                          help="Only the cells of one comparison (its id is in a cell's details).")
+        row = st.columns(4, vertical_alignment="bottom")
+        row[0].date_input("From", value=None, key="since", bind="query-params", help="Created on or after (UTC).")
+        row[1].date_input("To", value=None, key="until", bind="query-params", help="Created on or before (UTC).")
+        row[2].checkbox("Starred only", key="starred", bind="query-params")
+        row[3].button("Clear filters", key="gallery_clear", on_click=_clear_filters, width="stretch")
+    since, until = st.session_state.get("since"), st.session_state.get("until")
+    if since and until and since > until:
+        st.warning(f"The From date ({since}) is after the To date ({until}), so nothing can match.", icon="📅")
+
+
+def url_notices() -> None:
+    "Explain the URL values that were ignored; they stay until dismissed."
+    found = url_problems({k: st.query_params.get_all(k) for k in st.query_params})
+    seen = st.session_state.setdefault(DISMISSED_KEY, set())
+    notices = list(dict.fromkeys([*st.session_state.get(NOTICES_KEY, []), *(n for n in found if n not in seen)]))
+    st.session_state[NOTICES_KEY] = notices
+    if notices:
+        with st.container(key="gallery_notices"):
+            lines = "\n".join(f"- {_plain(n)}" for n in notices)
+            st.warning(f"This link had values the gallery can't use:\n\n{lines}", icon="🔗")
+            st.button("Dismiss", key="gallery_dismiss_notices", on_click=_dismiss_notices)
+
+
+def _dismiss_notices() -> None:
+    "Forget the notices (and drop unknown parameters, which Streamlit leaves in the URL)."
+    st.session_state[DISMISSED_KEY] |= set(st.session_state.pop(NOTICES_KEY, []))
+    for key in [k for k in st.query_params if k not in KNOWN_PARAMS]:
+        del st.query_params[key]
+
+
+# ---------------------------------------------------------------------- cards
+
+
+def _open(gen_id: str) -> None:
+    st.query_params[DETAIL_PARAM] = gen_id
+
+
+def card(view: svc.JobView) -> None:
+    "One generation as a card: thumbnail (or progress), prompt preview, settings, open button."
+    gen = view.gen
+    with st.container(border=True, key=f"gallery_card_{gen.id}"):
+        if gen.status == "done" and gen.thumb_path:
+            st.image(ui.media_url(gen.thumb_path), width="stretch")
+        elif gen.is_active:
+            st.progress(view.progress, text=f"{ui.STATUS_ICONS.get(gen.status, '')} {view.label}")
+        else:
+            st.error(f"{ui.STATUS_ICONS.get(gen.status, '')} {gen.status}")
+        preview = gen.prompt if len(gen.prompt) <= PROMPT_PREVIEW_CHARS else gen.prompt[:PROMPT_PREVIEW_CHARS] + "…"
+        st.text(preview)
+        marks = ("⭐ " if gen.starred else "") + ("★" * (gen.rating or 0))
+        st.caption(f"{marks} {ui.settings_line(gen)}".strip())
+        extra = [_when(gen.created_at)[:16]]
+        if gen.author:
+            extra.append(f"by {_plain(gen.author)}")
+        if gen.cell_label:
+            extra.append(f"cell {_plain(gen.cell_label)}")
+        if gen.tags:
+            extra.append("🏷 " + _plain(gen.tags))
+        st.caption(" · ".join(extra))
+        if st.button("Open", key=f"gallery_open_{gen.id}", width="stretch"):
+            _open(gen.id)
+            st.rerun()
+
+
+def cards(views: list[svc.JobView]) -> None:
+    for start in range(0, len(views), COLUMNS):
+        for col, view in zip(st.columns(COLUMNS), views[start:start + COLUMNS]):
+            with col:
+                card(view)
+
+
+def pager(total: int, where: str) -> None:
+    "Previous / next buttons and where we are."
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(st.session_state.get(PAGE_KEY, 0), pages - 1)
+    first = page * PAGE_SIZE + 1
+    left, prev, nxt = st.columns([6, 1, 1], vertical_alignment="center")
+    left.caption(f"{first:,}–{min(first + PAGE_SIZE - 1, total):,} of {total:,} · page {page + 1} of {pages:,}")
+    prev.button("← Previous", key=f"gallery_prev_{where}", disabled=page == 0, width="stretch",
+                on_click=lambda: st.session_state.update({PAGE_KEY: page - 1}))
+    nxt.button("Next →", key=f"gallery_next_{where}", disabled=page >= pages - 1, width="stretch",
+               on_click=lambda: st.session_state.update({PAGE_KEY: page + 1}))
+
+
+# ---------------------------------------------------------------------- detail
+
+
+def _close_detail() -> None:
+    st.query_params.pop(DETAIL_PARAM, None)
+
+
+def _filter_grid(grid_id: str) -> None:
+    "Close the detail and show only the cells of this comparison."
+    _clear_filters()
+    st.session_state["grid_id"] = grid_id
+    _close_detail()
+
+
+def _save(action, studio: svc.Services, gen_id: str, value) -> None:
+    "Run a curation call from a widget callback; keep its error to show next to the widget."
+    try:
+        action(studio, gen_id, value)
+        st.session_state.pop(f"gallery_detail_error_{gen_id}", None)
+    except StudioError as err:
+        st.session_state[f"gallery_detail_error_{gen_id}"] = str(err)
+
+
+def _facts_rows(gen: Generation) -> list[tuple[str, str]]:
+    refs = gen.selected_context
+    return [
+        ("Model", gen.model), ("Resolution", gen.resolution),
+        ("Aspect ratio", gen.aspect_ratio), ("Duration", "auto" if gen.duration == "auto" else f"{gen.duration} s"),
+        ("Audio", "on" if gen.generate_audio else "off"),
+        ("References", f"{len(refs.images)} images, {len(refs.videos)} videos, {len(refs.audio)} audio"),
+        ("Author", gen.author or "—"),
+        ("Status", f"{ui.STATUS_ICONS.get(gen.status, '')} {gen.status}"
+                   + (f" (attempt {gen.attempt})" if gen.attempt > 1 else "")),
+        ("Created", _when(gen.created_at)), ("Submitted", _when(gen.submitted_at)),
+        ("Finished", _when(gen.finished_at)),
+        ("Time taken", f"{gen.elapsed_s:.1f} s" if gen.elapsed_s is not None else "—"),
+        ("Video size", f"{gen.width}×{gen.height}" if gen.width else "—"),
+        ("Seconds", f"{gen.duration_s:.2f}" if gen.duration_s is not None else "—"),
+        ("Has audio", "—" if gen.has_audio is None else "yes" if gen.has_audio else "no"),
+        ("File", _bytes(gen.file_size)),
+    ]
+
+
+def _ids_rows(gen: Generation) -> list[tuple[str, str]]:
+    return [("Generation", gen.id), ("Run", gen.run_id or "—"), ("Agent", gen.agent_id or "—"),
+            ("Node", gen.node_id or "—"), ("Render", gen.render_id or "—"),
+            ("Comparison", f"{gen.grid_id} ({gen.cell_label})" if gen.grid_id else "—"),
+            ("SHA-256", gen.sha256 or "—")]
+
+
+def _table(rows: list[tuple[str, str]]) -> None:
+    st.markdown("\n".join(f"- **{label}:** {_plain(value)}" for label, value in rows))
+
+
+def _curation(studio: svc.Services, gen: Generation) -> None:
+    "Star, rating, tags and notes; star and rating save at once, tags and notes with a button."
+    star, stars = st.columns([1, 2], vertical_alignment="center")
+    star.toggle("⭐ Starred", value=gen.starred, key=f"detail_star_{gen.id}",
+                on_change=lambda: _save(svc.set_starred, studio, gen.id, st.session_state[f"detail_star_{gen.id}"]))
+    with stars:
+        st.feedback("stars", key=f"detail_rating_{gen.id}", default=gen.rating - 1 if gen.rating else None,
+                    on_change=lambda: _save(svc.set_rating, studio, gen.id, _rating(gen.id)))
+    with st.form(key=f"detail_form_{gen.id}", border=False):
+        st.text_input("Tags", value=", ".join(gen.tag_list), key=f"detail_tags_{gen.id}",
+                      placeholder="e.g. hero shot, client A", help="Separate tags with commas.")
+        st.text_area("Notes", value=gen.notes or "", key=f"detail_notes_{gen.id}", height=90,
+                     max_chars=svc.MAX_NOTES_CHARS)
+        saved = st.form_submit_button("Save tags and notes", key=f"detail_save_{gen.id}")
+    if saved:
+        try:
+            svc.set_tags(studio, gen.id, st.session_state[f"detail_tags_{gen.id}"])
+            svc.set_notes(studio, gen.id, st.session_state[f"detail_notes_{gen.id}"])
+            st.success("Tags and notes saved.", icon="✅")
+        except StudioError as err:
+            ui.error_box(err)
+    if error := st.session_state.get(f"gallery_detail_error_{gen.id}"):
+        st.error(error, icon="⚠️")
+
+
+def _rating(gen_id: str) -> int | None:
+    value = st.session_state.get(f"detail_rating_{gen_id}")
+    return None if value is None else value + 1
+
+
+def _reuse(studio: svc.Services, gen: Generation, others: list[Generation]) -> None:
+    "Open as a new draft, compare, copy as an API request."
+    st.markdown("**Open as a new draft**")
+    keep = st.radio("Keep", svc.DRAFT_KEEP, format_func=KEEP_LABELS.get, key=f"detail_keep_{gen.id}",
+                    horizontal=True, label_visibility="collapsed")
+    if st.button("✏️ Open in Create", key=f"detail_draft_{gen.id}"):
+        st.switch_page("pages/create.py", query_params={"from": gen.id, "keep": keep})
+    st.markdown("**Compare**")
+    if gen.grid_id:
+        link, cells = st.columns(2)
+        link.page_link("pages/compare.py", label=f"Open its comparison ({gen.cell_label or 'cell'})", icon="🔀",
+                       query_params={"grid": gen.grid_id})
+        if cells.button("🖼️ Show all its cells here", key=f"detail_grid_{gen.id}", on_click=_filter_grid,
+                        args=(gen.grid_id,)):
+            st.rerun()
+    siblings = svc.grid(studio, gen.grid_id)[1] if gen.grid_id else []
+    recent = svc.history(studio, svc.GalleryQuery(status=["done"]), limit=PAGE_SIZE)
+    candidates = {g.id: g for g in [*siblings, *others, *recent] if g.id != gen.id and g.status == "done"}
+    if not candidates:
+        st.caption("There is no other finished generation to compare this one with yet.")
+    else:
+        other = st.selectbox("Compare A/B with", list(candidates), key=f"detail_ab_{gen.id}",
+                             format_func=lambda i: f"{candidates[i].prompt[:50]} · {ui.settings_line(candidates[i])}")
+        if st.button("🔀 Compare A/B", key=f"detail_compare_{gen.id}"):
+            st.switch_page("pages/compare.py", query_params={"a": gen.id, "b": other})
+    st.markdown("**Copy as API request**")
+    lang = st.radio("Language", ("curl", "python"), key=f"detail_lang_{gen.id}", horizontal=True,
+                    format_func={"curl": "curl", "python": "Python"}.get, label_visibility="collapsed")
+    st.code(svc.api_request(gen.params, language=lang, base_url=studio.settings.base_url),
+            language="bash" if lang == "curl" else "python")
+    st.caption("mk_your_api_key is a placeholder: put your own key there. Your key is never shown here.")
+
+
+def _lifecycle(studio: svc.Services, gen: Generation) -> None:
+    "Cancel a running one, run a failed one again, or delete a finished one (with confirmation)."
+    try:
+        if gen.is_active:
+            st.info("This generation is still running, so it can't be deleted yet. Cancel it first.", icon="🎬")
+            if st.button("⏹️ Cancel this run", key=f"detail_cancel_{gen.id}"):
+                svc.cancel(studio, gen.id)
+                st.rerun()
+            return
+        if gen.status in ("failed", "cancelled") and st.button("🔁 Run again", key=f"detail_retry_{gen.id}"):
+            svc.retry(studio, gen.id)
+            st.rerun()
+        sure = st.checkbox("Yes, delete this video and its record for good", key=f"detail_delete_sure_{gen.id}")
+        if st.button("🗑️ Delete", key=f"detail_delete_{gen.id}", disabled=not sure, type="primary"):
+            svc.delete_generation(studio, gen.id)
+            _close_detail()
+            st.session_state["gallery_toast"] = "Deleted the generation and its files."
+            st.rerun()
+    except StudioError as err:
+        ui.error_box(err)
+
+
+@st.dialog("Generation", width="large", on_dismiss=_close_detail)
+def detail(gen_id: str, others: list[Generation]) -> None:
+    "Everything about one generation, and what can be done with it."
+    studio = ui.services()
+    gen = svc.get(studio, gen_id)
+    if gen is None:
+        st.error(f"Generation {gen_id} no longer exists.")
+        return
+    left, right = st.columns([3, 2])
+    with left:
+        ui.video(gen)
+        st.markdown("**Prompt**")
+        ui.show_prompt(gen.prompt)
+        _curation(studio, gen)
+    with right:
+        if gen.status != "done" or gen.duration_s is not None:  # facts_line needs a probed file when done
+            st.caption(ui.facts_line(gen))
+        _table(_facts_rows(gen))
+        with st.expander("Ids and checksum"):
+            _table(_ids_rows(gen))
+        if gen.error:
+            st.markdown("**Error**")
+            st.text(gen.error)
+    _reuse(studio, gen, others)
+    st.divider()
+    _lifecycle(studio, gen)
+
+
+# ---------------------------------------------------------------------- page
+
+
+def main() -> None:
+    studio = ui.services()
+    st.title("Gallery")
+    st.caption("Every video made here, newest first. Click Open for the details. The search and filters are part "
+               "of the page's link, so you can bookmark a view or send it to someone.")
+    if msg := st.session_state.pop("gallery_toast", None):
+        st.toast(msg, icon="🗑️")
+    url_notices()
+    wanted = st.query_params.get(DETAIL_PARAM)
+    filters()
+    query = query_from_widgets()
+    signature = query.model_dump_json()
+    if st.session_state.get("gallery_query") != signature:  # new search: back to the first page
+        st.session_state["gallery_query"] = signature
+        st.session_state[PAGE_KEY] = 0
+    try:
+        total = svc.count(studio, query)
+        pages = max(1, -(-total // PAGE_SIZE))
+        st.session_state[PAGE_KEY] = page = min(st.session_state.get(PAGE_KEY, 0), pages - 1)
+        gens = svc.history(studio, query, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
+        target = svc.get(studio, wanted) if wanted else None
+    except StudioError as err:
+        ui.error_box(err)
+        return
+    if wanted and target is None:
+        st.error(f"There is no generation with id “{_plain(wanted)}”; it may have been deleted. "
+                 "Showing the gallery instead.", icon="🔎")
+        st.button("OK", key="gallery_unknown_ok", on_click=_close_detail)
+    if total == 0:
+        if query == svc.GalleryQuery() or svc.count(studio) == 0:
+            st.info("No videos yet. Write a prompt on the Create page and press Run: every result "
+                    "lands here, newest first.", icon="🎬")
+            st.page_link("pages/create.py", label="Go to Create", icon="✏️")
+        else:
+            st.info("Nothing matches this search and these filters. Try fewer words or clear the filters.",
+                    icon="🔍")
+    else:
+        st.html(f"<style>.st-key-gallery_cards [data-testid='stImage'] img {{ height: {THUMB_HEIGHT_PX}px; "
+                "width: 100%; object-fit: contain; background: #111; border-radius: 4px; }</style>")
+        pager(total, "top")
+        ui.live([g.id for g in gens], cards, key="gallery_cards")
+        if total > PAGE_SIZE:
+            pager(total, "bottom")
+    if target is not None:
+        detail(target.id, gens)
+
+
+main()

@@ -1,0 +1,90 @@
+"""Status: which API the studio talks to, whether the key works, the credit balance, and the queue
+(in-flight jobs with progress and Cancel; recent failures with Retry). Polls only while jobs run."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from studio import services as svc
+from studio import ui
+
+PROMPT_PREVIEW_CHARS = 90
+RECENT_FAILURES = 10
+CANCELLABLE = ("queued", "submitting", "running")  # once rendered, the video is being saved: too late
+
+
+def short(text: str) -> str:
+    "One line of a prompt, for lists (shown with st.text: plain text, never markdown)."
+    line = " ".join(text.split())
+    return line if len(line) <= PROMPT_PREVIEW_CHARS else line[:PROMPT_PREVIEW_CHARS - 1] + "…"
+
+
+def api_section(studio: svc.Services) -> None:
+    info = svc.api_status(studio)
+    simulated = info["mode"] == "simulator"
+    c1, c2, c3 = st.columns(3, border=True)
+    c1.metric("API in use", "Simulator" if simulated else "Mosaic")
+    key_text = {True: "Works", False: "Refused", None: "Not checked"}[info["key_ok"]]
+    c2.metric("API key" if not simulated else "Connection", key_text)
+    c3.metric("Credit balance", f"{info['credits']:,.0f}" if info["credits"] is not None else "Not reported")
+    st.caption(f"{info['label']} · organization: {info['organization'] or 'unknown'}")
+    if info["key_ok"] is False:
+        st.error(f"The key check (/whoami) failed: {info['error']}", icon="⚠️")
+    st.button("Check again", key="status_check_again")
+
+
+def render_queue(views: list[svc.JobView]) -> None:
+    "Tracked jobs (still shown for a moment once finished) plus any that were queued since."
+    known = {v.gen.id for v in views}
+    rows = views + [v for v in svc.queue(ui.services()) if v.gen.id not in known]
+    for view in rows:
+        gen = view.gen
+        with st.container(border=True, key=f"status_job_{gen.id}"):
+            c1, c2, c3 = st.columns([4, 4, 1], vertical_alignment="center")
+            with c1:
+                st.text(short(gen.prompt))
+                st.caption(f"{gen.id} · {ui.settings_line(gen)}" + (f" · {gen.cell_label}" if gen.cell_label else ""))
+            with c2:
+                st.progress(view.progress, text=f"{ui.STATUS_ICONS.get(gen.status, '')} {view.label} · "
+                                                f"{view.progress:.0%}")
+                if view.last_error and gen.is_active:
+                    st.caption(f"Retrying after a hiccup: {view.last_error}")
+            with c3:
+                if gen.status in CANCELLABLE and st.button("Cancel", key=f"status_cancel_{gen.id}"):
+                    ui.act(svc.cancel, gen.id)
+
+
+def queue_section(studio: svc.Services) -> None:
+    active = svc.queue(studio)
+    st.subheader(f"Queue: {len(active)} in progress" if active else "Queue")
+    if not active:
+        st.info("Nothing is running right now. Start a generation on the Create page.", icon="💤")
+        st.page_link("pages/create.py", label="Go to Create", icon="✏️")
+        return
+    ui.live([v.gen.id for v in active], render_queue, key="status_live")
+
+
+def failures_section(studio: svc.Services) -> None:
+    failed = svc.recent_failures(studio, limit=RECENT_FAILURES)
+    if not failed:
+        return
+    st.subheader("Recently failed or cancelled")
+    for gen in failed:
+        with st.container(border=True, key=f"status_failed_{gen.id}"):
+            c1, c2, c3 = st.columns([4, 4, 1], vertical_alignment="center")
+            with c1:
+                st.text(short(gen.prompt))
+                st.caption(f"{gen.id} · {ui.settings_line(gen)} · attempt {gen.attempt}")
+            c2.markdown(f"{ui.STATUS_ICONS.get(gen.status, '')} **{gen.status.capitalize()}**")
+            c2.text(gen.error or "No reason given")
+            with c3:
+                if st.button("Retry", key=f"status_retry_{gen.id}", type="primary"):
+                    ui.act(svc.retry, gen.id)
+
+
+studio = ui.services()
+st.title("Status")
+st.caption("Which API the studio uses, whether it answers, and what is running now.")
+api_section(studio)
+queue_section(studio)
+failures_section(studio)

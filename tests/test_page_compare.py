@@ -1,0 +1,278 @@
+"""AppTest: the Compare page — launching a grid, its checks, the grid filling in, curation, A/B,
+and reopening saved comparisons by link."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from studio import services as svc
+from studio.models import VideoGenerationParams
+from studio.simulator import Faults
+
+from support import settings_for, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZES = {("480p", "16:9"): "854×480", ("480p", "9:16"): "480×854",
+         ("720p", "16:9"): "1280×720", ("720p", "9:16"): "720×1280"}
+
+
+def open_compare(services, **query) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
+    at.session_state["services"] = services
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+
+def blocks(node):
+    "Every block under a node, depth first."
+    for child in getattr(node, "children", {}).values():
+        if hasattr(child, "children"):
+            yield child
+            yield from blocks(child)
+
+
+def flat(node):
+    "Every element under a node in page order."
+    for child in getattr(node, "children", {}).values():
+        if hasattr(child, "children"):
+            yield from flat(child)
+        else:
+            yield child
+
+
+def cell(at: AppTest, gen_id: str, prefix: str = "grid"):
+    found = [b for b in blocks(at.main) if b._block_id.endswith(f"{prefix}_cell_{gen_id}")]
+    assert len(found) == 1, f"cell {gen_id} shown {len(found)} times"
+    return found[0]
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def fill(at: AppTest, *, prompt="A paper boat on a rainy street", resolutions=("480p", "720p"),
+         ratios=("16:9", "9:16"), durations=("4",), audio=None, variants=None) -> AppTest:
+    at.text_area(key="compare_prompt").input(prompt)
+    at.multiselect(key="compare_resolutions").set_value(list(resolutions))
+    at.multiselect(key="compare_aspect_ratios").set_value(list(ratios))
+    at.multiselect(key="compare_durations").set_value(list(durations))
+    if audio is not None:
+        at.radio(key="compare_audio").set_value(audio)
+    if variants is not None:
+        at.text_area(key="compare_variants").input(variants)
+    return at.run()
+
+
+@pytest.fixture
+def idle(clean_sim, tmp_path):
+    "A studio whose worker is off (cells stay queued), asking to confirm above 4 cells, 2 credits/s."
+    services = svc.build_services(settings_for(clean_sim, tmp_path / "idle", confirm_above_cells=4,
+                                               credits_per_second=2.0), start_worker=False)
+    yield services
+    services.close()
+
+
+def done_grid(studio, **axes):
+    grid_id, ids = svc.start_grid(studio, VideoGenerationParams(prompt="A lighthouse in fog", duration="4"), **axes)
+    gens = svc.wait_for(studio, ids, timeout=60)
+    assert [g.status for g in gens] == ["done"] * len(ids)
+    return grid_id, ids
+
+
+def test_launch_fills_the_grid_in_place_with_each_cell_the_right_size(studio):
+    at = open_compare(studio)
+    assert at.expander[0].proto.expanded and at.expander[0].label == "➕ New comparison"
+    fill(at)
+    assert "**4 cells** (2 resolutions × 2 aspect ratios) · 4 runs · 16 s of video" in [m.value for m in at.markdown]
+    at.button(key="compare_launch").click().run()
+    assert not at.exception
+    [saved] = svc.grids(studio)
+    assert at.query_params["grid"] == saved["id"] and saved["cells"] == 4
+    assert "Launched 4 cells" in at.success[0].value
+    _, gens = svc.grid(studio, saved["id"])
+    wait_until(at, lambda at: all("took" in cell(at, g.id).caption[1].value for g in gens))
+    assert "4 of 4 cells done" in [p.proto.text for p in at.get("progress")]
+    for gen in gens:
+        shown = cell(at, gen.id)
+        settings, facts = shown.caption[0].value, shown.caption[1].value
+        assert settings == f"{gen.resolution} · {gen.aspect_ratio} · 4 s · audio"
+        assert facts.startswith(SIZES[(gen.resolution, gen.aspect_ratio)] + " · 4.0 s · audio")
+        [video] = shown.get("video")
+        assert video.proto.url.endswith("/files/" + svc.get(studio, gen.id).video_path)
+        assert "/files/" in video.proto.url and video.proto.url.startswith("http")
+
+
+def test_estimate_and_confirmation_above_the_threshold(idle):
+    at = open_compare(idle)
+    fill(at, resolutions=("480p", "720p"), ratios=("16:9",), durations=("5",))
+    assert "**2 cells** (2 resolutions × 1 aspect ratio) · 2 runs · 10 s of video · ≈ 20 credits" in [
+        m.value for m in at.markdown]
+    assert not at.checkbox
+    fill(at, resolutions=("480p", "720p"), ratios=("16:9", "1:1", "9:16"), durations=("5",))
+    [confirm] = at.checkbox
+    assert confirm.label == "Yes, run all 6 cells (30 s of video)"
+    at.button(key="compare_launch").click().run()
+    assert any("tick the box above to confirm" in e for e in errors(at))
+    assert svc.grids(idle) == [] and svc.count(idle) == 0
+    at.checkbox(key="compare_confirm_6").check().run()
+    at.button(key="compare_launch").click().run()
+    [saved] = svc.grids(idle)
+    assert saved["cells"] == 6 and at.query_params["grid"] == saved["id"]
+    at.button(key="compare_launch").click().run()  # a double click launches nothing more
+    assert len(svc.grids(idle)) == 1 and svc.count(idle) == 6
+
+
+@pytest.mark.parametrize("change,field_key,message", [
+    (dict(prompt="   "), "compare_prompt", "The prompt is empty"),
+    (dict(resolutions=()), "compare_resolutions", "Pick at least one resolution"),
+    (dict(ratios=()), "compare_aspect_ratios", "Pick at least one aspect ratio"),
+    (dict(variants="at dawn\n   \nat night"), "compare_variants", "Line 2 is blank"),
+    (dict(variants="A paper boat on a rainy street"), "compare_variants", "Line 1 repeats the main prompt"),
+    (dict(resolutions=("480p", "720p", "1080p"), ratios=("21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"),
+          durations=("4", "5", "6")), None, "That is 63 cells; one comparison holds at most 60"),
+], ids=["blank-prompt", "no-resolution", "no-ratio", "blank-variant", "repeated-variant", "too-many"])
+def test_bad_input_gets_a_message_next_to_its_field_and_launches_nothing(idle, change, field_key, message):
+    at = fill(open_compare(idle), **change)
+    at.button(key="compare_launch").click().run()
+    assert not at.exception
+    assert any(message in e for e in errors(at)), errors(at)
+    assert svc.grids(idle) == [] and svc.count(idle) == 0
+    if field_key:
+        order = list(flat(at.main))
+        widget = next(i for i, n in enumerate(order) if getattr(n, "key", None) == field_key)
+        assert order[widget + 1].type == "error" and message in order[widget + 1].value
+    assert at.text_area(key="compare_prompt").value == change.get("prompt", "A paper boat on a rainy street")
+
+
+def test_prompt_variants_and_audio_both_become_tabs(idle):
+    at = open_compare(idle)
+    fill(at, resolutions=("720p",), ratios=("16:9",), audio="Both (compare on and off)", variants="at dawn\n")
+    assert "**4 cells** (1 resolution × 1 aspect ratio × audio on/off × 2 prompts)" in at.markdown[0].value
+    at.button(key="compare_launch").click().run()
+    assert [t.label for t in at.tabs] == ["Prompt 1 · audio on", "Prompt 1 · audio off",
+                                          "Prompt 2 · audio on", "Prompt 2 · audio off"]
+    assert [t.code[0].value for t in at.tabs] == ["A paper boat on a rainy street"] * 2 + ["at dawn"] * 2
+    settings = ["720p · 16:9 · 4 s · audio", "720p · 16:9 · 4 s · no audio"] * 2
+    assert [t.caption[0].value for t in at.tabs] == settings
+
+
+def test_saved_grid_reopens_from_its_link_after_a_restart(studio, clean_sim):
+    grid_id, ids = done_grid(studio, resolutions=["480p"], aspect_ratios=["16:9", "9:16"])
+    restarted = svc.build_services(settings_for(clean_sim, studio.settings.data_dir), start_worker=False)
+    try:
+        at = open_compare(restarted, grid=grid_id)
+        assert at.subheader[0].value == "Comparison · 2 cells"
+        assert [cell(at, i).caption[1].value.split(" · ")[0] for i in ids] == ["854×480", "480×854"]
+        assert not at.expander[0].proto.expanded  # the form folds away under a saved grid
+    finally:
+        restarted.close()
+
+
+def test_unknown_grid_link_says_so(idle):
+    at = open_compare(idle, grid="nope404")
+    assert any("There is no saved comparison “nope404”" in e for e in errors(at))
+    assert at.expander[0].proto.expanded  # a new comparison can still be started
+    odd = open_compare(idle, grid="<b>x</b>")
+    assert any("There is no saved comparison in this link" in e for e in errors(odd))
+
+
+def test_saved_comparisons_are_listed_and_open(idle):
+    base = VideoGenerationParams(prompt="A fox in snow", duration="4")
+    first, _ = svc.start_grid(idle, base, resolutions=["480p"], aspect_ratios=["1:1"], name="Fox square")
+    second, _ = svc.start_grid(idle, base, resolutions=["720p", "1080p"], aspect_ratios=["9:16"], name="Fox tall")
+    at = open_compare(idle)
+    assert [t.value for t in at.text][-2:] == ["Fox tall", "Fox square"]
+    at.button(key=f"compare_open_{second}").click().run()
+    assert at.query_params["grid"] == second and at.subheader[0].value == "Comparison · 2 cells"
+    assert at.selectbox(key="compare_ab_b").value == svc.grid(idle, second)[1][1].id
+    at.button(key=f"compare_open_{first}").click().run()
+    assert not at.exception
+    assert at.query_params["grid"] == first and at.subheader[0].value == "Comparison · 1 cell"
+    assert "Fox square" in [t.value for t in at.text] and not at.selectbox  # one cell: no A/B
+    assert at.button(key=f"compare_open_{second}") and not [b for b in at.button if b.key == f"compare_open_{first}"]
+
+
+def test_star_winner_and_reopen_as_draft(studio):
+    grid_id, (one, two) = done_grid(studio, resolutions=["480p"], aspect_ratios=["16:9", "9:16"])
+    at = open_compare(studio, grid=grid_id)
+    cell(at, one).button(key=f"grid_star_{one}").click().run()
+    assert svc.get(studio, one).starred and not svc.get(studio, two).starred
+    assert cell(at, one).button(key=f"grid_star_{one}").label == "★ Starred"
+    cell(at, two).button(key=f"grid_winner_{two}").click().run()
+    assert svc.get(studio, two).winner and svc.get(studio, two).starred
+    assert any("Winner" in m.value for m in cell(at, two).markdown)
+    assert cell(at, two).button(key=f"grid_winner_{two}").disabled
+    cell(at, one).button(key=f"grid_winner_{one}").click().run()
+    assert svc.get(studio, one).winner and not svc.get(studio, two).winner
+    assert not any("Winner" in m.value for m in cell(at, two).markdown)
+    cell(at, two).button(key=f"grid_draft_{two}").click().run()
+    assert not at.exception
+    # Create reads ?from=&keep= once, fills its form and drops them from the URL (the shared convention).
+    assert any(two in s.value for s in at.success), [s.value for s in at.success]
+    assert not any("Compare" in t.value for t in at.title)
+
+
+def test_ab_inside_a_grid_highlights_what_differs(studio):
+    grid_id, ids = done_grid(studio, resolutions=["480p", "720p"], aspect_ratios=["16:9"])
+    at = open_compare(studio, grid=grid_id)
+    assert [at.selectbox(key="compare_ab_a").value, at.selectbox(key="compare_ab_b").value] == ids
+    table = at.table[0].value
+    differs = dict(zip(table["Setting"], table["Differs"]))
+    assert {k for k, v in differs.items() if v} >= {"Resolution", "Size"}
+    assert not differs["Prompt"] and not differs["Aspect ratio"] and not differs["Duration"]
+    assert dict(zip(table["Setting"], table["A"]))["Size"] == "854x480"
+    assert dict(zip(table["Setting"], table["B"]))["Size"] == "1280x720"
+    assert "#ffe08a" in at.table[0].proto.arrow_data.styler.styles  # differing rows are highlighted
+    at.selectbox(key="compare_ab_b").set_value(ids[0]).run()
+    assert any("Pick two different takes" in w.value for w in at.warning)
+
+
+def test_ab_link_from_the_gallery(studio):
+    a, b = (svc.generate(studio, VideoGenerationParams(prompt=p, resolution=r, duration="4"))[0]
+            for p, r in (("A red kite", "480p"), ("A blue kite", "720p")))
+    svc.wait_for(studio, [a, b], timeout=60)
+    at = open_compare(studio, a=a, b=b)
+    assert [c.value for c in at.code] == ["A red kite", "A blue kite"]  # prompts as plain text
+    table = at.table[0].value
+    assert set(table.loc[table["Differs"] != "", "Setting"]) >= {"Prompt", "Resolution", "Size"}
+    assert not at.expander[0].proto.expanded
+    missing = open_compare(studio, a=a, b="gone123")
+    assert any("Take B of this A/B link was not found" in e for e in errors(missing))
+
+
+def test_use_these_settings_refills_the_form(idle):
+    base = VideoGenerationParams(prompt="A train at night", generate_audio=True)
+    grid_id, _ = svc.start_grid(idle, base, resolutions=["480p", "1080p"], aspect_ratios=["4:3"],
+                                durations=["4", "6"], audio=[True, False], prompts=["A train at night", "in snow"])
+    at = open_compare(idle, grid=grid_id)
+    at.button(key="compare_reuse").click().run()
+    assert not at.exception and "grid" not in at.query_params
+    assert at.text_area(key="compare_prompt").value == "A train at night"
+    assert at.multiselect(key="compare_resolutions").value == ["480p", "1080p"]
+    assert at.multiselect(key="compare_aspect_ratios").value == ["4:3"]
+    assert at.multiselect(key="compare_durations").value == ["4", "6"]
+    assert at.radio(key="compare_audio").value == "Both (compare on and off)"
+    assert at.text_area(key="compare_variants").value == "in snow"
+    assert "**16 cells**" in at.markdown[0].value
+
+
+def test_failed_cell_shows_why_and_can_be_retried(studio, clean_sim):
+    clean_sim.set_faults(Faults(run_fail=1.0))
+    grid_id, [gen_id] = svc.start_grid(studio, VideoGenerationParams(prompt="A storm", duration="4"),
+                                       resolutions=["480p"], aspect_ratios=["1:1"])
+    assert svc.wait_for(studio, [gen_id], timeout=60)[0].status == "failed"
+    clean_sim.set_faults(Faults())
+    at = open_compare(studio, grid=grid_id)
+    assert cell(at, gen_id).error, "the failure is shown in the cell"
+    cell(at, gen_id).button(key=f"grid_retry_{gen_id}").click().run()
+    assert svc.get(studio, gen_id).status != "failed"
+    wait_until(at, lambda at: "took" in cell(at, gen_id).caption[1].value)
+    assert cell(at, gen_id).caption[1].value.startswith("480×480")

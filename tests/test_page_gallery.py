@@ -1,0 +1,275 @@
+"""AppTest: the Gallery page (cards, paging, search and filters in the URL, the detail dialog and
+everything it can do), on the real entry script with an injected studio."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from studio import services as svc
+from studio.models import VideoGenerationParams
+
+from support import settings_for, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+GALLERY = "pages/gallery.py"
+
+
+def open_gallery(studio, **query) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
+    at.session_state["services"] = studio
+    at.run()
+    at.query_params.update(query)
+    return at.switch_page(GALLERY).run()
+
+
+def add_done(studio, prompt: str, *, created_at: str | None = None, grid_id: str | None = None, **params) -> str:
+    "A finished generation written straight into the history (no worker, no video file)."
+    gen_id = studio.store.add_generation(VideoGenerationParams(prompt=prompt, **params), grid_id=grid_id)
+    fields = dict(status="done", video_path=f"{gen_id}.mp4", thumb_path=f"{gen_id}.jpg", width=1280, height=720,
+                  duration_s=4.0, has_audio=1, file_size=1234567, sha256="ab" * 32, run_id=f"run-{gen_id}")
+    if created_at:
+        fields["created_at"] = created_at
+    studio.store.update(gen_id, **fields)
+    return gen_id
+
+
+def texts(at) -> list[str]:
+    return [t.value for t in at.text]
+
+
+def warnings(at) -> str:
+    return "\n".join(w.value for w in at.warning)
+
+
+
+@pytest.fixture
+def quiet(clean_sim, tmp_path):
+    "A studio whose worker is off, so rows written by the test stay exactly as written."
+    services = svc.build_services(settings_for(clean_sim, tmp_path / "quiet"), start_worker=False)
+    yield services
+    services.close()
+
+
+def test_empty_gallery_points_to_create(quiet):
+    at = open_gallery(quiet)
+    assert not at.exception
+    assert "No videos yet" in at.info[0].value
+    assert [link.value for link in at.page_link] == ["Go to Create"]
+    assert not at.image
+
+
+def test_cards_are_newest_first_and_paged_by_24(quiet):
+    ids = [add_done(quiet, f"Shot number {i}", created_at=f"2026-11-01T10:{i:02d}:00+00:00") for i in range(30)]
+    at = open_gallery(quiet)
+    assert not at.exception
+    assert texts(at)[:2] == ["Shot number 29", "Shot number 28"] and len(texts(at)) == 24
+    assert at.image[0].value == [f"http://localhost:8501/files/{ids[29]}.jpg"]
+    assert "1–24 of 30 · page 1 of 2" in [c.value for c in at.caption]
+    assert at.button(key="gallery_prev_top").disabled
+    at.button(key="gallery_next_bottom").click().run()
+    assert texts(at) == [f"Shot number {i}" for i in range(5, -1, -1)]
+    assert "25–30 of 30 · page 2 of 2" in [c.value for c in at.caption]
+    assert at.button(key="gallery_next_top").disabled
+    at.text_input(key="q").set_value("number").run()  # a new search starts again at page 1
+    assert texts(at)[0] == "Shot number 29"
+
+
+def test_search_and_each_filter_narrow_the_cards(quiet):
+    zebra = add_done(quiet, "A zebra crossing a neon bridge", resolution="720p", aspect_ratio="16:9", duration="4",
+                     created_at="2026-11-02T09:00:00+00:00")
+    fox = add_done(quiet, "A red fox in fresh snow", resolution="1080p", aspect_ratio="9:16", generate_audio=False,
+                   created_at="2026-11-05T09:00:00+00:00")
+    svc.set_starred(quiet, fox, True)
+    svc.set_tags(quiet, zebra, "stripes, client A")
+    at = open_gallery(quiet)
+    assert texts(at) == ["A red fox in fresh snow", "A zebra crossing a neon bridge"]
+    at.text_input(key="q").set_value("zeb").run()
+    assert texts(at) == ["A zebra crossing a neon bridge"]
+    at.text_input(key="q").set_value("stripes").run()  # tags are searched too
+    assert texts(at) == ["A zebra crossing a neon bridge"]
+    at.text_input(key="q").set_value('c++ "zebra AND (').run()  # search syntax in input is plain text
+    assert not at.exception and "Nothing matches this search" in at.info[0].value
+    at.text_input(key="q").set_value("").run()
+    cases = [("multiselect", "resolution", ["1080p"], fox), ("multiselect", "aspect_ratio", ["16:9"], zebra),
+             ("multiselect", "duration", ["4"], zebra), ("selectbox", "audio", "off", fox),
+             ("checkbox", "starred", True, fox)]
+    for kind, key, value, expected in cases:
+        getattr(at, kind)(key=key).set_value(value).run()
+        assert [b.key for b in at.button if b.key.startswith("gallery_open_")] == [f"gallery_open_{expected}"], key
+        at.button(key="gallery_clear").click().run()
+        assert len(texts(at)) == 2, key
+    at.date_input(key="since").set_value(date(2026, 11, 3)).run()
+    assert texts(at) == ["A red fox in fresh snow"]
+    at.date_input(key="until").set_value(date(2026, 11, 2)).run()
+    assert "nothing can match" in warnings(at)
+    assert "Nothing matches this search" in at.info[0].value
+    at.button(key="gallery_clear").click().run()
+    at.text_input(key="author").set_value("Nobody").run()
+    assert not texts(at)
+
+
+def test_a_bookmarked_url_prefills_the_widgets(quiet):
+    add_done(quiet, "A zebra crossing a neon bridge", resolution="720p")
+    add_done(quiet, "A zebra on a 1080p beach", resolution="1080p")
+    at = open_gallery(quiet, q="zebra", resolution="720p", status="done")
+    assert not at.exception
+    assert at.text_input(key="q").value == "zebra"
+    assert at.multiselect(key="resolution").value == ["720p"]
+    assert at.multiselect(key="status").value == ["done"]
+    assert texts(at) == ["A zebra crossing a neon bridge"]
+    assert not at.warning
+
+
+def test_invalid_url_values_are_named_and_the_rest_still_applies(quiet):
+    add_done(quiet, "A zebra crossing a neon bridge", resolution="720p")
+    add_done(quiet, "A zebra at 480p", resolution="480p")
+    at = open_gallery(quiet, resolution=["4k", "720p"], audio="maybe", since="yesterday", colour="red")
+    assert not at.exception
+    text = warnings(at).replace("\\", "")
+    assert "Ignored resolution=4k: use 480p, 720p or 1080p." in text
+    assert "Ignored audio=maybe: use on or off." in text
+    assert "Ignored since=yesterday: use a date like" in text
+    assert "Ignored colour=red: the gallery has no such filter" in text
+    assert at.multiselect(key="resolution").value == ["720p"]
+    assert texts(at) == ["A zebra crossing a neon bridge"]
+    at.run()  # the message stays after a rerun (Streamlit has dropped the values from the URL)...
+    assert "resolution=4k" in warnings(at)
+    at.button(key="gallery_dismiss_notices").click().run()  # ...until dismissed
+    assert not at.warning
+
+
+def test_an_unknown_id_says_so_and_shows_the_gallery(quiet):
+    add_done(quiet, "A zebra crossing a neon bridge")
+    at = open_gallery(quiet, id="nosuchthing")
+    assert not at.exception
+    assert "no generation with id “nosuchthing”" in at.error[0].value
+    assert texts(at) == ["A zebra crossing a neon bridge"]
+    at.button(key="gallery_unknown_ok").click().run()
+    assert not at.error and "id" not in at.query_params
+
+
+def test_detail_shows_video_prompt_settings_timings_ids_and_file_facts(studio):
+    prompt = "A zebra crossing a neon bridge, *not markdown* <b>nor html</b>"
+    gen = svc.wait_for(studio, svc.generate(studio, VideoGenerationParams(prompt=prompt, duration="4")), timeout=60)[0]
+    assert gen.status == "done"
+    at = open_gallery(studio)
+    at.button(key=f"gallery_open_{gen.id}").click().run()
+    assert not at.exception
+    assert at.query_params["id"] == gen.id
+    [video] = at.get("video")
+    assert video.proto.url == f"http://localhost:8501/files/{gen.video_path}"
+    assert at.code[0].value == prompt  # plain text, exactly as written
+    facts = "\n".join(m.value for m in at.markdown).replace("\\", "")
+    for expected in ("**Resolution:** 720p", "**Duration:** 4 s", f"**Video size:** {gen.width}×{gen.height}",
+                     f"**Run:** {gen.run_id}", f"**Agent:** {gen.agent_id}", f"**SHA-256:** {gen.sha256}",
+                     f"({gen.file_size:,} bytes)", "**Time taken:**", "**Finished:** 20"):
+        assert expected in facts, expected
+    assert gen.render_id is None or f"**Render:** {gen.render_id}" in facts
+    assert "There is no other finished generation to compare this one with yet." in [c.value for c in at.caption]
+
+
+def test_star_rating_tags_and_notes_are_saved_and_bad_tags_keep_the_text(quiet):
+    gen_id = add_done(quiet, "A zebra crossing a neon bridge")
+    at = open_gallery(quiet, id=gen_id)
+    at.toggle(key=f"detail_star_{gen_id}").set_value(True).run()
+    at.feedback(key=f"detail_rating_{gen_id}").set_value(3).run()
+    at.text_input(key=f"detail_tags_{gen_id}").set_value("hero, client A")
+    at.text_area(key=f"detail_notes_{gen_id}").set_value("Use for the launch")
+    at.button(key=f"detail_save_{gen_id}").click().run()
+    gen = svc.get(quiet, gen_id)
+    assert (gen.starred, gen.rating, gen.tag_list, gen.notes) == (True, 4, ["hero", "client A"], "Use for the launch")
+    assert "Tags and notes saved." in [s.value for s in at.success]
+    too_long = "x" * (svc.MAX_TAG_CHARS + 1)
+    at.text_input(key=f"detail_tags_{gen_id}").set_value(f"hero, {too_long}")
+    at.button(key=f"detail_save_{gen_id}").click().run()
+    assert f"at most {svc.MAX_TAG_CHARS} characters" in at.error[0].value
+    assert at.text_input(key=f"detail_tags_{gen_id}").value == f"hero, {too_long}"
+    assert svc.get(quiet, gen_id).tag_list == ["hero", "client A"]
+
+
+@pytest.mark.parametrize("keep", ["prompt", "settings"])
+def test_open_as_new_draft_fills_create(quiet, keep):
+    gen_id = add_done(quiet, "A zebra crossing a neon bridge", resolution="1080p", aspect_ratio="9:16")
+    at = open_gallery(quiet, id=gen_id)
+    at.radio(key=f"detail_keep_{gen_id}").set_value(keep).run()
+    at.button(key=f"detail_draft_{gen_id}").click().run()
+    assert not at.exception
+    assert at.title[0].value == "Create"
+    expected = ("A zebra crossing a neon bridge", "720p") if keep == "prompt" else ("", "1080p")
+    assert (at.text_area(key="create_prompt").value, at.radio(key="create_resolution").value) == expected
+
+
+def test_api_request_snippet_in_curl_or_python_with_a_placeholder_key(studio):
+    gen_id = studio.store.add_generation(VideoGenerationParams(prompt="A zebra", resolution="480p"))
+    studio.runner.cancel(gen_id)
+    at = open_gallery(studio, id=gen_id)
+    curl = at.code[-1].value
+    assert curl.startswith("curl -X POST") and '"resolution": "480p"' in curl
+    at.radio(key=f"detail_lang_{gen_id}").set_value("python").run()
+    python = at.code[-1].value
+    assert "import time, httpx" in python and "'resolution': '480p'" in python
+    for snippet in (curl, python):
+        assert "mk_your_api_key" in snippet and studio.settings.key not in snippet
+
+
+def test_delete_needs_confirmation_and_removes_file_and_row(studio):
+    gen = svc.wait_for(studio, svc.generate(studio, VideoGenerationParams(prompt="A doomed take", duration="4")),
+                       timeout=60)[0]
+    video = studio.media_path(gen.video_path)
+    assert video.exists()
+    at = open_gallery(studio, id=gen.id)
+    assert at.button(key=f"detail_delete_{gen.id}").disabled
+    at.checkbox(key=f"detail_delete_sure_{gen.id}").check().run()
+    at.button(key=f"detail_delete_{gen.id}").click().run()
+    assert not at.exception
+    assert svc.get(studio, gen.id) is None and not video.exists()
+    assert "id" not in at.query_params
+    assert "Deleted" in at.toast[0].value
+    assert "No videos yet" in at.info[0].value
+
+
+def test_a_running_generation_cannot_be_deleted_but_can_be_cancelled(quiet):
+    gen_id = quiet.store.add_generation(VideoGenerationParams(prompt="Still cooking"))
+    at = open_gallery(quiet, id=gen_id)
+    assert any("still running, so it can't be deleted" in i.value for i in at.info)
+    assert f"detail_delete_{gen_id}" not in [b.key for b in at.button]
+    assert at.get("progress")  # the card shows progress instead of a thumbnail
+    at.button(key=f"detail_cancel_{gen_id}").click().run()
+    assert svc.get(quiet, gen_id).status == "cancelled"
+    assert f"detail_retry_{gen_id}" in [b.key for b in at.button]
+
+
+def test_grid_cells_link_to_their_comparison_and_to_an_ab_view(quiet):
+    grid_id, (a, b) = quiet.store.add_grid(
+        prompt="A zebra", axes={"resolutions": ["480p", "720p"]},
+        cells=[(VideoGenerationParams(prompt="A zebra", resolution=r), r) for r in ("480p", "720p")])
+    for gen_id in (a, b):
+        quiet.store.update(gen_id, status="done", width=640, height=480, duration_s=4.0, has_audio=0)
+    add_done(quiet, "Unrelated")
+    at = open_gallery(quiet, id=a)
+    [link] = [link for link in at.page_link if "comparison" in link.value]
+    assert link.proto.page.endswith("compare") and f"grid={grid_id}" in link.proto.query_string
+    at.button(key=f"detail_grid_{a}").click().run()
+    assert at.text_input(key="grid_id").value == grid_id
+    assert sorted(b.key for b in at.button if b.key.startswith("gallery_open_")) == sorted(
+        [f"gallery_open_{a}", f"gallery_open_{b}"])
+    at.button(key=f"gallery_open_{a}").click().run()
+    at.selectbox(key=f"detail_ab_{a}").set_value(b).run()
+    at.button(key=f"detail_compare_{a}").click().run()
+    assert not at.exception
+    assert at.title[0].value.endswith("Compare") and at.query_params == {"a": a, "b": b}
+    assert "A/B" in [h.value for h in at.subheader] and not at.error
+
+
+def test_cards_follow_a_running_generation_until_its_thumbnail_shows(quiet):
+    gen_id = svc.generate(quiet, VideoGenerationParams(prompt="A slow sunrise", duration="4"))[0]
+    at = open_gallery(quiet)
+    assert at.get("progress")[0].proto.text.endswith("waiting to start") and not at.image
+    quiet.runner.start()  # the worker picks the job up while the page keeps rerunning
+    wait_until(at, lambda at: bool(at.image), timeout=60)
+    assert at.image[0].value == [f"http://localhost:8501/files/{svc.get(quiet, gen_id).thumb_path}"]
+    assert not at.get("progress") and texts(at) == ["A slow sunrise"]
