@@ -1,0 +1,85 @@
+"""Helpers for the browser journeys (import as `from browser import screenshot, wait_for_app`)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+BOOT_TIMEOUT_S = 60
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+
+
+def screenshot(page, name: str) -> Path:
+    "Save a full-height screenshot (Streamlit scrolls inside stMain, so grow the viewport first)."
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = page.evaluate(
+        "() => Math.max(document.querySelector('[data-testid=stMain]')?.scrollHeight || 0, 1000)")
+    page.set_viewport_size({"width": 1400, "height": min(int(height) + 50, 8000)})
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    return path
+
+
+def wait_for_app(page) -> None:
+    "Wait until Streamlit has rendered and finished running the script."
+    page.wait_for_selector("[data-testid=stMain]", timeout=30_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=30_000)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class StudioServer:
+    "The studio as a person starts it (`streamlit run asgi_app.py`, simulator mode) on a data folder."
+
+    def __init__(self, data: Path):
+        self.data = data
+        self.proc: subprocess.Popen | None = None
+        self.base = ""
+
+    def start(self) -> StudioServer:
+        port = _free_port()
+        env = {k: v for k, v in os.environ.items() if k not in ("MOSAIC_API_KEY", "MOSAIC_BASE_URL")}
+        env.update(STUDIO_DATA_DIR=str(self.data), STUDIO_SIM_LATENCY="1.0", STUDIO_SIM_LATENCY_PER_SECOND="0.05",
+                   STUDIO_POLL_INTERVAL="0.5", STUDIO_MAX_POLL_INTERVAL="1.0")
+        self.data.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.data / "server.log", "a")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "asgi_app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + BOOT_TIMEOUT_S
+        while True:
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=2).json().get("worker_alive"):
+                    return self
+            except (httpx.HTTPError, ValueError):
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"studio did not start: {(self.data / 'server.log').read_text()[-3000:]}")
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.proc = None
+        self._log.close()

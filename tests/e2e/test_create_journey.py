@@ -1,0 +1,100 @@
+"""A producer's journey through Create in a real Chromium: write a prompt, pick 480p / 9:16 / 4 s,
+run it, watch it finish and play at 480x854; refresh mid-run and still see the progress; look at Status."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from browser import screenshot, wait_for_app
+
+RUN_TIMEOUT_MS = 45_000
+VIDEO_SIZE_JS = """(selector) => {
+    const v = document.querySelector(selector);
+    return v && v.readyState >= 2 && v.videoWidth ? [v.videoWidth, v.videoHeight, v.currentSrc] : null;
+}"""
+RESULT_VIDEO = ".st-key-create_results video"
+PROGRESS = ".st-key-create_results [data-testid=stProgress]"
+
+
+def choose(page: Page, key: str, option: str) -> None:
+    "Pick an option in a selectbox the way a person does: open it, click the option."
+    page.locator(f".st-key-{key} [role=combobox]").click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_for_app(page)
+
+
+def nav(page: Page, name: str) -> None:
+    "Go to a page through the sidebar, as a person does."
+    page.locator("[data-testid=stSidebarNav]").get_by_role("link", name=name, exact=True).click()
+
+
+def write_prompt(page: Page, text: str) -> None:
+    box = page.locator(".st-key-create_prompt textarea")
+    box.fill(text)
+    box.press("Control+Enter")  # how Streamlit applies a text area without leaving it
+    expect(page.locator(".st-key-create_prompt_box")).to_contain_text(f"{len(text)} / 5,000 characters")
+    wait_for_app(page)
+
+
+def video_size(page: Page) -> list:
+    "Width, height and source of the result video once its metadata and first frame have loaded."
+    return page.wait_for_function(VIDEO_SIZE_JS, arg=RESULT_VIDEO, timeout=RUN_TIMEOUT_MS).json_value()
+
+
+def test_create_run_refresh_and_status(page: Page, studio_server):
+    page.goto(studio_server)
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name="Create")).to_be_visible()
+    expect(page.locator(".st-key-create_run_box")).to_contain_text("the local simulator")
+
+    # First generation: 480p, 9:16, 4 s.
+    write_prompt(page, "A paper boat sails down a rainy neon street, slow dolly-in")
+    page.locator(".st-key-create_resolution").get_by_text("480p", exact=True).click()
+    wait_for_app(page)
+    choose(page, "create_aspect_ratio", "9:16 vertical")
+    choose(page, "create_duration", "4 s")
+    expect(page.locator(".st-key-create_run_box")).to_contain_text("1 run · 4 s of video")
+    page.locator(".st-key-create_run button").click()
+
+    expect(page.locator(PROGRESS)).to_be_visible(timeout=10_000)
+    expect(page).to_have_url(re.compile(r"\?jobs=[0-9a-f]+"))
+    screenshot(page, "create-running")
+
+    width, height, first_src = video_size(page)
+    assert (width, height) == (480, 854)
+    assert "/files/" in first_src
+    results = page.locator(".st-key-create_results")
+    expect(results).to_contain_text("480×854 · 4.0 s · audio")
+    expect(page.locator(PROGRESS)).to_have_count(0)
+    screenshot(page, "create-done")
+
+    # Second generation: refresh the browser while it runs; the progress comes back from the URL.
+    write_prompt(page, "The same boat at sunrise, drone shot rising over the rooftops")
+    page.locator(".st-key-create_resolution").get_by_text("1080p", exact=True).click()
+    wait_for_app(page)
+    choose(page, "create_duration", "15 s")
+    page.locator(".st-key-create_run button").click()
+    expect(page.locator(PROGRESS)).to_be_visible(timeout=10_000)
+    url_before = page.evaluate("location.href")  # page.url can lag behind Streamlit's history updates
+    assert "jobs=" in url_before
+    page.reload()
+    wait_for_app(page)
+    assert page.evaluate("location.href") == url_before
+    expect(page.locator(PROGRESS)).to_be_visible(timeout=10_000)
+    expect(results).to_contain_text("The same boat at sunrise")
+
+    # Status, while the second one runs, then back to Create: the run is still there.
+    nav(page, "Status")
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name="Status")).to_be_visible()
+    expect(page.get_by_text("Simulator", exact=True)).to_be_visible()
+    expect(page.get_by_text("Works", exact=True)).to_be_visible()
+    screenshot(page, "status")
+    nav(page, "Create")
+    wait_for_app(page)
+
+    width, height, second_src = video_size(page)
+    assert (width, height) == (1080, 1920) and second_src != first_src
+    expect(results).to_contain_text("1080×1920 · 15.0 s · audio")

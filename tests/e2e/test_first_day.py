@@ -1,0 +1,87 @@
+"""The issue's "done when", as a person does it: a first visit with no key, straight to a Compare
+link; one prompt across 3 resolutions x 3 aspect ratios; then the server restarts ("the next
+day") and the comparison is found again in the Gallery by a word of its prompt."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from browser import StudioServer, screenshot, wait_for_app
+
+PROMPT = "An origami crane unfolding over a quiet harbour at dawn"
+RESOLUTIONS = {"480p": 480, "720p": 720, "1080p": 1080}
+RATIOS = {"16:9": 16 / 9, "1:1": 1.0, "9:16": 9 / 16}
+CELLS = "[class*='st-key-grid_cell_']"
+CARD = "[class*='st-key-gallery_card_']"
+
+
+def videos_ready(count: int) -> str:
+    return (f"() => {{ const v = [...document.querySelectorAll(\"{CELLS} video\")];"
+            f" return v.length === {count} && v.every(x => x.readyState >= 1 && x.videoWidth > 0); }}")
+
+
+def pick(page: Page, key: str, option: str) -> None:
+    page.locator(f".st-key-{key} [role='combobox']").click()
+    if not page.get_by_role("listbox").is_visible():
+        page.keyboard.press("ArrowDown")
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+
+
+def expected_size(resolution: str, ratio: str) -> tuple[int, int]:
+    short, r = RESOLUTIONS[resolution], RATIOS[ratio]
+    return (round(short * r / 2) * 2, short) if r >= 1 else (short, round(short / r / 2) * 2)
+
+
+def test_first_day_compare_then_find_it_the_next_day(page: Page, tmp_path):
+    server = StudioServer(tmp_path / "studio").start()
+    try:
+        # A colleague's link to Compare is the very first visit after the server started.
+        page.goto(f"{server.base}/compare")
+        wait_for_app(page)
+        expect(page.get_by_role("heading", name="Compare", level=1)).to_be_visible()
+        expect(page.get_by_test_id("stSidebar").get_by_text("Simulator mode")).to_be_visible()
+
+        page.locator(".st-key-compare_prompt textarea").fill(PROMPT)
+        for resolution in ("480p", "1080p"):  # 720p is already chosen
+            pick(page, "compare_resolutions", resolution)
+        pick(page, "compare_aspect_ratios", "1:1")  # 16:9 and 9:16 are already chosen
+        page.locator(".st-key-compare_durations").get_by_role("button", name="Remove 5 s").click()
+        pick(page, "compare_durations", "4 s")
+        expect(page.locator(".st-key-compare_summary")).to_contain_text("9 cells")
+        page.locator(".st-key-compare_launch button").click()
+        page.wait_for_url(re.compile(r"/compare\?grid=[0-9a-f]+$"), timeout=30_000)
+        page.wait_for_function(videos_ready(9), timeout=120_000)
+        sizes = {}
+        for cell in page.locator(CELLS).all():
+            label = cell.get_by_text(re.compile(r"^(480p|720p|1080p) · ")).first.inner_text()
+            resolution, ratio = label.split(" · ")[:2]
+            sizes[resolution, ratio] = tuple(cell.locator("video").evaluate("v => [v.videoWidth, v.videoHeight]"))
+        assert sizes == {(r, a): expected_size(r, a) for r in RESOLUTIONS for a in RATIOS}
+        screenshot(page, "first-day-compare-3x3")
+    finally:
+        server.stop()
+
+    # The next day: the server was restarted; everything is still there.
+    server.start()
+    try:
+        page.goto(server.base)
+        wait_for_app(page)
+        page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Gallery").click()
+        wait_for_app(page)
+        search = page.locator(".st-key-q input")
+        search.fill("origami")
+        search.press("Enter")
+        page.wait_for_function("() => location.href.includes('q=origami')", timeout=10_000)
+        wait_for_app(page)
+        expect(page.locator(CARD)).to_have_count(9, timeout=15_000)
+        page.locator(CARD).first.get_by_role("button", name="Open").click()
+        dialog = page.locator("[role=dialog]")
+        page.wait_for_function("() => document.querySelector('[role=dialog] video')?.videoWidth > 0",
+                               timeout=15_000)
+        expect(dialog.locator("[data-testid=stCode]").first).to_contain_text(PROMPT)
+        screenshot(page, "first-day-gallery-next-day")
+    finally:
+        server.stop()
