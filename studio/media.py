@@ -111,7 +111,7 @@ def _video_graph(width: int, height: int, fps: int, text_file: Path | None) -> s
     # A bar sliding along the bottom makes every frame differ even without a font. drawbox cannot
     # move (its `t` is the thickness, not time), so overlay a small colour source instead.
     graph = [f"color=c=orange:s={bar_w}x{bar_h}:r={fps}[bar]",
-             f"[0:v][bar]overlay=x='mod(t*W/4,W-w)':y=H-H/12:shortest=1:eval=frame[base]"]
+             "[0:v][bar]overlay=x='mod(t*W/4,W-w)':y=H-H/12:shortest=1:eval=frame[base]"]
     if text_file is None:
         return ";".join(graph).replace("[base]", "[v]")
     font = _filter_value(str(FONT_FILE))
