@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
@@ -33,11 +33,16 @@ log = logging.getLogger(__name__)
 TICK_S = 0.5  # how often the worker looks at the queue when nothing wakes it
 WORKER_THREADS = 8  # submits, polls and downloads in flight inside this process
 RECONCILE_DELAY_S = 2.0  # after an unknown outcome, give the server time before asking what it did
-RECONCILE_LOOKBACK = timedelta(minutes=10)  # allowance for clock skew between us and Mosaic
+CLOCK_SKEW_ALLOWANCE = timedelta(minutes=2)  # our clock against Mosaic's, when looking up a lost run
 STANDBY_RETRY_S = 2.0
 MAX_DOWNLOAD_ATTEMPTS = 5
 POLL_BACKOFF = 1.5
 AGENT_NAME = "Mosaic Prompt Studio"
+
+
+def _parse_time(text: str) -> datetime:
+    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def _transient(err: ApiStatusError) -> bool:
@@ -63,6 +68,7 @@ class JobRunner:
         self._due: dict[str, float] = {}  # gen id -> monotonic time of its next poll / retry
         self._poll_wait: dict[str, float] = {}
         self._download_failures: dict[str, int] = {}
+        self._cancel_sent: set[str] = set()
         self._pool: ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
         self._lock_file: IO[str] | None = None
@@ -189,15 +195,20 @@ class JobRunner:
 
     def _submit(self, gen: Generation) -> None:
         job = self.store.job(gen.id)
-        if job.get("cancel_requested"):
-            self._finish(gen, "cancelled", error="Cancelled before it started")
-            return
         if gen.agent_id and job.get("submit_started_at"):
-            # A POST /run may have reached Mosaic before we lost track: ask the agent.
-            run_id = self._find_lost_run(gen, job["submit_started_at"])
+            # A POST /run may have reached Mosaic before we lost track: ask the agent first, so
+            # a run that exists is followed (and cancelled, when that was asked), never forgotten.
+            try:
+                run_id = self._find_lost_run(gen, job["submit_started_at"])
+            except ApiError as err:
+                self._retry_later(gen, err, self.settings.max_poll_interval)
+                return
             if run_id:
                 self._record_run(gen, run_id, gen.agent_id)
                 return
+        if job.get("cancel_requested"):
+            self._finish(gen, "cancelled", error="Cancelled before it started")
+            return
         agent_id, node_id = gen.agent_id, gen.node_id
         if not agent_id:
             try:
@@ -234,12 +245,16 @@ class JobRunner:
         self._later(gen.id, seconds)
 
     def _find_lost_run(self, gen: Generation, started_at: str) -> str | None:
-        since = datetime.fromisoformat(started_at) - RECONCILE_LOOKBACK
+        "The run this job's lost POST started: on its leased agent, after the POST, not yet known."
+        since = datetime.fromisoformat(started_at) - CLOCK_SKEW_ALLOWANCE
         known = self.store.known_run_ids(gen.agent_id)
         for run in self.client.iter_runs(gen.agent_id, since=since):
-            if run.run_id and run.run_id not in known:
-                log.info("job %s: found run %s whose answer was lost", gen.id, run.run_id)
-                return run.run_id
+            if not run.run_id or run.run_id in known:
+                continue
+            if run.started_at and _parse_time(run.started_at) < since:
+                continue  # the server ignored `from`: an older run is not ours
+            log.info("job %s: found run %s whose answer was lost", gen.id, run.run_id)
+            return run.run_id
         return None
 
     def _acquire_agent(self, gen: Generation) -> tuple[str, str]:
@@ -270,11 +285,13 @@ class JobRunner:
 
     def _poll(self, gen: Generation) -> None:
         job = self.store.job(gen.id)
-        if job.get("cancel_requested"):
+        if job.get("cancel_requested") and gen.id not in self._cancel_sent:
             try:
                 self.client.cancel_run(gen.run_id)
+                self._cancel_sent.add(gen.id)
             except ApiStatusError as err:  # already finished: take whatever it ended as
                 log.info("job %s: cancel refused: %s", gen.id, err)
+                self._cancel_sent.add(gen.id)
         try:
             run = self.client.get_run(gen.run_id)
         except NotFoundError:
@@ -307,7 +324,11 @@ class JobRunner:
 
     def _fetch(self, gen: Generation) -> None:
         "Resume a download: signed URLs expire, so ask the run for a fresh one."
-        run = self.client.get_run(gen.run_id)
+        try:
+            run = self.client.get_run(gen.run_id)
+        except ApiError as err:
+            self._download_failed(gen, err)
+            return
         output = run.output_for(gen.node_id)
         if output is None:
             self._finish(gen, "failed", error=run.error_text())
@@ -325,12 +346,7 @@ class JobRunner:
             media.make_thumbnail(dest, thumb)
         except ApiError as err:
             part.unlink(missing_ok=True)
-            failures = self._download_failures[gen.id] = self._download_failures.get(gen.id, 0) + 1
-            if failures >= MAX_DOWNLOAD_ATTEMPTS:
-                self._finish(gen, "failed", error=f"The video could not be downloaded: {err}",
-                             from_statuses=("downloading",))
-            else:
-                self._retry_later(gen, err, self.settings.poll_interval * failures)
+            self._download_failed(gen, err)
             return
         except (RuntimeError, OSError, ValueError) as err:  # not a playable file
             self._finish(gen, "failed", error=f"The downloaded file is not a playable video: {err}",
@@ -339,6 +355,14 @@ class JobRunner:
         self._finish(gen, "done", from_statuses=("downloading",), video_path=dest.name, thumb_path=thumb.name,
                      width=facts.width, height=facts.height, duration_s=round(facts.duration_s, 3),
                      has_audio=int(facts.has_audio), file_size=size, sha256=sha256)
+
+    def _download_failed(self, gen: Generation, err: ApiError) -> None:
+        failures = self._download_failures[gen.id] = self._download_failures.get(gen.id, 0) + 1
+        if failures >= MAX_DOWNLOAD_ATTEMPTS:
+            self._finish(gen, "failed", error=f"The video could not be downloaded: {err}",
+                         from_statuses=("downloading",))
+        else:
+            self._retry_later(gen, err, self.settings.poll_interval * failures)
 
     # ------------------------------------------------------------------ endings
 
@@ -357,6 +381,7 @@ class JobRunner:
         self.store.release_agent(gen.id)
         for pending in (self._due, self._poll_wait, self._download_failures):
             pending.pop(gen.id, None)
+        self._cancel_sent.discard(gen.id)
 
     # ------------------------------------------------------------------ user actions
 

@@ -265,3 +265,24 @@ def test_keyless_studio_resumes_runs_after_a_restart(tmp_path):
         second.close()
     assert gen.status == "done", gen.error
     assert gen.run_id == run_id and second.media_path(gen.video_path).is_file()
+
+
+def test_cancel_after_a_lost_answer_cancels_that_run_and_nobody_adopts_it(sim, studio):
+    drops = sim.stats()["faults_injected"].get("drop", 0)
+    sim.script_fault("drop", route="run")
+    a = svc.generate(studio, params(prompt="Take A", resolution="720p", aspect_ratio="16:9", duration="4"))[0]
+    deadline = time.monotonic() + 30
+    while sim.stats()["faults_injected"].get("drop", 0) == drops and time.monotonic() < deadline:
+        time.sleep(0.02)
+    svc.cancel(studio, a)  # while the worker does not yet know the run exists
+    [took_a] = svc.wait_for(studio, [a], timeout=60)
+    assert took_a.status == "cancelled" and took_a.run_id, "the run was found, followed and cancelled"
+    assert studio.client.get_run(took_a.run_id).status == "cancelled"
+
+    sim.script_fault("server_error", route="run")  # the next POST creates nothing, and says so
+    b = svc.generate(studio, params(prompt="Take B", resolution="480p", aspect_ratio="9:16", duration="6"))[0]
+    [took_b] = svc.wait_for(studio, [b], timeout=60)
+    assert took_b.status == "done" and took_b.run_id != took_a.run_id
+    assert (took_b.width, took_b.height, round(took_b.duration_s)) == (480, 854, 6)
+    assert took_b.agent_id == took_a.agent_id  # the pooled agent was handed on
+    assert sim.runs_for_agent(took_b.agent_id) == 2  # A's (cancelled) and B's own
