@@ -215,7 +215,7 @@ def _cell(studio: svc.Services, view: svc.JobView, *, prefix: str, title: str) -
             with st.container(height=VIDEO_PX, border=False):
                 st.progress(view.progress, text=f"{ui.STATUS_ICONS.get(gen.status, '')} {view.label}")
                 if view.last_error:
-                    st.caption(f"Retrying: {view.last_error}")
+                    st.caption(f"Retrying: {ui.plain(view.last_error)}")
         else:
             ui.video(gen)
         st.caption(ui.settings_line(gen))

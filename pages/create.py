@@ -215,15 +215,15 @@ def save_preset_clicked() -> None:
     exists = name in {p.name for p in svc.presets(studio)}
     if exists and state.get(PRESET_CONFIRM) != ("replace", name):
         state[PRESET_CONFIRM] = ("replace", name)
-        state[PRESET_NOTE] = ("warning", f"A preset named “{name}” already exists. Press Save again to replace it.")
+        state[PRESET_NOTE] = ("warning", f"A preset named “{ui.plain(name)}” already exists. Press Save again to replace it.")
         return
     state[PRESET_CONFIRM] = None
     try:
         svc.save_preset(studio, name, preset_values())
     except StudioError as err:
-        state[PRESET_NOTE] = ("error", str(err))
+        state[PRESET_NOTE] = ("error", ui.plain(err))
         return
-    state[PRESET_NOTE] = ("success", f"Saved preset “{name}”.")
+    state[PRESET_NOTE] = ("success", f"Saved preset “{ui.plain(name)}”.")
     state["create_preset_pick"] = name
 
 
@@ -238,11 +238,11 @@ def load_preset_clicked() -> None:
     try:
         VideoGenerationParams.parse({"prompt": "check", **found.params})
     except ParamsError as err:
-        state[PRESET_NOTE] = ("error", f"Preset “{name}” can't be loaded: {err}")
+        state[PRESET_NOTE] = ("error", f"Preset “{ui.plain(name)}” can't be loaded: {ui.plain(err)}")
         return
     fill_form(found.params)
     state[ERRORS_KEY] = {}
-    state[PRESET_NOTE] = ("success", f"Loaded preset “{name}”.")
+    state[PRESET_NOTE] = ("success", f"Loaded preset “{ui.plain(name)}”.")
 
 
 def delete_preset_clicked(confirmed: bool) -> None:
@@ -260,10 +260,10 @@ def delete_preset_clicked(confirmed: bool) -> None:
     try:
         svc.delete_preset(studio, name)
     except StudioError as err:
-        state[PRESET_NOTE] = ("error", str(err))
+        state[PRESET_NOTE] = ("error", ui.plain(err))
         return
     state["create_preset_pick"] = None
-    state[PRESET_NOTE] = ("success", f"Deleted preset “{name}”.")
+    state[PRESET_NOTE] = ("success", f"Deleted preset “{ui.plain(name)}”.")
 
 
 def cancel_confirm() -> None:
@@ -312,7 +312,7 @@ def presets_section(studio: svc.Services) -> None:
                       disabled=not saved, width="stretch")
             confirm = state.get(PRESET_CONFIRM)
             if confirm and confirm[0] == "delete":
-                st.warning(f"Delete preset “{confirm[1]}”? This can't be undone.")
+                st.warning(f"Delete preset “{ui.plain(confirm[1])}”? This can't be undone.")
                 c1, c2 = st.columns(2)
                 c1.button("Yes, delete it", key="create_preset_delete_confirm", on_click=delete_preset_clicked,
                           args=(True,), type="primary", width="stretch")
@@ -383,9 +383,9 @@ def references_section(studio: svc.Services) -> None:
                  "(MP3, WAV, M4A, …). Each file is uploaded once and kept for later.")
         added, problems = state.get(UPLOAD_NOTES) or ([], [])
         if added:
-            st.success(f"Added to the library and selected: {', '.join(added)}")
-        for problem in problems:
-            st.error(problem, icon="⚠️")
+            st.success(f"Added to the library and selected: {ui.plain(', '.join(added))}")
+        for problem in problems:  # file names and Mosaic's words: shown as written
+            st.error(ui.plain(problem), icon="⚠️")
         field_error("references")
         cols = st.columns(3, gap="medium")
         for col, (group, (kind, key, label)) in zip(cols, REF_GROUPS.items()):
@@ -459,12 +459,12 @@ def render_jobs(views: list[svc.JobView]) -> None:
         gen = view.gen
         with cols[i % len(cols)].container(border=True, key=f"create_job_{gen.id}"):
             title = gen.cell_label.capitalize() if gen.cell_label else "Result"
-            st.markdown(f"**{title}** · {ui.settings_line(gen)}")
+            st.markdown(f"**{ui.plain(title)}** · {ui.settings_line(gen)}")
             if gen.is_active:
                 st.progress(view.progress, text=f"{ui.STATUS_ICONS.get(gen.status, '')} {view.label} · "
                                                 f"{view.progress:.0%}")
                 if view.last_error:
-                    st.caption(f"Retrying after a hiccup: {view.last_error}")
+                    st.caption(f"Retrying after a hiccup: {ui.plain(view.last_error)}")
                 if gen.status in CANCELLABLE and st.button("Cancel", key=f"create_cancel_{gen.id}"):
                     ui.act(svc.cancel, gen.id)
             else:

@@ -31,7 +31,6 @@ TEXT_PARAMS = ("q", "author", "grid_id")
 DATE_PARAMS = ("since", "until")
 KNOWN_PARAMS = (*CHOICES, *TEXT_PARAMS, *DATE_PARAMS, "starred", DETAIL_PARAM)
 KEEP_LABELS = {"all": "Prompt and all settings", "prompt": "Prompt only", "settings": "All settings, new prompt"}
-MARKDOWN_SPECIALS = "\\`*_{}[]()#+-.!|<>~$:"
 
 
 # ---------------------------------------------------------------------- URL and query
@@ -85,10 +84,6 @@ def _clear_filters() -> None:
     cleared = {key: [] for key in CHOICES} | {"audio": None, "since": None, "until": None, "starred": False}
     st.session_state.update(cleared | {key: "" for key in TEXT_PARAMS})
 
-
-def _plain(text: str) -> str:
-    "User text made safe inside markdown (captions), shown as typed."
-    return "".join("\\" + c if c in MARKDOWN_SPECIALS else c for c in text)
 
 
 def _when(stamp: str | None) -> str:
@@ -148,7 +143,7 @@ def url_notices() -> None:
     st.session_state[NOTICES_KEY] = notices
     if notices:
         with st.container(key="gallery_notices"):
-            lines = "\n".join(f"- {_plain(n)}" for n in notices)
+            lines = "\n".join(f"- {ui.plain(n)}" for n in notices)
             st.warning(f"This link had values the gallery can't use:\n\n{lines}", icon="🔗")
             st.button("Dismiss", key="gallery_dismiss_notices", on_click=_dismiss_notices)
 
@@ -183,11 +178,11 @@ def card(view: svc.JobView) -> None:
         st.caption(f"{marks} {ui.settings_line(gen)}".strip())
         extra = [_when(gen.created_at)[:16]]
         if gen.author:
-            extra.append(f"by {_plain(gen.author)}")
+            extra.append(f"by {ui.plain(gen.author)}")
         if gen.cell_label:
-            extra.append(f"cell {_plain(gen.cell_label)}")
+            extra.append(f"cell {ui.plain(gen.cell_label)}")
         if gen.tags:
-            extra.append("🏷 " + _plain(gen.tags))
+            extra.append("🏷 " + ui.plain(gen.tags))
         st.caption(" · ".join(extra))
         if st.button("Open", key=f"gallery_open_{gen.id}", width="stretch"):
             _open(gen.id)
@@ -265,7 +260,7 @@ def _ids_rows(gen: Generation) -> list[tuple[str, str]]:
 
 
 def _table(rows: list[tuple[str, str]]) -> None:
-    st.markdown("\n".join(f"- **{label}:** {_plain(value)}" for label, value in rows))
+    st.markdown("\n".join(f"- **{label}:** {ui.plain(value)}" for label, value in rows))
 
 
 def _curation(studio: svc.Services, gen: Generation) -> None:
@@ -409,7 +404,7 @@ def main() -> None:
         ui.error_box(err)
         return
     if wanted and target is None:
-        st.error(f"There is no generation with id “{_plain(wanted)}”; it may have been deleted. "
+        st.error(f"There is no generation with id “{ui.plain(wanted)}”; it may have been deleted. "
                  "Showing the gallery instead.", icon="🔎")
         st.button("OK", key="gallery_unknown_ok", on_click=_close_detail)
     if total == 0:

@@ -43,12 +43,12 @@ def render_queue(views: list[svc.JobView]) -> None:
             c1, c2, c3 = st.columns([4, 4, 1], vertical_alignment="center")
             with c1:
                 st.text(short(gen.prompt))
-                st.caption(f"{gen.id} · {ui.settings_line(gen)}" + (f" · {gen.cell_label}" if gen.cell_label else ""))
+                st.caption(f"{gen.id} · {ui.settings_line(gen)}" + (f" · {ui.plain(gen.cell_label)}" if gen.cell_label else ""))
             with c2:
                 st.progress(view.progress, text=f"{ui.STATUS_ICONS.get(gen.status, '')} {view.label} · "
                                                 f"{view.progress:.0%}")
                 if view.last_error and gen.is_active:
-                    st.caption(f"Retrying after a hiccup: {view.last_error}")
+                    st.caption(f"Retrying after a hiccup: {ui.plain(view.last_error)}")
             with c3:
                 if gen.status in CANCELLABLE and st.button("Cancel", key=f"status_cancel_{gen.id}"):
                     ui.act(svc.cancel, gen.id)

@@ -154,11 +154,12 @@ def generate(services: Services, params: VideoGenerationParams | dict[str, Any],
     return ids
 
 
-def cell_label(params: VideoGenerationParams, axes: Sequence[str]) -> str:
-    "A grid cell's name from the values of the axes it varies, e.g. '720p · 9:16'."
+def cell_label(params: VideoGenerationParams, axes: Sequence[str], prompts: Sequence[str] = ()) -> str:
+    "A grid cell's name from the values of the axes it varies, e.g. 'prompt 2 · 720p · 9:16'."
+    variant = prompts.index(params.prompt) + 1 if params.prompt in prompts else 1
     names = {"resolution": params.resolution, "aspect_ratio": params.aspect_ratio,
              "duration": f"{params.duration}s" if params.duration != "auto" else "auto",
-             "generate_audio": "audio" if params.generate_audio else "no audio", "prompt": params.prompt[:40]}
+             "generate_audio": "audio" if params.generate_audio else "no audio", "prompt": f"prompt {variant}"}
     return " · ".join(names[a] for a in axes)
 
 
@@ -176,7 +177,7 @@ def grid_cells(base: VideoGenerationParams, *, resolutions: Sequence[str] = (), 
         data = base.model_dump()
         data.update(dict(zip(axes, combo)))
         params = VideoGenerationParams.parse(data)
-        cells.append((params, cell_label(params, varied)))
+        cells.append((params, cell_label(params, varied, prompts)))
     return cells
 
 

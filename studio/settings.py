@@ -22,6 +22,7 @@ DEFAULT_POLL_INTERVAL_S = 2.0
 DEFAULT_MAX_POLL_INTERVAL_S = 10.0
 DEFAULT_CONFIRM_ABOVE_CELLS = 12
 SIMULATOR_API_KEY = "mk_local_simulator"
+SIMULATOR_SCOPE = "simulator"
 
 
 class Settings(BaseSettings):
@@ -74,5 +75,9 @@ class Settings(BaseSettings):
         return SIMULATOR_API_KEY if self.simulated else self.api_key.get_secret_value().strip()
 
     def api_scope(self, base_url: str) -> str:
-        "A one-way fingerprint of (base URL, key) that scopes pooled agents; never the key itself."
+        """What pooled agents and uploaded references belong to: a one-way fingerprint of (base URL,
+        key), never the key itself. The built-in simulator is one scope per data folder, whatever
+        port it gets at boot."""
+        if self.simulated:
+            return SIMULATOR_SCOPE
         return hashlib.sha256(f"{base_url}\0{self.key}".encode()).hexdigest()[:16]

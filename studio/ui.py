@@ -5,6 +5,7 @@ as text (never markdown or HTML).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +24,10 @@ POLL_EVERY_S = 2.0  # page refresh while jobs run: cheap on 2 cores (streamlit-n
 STATUS_ICONS = {"queued": "⏳", "submitting": "📤", "running": "🎬", "downloading": "⬇️", "done": "✅",
                 "failed": "❌", "cancelled": "⏹️"}
 FALLBACK_ORIGIN = "http://localhost:8501"
+# Characters that mean something to Streamlit's markdown anywhere in a line (":" for :emoji: and
+# :color[...] directives); a line that starts like a list item is escaped separately.
+MARKDOWN_SPECIALS = "\\`*_{}[]()#<>~$:|"
+LIST_START = re.compile(r"^(\s*)([-+]|\d+[.)])", re.M)
 
 
 def load_settings() -> Settings:
@@ -57,6 +62,13 @@ def media_url(name: str | None) -> str | None:
     return f"{origin}{MEDIA_PREFIX}/{name}"
 
 
+def plain(text: object) -> str:
+    "Text people or Mosaic wrote, made safe inside markdown (captions, messages): shown as typed."
+    escaped = "".join("\\" + c if c in MARKDOWN_SPECIALS else c for c in str(text))
+    # "- x" becomes "\- x"; "1. x" becomes "1\. x": each stays a line of text, not a list.
+    return LIST_START.sub(lambda m: m.group(1) + (m.group(2)[:-1] + "\\" + m.group(2)[-1]), escaped)
+
+
 def show_prompt(text: str) -> None:
     "A prompt exactly as written: plain text, wrapped, with a copy button."
     st.code(text, language=None, wrap_lines=True)
@@ -85,9 +97,9 @@ def video(gen: Generation, *, muted: bool = False) -> None:
     if gen.status == "done" and gen.video_path:
         st.video(media_url(gen.video_path), muted=muted)
     elif gen.status == "failed":
-        st.error(gen.error or "Failed", icon="❌")
+        st.error(plain(gen.error or "Failed"), icon="❌")
     elif gen.status == "cancelled":
-        st.warning(gen.error or "Cancelled", icon="⏹️")
+        st.warning(plain(gen.error or "Cancelled"), icon="⏹️")
     else:
         st.info(f"{STATUS_ICONS.get(gen.status, '')} {gen.status}…")
 
@@ -105,14 +117,15 @@ def all_finished(gens: Sequence[Generation]) -> bool:
 def mode_banner(studio: svc.Services) -> None:
     "Always visible: which API the studio talks to."
     if studio.mode == "simulator":
-        st.warning(f"**Simulator mode** — {studio.mode_label}. Set MOSAIC_API_KEY to use Mosaic.", icon="🧪")
+        st.warning("**Simulator mode** — no API key is set, so a local stand-in for Mosaic makes sample "
+                   "videos (free). Set MOSAIC_API_KEY to use Mosaic.", icon="🧪")
     else:
         st.success(f"**Mosaic** — {studio.mode_label}", icon="🔑")
 
 
 def error_box(err: Exception) -> None:
     "A studio error where the user is, in words."
-    st.error(str(err), icon="⚠️")
+    st.error(plain(err), icon="⚠️")
 
 
 def live(ids: Sequence[str], render, *, key: str) -> None:

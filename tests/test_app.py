@@ -57,3 +57,30 @@ def test_simulator_mode_is_announced(clean_sim, tmp_path):
         assert any("Simulator mode" in w.value for w in at.sidebar.warning)
     finally:
         services.close()
+
+
+def everything_sent(node) -> str:
+    "Every protobuf message a page sends to the browser, as text."
+    parts = [str(getattr(node, "proto", ""))]
+    children = getattr(node, "children", {})
+    for child in (children.values() if isinstance(children, dict) else children):
+        parts.append(everything_sent(child))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("page,param,shown", [("pages/create.py", "jobs", "A kite"),
+                                              ("pages/gallery.py", "id", "mk_your_api_key"),
+                                              ("pages/status.py", None, "Works")])
+def test_the_api_key_never_reaches_a_page(app, studio, page, param, shown):
+    from support import TEST_KEY
+
+    [gen] = svc.wait_for(studio, svc.generate(studio, VideoGenerationParams(prompt="A kite", duration="4")),
+                         timeout=60)
+    if param:
+        app.query_params[param] = gen.id  # the finished run; in the gallery, its detail and API snippet
+    app.run()
+    app.switch_page(page).run()
+    assert not app.exception
+    rendered = everything_sent(app._tree)
+    assert shown in rendered  # the walk does see what the page shows
+    assert TEST_KEY not in rendered

@@ -153,3 +153,24 @@ def test_reference_counts_are_limited():
     svc.check_reference_counts({"images": ["i"] * 9, "videos": ["v"] * 3, "audio": ["a"] * 3})
     with pytest.raises(ParamsError, match="At most 3 reference videos"):
         svc.check_reference_counts({"videos": ["v"] * 4})
+
+
+def test_keyless_reference_library_and_agents_survive_a_restart(tmp_path):
+    from studio.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "d", sim_latency=0.2, poll_interval=0.1, max_poll_interval=0.3)
+    first = svc.build_services(settings)
+    try:
+        ref = svc.upload_reference(first, "board.png", b"\x89PNG\r\n\x1a\n" + b"1" * 64)
+        svc.wait_for(first, svc.generate(first, params(duration="4")), timeout=60)
+    finally:
+        first.close()
+    second = svc.build_services(settings)  # the simulator comes back on another port
+    try:
+        assert [r.upload_id for r in svc.references(second, "image")] == [ref.upload_id]
+        [gen] = svc.wait_for(second, svc.generate(second, params(duration="4",
+                             selected_context={"images": [ref.upload_id]})), timeout=60)
+        assert gen.status == "done", gen.error
+        assert second.store.agent_count() == 1  # the pooled agent was reused, not recreated
+    finally:
+        second.close()
