@@ -380,7 +380,8 @@ def references_section(studio: svc.Services) -> None:
             "Add files to the reference library", accept_multiple_files=True, key=uploader_key(),
             on_change=take_uploads,
             help="Images (PNG, JPG, GIF, WEBP, SVG) up to 50 MB, videos (MP4, MOV, WEBM, …) and audio "
-                 "(MP3, WAV, M4A, …). Each file is uploaded once and kept for later.")
+                 f"(MP3, WAV, M4A, …) up to {svc.BROWSER_UPLOAD_MAX_MB:,} MB. Each file is uploaded once "
+                 "and kept for later.")
         added, problems = state.get(UPLOAD_NOTES) or ([], [])
         if added:
             st.success(f"Added to the library and selected: {ui.plain(', '.join(added))}")

@@ -20,7 +20,7 @@ def short(text: str) -> str:
 
 
 def api_section(studio: svc.Services) -> None:
-    info = svc.api_status(studio)
+    info = svc.api_status(studio, refresh=bool(st.session_state.get("status_check_again")))
     simulated = info["mode"] == "simulator"
     c1, c2, c3 = st.columns(3, border=True)
     c1.metric("API in use", "Simulator" if simulated else "Mosaic")

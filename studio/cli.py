@@ -105,7 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "asgi_app.py"),
                "--server.port", str(args.port), "--server.address", args.address, "--server.headless", "true"]
-        return subprocess.call(cmd, cwd=ROOT, env=os.environ.copy())
+        # The data folder is resolved here, from where the command was typed, not from the checkout.
+        env = {**os.environ, "STUDIO_DATA_DIR": str(Settings().data_dir)}
+        return subprocess.call(cmd, cwd=ROOT, env=env)
     audio = not args.no_audio
     try:  # check the input before anything starts
         if args.command == "generate":

@@ -68,6 +68,10 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # A rate-limited request was not processed, so even a non-idempotent call may repeat it.
 UNSENT_RETRY_STATUSES = frozenset({429})
 DOWNLOAD_CHUNK = 1024 * 1024
+# Most seconds one call may spend waiting between its retries. A longer wait (a Retry-After of a
+# minute, say) raises at once with `retry_after` set, so the job runner reschedules the job instead
+# of parking one of its worker threads, and a page answers instead of hanging.
+DEFAULT_RETRY_BUDGET = 10.0
 MAX_DETAIL_CHARS = 500
 LIST_LIMIT_MAX = 100
 UPLOAD_KINDS = ("image", "video", "audio")
@@ -253,6 +257,7 @@ class MosaicClient:
     def __init__(self, base_url: str, api_key: str, *,
                  timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
                  max_retries: int = DEFAULT_MAX_RETRIES,
+                 retry_budget: float = DEFAULT_RETRY_BUDGET,
                  transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  random: Callable[[], float] = random.random,
@@ -263,6 +268,7 @@ class MosaicClient:
             raise ValueError("max_retries must be 0 or more")
         self.base_url = str(base_url).rstrip("/")
         self.max_retries = max_retries
+        self.retry_budget = retry_budget
         if not isinstance(timeout, httpx.Timeout):
             timeout = httpx.Timeout(float(timeout), connect=min(DEFAULT_CONNECT_TIMEOUT, float(timeout)))
         self.timeout = timeout
@@ -347,6 +353,7 @@ class MosaicClient:
     def _with_retries(self, label: str, mode: RetryMode, once: Callable[[], T]) -> T:
         "Run `once` (one attempt) until it succeeds or the policy for `mode` says stop."
         retries = 0
+        waited = 0.0
         while True:
             try:
                 return once()
@@ -354,6 +361,9 @@ class MosaicClient:
                 if retries >= self.max_retries or not _retryable(error, mode):
                     raise
                 delay = _pick_delay(retries, getattr(error, "retry_after", None), self._random)
+                if waited + delay > self.retry_budget:
+                    raise
+                waited += delay
                 retries += 1
                 logger.warning("%s; retry %d of %d in %.2fs", error, retries, self.max_retries, delay)
                 self._sleep(delay)

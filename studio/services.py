@@ -11,9 +11,10 @@ import hashlib
 import hmac
 import itertools
 import json
-import pprint
 import logging
+import pprint
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,8 @@ from .store import DEFAULT_PAGE_SIZE, GalleryQuery, HistoryStore, utcnow
 log = logging.getLogger(__name__)
 
 MAX_TAKES = 4
+STATUS_TIMEOUT_S = 5.0  # the Status page's key check: one quick try
+STATUS_CACHE_S = 15.0
 CANCELLABLE_STATUSES = ("queued", "submitting", "running")
 MAX_RATING = 5
 MAX_TAG_CHARS = 40
@@ -60,6 +63,7 @@ class Services:
     runner: JobRunner
     simulator: Simulator | None = None
     _closed: bool = field(default=False, repr=False)
+    _status: tuple[float, dict[str, Any]] | None = field(default=None, repr=False)
 
     @property
     def mode(self) -> str:
@@ -234,12 +238,34 @@ def handle_webhook(services: Services, payload: dict[str, Any], signature: str |
     return True
 
 
-def api_status(services: Services) -> dict[str, Any]:
-    "Which API is in use, whether the key works (/whoami), and the credit balance when given."
+def api_status(services: Services, *, refresh: bool = False) -> dict[str, Any]:
+    """Which API is in use, whether the key works (/whoami), and the credit balance when given.
+
+    One quick try (short timeout, no retries), remembered for STATUS_CACHE_S so a page that
+    reruns often, or a Mosaic that is down, never keeps the page waiting.
+    """
+    cached = services._status
+    if cached and not refresh and time.monotonic() - cached[0] < STATUS_CACHE_S:
+        return cached[1]
+    out = _check_api(services)
+    services._status = (time.monotonic(), out)
+    return out
+
+
+def _check_api(services: Services) -> dict[str, Any]:
     out: dict[str, Any] = {"mode": services.mode, "label": services.mode_label, "key_ok": None,
                            "organization": None, "credits": None, "error": None}
+    probe = MosaicClient.from_settings(services.settings, base_url=services.client.base_url,
+                                       timeout=STATUS_TIMEOUT_S, max_retries=0)
     try:
-        who = services.client.whoami()
+        return _fill_status(probe, out)
+    finally:
+        probe.close()
+
+
+def _fill_status(probe: MosaicClient, out: dict[str, Any]) -> dict[str, Any]:
+    try:
+        who = probe.whoami()
         out["key_ok"] = True
         out["organization"] = who.organization_name or who.organization_id
     except ApiError as err:
@@ -247,7 +273,7 @@ def api_status(services: Services) -> dict[str, Any]:
         out["error"] = str(err)
         return out
     try:
-        out["credits"] = services.client.credits().current_balance
+        out["credits"] = probe.credits().current_balance
     except ApiError as err:  # credits are optional information
         log.info("credits unavailable: %s", err)
     return out
@@ -489,6 +515,8 @@ REFERENCE_TYPES: dict[str, dict[str, str]] = {
 REFERENCE_MAX_BYTES = {"image": 50 * 1024**2, "video": 5 * 1024**3, "audio": 500 * 1024**2}
 REFERENCE_MAX_COUNT = {"image": MAX_REFERENCE_IMAGES, "video": MAX_REFERENCE_VIDEOS, "audio": MAX_REFERENCE_AUDIO}
 REFERENCES_DIR = "refs"
+# Files come through the browser into memory; .streamlit/config.toml sets server.maxUploadSize to this.
+BROWSER_UPLOAD_MAX_MB = 1024
 
 
 def reference_kind(filename: str) -> str:
@@ -508,6 +536,9 @@ def check_reference(filename: str, size: int) -> str:
     if size > limit:
         raise ParamsError(f"{filename} is {size / 1024**2:.1f} MB; Mosaic accepts {kind} files up to "
                           f"{limit / 1024**2:.0f} MB", field="references")
+    if size > BROWSER_UPLOAD_MAX_MB * 1024**2:
+        raise ParamsError(f"{filename} is {size / 1024**2:.0f} MB; the studio takes files up to "
+                          f"{BROWSER_UPLOAD_MAX_MB} MB from the browser", field="references")
     if size == 0:
         raise ParamsError(f"{filename} is empty", field="references")
     return kind

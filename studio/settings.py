@@ -10,7 +10,7 @@ import hashlib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_BASE_URL = "https://api.mosaic.so"
@@ -55,6 +55,13 @@ class Settings(BaseSettings):
         DEFAULT_CONFIRM_ABOVE_CELLS, ge=1, description="Compare asks for confirmation above this many cells.")
     sim_latency: float = Field(3.0, ge=0, description="Simulator: fixed seconds per run.")
     sim_latency_per_second: float = Field(0.1, ge=0, description="Simulator: extra seconds per second of video.")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, v: Path) -> Path:
+        # Resolved where the setting is read, so `studio serve` (which runs from the checkout) and
+        # `studio generate` run elsewhere share one history.
+        return v.expanduser().resolve()
 
     @property
     def simulated(self) -> bool:

@@ -56,3 +56,12 @@ def test_bad_input_exits_2_with_a_message(tmp_path):
     out = subprocess.run([sys.executable, "-m", "studio.cli", "grid", "x", "--resolutions", "4k"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "choose from 480p, 720p, 1080p" in out.stderr
+
+
+def test_data_folder_is_resolved_where_the_command_runs(tmp_path, monkeypatch):
+    from studio.settings import Settings
+
+    monkeypatch.delenv("STUDIO_DATA_DIR")
+    monkeypatch.chdir(tmp_path)
+    assert Settings().data_dir == tmp_path / "studio-data"
+    assert Settings(data_dir="rel").data_dir == tmp_path / "rel"

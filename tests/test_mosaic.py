@@ -798,3 +798,22 @@ def test_close_and_context_manager(api):
         assert same is c
     with pytest.raises(RuntimeError, match="closed"):
         c.whoami()
+
+
+def test_a_long_retry_after_raises_at_once_instead_of_parking_the_caller(api):
+    # The job runner reschedules from `retry_after`; a worker thread never sleeps for a minute.
+    api.enqueue("POST", "/agent/{id}/run", 429, headers={"Retry-After": "45"})
+    with api.client() as c:
+        agent_id, node_id = _agent_with_node(c)
+        with pytest.raises(errors.RateLimitError) as info:
+            c.run_agent(agent_id, update_params={node_id: {"prompt": "x"}})
+    assert info.value.retry_after == 45.0
+    assert api.sleeps == []
+    assert len(api.calls("POST", "/agent/{id}/run")) == 1
+
+
+def test_retries_stop_when_their_waits_would_pass_the_budget(api):
+    api.enqueue("GET", "/whoami", 503, headers={"Retry-After": "4"}, times=3)
+    with api.client(max_retries=5, retry_budget=10.0) as c, pytest.raises(errors.ServerError):
+        c.whoami()
+    assert api.sleeps == [4.0, 4.0]  # a third wait would make 12 s

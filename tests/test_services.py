@@ -174,3 +174,27 @@ def test_keyless_reference_library_and_agents_survive_a_restart(tmp_path):
         assert second.store.agent_count() == 1  # the pooled agent was reused, not recreated
     finally:
         second.close()
+
+
+def test_status_check_is_one_quick_try_and_is_remembered(studio, clean_sim, monkeypatch):
+    from studio.simulator import Faults
+
+    monkeypatch.setattr(svc, "STATUS_TIMEOUT_S", 0.5)
+    clean_sim.set_faults(Faults(slow_seconds=2.0))
+    clean_sim.script_fault("slow", route="whoami")
+    before = clean_sim.stats()["requests"].get("whoami", 0)
+    status = svc.api_status(studio, refresh=True)
+    assert status["key_ok"] is False and "did not answer in time" in status["error"]
+    assert clean_sim.stats()["requests"]["whoami"] - before == 1  # no retries
+    assert svc.api_status(studio) is status  # remembered: the next rerun asks nothing
+    assert svc.api_status(studio, refresh=True)["key_ok"] is True
+
+
+def test_browser_upload_limit_matches_the_server_config():
+    import tomllib
+    from pathlib import Path
+
+    config = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == svc.BROWSER_UPLOAD_MAX_MB
+    with pytest.raises(ParamsError, match="up to 1024 MB from the browser"):
+        svc.check_reference("long-take.mp4", 1100 * 1024**2)
