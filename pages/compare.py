@@ -365,7 +365,9 @@ def _plain(value: Any) -> str:
 
 def _differences(a: Generation, b: Generation) -> pd.DataFrame:
     "svc.compare_params as table text; a row is marked only when the difference shows (2.61 vs 2.63 s does not)."
-    rows = [(label, _plain(va), _plain(vb), differs) for label, va, vb, differs in svc.compare_params(a, b)]
+    # st.table renders cells as markdown: every value goes through ui.plain to show as written.
+    rows = [(label, ui.plain(_plain(va)), ui.plain(_plain(vb)), differs)
+            for label, va, vb, differs in svc.compare_params(a, b)]
     return pd.DataFrame([{"Setting": label, "A": ta, "B": tb, "Differs": "≠" if differs and ta != tb else ""}
                          for label, ta, tb, differs in rows])
 

@@ -47,7 +47,7 @@ PRESET_NOTE = "create_preset_note"        # (kind, message) from the last preset
 PRESET_CONFIRM = "create_preset_confirm"  # ("delete" | "replace", name) waiting for a second click
 MAX_COLUMNS = 4
 VIDEO_HEIGHT_PX = 420
-CANCELLABLE = ("queued", "submitting", "running")  # once rendered, the video is being saved: too late
+CANCELLABLE = svc.CANCELLABLE_STATUSES  # once rendered, the video is being saved: too late
 
 ASPECT_NAMES = {"auto": "Auto", "21:9": "21:9 cinema", "16:9": "16:9 wide", "4:3": "4:3", "1:1": "1:1 square",
                 "3:4": "3:4", "9:16": "9:16 vertical"}
@@ -111,6 +111,15 @@ def reset_form() -> None:
 def safe(text: str) -> str:
     "A value from the URL, quoted in a message only if it is plain (messages render markdown)."
     return text if text.isalnum() and len(text) <= 40 else "given in the link"
+
+
+def restore_last_run(studio: svc.Services) -> None:
+    "After a browser refresh (a new session) on ?jobs=..., the form shows what that run asked for."
+    ids = [i for i in (st.query_params.get("jobs") or "").split(",") if i.strip()]
+    gens = svc.get_many(studio, ids) if ids and not st.query_params.get("from") else []
+    if gens:
+        fill_form(svc.draft_from(gens[0], "all"))
+        st.session_state[TAKES_KEY] = max(1, min(len(gens), svc.MAX_TAKES))
 
 
 def open_draft(studio: svc.Services) -> None:
@@ -495,7 +504,10 @@ def results_section(studio: svc.Services) -> None:
 # ---------------------------------------------------------------------- page
 
 studio = ui.services()
+fresh_session = FIELDS["prompt"] not in st.session_state
 init_state()
+if fresh_session:
+    restore_last_run(studio)
 open_draft(studio)
 
 st.title("Create")

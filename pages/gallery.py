@@ -17,6 +17,7 @@ from studio.models import ASPECT_RATIOS, DURATIONS, MODELS, RESOLUTIONS, STATUSE
 PAGE_SIZE = 24
 COLUMNS = 4
 THUMB_HEIGHT_PX = 150
+DETAIL_VIDEO_PX = 420
 PROMPT_PREVIEW_CHARS = 90
 DETAIL_PARAM = "id"
 PAGE_KEY = "gallery_page"
@@ -179,8 +180,8 @@ def card(view: svc.JobView) -> None:
         extra = [_when(gen.created_at)[:16]]
         if gen.author:
             extra.append(f"by {ui.plain(gen.author)}")
-        if gen.cell_label:
-            extra.append(f"cell {ui.plain(gen.cell_label)}")
+        if gen.cell_label:  # a comparison's cell, or one of several takes
+            extra.append(f"{'cell ' if gen.grid_id else ''}{ui.plain(gen.cell_label)}")
         if gen.tags:
             extra.append("🏷 " + ui.plain(gen.tags))
         st.caption(" · ".join(extra))
@@ -354,10 +355,11 @@ def detail(gen_id: str, others: list[Generation]) -> None:
     studio = ui.services()
     gen = svc.get(studio, gen_id)
     if gen is None:
-        st.error(f"Generation {gen_id} no longer exists.")
+        st.error(f"Generation {ui.plain(gen_id)} no longer exists.")
         return
     left, right = st.columns([3, 2])
     with left:
+        ui.letterbox(DETAIL_VIDEO_PX)  # a 9:16 take stays on screen with its prompt and notes
         ui.video(gen)
         st.markdown("**Prompt**")
         ui.show_prompt(gen.prompt)

@@ -10,7 +10,8 @@ from studio import ui
 
 PROMPT_PREVIEW_CHARS = 90
 RECENT_FAILURES = 10
-CANCELLABLE = ("queued", "submitting", "running")  # once rendered, the video is being saved: too late
+IDLE_CHECK_S = 5.0  # an idle Status page notices runs started in another tab or by the CLI
+CANCELLABLE = svc.CANCELLABLE_STATUSES  # once rendered, the video is being saved: too late
 
 
 def short(text: str) -> str:
@@ -54,12 +55,21 @@ def render_queue(views: list[svc.JobView]) -> None:
                     ui.act(svc.cancel, gen.id)
 
 
+@st.fragment(run_every=IDLE_CHECK_S)
+def watch_for_new_jobs(studio: svc.Services) -> None:
+    "While the queue is empty, look now and then (one small query) for runs started elsewhere."
+    if svc.queue(studio):
+        st.rerun()
+
+
 def queue_section(studio: svc.Services) -> None:
     active = svc.queue(studio)
     st.subheader(f"Queue: {len(active)} in progress" if active else "Queue")
     if not active:
         st.info("Nothing is running right now. Start a generation on the Create page.", icon="💤")
         st.page_link("pages/create.py", label="Go to Create", icon="✏️")
+        with st.container(key="status_idle"):
+            watch_for_new_jobs(studio)
         return
     ui.live([v.gen.id for v in active], render_queue, key="status_live")
 

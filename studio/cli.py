@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -107,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                "--server.port", str(args.port), "--server.address", args.address, "--server.headless", "true"]
         # The data folder is resolved here, from where the command was typed, not from the checkout.
         env = {**os.environ, "STUDIO_DATA_DIR": str(Settings().data_dir)}
-        return subprocess.call(cmd, cwd=ROOT, env=env)
+        os.chdir(ROOT)
+        os.execve(sys.executable, cmd, env)  # become the server: signals reach it directly
     audio = not args.no_audio
     try:  # check the input before anything starts
         if args.command == "generate":

@@ -73,7 +73,7 @@ class Services:
     @property
     def mode_label(self) -> str:
         if self.simulator is not None:
-            return f"Simulator (no API key): local Mosaic at {self.simulator.base_url}"
+            return "Simulator (no API key): a local stand-in for Mosaic makes free sample videos"
         return f"Mosaic API at {self.settings.base_url}"
 
     def media_path(self, name: str | None) -> Path | None:

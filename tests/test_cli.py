@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,3 +66,28 @@ def test_data_folder_is_resolved_where_the_command_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert Settings().data_dir == tmp_path / "studio-data"
     assert Settings(data_dir="rel").data_dir == tmp_path / "rel"
+
+
+def test_serve_is_the_server_so_a_plain_kill_stops_it(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "studio.cli", "serve", "--port", str(port),
+                             "--address", "127.0.0.1"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()
+                break
+            except (httpx.TransportError, ValueError):
+                assert time.monotonic() < deadline and proc.poll() is None, "studio serve did not start"
+                time.sleep(0.3)
+        assert health["worker_alive"] and health["mode"] == "simulator"
+        assert (tmp_path / "data" / "studio.db").exists()  # the data folder the command was given
+        proc.terminate()
+        assert proc.wait(30) is not None
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -236,11 +236,15 @@ def test_ab_inside_a_grid_highlights_what_differs(studio):
 
 
 def test_ab_link_from_the_gallery(studio):
+    red, blue = "A **red** kite [link](http://evil.example)", "A blue kite"
     a, b = (svc.generate(studio, VideoGenerationParams(prompt=p, resolution=r, duration="4"))[0]
-            for p, r in (("A red kite", "480p"), ("A blue kite", "720p")))
+            for p, r in ((red, "480p"), (blue, "720p")))
     svc.wait_for(studio, [a, b], timeout=60)
     at = open_compare(studio, a=a, b=b)
-    assert [c.value for c in at.code] == ["A red kite", "A blue kite"]  # prompts as plain text
+    assert [c.value for c in at.code] == [red, blue]  # prompts as plain text
+    # st.table renders markdown: the prompt cell is escaped so it reads exactly as written.
+    prompt_a = dict(zip(at.table[0].value["Setting"], at.table[0].value["A"]))["Prompt"]
+    assert prompt_a == "A \\*\\*red\\*\\* kite \\[link\\]\\(http\\://evil.example\\)"
     table = at.table[0].value
     assert set(table.loc[table["Differs"] != "", "Setting"]) >= {"Prompt", "Resolution", "Size"}
     assert not at.expander[0].proto.expanded

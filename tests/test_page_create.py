@@ -181,13 +181,18 @@ def test_takes_run_the_same_settings_several_times(app, studio):
 
 
 def test_refresh_keeps_showing_the_run_from_the_url(app, studio):
-    run(fill(app, "Refresh me", duration="4"))
+    run(fill(app, "Refresh me", duration="4", resolution="1080p", aspect_ratio="9:16", takes=2))
     ids = app.session_state["create_jobs"]
     fresh = open_app(studio, jobs=",".join(ids))  # a new browser session on the same URL
     assert fresh.session_state["create_jobs"] == ids
     assert fresh.container("create_results").code[0].value == "Refresh me"
+    # ... and the form shows what that run asked for, ready to tweak and run again.
+    assert fresh.text_area(key="create_prompt").value == "Refresh me"
+    assert fresh.radio(key="create_resolution").value == "1080p"
+    assert fresh.selectbox(key="create_aspect_ratio").value == "9:16"
+    assert fresh.number_input(key="create_takes").value == 2
     wait_until(fresh, finished)
-    assert len(fresh.container("create_results").get("video")) == 1
+    assert len(fresh.container("create_results").get("video")) == 2
 
 
 def test_a_link_to_deleted_runs_says_so(app, studio):

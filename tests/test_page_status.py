@@ -93,11 +93,15 @@ def test_simulator_mode_is_named(clean_sim, tmp_path):
         services.close()
 
 
-def test_empty_queue_does_not_poll(studio):
+def test_empty_queue_only_watches_for_new_runs(studio):
+    studio.runner.stop()
     at = open_status(studio)
     assert any("Nothing is running" in i.value for i in at.info)
-    assert not has_block(at, "status_live")
+    assert not has_block(at, "status_live") and has_block(at, "status_idle")
     assert not at.get("progress")
+    (started_elsewhere,) = queue_some(studio, prompt="Started in another tab")
+    at.run()  # what the idle watcher's next tick does
+    assert queue_rows(at) == [started_elsewhere] and not has_block(at, "status_idle")
 
 
 def test_queue_shows_progress_and_cancel_then_retry_puts_it_back(idle):
