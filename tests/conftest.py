@@ -39,3 +39,11 @@ def studio(clean_sim, tmp_path):
     services = svc.build_services(settings_for(clean_sim, tmp_path / "data"))
     yield services
     services.close()
+
+
+@pytest.fixture
+def idle(clean_sim, tmp_path):
+    "A studio whose worker is not running: jobs stay queued, rows stay exactly as the test wrote them."
+    services = svc.build_services(settings_for(clean_sim, tmp_path / "idle"), start_worker=False)
+    yield services
+    services.close()

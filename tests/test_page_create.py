@@ -68,13 +68,6 @@ def app(studio):
     return open_app(studio)
 
 
-@pytest.fixture
-def idle(clean_sim, tmp_path):
-    "A studio whose worker is not running: jobs stay queued until the test says otherwise."
-    services = svc.build_services(settings_for(clean_sim, tmp_path / "idle"), start_worker=False)
-    yield services
-    services.close()
-
 
 # ---------------------------------------------------------------------- the form
 

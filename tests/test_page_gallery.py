@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from studio import services as svc
 from studio.models import VideoGenerationParams
 
-from support import settings_for, wait_until
+from support import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 GALLERY = "pages/gallery.py"
@@ -46,25 +46,18 @@ def warnings(at) -> str:
 
 
 
-@pytest.fixture
-def quiet(clean_sim, tmp_path):
-    "A studio whose worker is off, so rows written by the test stay exactly as written."
-    services = svc.build_services(settings_for(clean_sim, tmp_path / "quiet"), start_worker=False)
-    yield services
-    services.close()
 
-
-def test_empty_gallery_points_to_create(quiet):
-    at = open_gallery(quiet)
+def test_empty_gallery_points_to_create(idle):
+    at = open_gallery(idle)
     assert not at.exception
     assert "No videos yet" in at.info[0].value
     assert [link.value for link in at.page_link] == ["Go to Create"]
     assert not at.image
 
 
-def test_cards_are_newest_first_and_paged_by_24(quiet):
-    ids = [add_done(quiet, f"Shot number {i}", created_at=f"2026-11-01T10:{i:02d}:00+00:00") for i in range(30)]
-    at = open_gallery(quiet)
+def test_cards_are_newest_first_and_paged_by_24(idle):
+    ids = [add_done(idle, f"Shot number {i}", created_at=f"2026-11-01T10:{i:02d}:00+00:00") for i in range(30)]
+    at = open_gallery(idle)
     assert not at.exception
     assert texts(at)[:2] == ["Shot number 29", "Shot number 28"] and len(texts(at)) == 24
     assert at.image[0].value == [f"http://localhost:8501/files/{ids[29]}.jpg"]
@@ -78,14 +71,14 @@ def test_cards_are_newest_first_and_paged_by_24(quiet):
     assert texts(at)[0] == "Shot number 29"
 
 
-def test_search_and_each_filter_narrow_the_cards(quiet):
-    zebra = add_done(quiet, "A zebra crossing a neon bridge", resolution="720p", aspect_ratio="16:9", duration="4",
+def test_search_and_each_filter_narrow_the_cards(idle):
+    zebra = add_done(idle, "A zebra crossing a neon bridge", resolution="720p", aspect_ratio="16:9", duration="4",
                      created_at="2026-11-02T09:00:00+00:00")
-    fox = add_done(quiet, "A red fox in fresh snow", resolution="1080p", aspect_ratio="9:16", generate_audio=False,
+    fox = add_done(idle, "A red fox in fresh snow", resolution="1080p", aspect_ratio="9:16", generate_audio=False,
                    created_at="2026-11-05T09:00:00+00:00")
-    svc.set_starred(quiet, fox, True)
-    svc.set_tags(quiet, zebra, "stripes, client A")
-    at = open_gallery(quiet)
+    svc.set_starred(idle, fox, True)
+    svc.set_tags(idle, zebra, "stripes, client A")
+    at = open_gallery(idle)
     assert texts(at) == ["A red fox in fresh snow", "A zebra crossing a neon bridge"]
     at.text_input(key="q").set_value("zeb").run()
     assert texts(at) == ["A zebra crossing a neon bridge"]
@@ -112,10 +105,10 @@ def test_search_and_each_filter_narrow_the_cards(quiet):
     assert not texts(at)
 
 
-def test_a_bookmarked_url_prefills_the_widgets(quiet):
-    add_done(quiet, "A zebra crossing a neon bridge", resolution="720p")
-    add_done(quiet, "A zebra on a 1080p beach", resolution="1080p")
-    at = open_gallery(quiet, q="zebra", resolution="720p", status="done")
+def test_a_bookmarked_url_prefills_the_widgets(idle):
+    add_done(idle, "A zebra crossing a neon bridge", resolution="720p")
+    add_done(idle, "A zebra on a 1080p beach", resolution="1080p")
+    at = open_gallery(idle, q="zebra", resolution="720p", status="done")
     assert not at.exception
     assert at.text_input(key="q").value == "zebra"
     assert at.multiselect(key="resolution").value == ["720p"]
@@ -124,10 +117,10 @@ def test_a_bookmarked_url_prefills_the_widgets(quiet):
     assert not at.warning
 
 
-def test_invalid_url_values_are_named_and_the_rest_still_applies(quiet):
-    add_done(quiet, "A zebra crossing a neon bridge", resolution="720p")
-    add_done(quiet, "A zebra at 480p", resolution="480p")
-    at = open_gallery(quiet, resolution=["4k", "720p"], audio="maybe", since="yesterday", colour="red")
+def test_invalid_url_values_are_named_and_the_rest_still_applies(idle):
+    add_done(idle, "A zebra crossing a neon bridge", resolution="720p")
+    add_done(idle, "A zebra at 480p", resolution="480p")
+    at = open_gallery(idle, resolution=["4k", "720p"], audio="maybe", since="yesterday", colour="red")
     assert not at.exception
     text = warnings(at).replace("\\", "")
     assert "Ignored resolution=4k: use 480p, 720p or 1080p." in text
@@ -142,9 +135,9 @@ def test_invalid_url_values_are_named_and_the_rest_still_applies(quiet):
     assert not at.warning
 
 
-def test_an_unknown_id_says_so_and_shows_the_gallery(quiet):
-    add_done(quiet, "A zebra crossing a neon bridge")
-    at = open_gallery(quiet, id="nosuchthing")
+def test_an_unknown_id_says_so_and_shows_the_gallery(idle):
+    add_done(idle, "A zebra crossing a neon bridge")
+    at = open_gallery(idle, id="nosuchthing")
     assert not at.exception
     assert "no generation with id “nosuchthing”" in at.error[0].value
     assert texts(at) == ["A zebra crossing a neon bridge"]
@@ -172,15 +165,15 @@ def test_detail_shows_video_prompt_settings_timings_ids_and_file_facts(studio):
     assert "There is no other finished generation to compare this one with yet." in [c.value for c in at.caption]
 
 
-def test_star_rating_tags_and_notes_are_saved_and_bad_tags_keep_the_text(quiet):
-    gen_id = add_done(quiet, "A zebra crossing a neon bridge")
-    at = open_gallery(quiet, id=gen_id)
+def test_star_rating_tags_and_notes_are_saved_and_bad_tags_keep_the_text(idle):
+    gen_id = add_done(idle, "A zebra crossing a neon bridge")
+    at = open_gallery(idle, id=gen_id)
     at.toggle(key=f"detail_star_{gen_id}").set_value(True).run()
     at.feedback(key=f"detail_rating_{gen_id}").set_value(3).run()
     at.text_input(key=f"detail_tags_{gen_id}").set_value("hero, client A")
     at.text_area(key=f"detail_notes_{gen_id}").set_value("Use for the launch")
     at.button(key=f"detail_save_{gen_id}").click().run()
-    gen = svc.get(quiet, gen_id)
+    gen = svc.get(idle, gen_id)
     assert (gen.starred, gen.rating, gen.tag_list, gen.notes) == (True, 4, ["hero", "client A"], "Use for the launch")
     assert "Tags and notes saved." in [s.value for s in at.success]
     too_long = "x" * (svc.MAX_TAG_CHARS + 1)
@@ -188,13 +181,13 @@ def test_star_rating_tags_and_notes_are_saved_and_bad_tags_keep_the_text(quiet):
     at.button(key=f"detail_save_{gen_id}").click().run()
     assert f"at most {svc.MAX_TAG_CHARS} characters" in at.error[0].value
     assert at.text_input(key=f"detail_tags_{gen_id}").value == f"hero, {too_long}"
-    assert svc.get(quiet, gen_id).tag_list == ["hero", "client A"]
+    assert svc.get(idle, gen_id).tag_list == ["hero", "client A"]
 
 
 @pytest.mark.parametrize("keep", ["prompt", "settings"])
-def test_open_as_new_draft_fills_create(quiet, keep):
-    gen_id = add_done(quiet, "A zebra crossing a neon bridge", resolution="1080p", aspect_ratio="9:16")
-    at = open_gallery(quiet, id=gen_id)
+def test_open_as_new_draft_fills_create(idle, keep):
+    gen_id = add_done(idle, "A zebra crossing a neon bridge", resolution="1080p", aspect_ratio="9:16")
+    at = open_gallery(idle, id=gen_id)
     at.radio(key=f"detail_keep_{gen_id}").set_value(keep).run()
     at.button(key=f"detail_draft_{gen_id}").click().run()
     assert not at.exception
@@ -232,25 +225,25 @@ def test_delete_needs_confirmation_and_removes_file_and_row(studio):
     assert "No videos yet" in at.info[0].value
 
 
-def test_a_running_generation_cannot_be_deleted_but_can_be_cancelled(quiet):
-    gen_id = quiet.store.add_generation(VideoGenerationParams(prompt="Still cooking"))
-    at = open_gallery(quiet, id=gen_id)
+def test_a_running_generation_cannot_be_deleted_but_can_be_cancelled(idle):
+    gen_id = idle.store.add_generation(VideoGenerationParams(prompt="Still cooking"))
+    at = open_gallery(idle, id=gen_id)
     assert any("still running, so it can't be deleted" in i.value for i in at.info)
     assert f"detail_delete_{gen_id}" not in [b.key for b in at.button]
     assert at.get("progress")  # the card shows progress instead of a thumbnail
     at.button(key=f"detail_cancel_{gen_id}").click().run()
-    assert svc.get(quiet, gen_id).status == "cancelled"
+    assert svc.get(idle, gen_id).status == "cancelled"
     assert f"detail_retry_{gen_id}" in [b.key for b in at.button]
 
 
-def test_grid_cells_link_to_their_comparison_and_to_an_ab_view(quiet):
-    grid_id, (a, b) = quiet.store.add_grid(
+def test_grid_cells_link_to_their_comparison_and_to_an_ab_view(idle):
+    grid_id, (a, b) = idle.store.add_grid(
         prompt="A zebra", axes={"resolutions": ["480p", "720p"]},
         cells=[(VideoGenerationParams(prompt="A zebra", resolution=r), r) for r in ("480p", "720p")])
     for gen_id in (a, b):
-        quiet.store.update(gen_id, status="done", width=640, height=480, duration_s=4.0, has_audio=0)
-    add_done(quiet, "Unrelated")
-    at = open_gallery(quiet, id=a)
+        idle.store.update(gen_id, status="done", width=640, height=480, duration_s=4.0, has_audio=0)
+    add_done(idle, "Unrelated")
+    at = open_gallery(idle, id=a)
     [link] = [link for link in at.page_link if "comparison" in link.value]
     assert link.proto.page.endswith("compare") and f"grid={grid_id}" in link.proto.query_string
     at.button(key=f"detail_grid_{a}").click().run()
@@ -265,11 +258,11 @@ def test_grid_cells_link_to_their_comparison_and_to_an_ab_view(quiet):
     assert "A/B" in [h.value for h in at.subheader] and not at.error
 
 
-def test_cards_follow_a_running_generation_until_its_thumbnail_shows(quiet):
-    gen_id = svc.generate(quiet, VideoGenerationParams(prompt="A slow sunrise", duration="4"))[0]
-    at = open_gallery(quiet)
+def test_cards_follow_a_running_generation_until_its_thumbnail_shows(idle):
+    gen_id = svc.generate(idle, VideoGenerationParams(prompt="A slow sunrise", duration="4"))[0]
+    at = open_gallery(idle)
     assert at.get("progress")[0].proto.text.endswith("waiting to start") and not at.image
-    quiet.runner.start()  # the worker picks the job up while the page keeps rerunning
+    idle.runner.start()  # the worker picks the job up while the page keeps rerunning
     wait_until(at, lambda at: bool(at.image), timeout=60)
-    assert at.image[0].value == [f"http://localhost:8501/files/{svc.get(quiet, gen_id).thumb_path}"]
+    assert at.image[0].value == [f"http://localhost:8501/files/{svc.get(idle, gen_id).thumb_path}"]
     assert not at.get("progress") and texts(at) == ["A slow sunrise"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from studio import services as svc
@@ -48,13 +47,6 @@ def failed_rows(at: AppTest) -> list[str]:
 def queue_some(services: svc.Services, n: int = 1, prompt: str = "Queued shot") -> list[str]:
     return svc.generate(services, VideoGenerationParams(prompt=prompt, duration="4"), takes=n)
 
-
-@pytest.fixture
-def idle(clean_sim, tmp_path):
-    "A studio whose worker is not running: jobs stay queued."
-    services = svc.build_services(settings_for(clean_sim, tmp_path / "idle"), start_worker=False)
-    yield services
-    services.close()
 
 
 def test_shows_the_api_the_key_check_and_the_credit_balance(studio, clean_sim):
