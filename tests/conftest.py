@@ -47,3 +47,11 @@ def idle(clean_sim, tmp_path):
     services = svc.build_services(settings_for(clean_sim, tmp_path / "idle"), start_worker=False)
     yield services
     services.close()
+
+
+@pytest.fixture
+def keyless(clean_sim, tmp_path):
+    "A studio with no API key, so it presents itself as the simulator; its worker is off."
+    services = svc.build_services(settings_for(clean_sim, tmp_path / "keyless", api_key=None), start_worker=False)
+    yield services
+    services.close()

@@ -9,7 +9,6 @@ from streamlit.testing.v1 import AppTest
 
 from studio import services as svc
 from studio.models import VideoGenerationParams
-from support import settings_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["pages/create.py", "pages/compare.py", "pages/gallery.py", "pages/status.py"]
@@ -47,16 +46,12 @@ def test_sidebar_counts_generations_in_progress(app, studio):
     assert any("2 generations in progress" in c.value for c in app.sidebar.caption)
 
 
-def test_simulator_mode_is_announced(clean_sim, tmp_path):
-    services = svc.build_services(settings_for(clean_sim, tmp_path / "d", api_key=None), start_worker=False)
-    try:
-        at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
-        at.session_state["services"] = services
-        at.run()
-        assert not at.exception
-        assert any("Simulator mode" in w.value for w in at.sidebar.warning)
-    finally:
-        services.close()
+def test_simulator_mode_is_announced(keyless):
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
+    at.session_state["services"] = keyless
+    at.run()
+    assert not at.exception
+    assert any("Simulator mode" in w.value for w in at.sidebar.warning)
 
 
 def everything_sent(node) -> str:

@@ -100,15 +100,11 @@ def test_estimate_follows_takes_and_duration_with_credits_when_a_rate_is_set(cle
         services.close()
 
 
-def test_simulator_mode_is_named_next_to_run(clean_sim, tmp_path):
-    services = svc.build_services(settings_for(clean_sim, tmp_path / "s", api_key=None), start_worker=False)
-    try:
-        at = open_app(services)
-        run_box = at.container("create_run_box")
-        assert any("local simulator" in c for c in texts(run_box, "caption"))
-        assert "no credits used" in run_box.markdown[0].value
-    finally:
-        services.close()
+def test_simulator_mode_is_named_next_to_run(keyless):
+    at = open_app(keyless)
+    run_box = at.container("create_run_box")
+    assert any("local simulator" in c for c in texts(run_box, "caption"))
+    assert "no credits used" in run_box.markdown[0].value
 
 
 @pytest.mark.parametrize("prompt,message", [

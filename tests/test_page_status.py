@@ -75,14 +75,10 @@ def test_a_refused_key_is_explained(clean_sim, tmp_path):
         services.close()
 
 
-def test_simulator_mode_is_named(clean_sim, tmp_path):
-    services = svc.build_services(settings_for(clean_sim, tmp_path / "s", api_key=None), start_worker=False)
-    try:
-        at = open_status(services)
-        assert metrics(at)["API in use"] == "Simulator"
-        assert metrics(at)["Connection"] == "Works"
-    finally:
-        services.close()
+def test_simulator_mode_is_named(keyless):
+    at = open_status(keyless)
+    assert metrics(at)["API in use"] == "Simulator"
+    assert metrics(at)["Connection"] == "Works"
 
 
 def test_empty_queue_only_watches_for_new_runs(studio):
