@@ -47,7 +47,6 @@ PRESET_NOTE = "create_preset_note"        # (kind, message) from the last preset
 PRESET_CONFIRM = "create_preset_confirm"  # ("delete" | "replace", name) waiting for a second click
 MAX_COLUMNS = 4
 VIDEO_HEIGHT_PX = 420
-CANCELLABLE = svc.CANCELLABLE_STATUSES  # once rendered, the video is being saved: too late
 
 ASPECT_NAMES = {"auto": "Auto", "21:9": "21:9 cinema", "16:9": "16:9 wide", "4:3": "4:3", "1:1": "1:1 square",
                 "3:4": "3:4", "9:16": "9:16 vertical"}
@@ -475,7 +474,7 @@ def render_jobs(views: list[svc.JobView]) -> None:
                                                 f"{view.progress:.0%}")
                 if view.last_error:
                     st.caption(f"Retrying after a hiccup: {ui.plain(view.last_error)}")
-                if gen.status in CANCELLABLE and st.button("Cancel", key=f"create_cancel_{gen.id}"):
+                if svc.can_cancel(gen) and st.button("Cancel", key=f"create_cancel_{gen.id}"):
                     ui.act(svc.cancel, gen.id)
             else:
                 ui.video(gen)

@@ -332,7 +332,7 @@ def _lifecycle(studio: svc.Services, gen: Generation) -> None:
     try:
         if gen.is_active:
             st.info("This generation is still running, so it can't be deleted yet. Cancel it first.", icon="🎬")
-            if st.button("⏹️ Cancel this run", key=f"detail_cancel_{gen.id}"):
+            if svc.can_cancel(gen) and st.button("⏹️ Cancel this run", key=f"detail_cancel_{gen.id}"):
                 svc.cancel(studio, gen.id)
                 st.rerun()
             return

@@ -11,7 +11,6 @@ from studio import ui
 PROMPT_PREVIEW_CHARS = 90
 RECENT_FAILURES = 10
 IDLE_CHECK_S = 5.0  # an idle Status page notices runs started in another tab or by the CLI
-CANCELLABLE = svc.CANCELLABLE_STATUSES  # once rendered, the video is being saved: too late
 
 
 def short(text: str) -> str:
@@ -51,7 +50,7 @@ def render_queue(views: list[svc.JobView]) -> None:
                 if view.last_error and gen.is_active:
                     st.caption(f"Retrying after a hiccup: {ui.plain(view.last_error)}")
             with c3:
-                if gen.status in CANCELLABLE and st.button("Cancel", key=f"status_cancel_{gen.id}"):
+                if svc.can_cancel(gen) and st.button("Cancel", key=f"status_cancel_{gen.id}"):
                     ui.act(svc.cancel, gen.id)
 
 

@@ -23,7 +23,7 @@ from typing import IO
 
 from . import media
 from .errors import ApiError, ApiStatusError, JobError, NotFoundError, RateLimitError, ServerError
-from .models import FINAL_STATUSES, Generation
+from .models import ACTIVE_STATUSES, CANCELLABLE_STATUSES, FINAL_STATUSES, Generation
 from .mosaic import MosaicClient
 from .settings import Settings
 from .store import HistoryStore, utcnow
@@ -367,7 +367,7 @@ class JobRunner:
     # ------------------------------------------------------------------ endings
 
     def _finish(self, gen: Generation, status: str, *, error: str | None = None,
-                from_statuses: Sequence[str] = ("queued", "submitting", "running", "downloading"),
+                from_statuses: Sequence[str] = ACTIVE_STATUSES,
                 **fields: object) -> None:
         finished = utcnow()
         elapsed = None
@@ -390,7 +390,7 @@ class JobRunner:
         gen = self.store.get(gen_id)
         if gen is None:
             raise JobError(f"No generation {gen_id}")
-        if gen.status in FINAL_STATUSES or gen.status == "downloading":
+        if gen.status not in CANCELLABLE_STATUSES:
             done = "rendered; its video is being saved" if gen.status == "downloading" else "finished"
             raise JobError(f"This generation has already {done}; there is nothing to cancel")
         if gen.status == "queued" and self.store.transition(gen_id, ("queued",), "cancelled",

@@ -356,6 +356,7 @@ class Credits(ApiModel):
 
 ACTIVE_STATUSES = ("queued", "submitting", "running", "downloading")
 IN_FLIGHT_STATUSES = ("submitting", "running")  # occupying Mosaic: count against max_in_flight
+CANCELLABLE_STATUSES = ("queued", "submitting", "running")  # once rendered, the video is being saved
 FINAL_STATUSES = ("done", "failed", "cancelled")
 STATUSES = ACTIVE_STATUSES + FINAL_STATUSES
 

@@ -24,6 +24,7 @@ from .errors import ApiError, JobError, ParamsError
 from .jobs import JobRunner
 from .models import (
     ASPECT_RATIOS,
+    CANCELLABLE_STATUSES,
     FINAL_STATUSES,
     MAX_REFERENCE_AUDIO,
     MAX_REFERENCE_IMAGES,
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 MAX_TAKES = 4
 STATUS_TIMEOUT_S = 5.0  # the Status page's key check: one quick try
 STATUS_CACHE_S = 15.0
-CANCELLABLE_STATUSES = ("queued", "submitting", "running")
 MAX_RATING = 5
 MAX_TAG_CHARS = 40
 MAX_NOTES_CHARS = 5000
