@@ -11,12 +11,14 @@ if "services" not in st.session_state:
     st.session_state.services = svc.shared_services(ui.load_settings)
 studio: svc.Services = st.session_state.services
 
-page = st.navigation([
-    st.Page("pages/create.py", title="Create", icon="✏️", default=True),
-    st.Page("pages/compare.py", title="Compare", icon="🔀"),
-    st.Page("pages/gallery.py", title="Gallery", icon="🖼️"),
-    st.Page("pages/status.py", title="Status", icon="📡"),
-])
+page = st.navigation(
+    [
+        st.Page("pages/create.py", title="Create", icon="✏️", default=True),
+        st.Page("pages/compare.py", title="Compare", icon="🔀"),
+        st.Page("pages/gallery.py", title="Gallery", icon="🖼️"),
+        st.Page("pages/status.py", title="Status", icon="📡"),
+    ]
+)
 with st.sidebar:
     ui.mode_banner(studio)
     active = len(svc.queue(studio))

@@ -41,16 +41,66 @@ SEARCH_TARGET = 2.0
 PAGE_SIZE = 24
 SEARCH_WORD = "zebra"
 FILTER = {"resolution": ["720p"]}
-SUBJECTS = ("zebra", "red fox", "lighthouse", "glass whale", "street dancer", "paper boat", "old tram",
-            "snow leopard", "hot air balloon", "koi carp", "robot gardener", "violin player", "desert caravan",
-            "neon sign", "child with a kite", "mountain goat", "jellyfish", "vintage car", "astronaut", "barista")
-ACTIONS = ("crossing", "drifting over", "running through", "circling", "resting beside", "emerging from",
-           "dancing on", "floating above", "climbing", "gliding past")
-PLACES = ("a neon bridge", "a misty harbour", "fresh snow", "a rooftop at dusk", "a bamboo forest", "a flooded street",
-          "a desert canyon", "a busy market", "a frozen lake", "an empty stadium", "a sunflower field", "the moon")
-STYLES = ("cinematic, slow dolly in", "handheld documentary look", "35mm film grain", "drone shot, golden hour",
-          "macro lens, shallow depth of field", "anime style", "black and white, high contrast",
-          "timelapse, wide angle", "soft pastel palette", "rain, reflections, night")
+SUBJECTS = (
+    "zebra",
+    "red fox",
+    "lighthouse",
+    "glass whale",
+    "street dancer",
+    "paper boat",
+    "old tram",
+    "snow leopard",
+    "hot air balloon",
+    "koi carp",
+    "robot gardener",
+    "violin player",
+    "desert caravan",
+    "neon sign",
+    "child with a kite",
+    "mountain goat",
+    "jellyfish",
+    "vintage car",
+    "astronaut",
+    "barista",
+)
+ACTIONS = (
+    "crossing",
+    "drifting over",
+    "running through",
+    "circling",
+    "resting beside",
+    "emerging from",
+    "dancing on",
+    "floating above",
+    "climbing",
+    "gliding past",
+)
+PLACES = (
+    "a neon bridge",
+    "a misty harbour",
+    "fresh snow",
+    "a rooftop at dusk",
+    "a bamboo forest",
+    "a flooded street",
+    "a desert canyon",
+    "a busy market",
+    "a frozen lake",
+    "an empty stadium",
+    "a sunflower field",
+    "the moon",
+)
+STYLES = (
+    "cinematic, slow dolly in",
+    "handheld documentary look",
+    "35mm film grain",
+    "drone shot, golden hour",
+    "macro lens, shallow depth of field",
+    "anime style",
+    "black and white, high contrast",
+    "timelapse, wide angle",
+    "soft pastel palette",
+    "rain, reflections, night",
+)
 AUTHORS = ("", "ana", "ben", "chloe", "dev", "emma")
 TAGS = (None, None, None, "hero", "client A", "hero, client A", "draft", "reject")
 STATUSES = ("done",) * 46 + ("failed", "failed", "cancelled")
@@ -70,21 +120,42 @@ def fake_rows(n: int, seed: int = 7) -> list[dict]:
         res, ratio = rnd.choice(RESOLUTIONS), rnd.choice(ASPECT_RATIOS)
         prompt = f"A {rnd.choice(SUBJECTS)} {rnd.choice(ACTIONS)} {rnd.choice(PLACES)}, {rnd.choice(STYLES)}"
         done = status == "done"
-        rows.append({
-            "id": gen_id, "created_at": created.isoformat(timespec="microseconds"), "author": rnd.choice(AUTHORS),
-            "prompt": prompt, "model": "seedance-2", "resolution": res, "duration": rnd.choice(DURATIONS),
-            "aspect_ratio": ratio, "generate_audio": rnd.random() < 0.7, "selected_context": "{}", "status": status,
-            "error": None if done else "Run failed: simulated",
-            "grid_id": rnd.choice(grids) if rnd.random() < 0.2 else None,
-            "run_id": f"run{i}", "agent_id": f"agent{i % 50}", "submitted_at": created.isoformat(),
-            "finished_at": (created + timedelta(seconds=40)).isoformat(), "elapsed_s": 40.0 + rnd.random() * 30,
-            "video_path": f"{gen_id}.mp4" if done else None, "thumb_path": f"{gen_id}.jpg" if done else None,
-            "width": 1280 if done else None, "height": 720 if done else None,
-            "duration_s": 5.0 if done else None, "has_audio": 1 if done else None,
-            "file_size": 1_300_000 + i % 999 if done else None, "sha256": f"{i:064x}" if done else None,
-            "attempt": 1, "starred": int(rnd.random() < 0.05), "rating": rnd.choice((None, None, None, 3, 4, 5)),
-            "tags": rnd.choice(TAGS), "notes": None, "winner": 0,
-        })
+        rows.append(
+            {
+                "id": gen_id,
+                "created_at": created.isoformat(timespec="microseconds"),
+                "author": rnd.choice(AUTHORS),
+                "prompt": prompt,
+                "model": "seedance-2",
+                "resolution": res,
+                "duration": rnd.choice(DURATIONS),
+                "aspect_ratio": ratio,
+                "generate_audio": rnd.random() < 0.7,
+                "selected_context": "{}",
+                "status": status,
+                "error": None if done else "Run failed: simulated",
+                "grid_id": rnd.choice(grids) if rnd.random() < 0.2 else None,
+                "run_id": f"run{i}",
+                "agent_id": f"agent{i % 50}",
+                "submitted_at": created.isoformat(),
+                "finished_at": (created + timedelta(seconds=40)).isoformat(),
+                "elapsed_s": 40.0 + rnd.random() * 30,
+                "video_path": f"{gen_id}.mp4" if done else None,
+                "thumb_path": f"{gen_id}.jpg" if done else None,
+                "width": 1280 if done else None,
+                "height": 720 if done else None,
+                "duration_s": 5.0 if done else None,
+                "has_audio": 1 if done else None,
+                "file_size": 1_300_000 + i % 999 if done else None,
+                "sha256": f"{i:064x}" if done else None,
+                "attempt": 1,
+                "starred": int(rnd.random() < 0.05),
+                "rating": rnd.choice((None, None, None, 3, 4, 5)),
+                "tags": rnd.choice(TAGS),
+                "notes": None,
+                "winner": 0,
+            }
+        )
     return rows
 
 
@@ -117,6 +188,7 @@ def service_call(studio: svc.Services, query: svc.GalleryQuery):
     def call():
         svc.history(studio, query, limit=PAGE_SIZE)
         svc.count(studio, query)
+
     return call
 
 
@@ -132,6 +204,7 @@ def page_render(studio: svc.Services, params: dict):
 
     def call():
         at.run()
+
     return call
 
 
@@ -152,8 +225,13 @@ def plans(studio: svc.Services, query: svc.GalleryQuery) -> list[str]:
     else:
         count = (f"SELECT count(*) AS n FROM generations g{where}", args)
     out = []
-    for sql, sql_args in ((f"SELECT g.* FROM generations g{page_where} ORDER BY g.created_at DESC, g.rowid DESC "
-                           "LIMIT ? OFFSET ?", [*args, PAGE_SIZE, 0]), count):
+    for sql, sql_args in (
+        (
+            f"SELECT g.* FROM generations g{page_where} ORDER BY g.created_at DESC, g.rowid DESC LIMIT ? OFFSET ?",
+            [*args, PAGE_SIZE, 0],
+        ),
+        count,
+    ):
         steps = [r[3] for r in store.db.execute(f"EXPLAIN QUERY PLAN {sql}", sql_args).fetchall()]
         out.append(f"  {sql[:90]}…\n    " + "\n    ".join(steps))
     return out
@@ -166,8 +244,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=9, help="timed AppTest runs per case (service calls: x5)")
     args = parser.parse_args()
 
-    cases = {"render": {}, "search": {"q": SEARCH_WORD}, "search+filter": {"q": SEARCH_WORD, **FILTER},
-             "filter": dict(FILTER)}
+    cases = {
+        "render": {},
+        "search": {"q": SEARCH_WORD},
+        "search+filter": {"q": SEARCH_WORD, **FILTER},
+        "filter": dict(FILTER),
+    }
     folder = Path(tempfile.mkdtemp(prefix="bench-gallery-"))
     results: dict[tuple[str, str, int], float] = {}
     matches: dict[tuple[str, int], int] = {}
@@ -202,9 +284,11 @@ def main() -> None:
                 flag = "" if ratio <= target else "  MISSED"
                 label = f"{name} ({how})"
                 print(f"{label:30}{a:11.2f}{b:12.2f}{ratio:8.2f}{target:8.1f}  {matches[name, big]:,}{flag}")
-        print("note: every count here is exact, so its cost grows with the number of matching rows "
-              f"({matches['search', small]:,} vs {matches['search', big]:,} for '{SEARCH_WORD}'); the 'services' "
-              "ratios compare sub-millisecond times at 1,000 rows.")
+        print(
+            "note: every count here is exact, so its cost grows with the number of matching rows "
+            f"({matches['search', small]:,} vs {matches['search', big]:,} for '{SEARCH_WORD}'); the 'services' "
+            "ratios compare sub-millisecond times at 1,000 rows."
+        )
         for name in dict.fromkeys(missed):
             print(f"\nquery plans for '{name}' at {big:,}:")
             print("\n".join(plan_text[name]))
@@ -213,17 +297,23 @@ def main() -> None:
             studio.close()
 
     big = args.big
-    pairs = {"render_ratio": ratios["render", "AppTest"],
-             "render_svc_ratio": ratios["render", "services"],
-             "search_ratio": ratios["search", "AppTest"],
-             "search_svc_ratio": ratios["search", "services"],
-             "search_filter_ratio": ratios["search+filter", "AppTest"],
-             "search_filter_svc_ratio": ratios["search+filter", "services"],
-             "filter_ratio": ratios["filter", "AppTest"],
-             "filter_svc_ratio": ratios["filter", "services"]}
-    ms = {f"{name.replace('+', '_')}{'_svc' if how == 'services' else ''}_ms_100k": results[name, how, big]
-          for name in cases for how in ("AppTest", "services")}
+    pairs = {
+        "render_ratio": ratios["render", "AppTest"],
+        "render_svc_ratio": ratios["render", "services"],
+        "search_ratio": ratios["search", "AppTest"],
+        "search_svc_ratio": ratios["search", "services"],
+        "search_filter_ratio": ratios["search+filter", "AppTest"],
+        "search_filter_svc_ratio": ratios["search+filter", "services"],
+        "filter_ratio": ratios["filter", "AppTest"],
+        "filter_svc_ratio": ratios["filter", "services"],
+    }
+    ms = {
+        f"{name.replace('+', '_')}{'_svc' if how == 'services' else ''}_ms_100k": results[name, how, big]
+        for name in cases
+        for how in ("AppTest", "services")
+    }
     print(" ".join(f"{k}={v:.2f}" for k, v in {**pairs, **ms}.items()))
+
 
 if __name__ == "__main__":
     main()

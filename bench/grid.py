@@ -47,8 +47,13 @@ def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="bench-grid-"))
     config = SimConfig(latency=args.latency, latency_per_second=args.latency_per_second, media_dir=data / "sim")
     with Simulator(config).start() as sim:
-        settings = Settings(api_key=BENCH_KEY, base_url=sim.base_url, data_dir=data / "studio",
-                            poll_interval=POLL_INTERVAL_S, max_poll_interval=POLL_INTERVAL_S)
+        settings = Settings(
+            api_key=BENCH_KEY,
+            base_url=sim.base_url,
+            data_dir=data / "studio",
+            poll_interval=POLL_INTERVAL_S,
+            max_poll_interval=POLL_INTERVAL_S,
+        )
         services = svc.build_services(settings)
         base = VideoGenerationParams(prompt="A lighthouse at dusk, waves, slow dolly in", duration=args.duration)
         try:
@@ -73,12 +78,16 @@ def main() -> None:
     print(f"{'one generation (cold pool)':28}{single_cold_s:8.2f}{single_cold_s / single_s:8.2f}")
     print(f"{f'{cells}-cell grid (warm pool)':28}{grid_s:8.2f}{ratio:8.2f}")
     print(f"{f'{cells}-cell grid (cold pool)':28}{grid_cold_s:8.2f}{grid_cold_s / single_s:8.2f}")
-    print(f"API calls per generation (warm grid): {start_calls:.2f} to start "
-          f"(run={calls['run']}, agent_create={calls['agent_create']}, agent_update={calls['agent_update']}), "
-          f"{polls:.2f} polls, {calls['storage_download'] / cells:.2f} downloads")
-    print(f"ratio={ratio:.2f} ratio_cold={grid_cold_s / single_s:.2f} cells={cells} single_s={single_s:.2f} "
-          f"grid_s={grid_s:.2f} grid_cold_s={grid_cold_s:.2f} start_calls_per_gen={start_calls:.2f} "
-          f"polls_per_gen={polls:.2f}")
+    print(
+        f"API calls per generation (warm grid): {start_calls:.2f} to start "
+        f"(run={calls['run']}, agent_create={calls['agent_create']}, agent_update={calls['agent_update']}), "
+        f"{polls:.2f} polls, {calls['storage_download'] / cells:.2f} downloads"
+    )
+    print(
+        f"ratio={ratio:.2f} ratio_cold={grid_cold_s / single_s:.2f} cells={cells} single_s={single_s:.2f} "
+        f"grid_s={grid_s:.2f} grid_cold_s={grid_cold_s:.2f} start_calls_per_gen={start_calls:.2f} "
+        f"polls_per_gen={polls:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -29,27 +29,48 @@ from studio.models import (
 )
 
 # Widget keys (tests address widgets by these).
-FIELDS = {"prompt": "create_prompt", "model": "create_model", "resolution": "create_resolution",
-          "duration": "create_duration", "aspect_ratio": "create_aspect_ratio", "generate_audio": "create_audio"}
-DEFAULTS = {"prompt": "", "model": DEFAULT_MODEL, "resolution": DEFAULT_RESOLUTION, "duration": DEFAULT_DURATION,
-            "aspect_ratio": DEFAULT_ASPECT_RATIO, "generate_audio": DEFAULT_GENERATE_AUDIO}
+FIELDS = {
+    "prompt": "create_prompt",
+    "model": "create_model",
+    "resolution": "create_resolution",
+    "duration": "create_duration",
+    "aspect_ratio": "create_aspect_ratio",
+    "generate_audio": "create_audio",
+}
+DEFAULTS = {
+    "prompt": "",
+    "model": DEFAULT_MODEL,
+    "resolution": DEFAULT_RESOLUTION,
+    "duration": DEFAULT_DURATION,
+    "aspect_ratio": DEFAULT_ASPECT_RATIO,
+    "generate_audio": DEFAULT_GENERATE_AUDIO,
+}
 # selected_context group -> (library kind, widget key, label)
-REF_GROUPS = {"images": ("image", "create_refs_images", "Images"),
-              "videos": ("video", "create_refs_videos", "Videos"),
-              "audio": ("audio", "create_refs_audio", "Audio clips")}
+REF_GROUPS = {
+    "images": ("image", "create_refs_images", "Images"),
+    "videos": ("video", "create_refs_videos", "Videos"),
+    "audio": ("audio", "create_refs_audio", "Audio clips"),
+}
 TAKES_KEY = "create_takes"
-JOBS_KEY = "create_jobs"          # ids of the last run (also ?jobs= in the URL)
-ERRORS_KEY = "create_errors"      # {where: message}; where is prompt | settings | references | run
-NOTICE_KEY = "create_notice"      # (kind, message) about the draft that was opened
+JOBS_KEY = "create_jobs"  # ids of the last run (also ?jobs= in the URL)
+ERRORS_KEY = "create_errors"  # {where: message}; where is prompt | settings | references | run
+NOTICE_KEY = "create_notice"  # (kind, message) about the draft that was opened
 UPLOADER_ROUND = "create_uploader_round"  # bumped to empty the uploader once its files are taken
-UPLOAD_NOTES = "create_upload_notes"      # (added names, error messages) from the last upload
-PRESET_NOTE = "create_preset_note"        # (kind, message) from the last preset action
+UPLOAD_NOTES = "create_upload_notes"  # (added names, error messages) from the last upload
+PRESET_NOTE = "create_preset_note"  # (kind, message) from the last preset action
 PRESET_CONFIRM = "create_preset_confirm"  # ("delete" | "replace", name) waiting for a second click
 MAX_COLUMNS = 4
 VIDEO_HEIGHT_PX = 420
 
-ASPECT_NAMES = {"auto": "Auto", "21:9": "21:9 cinema", "16:9": "16:9 wide", "4:3": "4:3", "1:1": "1:1 square",
-                "3:4": "3:4", "9:16": "9:16 vertical"}
+ASPECT_NAMES = {
+    "auto": "Auto",
+    "21:9": "21:9 cinema",
+    "16:9": "16:9 wide",
+    "4:3": "4:3",
+    "1:1": "1:1 square",
+    "3:4": "3:4",
+    "9:16": "9:16 vertical",
+}
 
 
 def duration_name(value: str) -> str:
@@ -133,21 +154,26 @@ def open_draft(studio: svc.Services) -> None:
     gen = svc.get(studio, src)
     if gen is None:
         reset_form()
-        st.session_state[NOTICE_KEY] = ("error", f"There is no generation with id “{safe(src)}”, so the form starts "
-                                                 "empty.")
+        st.session_state[NOTICE_KEY] = (
+            "error",
+            f"There is no generation with id “{safe(src)}”, so the form starts empty.",
+        )
         return
     try:
         values = svc.draft_from(gen, keep)
     except ParamsError:
         reset_form()
         st.session_state[NOTICE_KEY] = (
-            "error", f"“{safe(keep)}” is not a way to open a draft (use {', '.join(svc.DRAFT_KEEP)}), so the form "
-                     "starts empty.")
+            "error",
+            f"“{safe(keep)}” is not a way to open a draft (use {', '.join(svc.DRAFT_KEEP)}), so the form starts empty.",
+        )
         return
     fill_form(values)
     what = {"all": "its prompt and settings", "prompt": "its prompt", "settings": "its settings (not the prompt)"}[keep]
-    st.session_state[NOTICE_KEY] = ("success", f"Draft opened from generation {gen.id} with {what}. "
-                                               "Change anything, then press Run.")
+    st.session_state[NOTICE_KEY] = (
+        "success",
+        f"Draft opened from generation {gen.id} with {what}. Change anything, then press Run.",
+    )
     st.session_state[ERRORS_KEY] = {}
 
 
@@ -197,11 +223,11 @@ def take_uploads() -> None:
         if ref.upload_id in chosen:
             continue
         try:
-            svc.check_reference_counts({group: chosen + [ref.upload_id]})
+            svc.check_reference_counts({group: [*chosen, ref.upload_id]})
         except ParamsError as err:
             problems.append(f"{ref.filename} is in the library but not selected. {err}")
             continue
-        state[key] = chosen + [ref.upload_id]
+        state[key] = [*chosen, ref.upload_id]
     state[UPLOAD_NOTES] = (added, problems)
     state[UPLOADER_ROUND] += 1  # a new key empties the uploader: the files now live in the library
 
@@ -223,7 +249,10 @@ def save_preset_clicked() -> None:
     exists = name in {p.name for p in svc.presets(studio)}
     if exists and state.get(PRESET_CONFIRM) != ("replace", name):
         state[PRESET_CONFIRM] = ("replace", name)
-        state[PRESET_NOTE] = ("warning", f"A preset named “{ui.plain(name)}” already exists. Press Save again to replace it.")
+        state[PRESET_NOTE] = (
+            "warning",
+            f"A preset named “{ui.plain(name)}” already exists. Press Save again to replace it.",
+        )
         return
     state[PRESET_CONFIRM] = None
     try:
@@ -311,58 +340,114 @@ def presets_section(studio: svc.Services) -> None:
     with st.expander(f"Presets: reuse saved settings ({len(saved)} saved)", expanded=bool(state.get(PRESET_NOTE))):
         left, right = st.columns(2, gap="large")
         with left:
-            st.selectbox("Saved presets", saved, index=None, key="create_preset_pick",
-                         placeholder="Choose a preset" if saved else "No presets yet")
+            st.selectbox(
+                "Saved presets",
+                saved,
+                index=None,
+                key="create_preset_pick",
+                placeholder="Choose a preset" if saved else "No presets yet",
+            )
             b1, b2 = st.columns(2)
-            b1.button("Load into the form", key="create_preset_load", on_click=load_preset_clicked,
-                      disabled=not saved, width="stretch")
-            b2.button("Delete…", key="create_preset_delete", on_click=delete_preset_clicked, args=(False,),
-                      disabled=not saved, width="stretch")
+            b1.button(
+                "Load into the form",
+                key="create_preset_load",
+                on_click=load_preset_clicked,
+                disabled=not saved,
+                width="stretch",
+            )
+            b2.button(
+                "Delete…",
+                key="create_preset_delete",
+                on_click=delete_preset_clicked,
+                args=(False,),
+                disabled=not saved,
+                width="stretch",
+            )
             confirm = state.get(PRESET_CONFIRM)
             if confirm and confirm[0] == "delete":
                 st.warning(f"Delete preset “{ui.plain(confirm[1])}”? This can't be undone.")
                 c1, c2 = st.columns(2)
-                c1.button("Yes, delete it", key="create_preset_delete_confirm", on_click=delete_preset_clicked,
-                          args=(True,), type="primary", width="stretch")
+                c1.button(
+                    "Yes, delete it",
+                    key="create_preset_delete_confirm",
+                    on_click=delete_preset_clicked,
+                    args=(True,),
+                    type="primary",
+                    width="stretch",
+                )
                 c2.button("Keep it", key="create_preset_delete_cancel", on_click=cancel_confirm, width="stretch")
         with right:
-            st.text_input("Save the current settings as", key="create_preset_name",
-                          placeholder="e.g. Vertical social, 480p", max_chars=svc.MAX_PRESET_NAME_CHARS)
-            st.checkbox("Include the prompt", key="create_preset_with_prompt",
-                        help="Off: the preset keeps only the settings, so it works with any prompt.")
+            st.text_input(
+                "Save the current settings as",
+                key="create_preset_name",
+                placeholder="e.g. Vertical social, 480p",
+                max_chars=svc.MAX_PRESET_NAME_CHARS,
+            )
+            st.checkbox(
+                "Include the prompt",
+                key="create_preset_with_prompt",
+                help="Off: the preset keeps only the settings, so it works with any prompt.",
+            )
             st.checkbox("Include the selected references", key="create_preset_with_refs")
             st.button("Save preset", key="create_preset_save", on_click=save_preset_clicked)
         note(state.get(PRESET_NOTE))
 
 
 def prompt_section() -> None:
-    st.text_area("Prompt: describe the shot", key=FIELDS["prompt"], height=140, persist_state="session",
-                 placeholder="A paper boat drifts down a rainy street at dusk, neon reflections, slow dolly-in",
-                 help="Plain text. Describe the subject, action, camera and mood. Press Ctrl+Enter or click "
-                      "outside the box to update the character count.")
+    st.text_area(
+        "Prompt: describe the shot",
+        key=FIELDS["prompt"],
+        height=140,
+        persist_state="session",
+        placeholder="A paper boat drifts down a rainy street at dusk, neon reflections, slow dolly-in",
+        help="Plain text. Describe the subject, action, camera and mood. Press Ctrl+Enter or click "
+        "outside the box to update the character count.",
+    )
     length = len(st.session_state[FIELDS["prompt"]] or "")
     over = length > PROMPT_MAX_CHARS
-    st.caption(f"{'🔴 ' if over else ''}{length:,} / {PROMPT_MAX_CHARS:,} characters"
-               + (f" — {length - PROMPT_MAX_CHARS:,} over the limit" if over else ""))
+    st.caption(
+        f"{'🔴 ' if over else ''}{length:,} / {PROMPT_MAX_CHARS:,} characters"
+        + (f" — {length - PROMPT_MAX_CHARS:,} over the limit" if over else "")
+    )
     field_error("prompt")
 
 
 def settings_section() -> None:
     cols = st.columns([1, 1.7, 1.2, 1.3, 1.3], gap="medium", vertical_alignment="bottom")
     cols[0].selectbox("Model", MODELS, key=FIELDS["model"], persist_state="session")
-    cols[1].radio("Resolution", RESOLUTIONS, key=FIELDS["resolution"], horizontal=True, persist_state="session",
-                  help="Higher resolutions take longer.")
-    cols[2].selectbox("Duration", DURATIONS, key=FIELDS["duration"], format_func=duration_name,
-                      persist_state="session", help="4 to 15 seconds, or Auto to let the model choose.")
-    cols[3].selectbox("Aspect ratio", ASPECT_RATIOS, key=FIELDS["aspect_ratio"],
-                      format_func=lambda v: ASPECT_NAMES.get(v, v), persist_state="session")
+    cols[1].radio(
+        "Resolution",
+        RESOLUTIONS,
+        key=FIELDS["resolution"],
+        horizontal=True,
+        persist_state="session",
+        help="Higher resolutions take longer.",
+    )
+    cols[2].selectbox(
+        "Duration",
+        DURATIONS,
+        key=FIELDS["duration"],
+        format_func=duration_name,
+        persist_state="session",
+        help="4 to 15 seconds, or Auto to let the model choose.",
+    )
+    cols[3].selectbox(
+        "Aspect ratio",
+        ASPECT_RATIOS,
+        key=FIELDS["aspect_ratio"],
+        format_func=lambda v: ASPECT_NAMES.get(v, v),
+        persist_state="session",
+    )
     cols[4].toggle("Generate audio", key=FIELDS["generate_audio"], persist_state="session")
     field_error("settings")
 
 
 def reference_label(ref) -> str:
-    return f"{ref.filename} ({ref.size / 1024:,.1f} KB)" if ref.size < 1024**2 else \
-        f"{ref.filename} ({ref.size / 1024**2:,.1f} MB)"
+    return (
+        f"{ref.filename} ({ref.size / 1024:,.1f} KB)"
+        if ref.size < 1024**2
+        else f"{ref.filename} ({ref.size / 1024**2:,.1f} MB)"
+    )
 
 
 def preview(ref) -> None:
@@ -382,14 +467,19 @@ def preview(ref) -> None:
 def references_section(studio: svc.Services) -> None:
     state = st.session_state
     chosen = sum(len(state[key]) for _, key, _ in REF_GROUPS.values())
-    with st.expander(f"References: images, videos and audio that guide the video ({chosen} selected)",
-                     expanded=bool(chosen or state[ERRORS_KEY].get("references") or state.get(UPLOAD_NOTES))):
+    with st.expander(
+        f"References: images, videos and audio that guide the video ({chosen} selected)",
+        expanded=bool(chosen or state[ERRORS_KEY].get("references") or state.get(UPLOAD_NOTES)),
+    ):
         st.file_uploader(
-            "Add files to the reference library", accept_multiple_files=True, key=uploader_key(),
+            "Add files to the reference library",
+            accept_multiple_files=True,
+            key=uploader_key(),
             on_change=take_uploads,
             help="Images (PNG, JPG, GIF, WEBP, SVG) up to 50 MB, videos (MP4, MOV, WEBM, …) and audio "
-                 f"(MP3, WAV, M4A, …) up to {svc.BROWSER_UPLOAD_MAX_MB:,} MB. Each file is uploaded once "
-                 "and kept for later.")
+            f"(MP3, WAV, M4A, …) up to {svc.BROWSER_UPLOAD_MAX_MB:,} MB. Each file is uploaded once "
+            "and kept for later.",
+        )
         added, problems = state.get(UPLOAD_NOTES) or ([], [])
         if added:
             st.success(f"Added to the library and selected: {ui.plain(', '.join(added))}")
@@ -397,16 +487,22 @@ def references_section(studio: svc.Services) -> None:
             st.error(ui.plain(problem), icon="⚠️")
         field_error("references")
         cols = st.columns(3, gap="medium")
-        for col, (group, (kind, key, label)) in zip(cols, REF_GROUPS.items()):
+        for col, (_group, (kind, key, label)) in zip(cols, REF_GROUPS.items(), strict=False):
             library = {r.upload_id: r for r in svc.references(studio, kind)}
             options = list(library) + [i for i in state[key] if i not in library]
             limit = svc.REFERENCE_MAX_COUNT[kind]
             with col:
-                st.multiselect(f"{label} (up to {limit})", options, key=key, max_selections=limit,
-                               persist_state="session",
-                               format_func=lambda i, lib=library: reference_label(lib[i]) if i in lib
-                               else f"upload {i} (not in this library)",
-                               placeholder="Pick from the library" if library else "Nothing in the library yet")
+                st.multiselect(
+                    f"{label} (up to {limit})",
+                    options,
+                    key=key,
+                    max_selections=limit,
+                    persist_state="session",
+                    format_func=lambda i, lib=library: (
+                        reference_label(lib[i]) if i in lib else f"upload {i} (not in this library)"
+                    ),
+                    placeholder="Pick from the library" if library else "Nothing in the library yet",
+                )
                 for upload_id in state[key]:
                     if upload_id in library:
                         preview(library[upload_id])
@@ -420,21 +516,34 @@ def estimate_text(studio: svc.Services, values: dict[str, Any], takes: int) -> s
     est = svc.estimate(studio, [params] * takes)
     text = est.describe()
     if est.credits is None:
-        text += " · no credits used" if studio.mode == "simulator" else \
-            " · credit cost unknown (set STUDIO_CREDITS_PER_SECOND to estimate it)"
+        text += (
+            " · no credits used"
+            if studio.mode == "simulator"
+            else " · credit cost unknown (set STUDIO_CREDITS_PER_SECOND to estimate it)"
+        )
     return text
 
 
 def run_section(studio: svc.Services) -> None:
     with st.container(border=True, key="create_run_box"):
         c1, c2, c3 = st.columns([1, 4, 1.3], vertical_alignment="center")
-        c1.number_input("Takes", min_value=1, max_value=svc.MAX_TAKES, step=1, key=TAKES_KEY,
-                        persist_state="session", help=f"Run the same settings 1 to {svc.MAX_TAKES} times at once and keep the best.")
+        c1.number_input(
+            "Takes",
+            min_value=1,
+            max_value=svc.MAX_TAKES,
+            step=1,
+            key=TAKES_KEY,
+            persist_state="session",
+            help=f"Run the same settings 1 to {svc.MAX_TAKES} times at once and keep the best.",
+        )
         takes = int(st.session_state[TAKES_KEY])
         with c2:
             st.markdown(f"**This will request:** {estimate_text(studio, form_values(), takes)}")
-            where_to = "🧪 the local simulator (no API key; free, made-up videos)" if studio.mode == "simulator" \
+            where_to = (
+                "🧪 the local simulator (no API key; free, made-up videos)"
+                if studio.mode == "simulator"
                 else "🔑 the Mosaic API (uses credits)"
+            )
             st.caption(f"Runs on {where_to}")
         c3.button("▶ Run", key="create_run", type="primary", on_click=run_clicked, width="stretch")
         field_error("run")
@@ -470,8 +579,9 @@ def render_jobs(views: list[svc.JobView]) -> None:
             title = gen.cell_label.capitalize() if gen.cell_label else "Result"
             st.markdown(f"**{ui.plain(title)}** · {ui.settings_line(gen)}")
             if gen.is_active:
-                st.progress(view.progress, text=f"{ui.STATUS_ICONS.get(gen.status, '')} {view.label} · "
-                                                f"{view.progress:.0%}")
+                st.progress(
+                    view.progress, text=f"{ui.STATUS_ICONS.get(gen.status, '')} {view.label} · {view.progress:.0%}"
+                )
                 if view.last_error:
                     st.caption(f"Retrying after a hiccup: {ui.plain(view.last_error)}")
                 if svc.can_cancel(gen) and st.button("Cancel", key=f"create_cancel_{gen.id}"):
@@ -480,8 +590,7 @@ def render_jobs(views: list[svc.JobView]) -> None:
                 ui.video(gen)
                 if gen.status == "done":
                     st.caption(ui.facts_line(gen))
-                    st.page_link("pages/gallery.py", label="Open in the Gallery", icon="🖼️",
-                                 query_params={"id": gen.id})
+                    st.page_link("pages/gallery.py", label="Open in the Gallery", icon="🖼️", query_params={"id": gen.id})
                 elif st.button("Retry", key=f"create_retry_{gen.id}", type="primary"):
                     ui.act(svc.retry, gen.id)
 

@@ -26,8 +26,14 @@ DISMISSED_KEY = "gallery_url_notices_dismissed"
 AUDIO_CHOICES = ("on", "off")
 # The widget keys are the URL parameter names. None of them is a parameter another page reads
 # (grid, a, b, from, keep): Streamlit drops a bound parameter when it navigates to another page.
-CHOICES = {"resolution": RESOLUTIONS, "aspect_ratio": ASPECT_RATIOS, "duration": DURATIONS,
-           "audio": AUDIO_CHOICES, "status": STATUSES, "model": MODELS}
+CHOICES = {
+    "resolution": RESOLUTIONS,
+    "aspect_ratio": ASPECT_RATIOS,
+    "duration": DURATIONS,
+    "audio": AUDIO_CHOICES,
+    "status": STATUSES,
+    "model": MODELS,
+}
 TEXT_PARAMS = ("q", "author", "grid_id")
 DATE_PARAMS = ("since", "until")
 KNOWN_PARAMS = (*CHOICES, *TEXT_PARAMS, *DATE_PARAMS, "starred", DETAIL_PARAM)
@@ -53,8 +59,10 @@ def url_problems(params: dict[str, list[str]]) -> list[str]:
             elif key == "starred" and value and value.lower() not in ("true", "false"):
                 out.append(f"Ignored starred={value}: use true.")
             elif key not in KNOWN_PARAMS:
-                out.append(f"Ignored {key}={value}: the gallery has no such filter "
-                           f"(it knows {', '.join(k for k in KNOWN_PARAMS if k != DETAIL_PARAM)}).")
+                out.append(
+                    f"Ignored {key}={value}: the gallery has no such filter "
+                    f"(it knows {', '.join(k for k in KNOWN_PARAMS if k != DETAIL_PARAM)})."
+                )
     return out
 
 
@@ -71,20 +79,25 @@ def query_from_widgets() -> svc.GalleryQuery:
     s = st.session_state
     audio = s.get("audio")
     return svc.GalleryQuery(
-        text=s.get("q") or "", resolution=s.get("resolution") or [], aspect_ratio=s.get("aspect_ratio") or [],
-        duration=s.get("duration") or [], status=s.get("status") or [], model=s.get("model") or [],
+        text=s.get("q") or "",
+        resolution=s.get("resolution") or [],
+        aspect_ratio=s.get("aspect_ratio") or [],
+        duration=s.get("duration") or [],
+        status=s.get("status") or [],
+        model=s.get("model") or [],
         author=[a.strip() for a in (s.get("author") or "").split(",") if a.strip()],
-        generate_audio=None if audio is None else audio == "on", starred=True if s.get("starred") else None,
+        generate_audio=None if audio is None else audio == "on",
+        starred=True if s.get("starred") else None,
         grid_id=(s.get("grid_id") or "").strip() or None,
         since=s["since"].isoformat() if s.get("since") else None,
-        until=s["until"].isoformat() if s.get("until") else None)
+        until=s["until"].isoformat() if s.get("until") else None,
+    )
 
 
 def _clear_filters() -> None:
     "Back to the whole gallery (bound widgets change through session_state, never st.query_params)."
     cleared = {key: [] for key in CHOICES} | {"audio": None, "since": None, "until": None, "starred": False}
-    st.session_state.update(cleared | {key: "" for key in TEXT_PARAMS})
-
+    st.session_state.update(cleared | dict.fromkeys(TEXT_PARAMS, ""))
 
 
 def _when(stamp: str | None) -> str:
@@ -107,25 +120,40 @@ def _bytes(n: int | None) -> str:
 
 def filters() -> None:
     "Search box and filters, each bound to its URL parameter."
-    st.text_input("Search", key="q", bind="query-params", type="search", live=True,
-                  placeholder="Words from prompts, notes or tags, e.g. zebra neon",
-                  help="Every word must appear; each word also matches longer words (neon → neons).")
+    st.text_input(
+        "Search",
+        key="q",
+        bind="query-params",
+        type="search",
+        live=True,
+        placeholder="Words from prompts, notes or tags, e.g. zebra neon",
+        help="Every word must appear; each word also matches longer words (neon → neons).",
+    )
     with st.container(border=True, key="gallery_filters"):
         row = st.columns(4)
-        row[0].multiselect("Resolution", RESOLUTIONS, key="resolution", bind="query-params", placeholder="Any",
-                           wrap=True)
-        row[1].multiselect("Aspect ratio", ASPECT_RATIOS, key="aspect_ratio", bind="query-params", placeholder="Any",
-                           wrap=True)
-        row[2].multiselect("Duration (seconds)", DURATIONS, key="duration", bind="query-params", placeholder="Any",
-                           wrap=True)
+        row[0].multiselect(
+            "Resolution", RESOLUTIONS, key="resolution", bind="query-params", placeholder="Any", wrap=True
+        )
+        row[1].multiselect(
+            "Aspect ratio", ASPECT_RATIOS, key="aspect_ratio", bind="query-params", placeholder="Any", wrap=True
+        )
+        row[2].multiselect(
+            "Duration (seconds)", DURATIONS, key="duration", bind="query-params", placeholder="Any", wrap=True
+        )
         row[3].multiselect("Status", STATUSES, key="status", bind="query-params", placeholder="Any", wrap=True)
         row = st.columns(4)
         row[0].selectbox("Audio", AUDIO_CHOICES, index=None, key="audio", bind="query-params", placeholder="Any")
         row[1].multiselect("Model", MODELS, key="model", bind="query-params", placeholder="Any", wrap=True)
-        row[2].text_input("Author", key="author", bind="query-params", placeholder="Any",
-                          help="Exact names, separated by commas.")
-        row[3].text_input("Comparison id", key="grid_id", bind="query-params", placeholder="Any",
-                          help="Only the cells of one comparison (its id is in a cell's details).")
+        row[2].text_input(
+            "Author", key="author", bind="query-params", placeholder="Any", help="Exact names, separated by commas."
+        )
+        row[3].text_input(
+            "Comparison id",
+            key="grid_id",
+            bind="query-params",
+            placeholder="Any",
+            help="Only the cells of one comparison (its id is in a cell's details).",
+        )
         row = st.columns(4, vertical_alignment="bottom")
         row[0].date_input("From", value=None, key="since", bind="query-params", help="Created on or after (UTC).")
         row[1].date_input("To", value=None, key="until", bind="query-params", help="Created on or before (UTC).")
@@ -192,7 +220,7 @@ def card(view: svc.JobView) -> None:
 
 def cards(views: list[svc.JobView]) -> None:
     for start in range(0, len(views), COLUMNS):
-        for col, view in zip(st.columns(COLUMNS), views[start:start + COLUMNS]):
+        for col, view in zip(st.columns(COLUMNS), views[start : start + COLUMNS], strict=False):
             with col:
                 card(view)
 
@@ -204,10 +232,20 @@ def pager(total: int, where: str) -> None:
     first = page * PAGE_SIZE + 1
     left, prev, nxt = st.columns([6, 1, 1], vertical_alignment="center")
     left.caption(f"{first:,}–{min(first + PAGE_SIZE - 1, total):,} of {total:,} · page {page + 1} of {pages:,}")
-    prev.button("← Previous", key=f"gallery_prev_{where}", disabled=page == 0, width="stretch",
-                on_click=lambda: st.session_state.update({PAGE_KEY: page - 1}))
-    nxt.button("Next →", key=f"gallery_next_{where}", disabled=page >= pages - 1, width="stretch",
-               on_click=lambda: st.session_state.update({PAGE_KEY: page + 1}))
+    prev.button(
+        "← Previous",
+        key=f"gallery_prev_{where}",
+        disabled=page == 0,
+        width="stretch",
+        on_click=lambda: st.session_state.update({PAGE_KEY: page - 1}),
+    )
+    nxt.button(
+        "Next →",
+        key=f"gallery_next_{where}",
+        disabled=page >= pages - 1,
+        width="stretch",
+        on_click=lambda: st.session_state.update({PAGE_KEY: page + 1}),
+    )
 
 
 # ---------------------------------------------------------------------- detail
@@ -236,14 +274,20 @@ def _save(action, studio: svc.Services, gen_id: str, value) -> None:
 def _facts_rows(gen: Generation) -> list[tuple[str, str]]:
     refs = gen.selected_context
     return [
-        ("Model", gen.model), ("Resolution", gen.resolution),
-        ("Aspect ratio", gen.aspect_ratio), ("Duration", "auto" if gen.duration == "auto" else f"{gen.duration} s"),
+        ("Model", gen.model),
+        ("Resolution", gen.resolution),
+        ("Aspect ratio", gen.aspect_ratio),
+        ("Duration", "auto" if gen.duration == "auto" else f"{gen.duration} s"),
         ("Audio", "on" if gen.generate_audio else "off"),
         ("References", f"{len(refs.images)} images, {len(refs.videos)} videos, {len(refs.audio)} audio"),
         ("Author", gen.author or "—"),
-        ("Status", f"{ui.STATUS_ICONS.get(gen.status, '')} {gen.status}"
-                   + (f" (attempt {gen.attempt})" if gen.attempt > 1 else "")),
-        ("Created", _when(gen.created_at)), ("Submitted", _when(gen.submitted_at)),
+        (
+            "Status",
+            f"{ui.STATUS_ICONS.get(gen.status, '')} {gen.status}"
+            + (f" (attempt {gen.attempt})" if gen.attempt > 1 else ""),
+        ),
+        ("Created", _when(gen.created_at)),
+        ("Submitted", _when(gen.submitted_at)),
         ("Finished", _when(gen.finished_at)),
         ("Time taken", f"{gen.elapsed_s:.1f} s" if gen.elapsed_s is not None else "—"),
         ("Video size", f"{gen.width}×{gen.height}" if gen.width else "—"),
@@ -254,10 +298,15 @@ def _facts_rows(gen: Generation) -> list[tuple[str, str]]:
 
 
 def _ids_rows(gen: Generation) -> list[tuple[str, str]]:
-    return [("Generation", gen.id), ("Run", gen.run_id or "—"), ("Agent", gen.agent_id or "—"),
-            ("Node", gen.node_id or "—"), ("Render", gen.render_id or "—"),
-            ("Comparison", f"{gen.grid_id} ({gen.cell_label})" if gen.grid_id else "—"),
-            ("SHA-256", gen.sha256 or "—")]
+    return [
+        ("Generation", gen.id),
+        ("Run", gen.run_id or "—"),
+        ("Agent", gen.agent_id or "—"),
+        ("Node", gen.node_id or "—"),
+        ("Render", gen.render_id or "—"),
+        ("Comparison", f"{gen.grid_id} ({gen.cell_label})" if gen.grid_id else "—"),
+        ("SHA-256", gen.sha256 or "—"),
+    ]
 
 
 def _table(rows: list[tuple[str, str]]) -> None:
@@ -267,16 +316,30 @@ def _table(rows: list[tuple[str, str]]) -> None:
 def _curation(studio: svc.Services, gen: Generation) -> None:
     "Star, rating, tags and notes; star and rating save at once, tags and notes with a button."
     star, stars = st.columns([1, 2], vertical_alignment="center")
-    star.toggle("⭐ Starred", value=gen.starred, key=f"detail_star_{gen.id}",
-                on_change=lambda: _save(svc.set_starred, studio, gen.id, st.session_state[f"detail_star_{gen.id}"]))
+    star.toggle(
+        "⭐ Starred",
+        value=gen.starred,
+        key=f"detail_star_{gen.id}",
+        on_change=lambda: _save(svc.set_starred, studio, gen.id, st.session_state[f"detail_star_{gen.id}"]),
+    )
     with stars:
-        st.feedback("stars", key=f"detail_rating_{gen.id}", default=gen.rating - 1 if gen.rating else None,
-                    on_change=lambda: _save(svc.set_rating, studio, gen.id, _rating(gen.id)))
+        st.feedback(
+            "stars",
+            key=f"detail_rating_{gen.id}",
+            default=gen.rating - 1 if gen.rating else None,
+            on_change=lambda: _save(svc.set_rating, studio, gen.id, _rating(gen.id)),
+        )
     with st.form(key=f"detail_form_{gen.id}", border=False):
-        st.text_input("Tags", value=", ".join(gen.tag_list), key=f"detail_tags_{gen.id}",
-                      placeholder="e.g. hero shot, client A", help="Separate tags with commas.")
-        st.text_area("Notes", value=gen.notes or "", key=f"detail_notes_{gen.id}", height=90,
-                     max_chars=svc.MAX_NOTES_CHARS)
+        st.text_input(
+            "Tags",
+            value=", ".join(gen.tag_list),
+            key=f"detail_tags_{gen.id}",
+            placeholder="e.g. hero shot, client A",
+            help="Separate tags with commas.",
+        )
+        st.text_area(
+            "Notes", value=gen.notes or "", key=f"detail_notes_{gen.id}", height=90, max_chars=svc.MAX_NOTES_CHARS
+        )
         saved = st.form_submit_button("Save tags and notes", key=f"detail_save_{gen.id}")
     if saved:
         try:
@@ -297,17 +360,28 @@ def _rating(gen_id: str) -> int | None:
 def _reuse(studio: svc.Services, gen: Generation, others: list[Generation]) -> None:
     "Open as a new draft, compare, copy as an API request."
     st.markdown("**Open as a new draft**")
-    keep = st.radio("Keep", svc.DRAFT_KEEP, format_func=KEEP_LABELS.get, key=f"detail_keep_{gen.id}",
-                    horizontal=True, label_visibility="collapsed")
+    keep = st.radio(
+        "Keep",
+        svc.DRAFT_KEEP,
+        format_func=KEEP_LABELS.get,
+        key=f"detail_keep_{gen.id}",
+        horizontal=True,
+        label_visibility="collapsed",
+    )
     if st.button("✏️ Open in Create", key=f"detail_draft_{gen.id}"):
         st.switch_page("pages/create.py", query_params={"from": gen.id, "keep": keep})
     st.markdown("**Compare**")
     if gen.grid_id:
         link, cells = st.columns(2)
-        link.page_link("pages/compare.py", label=f"Open its comparison ({gen.cell_label or 'cell'})", icon="🔀",
-                       query_params={"grid": gen.grid_id})
-        if cells.button("🖼️ Show all its cells here", key=f"detail_grid_{gen.id}", on_click=_filter_grid,
-                        args=(gen.grid_id,)):
+        link.page_link(
+            "pages/compare.py",
+            label=f"Open its comparison ({gen.cell_label or 'cell'})",
+            icon="🔀",
+            query_params={"grid": gen.grid_id},
+        )
+        if cells.button(
+            "🖼️ Show all its cells here", key=f"detail_grid_{gen.id}", on_click=_filter_grid, args=(gen.grid_id,)
+        ):
             st.rerun()
     siblings = svc.grid(studio, gen.grid_id)[1] if gen.grid_id else []
     recent = svc.history(studio, svc.GalleryQuery(status=["done"]), limit=PAGE_SIZE)
@@ -315,15 +389,27 @@ def _reuse(studio: svc.Services, gen: Generation, others: list[Generation]) -> N
     if not candidates:
         st.caption("There is no other finished generation to compare this one with yet.")
     else:
-        other = st.selectbox("Compare A/B with", list(candidates), key=f"detail_ab_{gen.id}",
-                             format_func=lambda i: f"{candidates[i].prompt[:50]} · {ui.settings_line(candidates[i])}")
+        other = st.selectbox(
+            "Compare A/B with",
+            list(candidates),
+            key=f"detail_ab_{gen.id}",
+            format_func=lambda i: f"{candidates[i].prompt[:50]} · {ui.settings_line(candidates[i])}",
+        )
         if st.button("🔀 Compare A/B", key=f"detail_compare_{gen.id}"):
             st.switch_page("pages/compare.py", query_params={"a": gen.id, "b": other})
     st.markdown("**Copy as API request**")
-    lang = st.radio("Language", ("curl", "python"), key=f"detail_lang_{gen.id}", horizontal=True,
-                    format_func={"curl": "curl", "python": "Python"}.get, label_visibility="collapsed")
-    st.code(svc.api_request(gen.params, language=lang, base_url=studio.settings.base_url),
-            language="bash" if lang == "curl" else "python")
+    lang = st.radio(
+        "Language",
+        ("curl", "python"),
+        key=f"detail_lang_{gen.id}",
+        horizontal=True,
+        format_func={"curl": "curl", "python": "Python"}.get,
+        label_visibility="collapsed",
+    )
+    st.code(
+        svc.api_request(gen.params, language=lang, base_url=studio.settings.base_url),
+        language="bash" if lang == "curl" else "python",
+    )
     st.caption("mk_your_api_key is a placeholder: put your own key there. Your key is never shown here.")
 
 
@@ -384,8 +470,10 @@ def detail(gen_id: str, others: list[Generation]) -> None:
 def main() -> None:
     studio = ui.services()
     st.title("Gallery")
-    st.caption("Every video made here, newest first. Click Open for the details. The search and filters are part "
-               "of the page's link, so you can bookmark a view or send it to someone.")
+    st.caption(
+        "Every video made here, newest first. Click Open for the details. The search and filters are part "
+        "of the page's link, so you can bookmark a view or send it to someone."
+    )
     if msg := st.session_state.pop("gallery_toast", None):
         st.toast(msg, icon="🗑️")
     url_notices()
@@ -406,20 +494,27 @@ def main() -> None:
         ui.error_box(err)
         return
     if wanted and target is None:
-        st.error(f"There is no generation with id “{ui.plain(wanted)}”; it may have been deleted. "
-                 "Showing the gallery instead.", icon="🔎")
+        st.error(
+            f"There is no generation with id “{ui.plain(wanted)}”; it may have been deleted. "
+            "Showing the gallery instead.",
+            icon="🔎",
+        )
         st.button("OK", key="gallery_unknown_ok", on_click=_close_detail)
     if total == 0:
         if query == svc.GalleryQuery() or svc.count(studio) == 0:
-            st.info("No videos yet. Write a prompt on the Create page and press Run: every result "
-                    "lands here, newest first.", icon="🎬")
+            st.info(
+                "No videos yet. Write a prompt on the Create page and press Run: every result "
+                "lands here, newest first.",
+                icon="🎬",
+            )
             st.page_link("pages/create.py", label="Go to Create", icon="✏️")
         else:
-            st.info("Nothing matches this search and these filters. Try fewer words or clear the filters.",
-                    icon="🔍")
+            st.info("Nothing matches this search and these filters. Try fewer words or clear the filters.", icon="🔍")
     else:
-        st.html(f"<style>.st-key-gallery_cards [data-testid='stImage'] img {{ height: {THUMB_HEIGHT_PX}px; "
-                "width: 100%; object-fit: contain; background: #111; border-radius: 4px; }</style>")
+        st.html(
+            f"<style>.st-key-gallery_cards [data-testid='stImage'] img {{ height: {THUMB_HEIGHT_PX}px; "
+            "width: 100%; object-fit: contain; background: #111; border-radius: 4px; }</style>"
+        )
         pager(total, "top")
         ui.live([g.id for g in gens], cards, key="gallery_cards")
         if total > PAGE_SIZE:

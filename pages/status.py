@@ -16,7 +16,7 @@ IDLE_CHECK_S = 5.0  # an idle Status page notices runs started in another tab or
 def short(text: str) -> str:
     "One line of a prompt, for lists (shown with st.text: plain text, never markdown)."
     line = " ".join(text.split())
-    return line if len(line) <= PROMPT_PREVIEW_CHARS else line[:PROMPT_PREVIEW_CHARS - 1] + "…"
+    return line if len(line) <= PROMPT_PREVIEW_CHARS else line[: PROMPT_PREVIEW_CHARS - 1] + "…"
 
 
 def api_section(studio: svc.Services) -> None:
@@ -43,10 +43,13 @@ def render_queue(views: list[svc.JobView]) -> None:
             c1, c2, c3 = st.columns([4, 4, 1], vertical_alignment="center")
             with c1:
                 st.text(short(gen.prompt))
-                st.caption(f"{gen.id} · {ui.settings_line(gen)}" + (f" · {ui.plain(gen.cell_label)}" if gen.cell_label else ""))
+                st.caption(
+                    f"{gen.id} · {ui.settings_line(gen)}" + (f" · {ui.plain(gen.cell_label)}" if gen.cell_label else "")
+                )
             with c2:
-                st.progress(view.progress, text=f"{ui.STATUS_ICONS.get(gen.status, '')} {view.label} · "
-                                                f"{view.progress:.0%}")
+                st.progress(
+                    view.progress, text=f"{ui.STATUS_ICONS.get(gen.status, '')} {view.label} · {view.progress:.0%}"
+                )
                 if view.last_error and gen.is_active:
                     st.caption(f"Retrying after a hiccup: {ui.plain(view.last_error)}")
             with c3:

@@ -32,6 +32,7 @@ def _csv(allowed: Sequence[str]):
         if bad or not values:
             raise argparse.ArgumentTypeError(f"choose from {', '.join(allowed)} (got {text!r})")
         return values
+
     return parse
 
 
@@ -75,6 +76,7 @@ def _progress(started: float):
         if line[10:] != last[0][10:] or int(time.monotonic() - started) % 5 == 0:
             print(line, file=sys.stderr, flush=True)
             last[0] = line
+
     return show
 
 
@@ -86,8 +88,11 @@ def _finish(services: svc.Services, ids: list[str], wait: bool, single: bool) ->
     facts = [services.facts(g) for g in gens]
     for f in facts:
         if f["status"] == "done":
-            print(f"{f['cell'] or f['id']}: {f['path']} {f['width']}x{f['height']} "
-                  f"{f['duration_s']:.1f}s audio={'yes' if f['has_audio'] else 'no'}", file=sys.stderr)
+            print(
+                f"{f['cell'] or f['id']}: {f['path']} {f['width']}x{f['height']} "
+                f"{f['duration_s']:.1f}s audio={'yes' if f['has_audio'] else 'no'}",
+                file=sys.stderr,
+            )
         else:
             print(f"{f['cell'] or f['id']}: {f['status']}: {f['error'] or ''}", file=sys.stderr)
     print(json.dumps(facts[0] if single else facts))
@@ -102,8 +107,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return simulator.main(argv[1:]) or 0
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "asgi_app.py"),
-               "--server.port", str(args.port), "--server.address", args.address, "--server.headless", "true"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "asgi_app.py"),
+            "--server.port",
+            str(args.port),
+            "--server.address",
+            args.address,
+            "--server.headless",
+            "true",
+        ]
         # The data folder is resolved here, from where the command was typed, not from the checkout.
         env = {**os.environ, "STUDIO_DATA_DIR": str(Settings().data_dir)}
         os.chdir(ROOT)
@@ -111,9 +127,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     audio = not args.no_audio
     try:  # check the input before anything starts
         if args.command == "generate":
-            params = VideoGenerationParams.parse(prompt=args.prompt, resolution=args.resolution,
-                                                 aspect_ratio=args.aspect_ratio, duration=args.duration,
-                                                 generate_audio=audio)
+            params = VideoGenerationParams.parse(
+                prompt=args.prompt,
+                resolution=args.resolution,
+                aspect_ratio=args.aspect_ratio,
+                duration=args.duration,
+                generate_audio=audio,
+            )
         else:
             params = VideoGenerationParams.parse(prompt=args.prompt, duration=args.duration, generate_audio=audio)
         services = svc.build_services(Settings())
@@ -125,8 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "generate":
             ids = svc.generate(services, params, takes=args.takes)
             return _finish(services, ids, args.wait, single=args.takes == 1)
-        grid_id, ids = svc.start_grid(services, params, resolutions=args.resolutions,
-                                      aspect_ratios=args.aspect_ratios)
+        grid_id, ids = svc.start_grid(services, params, resolutions=args.resolutions, aspect_ratios=args.aspect_ratios)
         print(f"grid {grid_id}: {len(ids)} cells submitted together", file=sys.stderr)
         return _finish(services, ids, args.wait, single=False)
     except StudioError as err:
@@ -134,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     finally:
         services.close()
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -56,8 +56,15 @@ class ApiTimeoutError(ApiConnectionError):
 class ApiStatusError(ApiError):
     "Mosaic answered with an error status."
 
-    def __init__(self, message: str, *, status_code: int, detail: str | None = None,
-                 body: object = None, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        detail: str | None = None,
+        body: object = None,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.status_code = status_code
         self.detail = detail
@@ -124,8 +131,9 @@ def status_error_class(status_code: int) -> tuple[type[ApiStatusError], str]:
     return _STATUS_ERRORS.get(status_code, (ApiStatusError, "Mosaic returned an error"))
 
 
-def error_for_status(status_code: int, detail: str | None = None, *, body: object = None,
-                     retry_after: float | None = None) -> ApiStatusError:
+def error_for_status(
+    status_code: int, detail: str | None = None, *, body: object = None, retry_after: float | None = None
+) -> ApiStatusError:
     "Build the right `ApiStatusError` subclass for a status code and the server's detail."
     cls, summary = status_error_class(status_code)
     message = f"{summary} (HTTP {status_code})"

@@ -53,8 +53,15 @@ def _transient(err: ApiStatusError) -> bool:
 class JobRunner:
     "Submits, follows and finishes generations; start() resumes whatever an earlier process left."
 
-    def __init__(self, store: HistoryStore, client: MosaicClient, settings: Settings, *,
-                 scope: str | None = None, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        store: HistoryStore,
+        client: MosaicClient,
+        settings: Settings,
+        *,
+        scope: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.store = store
         self.client = client
         self.settings = settings
@@ -121,7 +128,7 @@ class JobRunner:
             return True
         path = Path(self.settings.data_dir) / "worker.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a+")
+        handle = open(path, "a+")  # noqa: SIM115 (held open for the worker's life: the flock lives on it)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -220,12 +227,12 @@ class JobRunner:
                     self._retry_later(gen, err, self.settings.max_poll_interval)
                 return
             self.store.update(gen.id, agent_id=agent_id, node_id=node_id)
-        self.store.update_job(gen.id, submit_started_at=utcnow(),
-                              submit_attempts=int(job.get("submit_attempts") or 0) + 1, progress=0.05)
+        self.store.update_job(
+            gen.id, submit_started_at=utcnow(), submit_attempts=int(job.get("submit_attempts") or 0) + 1, progress=0.05
+        )
         update_params = {node_id: gen.params.to_api()} if self.settings.run_flow == "reuse" else None
         try:
-            started = self.client.run_agent(agent_id, update_params=update_params,
-                                            callback_url=self._callback_url())
+            started = self.client.run_agent(agent_id, update_params=update_params, callback_url=self._callback_url())
         except ApiStatusError as err:
             if not _transient(err):
                 self._finish(gen, "failed", error=str(err))
@@ -305,8 +312,12 @@ class JobRunner:
             counts = run.node_status_counts
             total = (counts.completed + counts.in_progress + counts.failed) if counts else 0
             done = (counts.completed / total) if counts and total else 0.0
-            self.store.update_job(gen.id, poll_count=int(job.get("poll_count") or 0) + 1,
-                                  progress=round(0.1 + 0.8 * done, 3), node_status=run.status)
+            self.store.update_job(
+                gen.id,
+                poll_count=int(job.get("poll_count") or 0) + 1,
+                progress=round(0.1 + 0.8 * done, 3),
+                node_status=run.status,
+            )
             wait = self._poll_wait.get(gen.id, self.settings.poll_interval)
             self._later(gen.id, wait)
             self._poll_wait[gen.id] = min(wait * POLL_BACKOFF, self.settings.max_poll_interval)
@@ -349,34 +360,57 @@ class JobRunner:
             self._download_failed(gen, err)
             return
         except (RuntimeError, OSError, ValueError) as err:  # not a playable file
-            self._finish(gen, "failed", error=f"The downloaded file is not a playable video: {err}",
-                         from_statuses=("downloading",))
+            self._finish(
+                gen,
+                "failed",
+                error=f"The downloaded file is not a playable video: {err}",
+                from_statuses=("downloading",),
+            )
             return
-        self._finish(gen, "done", from_statuses=("downloading",), video_path=dest.name, thumb_path=thumb.name,
-                     width=facts.width, height=facts.height, duration_s=round(facts.duration_s, 3),
-                     has_audio=int(facts.has_audio), file_size=size, sha256=sha256)
+        self._finish(
+            gen,
+            "done",
+            from_statuses=("downloading",),
+            video_path=dest.name,
+            thumb_path=thumb.name,
+            width=facts.width,
+            height=facts.height,
+            duration_s=round(facts.duration_s, 3),
+            has_audio=int(facts.has_audio),
+            file_size=size,
+            sha256=sha256,
+        )
 
     def _download_failed(self, gen: Generation, err: ApiError) -> None:
         failures = self._download_failures[gen.id] = self._download_failures.get(gen.id, 0) + 1
         if failures >= MAX_DOWNLOAD_ATTEMPTS:
-            self._finish(gen, "failed", error=f"The video could not be downloaded: {err}",
-                         from_statuses=("downloading",))
+            self._finish(
+                gen, "failed", error=f"The video could not be downloaded: {err}", from_statuses=("downloading",)
+            )
         else:
             self._retry_later(gen, err, self.settings.poll_interval * failures)
 
     # ------------------------------------------------------------------ endings
 
-    def _finish(self, gen: Generation, status: str, *, error: str | None = None,
-                from_statuses: Sequence[str] = ACTIVE_STATUSES,
-                **fields: object) -> None:
+    def _finish(
+        self,
+        gen: Generation,
+        status: str,
+        *,
+        error: str | None = None,
+        from_statuses: Sequence[str] = ACTIVE_STATUSES,
+        **fields: object,
+    ) -> None:
         finished = utcnow()
         elapsed = None
         current = self.store.get(gen.id)
         if current and current.submitted_at:
-            elapsed = round((datetime.fromisoformat(finished) -
-                             datetime.fromisoformat(current.submitted_at)).total_seconds(), 3)
-        if self.store.transition(gen.id, from_statuses, status, error=error, finished_at=finished,
-                                 elapsed_s=elapsed, **fields):
+            elapsed = round(
+                (datetime.fromisoformat(finished) - datetime.fromisoformat(current.submitted_at)).total_seconds(), 3
+            )
+        if self.store.transition(
+            gen.id, from_statuses, status, error=error, finished_at=finished, elapsed_s=elapsed, **fields
+        ):
             self.store.update_job(gen.id, progress=1.0 if status == "done" else 0.0, node_status=status)
         self.store.release_agent(gen.id)
         for pending in (self._due, self._poll_wait, self._download_failures):
@@ -393,9 +427,9 @@ class JobRunner:
         if gen.status not in CANCELLABLE_STATUSES:
             done = "rendered; its video is being saved" if gen.status == "downloading" else "finished"
             raise JobError(f"This generation has already {done}; there is nothing to cancel")
-        if gen.status == "queued" and self.store.transition(gen_id, ("queued",), "cancelled",
-                                                             error="Cancelled before it started",
-                                                             finished_at=utcnow()):
+        if gen.status == "queued" and self.store.transition(
+            gen_id, ("queued",), "cancelled", error="Cancelled before it started", finished_at=utcnow()
+        ):
             return
         self.store.update_job(gen_id, cancel_requested=1)
         self._due[gen_id] = 0.0
@@ -407,9 +441,14 @@ class JobRunner:
             raise JobError("Only a failed or cancelled generation can be retried")
         self.wake()
 
-    def wait(self, ids: Sequence[str], *, timeout: float = 600.0,
-             on_progress: Callable[[list[Generation]], None] | None = None,
-             interval: float = 0.25) -> list[Generation]:
+    def wait(
+        self,
+        ids: Sequence[str],
+        *,
+        timeout: float = 600.0,
+        on_progress: Callable[[list[Generation]], None] | None = None,
+        interval: float = 0.25,
+    ) -> list[Generation]:
         "Block until every generation in `ids` has finished (or the timeout); returns them."
         deadline = time.monotonic() + timeout
         while True:

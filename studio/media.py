@@ -38,8 +38,20 @@ THUMB_JPEG_QUALITY = 80
 # the flat frames stay small (~30 KB per second at 1080p, audio included). One encoder thread per
 # clip: the simulator renders several at once and x264's own threads only add overhead then. A
 # full 3 x 7 grid of 15 s clips renders in ~7-8 s with 2-4 workers.
-X264_ARGS = ("-c:v", "libx264", "-preset", "ultrafast", "-tune", "stillimage", "-qp", "30",
-             "-pix_fmt", "yuv420p", "-threads", "1")
+X264_ARGS = (
+    "-c:v",
+    "libx264",
+    "-preset",
+    "ultrafast",
+    "-tune",
+    "stillimage",
+    "-qp",
+    "30",
+    "-pix_fmt",
+    "yuv420p",
+    "-threads",
+    "1",
+)
 AAC_ARGS = ("-c:a", "aac", "-b:a", "64k", "-ac", "2", "-ar", "44100")
 TONE_HZ = 440
 RENDER_TIMEOUT_S = 300
@@ -110,8 +122,10 @@ def _video_graph(width: int, height: int, fps: int, text_file: Path | None) -> s
     bar_w, bar_h = _even(width / 10), _even(max(4, short / 40))
     # A bar sliding along the bottom makes every frame differ even without a font. drawbox cannot
     # move (its `t` is the thickness, not time), so overlay a small colour source instead.
-    graph = [f"color=c=orange:s={bar_w}x{bar_h}:r={fps}[bar]",
-             "[0:v][bar]overlay=x='mod(t*W/4,W-w)':y=H-H/12:shortest=1:eval=frame[base]"]
+    graph = [
+        f"color=c=orange:s={bar_w}x{bar_h}:r={fps}[bar]",
+        "[0:v][bar]overlay=x='mod(t*W/4,W-w)':y=H-H/12:shortest=1:eval=frame[base]",
+    ]
     if text_file is None:
         return ";".join(graph).replace("[base]", "[v]")
     font = _filter_value(str(FONT_FILE))
@@ -122,12 +136,14 @@ def _video_graph(width: int, height: int, fps: int, text_file: Path | None) -> s
         f":fontsize={size}:fontcolor=white:line_spacing={size // 4}:text_align=center"
         f":box=1:boxcolor=black@0.45:boxborderw={size // 2}:x=(w-tw)/2:y=(h-th)/2,"
         f"drawtext=fontfile={font}:text='{width}x{height}  %{{pts\\:hms}}'"
-        f":fontsize={small}:fontcolor=yellow:x={small}:y={small}[v]")
+        f":fontsize={small}:fontcolor=yellow:x={small}:y={small}[v]"
+    )
     return ";".join(graph)
 
 
-def render_clip(dest: Path, *, width: int, height: int, seconds: float, audio: bool, text: str,
-                fps: int = RENDER_FPS) -> None:
+def render_clip(
+    dest: Path, *, width: int, height: int, seconds: float, audio: bool, text: str, fps: int = RENDER_FPS
+) -> None:
     """Render a playable H.264 MP4 (plus an AAC tone when `audio`) showing `text`, atomically.
 
     Without the font file the clip is rendered without text rather than failing.
@@ -146,8 +162,18 @@ def render_clip(dest: Path, *, width: int, height: int, seconds: float, audio: b
             # textfile= sidesteps every escaping rule of drawtext's text= option.
             text_file = Path(workdir) / "prompt.txt"
             text_file.write_text(wrapped, encoding="utf-8")
-        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-               "-f", "lavfi", "-i", f"color=c={_background(text)}:s={width}x{height}:r={fps}:d={seconds}"]
+        cmd = [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"color=c={_background(text)}:s={width}x{height}:r={fps}:d={seconds}",
+        ]
         if audio:
             cmd += ["-f", "lavfi", "-i", f"sine=frequency={TONE_HZ}:sample_rate=44100:duration={seconds}"]
         cmd += ["-filter_complex", _video_graph(width, height, fps, text_file), "-map", "[v]", *X264_ARGS]

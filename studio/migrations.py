@@ -77,8 +77,7 @@ def m002_jobs(db: Database) -> None:
             "updated_at": str,
         },
         pk="generation_id",
-        defaults={"next_action_at": 0, "poll_count": 0, "progress": 0, "submit_attempts": 0,
-                  "cancel_requested": 0},
+        defaults={"next_action_at": 0, "poll_count": 0, "progress": 0, "submit_attempts": 0, "cancel_requested": 0},
     )
 
 
@@ -100,8 +99,7 @@ def m003_agents(db: Database) -> None:
     db["agents"].create_index(["scope", "leased_by"])
     # Every run ever started on a pooled agent, kept even when its generation is deleted, so a
     # lost-response check on that agent can tell an old run from the one it is looking for.
-    db["agent_runs"].create({"run_id": str, "agent_id": str, "generation_id": str, "created_at": str},
-                            pk="run_id")
+    db["agent_runs"].create({"run_id": str, "agent_id": str, "generation_id": str, "created_at": str}, pk="run_id")
     db["agent_runs"].create_index(["agent_id"])
 
 
@@ -118,10 +116,7 @@ def m004_grids(db: Database) -> None:
 @migrations()
 def m005_generations_fts(db: Database) -> None:
     "Full-text search on prompts; triggers fire only when the prompt itself changes."
-    db.execute(
-        "CREATE VIRTUAL TABLE generations_fts USING fts5("
-        "prompt, content='generations', content_rowid='rowid')"
-    )
+    db.execute("CREATE VIRTUAL TABLE generations_fts USING fts5(prompt, content='generations', content_rowid='rowid')")
     db.execute("INSERT INTO generations_fts(generations_fts) VALUES ('rebuild')")
     db.execute(
         "CREATE TRIGGER generations_fts_ai AFTER INSERT ON generations BEGIN "

@@ -17,7 +17,7 @@ VIDEO_GENERATION_NODE_TYPE_ID = "a2eb3ec2-da7a-4f97-94d2-a9a537548522"
 
 MODELS = ("seedance-2",)
 RESOLUTIONS = ("480p", "720p", "1080p")
-DURATIONS = ("auto",) + tuple(str(s) for s in range(4, 16))
+DURATIONS = ("auto", *tuple(str(s) for s in range(4, 16)))
 ASPECT_RATIOS = ("auto", "21:9", "16:9", "4:3", "1:1", "3:4", "9:16")
 
 DEFAULT_MODEL = "seedance-2"
@@ -426,11 +426,21 @@ class Generation(NodeParamFields):
     def facts(self) -> dict[str, Any]:
         "The saved result as the CLI prints it (one JSON object per generation)."
         return {
-            "id": self.id, "status": self.status, "path": self.video_path,
-            "width": self.width, "height": self.height, "duration_s": self.duration_s,
-            "has_audio": self.has_audio, "run_id": self.run_id, "resolution": self.resolution,
-            "aspect_ratio": self.aspect_ratio, "duration": self.duration, "cell": self.cell_label,
-            "sha256": self.sha256, "elapsed_s": self.elapsed_s, "error": self.error,
+            "id": self.id,
+            "status": self.status,
+            "path": self.video_path,
+            "width": self.width,
+            "height": self.height,
+            "duration_s": self.duration_s,
+            "has_audio": self.has_audio,
+            "run_id": self.run_id,
+            "resolution": self.resolution,
+            "aspect_ratio": self.aspect_ratio,
+            "duration": self.duration,
+            "cell": self.cell_label,
+            "sha256": self.sha256,
+            "elapsed_s": self.elapsed_s,
+            "error": self.error,
         }
 
 

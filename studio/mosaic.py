@@ -18,7 +18,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -107,8 +107,7 @@ def _number(text: str) -> float | None:
         return None
 
 
-def parse_retry_after(headers: Mapping[str, str] | None, *,
-                      now: Callable[[], float] = time.time) -> float | None:
+def parse_retry_after(headers: Mapping[str, str] | None, *, now: Callable[[], float] = time.time) -> float | None:
     "Seconds the server asks us to wait (`retry-after-ms`, then `retry-after`); None if absent or unusable."
     if not headers:
         return None
@@ -127,7 +126,7 @@ def parse_retry_after(headers: Mapping[str, str] | None, *,
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # "-0000" dates parse naive; HTTP dates are always GMT
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return _sane_wait(when.timestamp() - now())
 
 
@@ -140,8 +139,9 @@ def _pick_delay(attempt: int, retry_after: float | None, rand: Callable[[], floa
     return backoff * (1 - 0.25 * rand())
 
 
-def retry_delay(attempt: int, headers: Mapping[str, str] | None = None, *,
-                random: Callable[[], float] = random.random) -> float:
+def retry_delay(
+    attempt: int, headers: Mapping[str, str] | None = None, *, random: Callable[[], float] = random.random
+) -> float:
     "Seconds before retry number `attempt` (0-based): a Retry-After of at most 60 s, else jittered backoff."
     return _pick_delay(attempt, parse_retry_after(headers), random)
 
@@ -189,7 +189,8 @@ def _as_text(value: Any) -> str | None:
     if isinstance(value, str):
         # Storage (GCS) answers in XML; its <Message> is the readable part.
         found = re.search(r"<Message>(.*?)</Message>", value, re.S) or re.search(
-            r"<title>(.*?)</title>", value, re.S | re.I)
+            r"<title>(.*?)</title>", value, re.S | re.I
+        )
         return _shorten(found.group(1) if found else value) or None
     if isinstance(value, list):
         return _shorten("; ".join(p for p in map(_validation_item, value) if p)) or None
@@ -230,8 +231,8 @@ def _timestamp(value: datetime | str) -> str:
     if isinstance(value, str):
         return value
     if value.tzinfo is None:  # naive datetimes are taken as UTC, like Mosaic's own timestamps
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _human_bytes(n: int) -> str:
@@ -254,14 +255,19 @@ class MosaicClient:
     only when the request certainly was not processed (connect failures and 429).
     """
 
-    def __init__(self, base_url: str, api_key: str, *,
-                 timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-                 max_retries: int = DEFAULT_MAX_RETRIES,
-                 retry_budget: float = DEFAULT_RETRY_BUDGET,
-                 transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep,
-                 random: Callable[[], float] = random.random,
-                 user_agent: str = USER_AGENT):
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = random.random,
+        user_agent: str = USER_AGENT,
+    ):
         if not api_key or not api_key.strip():
             raise ValueError("an API key is required")
         if max_retries < 0:
@@ -276,12 +282,15 @@ class MosaicClient:
         self._sleep = sleep
         self._random = random
         self._api = httpx.Client(
-            base_url=self.base_url, timeout=timeout, transport=transport,
-            headers={"Authorization": f"Bearer {self._key}", "Accept": "application/json",
-                     "User-Agent": user_agent})
+            base_url=self.base_url,
+            timeout=timeout,
+            transport=transport,
+            headers={"Authorization": f"Bearer {self._key}", "Accept": "application/json", "User-Agent": user_agent},
+        )
         # Signed storage URLs authenticate themselves; the API key must never reach that host.
-        self._storage = httpx.Client(timeout=timeout, transport=transport, follow_redirects=True,
-                                     headers={"User-Agent": user_agent})
+        self._storage = httpx.Client(
+            timeout=timeout, transport=transport, follow_redirects=True, headers={"User-Agent": user_agent}
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, *, base_url: str | None = None, **kw: Any) -> MosaicClient:
@@ -323,30 +332,38 @@ class MosaicClient:
         try:
             yield
         except httpx.ConnectTimeout as err:
-            raise ApiTimeoutError(f"{label}: timed out connecting to {peer}; nothing was sent",
-                                  request_sent=False) from err
+            raise ApiTimeoutError(
+                f"{label}: timed out connecting to {peer}; nothing was sent", request_sent=False
+            ) from err
         except httpx.PoolTimeout as err:
-            raise ApiTimeoutError(f"{label}: no free connection to {peer} in time; nothing was sent",
-                                  request_sent=False) from err
+            raise ApiTimeoutError(
+                f"{label}: no free connection to {peer} in time; nothing was sent", request_sent=False
+            ) from err
         except httpx.TimeoutException as err:
-            raise ApiTimeoutError(f"{label}: {peer} did not answer in time; "
-                                  "the request may still have been processed", request_sent=True) from err
+            raise ApiTimeoutError(
+                f"{label}: {peer} did not answer in time; the request may still have been processed", request_sent=True
+            ) from err
         except httpx.ConnectError as err:
-            raise ApiConnectionError(f"{label}: could not connect to {peer}{self._reason(err)}",
-                                     request_sent=False) from err
+            raise ApiConnectionError(
+                f"{label}: could not connect to {peer}{self._reason(err)}", request_sent=False
+            ) from err
         except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as err:
             # Our own request is malformed; repeating it cannot help.
             raise ApiError(f"{label}: the request could not be sent{self._reason(err)}") from err
         except httpx.TransportError as err:
-            raise ApiConnectionError(f"{label}: the connection to {peer} was lost ({type(err).__name__}); "
-                                     "the request may have been processed", request_sent=True) from err
+            raise ApiConnectionError(
+                f"{label}: the connection to {peer} was lost ({type(err).__name__}); "
+                "the request may have been processed",
+                request_sent=True,
+            ) from err
         except (httpx.RequestError, httpx.InvalidURL) as err:
             raise ApiError(f"{label}: {type(err).__name__}{self._reason(err)}") from err
 
     def _status_error(self, label: str, response: httpx.Response) -> ApiStatusError:
         body = _parse_body(self._scrub(response.text))
-        error = error_for_status(response.status_code, _detail_from(body), body=body,
-                                 retry_after=parse_retry_after(response.headers))
+        error = error_for_status(
+            response.status_code, _detail_from(body), body=body, retry_after=parse_retry_after(response.headers)
+        )
         error.args = (f"{label}: {error}",)  # name the call; error_for_status knows only the status
         return error
 
@@ -368,8 +385,9 @@ class MosaicClient:
                 logger.warning("%s; retry %d of %d in %.2fs", error, retries, self.max_retries, delay)
                 self._sleep(delay)
 
-    def _send(self, method: str, path: str, *, mode: RetryMode, json: Any = None,
-              params: Mapping[str, str] | None = None) -> Any:
+    def _send(
+        self, method: str, path: str, *, mode: RetryMode, json: Any = None, params: Mapping[str, str] | None = None
+    ) -> Any:
         "One API call with retries; returns the decoded JSON body (None when empty)."
         label = f"{method} {path}"
 
@@ -386,13 +404,23 @@ class MosaicClient:
                 return response.json()
             except ValueError as err:
                 kind = response.headers.get("content-type") or "no content type"
-                raise ApiError(f"{label}: Mosaic answered HTTP {response.status_code} with a body "
-                               f"that is not JSON ({kind})") from err
+                raise ApiError(
+                    f"{label}: Mosaic answered HTTP {response.status_code} with a body that is not JSON ({kind})"
+                ) from err
 
         return self._with_retries(label, mode, once)
 
-    def _call(self, model: type[M], method: str, path: str, *, mode: RetryMode, json: Any = None,
-              params: Mapping[str, str] | None = None, fill: Mapping[str, Any] | None = None) -> M:
+    def _call(
+        self,
+        model: type[M],
+        method: str,
+        path: str,
+        *,
+        mode: RetryMode,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        fill: Mapping[str, Any] | None = None,
+    ) -> M:
         "An API call whose answer is validated as `model`; `fill` supplies fields the body may lack."
         data = self._send(method, path, mode=mode, json=json, params=params)
         if fill and isinstance(data, dict):
@@ -419,8 +447,7 @@ class MosaicClient:
 
     # ------------------------------------------------------------ agents
 
-    def create_agent(self, name: str, *, description: str | None = None,
-                     visibility: str = "private") -> AgentChange:
+    def create_agent(self, name: str, *, description: str | None = None, visibility: str = "private") -> AgentChange:
         "Create an empty agent (metadata only); add nodes with `update_agent`."
         body: dict[str, Any] = {"name": name, "visibility": visibility}
         if description is not None:
@@ -441,11 +468,13 @@ class MosaicClient:
         "The agent with its nodes and connections."
         return self._call(Agent, "GET", f"/agent/{_segment(agent_id)}", mode=SAFE)
 
-    def add_video_node(self, agent_id: str,
-                       params: VideoGenerationParams | dict[str, Any] | None = None) -> str:
+    def add_video_node(self, agent_id: str, params: VideoGenerationParams | dict[str, Any] | None = None) -> str:
         "Add a Video Generation node to the agent; returns its agent_node_id."
-        op: dict[str, Any] = {"op": "create_node", "node_type_id": VIDEO_GENERATION_NODE_TYPE_ID,
-                              "temp_ref_id": "video_generation"}
+        op: dict[str, Any] = {
+            "op": "create_node",
+            "node_type_id": VIDEO_GENERATION_NODE_TYPE_ID,
+            "temp_ref_id": "video_generation",
+        }
         if isinstance(params, VideoGenerationParams):
             op["params_used"] = params.to_api()
         elif params:
@@ -461,8 +490,9 @@ class MosaicClient:
 
     def update_node(self, agent_id: str, node_id: str, params: dict[str, Any]) -> AgentChange:
         "Merge `params` into one node's saved params."
-        return self.update_agent(agent_id, [{"op": "update_node", "agent_node_id": node_id,
-                                             "params_used": dict(params)}])
+        return self.update_agent(
+            agent_id, [{"op": "update_node", "agent_node_id": node_id, "params_used": dict(params)}]
+        )
 
     def delete_node(self, agent_id: str, node_id: str) -> AgentChange:
         "Delete one node and its connections."
@@ -470,8 +500,9 @@ class MosaicClient:
 
     # ------------------------------------------------------------ runs
 
-    def run_agent(self, agent_id: str, *, update_params: dict[str, Any] | None = None,
-                  callback_url: str | None = None) -> RunStarted:
+    def run_agent(
+        self, agent_id: str, *, update_params: dict[str, Any] | None = None, callback_url: str | None = None
+    ) -> RunStarted:
         """Start a run (billable). Never retried once Mosaic may have received it: on
         `ApiConnectionError(request_sent=True)`, 5xx or a garbled answer, check `list_runs` first."""
         body: dict[str, Any] = {}
@@ -493,9 +524,16 @@ class MosaicClient:
         path = f"/agent_run/{_segment(run_id)}/nodes"
         return self._call(RunNodes, "GET", path, mode=SAFE, fill={"run_id": run_id})
 
-    def list_runs(self, agent_id: str, *, since: datetime | str | None = None,
-                  until: datetime | str | None = None, status: list[str] | str | None = None,
-                  limit: int = LIST_LIMIT_MAX, cursor: str | None = None) -> RunList:
+    def list_runs(
+        self,
+        agent_id: str,
+        *,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        status: list[str] | str | None = None,
+        limit: int = LIST_LIMIT_MAX,
+        cursor: str | None = None,
+    ) -> RunList:
         "One page of an agent's runs; pass its `next_cursor` back as `cursor` for the next page."
         if not 1 <= limit <= LIST_LIMIT_MAX:
             raise ValueError(f"limit must be 1..{LIST_LIMIT_MAX} (got {limit})")
@@ -510,15 +548,20 @@ class MosaicClient:
             params["cursor"] = cursor
         return self._call(RunList, "GET", f"/agent/{_segment(agent_id)}/runs", mode=SAFE, params=params)
 
-    def iter_runs(self, agent_id: str, *, since: datetime | str | None = None,
-                  until: datetime | str | None = None, status: list[str] | str | None = None,
-                  limit: int = LIST_LIMIT_MAX) -> Iterator[Run]:
+    def iter_runs(
+        self,
+        agent_id: str,
+        *,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        status: list[str] | str | None = None,
+        limit: int = LIST_LIMIT_MAX,
+    ) -> Iterator[Run]:
         "Every run matching the filters, following `next_cursor` page by page."
         cursor: str | None = None
         seen: set[str] = set()
         while True:
-            page = self.list_runs(agent_id, since=since, until=until, status=status,
-                                  limit=limit, cursor=cursor)
+            page = self.list_runs(agent_id, since=since, until=until, status=status, limit=limit, cursor=cursor)
             yield from page.runs
             cursor = page.next_cursor
             # A server that hands back a cursor twice would otherwise loop forever.
@@ -539,8 +582,13 @@ class MosaicClient:
 
     # ------------------------------------------------------------ uploads and downloads
 
-    def upload(self, kind: Literal["image", "video", "audio"], data: bytes | Path, filename: str,
-               content_type: str | None = None) -> str:
+    def upload(
+        self,
+        kind: Literal["image", "video", "audio"],
+        data: bytes | Path,
+        filename: str,
+        content_type: str | None = None,
+    ) -> str:
         "Upload a reference file (get_upload_url, POST to storage, finalize); returns its upload id."
         if kind not in UPLOAD_KINDS:
             raise ValueError(f"kind must be one of {', '.join(UPLOAD_KINDS)} (got {kind!r})")
@@ -559,12 +607,13 @@ class MosaicClient:
         try:
             asset_id = ticket.asset_id(kind)
         except ValueError as err:
-            raise ApiError(f"POST /uploads/{kind}/get_upload_url: unexpected answer from Mosaic "
-                           f"({err})") from err
+            raise ApiError(f"POST /uploads/{kind}/get_upload_url: unexpected answer from Mosaic ({err})") from err
         limit = ticket.max_file_size_bytes
         if limit is not None and size > limit:
-            raise ParamsError(f"{filename} is {_human_bytes(size)}; Mosaic accepts {kind} files up to "
-                              f"{_human_bytes(limit)}", field="file")
+            raise ParamsError(
+                f"{filename} is {_human_bytes(size)}; Mosaic accepts {kind} files up to {_human_bytes(limit)}",
+                field="file",
+            )
 
         target = self._storage_url(ticket.upload_url)
         label = f"POST {target.host}{target.path}"
@@ -574,12 +623,12 @@ class MosaicClient:
         def once() -> None:
             with self._translated(label, target.host or "storage"):
                 if isinstance(data, (bytes, bytearray)):
-                    response = self._storage.post(target, data=fields,
-                                                  files={"file": (filename, bytes(data), content_type)})
+                    response = self._storage.post(
+                        target, data=fields, files={"file": (filename, bytes(data), content_type)}
+                    )
                 else:
                     with Path(data).open("rb") as fh:  # reopened per attempt, so a retry starts at 0
-                        response = self._storage.post(target, data=fields,
-                                                      files={"file": (filename, fh, content_type)})
+                        response = self._storage.post(target, data=fields, files={"file": (filename, fh, content_type)})
             logger.debug("%s -> HTTP %d", label, response.status_code)
             if not response.is_success:
                 raise self._status_error(label, response)
@@ -598,19 +647,18 @@ class MosaicClient:
         def once() -> tuple[int, str]:
             digest = hashlib.sha256()
             size = 0
-            with self._translated(label, target.host or "storage"):
-                with self._storage.stream("GET", target) as response:
-                    if not response.is_success:
-                        response.read()
-                        raise self._status_error(label, response)
-                    try:
-                        with dest.open("wb") as fh:  # "wb": a retry starts the file over
-                            for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
-                                fh.write(chunk)
-                                digest.update(chunk)
-                                size += len(chunk)
-                    except OSError as err:
-                        raise StoreError(f"Could not write {dest.name}: {err.strerror or err}") from err
+            with self._translated(label, target.host or "storage"), self._storage.stream("GET", target) as response:
+                if not response.is_success:
+                    response.read()
+                    raise self._status_error(label, response)
+                try:
+                    with dest.open("wb") as fh:  # "wb": a retry starts the file over
+                        for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
+                            fh.write(chunk)
+                            digest.update(chunk)
+                            size += len(chunk)
+                except OSError as err:
+                    raise StoreError(f"Could not write {dest.name}: {err.strerror or err}") from err
             logger.debug("%s -> %d bytes", label, size)
             return size, digest.hexdigest()
 
@@ -632,7 +680,19 @@ def _validated(model: type[M], data: Any, label: str) -> M:
 
 
 __all__ = [
-    "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT", "DOWNLOAD_CHUNK", "INITIAL_RETRY_DELAY", "MAX_RETRY_AFTER",
-    "MAX_RETRY_DELAY", "RETRY_STATUSES", "SAFE", "UNSENT", "UNSENT_RETRY_STATUSES",
-    "MosaicClient", "RetryMode", "parse_retry_after", "retry_delay", "should_retry_status",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "DOWNLOAD_CHUNK",
+    "INITIAL_RETRY_DELAY",
+    "MAX_RETRY_AFTER",
+    "MAX_RETRY_DELAY",
+    "RETRY_STATUSES",
+    "SAFE",
+    "UNSENT",
+    "UNSENT_RETRY_STATUSES",
+    "MosaicClient",
+    "RetryMode",
+    "parse_retry_after",
+    "retry_delay",
+    "should_retry_status",
 ]

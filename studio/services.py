@@ -98,8 +98,9 @@ class Services:
             self.simulator.stop()
 
 
-def build_services(settings: Settings | None = None, *, start_worker: bool = True,
-                   simulator: Simulator | None = None) -> Services:
+def build_services(
+    settings: Settings | None = None, *, start_worker: bool = True, simulator: Simulator | None = None
+) -> Services:
     "Build the studio: store, client (Mosaic or a started simulator), job runner."
     settings = settings or Settings()
     store = HistoryStore(settings.db_path)
@@ -107,9 +108,14 @@ def build_services(settings: Settings | None = None, *, start_worker: bool = Tru
     if settings.simulated and simulator is None:
         # The simulator keeps its state beside the history, so runs in flight survive a restart.
         sim_dir = Path(settings.data_dir) / SIMULATOR_DIR
-        simulator = Simulator(SimConfig(
-            latency=settings.sim_latency, latency_per_second=settings.sim_latency_per_second,
-            media_dir=sim_dir, state_file=sim_dir / "state.json")).start()
+        simulator = Simulator(
+            SimConfig(
+                latency=settings.sim_latency,
+                latency_per_second=settings.sim_latency_per_second,
+                media_dir=sim_dir,
+                state_file=sim_dir / "state.json",
+            )
+        ).start()
     if settings.simulated:
         base_url = simulator.base_url
     client = MosaicClient.from_settings(settings, base_url=base_url)
@@ -144,16 +150,18 @@ def close_shared_services() -> None:
 # ---------------------------------------------------------------------- use-cases
 
 
-def generate(services: Services, params: VideoGenerationParams | dict[str, Any], *, takes: int = 1,
-             author: str | None = None) -> list[str]:
+def generate(
+    services: Services, params: VideoGenerationParams | dict[str, Any], *, takes: int = 1, author: str | None = None
+) -> list[str]:
     "Queue `takes` generations of the same settings; returns their ids at once."
     if not 1 <= takes <= MAX_TAKES:
         raise ParamsError(f"Takes must be between 1 and {MAX_TAKES}", field="takes")
     if not isinstance(params, VideoGenerationParams):
         params = VideoGenerationParams.parse(params)
     label = (lambda i: f"take {i + 1}") if takes > 1 else (lambda i: None)
-    ids = services.store.add_generations([(params, label(i)) for i in range(takes)],
-                                         author=author if author is not None else services.settings.author)
+    ids = services.store.add_generations(
+        [(params, label(i)) for i in range(takes)], author=author if author is not None else services.settings.author
+    )
     services.runner.wake()
     return ids
 
@@ -161,54 +169,94 @@ def generate(services: Services, params: VideoGenerationParams | dict[str, Any],
 def cell_label(params: VideoGenerationParams, axes: Sequence[str], prompts: Sequence[str] = ()) -> str:
     "A grid cell's name from the values of the axes it varies, e.g. 'prompt 2 · 720p · 9:16'."
     variant = prompts.index(params.prompt) + 1 if params.prompt in prompts else 1
-    names = {"resolution": params.resolution, "aspect_ratio": params.aspect_ratio,
-             "duration": f"{params.duration}s" if params.duration != "auto" else "auto",
-             "generate_audio": "audio" if params.generate_audio else "no audio", "prompt": f"prompt {variant}"}
+    names = {
+        "resolution": params.resolution,
+        "aspect_ratio": params.aspect_ratio,
+        "duration": f"{params.duration}s" if params.duration != "auto" else "auto",
+        "generate_audio": "audio" if params.generate_audio else "no audio",
+        "prompt": f"prompt {variant}",
+    }
     return " · ".join(names[a] for a in axes)
 
 
-def grid_cells(base: VideoGenerationParams, *, resolutions: Sequence[str] = (), aspect_ratios: Sequence[str] = (),
-               durations: Sequence[str] = (), audio: Sequence[bool] = (),
-               prompts: Sequence[str] = ()) -> list[tuple[VideoGenerationParams, str]]:
+def grid_cells(
+    base: VideoGenerationParams,
+    *,
+    resolutions: Sequence[str] = (),
+    aspect_ratios: Sequence[str] = (),
+    durations: Sequence[str] = (),
+    audio: Sequence[bool] = (),
+    prompts: Sequence[str] = (),
+) -> list[tuple[VideoGenerationParams, str]]:
     "Every combination of the given axes (empty axes keep the base value), with a label per cell."
-    axes = {"prompt": list(prompts), "duration": list(durations), "generate_audio": list(audio),
-            "resolution": list(resolutions), "aspect_ratio": list(aspect_ratios)}
-    varied = [name for name, values in axes.items() if len(values) > 1 or (values and name in
-              ("resolution", "aspect_ratio"))]
+    axes = {
+        "prompt": list(prompts),
+        "duration": list(durations),
+        "generate_audio": list(audio),
+        "resolution": list(resolutions),
+        "aspect_ratio": list(aspect_ratios),
+    }
+    varied = [
+        name for name, values in axes.items() if len(values) > 1 or (values and name in ("resolution", "aspect_ratio"))
+    ]
     values = [axes[name] or [getattr(base, name)] for name in axes]
     cells = []
     for combo in itertools.product(*values):
         data = base.model_dump()
-        data.update(dict(zip(axes, combo)))
+        data.update(dict(zip(axes, combo, strict=False)))
         params = VideoGenerationParams.parse(data)
         cells.append((params, cell_label(params, varied, prompts)))
     return cells
 
 
-def start_grid(services: Services, base: VideoGenerationParams, *, resolutions: Sequence[str] = RESOLUTIONS,
-               aspect_ratios: Sequence[str] = ASPECT_RATIOS[1:], durations: Sequence[str] = (),
-               audio: Sequence[bool] = (), prompts: Sequence[str] = (), name: str = "",
-               author: str | None = None) -> tuple[str, list[str]]:
+def start_grid(
+    services: Services,
+    base: VideoGenerationParams,
+    *,
+    resolutions: Sequence[str] = RESOLUTIONS,
+    aspect_ratios: Sequence[str] = ASPECT_RATIOS[1:],
+    durations: Sequence[str] = (),
+    audio: Sequence[bool] = (),
+    prompts: Sequence[str] = (),
+    name: str = "",
+    author: str | None = None,
+) -> tuple[str, list[str]]:
     "Save a comparison and queue all of its cells together; returns (grid id, generation ids)."
-    cells = grid_cells(base, resolutions=resolutions, aspect_ratios=aspect_ratios, durations=durations,
-                       audio=audio, prompts=prompts)
-    axes = {"resolutions": list(resolutions), "aspect_ratios": list(aspect_ratios), "durations": list(durations),
-            "audio": list(audio), "prompts": list(prompts)}
+    cells = grid_cells(
+        base, resolutions=resolutions, aspect_ratios=aspect_ratios, durations=durations, audio=audio, prompts=prompts
+    )
+    axes = {
+        "resolutions": list(resolutions),
+        "aspect_ratios": list(aspect_ratios),
+        "durations": list(durations),
+        "audio": list(audio),
+        "prompts": list(prompts),
+    }
     grid_id, ids = services.store.add_grid(
-        prompt=base.prompt, axes=axes, cells=cells, name=name,
-        author=author if author is not None else services.settings.author)
+        prompt=base.prompt,
+        axes=axes,
+        cells=cells,
+        name=name,
+        author=author if author is not None else services.settings.author,
+    )
     services.runner.wake()
     return grid_id, ids
 
 
-def wait_for(services: Services, ids: Sequence[str], *, timeout: float = 900.0,
-             on_progress: Callable[[list[Generation]], None] | None = None) -> list[Generation]:
+def wait_for(
+    services: Services,
+    ids: Sequence[str],
+    *,
+    timeout: float = 900.0,
+    on_progress: Callable[[list[Generation]], None] | None = None,
+) -> list[Generation]:
     "Block until the generations finish (or time runs out)."
     return services.runner.wait(ids, timeout=timeout, on_progress=on_progress)
 
 
-def history(services: Services, query: GalleryQuery | None = None, *, limit: int = DEFAULT_PAGE_SIZE,
-            offset: int = 0) -> list[Generation]:
+def history(
+    services: Services, query: GalleryQuery | None = None, *, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0
+) -> list[Generation]:
     "One page of the history, newest first, matching the search and filters."
     return services.store.page(query, limit=limit, offset=offset)
 
@@ -229,9 +277,8 @@ def retry(services: Services, gen_id: str) -> None:
 def handle_webhook(services: Services, payload: dict[str, Any], signature: str | None) -> bool:
     "Take a Mosaic webhook: check the signature, then make the run's job poll now. False if refused."
     secret = services.settings.webhook_secret
-    if secret is not None:
-        if not signature or not hmac.compare_digest(signature, secret.get_secret_value()):
-            return False
+    if secret is not None and (not signature or not hmac.compare_digest(signature, secret.get_secret_value())):
+        return False
     run_id = payload.get("run_id")
     if isinstance(run_id, str) and run_id:
         services.runner.notify_run(run_id)
@@ -253,10 +300,17 @@ def api_status(services: Services, *, refresh: bool = False) -> dict[str, Any]:
 
 
 def _check_api(services: Services) -> dict[str, Any]:
-    out: dict[str, Any] = {"mode": services.mode, "label": services.mode_label, "key_ok": None,
-                           "organization": None, "credits": None, "error": None}
-    probe = MosaicClient.from_settings(services.settings, base_url=services.client.base_url,
-                                       timeout=STATUS_TIMEOUT_S, max_retries=0)
+    out: dict[str, Any] = {
+        "mode": services.mode,
+        "label": services.mode_label,
+        "key_ok": None,
+        "organization": None,
+        "credits": None,
+        "error": None,
+    }
+    probe = MosaicClient.from_settings(
+        services.settings, base_url=services.client.base_url, timeout=STATUS_TIMEOUT_S, max_retries=0
+    )
     try:
         return _fill_status(probe, out)
     finally:
@@ -324,8 +378,15 @@ class JobView:
 
     @property
     def label(self) -> str:
-        words = {"queued": "waiting to start", "submitting": "sending the request", "running": "generating",
-                 "downloading": "saving the video", "done": "done", "failed": "failed", "cancelled": "cancelled"}
+        words = {
+            "queued": "waiting to start",
+            "submitting": "sending the request",
+            "running": "generating",
+            "downloading": "saving the video",
+            "done": "done",
+            "failed": "failed",
+            "cancelled": "cancelled",
+        }
         return words.get(self.gen.status, self.gen.status)
 
 
@@ -428,22 +489,34 @@ def draft_from(gen: Generation, keep: str = "all") -> dict[str, Any]:
     return params
 
 
-PARAM_LABELS = {"prompt": "Prompt", "model": "Model", "resolution": "Resolution", "duration": "Duration",
-                "aspect_ratio": "Aspect ratio", "generate_audio": "Audio", "selected_context": "References"}
+PARAM_LABELS = {
+    "prompt": "Prompt",
+    "model": "Model",
+    "resolution": "Resolution",
+    "duration": "Duration",
+    "aspect_ratio": "Aspect ratio",
+    "generate_audio": "Audio",
+    "selected_context": "References",
+}
 
 
 def compare_params(a: Generation, b: Generation) -> list[tuple[str, Any, Any, bool]]:
     "Rows of (label, value in A, value in B, differs) over every node param, plus the file facts."
     pa, pb = a.params.model_dump(), b.params.model_dump()
     rows = [(PARAM_LABELS[k], pa[k], pb[k], pa[k] != pb[k]) for k in PARAM_LABELS]
-    for label, fa, fb in (("Size", f"{a.width}x{a.height}" if a.width else None, f"{b.width}x{b.height}" if b.width else None),
-                          ("Seconds", a.duration_s, b.duration_s), ("Has audio", a.has_audio, b.has_audio),
-                          ("Time taken (s)", a.elapsed_s, b.elapsed_s)):
+    for label, fa, fb in (
+        ("Size", f"{a.width}x{a.height}" if a.width else None, f"{b.width}x{b.height}" if b.width else None),
+        ("Seconds", a.duration_s, b.duration_s),
+        ("Has audio", a.has_audio, b.has_audio),
+        ("Time taken (s)", a.elapsed_s, b.elapsed_s),
+    ):
         rows.append((label, fa, fb, fa != fb))
     return rows
 
 
-def api_request(params: VideoGenerationParams, *, language: str = "curl", base_url: str = "https://api.mosaic.so") -> str:
+def api_request(
+    params: VideoGenerationParams, *, language: str = "curl", base_url: str = "https://api.mosaic.so"
+) -> str:
     "A snippet reproducing this generation with the brief's three calls; the key is a placeholder."
     if language == "python":
         node = pprint.pformat(params.to_api(), indent=2, sort_dicts=False)
@@ -462,8 +535,14 @@ print(run["status"], [o["video_url"] for o in run.get("outputs", [])])
 '''
     if language != "curl":
         raise ParamsError("language must be curl or python")
-    body = json.dumps({"operations": [{"op": "create_node", "node_type_id": VIDEO_GENERATION_NODE_TYPE_ID,
-                                       "params_used": params.to_api()}]}, indent=2)
+    body = json.dumps(
+        {
+            "operations": [
+                {"op": "create_node", "node_type_id": VIDEO_GENERATION_NODE_TYPE_ID, "params_used": params.to_api()}
+            ]
+        },
+        indent=2,
+    )
     quoted = body.replace("'", "'\\''")
     return f'''curl -X POST "{base_url}/agent/create" \\
   -H "Authorization: Bearer mk_your_api_key" -H "Content-Type: application/json" \\
@@ -504,12 +583,31 @@ def delete_preset(services: Services, name: str) -> None:
 # ---------------------------------------------------------------------- references
 
 REFERENCE_TYPES: dict[str, dict[str, str]] = {
-    "image": {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
-              ".webp": "image/webp", ".svg": "image/svg+xml"},
-    "video": {".mp4": "video/mp4", ".mov": "video/quicktime", ".avi": "video/x-msvideo", ".webm": "video/webm",
-              ".mkv": "video/x-matroska", ".m4v": "video/x-m4v"},
-    "audio": {".mp3": "audio/mpeg", ".wav": "audio/wav", ".m4a": "audio/mp4", ".flac": "audio/flac",
-              ".ogg": "audio/ogg", ".aac": "audio/aac", ".opus": "audio/opus"},
+    "image": {
+        ".png": "image/png",
+        ".jpg": "image/jpeg",
+        ".jpeg": "image/jpeg",
+        ".gif": "image/gif",
+        ".webp": "image/webp",
+        ".svg": "image/svg+xml",
+    },
+    "video": {
+        ".mp4": "video/mp4",
+        ".mov": "video/quicktime",
+        ".avi": "video/x-msvideo",
+        ".webm": "video/webm",
+        ".mkv": "video/x-matroska",
+        ".m4v": "video/x-m4v",
+    },
+    "audio": {
+        ".mp3": "audio/mpeg",
+        ".wav": "audio/wav",
+        ".m4a": "audio/mp4",
+        ".flac": "audio/flac",
+        ".ogg": "audio/ogg",
+        ".aac": "audio/aac",
+        ".opus": "audio/opus",
+    },
 }
 # Mosaic's documented upload limits (mosaic-api.md §2.6).
 REFERENCE_MAX_BYTES = {"image": 50 * 1024**2, "video": 5 * 1024**3, "audio": 500 * 1024**2}
@@ -534,11 +632,16 @@ def check_reference(filename: str, size: int) -> str:
     kind = reference_kind(filename)
     limit = REFERENCE_MAX_BYTES[kind]
     if size > limit:
-        raise ParamsError(f"{filename} is {size / 1024**2:.1f} MB; Mosaic accepts {kind} files up to "
-                          f"{limit / 1024**2:.0f} MB", field="references")
+        raise ParamsError(
+            f"{filename} is {size / 1024**2:.1f} MB; Mosaic accepts {kind} files up to {limit / 1024**2:.0f} MB",
+            field="references",
+        )
     if size > BROWSER_UPLOAD_MAX_MB * 1024**2:
-        raise ParamsError(f"{filename} is {size / 1024**2:.0f} MB; the studio takes files up to "
-                          f"{BROWSER_UPLOAD_MAX_MB} MB from the browser", field="references")
+        raise ParamsError(
+            f"{filename} is {size / 1024**2:.0f} MB; the studio takes files up to "
+            f"{BROWSER_UPLOAD_MAX_MB} MB from the browser",
+            field="references",
+        )
     if size == 0:
         raise ParamsError(f"{filename} is empty", field="references")
     return kind
@@ -546,11 +649,16 @@ def check_reference(filename: str, size: int) -> str:
 
 def check_reference_counts(selected: dict[str, Sequence[str]]) -> None:
     "At most 9 images, 3 videos and 3 audio clips per generation (keys as in selected_context)."
-    for key, kind, noun in (("images", "image", "images"), ("videos", "video", "videos"), ("audio", "audio", "audio clips")):
+    for key, kind, noun in (
+        ("images", "image", "images"),
+        ("videos", "video", "videos"),
+        ("audio", "audio", "audio clips"),
+    ):
         limit = REFERENCE_MAX_COUNT[kind]
         if len(selected.get(key, ())) > limit:
-            raise ParamsError(f"At most {limit} reference {noun} per generation (got {len(selected[key])})",
-                              field="references")
+            raise ParamsError(
+                f"At most {limit} reference {noun} per generation (got {len(selected[key])})", field="references"
+            )
 
 
 def upload_reference(services: Services, filename: str, data: bytes) -> Reference:
@@ -561,15 +669,24 @@ def upload_reference(services: Services, filename: str, data: bytes) -> Referenc
     known = services.store.find_reference(scope, digest)
     if known is not None:
         return known
-    upload_id = services.client.upload(kind, data, Path(filename).name,
-                                       REFERENCE_TYPES[kind][Path(filename).suffix.lower()])
+    upload_id = services.client.upload(
+        kind, data, Path(filename).name, REFERENCE_TYPES[kind][Path(filename).suffix.lower()]
+    )
     folder = Path(services.settings.media_dir) / REFERENCES_DIR
     folder.mkdir(parents=True, exist_ok=True)
     local = folder / f"{digest[:16]}{Path(filename).suffix.lower()}"
     local.write_bytes(data)
-    ref = Reference(scope=scope, sha256=digest, kind=kind, filename=Path(filename).name,
-                    content_type=REFERENCE_TYPES[kind][Path(filename).suffix.lower()], size=len(data),
-                    upload_id=upload_id, local_name=f"{REFERENCES_DIR}/{local.name}", created_at=utcnow())
+    ref = Reference(
+        scope=scope,
+        sha256=digest,
+        kind=kind,
+        filename=Path(filename).name,
+        content_type=REFERENCE_TYPES[kind][Path(filename).suffix.lower()],
+        size=len(data),
+        upload_id=upload_id,
+        local_name=f"{REFERENCES_DIR}/{local.name}",
+        created_at=utcnow(),
+    )
     services.store.add_reference(ref)
     return ref
 

@@ -31,11 +31,15 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STUDIO_", extra="ignore", populate_by_name=True)
 
     api_key: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("MOSAIC_API_KEY", "api_key"),
-        description="Mosaic API key (mk_...). Unset: the built-in simulator is used.")
+        None,
+        validation_alias=AliasChoices("MOSAIC_API_KEY", "api_key"),
+        description="Mosaic API key (mk_...). Unset: the built-in simulator is used.",
+    )
     base_url: str = Field(
-        DEFAULT_BASE_URL, validation_alias=AliasChoices("MOSAIC_BASE_URL", "base_url"),
-        description="Mosaic API base URL (only used with an API key).")
+        DEFAULT_BASE_URL,
+        validation_alias=AliasChoices("MOSAIC_BASE_URL", "base_url"),
+        description="Mosaic API base URL (only used with an API key).",
+    )
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Folder for the SQLite history and media files.")
     timeout: float = Field(DEFAULT_TIMEOUT_S, gt=0, description="Seconds before an API call times out.")
     max_retries: int = Field(DEFAULT_MAX_RETRIES, ge=0, description="Retries of a failed safe API call.")
@@ -43,16 +47,21 @@ class Settings(BaseSettings):
     poll_interval: float = Field(DEFAULT_POLL_INTERVAL_S, gt=0, description="First wait between polls of a run.")
     max_poll_interval: float = Field(DEFAULT_MAX_POLL_INTERVAL_S, gt=0, description="Longest wait between polls.")
     run_flow: Literal["reuse", "three_call"] = Field(
-        "reuse", description="reuse: one POST /run per generation on pooled agents; "
-        "three_call: create agent, add node, run (the brief's flow).")
+        "reuse",
+        description="reuse: one POST /run per generation on pooled agents; "
+        "three_call: create agent, add node, run (the brief's flow).",
+    )
     public_url: str | None = Field(
-        None, description="Public URL of this studio; when set, runs carry callback_url for webhooks.")
+        None, description="Public URL of this studio; when set, runs carry callback_url for webhooks."
+    )
     webhook_secret: SecretStr | None = Field(None, description="Expected X-Mosaic-Signature on webhooks.")
     credits_per_second: float | None = Field(
-        None, ge=0, description="Credits per generated second, for estimates before a run.")
+        None, ge=0, description="Credits per generated second, for estimates before a run."
+    )
     author: str = Field("", description="Name recorded as the author of new generations.")
     confirm_above_cells: int = Field(
-        DEFAULT_CONFIRM_ABOVE_CELLS, ge=1, description="Compare asks for confirmation above this many cells.")
+        DEFAULT_CONFIRM_ABOVE_CELLS, ge=1, description="Compare asks for confirmation above this many cells."
+    )
     sim_latency: float = Field(3.0, ge=0, description="Simulator: fixed seconds per run.")
     sim_latency_per_second: float = Field(0.1, ge=0, description="Simulator: extra seconds per second of video.")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import copy
 import hashlib
 import hmac
@@ -30,11 +31,12 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -101,13 +103,36 @@ NODE_TYPES = {
 }
 
 # Error codes of mosaic-api.md's (older) table; 409 and 413 have none there.
-ERROR_CODES = {400: "validation_error", 401: "invalid_api_key", 403: "forbidden", 404: "not_found",
-               409: "conflict", 413: "file_too_large", 422: "parameter_out_of_range", 429: "rate_limit"}
+ERROR_CODES = {
+    400: "validation_error",
+    401: "invalid_api_key",
+    403: "forbidden",
+    404: "not_found",
+    409: "conflict",
+    413: "file_too_large",
+    422: "parameter_out_of_range",
+    429: "rate_limit",
+}
 
 # Route names, as used by Faults.routes, script_fault() and the request counts of /_sim/stats.
-API_ROUTES = ("whoami", "agent_create", "agents", "agent_get", "agent_update", "agent_delete", "run",
-              "agent_runs", "runs", "run_get", "run_nodes", "run_cancel", "run_resume", "upload_url",
-              "upload_finalize", "credits")
+API_ROUTES = (
+    "whoami",
+    "agent_create",
+    "agents",
+    "agent_get",
+    "agent_update",
+    "agent_delete",
+    "run",
+    "agent_runs",
+    "runs",
+    "run_get",
+    "run_nodes",
+    "run_cancel",
+    "run_resume",
+    "upload_url",
+    "upload_finalize",
+    "credits",
+)
 STORAGE_ROUTES = ("storage_upload", "storage_download")
 TRANSPORT_FAULTS = ("rate_limit", "server_error", "slow", "drop")
 OUTCOME_FAULTS = ("run_fail", "run_partial", "needs_credits")
@@ -218,8 +243,7 @@ class SimConfig:
 class _Fail(Exception):
     "An API error answer, `{'detail': ..., 'error': ...}` with a status."
 
-    def __init__(self, status: int, detail: str, code: str | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(self, status: int, detail: str, code: str | None = None, headers: dict[str, str] | None = None):
         super().__init__(detail)
         self.status, self.detail, self.headers = status, detail, headers
         self.code = code or ERROR_CODES.get(status, "internal_server_error")
@@ -228,8 +252,9 @@ class _Fail(Exception):
         return _error_response(self.status, self.detail, self.code, self.headers)
 
 
-def _error_response(status: int, detail: str, code: str | None = None,
-                    headers: dict[str, str] | None = None) -> JSONResponse:
+def _error_response(
+    status: int, detail: str, code: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     code = code or ERROR_CODES.get(status, "internal_server_error")
     return JSONResponse({"detail": detail, "error": code}, status_code=status, headers=headers)
 
@@ -243,17 +268,16 @@ def _now() -> float:
 def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _parse_iso(name: str, text: str) -> float:
     try:
         moment = datetime.fromisoformat(text.strip().replace(" ", "+"))
     except ValueError:
-        raise _Fail(400, f"{name} must be an ISO-8601 timestamp such as 2026-01-10T14:30:00Z "
-                         f"(got {text!r})") from None
+        raise _Fail(400, f"{name} must be an ISO-8601 timestamp such as 2026-01-10T14:30:00Z (got {text!r})") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 
@@ -341,9 +365,12 @@ def _check_node_params(node_type_id: str, params: Any) -> None:
 
 def _node_type(node_type_id: str) -> dict[str, Any]:
     name, slug = NODE_TYPES.get(node_type_id, (None, None))
-    return {"node_type_id": node_type_id, "node_type_name": name,
-            "docs_url": DOCS_URL + slug if slug else None,
-            "params_docs_url": DOCS_URL + slug + "#api-info" if slug else None}
+    return {
+        "node_type_id": node_type_id,
+        "node_type_name": name,
+        "docs_url": DOCS_URL + slug if slug else None,
+        "params_docs_url": DOCS_URL + slug + "#api-info" if slug else None,
+    }
 
 
 class _QuietDrops(logging.Filter):
@@ -447,8 +474,9 @@ class _Scripted:
 class _Endpoint:
     "ASGI endpoint around one handler: counts, auth, faults, error bodies."
 
-    def __init__(self, sim: Simulator, name: str, handler: Callable[[Request], Awaitable[Response]],
-                 *, kind: str = "api"):
+    def __init__(
+        self, sim: Simulator, name: str, handler: Callable[[Request], Awaitable[Response]], *, kind: str = "api"
+    ):
         self.sim, self.name, self.handler, self.kind = sim, name, handler, kind
 
     async def __call__(self, scope, receive, send) -> None:
@@ -491,8 +519,13 @@ class _Endpoint:
 async def _drop_connection(send) -> None:
     # Promise more bytes than are sent, then return: uvicorn (h11) closes the connection, so the
     # client sees the request processed but the answer cut off (httpx.RemoteProtocolError).
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")],
+        }
+    )
     await send({"type": "http.response.body", "body": b'{"run_id": "', "more_body": True})
 
 
@@ -546,18 +579,24 @@ class Simulator:
         logging.getLogger("uvicorn.error").addFilter(_QUIET_DROPS)
         # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on such sockets, and without it
         # every answer waits ~40 ms (Nagle vs delayed ACK, as headers and body are separate writes).
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM,
-                             socket.IPPROTO_TCP)
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         bound_port = sock.getsockname()[1]
         shown_host = f"[{host}]" if ":" in host else host
         self.base_url = f"http://{shown_host}:{bound_port}"
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, http="h11",
-                                lifespan="off", timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            access_log=False,
+            http="h11",
+            lifespan="off",
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name="sim-uvicorn", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="sim-uvicorn", daemon=True
+        )
         self._thread.start()
         self._scheduler = threading.Thread(target=self._schedule_loop, name="sim-scheduler", daemon=True)
         self._scheduler.start()
@@ -612,8 +651,11 @@ class Simulator:
                 "runs_by_agent": dict(self._runs_by_agent),
                 "runs_by_status": dict(Counter(r.status for r in self._runs.values())),
                 "faults_injected": dict(self._faults_injected),
-                "webhooks": {"delivered": self._webhooks["delivered"], "failed": self._webhooks["failed"],
-                             "attempts": self._webhooks["attempts"]},
+                "webhooks": {
+                    "delivered": self._webhooks["delivered"],
+                    "failed": self._webhooks["failed"],
+                    "attempts": self._webhooks["attempts"],
+                },
                 "credits_balance": self._balance,
             }
 
@@ -672,6 +714,7 @@ class Simulator:
 
     def _snapshot(self) -> dict[str, Any]:
         "Everything a restart must keep, JSON-ready (lock held). Absolute URLs are never stored."
+
         def render(r: _Render | None) -> dict[str, Any] | None:
             if r is None:
                 return None
@@ -682,8 +725,11 @@ class Simulator:
             f = n.future
             waiting = n.render is None and n.status in ("queued", "running") and f is not None
             pending = f.result() if waiting and f.done() and not f.cancelled() and f.exception() is None else None
-            return {**{k: v for k, v in vars(n).items() if k not in ("future", "render")},
-                    "render": render(n.render), "pending_render": render(pending)}
+            return {
+                **{k: v for k, v in vars(n).items() if k not in ("future", "render")},
+                "render": render(n.render),
+                "pending_render": render(pending),
+            }
 
         def upload(u: _Upload) -> dict[str, Any]:
             path = u.path
@@ -692,11 +738,19 @@ class Simulator:
             return {**vars(u), "path": str(path) if path is not None else None}
 
         return {
-            "version": STATE_VERSION, "saved_at": _iso(_now()), "secret": self._secret.hex(),
-            "seq": self._seq, "balance": self._balance,
+            "version": STATE_VERSION,
+            "saved_at": _iso(_now()),
+            "secret": self._secret.hex(),
+            "seq": self._seq,
+            "balance": self._balance,
             "agents": [vars(a) for a in self._agents.values()],
-            "runs": [{**{k: v for k, v in vars(r).items() if k not in ("nodes", "base_url")},
-                      "nodes": [node(n) for n in r.nodes]} for r in self._runs.values()],
+            "runs": [
+                {
+                    **{k: v for k, v in vars(r).items() if k not in ("nodes", "base_url")},
+                    "nodes": [node(n) for n in r.nodes],
+                }
+                for r in self._runs.values()
+            ],
             "uploads": [upload(u) for u in self._uploads.values()],
         }
 
@@ -707,16 +761,20 @@ class Simulator:
         try:
             self._restore(json.loads(path.read_bytes()))
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
             aside = path.with_name(f"{path.name}.corrupt-{stamp}")
             try:
                 os.replace(path, aside)
             except OSError as move_err:
-                log.warning("simulator state %s is unreadable (%s) and could not be moved aside (%s); "
-                            "starting empty, the next save replaces it", path, err, move_err)
+                log.warning(
+                    "simulator state %s is unreadable (%s) and could not be moved aside (%s); "
+                    "starting empty, the next save replaces it",
+                    path,
+                    err,
+                    move_err,
+                )
             else:
-                log.warning("simulator state %s is unreadable (%s); moved to %s, starting empty",
-                            path, err, aside.name)
+                log.warning("simulator state %s is unreadable (%s); moved to %s, starting empty", path, err, aside.name)
 
     def _restore(self, state: dict[str, Any]) -> None:
         "Adopt a saved state; raises (and changes nothing) when any part of it is malformed."
@@ -728,8 +786,13 @@ class Simulator:
             if data is None:
                 return None
             thumb = data["thumbnail"]
-            return _Render(**{**data, "video": renders_dir / Path(data["video"]).name,
-                              "thumbnail": renders_dir / Path(thumb).name if thumb else None})
+            return _Render(
+                **{
+                    **data,
+                    "video": renders_dir / Path(data["video"]).name,
+                    "thumbnail": renders_dir / Path(thumb).name if thumb else None,
+                }
+            )
 
         def node(data: dict[str, Any]) -> _RunNode:
             pending = render(data.pop("pending_render"))
@@ -783,8 +846,11 @@ class Simulator:
         if scheme.lower() != "bearer" or not key:
             return _error_response(401, "Missing API key: send Authorization: Bearer mk_...")
         expected = self.config.api_key
-        ok = (hmac.compare_digest(key.encode(), expected.encode()) if expected
-              else key.startswith(KEY_PREFIX) and len(key) > len(KEY_PREFIX))
+        ok = (
+            hmac.compare_digest(key.encode(), expected.encode())
+            if expected
+            else key.startswith(KEY_PREFIX) and len(key) > len(KEY_PREFIX)
+        )
         return None if ok else _error_response(401, "Invalid API key")
 
     def _take_scripted(self, route: str, kinds: tuple[str, ...], *, any_route: bool = True) -> str | None:
@@ -883,20 +949,32 @@ class Simulator:
     # -------------------------------------------------------------- org, credits
 
     async def _whoami(self, request: Request) -> Response:
-        return JSONResponse({
-            "organization_id": ORGANIZATION_ID, "organization_name": "Local Mosaic simulator",
-            "organization_slug": "local-simulator", "created_at": "2026-01-01T00:00:00.000Z",
-            "last_used_at": _iso(_now())})
+        return JSONResponse(
+            {
+                "organization_id": ORGANIZATION_ID,
+                "organization_name": "Local Mosaic simulator",
+                "organization_slug": "local-simulator",
+                "created_at": "2026-01-01T00:00:00.000Z",
+                "last_used_at": _iso(_now()),
+            }
+        )
 
     async def _credits(self, request: Request) -> Response:
         with self._lock:
             balance = self._balance
-        return JSONResponse({
-            "organization_id": ORGANIZATION_ID, "balance": balance, "plan": "professional",
-            "plan_id": "professional",
-            "billing_cycle": {"current_period_start": "2026-01-01T00:00:00.000Z",
-                              "current_period_end": "2027-01-01T00:00:00.000Z"},
-            "auto_topup": {"eligible": True, "enabled": False, "threshold": 0, "quantity": 0}})
+        return JSONResponse(
+            {
+                "organization_id": ORGANIZATION_ID,
+                "balance": balance,
+                "plan": "professional",
+                "plan_id": "professional",
+                "billing_cycle": {
+                    "current_period_start": "2026-01-01T00:00:00.000Z",
+                    "current_period_end": "2027-01-01T00:00:00.000Z",
+                },
+                "auto_topup": {"eligible": True, "enabled": False, "threshold": 0, "quantity": 0},
+            }
+        )
 
     # -------------------------------------------------------------- agents
 
@@ -932,23 +1010,41 @@ class Simulator:
         return out
 
     def _agent_change(self, agent: _Agent, applied: int, created: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"success": True, "agent_id": agent.id, "operations_applied": applied,
-                "created_nodes": created, "name": agent.name, "description": agent.description,
-                "visibility": agent.visibility, "workspace_id": agent.workspace_id,
-                "created_at": _iso(agent.created_at), "updated_at": _iso(agent.updated_at)}
+        return {
+            "success": True,
+            "agent_id": agent.id,
+            "operations_applied": applied,
+            "created_nodes": created,
+            "name": agent.name,
+            "description": agent.description,
+            "visibility": agent.visibility,
+            "workspace_id": agent.workspace_id,
+            "created_at": _iso(agent.created_at),
+            "updated_at": _iso(agent.updated_at),
+        }
 
     async def _agent_create(self, request: Request) -> Response:
         body = await _json_body(request)
         graph = [k for k in GRAPH_FIELDS if k in body]
         if graph:
-            raise _Fail(400, f"Agent create takes metadata only; build the graph with /agent/{{id}}/update "
-                             f"operations (remove {', '.join(graph)})")
+            raise _Fail(
+                400,
+                f"Agent create takes metadata only; build the graph with /agent/{{id}}/update "
+                f"operations (remove {', '.join(graph)})",
+            )
         meta = self._check_metadata(body)
         now = _now()
         with self._lock:
-            agent = _Agent(id=_new_id(), seq=self._next_seq(), name=meta.get("name", "Untitled agent"),
-                           description=meta.get("description", ""), visibility=meta.get("visibility", "private"),
-                           workspace_id=meta.get("workspace_id"), created_at=now, updated_at=now)
+            agent = _Agent(
+                id=_new_id(),
+                seq=self._next_seq(),
+                name=meta.get("name", "Untitled agent"),
+                description=meta.get("description", ""),
+                visibility=meta.get("visibility", "private"),
+                workspace_id=meta.get("workspace_id"),
+                created_at=now,
+                updated_at=now,
+            )
             self._agents[agent.id] = agent
             self._dirty = True
             return JSONResponse(self._agent_change(agent, 0, []))
@@ -957,22 +1053,44 @@ class Simulator:
         with self._lock:
             agents = sorted((a for a in self._agents.values() if not a.deleted), key=lambda a: -a.seq)
             page, cursor = _page(agents, request, lambda a: a.seq)
-            items = [{"id": a.id, "name": a.name, "description": a.description,
-                      "created_at": _iso(a.created_at), "updated_at": _iso(a.updated_at)} for a in page]
+            items = [
+                {
+                    "id": a.id,
+                    "name": a.name,
+                    "description": a.description,
+                    "created_at": _iso(a.created_at),
+                    "updated_at": _iso(a.updated_at),
+                }
+                for a in page
+            ]
         return JSONResponse({"agents": items, "next_cursor": cursor})
 
     async def _agent_get(self, request: Request) -> Response:
         with self._lock:
             agent = self._agent_or_404(request.path_params["agent_id"])
-            return JSONResponse({
-                "agent": {"id": agent.id, "name": agent.name, "description": agent.description,
-                          "visibility": agent.visibility, "created_at": _iso(agent.created_at),
-                          "updated_at": _iso(agent.updated_at)},
-                "agent_nodes": [{"agent_node_id": n["agent_node_id"], "node_type": _node_type(n["node_type_id"]),
-                                 "params_used": copy.deepcopy(n["params_used"])} for n in agent.nodes.values()],
-                "connections": [{"source_agent_node_id": s, "target_agent_node_id": t}
-                                for s, t in agent.connections],
-            })
+            return JSONResponse(
+                {
+                    "agent": {
+                        "id": agent.id,
+                        "name": agent.name,
+                        "description": agent.description,
+                        "visibility": agent.visibility,
+                        "created_at": _iso(agent.created_at),
+                        "updated_at": _iso(agent.updated_at),
+                    },
+                    "agent_nodes": [
+                        {
+                            "agent_node_id": n["agent_node_id"],
+                            "node_type": _node_type(n["node_type_id"]),
+                            "params_used": copy.deepcopy(n["params_used"]),
+                        }
+                        for n in agent.nodes.values()
+                    ],
+                    "connections": [
+                        {"source_agent_node_id": s, "target_agent_node_id": t} for s, t in agent.connections
+                    ],
+                }
+            )
 
     async def _agent_update(self, request: Request) -> Response:
         body = await _json_body(request)
@@ -1005,15 +1123,20 @@ class Simulator:
             agent.updated_at, self._dirty = _now(), True
             return JSONResponse(self._agent_change(agent, len(operations), created))
 
-    def _apply_operation(self, op: Any, nodes: dict[str, dict[str, Any]], connections: list[tuple[str, str]],
-                         temp_refs: dict[str, str], created: list[dict[str, Any]]) -> None:
+    def _apply_operation(
+        self,
+        op: Any,
+        nodes: dict[str, dict[str, Any]],
+        connections: list[tuple[str, str]],
+        temp_refs: dict[str, str],
+        created: list[dict[str, Any]],
+    ) -> None:
         if not isinstance(op, dict):
             raise _Fail(400, "each operation must be an object")
         kind = op.get("op")
         if kind == "create_node":
             if "agent_node_id" in op:
-                raise _Fail(400, "agent_node_id is assigned by the server; "
-                                 "use temp_ref_id to refer to the new node")
+                raise _Fail(400, "agent_node_id is assigned by the server; use temp_ref_id to refer to the new node")
             type_id = op.get("node_type_id")
             if not isinstance(type_id, str) or not type_id:
                 raise _Fail(400, "node_type_id is required")
@@ -1025,8 +1148,7 @@ class Simulator:
             if temp is not None and (not isinstance(temp, str) or temp in temp_refs):
                 raise _Fail(400, f"temp_ref_id {temp!r} must be a string used once per request")
             node_id = _new_id()
-            nodes[node_id] = {"agent_node_id": node_id, "node_type_id": type_id,
-                              "params_used": copy.deepcopy(params)}
+            nodes[node_id] = {"agent_node_id": node_id, "node_type_id": type_id, "params_used": copy.deepcopy(params)}
             if temp is not None:
                 temp_refs[temp] = node_id
             created.append({"temp_ref_id": temp, "agent_node_id": node_id})
@@ -1062,8 +1184,11 @@ class Simulator:
                 raise _Fail(400, "the connection would create a cycle; the graph must stay acyclic")
             connections.append(edge)
         else:
-            raise _Fail(400, f"unknown op {kind!r}; use create_node, update_node, delete_node, "
-                             "create_connection or delete_connection")
+            raise _Fail(
+                400,
+                f"unknown op {kind!r}; use create_node, update_node, delete_node, "
+                "create_connection or delete_connection",
+            )
 
     @staticmethod
     def _endpoint_node(op: dict[str, Any], side: str, nodes: dict[str, Any], temp_refs: dict[str, str]) -> str:
@@ -1106,8 +1231,11 @@ class Simulator:
         body = await _json_body(request)
         inputs = [k for k in VIDEO_INPUT_FIELDS if body.get(k)]
         if inputs:
-            raise _Fail(400, f"This agent has no Video Input tile; generation-only agents take no video inputs "
-                             f"(remove {', '.join(inputs)})")
+            raise _Fail(
+                400,
+                f"This agent has no Video Input tile; generation-only agents take no video inputs "
+                f"(remove {', '.join(inputs)})",
+            )
         callback = body.get("callback_url")
         if callback is not None and not _is_http_url(callback):
             raise _Fail(400, "callback_url must be an http(s) URL")
@@ -1129,13 +1257,16 @@ class Simulator:
                     raise _Fail(400, f"ignore_nodes: {node_id} is not an agent_node_id of this agent")
             template = [n for n in agent.nodes.values() if n["agent_node_id"] not in ignored]
             if not any(n["node_type_id"] == VIDEO_GENERATION_NODE_TYPE_ID for n in template):
-                raise _Fail(400, "This agent has no Video Generation node to run; "
-                                 "add one with a create_node operation")
+                raise _Fail(400, "This agent has no Video Generation node to run; add one with a create_node operation")
             nodes: list[_RunNode] = []
             for node in template:
                 override = overrides.get(node["agent_node_id"], {})
-                run_node = _RunNode(id=_new_id(), original_node_id=node["agent_node_id"],
-                                    node_type_id=node["node_type_id"], params={**node["params_used"], **override})
+                run_node = _RunNode(
+                    id=_new_id(),
+                    original_node_id=node["agent_node_id"],
+                    node_type_id=node["node_type_id"],
+                    params={**node["params_used"], **override},
+                )
                 if node["node_type_id"] == VIDEO_GENERATION_NODE_TYPE_ID:
                     params = self._run_params(node, override)
                     run_node.params = params.to_api()
@@ -1145,8 +1276,17 @@ class Simulator:
                     run_node.plan = "pass"
                 nodes.append(run_node)
             now = _now()
-            run = _Run(id=_new_id(), seq=self._next_seq(), agent_id=agent.id, created_at=now, updated_at=now,
-                       nodes=nodes, outcome="ok", callback_url=callback, base_url=self._base(request))
+            run = _Run(
+                id=_new_id(),
+                seq=self._next_seq(),
+                agent_id=agent.id,
+                created_at=now,
+                updated_at=now,
+                nodes=nodes,
+                outcome="ok",
+                callback_url=callback,
+                base_url=self._base(request),
+            )
             self._runs[run.id] = run
             self._runs_by_agent[agent.id] += 1
             self._start_nodes(run, nodes, self._pick_outcome("run"))
@@ -1179,17 +1319,28 @@ class Simulator:
         render_id = _new_id()
         video = self.media_dir / "renders" / f"{render_id}.mp4"
         width, height = node.size
-        media.render_clip(video, width=width, height=height, seconds=node.seconds,
-                          audio=bool(node.params.get("generate_audio", True)),
-                          text=str(node.params.get("prompt", "")))
+        media.render_clip(
+            video,
+            width=width,
+            height=height,
+            seconds=node.seconds,
+            audio=bool(node.params.get("generate_audio", True)),
+            text=str(node.params.get("prompt", "")),
+        )
         thumb: Path | None = self.media_dir / "renders" / f"{render_id}.jpg"
         try:
             media.make_thumbnail(video, thumb)
         except Exception:  # a missing thumbnail is allowed (thumbnail_url is nullable)
             log.warning("thumbnail failed for render %s", render_id, exc_info=True)
             thumb = None
-        return _Render(id=render_id, video=video, thumbnail=thumb, completed_at=0.0, expires=0,
-                       original_node_id=node.original_node_id)
+        return _Render(
+            id=render_id,
+            video=video,
+            thumbnail=thumb,
+            completed_at=0.0,
+            expires=0,
+            original_node_id=node.original_node_id,
+        )
 
     def _run_or_404(self, run_id: str) -> _Run:
         run = self._runs.get(run_id)
@@ -1202,9 +1353,14 @@ class Simulator:
         thumb = None
         if render.thumbnail is not None:
             thumb = self._signed_url(base, f"/_storage/renders/{render.thumbnail.name}", render.expires)
-        return {"id": render.id, "video_url": self._signed_url(base, video_path, render.expires),
-                "thumbnail_url": thumb, "premiere_prproj_url": None,
-                "completed_at": _iso(render.completed_at), "original_node_id": render.original_node_id}
+        return {
+            "id": render.id,
+            "video_url": self._signed_url(base, video_path, render.expires),
+            "thumbnail_url": thumb,
+            "premiere_prproj_url": None,
+            "completed_at": _iso(render.completed_at),
+            "original_node_id": render.original_node_id,
+        }
 
     def _outputs(self, run: _Run, base: str) -> list[dict[str, Any]]:
         return [self._output(n.render, base) for n in run.nodes if n.render is not None]
@@ -1212,21 +1368,38 @@ class Simulator:
     @staticmethod
     def _counts(run: _Run) -> dict[str, int]:
         statuses = [n.status for n in run.nodes]
-        return {"completed": statuses.count("completed"),
-                "in_progress": sum(s in ("queued", "running", "not_started") for s in statuses),
-                "failed": statuses.count("failed")}
+        return {
+            "completed": statuses.count("completed"),
+            "in_progress": sum(s in ("queued", "running", "not_started") for s in statuses),
+            "failed": statuses.count("failed"),
+        }
 
     def _detail(self, run: _Run, base: str) -> dict[str, Any]:
-        return {"agent_id": run.agent_id, "started_at": _iso(run.created_at), "status": run.status,
-                "status_message": run.status_message, "needs_credits": run.needs_credits,
-                "errors": copy.deepcopy(run.errors), "node_status_counts": self._counts(run),
-                "inputs": [], "outputs": self._outputs(run, base)}
+        return {
+            "agent_id": run.agent_id,
+            "started_at": _iso(run.created_at),
+            "status": run.status,
+            "status_message": run.status_message,
+            "needs_credits": run.needs_credits,
+            "errors": copy.deepcopy(run.errors),
+            "node_status_counts": self._counts(run),
+            "inputs": [],
+            "outputs": self._outputs(run, base),
+        }
 
     def _summary(self, run: _Run, base: str) -> dict[str, Any]:
-        return {"run_id": run.id, "agent_id": run.agent_id, "status": run.status,
-                "status_message": run.status_message, "started_at": _iso(run.created_at),
-                "updated_at": _iso(run.updated_at), "node_status_counts": self._counts(run),
-                "inputs": [], "outputs": self._outputs(run, base), "triggered_by": None}
+        return {
+            "run_id": run.id,
+            "agent_id": run.agent_id,
+            "status": run.status,
+            "status_message": run.status_message,
+            "started_at": _iso(run.created_at),
+            "updated_at": _iso(run.updated_at),
+            "node_status_counts": self._counts(run),
+            "inputs": [],
+            "outputs": self._outputs(run, base),
+            "triggered_by": None,
+        }
 
     async def _run_get(self, request: Request) -> Response:
         with self._lock:
@@ -1236,10 +1409,18 @@ class Simulator:
     async def _run_nodes(self, request: Request) -> Response:
         with self._lock:
             run = self._run_or_404(request.path_params["run_id"])
-            nodes = [{"agent_node_id": n.id, "original_node_id": n.original_node_id, "status": n.status,
-                      "status_message": n.status_message, "errors": list(n.errors),
-                      "node_type": _node_type(n.node_type_id), "needs_credits": n.needs_credits}
-                     for n in run.nodes]
+            nodes = [
+                {
+                    "agent_node_id": n.id,
+                    "original_node_id": n.original_node_id,
+                    "status": n.status,
+                    "status_message": n.status_message,
+                    "errors": list(n.errors),
+                    "node_type": _node_type(n.node_type_id),
+                    "needs_credits": n.needs_credits,
+                }
+                for n in run.nodes
+            ]
         return JSONResponse({"run_id": run.id, "nodes": nodes})
 
     def _list_runs(self, request: Request, agent_id: str | None) -> Response:
@@ -1253,11 +1434,14 @@ class Simulator:
         start = _parse_iso("from", query["from"]) if query.get("from") else None
         end = _parse_iso("to", query["to"]) if query.get("to") else None
         with self._lock:
-            runs = [r for r in self._runs.values()
-                    if (agent_id is None or r.agent_id == agent_id)
-                    and (statuses is None or r.status in statuses)
-                    and (start is None or r.created_at >= start)
-                    and (end is None or r.created_at <= end)]
+            runs = [
+                r
+                for r in self._runs.values()
+                if (agent_id is None or r.agent_id == agent_id)
+                and (statuses is None or r.status in statuses)
+                and (start is None or r.created_at >= start)
+                and (end is None or r.created_at <= end)
+            ]
             runs.sort(key=lambda r: -r.seq)
             page, cursor = _page(runs, request, lambda r: r.seq)
             base = self._base(request)
@@ -1283,8 +1467,15 @@ class Simulator:
                 node.status = "cancelled"
             run.status, run.updated_at, self._dirty = "cancelled", _now(), True
             running = sum(1 for n in active if n.future is not None)
-        return JSONResponse({"success": True, "run_id": run.id, "tasks_cancelled": running,
-                             "nodes_reset": len(active), "message": "Agent run cancelled successfully"})
+        return JSONResponse(
+            {
+                "success": True,
+                "run_id": run.id,
+                "tasks_cancelled": running,
+                "nodes_reset": len(active),
+                "message": "Agent run cancelled successfully",
+            }
+        )
 
     async def _run_resume(self, request: Request) -> Response:
         with self._lock:
@@ -1300,10 +1491,19 @@ class Simulator:
             run.updated_at = _now()
             self._start_nodes(run, requeue, self._pick_outcome("run_resume"))
             self._dirty = True
-        return JSONResponse({"success": True, "run_id": run.id, "agent_state_id": run.id,
-                             "nodes_queued": len(requeue), "nodes_considered": len(run.nodes),
-                             "requeued_nodes": len(requeue), "requeued_node_tasks_detached": len(requeue),
-                             "requeued_node_active_tasks_cancelled": 0, "requeued_node_active_tasks_total": 0})
+        return JSONResponse(
+            {
+                "success": True,
+                "run_id": run.id,
+                "agent_state_id": run.id,
+                "nodes_queued": len(requeue),
+                "nodes_considered": len(run.nodes),
+                "requeued_nodes": len(requeue),
+                "requeued_node_tasks_detached": len(requeue),
+                "requeued_node_active_tasks_cancelled": 0,
+                "requeued_node_active_tasks_total": 0,
+            }
+        )
 
     # -------------------------------------------------------------- scheduler and webhooks
 
@@ -1395,13 +1595,20 @@ class Simulator:
         if flag == "RUN_PROGRESS":
             event["node_status_counts"] = self._counts(run)
             event["updated_nodes"] = [
-                {"original_node_id": n.original_node_id, "status": n.status, "status_message": n.status_message,
-                 "errors": list(n.errors), "outputs": [self._output(n.render, base)] if n.render else []}
-                for n in changed or []]
+                {
+                    "original_node_id": n.original_node_id,
+                    "status": n.status,
+                    "status_message": n.status_message,
+                    "errors": list(n.errors),
+                    "outputs": [self._output(n.render, base)] if n.render else [],
+                }
+                for n in changed or []
+            ]
         else:
             if flag == "RUN_FINISHED":
-                event.update(status_message=run.status_message, needs_credits=run.needs_credits,
-                             errors=copy.deepcopy(run.errors))
+                event.update(
+                    status_message=run.status_message, needs_credits=run.needs_credits, errors=copy.deepcopy(run.errors)
+                )
             event["node_status_counts"] = self._counts(run)
             event["inputs"] = []
             if flag == "RUN_FINISHED":
@@ -1413,10 +1620,8 @@ class Simulator:
         if not run.callback_url:
             return
         lane = self._lanes[int(run.id.replace("-", "")[:8], 16) % WEBHOOK_LANES]
-        try:
+        with contextlib.suppress(RuntimeError):  # lanes are shut down while stopping
             lane.submit(self._deliver, run.callback_url, payload)
-        except RuntimeError:  # lanes are shut down while stopping
-            pass
 
     def _deliver(self, url: str, payload: dict[str, Any]) -> None:
         "POST one webhook with a few retries (a webhook lane thread); never raises."
@@ -1441,8 +1646,7 @@ class Simulator:
                 return
         with self._lock:
             self._webhooks["failed"] += 1
-        log.warning("webhook %s for run %s to %s failed after retries",
-                    payload.get("flag"), payload.get("run_id"), url)
+        log.warning("webhook %s for run %s to %s failed after retries", payload.get("flag"), payload.get("run_id"), url)
 
     # -------------------------------------------------------------- uploads and storage
 
@@ -1459,18 +1663,28 @@ class Simulator:
         max_bytes = int(self.config.upload_max_bytes[kind])
         expires = int(time.time()) + UPLOAD_POLICY_TTL_S
         key = f"uploads/{kind}/{upload_id}"
-        policy_doc = {"expiration": _iso(expires),
-                      "conditions": [{"key": key}, ["content-length-range", 0, max_bytes]]}
+        policy_doc = {"expiration": _iso(expires), "conditions": [{"key": key}, ["content-length-range", 0, max_bytes]]}
         policy = base64.b64encode(json.dumps(policy_doc).encode()).decode()
         signature = hmac.new(self._secret, policy.encode(), hashlib.sha256).hexdigest()
         with self._lock:
-            self._uploads[upload_id] = _Upload(id=upload_id, type=kind, key=key, policy=policy,
-                                               signature=signature, max_bytes=max_bytes, expires=expires)
+            self._uploads[upload_id] = _Upload(
+                id=upload_id,
+                type=kind,
+                key=key,
+                policy=policy,
+                signature=signature,
+                max_bytes=max_bytes,
+                expires=expires,
+            )
             self._dirty = True
-        return JSONResponse({
-            f"{kind}_id": upload_id, "upload_url": f"{self._base(request)}/_storage/upload/{upload_id}",
-            "upload_fields": {"key": key, "policy": policy, "x-goog-signature": signature},
-            "max_file_size_bytes": max_bytes})
+        return JSONResponse(
+            {
+                f"{kind}_id": upload_id,
+                "upload_url": f"{self._base(request)}/_storage/upload/{upload_id}",
+                "upload_fields": {"key": key, "policy": policy, "x-goog-signature": signature},
+                "max_file_size_bytes": max_bytes,
+            }
+        )
 
     async def _upload_finalize(self, request: Request) -> Response:
         kind = self._upload_kind(request)
@@ -1552,8 +1766,17 @@ class Simulator:
 
     async def _sim_uploads(self, request: Request) -> Response:
         with self._lock:
-            items = [{"id": u.id, "type": u.type, "filename": u.filename, "size": u.size,
-                      "content_type": u.content_type, "finalized": u.finalized} for u in self._uploads.values()]
+            items = [
+                {
+                    "id": u.id,
+                    "type": u.type,
+                    "filename": u.filename,
+                    "size": u.size,
+                    "content_type": u.content_type,
+                    "finalized": u.finalized,
+                }
+                for u in self._uploads.values()
+            ]
         return JSONResponse({"uploads": items})
 
     async def _sim_faults(self, request: Request) -> Response:
@@ -1568,13 +1791,11 @@ class Simulator:
                     raise ValueError("script must be an array of {kind, route, count}")
                 for item in script:
                     if item.get("kind") not in FAULT_KINDS:
-                        raise ValueError(f"unknown fault kind {item.get('kind')!r}; "
-                                         f"known: {', '.join(FAULT_KINDS)}")
+                        raise ValueError(f"unknown fault kind {item.get('kind')!r}; known: {', '.join(FAULT_KINDS)}")
                     if int(item.get("count", 1)) < 1:
                         raise ValueError("count must be at least 1")
                 with self._lock:
-                    self.set_faults(Faults.from_dict(body, None if reset else self.config.faults),
-                                    clear_script=reset)
+                    self.set_faults(Faults.from_dict(body, None if reset else self.config.faults), clear_script=reset)
                     for item in script:
                         self.script_fault(item["kind"], item.get("route", "run"), int(item.get("count", 1)))
             except (TypeError, ValueError) as err:
@@ -1646,75 +1867,149 @@ def _parser(env: dict[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m studio.simulator",
         description="Serve a local Mosaic API simulator. Every option defaults to the SIM_* "
-                    "environment variable named in its help.",
+        "environment variable named in its help.",
         epilog=f"Route names for --fault-routes: {', '.join(API_ROUTES)}; with --fault-storage also "
-               f"{', '.join(STORAGE_ROUTES)}. Faults can also be changed "
-               "while running: POST /_sim/faults with JSON such as {\"drop\": 0.1, \"routes\": [\"run\"]}.")
+        f"{', '.join(STORAGE_ROUTES)}. Faults can also be changed "
+        'while running: POST /_sim/faults with JSON such as {"drop": 0.1, "routes": ["run"]}.',
+    )
     add = parser.add_argument
     add("--host", default=env.get("SIM_HOST", "127.0.0.1"), help="interface to bind (SIM_HOST)")
-    add("--port", type=int, default=int(_env_float(env, "SIM_PORT", DEFAULT_PORT)),
-        help="port, 0 = any free (SIM_PORT)")
-    add("--latency", type=float, default=_env_float(env, "SIM_LATENCY", DEFAULT_LATENCY_S),
-        help="fixed seconds per run (SIM_LATENCY)")
-    add("--latency-per-second", type=float,
+    add(
+        "--port", type=int, default=int(_env_float(env, "SIM_PORT", DEFAULT_PORT)), help="port, 0 = any free (SIM_PORT)"
+    )
+    add(
+        "--latency",
+        type=float,
+        default=_env_float(env, "SIM_LATENCY", DEFAULT_LATENCY_S),
+        help="fixed seconds per run (SIM_LATENCY)",
+    )
+    add(
+        "--latency-per-second",
+        type=float,
         default=_env_float(env, "SIM_LATENCY_PER_SECOND", DEFAULT_LATENCY_PER_SECOND),
-        help="extra seconds per second of video (SIM_LATENCY_PER_SECOND)")
-    add("--api-key", default=env.get("SIM_API_KEY") or None,
-        help="accept only this key; default any key starting mk_ (SIM_API_KEY)")
-    add("--webhook-secret", default=env.get("SIM_WEBHOOK_SECRET") or None,
-        help="send it as X-Mosaic-Signature on webhooks (SIM_WEBHOOK_SECRET)")
-    add("--credits", type=float, default=_env_float(env, "SIM_CREDITS", DEFAULT_CREDITS_BALANCE),
-        help="starting credit balance (SIM_CREDITS)")
-    add("--credits-per-second", type=float,
+        help="extra seconds per second of video (SIM_LATENCY_PER_SECOND)",
+    )
+    add(
+        "--api-key",
+        default=env.get("SIM_API_KEY") or None,
+        help="accept only this key; default any key starting mk_ (SIM_API_KEY)",
+    )
+    add(
+        "--webhook-secret",
+        default=env.get("SIM_WEBHOOK_SECRET") or None,
+        help="send it as X-Mosaic-Signature on webhooks (SIM_WEBHOOK_SECRET)",
+    )
+    add(
+        "--credits",
+        type=float,
+        default=_env_float(env, "SIM_CREDITS", DEFAULT_CREDITS_BALANCE),
+        help="starting credit balance (SIM_CREDITS)",
+    )
+    add(
+        "--credits-per-second",
+        type=float,
         default=_env_float(env, "SIM_CREDITS_PER_SECOND", DEFAULT_CREDITS_PER_SECOND),
-        help="credits charged per generated second (SIM_CREDITS_PER_SECOND)")
-    add("--auto-duration", type=int, default=int(_env_float(env, "SIM_AUTO_DURATION", DEFAULT_AUTO_DURATION_S)),
-        help="seconds rendered for duration auto (SIM_AUTO_DURATION)")
-    add("--media-dir", default=env.get("SIM_MEDIA_DIR") or None,
+        help="credits charged per generated second (SIM_CREDITS_PER_SECOND)",
+    )
+    add(
+        "--auto-duration",
+        type=int,
+        default=int(_env_float(env, "SIM_AUTO_DURATION", DEFAULT_AUTO_DURATION_S)),
+        help="seconds rendered for duration auto (SIM_AUTO_DURATION)",
+    )
+    add(
+        "--media-dir",
+        default=env.get("SIM_MEDIA_DIR") or None,
         help="folder for renders and uploads; default a temp dir removed on exit, or a folder beside "
-             "--state-file (SIM_MEDIA_DIR)")
-    add("--state-file", default=env.get("SIM_STATE_FILE") or None,
+        "--state-file (SIM_MEDIA_DIR)",
+    )
+    add(
+        "--state-file",
+        default=env.get("SIM_STATE_FILE") or None,
         help="keep agents, runs, uploads and credits in this JSON file across restarts; default "
-             "memory only (SIM_STATE_FILE)")
-    for name, help_text in (("rate-limit", "per request: 429 with Retry-After"),
-                            ("server-error", "per request: 500/502/503"),
-                            ("slow", "per request: processed, answered after --fault-slow-seconds"),
-                            ("drop", "per request: processed, then the connection is cut"),
-                            ("run-fail", "per run: ends failed"),
-                            ("run-partial", "per run: ends partial_complete")):
+        "memory only (SIM_STATE_FILE)",
+    )
+    for name, help_text in (
+        ("rate-limit", "per request: 429 with Retry-After"),
+        ("server-error", "per request: 500/502/503"),
+        ("slow", "per request: processed, answered after --fault-slow-seconds"),
+        ("drop", "per request: processed, then the connection is cut"),
+        ("run-fail", "per run: ends failed"),
+        ("run-partial", "per run: ends partial_complete"),
+    ):
         var = "SIM_FAULT_" + name.upper().replace("-", "_")
-        add(f"--fault-{name}", type=float, default=_env_float(env, var, 0.0),
-            help=f"probability 0..1 {help_text} ({var})")
-    add("--fault-retry-after", type=float, default=_env_float(env, "SIM_FAULT_RETRY_AFTER", DEFAULT_RETRY_AFTER_S),
-        help="seconds in Retry-After of injected 429s (SIM_FAULT_RETRY_AFTER)")
-    add("--fault-slow-seconds", type=float,
+        add(
+            f"--fault-{name}",
+            type=float,
+            default=_env_float(env, var, 0.0),
+            help=f"probability 0..1 {help_text} ({var})",
+        )
+    add(
+        "--fault-retry-after",
+        type=float,
+        default=_env_float(env, "SIM_FAULT_RETRY_AFTER", DEFAULT_RETRY_AFTER_S),
+        help="seconds in Retry-After of injected 429s (SIM_FAULT_RETRY_AFTER)",
+    )
+    add(
+        "--fault-slow-seconds",
+        type=float,
         default=_env_float(env, "SIM_FAULT_SLOW_SECONDS", DEFAULT_SLOW_SECONDS),
-        help="delay of slow answers (SIM_FAULT_SLOW_SECONDS)")
-    add("--fault-needs-credits", action="store_true", default=_env_flag(env, "SIM_FAULT_NEEDS_CREDITS"),
-        help="every run ends failed with needs_credits (SIM_FAULT_NEEDS_CREDITS=1)")
-    add("--fault-routes", default=env.get("SIM_FAULT_ROUTES") or None,
-        help="comma list of route names the request faults apply to, e.g. run,run_get; default all "
-             "(SIM_FAULT_ROUTES)")
-    add("--fault-storage", action="store_true", default=_env_flag(env, "SIM_FAULT_STORAGE"),
-        help="also inject request faults on storage uploads/downloads (SIM_FAULT_STORAGE=1)")
-    add("--fault-seed", type=int, default=int(_env_float(env, "SIM_FAULT_SEED", 0)),
-        help="seed of the fault dice (SIM_FAULT_SEED)")
+        help="delay of slow answers (SIM_FAULT_SLOW_SECONDS)",
+    )
+    add(
+        "--fault-needs-credits",
+        action="store_true",
+        default=_env_flag(env, "SIM_FAULT_NEEDS_CREDITS"),
+        help="every run ends failed with needs_credits (SIM_FAULT_NEEDS_CREDITS=1)",
+    )
+    add(
+        "--fault-routes",
+        default=env.get("SIM_FAULT_ROUTES") or None,
+        help="comma list of route names the request faults apply to, e.g. run,run_get; default all (SIM_FAULT_ROUTES)",
+    )
+    add(
+        "--fault-storage",
+        action="store_true",
+        default=_env_flag(env, "SIM_FAULT_STORAGE"),
+        help="also inject request faults on storage uploads/downloads (SIM_FAULT_STORAGE=1)",
+    )
+    add(
+        "--fault-seed",
+        type=int,
+        default=int(_env_float(env, "SIM_FAULT_SEED", 0)),
+        help="seed of the fault dice (SIM_FAULT_SEED)",
+    )
     return parser
 
 
 def _config_from_args(args: argparse.Namespace) -> SimConfig:
     routes = frozenset(r.strip() for r in args.fault_routes.split(",") if r.strip()) if args.fault_routes else None
-    faults = Faults(rate_limit=args.fault_rate_limit, retry_after_s=args.fault_retry_after,
-                    server_error=args.fault_server_error, slow=args.fault_slow,
-                    slow_seconds=args.fault_slow_seconds,
-                    drop=args.fault_drop, run_fail=args.fault_run_fail, run_partial=args.fault_run_partial,
-                    needs_credits=args.fault_needs_credits, routes=routes, include_storage=args.fault_storage,
-                    seed=args.fault_seed)
-    return SimConfig(latency=args.latency, latency_per_second=args.latency_per_second, api_key=args.api_key,
-                     webhook_secret=args.webhook_secret, credits_balance=args.credits,
-                     credits_per_second=args.credits_per_second, auto_duration=args.auto_duration,
-                     media_dir=Path(args.media_dir) if args.media_dir else None, faults=faults,
-                     state_file=Path(args.state_file) if args.state_file else None)
+    faults = Faults(
+        rate_limit=args.fault_rate_limit,
+        retry_after_s=args.fault_retry_after,
+        server_error=args.fault_server_error,
+        slow=args.fault_slow,
+        slow_seconds=args.fault_slow_seconds,
+        drop=args.fault_drop,
+        run_fail=args.fault_run_fail,
+        run_partial=args.fault_run_partial,
+        needs_credits=args.fault_needs_credits,
+        routes=routes,
+        include_storage=args.fault_storage,
+        seed=args.fault_seed,
+    )
+    return SimConfig(
+        latency=args.latency,
+        latency_per_second=args.latency_per_second,
+        api_key=args.api_key,
+        webhook_secret=args.webhook_secret,
+        credits_balance=args.credits,
+        credits_per_second=args.credits_per_second,
+        auto_duration=args.auto_duration,
+        media_dir=Path(args.media_dir) if args.media_dir else None,
+        faults=faults,
+        state_file=Path(args.state_file) if args.state_file else None,
+    )
 
 
 def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT, config: SimConfig | None = None) -> None:

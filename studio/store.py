@@ -126,8 +126,9 @@ class HistoryStore:
 
     # ------------------------------------------------------------------ generations
 
-    def add_generations(self, cells: Sequence[tuple[VideoGenerationParams, str | None]], *,
-                        author: str = "", grid_id: str | None = None) -> list[str]:
+    def add_generations(
+        self, cells: Sequence[tuple[VideoGenerationParams, str | None]], *, author: str = "", grid_id: str | None = None
+    ) -> list[str]:
         "Queue generations (params, cell label) in one transaction; returns their ids in order."
         ids = []
         now = utcnow()
@@ -139,14 +140,32 @@ class HistoryStore:
                     "INSERT INTO generations (id, created_at, author, prompt, model, resolution, "
                     "duration, aspect_ratio, generate_audio, selected_context, status, grid_id, "
                     "cell_label, attempt) VALUES (?,?,?,?,?,?,?,?,?,?,'queued',?,?,1)",
-                    (gen_id, now, author, params.prompt, params.model, params.resolution,
-                     params.duration, params.aspect_ratio, int(params.generate_audio),
-                     params.selected_context.model_dump_json(), grid_id, label))
+                    (
+                        gen_id,
+                        now,
+                        author,
+                        params.prompt,
+                        params.model,
+                        params.resolution,
+                        params.duration,
+                        params.aspect_ratio,
+                        int(params.generate_audio),
+                        params.selected_context.model_dump_json(),
+                        grid_id,
+                        label,
+                    ),
+                )
                 conn.execute("INSERT INTO jobs (generation_id, updated_at) VALUES (?, ?)", (gen_id, now))
         return ids
 
-    def add_generation(self, params: VideoGenerationParams, *, author: str = "",
-                       grid_id: str | None = None, cell_label: str | None = None) -> str:
+    def add_generation(
+        self,
+        params: VideoGenerationParams,
+        *,
+        author: str = "",
+        grid_id: str | None = None,
+        cell_label: str | None = None,
+    ) -> str:
         "Queue one generation; returns its id."
         return self.add_generations([(params, cell_label)], author=author, grid_id=grid_id)[0]
 
@@ -178,7 +197,8 @@ class HistoryStore:
         with self._immediate() as conn:
             cur = conn.execute(
                 f"UPDATE generations SET {sets} WHERE id = ? AND status IN ({marks})",
-                [*fields.values(), gen_id, *from_statuses])
+                [*fields.values(), gen_id, *from_statuses],
+            )
             return cur.rowcount == 1
 
     def claim_queued(self, limit: int) -> list[Generation]:
@@ -186,10 +206,11 @@ class HistoryStore:
         if limit <= 0:
             return []
         with self._immediate() as conn:
-            cur = conn.execute("SELECT * FROM generations WHERE status = 'queued' "
-                               "ORDER BY created_at, rowid LIMIT ?", [limit])
+            cur = conn.execute(
+                "SELECT * FROM generations WHERE status = 'queued' ORDER BY created_at, rowid LIMIT ?", [limit]
+            )
             names = [d[0] for d in cur.description]
-            rows = [dict(zip(names, r)) for r in cur.fetchall()]
+            rows = [dict(zip(names, r, strict=False)) for r in cur.fetchall()]
             for row in rows:
                 conn.execute("UPDATE generations SET status = 'submitting' WHERE id = ?", [row["id"]])
                 row["status"] = "submitting"
@@ -197,9 +218,14 @@ class HistoryStore:
 
     def with_status(self, *statuses: str) -> list[Generation]:
         marks = ",".join("?" * len(statuses))
-        return [Generation.model_validate(r) for r in self._rows(
-            # `+created_at`: stay on the status index; ordering by the date index scans the history.
-            f"SELECT * FROM generations WHERE status IN ({marks}) ORDER BY +created_at, rowid", statuses)]
+        return [
+            Generation.model_validate(r)
+            for r in self._rows(
+                # `+created_at`: stay on the status index; ordering by the date index scans the history.
+                f"SELECT * FROM generations WHERE status IN ({marks}) ORDER BY +created_at, rowid",
+                statuses,
+            )
+        ]
 
     def count_status(self, *statuses: str) -> int:
         marks = ",".join("?" * len(statuses))
@@ -229,8 +255,7 @@ class HistoryStore:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        return {r["generation_id"]: r for r in self._rows(
-            f"SELECT * FROM jobs WHERE generation_id IN ({marks})", ids)}
+        return {r["generation_id"]: r for r in self._rows(f"SELECT * FROM jobs WHERE generation_id IN ({marks})", ids)}
 
     def update_job(self, gen_id: str, **fields: Any) -> None:
         fields["updated_at"] = utcnow()
@@ -239,8 +264,10 @@ class HistoryStore:
             cur = conn.execute(f"UPDATE jobs SET {sets} WHERE generation_id = ?", [*fields.values(), gen_id])
             if cur.rowcount == 0:
                 cols = ["generation_id", *fields]
-                conn.execute(f"INSERT INTO jobs ({', '.join(cols)}) VALUES ({','.join('?' * len(cols))})",
-                             [gen_id, *fields.values()])
+                conn.execute(
+                    f"INSERT INTO jobs ({', '.join(cols)}) VALUES ({','.join('?' * len(cols))})",
+                    [gen_id, *fields.values()],
+                )
 
     def reset_for_retry(self, gen_id: str) -> bool:
         "Put a failed or cancelled generation back in the queue as a new attempt."
@@ -248,7 +275,9 @@ class HistoryStore:
             cur = conn.execute(
                 "UPDATE generations SET status = 'queued', error = NULL, agent_id = NULL, node_id = NULL, "
                 "run_id = NULL, render_id = NULL, submitted_at = NULL, finished_at = NULL, elapsed_s = NULL, "
-                "attempt = attempt + 1 WHERE id = ? AND status IN ('failed', 'cancelled')", [gen_id])
+                "attempt = attempt + 1 WHERE id = ? AND status IN ('failed', 'cancelled')",
+                [gen_id],
+            )
             if cur.rowcount != 1:
                 return False
             conn.execute("DELETE FROM jobs WHERE generation_id = ?", [gen_id])
@@ -262,14 +291,18 @@ class HistoryStore:
         with self._immediate() as conn:
             row = conn.execute(
                 "SELECT agent_id, node_id FROM agents WHERE scope = ? AND flow = ? AND leased_by = ?",
-                [scope, flow, job_id]).fetchone()
+                [scope, flow, job_id],
+            ).fetchone()
             if row is None and flow == "reuse":
                 row = conn.execute(
                     "SELECT agent_id, node_id FROM agents WHERE scope = ? AND flow = ? AND leased_by IS NULL "
-                    "ORDER BY created_at LIMIT 1", [scope, flow]).fetchone()
+                    "ORDER BY created_at LIMIT 1",
+                    [scope, flow],
+                ).fetchone()
                 if row is not None:
-                    conn.execute("UPDATE agents SET leased_by = ?, leased_at = ? WHERE agent_id = ?",
-                                 [job_id, utcnow(), row[0]])
+                    conn.execute(
+                        "UPDATE agents SET leased_by = ?, leased_at = ? WHERE agent_id = ?", [job_id, utcnow(), row[0]]
+                    )
         return AgentLease(*row) if row else None
 
     def add_agent(self, agent_id: str, node_id: str, *, scope: str, flow: str, leased_by: str | None) -> None:
@@ -278,13 +311,16 @@ class HistoryStore:
         with self._immediate() as conn:
             conn.execute(
                 "INSERT INTO agents (agent_id, node_id, scope, flow, leased_by, leased_at, created_at) "
-                "VALUES (?,?,?,?,?,?,?)", [agent_id, node_id, scope, flow, leased_by, now if leased_by else None, now])
+                "VALUES (?,?,?,?,?,?,?)",
+                [agent_id, node_id, scope, flow, leased_by, now if leased_by else None, now],
+            )
 
     def release_agent(self, job_id: str) -> None:
         "Give back whatever agent this job holds (three_call agents are single-use and stay retired)."
         with self._immediate() as conn:
-            conn.execute("UPDATE agents SET leased_by = NULL, leased_at = NULL "
-                         "WHERE leased_by = ? AND flow = 'reuse'", [job_id])
+            conn.execute(
+                "UPDATE agents SET leased_by = NULL, leased_at = NULL WHERE leased_by = ? AND flow = 'reuse'", [job_id]
+            )
             conn.execute("UPDATE agents SET leased_by = 'retired' WHERE leased_by = ? AND flow != 'reuse'", [job_id])
 
     def agent_count(self, scope: str | None = None) -> int:
@@ -298,10 +334,13 @@ class HistoryStore:
         fields = {"status": "running", "run_id": run_id, "submitted_at": now, **fields}
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self._immediate() as conn:
-            conn.execute("INSERT OR IGNORE INTO agent_runs (run_id, agent_id, generation_id, created_at) "
-                         "VALUES (?,?,?,?)", [run_id, agent_id, gen_id, now])
-            cur = conn.execute(f"UPDATE generations SET {sets} WHERE id = ? AND status = 'submitting'",
-                               [*fields.values(), gen_id])
+            conn.execute(
+                "INSERT OR IGNORE INTO agent_runs (run_id, agent_id, generation_id, created_at) VALUES (?,?,?,?)",
+                [run_id, agent_id, gen_id, now],
+            )
+            cur = conn.execute(
+                f"UPDATE generations SET {sets} WHERE id = ? AND status = 'submitting'", [*fields.values(), gen_id]
+            )
             return cur.rowcount == 1
 
     def known_run_ids(self, agent_id: str) -> set[str]:
@@ -310,13 +349,22 @@ class HistoryStore:
 
     # ------------------------------------------------------------------ grids
 
-    def add_grid(self, *, prompt: str, axes: dict[str, Any], cells: Sequence[tuple[VideoGenerationParams, str]],
-                 author: str = "", name: str = "") -> tuple[str, list[str]]:
+    def add_grid(
+        self,
+        *,
+        prompt: str,
+        axes: dict[str, Any],
+        cells: Sequence[tuple[VideoGenerationParams, str]],
+        author: str = "",
+        name: str = "",
+    ) -> tuple[str, list[str]]:
         "Save a comparison and queue all its cells together; returns (grid id, generation ids)."
         grid_id = new_id()
         with self._immediate() as conn:
-            conn.execute("INSERT INTO grids (id, created_at, author, name, prompt, axes) VALUES (?,?,?,?,?,?)",
-                         [grid_id, utcnow(), author, name, prompt, json.dumps(axes)])
+            conn.execute(
+                "INSERT INTO grids (id, created_at, author, name, prompt, axes) VALUES (?,?,?,?,?,?)",
+                [grid_id, utcnow(), author, name, prompt, json.dumps(axes)],
+            )
         ids = self.add_generations(cells, author=author, grid_id=grid_id)
         return grid_id, ids
 
@@ -329,15 +377,19 @@ class HistoryStore:
         return grid
 
     def grid_cells(self, grid_id: str) -> list[Generation]:
-        return [Generation.model_validate(r) for r in self._rows(
-            "SELECT * FROM generations WHERE grid_id = ? ORDER BY rowid", [grid_id])]
+        return [
+            Generation.model_validate(r)
+            for r in self._rows("SELECT * FROM generations WHERE grid_id = ? ORDER BY rowid", [grid_id])
+        ]
 
     def grids(self, *, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
         "Saved comparisons, newest first, with their cell counts."
         rows = self._rows(
             "SELECT g.*, (SELECT count(*) FROM generations c WHERE c.grid_id = g.id) AS cells, "
             "(SELECT count(*) FROM generations c WHERE c.grid_id = g.id AND c.status = 'done') AS done "
-            "FROM grids g ORDER BY g.created_at DESC LIMIT ? OFFSET ?", [limit, offset])
+            "FROM grids g ORDER BY g.created_at DESC LIMIT ? OFFSET ?",
+            [limit, offset],
+        )
         for row in rows:
             row["axes"] = json.loads(row["axes"] or "{}")
         return rows
@@ -357,10 +409,21 @@ class HistoryStore:
 
     def add_reference(self, ref: Reference) -> None:
         with self._immediate() as conn:
-            conn.execute('INSERT OR REPLACE INTO "references" (scope, sha256, kind, filename, content_type, size, '
-                         "upload_id, local_name, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                         [ref.scope, ref.sha256, ref.kind, ref.filename, ref.content_type, ref.size,
-                          ref.upload_id, ref.local_name, ref.created_at])
+            conn.execute(
+                'INSERT OR REPLACE INTO "references" (scope, sha256, kind, filename, content_type, size, '
+                "upload_id, local_name, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                [
+                    ref.scope,
+                    ref.sha256,
+                    ref.kind,
+                    ref.filename,
+                    ref.content_type,
+                    ref.size,
+                    ref.upload_id,
+                    ref.local_name,
+                    ref.created_at,
+                ],
+            )
 
     def references(self, scope: str, kind: str | None = None) -> list[Reference]:
         "The library for one API scope, newest first."
@@ -375,9 +438,11 @@ class HistoryStore:
     def save_preset(self, name: str, params: dict[str, Any]) -> None:
         now = utcnow()
         with self._immediate() as conn:
-            conn.execute("INSERT INTO presets (name, params, created_at, updated_at) VALUES (?,?,?,?) "
-                         "ON CONFLICT(name) DO UPDATE SET params = excluded.params, updated_at = excluded.updated_at",
-                         [name, json.dumps(params), now, now])
+            conn.execute(
+                "INSERT INTO presets (name, params, created_at, updated_at) VALUES (?,?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET params = excluded.params, updated_at = excluded.updated_at",
+                [name, json.dumps(params), now, now],
+            )
 
     def presets(self) -> list[Preset]:
         return [Preset.model_validate(r) for r in self._rows("SELECT * FROM presets ORDER BY name")]
@@ -424,14 +489,16 @@ class HistoryStore:
         "How many rows the full-text search alone matches (None without search text)."
         if not q.text:
             return None
-        where, params = self._where(GalleryQuery(text=q.text))
+        _where, params = self._where(GalleryQuery(text=q.text))
         if not params:
             return None
-        return self._rows("SELECT count(*) AS n FROM generations_fts WHERE generations_fts MATCH ?",
-                          [params[0]])[0]["n"]
+        return self._rows("SELECT count(*) AS n FROM generations_fts WHERE generations_fts MATCH ?", [params[0]])[0][
+            "n"
+        ]
 
-    def page(self, query: GalleryQuery | None = None, *, limit: int = DEFAULT_PAGE_SIZE,
-             offset: int = 0) -> list[Generation]:
+    def page(
+        self, query: GalleryQuery | None = None, *, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0
+    ) -> list[Generation]:
         "One page of the history, newest first."
         query = query or GalleryQuery()
         where, params = self._where(query)
@@ -440,8 +507,10 @@ class HistoryStore:
             # A common word: walk the date index and probe the match list (the `+` stops SQLite
             # from starting at the list and sorting every match). A rare word keeps the list first.
             where = where.replace("g.rowid IN", "+g.rowid IN", 1)
-        rows = self._rows(f"SELECT g.* FROM generations g{where} ORDER BY g.created_at DESC, g.rowid DESC "
-                          "LIMIT ? OFFSET ?", [*params, limit, offset])
+        rows = self._rows(
+            f"SELECT g.* FROM generations g{where} ORDER BY g.created_at DESC, g.rowid DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
         return [Generation.model_validate(r) for r in rows]
 
     def count(self, query: GalleryQuery | None = None) -> int:

@@ -21,8 +21,15 @@ from .web import MEDIA_PREFIX
 # secrets.toml keys accepted at the top level, besides Settings' own field names.
 SECRET_ALIASES = {"MOSAIC_API_KEY": "api_key", "MOSAIC_BASE_URL": "base_url"}
 POLL_EVERY_S = 2.0  # page refresh while jobs run: cheap on 2 cores (streamlit-notes.md §2)
-STATUS_ICONS = {"queued": "⏳", "submitting": "📤", "running": "🎬", "downloading": "⬇️", "done": "✅",
-                "failed": "❌", "cancelled": "⏹️"}
+STATUS_ICONS = {
+    "queued": "⏳",
+    "submitting": "📤",
+    "running": "🎬",
+    "downloading": "⬇️",
+    "done": "✅",
+    "failed": "❌",
+    "cancelled": "⏹️",
+}
 FALLBACK_ORIGIN = "http://localhost:8501"
 # Characters that mean something to Streamlit's markdown anywhere in a line (":" for :emoji: and
 # :color[...] directives); a line that starts like a list item is escaped separately.
@@ -78,9 +85,11 @@ def facts_line(gen: Generation) -> str:
     "Size · seconds · audio · time taken, for a finished generation."
     if gen.status != "done":
         return f"{STATUS_ICONS.get(gen.status, '')} {gen.status}"
-    parts = [f"{gen.width}×{gen.height}" if gen.width else "size unknown",
-             f"{gen.duration_s:.1f} s" if gen.duration_s is not None else "length unknown",
-             "audio" if gen.has_audio else "no audio"]
+    parts = [
+        f"{gen.width}×{gen.height}" if gen.width else "size unknown",
+        f"{gen.duration_s:.1f} s" if gen.duration_s is not None else "length unknown",
+        "audio" if gen.has_audio else "no audio",
+    ]
     if gen.elapsed_s is not None:
         parts.append(f"took {gen.elapsed_s:.1f} s")
     return " · ".join(parts)
@@ -106,8 +115,10 @@ def video(gen: Generation, *, muted: bool = False) -> None:
 
 def letterbox(height_px: int) -> None:
     "Make every video on the page the same height, letterboxed, so mixed aspect ratios line up."
-    st.html(f"<style>[data-testid='stVideo'] video, video {{ height: {height_px}px !important; "
-            "width: 100% !important; object-fit: contain; background: #111; }}</style>")
+    st.html(
+        f"<style>[data-testid='stVideo'] video, video {{ height: {height_px}px !important; "
+        "width: 100% !important; object-fit: contain; background: #111; }}</style>"
+    )
 
 
 def all_finished(gens: Sequence[Generation]) -> bool:
@@ -117,8 +128,11 @@ def all_finished(gens: Sequence[Generation]) -> bool:
 def mode_banner(studio: svc.Services) -> None:
     "Always visible: which API the studio talks to."
     if studio.mode == "simulator":
-        st.warning("**Simulator mode** — no API key is set, so a local stand-in for Mosaic makes sample "
-                   "videos (free). Set MOSAIC_API_KEY to use Mosaic.", icon="🧪")
+        st.warning(
+            "**Simulator mode** — no API key is set, so a local stand-in for Mosaic makes sample "
+            "videos (free). Set MOSAIC_API_KEY to use Mosaic.",
+            icon="🧪",
+        )
     else:
         st.success(f"**Mosaic** — {studio.mode_label}", icon="🔑")
 

@@ -44,8 +44,15 @@ def make_routes(settings: Settings, services: Callable[[], svc.Services] | None 
     async def healthz(request: Request) -> Response:
         studio = get()
         counts = {s: studio.store.count_status(s) for s in STATUSES}
-        return JSONResponse({"ok": True, "mode": studio.mode, "worker_alive": studio.runner.alive,
-                             "worker_leader": studio.runner.is_leader, "jobs": counts})
+        return JSONResponse(
+            {
+                "ok": True,
+                "mode": studio.mode,
+                "worker_alive": studio.runner.alive,
+                "worker_leader": studio.runner.is_leader,
+                "jobs": counts,
+            }
+        )
 
     async def webhook(request: Request) -> Response:
         try:

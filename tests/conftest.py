@@ -4,10 +4,10 @@ serves the whole session over real HTTP."""
 from __future__ import annotations
 
 import pytest
+from support import settings_for
 
 from studio import services as svc
 from studio.simulator import Faults, SimConfig, Simulator
-from support import settings_for
 
 
 @pytest.fixture(autouse=True)

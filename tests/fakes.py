@@ -105,18 +105,31 @@ class FakeApi:
 
     # ------------------------------------------------------------ scripting
 
-    def enqueue(self, method: str, path: str, status: int = 200, *, json: Any = None,
-                text: str | None = None, content: bytes | None = None,
-                headers: dict[str, str] | None = None, exc: Exception | None = None,
-                body_error: Exception | None = None, times: int = 1) -> None:
+    def enqueue(
+        self,
+        method: str,
+        path: str,
+        status: int = 200,
+        *,
+        json: Any = None,
+        text: str | None = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        exc: Exception | None = None,
+        body_error: Exception | None = None,
+        times: int = 1,
+    ) -> None:
         """Answer the next `times` matching requests with this (before any default route).
         `path` may use "{name}" for one segment; `exc` is raised instead of answering;
         `body_error` is raised after `content` has been streamed."""
         if text is not None:
             content = text.encode()
         with self._lock:
-            self._scripted.append(_Scripted(method.upper(), _compile(path), status, json, content,
-                                            dict(headers or {}), exc, body_error, times))
+            self._scripted.append(
+                _Scripted(
+                    method.upper(), _compile(path), status, json, content, dict(headers or {}), exc, body_error, times
+                )
+            )
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self)
@@ -125,17 +138,18 @@ class FakeApi:
         "A real MosaicClient wired to this fake; sleeps are recorded, jitter is off."
         from studio.mosaic import MosaicClient
 
-        options: dict[str, Any] = {"transport": self.transport(), "sleep": self.sleeps.append,
-                                   "random": lambda: 0.0}
+        options: dict[str, Any] = {"transport": self.transport(), "sleep": self.sleeps.append, "random": lambda: 0.0}
         options.update(kw)
         return MosaicClient(self.base_url, self.key or FAKE_KEY, **options)
 
     def calls(self, method: str | None = None, path: str | None = None) -> list[Recorded]:
         "Recorded requests, optionally filtered by method and path pattern."
         pattern = _compile(path) if path else None
-        return [r for r in self.requests
-                if (method is None or r.method == method.upper())
-                and (pattern is None or pattern.fullmatch(r.path))]
+        return [
+            r
+            for r in self.requests
+            if (method is None or r.method == method.upper()) and (pattern is None or pattern.fullmatch(r.path))
+        ]
 
     def paths(self) -> list[str]:
         return [str(r) for r in self.requests]
@@ -157,10 +171,11 @@ class FakeApi:
         path = request.url.path
         prefix = httpx.URL(self.base_url).path.rstrip("/")
         if not on_storage and prefix and path.startswith(prefix + "/"):
-            path = path[len(prefix):]
+            path = path[len(prefix) :]
         with self._lock:
-            self.requests.append(Recorded(request.method, request.url, path, request.headers, body,
-                                          request.extensions.get("timeout")))
+            self.requests.append(
+                Recorded(request.method, request.url, path, request.headers, body, request.extensions.get("timeout"))
+            )
             scripted = self._take(request.method, path)
         if scripted is not None:
             return self._scripted_response(scripted)
@@ -188,8 +203,9 @@ class FakeApi:
         if item.exc is not None:
             raise item.exc
         if item.body_error is not None:
-            return httpx.Response(item.status, headers=item.headers,
-                                  stream=_BrokenStream(item.content or b"", item.body_error))
+            return httpx.Response(
+                item.status, headers=item.headers, stream=_BrokenStream(item.content or b"", item.body_error)
+            )
         if item.content is not None:
             return httpx.Response(item.status, headers=item.headers, content=item.content)
         if item.json is not None:
@@ -219,9 +235,16 @@ class FakeApi:
     # ------------------------------------------------------------ default API routes
 
     def _whoami(self, request: httpx.Request, body: Any) -> httpx.Response:
-        return _json(200, {"organization_id": "org-1", "organization_name": "Test Org",
-                           "organization_slug": "test-org", "created_at": "2026-01-01T00:00:00Z",
-                           "last_used_at": None})
+        return _json(
+            200,
+            {
+                "organization_id": "org-1",
+                "organization_name": "Test Org",
+                "organization_slug": "test-org",
+                "created_at": "2026-01-01T00:00:00Z",
+                "last_used_at": None,
+            },
+        )
 
     def _credits(self, request: httpx.Request, body: Any) -> httpx.Response:
         return _json(200, {"organization_id": "org-1", "balance": 1840, "plan": "creator"})
@@ -229,11 +252,16 @@ class FakeApi:
     def _create_agent(self, request: httpx.Request, body: Any) -> httpx.Response:
         agent_id = self.new_id()
         self.agents[agent_id] = {
-            "agent": {"id": agent_id, "name": body.get("name"), "description": body.get("description", ""),
-                      "visibility": body.get("visibility", "private")},
-            "agent_nodes": [], "connections": []}
-        return _json(200, {"success": True, "agent_id": agent_id, "operations_applied": 0,
-                           "created_nodes": []})
+            "agent": {
+                "id": agent_id,
+                "name": body.get("name"),
+                "description": body.get("description", ""),
+                "visibility": body.get("visibility", "private"),
+            },
+            "agent_nodes": [],
+            "connections": [],
+        }
+        return _json(200, {"success": True, "agent_id": agent_id, "operations_applied": 0, "created_nodes": []})
 
     def _update_agent(self, request: httpx.Request, body: Any, agent_id: str) -> httpx.Response:
         agent = self.agents.get(agent_id)
@@ -244,9 +272,11 @@ class FakeApi:
         for op in body.get("operations", []):
             if op.get("op") == "create_node":
                 node_id = self.new_id()
-                nodes[node_id] = {"agent_node_id": node_id,
-                                  "node_type": {"node_type_id": op["node_type_id"]},
-                                  "params_used": dict(op.get("params_used") or {})}
+                nodes[node_id] = {
+                    "agent_node_id": node_id,
+                    "node_type": {"node_type_id": op["node_type_id"]},
+                    "params_used": dict(op.get("params_used") or {}),
+                }
                 created.append({"temp_ref_id": op.get("temp_ref_id"), "agent_node_id": node_id})
             elif op.get("op") in ("update_node", "delete_node") and op.get("agent_node_id") not in nodes:
                 return _json(400, {"detail": f"Unknown agent_node_id {op.get('agent_node_id')}"})
@@ -260,8 +290,15 @@ class FakeApi:
         for key in ("name", "description", "visibility"):
             if key in body:
                 agent["agent"][key] = body[key]
-        return _json(200, {"success": True, "agent_id": agent_id,
-                           "operations_applied": len(body.get("operations", [])), "created_nodes": created})
+        return _json(
+            200,
+            {
+                "success": True,
+                "agent_id": agent_id,
+                "operations_applied": len(body.get("operations", [])),
+                "created_nodes": created,
+            },
+        )
 
     def _get_agent(self, request: httpx.Request, body: Any, agent_id: str) -> httpx.Response:
         agent = self.agents.get(agent_id)
@@ -278,15 +315,29 @@ class FakeApi:
         run_id = self.new_id()
         node_id = next(iter(sorted(node_ids)), None)
         run: dict[str, Any] = {
-            "run_id": run_id, "agent_id": agent_id, "status": self.run_status, "status_message": None,
-            "needs_credits": False, "errors": [], "started_at": "2026-01-01T00:00:00Z",
-            "node_status_counts": {"completed": 0, "in_progress": 1, "failed": 0}, "outputs": [],
-            "_request": body}
+            "run_id": run_id,
+            "agent_id": agent_id,
+            "status": self.run_status,
+            "status_message": None,
+            "needs_credits": False,
+            "errors": [],
+            "started_at": "2026-01-01T00:00:00Z",
+            "node_status_counts": {"completed": 0, "in_progress": 1, "failed": 0},
+            "outputs": [],
+            "_request": body,
+        }
         if self.run_status == "completed":
             url = self.add_file(f"{run_id}.mp4", b"\x00\x00\x00\x18ftypmp42" + run_id.encode())
             run["node_status_counts"] = {"completed": 1, "in_progress": 0, "failed": 0}
-            run["outputs"] = [{"id": self.new_id(), "video_url": url, "thumbnail_url": None,
-                               "completed_at": "2026-01-01T00:01:00Z", "original_node_id": node_id}]
+            run["outputs"] = [
+                {
+                    "id": self.new_id(),
+                    "video_url": url,
+                    "thumbnail_url": None,
+                    "completed_at": "2026-01-01T00:01:00Z",
+                    "original_node_id": node_id,
+                }
+            ]
         elif self.run_status == "failed":
             run["status_message"] = "Generation failed"
             run["node_status_counts"] = {"completed": 0, "in_progress": 0, "failed": 1}
@@ -307,20 +358,36 @@ class FakeApi:
         run = self.runs.get(run_id)
         if run is None:
             return _json(404, {"detail": "Run not found"})
-        return _json(200, {"run_id": run_id, "nodes": [
-            {"agent_node_id": self.new_id(), "original_node_id": None, "status": run["status"],
-             "status_message": run["status_message"], "errors": [], "needs_credits": False}]})
+        return _json(
+            200,
+            {
+                "run_id": run_id,
+                "nodes": [
+                    {
+                        "agent_node_id": self.new_id(),
+                        "original_node_id": None,
+                        "status": run["status"],
+                        "status_message": run["status_message"],
+                        "errors": [],
+                        "needs_credits": False,
+                    }
+                ],
+            },
+        )
 
     def _list_runs(self, request: httpx.Request, body: Any, agent_id: str) -> httpx.Response:
         params = request.url.params
         wanted = set(filter(None, params.get("status", "").split(",")))
-        runs = [self._public_run(r) for r in self.runs.values()
-                if r["agent_id"] == agent_id and (not wanted or r["status"] in wanted)]
+        runs = [
+            self._public_run(r)
+            for r in self.runs.values()
+            if r["agent_id"] == agent_id and (not wanted or r["status"] in wanted)
+        ]
         cursor, limit = params.get("cursor") or "0", params.get("limit") or "25"
         if not cursor.isdigit() or not limit.isdigit():
             return _json(400, {"detail": "Invalid cursor or limit"})
         start, limit = int(cursor), int(limit)
-        page = runs[start:start + limit]
+        page = runs[start : start + limit]
         more = start + limit < len(runs)
         return _json(200, {"runs": page, "next_cursor": str(start + limit) if more else None})
 
@@ -331,8 +398,16 @@ class FakeApi:
         if run["status"] != "running":
             return _json(409, {"detail": f"Run is {run['status']}; only running runs can be cancelled"})
         run["status"] = "cancelled"
-        return _json(200, {"success": True, "run_id": run_id, "tasks_cancelled": 1, "nodes_reset": 1,
-                           "message": "Agent run cancelled successfully"})
+        return _json(
+            200,
+            {
+                "success": True,
+                "run_id": run_id,
+                "tasks_cancelled": 1,
+                "nodes_reset": 1,
+                "message": "Agent run cancelled successfully",
+            },
+        )
 
     def _resume_run(self, request: httpx.Request, body: Any, run_id: str) -> httpx.Response:
         run = self.runs.get(run_id)
@@ -347,10 +422,15 @@ class FakeApi:
         upload_id = self.new_id()
         key = f"uploads/{kind}/{upload_id}"
         self.uploads[upload_id] = {"kind": kind, "key": key, "file": None, "finalized": False}
-        return _json(200, {f"{kind}_id": upload_id, "upload_url": f"{self.storage_url}/upload",
-                           "upload_fields": {"key": key, "policy": "eyJwb2xpY3kiOnt9fQ==",
-                                             "x-goog-signature": "deadbeef"},
-                           "max_file_size_bytes": self.max_upload_bytes})
+        return _json(
+            200,
+            {
+                f"{kind}_id": upload_id,
+                "upload_url": f"{self.storage_url}/upload",
+                "upload_fields": {"key": key, "policy": "eyJwb2xpY3kiOnt9fQ==", "x-goog-signature": "deadbeef"},
+                "max_file_size_bytes": self.max_upload_bytes,
+            },
+        )
 
     def _finalize_upload(self, request: httpx.Request, body: Any, kind: str) -> httpx.Response:
         upload_id = body.get(f"{kind}_id")
@@ -371,8 +451,7 @@ class FakeApi:
         if request.method == "POST" and request.url.path == "/upload":
             return self._store_upload(request, body)
         if request.method == "GET" and request.url.path in self.files:
-            return httpx.Response(200, content=self.files[request.url.path],
-                                  headers={"content-type": "video/mp4"})
+            return httpx.Response(200, content=self.files[request.url.path], headers={"content-type": "video/mp4"})
         return _xml(404, "NoSuchKey", "The specified key does not exist.")
 
     def _store_upload(self, request: httpx.Request, body: bytes) -> httpx.Response:
@@ -397,6 +476,5 @@ def _json(status: int, payload: Any) -> httpx.Response:
 
 
 def _xml(status: int, code: str, message: str) -> httpx.Response:
-    text = (f"<?xml version='1.0' encoding='UTF-8'?>"
-            f"<Error><Code>{code}</Code><Message>{message}</Message></Error>")
+    text = f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code><Message>{message}</Message></Error>"
     return httpx.Response(status, text=text, headers={"content-type": "application/xml"})

@@ -11,8 +11,14 @@ TEST_KEY = "mk_test_runner_key_7c1d"
 
 def settings_for(sim, data_dir, **overrides) -> Settings:
     "Settings that talk to the test simulator as if it were Mosaic, polling quickly."
-    base = dict(api_key=TEST_KEY, base_url=sim.base_url, data_dir=data_dir, poll_interval=0.1,
-                max_poll_interval=0.3, timeout=5.0)
+    base = dict(
+        api_key=TEST_KEY,
+        base_url=sim.base_url,
+        data_dir=data_dir,
+        poll_interval=0.1,
+        max_poll_interval=0.3,
+        timeout=5.0,
+    )
     return Settings(**{**base, **overrides})
 
 

@@ -28,8 +28,15 @@ def test_entry_script_opens_create_and_names_the_api(app):
     assert app.title[0].value == "Create"
 
 
-@pytest.mark.parametrize("page,title", [("pages/create.py", "Create"), ("pages/compare.py", "Compare"),
-                                        ("pages/gallery.py", "Gallery"), ("pages/status.py", "Status")])
+@pytest.mark.parametrize(
+    "page,title",
+    [
+        ("pages/create.py", "Create"),
+        ("pages/compare.py", "Compare"),
+        ("pages/gallery.py", "Gallery"),
+        ("pages/status.py", "Status"),
+    ],
+)
 def test_every_page_renders(app, page, title):
     # AppTest runs a switched-to page file on its own (it resets Streamlit's pages/ flag each
     # run), so the sidebar frame is checked above and in the browser tests; here, the page itself.
@@ -58,19 +65,23 @@ def everything_sent(node) -> str:
     "Every protobuf message a page sends to the browser, as text."
     parts = [str(getattr(node, "proto", ""))]
     children = getattr(node, "children", {})
-    for child in (children.values() if isinstance(children, dict) else children):
+    for child in children.values() if isinstance(children, dict) else children:
         parts.append(everything_sent(child))
     return "\n".join(parts)
 
 
-@pytest.mark.parametrize("page,param,shown", [("pages/create.py", "jobs", "A kite"),
-                                              ("pages/gallery.py", "id", "mk_your_api_key"),
-                                              ("pages/status.py", None, "Works")])
+@pytest.mark.parametrize(
+    "page,param,shown",
+    [
+        ("pages/create.py", "jobs", "A kite"),
+        ("pages/gallery.py", "id", "mk_your_api_key"),
+        ("pages/status.py", None, "Works"),
+    ],
+)
 def test_the_api_key_never_reaches_a_page(app, studio, page, param, shown):
     from support import TEST_KEY
 
-    [gen] = svc.wait_for(studio, svc.generate(studio, VideoGenerationParams(prompt="A kite", duration="4")),
-                         timeout=60)
+    [gen] = svc.wait_for(studio, svc.generate(studio, VideoGenerationParams(prompt="A kite", duration="4")), timeout=60)
     if param:
         app.query_params[param] = gen.id  # the finished run; in the gallery, its detail and API snippet
     app.run()

@@ -34,12 +34,15 @@ def test_nothing_imports_pages_or_entry_scripts(path):
     assert not {n for n in imports(path) if n.split(".")[0] in ("pages", "streamlit_app", "asgi_app")}
 
 
-@pytest.mark.parametrize("module,forbidden", [
-    ("mosaic", {"studio.store", "studio.jobs", "studio.services", "studio.simulator"}),
-    ("store", {"studio.mosaic", "studio.jobs", "studio.services", "studio.simulator"}),
-    ("jobs", {"studio.services", "studio.simulator", "studio.web"}),
-    ("simulator", {"studio.mosaic", "studio.store", "studio.jobs", "studio.services"}),
-])
+@pytest.mark.parametrize(
+    "module,forbidden",
+    [
+        ("mosaic", {"studio.store", "studio.jobs", "studio.services", "studio.simulator"}),
+        ("store", {"studio.mosaic", "studio.jobs", "studio.services", "studio.simulator"}),
+        ("jobs", {"studio.services", "studio.simulator", "studio.web"}),
+        ("simulator", {"studio.mosaic", "studio.store", "studio.jobs", "studio.services"}),
+    ],
+)
 def test_layers_do_not_reach_upwards(module, forbidden):
     assert not imports(ROOT / "studio" / f"{module}.py") & forbidden
 

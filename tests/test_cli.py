@@ -32,8 +32,12 @@ def test_console_script_is_installed():
 
 def test_simulate_runs_the_simulator_standalone(tmp_path):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "studio.cli", "simulate", "--port", str(port), "--latency", "0.2"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "studio.cli", "simulate", "--port", str(port), "--latency", "0.2"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -51,11 +55,21 @@ def test_simulate_runs_the_simulator_standalone(tmp_path):
 
 
 def test_bad_input_exits_2_with_a_message(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "studio.cli", "generate", "   ", "--wait"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "studio.cli", "generate", "   ", "--wait"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2 and "prompt is empty" in out.stderr
-    out = subprocess.run([sys.executable, "-m", "studio.cli", "grid", "x", "--resolutions", "4k"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "studio.cli", "grid", "x", "--resolutions", "4k"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2 and "choose from 480p, 720p, 1080p" in out.stderr
 
 
@@ -70,9 +84,12 @@ def test_data_folder_is_resolved_where_the_command_runs(tmp_path, monkeypatch):
 
 def test_serve_is_the_server_so_a_plain_kill_stops_it(tmp_path):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "studio.cli", "serve", "--port", str(port),
-                             "--address", "127.0.0.1"], cwd=tmp_path, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "studio.cli", "serve", "--port", str(port), "--address", "127.0.0.1"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -17,14 +17,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from support import TEST_KEY, settings_for
 
 from studio import media
 from studio import services as svc
 from studio.errors import JobError
 from studio.models import VideoGenerationParams
 from studio.simulator import Faults
-
-from support import TEST_KEY, settings_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,8 +57,11 @@ def test_generation_is_downloaded_probed_and_recorded(studio, sim):
 
 
 def test_no_audio_means_no_audio_track(studio):
-    [gen] = svc.wait_for(studio, svc.generate(studio, params(resolution="480p", aspect_ratio="1:1",
-                                                             duration="4", generate_audio=False)), timeout=60)
+    [gen] = svc.wait_for(
+        studio,
+        svc.generate(studio, params(resolution="480p", aspect_ratio="1:1", duration="4", generate_audio=False)),
+        timeout=60,
+    )
     assert gen.status == "done", gen.error
     assert (gen.width, gen.height, gen.has_audio) == (480, 480, False)
 
@@ -103,9 +105,16 @@ def test_lost_run_response_is_found_not_resubmitted(sim, tmp_path, fault):
     assert agent_runs(sim, [gen]) == {gen.agent_id: 1}
 
 
-@pytest.mark.parametrize("fault,route", [("rate_limit", "run"), ("server_error", "run"),
-                                         ("rate_limit", "run_get"), ("server_error", "run_get"),
-                                         ("server_error", "storage_download")])
+@pytest.mark.parametrize(
+    "fault,route",
+    [
+        ("rate_limit", "run"),
+        ("server_error", "run"),
+        ("rate_limit", "run_get"),
+        ("server_error", "run_get"),
+        ("server_error", "storage_download"),
+    ],
+)
 def test_rate_limits_and_server_errors_are_absorbed(sim, studio, fault, route):
     sim.set_faults(Faults(retry_after_s=0.2, include_storage=True))
     sim.script_fault(fault, route=route, count=2)
@@ -115,10 +124,19 @@ def test_rate_limits_and_server_errors_are_absorbed(sim, studio, fault, route):
 
 
 def test_random_faults_on_a_grid_give_one_run_per_cell(sim, studio):
-    sim.set_faults(Faults(rate_limit=0.15, server_error=0.15, drop=0.1, retry_after_s=0.1, seed=7,
-                          routes=frozenset({"run", "run_get", "agent_create", "agent_update"})))
-    _, ids = svc.start_grid(studio, params(duration="4"), resolutions=["480p", "720p"],
-                            aspect_ratios=["16:9", "9:16", "1:1"])
+    sim.set_faults(
+        Faults(
+            rate_limit=0.15,
+            server_error=0.15,
+            drop=0.1,
+            retry_after_s=0.1,
+            seed=7,
+            routes=frozenset({"run", "run_get", "agent_create", "agent_update"}),
+        )
+    )
+    _, ids = svc.start_grid(
+        studio, params(duration="4"), resolutions=["480p", "720p"], aspect_ratios=["16:9", "9:16", "1:1"]
+    )
     gens = svc.wait_for(studio, ids, timeout=120)
     assert [g.status for g in gens] == ["done"] * 6, [g.error for g in gens]
     assert len({g.run_id for g in gens}) == 6
@@ -170,8 +188,9 @@ def test_cancel_queued_and_running(sim, tmp_path):
 def test_restart_mid_grid_finishes_every_job_once(sim, tmp_path):
     data = tmp_path / "d"
     first = svc.build_services(settings_for(sim, data))
-    _, ids = svc.start_grid(first, params(duration="6"), resolutions=["480p", "720p"],
-                            aspect_ratios=["16:9", "9:16", "1:1"])
+    _, ids = svc.start_grid(
+        first, params(duration="6"), resolutions=["480p", "720p"], aspect_ratios=["16:9", "9:16", "1:1"]
+    )
     deadline = time.monotonic() + 30
     while first.store.count_status("running") < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -187,14 +206,37 @@ def test_restart_mid_grid_finishes_every_job_once(sim, tmp_path):
 
 def test_kill_9_mid_grid_then_resume_submits_nothing_twice(sim, tmp_path):
     data = tmp_path / "d"
-    env = {**os.environ, "STUDIO_DATA_DIR": str(data), "MOSAIC_API_KEY": TEST_KEY,
-           "MOSAIC_BASE_URL": sim.base_url, "STUDIO_POLL_INTERVAL": "0.1", "STUDIO_MAX_POLL_INTERVAL": "0.3"}
+    env = {
+        **os.environ,
+        "STUDIO_DATA_DIR": str(data),
+        "MOSAIC_API_KEY": TEST_KEY,
+        "MOSAIC_BASE_URL": sim.base_url,
+        "STUDIO_POLL_INTERVAL": "0.1",
+        "STUDIO_MAX_POLL_INTERVAL": "0.3",
+    }
     before = sim.stats()["runs_total"]
     # Every run answer is lost once: the killed process dies with runs it never heard about.
     sim.script_fault("drop", route="run", count=3)
-    proc = subprocess.Popen([sys.executable, "-m", "studio.cli", "grid", "A lantern in fog", "--duration", "8",
-                             "--resolutions", "480p,720p", "--aspect-ratios", "16:9,9:16,1:1", "--wait"],
-                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "studio.cli",
+            "grid",
+            "A lantern in fog",
+            "--duration",
+            "8",
+            "--resolutions",
+            "480p,720p",
+            "--aspect-ratios",
+            "16:9,9:16,1:1",
+            "--wait",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 30
     while sim.stats()["runs_total"] - before < 4 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -212,11 +254,35 @@ def test_kill_9_mid_grid_then_resume_submits_nothing_twice(sim, tmp_path):
 
 
 def test_cli_generate_prints_the_saved_result(sim, tmp_path):
-    env = {**os.environ, "STUDIO_DATA_DIR": str(tmp_path / "d"), "MOSAIC_API_KEY": TEST_KEY,
-           "MOSAIC_BASE_URL": sim.base_url, "STUDIO_POLL_INTERVAL": "0.1"}
-    out = subprocess.run([sys.executable, "-m", "studio.cli", "generate", "A neon koi", "--resolution", "480p",
-                          "--aspect-ratio", "9:16", "--duration", "4", "--no-audio", "--wait"],
-                         env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "STUDIO_DATA_DIR": str(tmp_path / "d"),
+        "MOSAIC_API_KEY": TEST_KEY,
+        "MOSAIC_BASE_URL": sim.base_url,
+        "STUDIO_POLL_INTERVAL": "0.1",
+    }
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "studio.cli",
+            "generate",
+            "A neon koi",
+            "--resolution",
+            "480p",
+            "--aspect-ratio",
+            "9:16",
+            "--duration",
+            "4",
+            "--no-audio",
+            "--wait",
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert (result["width"], result["height"], result["has_audio"], result["status"]) == (480, 854, False, "done")
@@ -225,12 +291,35 @@ def test_cli_generate_prints_the_saved_result(sim, tmp_path):
 
 
 def test_cli_grid_exit_status_reflects_failures(sim, tmp_path):
-    env = {**os.environ, "STUDIO_DATA_DIR": str(tmp_path / "d"), "MOSAIC_API_KEY": TEST_KEY,
-           "MOSAIC_BASE_URL": sim.base_url, "STUDIO_POLL_INTERVAL": "0.1"}
+    env = {
+        **os.environ,
+        "STUDIO_DATA_DIR": str(tmp_path / "d"),
+        "MOSAIC_API_KEY": TEST_KEY,
+        "MOSAIC_BASE_URL": sim.base_url,
+        "STUDIO_POLL_INTERVAL": "0.1",
+    }
     sim.script_fault("run_fail", route="run")
-    out = subprocess.run([sys.executable, "-m", "studio.cli", "grid", "A red kite", "--duration", "4",
-                          "--resolutions", "480p", "--aspect-ratios", "16:9,1:1", "--wait"],
-                         env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "studio.cli",
+            "grid",
+            "A red kite",
+            "--duration",
+            "4",
+            "--resolutions",
+            "480p",
+            "--aspect-ratios",
+            "16:9,1:1",
+            "--wait",
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 1
     cells = json.loads(out.stdout.strip().splitlines()[-1])
     assert sorted(c["status"] for c in cells) == ["done", "failed"]
@@ -247,8 +336,9 @@ def test_the_api_key_never_reaches_the_database(studio):
 def test_keyless_studio_resumes_runs_after_a_restart(tmp_path):
     from studio.settings import Settings
 
-    settings = Settings(data_dir=tmp_path / "d", sim_latency=1.5, sim_latency_per_second=0.0,
-                        poll_interval=0.1, max_poll_interval=0.3)
+    settings = Settings(
+        data_dir=tmp_path / "d", sim_latency=1.5, sim_latency_per_second=0.0, poll_interval=0.1, max_poll_interval=0.3
+    )
     first = svc.build_services(settings)
     assert first.mode == "simulator"
     gen_id = svc.generate(first, params(duration="4"))[0]

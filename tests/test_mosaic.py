@@ -8,12 +8,13 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from fakes import FAKE_KEY, FakeApi
 
 from studio import errors
 from studio.models import VIDEO_GENERATION_NODE_TYPE_ID, Run, VideoGenerationParams
@@ -28,9 +29,8 @@ from studio.mosaic import (
     should_retry_status,
 )
 from studio.settings import Settings
-from fakes import FAKE_KEY, FakeApi
 
-NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC).timestamp()
 
 
 @pytest.fixture
@@ -52,28 +52,31 @@ def _agent_with_node(client: MosaicClient) -> tuple[str, str]:
 # ---------------------------------------------------------------- pure policy tables
 
 
-@pytest.mark.parametrize(("headers", "expected"), [
-    ({"retry-after-ms": "1500"}, 1.5),
-    ({"Retry-After-Ms": "250", "retry-after": "9"}, 0.25),
-    ({"retry-after-ms": "soon", "retry-after": "3"}, 3.0),
-    ({"retry-after": "2"}, 2.0),
-    ({"Retry-After": " 7 "}, 7.0),
-    ({"retry-after": "0"}, 0.0),
-    ({"retry-after": "61"}, 61.0),
-    ({"retry-after": format_datetime(datetime.fromtimestamp(NOW + 30, timezone.utc), usegmt=True)}, 30.0),
-    ({"retry-after": "Sun, 01 Mar 2026 12:00:45 -0000"}, 45.0),
-    ({"retry-after": "-10"}, None),
-    ({"retry-after-ms": "-5"}, None),
-    ({"retry-after": "99999999999999999999999999999999999"}, None),
-    ({"retry-after": "nan"}, None),
-    ({"retry-after": "inf"}, None),
-    ({"retry-after": "Zun, 29 Sep 2026 16:26:57 GMT"}, None),
-    ({"retry-after": "Sun, 01 Mar 2026 11:59:00 GMT"}, None),  # already past
-    ({"retry-after": "soon"}, None),
-    ({"retry-after": ""}, None),
-    ({}, None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after-ms": "1500"}, 1.5),
+        ({"Retry-After-Ms": "250", "retry-after": "9"}, 0.25),
+        ({"retry-after-ms": "soon", "retry-after": "3"}, 3.0),
+        ({"retry-after": "2"}, 2.0),
+        ({"Retry-After": " 7 "}, 7.0),
+        ({"retry-after": "0"}, 0.0),
+        ({"retry-after": "61"}, 61.0),
+        ({"retry-after": format_datetime(datetime.fromtimestamp(NOW + 30, UTC), usegmt=True)}, 30.0),
+        ({"retry-after": "Sun, 01 Mar 2026 12:00:45 -0000"}, 45.0),
+        ({"retry-after": "-10"}, None),
+        ({"retry-after-ms": "-5"}, None),
+        ({"retry-after": "99999999999999999999999999999999999"}, None),
+        ({"retry-after": "nan"}, None),
+        ({"retry-after": "inf"}, None),
+        ({"retry-after": "Zun, 29 Sep 2026 16:26:57 GMT"}, None),
+        ({"retry-after": "Sun, 01 Mar 2026 11:59:00 GMT"}, None),  # already past
+        ({"retry-after": "soon"}, None),
+        ({"retry-after": ""}, None),
+        ({}, None),
+        (None, None),
+    ],
+)
 def test_parse_retry_after(headers, expected):
     got = parse_retry_after(headers, now=lambda: NOW)
     if expected is None:
@@ -82,22 +85,25 @@ def test_parse_retry_after(headers, expected):
         assert got == pytest.approx(expected)
 
 
-@pytest.mark.parametrize(("attempt", "headers", "expected"), [
-    (0, None, 0.5),
-    (1, None, 1.0),
-    (2, None, 2.0),
-    (3, None, 4.0),
-    (4, None, 8.0),
-    (5, None, MAX_RETRY_DELAY),
-    (1000, None, MAX_RETRY_DELAY),
-    (0, {"retry-after": "2"}, 2.0),
-    (3, {"retry-after-ms": "300"}, 0.3),
-    (0, {"retry-after": str(int(MAX_RETRY_AFTER))}, MAX_RETRY_AFTER),
-    (1, {"retry-after": "61"}, 1.0),  # above the cap: backoff, not a minute-plus block
-    (1, {"retry-after": "0"}, 1.0),
-    (1, {"retry-after": "-3"}, 1.0),
-    (2, {"retry-after": "Zun, 29 Sep 2026 16:26:57 GMT"}, 2.0),
-])
+@pytest.mark.parametrize(
+    ("attempt", "headers", "expected"),
+    [
+        (0, None, 0.5),
+        (1, None, 1.0),
+        (2, None, 2.0),
+        (3, None, 4.0),
+        (4, None, 8.0),
+        (5, None, MAX_RETRY_DELAY),
+        (1000, None, MAX_RETRY_DELAY),
+        (0, {"retry-after": "2"}, 2.0),
+        (3, {"retry-after-ms": "300"}, 0.3),
+        (0, {"retry-after": str(int(MAX_RETRY_AFTER))}, MAX_RETRY_AFTER),
+        (1, {"retry-after": "61"}, 1.0),  # above the cap: backoff, not a minute-plus block
+        (1, {"retry-after": "0"}, 1.0),
+        (1, {"retry-after": "-3"}, 1.0),
+        (2, {"retry-after": "Zun, 29 Sep 2026 16:26:57 GMT"}, 2.0),
+    ],
+)
 def test_retry_delay_without_jitter(attempt, headers, expected):
     assert retry_delay(attempt, headers, random=lambda: 0.0) == pytest.approx(expected)
 
@@ -105,7 +111,7 @@ def test_retry_delay_without_jitter(attempt, headers, expected):
 @pytest.mark.parametrize("attempt", [0, 1, 2, 3, 4, 10])
 @pytest.mark.parametrize("rand", [0.0, 0.25, 0.5, 0.999999])
 def test_retry_delay_jitter_stays_within_a_quarter(attempt, rand):
-    base = min(0.5 * 2 ** attempt, MAX_RETRY_DELAY)
+    base = min(0.5 * 2**attempt, MAX_RETRY_DELAY)
     delay = retry_delay(attempt, random=lambda: rand)
     assert delay == pytest.approx(base * (1 - 0.25 * rand))
     assert 0.75 * base < delay <= base
@@ -115,11 +121,26 @@ def test_retry_after_is_not_jittered():
     assert retry_delay(0, {"retry-after": "5"}, random=lambda: 0.9) == 5.0
 
 
-@pytest.mark.parametrize(("code", "retry"), [
-    (400, False), (401, False), (403, False), (404, False), (409, False), (413, False),
-    (422, False), (408, True), (429, True), (500, True), (502, True), (503, True), (504, True),
-    (501, False), (418, False),
-])
+@pytest.mark.parametrize(
+    ("code", "retry"),
+    [
+        (400, False),
+        (401, False),
+        (403, False),
+        (404, False),
+        (409, False),
+        (413, False),
+        (422, False),
+        (408, True),
+        (429, True),
+        (500, True),
+        (502, True),
+        (503, True),
+        (504, True),
+        (501, False),
+        (418, False),
+    ],
+)
 def test_should_retry_status(code, retry):
     assert should_retry_status(code) is retry
 
@@ -149,8 +170,7 @@ def test_from_settings_uses_settings_and_base_url_override():
 def test_from_settings_without_key_sends_the_simulator_key(monkeypatch):
     monkeypatch.delenv("MOSAIC_API_KEY", raising=False)
     api = FakeApi(key="mk_local_simulator")
-    with MosaicClient.from_settings(Settings(api_key=None), base_url=api.base_url,
-                                    transport=api.transport()) as c:
+    with MosaicClient.from_settings(Settings(api_key=None), base_url=api.base_url, transport=api.transport()) as c:
         assert c.whoami().organization_name == "Test Org"
 
 
@@ -166,20 +186,23 @@ def test_repr_shows_base_url_only(client):
 # ---------------------------------------------------------------- status -> error
 
 
-@pytest.mark.parametrize(("status", "cls"), [
-    (400, errors.BadRequestError),
-    (401, errors.AuthError),
-    (403, errors.PermissionDeniedError),
-    (404, errors.NotFoundError),
-    (409, errors.ConflictError),
-    (413, errors.PayloadTooLargeError),
-    (422, errors.BadRequestError),
-    (429, errors.RateLimitError),
-    (500, errors.ServerError),
-    (502, errors.ServerError),
-    (503, errors.ServerError),
-    (418, errors.ApiStatusError),
-])
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, errors.BadRequestError),
+        (401, errors.AuthError),
+        (403, errors.PermissionDeniedError),
+        (404, errors.NotFoundError),
+        (409, errors.ConflictError),
+        (413, errors.PayloadTooLargeError),
+        (422, errors.BadRequestError),
+        (429, errors.RateLimitError),
+        (500, errors.ServerError),
+        (502, errors.ServerError),
+        (503, errors.ServerError),
+        (418, errors.ApiStatusError),
+    ],
+)
 def test_status_maps_to_error_class(api, status, cls):
     api.enqueue("GET", "/agent_run/r1", status, json={"detail": "nope"})
     with api.client(max_retries=0) as c, pytest.raises(errors.ApiStatusError) as info:
@@ -191,34 +214,50 @@ def test_status_maps_to_error_class(api, status, cls):
     assert f"(HTTP {status}): nope" in str(info.value)
 
 
-@pytest.mark.parametrize(("body", "detail"), [
-    ({"json": {"detail": "Run is not failed or cancelled"}}, "Run is not failed or cancelled"),
-    ({"json": {"detail": [{"loc": ["body", "update_params", "x"], "msg": "unknown node", "type": "v"},
-                          {"loc": ["body", "callback_url"], "msg": "invalid URL", "type": "v"}]}},
-     "update_params.x: unknown node; callback_url: invalid URL"),
-    ({"json": {"detail": [{"msg": "bad"}]}}, "bad"),
-    ({"json": {"error": "rate_limit"}}, "rate_limit"),
-    ({"json": {"detail": "Request failed", "error": "request_error"}}, "Request failed"),
-    ({"json": {"something": "else"}}, None),
-    ({"text": "upstream connect error"}, "upstream connect error"),
-    ({"text": "<html><title>502 Bad Gateway</title><body>...</body></html>"}, "502 Bad Gateway"),
-    ({"text": "<Error><Code>X</Code><Message>Policy expired</Message></Error>"}, "Policy expired"),
-    ({"text": "x" * 2000}, "x" * 499 + "…"),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"json": {"detail": "Run is not failed or cancelled"}}, "Run is not failed or cancelled"),
+        (
+            {
+                "json": {
+                    "detail": [
+                        {"loc": ["body", "update_params", "x"], "msg": "unknown node", "type": "v"},
+                        {"loc": ["body", "callback_url"], "msg": "invalid URL", "type": "v"},
+                    ]
+                }
+            },
+            "update_params.x: unknown node; callback_url: invalid URL",
+        ),
+        ({"json": {"detail": [{"msg": "bad"}]}}, "bad"),
+        ({"json": {"error": "rate_limit"}}, "rate_limit"),
+        ({"json": {"detail": "Request failed", "error": "request_error"}}, "Request failed"),
+        ({"json": {"something": "else"}}, None),
+        ({"text": "upstream connect error"}, "upstream connect error"),
+        ({"text": "<html><title>502 Bad Gateway</title><body>...</body></html>"}, "502 Bad Gateway"),
+        ({"text": "<Error><Code>X</Code><Message>Policy expired</Message></Error>"}, "Policy expired"),
+        ({"text": "x" * 2000}, "x" * 499 + "…"),
+        ({}, None),
+    ],
+)
 def test_error_detail_extraction(api, body, detail):
     api.enqueue("POST", "/agent_run/r1/resume", 400, **body)
-    with pytest.raises(errors.BadRequestError) as info:
-        with api.client() as c:
-            c.resume_run("r1")
+    with pytest.raises(errors.BadRequestError) as info, api.client() as c:
+        c.resume_run("r1")
     assert info.value.detail == detail
     if detail is None:
         assert str(info.value) == "POST /agent_run/r1/resume: Mosaic rejected the request (HTTP 400)"
 
 
 def test_error_keeps_parsed_body_and_retry_after(api):
-    api.enqueue("POST", "/agent/{id}/run", 429, json={"detail": "slow down", "error": "rate_limit"},
-                headers={"Retry-After": "120"}, times=10)
+    api.enqueue(
+        "POST",
+        "/agent/{id}/run",
+        429,
+        json={"detail": "slow down", "error": "rate_limit"},
+        headers={"Retry-After": "120"},
+        times=10,
+    )
     with api.client(max_retries=1) as c, pytest.raises(errors.RateLimitError) as info:
         agent_id, _ = _agent_with_node(c)
         c.run_agent(agent_id)
@@ -227,14 +266,18 @@ def test_error_keeps_parsed_body_and_retry_after(api):
     assert api.sleeps == [0.5]  # 120 s is above MAX_RETRY_AFTER: backoff inside the call
 
 
-@pytest.mark.parametrize(("reply", "message"), [
-    ({"text": "<html>hello</html>", "headers": {"content-type": "text/html"}},
-     "POST /agent/a1/run: Mosaic answered HTTP 200 with a body that is not JSON (text/html)"),
-    ({"json": {"status": "ok"}},
-     "POST /agent/a1/run: unexpected answer from Mosaic (run_id: Field required)"),
-    ({"json": ["run"]}, "POST /agent/a1/run: unexpected answer from Mosaic (body: Input should be"),
-    ({}, "POST /agent/a1/run: unexpected answer from Mosaic (body: Input should be"),
-])
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (
+            {"text": "<html>hello</html>", "headers": {"content-type": "text/html"}},
+            "POST /agent/a1/run: Mosaic answered HTTP 200 with a body that is not JSON (text/html)",
+        ),
+        ({"json": {"status": "ok"}}, "POST /agent/a1/run: unexpected answer from Mosaic (run_id: Field required)"),
+        ({"json": ["run"]}, "POST /agent/a1/run: unexpected answer from Mosaic (body: Input should be"),
+        ({}, "POST /agent/a1/run: unexpected answer from Mosaic (body: Input should be"),
+    ],
+)
 def test_unusable_2xx_bodies_raise_api_error(api, client, reply, message):
     api.enqueue("POST", "/agent/a1/run", 200, **reply)
     with pytest.raises(errors.ApiError) as info:
@@ -247,17 +290,19 @@ def test_unusable_2xx_bodies_raise_api_error(api, client, reply, message):
 # ---------------------------------------------------------------- transport errors
 
 
-@pytest.mark.parametrize(("exc", "cls", "sent"), [
-    (httpx.ConnectError("[Errno 111] Connection refused"), errors.ApiConnectionError, False),
-    (httpx.ConnectTimeout("timed out"), errors.ApiTimeoutError, False),
-    (httpx.PoolTimeout("no connection"), errors.ApiTimeoutError, False),
-    (httpx.ReadTimeout("timed out"), errors.ApiTimeoutError, True),
-    (httpx.WriteTimeout("timed out"), errors.ApiTimeoutError, True),
-    (httpx.ReadError("reset by peer"), errors.ApiConnectionError, True),
-    (httpx.WriteError("broken pipe"), errors.ApiConnectionError, True),
-    (httpx.RemoteProtocolError("Server disconnected without sending a response."),
-     errors.ApiConnectionError, True),
-])
+@pytest.mark.parametrize(
+    ("exc", "cls", "sent"),
+    [
+        (httpx.ConnectError("[Errno 111] Connection refused"), errors.ApiConnectionError, False),
+        (httpx.ConnectTimeout("timed out"), errors.ApiTimeoutError, False),
+        (httpx.PoolTimeout("no connection"), errors.ApiTimeoutError, False),
+        (httpx.ReadTimeout("timed out"), errors.ApiTimeoutError, True),
+        (httpx.WriteTimeout("timed out"), errors.ApiTimeoutError, True),
+        (httpx.ReadError("reset by peer"), errors.ApiConnectionError, True),
+        (httpx.WriteError("broken pipe"), errors.ApiConnectionError, True),
+        (httpx.RemoteProtocolError("Server disconnected without sending a response."), errors.ApiConnectionError, True),
+    ],
+)
 def test_transport_errors_are_wrapped_with_cause(api, exc, cls, sent):
     api.enqueue("GET", "/whoami", exc=exc)
     with api.client(max_retries=0) as c, pytest.raises(errors.ApiConnectionError) as info:
@@ -288,8 +333,9 @@ def test_get_retries_503_then_succeeds_honouring_retry_after(api, client):
     assert api.sleeps == [2.0, 1.0, 0.25]
 
 
-@pytest.mark.parametrize("exc", [httpx.ReadTimeout("t"), httpx.RemoteProtocolError("dropped"),
-                                 httpx.ConnectError("refused")])
+@pytest.mark.parametrize(
+    "exc", [httpx.ReadTimeout("t"), httpx.RemoteProtocolError("dropped"), httpx.ConnectError("refused")]
+)
 def test_get_retries_network_failures(api, client, exc):
     api.enqueue("GET", "/credits", exc=exc, times=2)
     assert client.credits().current_balance == 1840
@@ -329,16 +375,19 @@ def test_get_does_not_retry_client_errors(api, client, status):
     assert len(api.requests) == 1
 
 
-@pytest.mark.parametrize(("reply", "cls"), [
-    ({"status": 500}, errors.ServerError),
-    ({"status": 502}, errors.ServerError),
-    ({"status": 503, "headers": {"Retry-After": "1"}}, errors.ServerError),
-    ({"status": 408}, errors.ApiStatusError),
-    ({"exc": httpx.ReadTimeout("timed out")}, errors.ApiTimeoutError),
-    ({"exc": httpx.WriteTimeout("timed out")}, errors.ApiTimeoutError),
-    ({"exc": httpx.RemoteProtocolError("Server disconnected")}, errors.ApiConnectionError),
-    ({"exc": httpx.ReadError("reset")}, errors.ApiConnectionError),
-])
+@pytest.mark.parametrize(
+    ("reply", "cls"),
+    [
+        ({"status": 500}, errors.ServerError),
+        ({"status": 502}, errors.ServerError),
+        ({"status": 503, "headers": {"Retry-After": "1"}}, errors.ServerError),
+        ({"status": 408}, errors.ApiStatusError),
+        ({"exc": httpx.ReadTimeout("timed out")}, errors.ApiTimeoutError),
+        ({"exc": httpx.WriteTimeout("timed out")}, errors.ApiTimeoutError),
+        ({"exc": httpx.RemoteProtocolError("Server disconnected")}, errors.ApiConnectionError),
+        ({"exc": httpx.ReadError("reset")}, errors.ApiConnectionError),
+    ],
+)
 def test_run_is_never_repeated_once_mosaic_may_have_it(api, client, reply, cls):
     agent_id, node_id = _agent_with_node(client)
     api.enqueue("POST", "/agent/{id}/run", **reply)
@@ -350,12 +399,15 @@ def test_run_is_never_repeated_once_mosaic_may_have_it(api, client, reply, cls):
         assert info.value.request_sent is True
 
 
-@pytest.mark.parametrize("reply", [
-    {"status": 429, "headers": {"Retry-After": "3"}},
-    {"exc": httpx.ConnectError("refused")},
-    {"exc": httpx.ConnectTimeout("timed out")},
-    {"exc": httpx.PoolTimeout("pool")},
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"status": 429, "headers": {"Retry-After": "3"}},
+        {"exc": httpx.ConnectError("refused")},
+        {"exc": httpx.ConnectTimeout("timed out")},
+        {"exc": httpx.PoolTimeout("pool")},
+    ],
+)
 def test_run_is_retried_when_certainly_unprocessed(api, client, reply):
     agent_id, node_id = _agent_with_node(client)
     api.enqueue("POST", "/agent/{id}/run", **reply)
@@ -366,12 +418,15 @@ def test_run_is_retried_when_certainly_unprocessed(api, client, reply):
     assert api.sleeps == ([3.0] if "status" in reply else [0.5])
 
 
-@pytest.mark.parametrize(("method", "path", "call"), [
-    ("POST", "/agent/create", lambda c: c.create_agent("x")),
-    ("POST", "/agent/{id}/update", lambda c: c.update_agent("a1", [], name="y")),
-    ("POST", "/agent_run/{id}/resume", lambda c: c.resume_run("r1")),
-    ("POST", "/uploads/image/get_upload_url", lambda c: c.upload("image", b"png", "a.png")),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "call"),
+    [
+        ("POST", "/agent/create", lambda c: c.create_agent("x")),
+        ("POST", "/agent/{id}/update", lambda c: c.update_agent("a1", [], name="y")),
+        ("POST", "/agent_run/{id}/resume", lambda c: c.resume_run("r1")),
+        ("POST", "/uploads/image/get_upload_url", lambda c: c.upload("image", b"png", "a.png")),
+    ],
+)
 def test_other_unsent_calls_do_not_retry_5xx_or_timeouts(api, client, method, path, call):
     api.enqueue(method, path, 500)
     with pytest.raises(errors.ServerError):
@@ -416,9 +471,11 @@ def test_whoami_sends_bearer_key_and_json_accept(api, client):
 
 
 def test_wrong_key_is_auth_error(api):
-    with MosaicClient(api.base_url, "mk_wrong", transport=api.transport(), sleep=api.sleeps.append) as c:
-        with pytest.raises(errors.AuthError, match="MOSAIC_API_KEY"):
-            c.whoami()
+    with (
+        MosaicClient(api.base_url, "mk_wrong", transport=api.transport(), sleep=api.sleeps.append) as c,
+        pytest.raises(errors.AuthError, match="MOSAIC_API_KEY"),
+    ):
+        c.whoami()
     assert len(api.requests) == 1
 
 
@@ -427,10 +484,20 @@ def test_create_agent_and_add_video_node(api, client):
     params = VideoGenerationParams(prompt="A fox", duration="8", aspect_ratio="16:9")
     node_id = client.add_video_node(change.agent_id, params)
     assert api.calls("POST", "/agent/create")[0].json == {
-        "name": "Prompt studio", "visibility": "private", "description": "pooled"}
-    assert api.calls("POST", "/agent/{id}/update")[0].json == {"operations": [{
-        "op": "create_node", "node_type_id": VIDEO_GENERATION_NODE_TYPE_ID,
-        "temp_ref_id": "video_generation", "params_used": params.to_api()}]}
+        "name": "Prompt studio",
+        "visibility": "private",
+        "description": "pooled",
+    }
+    assert api.calls("POST", "/agent/{id}/update")[0].json == {
+        "operations": [
+            {
+                "op": "create_node",
+                "node_type_id": VIDEO_GENERATION_NODE_TYPE_ID,
+                "temp_ref_id": "video_generation",
+                "params_used": params.to_api(),
+            }
+        ]
+    }
     agent = client.get_agent(change.agent_id)
     assert agent.agent.name == "Prompt studio"
     assert [n.agent_node_id for n in agent.agent_nodes] == [node_id]
@@ -462,7 +529,8 @@ def test_update_and_delete_node(api, client):
     bodies = [r.json for r in api.calls("POST", "/agent/{id}/update")][1:]
     assert bodies == [
         {"operations": [{"op": "update_node", "agent_node_id": node_id, "params_used": {"prompt": "new"}}]},
-        {"operations": [{"op": "delete_node", "agent_node_id": node_id}]}]
+        {"operations": [{"op": "delete_node", "agent_node_id": node_id}]},
+    ]
 
 
 def test_update_agent_metadata_only_and_empty_update(api, client):
@@ -475,10 +543,13 @@ def test_update_agent_metadata_only_and_empty_update(api, client):
 
 def test_run_agent_body_and_poll(api, client):
     agent_id, node_id = _agent_with_node(client)
-    started = client.run_agent(agent_id, update_params={node_id: {"prompt": "a fox"}},
-                               callback_url="https://studio.test/hook")
+    started = client.run_agent(
+        agent_id, update_params={node_id: {"prompt": "a fox"}}, callback_url="https://studio.test/hook"
+    )
     assert api.calls("POST", "/agent/{id}/run")[0].json == {
-        "update_params": {node_id: {"prompt": "a fox"}}, "callback_url": "https://studio.test/hook"}
+        "update_params": {node_id: {"prompt": "a fox"}},
+        "callback_url": "https://studio.test/hook",
+    }
     run = client.get_run(started.run_id)
     assert run.run_id == started.run_id  # filled from the path
     assert run.is_terminal and run.status == "completed"
@@ -508,10 +579,22 @@ def test_ids_are_quoted_into_one_path_segment(api, client):
 
 
 def test_tolerant_parsing_keeps_unknown_fields_and_allows_missing_ones(api, client):
-    api.enqueue("GET", "/agent_run/r9", json={
-        "status": "partial_complete", "brand_new_field": {"x": 1},
-        "outputs": [{"id": "o1", "video_url": "https://s/v.mp4", "premiere_prproj_url": None,
-                     "sources": [{"provider": "getty"}]}]})
+    api.enqueue(
+        "GET",
+        "/agent_run/r9",
+        json={
+            "status": "partial_complete",
+            "brand_new_field": {"x": 1},
+            "outputs": [
+                {
+                    "id": "o1",
+                    "video_url": "https://s/v.mp4",
+                    "premiere_prproj_url": None,
+                    "sources": [{"provider": "getty"}],
+                }
+            ],
+        },
+    )
     run = client.get_run("r9")
     assert run.run_id == "r9" and run.status == "partial_complete"
     assert run.model_extra == {"brand_new_field": {"x": 1}}
@@ -538,12 +621,22 @@ def test_resume_run(api, client):
 
 def test_list_runs_builds_query(api, client):
     api.enqueue("GET", "/agent/a1/runs", json={"runs": [], "next_cursor": None})
-    client.list_runs("a1", since=datetime(2026, 3, 1, 12, 30, tzinfo=timezone.utc),
-                     until="2026-03-02T00:00:00Z", status=["running", "completed"], limit=50, cursor="c2")
+    client.list_runs(
+        "a1",
+        since=datetime(2026, 3, 1, 12, 30, tzinfo=UTC),
+        until="2026-03-02T00:00:00Z",
+        status=["running", "completed"],
+        limit=50,
+        cursor="c2",
+    )
     assert api.requests[0].path == "/agent/a1/runs"
-    assert api.requests[0].params == {"limit": "50", "from": "2026-03-01T12:30:00Z",
-                                      "to": "2026-03-02T00:00:00Z", "status": "running,completed",
-                                      "cursor": "c2"}
+    assert api.requests[0].params == {
+        "limit": "50",
+        "from": "2026-03-01T12:30:00Z",
+        "to": "2026-03-02T00:00:00Z",
+        "status": "running,completed",
+        "cursor": "c2",
+    }
 
 
 def test_list_runs_defaults_and_naive_datetime_as_utc(api, client):
@@ -579,8 +672,7 @@ def _multipart_names(body: bytes) -> list[str]:
 
 def test_upload_three_steps_fields_before_file(api, client):
     upload_id = client.upload("image", b"\x89PNG fake", "ref.png")
-    assert api.paths() == ["POST /uploads/image/get_upload_url", "POST /upload",
-                           "POST /uploads/image/finalize_upload"]
+    assert api.paths() == ["POST /uploads/image/get_upload_url", "POST /upload", "POST /uploads/image/finalize_upload"]
     first, store, finalize = api.requests
     assert first.body == b""
     assert store.host == "storage.mosaic.test"
@@ -608,10 +700,13 @@ def test_upload_too_large_is_a_params_error_before_sending_the_file(api, client)
     assert api.paths() == ["POST /uploads/video/get_upload_url"]
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    (b"", "is empty"),
-    (Path("/nonexistent/x.png"), "Cannot read"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "is empty"),
+        (Path("/nonexistent/x.png"), "Cannot read"),
+    ],
+)
 def test_upload_bad_local_file_is_params_error(api, client, data, message):
     with pytest.raises(errors.ParamsError, match=message):
         client.upload("image", data, "x.png")
@@ -625,13 +720,19 @@ def test_upload_storage_step_is_retried_and_finalize_too(api, client, tmp_path):
     api.enqueue("POST", "/uploads/video/finalize_upload", 503)
     upload_id = client.upload("video", path, "clip.mp4")
     assert api.uploads[upload_id]["file"] == b"MP4DATA"  # the retry re-read the file from the start
-    assert api.paths() == ["POST /uploads/video/get_upload_url", "POST /upload", "POST /upload",
-                           "POST /uploads/video/finalize_upload", "POST /uploads/video/finalize_upload"]
+    assert api.paths() == [
+        "POST /uploads/video/get_upload_url",
+        "POST /upload",
+        "POST /upload",
+        "POST /uploads/video/finalize_upload",
+        "POST /uploads/video/finalize_upload",
+    ]
 
 
 def test_upload_storage_rejection_reads_gcs_xml(api, client):
-    api.enqueue("POST", "/upload", 403,
-                text="<Error><Code>AccessDenied</Code><Message>Policy expired</Message></Error>")
+    api.enqueue(
+        "POST", "/upload", 403, text="<Error><Code>AccessDenied</Code><Message>Policy expired</Message></Error>"
+    )
     with pytest.raises(errors.PermissionDeniedError) as info:
         client.upload("image", b"png", "a.png")
     assert info.value.detail == "Policy expired"
@@ -716,9 +817,14 @@ def _every_error(api: FakeApi, client: MosaicClient, tmp_path: Path) -> Iterator
         yield lambda: client.whoami()
     api.enqueue("GET", "/whoami", 500, text=f"proxy saw {FAKE_KEY}", times=10)
     yield lambda: client.whoami()
-    for exc in (httpx.ConnectError(f"refused {FAKE_KEY}"), httpx.ConnectTimeout("t"), httpx.ReadTimeout("t"),
-                httpx.RemoteProtocolError("dropped"), httpx.UnsupportedProtocol("bad"),
-                httpx.DecodingError("gzip")):
+    for exc in (
+        httpx.ConnectError(f"refused {FAKE_KEY}"),
+        httpx.ConnectTimeout("t"),
+        httpx.ReadTimeout("t"),
+        httpx.RemoteProtocolError("dropped"),
+        httpx.UnsupportedProtocol("bad"),
+        httpx.DecodingError("gzip"),
+    ):
         api.enqueue("GET", "/whoami", exc=exc, times=10)
         yield lambda: client.whoami()
     api.enqueue("GET", "/whoami", text="not json", times=10)
@@ -743,10 +849,20 @@ def test_key_never_appears_in_errors_reprs_or_logs(api, client, tmp_path, caplog
         api._scripted.clear()
     assert len(raised) == 23
     assert {type(e) for e in raised} >= {
-        errors.BadRequestError, errors.AuthError, errors.PermissionDeniedError, errors.NotFoundError,
-        errors.ConflictError, errors.PayloadTooLargeError, errors.RateLimitError, errors.ServerError,
-        errors.ApiStatusError, errors.ApiConnectionError, errors.ApiTimeoutError, errors.ApiError,
-        errors.ParamsError}
+        errors.BadRequestError,
+        errors.AuthError,
+        errors.PermissionDeniedError,
+        errors.NotFoundError,
+        errors.ConflictError,
+        errors.PayloadTooLargeError,
+        errors.RateLimitError,
+        errors.ServerError,
+        errors.ApiStatusError,
+        errors.ApiConnectionError,
+        errors.ApiTimeoutError,
+        errors.ApiError,
+        errors.ParamsError,
+    }
     for err in raised:
         assert FAKE_KEY not in str(err)
         assert FAKE_KEY not in repr(err)

@@ -7,16 +7,19 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from support import settings_for, wait_until
 
 from studio import services as svc
 from studio.models import VideoGenerationParams
 from studio.simulator import Faults
 
-from support import settings_for, wait_until
-
 ROOT = Path(__file__).resolve().parent.parent
-SIZES = {("480p", "16:9"): "854×480", ("480p", "9:16"): "480×854",
-         ("720p", "16:9"): "1280×720", ("720p", "9:16"): "720×1280"}
+SIZES = {
+    ("480p", "16:9"): "854×480",
+    ("480p", "9:16"): "480×854",
+    ("720p", "16:9"): "1280×720",
+    ("720p", "9:16"): "720×1280",
+}
 
 
 def open_compare(services, **query) -> AppTest:
@@ -28,7 +31,6 @@ def open_compare(services, **query) -> AppTest:
     at.switch_page("pages/compare.py").run()
     assert not at.exception, at.exception
     return at
-
 
 
 def blocks(node):
@@ -58,8 +60,16 @@ def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
 
 
-def fill(at: AppTest, *, prompt="A paper boat on a rainy street", resolutions=("480p", "720p"),
-         ratios=("16:9", "9:16"), durations=("4",), audio=None, variants=None) -> AppTest:
+def fill(
+    at: AppTest,
+    *,
+    prompt="A paper boat on a rainy street",
+    resolutions=("480p", "720p"),
+    ratios=("16:9", "9:16"),
+    durations=("4",),
+    audio=None,
+    variants=None,
+) -> AppTest:
     at.text_area(key="compare_prompt").input(prompt)
     at.multiselect(key="compare_resolutions").set_value(list(resolutions))
     at.multiselect(key="compare_aspect_ratios").set_value(list(ratios))
@@ -74,8 +84,9 @@ def fill(at: AppTest, *, prompt="A paper boat on a rainy street", resolutions=("
 @pytest.fixture
 def idle(clean_sim, tmp_path):
     "A studio whose worker is off (cells stay queued), asking to confirm above 4 cells, 2 credits/s."
-    services = svc.build_services(settings_for(clean_sim, tmp_path / "idle", confirm_above_cells=4,
-                                               credits_per_second=2.0), start_worker=False)
+    services = svc.build_services(
+        settings_for(clean_sim, tmp_path / "idle", confirm_above_cells=4, credits_per_second=2.0), start_worker=False
+    )
     yield services
     services.close()
 
@@ -114,7 +125,8 @@ def test_estimate_and_confirmation_above_the_threshold(idle):
     at = open_compare(idle)
     fill(at, resolutions=("480p", "720p"), ratios=("16:9",), durations=("5",))
     assert "**2 cells** (2 resolutions × 1 aspect ratio) · 2 runs · 10 s of video · ≈ 20 credits" in [
-        m.value for m in at.markdown]
+        m.value for m in at.markdown
+    ]
     assert not at.checkbox
     fill(at, resolutions=("480p", "720p"), ratios=("16:9", "1:1", "9:16"), durations=("5",))
     [confirm] = at.checkbox
@@ -130,15 +142,26 @@ def test_estimate_and_confirmation_above_the_threshold(idle):
     assert len(svc.grids(idle)) == 1 and svc.count(idle) == 6
 
 
-@pytest.mark.parametrize("change,field_key,message", [
-    (dict(prompt="   "), "compare_prompt", "The prompt is empty"),
-    (dict(resolutions=()), "compare_resolutions", "Pick at least one resolution"),
-    (dict(ratios=()), "compare_aspect_ratios", "Pick at least one aspect ratio"),
-    (dict(variants="at dawn\n   \nat night"), "compare_variants", "Line 2 is blank"),
-    (dict(variants="A paper boat on a rainy street"), "compare_variants", "Line 1 repeats the main prompt"),
-    (dict(resolutions=("480p", "720p", "1080p"), ratios=("21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"),
-          durations=("4", "5", "6")), None, "That is 63 cells; one comparison holds at most 60"),
-], ids=["blank-prompt", "no-resolution", "no-ratio", "blank-variant", "repeated-variant", "too-many"])
+@pytest.mark.parametrize(
+    "change,field_key,message",
+    [
+        (dict(prompt="   "), "compare_prompt", "The prompt is empty"),
+        (dict(resolutions=()), "compare_resolutions", "Pick at least one resolution"),
+        (dict(ratios=()), "compare_aspect_ratios", "Pick at least one aspect ratio"),
+        (dict(variants="at dawn\n   \nat night"), "compare_variants", "Line 2 is blank"),
+        (dict(variants="A paper boat on a rainy street"), "compare_variants", "Line 1 repeats the main prompt"),
+        (
+            dict(
+                resolutions=("480p", "720p", "1080p"),
+                ratios=("21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"),
+                durations=("4", "5", "6"),
+            ),
+            None,
+            "That is 63 cells; one comparison holds at most 60",
+        ),
+    ],
+    ids=["blank-prompt", "no-resolution", "no-ratio", "blank-variant", "repeated-variant", "too-many"],
+)
 def test_bad_input_gets_a_message_next_to_its_field_and_launches_nothing(idle, change, field_key, message):
     at = fill(open_compare(idle), **change)
     at.button(key="compare_launch").click().run()
@@ -157,8 +180,12 @@ def test_prompt_variants_and_audio_both_become_tabs(idle):
     fill(at, resolutions=("720p",), ratios=("16:9",), audio="Both (compare on and off)", variants="at dawn\n")
     assert "**4 cells** (1 resolution × 1 aspect ratio × audio on/off × 2 prompts)" in at.markdown[0].value
     at.button(key="compare_launch").click().run()
-    assert [t.label for t in at.tabs] == ["Prompt 1 · audio on", "Prompt 1 · audio off",
-                                          "Prompt 2 · audio on", "Prompt 2 · audio off"]
+    assert [t.label for t in at.tabs] == [
+        "Prompt 1 · audio on",
+        "Prompt 1 · audio off",
+        "Prompt 2 · audio on",
+        "Prompt 2 · audio off",
+    ]
     assert [t.code[0].value for t in at.tabs] == ["A paper boat on a rainy street"] * 2 + ["at dawn"] * 2
     settings = ["720p · 16:9 · 4 s · audio", "720p · 16:9 · 4 s · no audio"] * 2
     assert [t.caption[0].value for t in at.tabs] == settings
@@ -225,11 +252,11 @@ def test_ab_inside_a_grid_highlights_what_differs(studio):
     at = open_compare(studio, grid=grid_id)
     assert [at.selectbox(key="compare_ab_a").value, at.selectbox(key="compare_ab_b").value] == ids
     table = at.table[0].value
-    differs = dict(zip(table["Setting"], table["Differs"]))
+    differs = dict(zip(table["Setting"], table["Differs"], strict=False))
     assert {k for k, v in differs.items() if v} >= {"Resolution", "Size"}
     assert not differs["Prompt"] and not differs["Aspect ratio"] and not differs["Duration"]
-    assert dict(zip(table["Setting"], table["A"]))["Size"] == "854x480"
-    assert dict(zip(table["Setting"], table["B"]))["Size"] == "1280x720"
+    assert dict(zip(table["Setting"], table["A"], strict=False))["Size"] == "854x480"
+    assert dict(zip(table["Setting"], table["B"], strict=False))["Size"] == "1280x720"
     assert "#ffe08a" in at.table[0].proto.arrow_data.styler.styles  # differing rows are highlighted
     at.selectbox(key="compare_ab_b").set_value(ids[0]).run()
     assert any("Pick two different takes" in w.value for w in at.warning)
@@ -237,13 +264,15 @@ def test_ab_inside_a_grid_highlights_what_differs(studio):
 
 def test_ab_link_from_the_gallery(studio):
     red, blue = "A **red** kite [link](http://evil.example)", "A blue kite"
-    a, b = (svc.generate(studio, VideoGenerationParams(prompt=p, resolution=r, duration="4"))[0]
-            for p, r in ((red, "480p"), (blue, "720p")))
+    a, b = (
+        svc.generate(studio, VideoGenerationParams(prompt=p, resolution=r, duration="4"))[0]
+        for p, r in ((red, "480p"), (blue, "720p"))
+    )
     svc.wait_for(studio, [a, b], timeout=60)
     at = open_compare(studio, a=a, b=b)
     assert [c.value for c in at.code] == [red, blue]  # prompts as plain text
     # st.table renders markdown: the prompt cell is escaped so it reads exactly as written.
-    prompt_a = dict(zip(at.table[0].value["Setting"], at.table[0].value["A"]))["Prompt"]
+    prompt_a = dict(zip(at.table[0].value["Setting"], at.table[0].value["A"], strict=False))["Prompt"]
     assert prompt_a == "A \\*\\*red\\*\\* kite \\[link\\]\\(http\\://evil.example\\)"
     table = at.table[0].value
     assert set(table.loc[table["Differs"] != "", "Setting"]) >= {"Prompt", "Resolution", "Size"}
@@ -254,8 +283,15 @@ def test_ab_link_from_the_gallery(studio):
 
 def test_use_these_settings_refills_the_form(idle):
     base = VideoGenerationParams(prompt="A train at night", generate_audio=True)
-    grid_id, _ = svc.start_grid(idle, base, resolutions=["480p", "1080p"], aspect_ratios=["4:3"],
-                                durations=["4", "6"], audio=[True, False], prompts=["A train at night", "in snow"])
+    grid_id, _ = svc.start_grid(
+        idle,
+        base,
+        resolutions=["480p", "1080p"],
+        aspect_ratios=["4:3"],
+        durations=["4", "6"],
+        audio=[True, False],
+        prompts=["A train at night", "in snow"],
+    )
     at = open_compare(idle, grid=grid_id)
     at.button(key="compare_reuse").click().run()
     assert not at.exception and "grid" not in at.query_params
@@ -270,8 +306,9 @@ def test_use_these_settings_refills_the_form(idle):
 
 def test_failed_cell_shows_why_and_can_be_retried(studio, clean_sim):
     clean_sim.set_faults(Faults(run_fail=1.0))
-    grid_id, [gen_id] = svc.start_grid(studio, VideoGenerationParams(prompt="A storm", duration="4"),
-                                       resolutions=["480p"], aspect_ratios=["1:1"])
+    grid_id, [gen_id] = svc.start_grid(
+        studio, VideoGenerationParams(prompt="A storm", duration="4"), resolutions=["480p"], aspect_ratios=["1:1"]
+    )
     assert svc.wait_for(studio, [gen_id], timeout=60)[0].status == "failed"
     clean_sim.set_faults(Faults())
     at = open_compare(studio, grid=grid_id)

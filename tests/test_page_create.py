@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
+from support import settings_for, wait_until
 
 from studio import services as svc
 from studio.models import PROMPT_MAX_CHARS, VideoGenerationParams
-
-from support import settings_for, wait_until
 
 ROOT = Path(__file__).absolute().parent.parent
 
@@ -28,12 +27,12 @@ def open_app(services: svc.Services, **query: str) -> AppTest:
     return at
 
 
-
 def fill(at: AppTest, prompt: str = "A paper boat on a rainy street", **settings) -> AppTest:
     at.text_area(key="create_prompt").set_value(prompt)
     for name, value in settings.items():
-        getattr(at, {"resolution": "radio", "generate_audio": "toggle", "takes": "number_input"}.get(name, "selectbox"))(
-            key=f"create_{'audio' if name == 'generate_audio' else name}").set_value(value)
+        getattr(
+            at, {"resolution": "radio", "generate_audio": "toggle", "takes": "number_input"}.get(name, "selectbox")
+        )(key=f"create_{'audio' if name == 'generate_audio' else name}").set_value(value)
     return at
 
 
@@ -68,7 +67,6 @@ def app(studio):
     return open_app(studio)
 
 
-
 # ---------------------------------------------------------------------- the form
 
 
@@ -90,8 +88,7 @@ def test_form_shows_the_briefs_defaults_the_estimate_and_the_mode(app):
 
 
 def test_estimate_follows_takes_and_duration_with_credits_when_a_rate_is_set(clean_sim, tmp_path):
-    services = svc.build_services(settings_for(clean_sim, tmp_path / "c", credits_per_second=0.5),
-                                  start_worker=False)
+    services = svc.build_services(settings_for(clean_sim, tmp_path / "c", credits_per_second=0.5), start_worker=False)
     try:
         at = open_app(services)
         fill(at, duration="6", takes=3).run()
@@ -107,10 +104,13 @@ def test_simulator_mode_is_named_next_to_run(keyless):
     assert "no credits used" in run_box.markdown[0].value
 
 
-@pytest.mark.parametrize("prompt,message", [
-    ("   ", "the prompt is empty"),
-    ("x" * (PROMPT_MAX_CHARS + 1), f"the limit is {PROMPT_MAX_CHARS}"),
-])
+@pytest.mark.parametrize(
+    "prompt,message",
+    [
+        ("   ", "the prompt is empty"),
+        ("x" * (PROMPT_MAX_CHARS + 1), f"the limit is {PROMPT_MAX_CHARS}"),
+    ],
+)
 def test_bad_prompt_is_explained_next_to_the_field_and_nothing_is_submitted(app, studio, prompt, message):
     run(fill(app, prompt))
     errors = texts(app.container("create_prompt_box"), "error")
@@ -143,8 +143,13 @@ def test_run_shows_progress_then_the_video_and_its_facts(app, studio):
     ids = app.session_state["create_jobs"]
     assert len(ids) == 1 and jobs_in_url(app) == ids
     gen = svc.get(studio, ids[0])
-    assert (gen.prompt, gen.resolution, gen.aspect_ratio, gen.duration, gen.generate_audio) == \
-        ("A lighthouse in fog", "480p", "9:16", "4", True)
+    assert (gen.prompt, gen.resolution, gen.aspect_ratio, gen.duration, gen.generate_audio) == (
+        "A lighthouse in fog",
+        "480p",
+        "9:16",
+        "4",
+        True,
+    )
     results = app.container("create_results")
     assert results.code[0].value == "A lighthouse in fog"  # the prompt, as plain text
     wait_until(app, finished)
@@ -165,8 +170,11 @@ def test_takes_run_the_same_settings_several_times(app, studio):
     assert len(app.container("create_results").get("progress")) == 3
     wait_until(app, finished)
     assert len(app.container("create_results").get("video")) == 3
-    assert [m.value.split(" · ")[0] for m in app.container("create_results").markdown] == \
-        ["**Take 1**", "**Take 2**", "**Take 3**"]
+    assert [m.value.split(" · ")[0] for m in app.container("create_results").markdown] == [
+        "**Take 1**",
+        "**Take 2**",
+        "**Take 3**",
+    ]
 
 
 def test_refresh_keeps_showing_the_run_from_the_url(app, studio):
@@ -219,28 +227,42 @@ def test_running_jobs_can_be_cancelled_and_then_retried(idle):
 # ---------------------------------------------------------------------- drafts
 
 
-@pytest.mark.parametrize("keep,prompt,settings", [
-    ("all", "An old favourite", ("1080p", "1:1", "6", False)),
-    ("prompt", "An old favourite", ("720p", "auto", "auto", True)),
-    ("settings", "", ("1080p", "1:1", "6", False)),
-])
+@pytest.mark.parametrize(
+    "keep,prompt,settings",
+    [
+        ("all", "An old favourite", ("1080p", "1:1", "6", False)),
+        ("prompt", "An old favourite", ("720p", "auto", "auto", True)),
+        ("settings", "", ("1080p", "1:1", "6", False)),
+    ],
+)
 def test_opening_a_draft_fills_the_form_once(idle, keep, prompt, settings):
-    (gen_id,) = svc.generate(idle, VideoGenerationParams(prompt="An old favourite", resolution="1080p",
-                                                         aspect_ratio="1:1", duration="6", generate_audio=False))
+    (gen_id,) = svc.generate(
+        idle,
+        VideoGenerationParams(
+            prompt="An old favourite", resolution="1080p", aspect_ratio="1:1", duration="6", generate_audio=False
+        ),
+    )
     at = open_app(idle, **{"from": gen_id, "keep": keep})
     assert at.text_area(key="create_prompt").value == prompt
-    assert (at.radio(key="create_resolution").value, at.selectbox(key="create_aspect_ratio").value,
-            at.selectbox(key="create_duration").value, at.toggle(key="create_audio").value) == settings
+    assert (
+        at.radio(key="create_resolution").value,
+        at.selectbox(key="create_aspect_ratio").value,
+        at.selectbox(key="create_duration").value,
+        at.toggle(key="create_audio").value,
+    ) == settings
     assert any(gen_id in s for s in texts(at, "success"))
     assert "from" not in at.query_params and "keep" not in at.query_params
     at.text_area(key="create_prompt").set_value("Edited after opening").run()  # read once: edits stay
     assert at.text_area(key="create_prompt").value == "Edited after opening"
 
 
-@pytest.mark.parametrize("query,message", [
-    ({"from": "doesnotexist"}, "There is no generation with id “doesnotexist”"),
-    ({"from": "GEN", "keep": "everything"}, "“everything” is not a way to open a draft"),
-])
+@pytest.mark.parametrize(
+    "query,message",
+    [
+        ({"from": "doesnotexist"}, "There is no generation with id “doesnotexist”"),
+        ({"from": "GEN", "keep": "everything"}, "“everything” is not a way to open a draft"),
+    ],
+)
 def test_a_bad_draft_link_says_why_and_starts_empty(idle, query, message):
     (gen_id,) = svc.generate(idle, VideoGenerationParams(prompt="Unused", resolution="1080p"))
     at = open_app(idle, **{k: v.replace("GEN", gen_id) for k, v in query.items()})
@@ -259,8 +281,13 @@ def test_preset_keeps_settings_only_by_default_and_loads_without_touching_the_pr
     at.button(key="create_preset_save").click().run()
     (preset,) = svc.presets(idle)
     assert preset.name == "Vertical social"
-    assert preset.params == {"model": "seedance-2", "resolution": "480p", "duration": "5",
-                             "aspect_ratio": "9:16", "generate_audio": True}
+    assert preset.params == {
+        "model": "seedance-2",
+        "resolution": "480p",
+        "duration": "5",
+        "aspect_ratio": "9:16",
+        "generate_audio": True,
+    }
     fill(at, "A different prompt", resolution="1080p", aspect_ratio="auto", duration="auto").run()
     at.selectbox(key="create_preset_pick").set_value("Vertical social")
     at.button(key="create_preset_load").click().run()
@@ -331,11 +358,14 @@ def test_uploaded_reference_is_previewed_selected_sent_and_kept_in_the_library(a
     assert later.multiselect(key="create_refs_images").value == [ref.upload_id]
 
 
-@pytest.mark.parametrize("name,data,message", [
-    ("notes.txt", b"hello", "this file type can't be a reference"),
-    ("blank.png", b"", "blank.png is empty"),
-    ("huge.png", b"\0" * (50 * 1024**2 + 1), "Mosaic accepts image files up to 50 MB"),
-])
+@pytest.mark.parametrize(
+    "name,data,message",
+    [
+        ("notes.txt", b"hello", "this file type can't be a reference"),
+        ("blank.png", b"", "blank.png is empty"),
+        ("huge.png", b"\0" * (50 * 1024**2 + 1), "Mosaic accepts image files up to 50 MB"),
+    ],
+)
 def test_bad_reference_files_are_refused_before_upload(app, studio, name, data, message):
     uploader(app).set_value([(name, data, "application/octet-stream"), ("ok.png", png(), "image/png")]).run()
     errors = texts(app.container("create_refs_box"), "error")

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from support import wait_until
 
 from studio import services as svc
 from studio.models import VideoGenerationParams
-
-from support import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 GALLERY = "pages/gallery.py"
@@ -29,8 +28,18 @@ def open_gallery(studio, **query) -> AppTest:
 def add_done(studio, prompt: str, *, created_at: str | None = None, grid_id: str | None = None, **params) -> str:
     "A finished generation written straight into the history (no worker, no video file)."
     gen_id = studio.store.add_generation(VideoGenerationParams(prompt=prompt, **params), grid_id=grid_id)
-    fields = dict(status="done", video_path=f"{gen_id}.mp4", thumb_path=f"{gen_id}.jpg", width=1280, height=720,
-                  duration_s=4.0, has_audio=1, file_size=1234567, sha256="ab" * 32, run_id=f"run-{gen_id}")
+    fields = dict(
+        status="done",
+        video_path=f"{gen_id}.mp4",
+        thumb_path=f"{gen_id}.jpg",
+        width=1280,
+        height=720,
+        duration_s=4.0,
+        has_audio=1,
+        file_size=1234567,
+        sha256="ab" * 32,
+        run_id=f"run-{gen_id}",
+    )
     if created_at:
         fields["created_at"] = created_at
     studio.store.update(gen_id, **fields)
@@ -43,8 +52,6 @@ def texts(at) -> list[str]:
 
 def warnings(at) -> str:
     return "\n".join(w.value for w in at.warning)
-
-
 
 
 def test_empty_gallery_points_to_create(idle):
@@ -72,10 +79,22 @@ def test_cards_are_newest_first_and_paged_by_24(idle):
 
 
 def test_search_and_each_filter_narrow_the_cards(idle):
-    zebra = add_done(idle, "A zebra crossing a neon bridge", resolution="720p", aspect_ratio="16:9", duration="4",
-                     created_at="2026-11-02T09:00:00+00:00")
-    fox = add_done(idle, "A red fox in fresh snow", resolution="1080p", aspect_ratio="9:16", generate_audio=False,
-                   created_at="2026-11-05T09:00:00+00:00")
+    zebra = add_done(
+        idle,
+        "A zebra crossing a neon bridge",
+        resolution="720p",
+        aspect_ratio="16:9",
+        duration="4",
+        created_at="2026-11-02T09:00:00+00:00",
+    )
+    fox = add_done(
+        idle,
+        "A red fox in fresh snow",
+        resolution="1080p",
+        aspect_ratio="9:16",
+        generate_audio=False,
+        created_at="2026-11-05T09:00:00+00:00",
+    )
     svc.set_starred(idle, fox, True)
     svc.set_tags(idle, zebra, "stripes, client A")
     at = open_gallery(idle)
@@ -87,9 +106,13 @@ def test_search_and_each_filter_narrow_the_cards(idle):
     at.text_input(key="q").set_value('c++ "zebra AND (').run()  # search syntax in input is plain text
     assert not at.exception and "Nothing matches this search" in at.info[0].value
     at.text_input(key="q").set_value("").run()
-    cases = [("multiselect", "resolution", ["1080p"], fox), ("multiselect", "aspect_ratio", ["16:9"], zebra),
-             ("multiselect", "duration", ["4"], zebra), ("selectbox", "audio", "off", fox),
-             ("checkbox", "starred", True, fox)]
+    cases = [
+        ("multiselect", "resolution", ["1080p"], fox),
+        ("multiselect", "aspect_ratio", ["16:9"], zebra),
+        ("multiselect", "duration", ["4"], zebra),
+        ("selectbox", "audio", "off", fox),
+        ("checkbox", "starred", True, fox),
+    ]
     for kind, key, value, expected in cases:
         getattr(at, kind)(key=key).set_value(value).run()
         assert [b.key for b in at.button if b.key.startswith("gallery_open_")] == [f"gallery_open_{expected}"], key
@@ -157,9 +180,17 @@ def test_detail_shows_video_prompt_settings_timings_ids_and_file_facts(studio):
     assert video.proto.url == f"http://localhost:8501/files/{gen.video_path}"
     assert at.code[0].value == prompt  # plain text, exactly as written
     facts = "\n".join(m.value for m in at.markdown).replace("\\", "")
-    for expected in ("**Resolution:** 720p", "**Duration:** 4 s", f"**Video size:** {gen.width}×{gen.height}",
-                     f"**Run:** {gen.run_id}", f"**Agent:** {gen.agent_id}", f"**SHA-256:** {gen.sha256}",
-                     f"({gen.file_size:,} bytes)", "**Time taken:**", "**Finished:** 20"):
+    for expected in (
+        "**Resolution:** 720p",
+        "**Duration:** 4 s",
+        f"**Video size:** {gen.width}×{gen.height}",
+        f"**Run:** {gen.run_id}",
+        f"**Agent:** {gen.agent_id}",
+        f"**SHA-256:** {gen.sha256}",
+        f"({gen.file_size:,} bytes)",
+        "**Time taken:**",
+        "**Finished:** 20",
+    ):
         assert expected in facts, expected
     assert gen.render_id is None or f"**Render:** {gen.render_id}" in facts
     assert "There is no other finished generation to compare this one with yet." in [c.value for c in at.caption]
@@ -210,8 +241,9 @@ def test_api_request_snippet_in_curl_or_python_with_a_placeholder_key(studio):
 
 
 def test_delete_needs_confirmation_and_removes_file_and_row(studio):
-    gen = svc.wait_for(studio, svc.generate(studio, VideoGenerationParams(prompt="A doomed take", duration="4")),
-                       timeout=60)[0]
+    gen = svc.wait_for(
+        studio, svc.generate(studio, VideoGenerationParams(prompt="A doomed take", duration="4")), timeout=60
+    )[0]
     video = studio.media_path(gen.video_path)
     assert video.exists()
     at = open_gallery(studio, id=gen.id)
@@ -238,8 +270,10 @@ def test_a_running_generation_cannot_be_deleted_but_can_be_cancelled(idle):
 
 def test_grid_cells_link_to_their_comparison_and_to_an_ab_view(idle):
     grid_id, (a, b) = idle.store.add_grid(
-        prompt="A zebra", axes={"resolutions": ["480p", "720p"]},
-        cells=[(VideoGenerationParams(prompt="A zebra", resolution=r), r) for r in ("480p", "720p")])
+        prompt="A zebra",
+        axes={"resolutions": ["480p", "720p"]},
+        cells=[(VideoGenerationParams(prompt="A zebra", resolution=r), r) for r in ("480p", "720p")],
+    )
     for gen_id in (a, b):
         idle.store.update(gen_id, status="done", width=640, height=480, duration_s=4.0, has_audio=0)
     add_done(idle, "Unrelated")
@@ -249,7 +283,8 @@ def test_grid_cells_link_to_their_comparison_and_to_an_ab_view(idle):
     at.button(key=f"detail_grid_{a}").click().run()
     assert at.text_input(key="grid_id").value == grid_id
     assert sorted(b.key for b in at.button if b.key.startswith("gallery_open_")) == sorted(
-        [f"gallery_open_{a}", f"gallery_open_{b}"])
+        [f"gallery_open_{a}", f"gallery_open_{b}"]
+    )
     at.button(key=f"gallery_open_{a}").click().run()
     at.selectbox(key=f"detail_ab_{a}").set_value(b).run()
     at.button(key=f"detail_compare_{a}").click().run()

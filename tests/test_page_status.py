@@ -6,11 +6,10 @@ import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
+from support import settings_for
 
 from studio import services as svc
 from studio.models import VideoGenerationParams
-
-from support import settings_for
 
 ROOT = Path(__file__).absolute().parent.parent
 
@@ -48,7 +47,6 @@ def queue_some(services: svc.Services, n: int = 1, prompt: str = "Queued shot") 
     return svc.generate(services, VideoGenerationParams(prompt=prompt, duration="4"), takes=n)
 
 
-
 def test_shows_the_api_the_key_check_and_the_credit_balance(studio, clean_sim):
     at = open_status(studio)
     shown = metrics(at)
@@ -63,8 +61,9 @@ def test_shows_the_api_the_key_check_and_the_credit_balance(studio, clean_sim):
 
 
 def test_a_refused_key_is_explained(clean_sim, tmp_path):
-    services = svc.build_services(settings_for(clean_sim, tmp_path / "bad", api_key="not_a_mosaic_key"),
-                                  start_worker=False)
+    services = svc.build_services(
+        settings_for(clean_sim, tmp_path / "bad", api_key="not_a_mosaic_key"), start_worker=False
+    )
     try:
         at = open_status(services)
         assert metrics(at)["API key"] == "Refused"
@@ -98,7 +97,7 @@ def test_queue_shows_progress_and_cancel_then_retry_puts_it_back(idle):
     assert has_block(at, "status_live")
     assert at.subheader[0].value == "Queue: 2 in progress"
     assert queue_rows(at) == [first, second]
-    assert [p.proto.text for p in at.get("progress")][0].startswith("⏳ waiting to start")
+    assert next(p.proto.text for p in at.get("progress")).startswith("⏳ waiting to start")
     assert "Two *takes* of a **markdown** prompt" in [t.value for t in at.text]  # plain text, not markdown
 
     at.button(key=f"status_cancel_{first}").click().run()

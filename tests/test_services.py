@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from support import settings_for
 
 from studio import services as svc
 from studio.errors import JobError, ParamsError
 from studio.models import VideoGenerationParams
-
-from support import settings_for
 
 
 def params(**kw) -> VideoGenerationParams:
@@ -30,8 +29,9 @@ def test_estimate_without_a_rate_has_no_credits(studio):
 
 
 def test_grid_cells_cover_every_combination_with_labels():
-    cells = svc.grid_cells(params(duration="4"), resolutions=["480p", "720p"], aspect_ratios=["16:9", "9:16", "1:1"],
-                           audio=[True, False])
+    cells = svc.grid_cells(
+        params(duration="4"), resolutions=["480p", "720p"], aspect_ratios=["16:9", "9:16", "1:1"], audio=[True, False]
+    )
     assert len(cells) == 12
     assert len({c[1] for c in cells}) == 12
     assert ("480p", "9:16", False) in {(p.resolution, p.aspect_ratio, p.generate_audio) for p, _ in cells}
@@ -103,7 +103,7 @@ def test_compare_params_flags_what_differs():
 
 @pytest.mark.parametrize("language", ["curl", "python"])
 def test_api_request_snippet_reproduces_the_call_with_a_placeholder_key(language):
-    code = svc.api_request(params(prompt="it's \"quoted\"", duration="8"), language=language)
+    code = svc.api_request(params(prompt='it\'s "quoted"', duration="8"), language=language)
     assert "mk_your_api_key" in code and "a2eb3ec2-da7a-4f97-94d2-a9a537548522" in code
     assert '"8"' in code or "'8'" in code
     if language == "python":
@@ -134,16 +134,20 @@ def test_references_upload_once_and_are_found_by_content(studio, clean_sim):
     assert clean_sim.stats()["requests"].get("upload_url", 0) == uploads_before
     assert [r.sha256 for r in svc.references(studio, "image")] == [first.sha256]
     assert studio.media_path(first.local_name).read_bytes() == png
-    [gen] = svc.wait_for(studio, svc.generate(studio, params(duration="4",
-                         selected_context={"images": [first.upload_id]})), timeout=60)
+    [gen] = svc.wait_for(
+        studio, svc.generate(studio, params(duration="4", selected_context={"images": [first.upload_id]})), timeout=60
+    )
     assert gen.status == "done", gen.error
 
 
-@pytest.mark.parametrize("name,size,message", [
-    ("notes.txt", 10, "can't be a reference"),
-    ("huge.png", 51 * 1024**2, "up to 50 MB"),
-    ("empty.wav", 0, "empty"),
-])
+@pytest.mark.parametrize(
+    "name,size,message",
+    [
+        ("notes.txt", 10, "can't be a reference"),
+        ("huge.png", 51 * 1024**2, "up to 50 MB"),
+        ("empty.wav", 0, "empty"),
+    ],
+)
 def test_reference_files_are_checked_before_upload(name, size, message):
     with pytest.raises(ParamsError, match=message):
         svc.check_reference(name, size)
@@ -168,8 +172,9 @@ def test_keyless_reference_library_and_agents_survive_a_restart(tmp_path):
     second = svc.build_services(settings)  # the simulator comes back on another port
     try:
         assert [r.upload_id for r in svc.references(second, "image")] == [ref.upload_id]
-        [gen] = svc.wait_for(second, svc.generate(second, params(duration="4",
-                             selected_context={"images": [ref.upload_id]})), timeout=60)
+        [gen] = svc.wait_for(
+            second, svc.generate(second, params(duration="4", selected_context={"images": [ref.upload_id]})), timeout=60
+        )
         assert gen.status == "done", gen.error
         assert second.store.agent_count() == 1  # the pooled agent was reused, not recreated
     finally:

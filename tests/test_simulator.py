@@ -10,6 +10,7 @@ import threading
 import time
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -21,10 +22,29 @@ from studio.simulator import API_ROUTES, STORAGE_ROUTES, Faults, SimConfig, Simu
 KEY = "mk_test_key"
 SECRET = "whsec_simulator_test"
 WAIT_S = 20.0
-RUN_KEYS = {"agent_id", "started_at", "status", "status_message", "needs_credits", "errors",
-            "node_status_counts", "inputs", "outputs"}
-SUMMARY_KEYS = {"run_id", "agent_id", "status", "status_message", "started_at", "updated_at",
-                "node_status_counts", "inputs", "outputs", "triggered_by"}
+RUN_KEYS = {
+    "agent_id",
+    "started_at",
+    "status",
+    "status_message",
+    "needs_credits",
+    "errors",
+    "node_status_counts",
+    "inputs",
+    "outputs",
+}
+SUMMARY_KEYS = {
+    "run_id",
+    "agent_id",
+    "status",
+    "status_message",
+    "started_at",
+    "updated_at",
+    "node_status_counts",
+    "inputs",
+    "outputs",
+    "triggered_by",
+}
 OUTPUT_KEYS = {"id", "video_url", "thumbnail_url", "premiere_prproj_url", "completed_at", "original_node_id"}
 SMALL = {"resolution": "480p", "duration": "4", "aspect_ratio": "16:9", "generate_audio": False}
 
@@ -51,9 +71,19 @@ def client(sim):
 
 def make_agent(client, **params) -> tuple[str, str]:
     agent_id = client.post("/agent/create", json={"name": "test agent"}).json()["agent_id"]
-    answer = client.post(f"/agent/{agent_id}/update", json={"operations": [
-        {"op": "create_node", "node_type_id": VIDEO_GENERATION, "temp_ref_id": "gen",
-         "params_used": {**SMALL, **params}}]})
+    answer = client.post(
+        f"/agent/{agent_id}/update",
+        json={
+            "operations": [
+                {
+                    "op": "create_node",
+                    "node_type_id": VIDEO_GENERATION,
+                    "temp_ref_id": "gen",
+                    "params_used": {**SMALL, **params},
+                }
+            ]
+        },
+    )
     assert answer.status_code == 200, answer.text
     return agent_id, answer.json()["created_nodes"][0]["agent_node_id"]
 
@@ -88,13 +118,20 @@ def wait_idle(client, timeout=WAIT_S) -> None:
 def test_whoami_shape(client):
     answer = client.get("/whoami")
     assert answer.status_code == 200
-    assert set(answer.json()) == {"organization_id", "organization_name", "organization_slug",
-                                  "created_at", "last_used_at"}
+    assert set(answer.json()) == {
+        "organization_id",
+        "organization_name",
+        "organization_slug",
+        "created_at",
+        "last_used_at",
+    }
     assert answer.json()["last_used_at"].endswith("Z")
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer sk_wrong"}, {"Authorization": "Basic mk_x"},
-                                     {"Authorization": "Bearer mk_"}])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer sk_wrong"}, {"Authorization": "Basic mk_x"}, {"Authorization": "Bearer mk_"}],
+)
 def test_missing_or_bad_key_is_401(sim, headers):
     answer = httpx.get(f"{sim.base_url}/whoami", headers=headers)
     assert answer.status_code == 401
@@ -108,8 +145,7 @@ def test_unknown_path_has_the_error_body(client):
 
 
 def test_configured_key_is_the_only_key_and_credits_run_out():
-    config = SimConfig(latency=0.05, latency_per_second=0, api_key="mk_only", credits_balance=50,
-                       credits_per_second=10)
+    config = SimConfig(latency=0.05, latency_per_second=0, api_key="mk_only", credits_balance=50, credits_per_second=10)
     with Simulator(config).start() as other:
         wrong = httpx.get(f"{other.base_url}/whoami", headers={"Authorization": "Bearer mk_other"})
         assert wrong.status_code == 401
@@ -154,19 +190,29 @@ def test_create_node_then_get_agent_shows_it(client):
 
 def test_update_operations_merge_connect_and_delete(client):
     agent_id, node_id = make_agent(client)
-    answer = client.patch(f"/agent/{agent_id}/update", json={"name": "renamed", "operations": [
-        {"op": "update_node", "agent_node_id": node_id, "params_used": {"resolution": "720p"}},
-        {"op": "create_node", "node_type_id": VIDEO_GENERATION, "temp_ref_id": "second"},
-        {"op": "create_connection", "source_agent_node_id": node_id, "target_temp_ref_id": "second"},
-    ]}).json()
+    answer = client.patch(
+        f"/agent/{agent_id}/update",
+        json={
+            "name": "renamed",
+            "operations": [
+                {"op": "update_node", "agent_node_id": node_id, "params_used": {"resolution": "720p"}},
+                {"op": "create_node", "node_type_id": VIDEO_GENERATION, "temp_ref_id": "second"},
+                {"op": "create_connection", "source_agent_node_id": node_id, "target_temp_ref_id": "second"},
+            ],
+        },
+    ).json()
     assert answer["operations_applied"] == 3 and answer["name"] == "renamed"
     second = answer["created_nodes"][0]["agent_node_id"]
     agent = client.get(f"/agent/{agent_id}").json()
     params = {n["agent_node_id"]: n["params_used"] for n in agent["agent_nodes"]}
     assert params[node_id] == {**SMALL, "resolution": "720p"}
     assert agent["connections"] == [{"source_agent_node_id": node_id, "target_agent_node_id": second}]
-    cycle = client.post(f"/agent/{agent_id}/update", json={"operations": [
-        {"op": "create_connection", "source_agent_node_id": second, "target_agent_node_id": node_id}]})
+    cycle = client.post(
+        f"/agent/{agent_id}/update",
+        json={
+            "operations": [{"op": "create_connection", "source_agent_node_id": second, "target_agent_node_id": node_id}]
+        },
+    )
     assert cycle.status_code == 400 and "cycle" in cycle.json()["detail"]
     client.post(f"/agent/{agent_id}/update", json={"operations": [{"op": "delete_node", "agent_node_id": second}]})
     agent = client.get(f"/agent/{agent_id}").json()
@@ -175,33 +221,46 @@ def test_update_operations_merge_connect_and_delete(client):
 
 def test_update_is_transactional(client):
     agent_id, node_id = make_agent(client)
-    answer = client.post(f"/agent/{agent_id}/update", json={"operations": [
-        {"op": "create_node", "node_type_id": VIDEO_GENERATION, "params_used": {"prompt": "ok"}},
-        {"op": "update_node", "agent_node_id": node_id, "params_used": {"resolution": "4k"}},
-    ]})
+    answer = client.post(
+        f"/agent/{agent_id}/update",
+        json={
+            "operations": [
+                {"op": "create_node", "node_type_id": VIDEO_GENERATION, "params_used": {"prompt": "ok"}},
+                {"op": "update_node", "agent_node_id": node_id, "params_used": {"resolution": "4k"}},
+            ]
+        },
+    )
     assert answer.status_code == 400
     assert answer.json()["detail"].startswith("operations[1] (update_node): Resolution must be one of")
     assert len(client.get(f"/agent/{agent_id}").json()["agent_nodes"]) == 1
 
 
-@pytest.mark.parametrize("params, words", [
-    ({"resolution": "4k"}, "Resolution must be one of 480p, 720p, 1080p"),
-    ({"fps": 24}, "Fps is not a Video Generation param"),
-    ({"duration": "99"}, "Duration must be auto or a whole number"),
-    ({"generate_audio": "yes"}, "Generate audio must be true or false"),
-])
+@pytest.mark.parametrize(
+    "params, words",
+    [
+        ({"resolution": "4k"}, "Resolution must be one of 480p, 720p, 1080p"),
+        ({"fps": 24}, "Fps is not a Video Generation param"),
+        ({"duration": "99"}, "Duration must be auto or a whole number"),
+        ({"generate_audio": "yes"}, "Generate audio must be true or false"),
+    ],
+)
 def test_bad_node_params_are_400_with_a_readable_detail(client, params, words):
     agent_id = client.post("/agent/create", json={}).json()["agent_id"]
-    answer = client.post(f"/agent/{agent_id}/update", json={"operations": [
-        {"op": "create_node", "node_type_id": VIDEO_GENERATION, "params_used": params}]})
+    answer = client.post(
+        f"/agent/{agent_id}/update",
+        json={"operations": [{"op": "create_node", "node_type_id": VIDEO_GENERATION, "params_used": params}]},
+    )
     assert answer.status_code == 400
     assert words in answer.json()["detail"]
 
 
 def test_update_rejects_unknown_ops_and_ids(client):
     agent_id, _ = make_agent(client)
-    for op in ({"op": "explode"}, {"op": "delete_node", "agent_node_id": "nope"},
-               {"op": "create_node", "node_type_id": "00000000-0000-0000-0000-000000000000"}):
+    for op in (
+        {"op": "explode"},
+        {"op": "delete_node", "agent_node_id": "nope"},
+        {"op": "create_node", "node_type_id": "00000000-0000-0000-0000-000000000000"},
+    ):
         assert client.post(f"/agent/{agent_id}/update", json={"operations": [op]}).status_code == 400
     assert client.post(f"/agent/{agent_id}/update", json={}).status_code == 400
 
@@ -257,14 +316,17 @@ def test_update_params_apply_per_run_without_mutating_the_agent(client, tmp_path
     assert has_audio == [False, True]
 
 
-@pytest.mark.parametrize("body, words", [
-    ({"update_params": {"NODE": {"prompt": "  "}}}, "The prompt is empty"),
-    ({"update_params": {"NODE": {"prompt": "x", "resolution": "4k"}}}, "Resolution must be one of"),
-    ({"update_params": {"NODE": {"prompt": "x", "seed": 1}}}, "Seed is not a Video Generation param"),
-    ({"update_params": {"not-a-node": {"prompt": "x"}}}, "not an agent_node_id of this agent"),
-    ({"update_params": {"NODE": {"prompt": "x"}}, "callback_url": "ftp://x"}, "callback_url"),
-    ({"update_params": {"NODE": {"prompt": "x"}}, "video_urls": ["https://youtu.be/x"]}, "no Video Input"),
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ({"update_params": {"NODE": {"prompt": "  "}}}, "The prompt is empty"),
+        ({"update_params": {"NODE": {"prompt": "x", "resolution": "4k"}}}, "Resolution must be one of"),
+        ({"update_params": {"NODE": {"prompt": "x", "seed": 1}}}, "Seed is not a Video Generation param"),
+        ({"update_params": {"not-a-node": {"prompt": "x"}}}, "not an agent_node_id of this agent"),
+        ({"update_params": {"NODE": {"prompt": "x"}}, "callback_url": "ftp://x"}, "callback_url"),
+        ({"update_params": {"NODE": {"prompt": "x"}}, "video_urls": ["https://youtu.be/x"]}, "no Video Input"),
+    ],
+)
 def test_bad_run_requests_are_400_and_start_nothing(client, sim, body, words):
     agent_id, node_id = make_agent(client)
     body = json.loads(json.dumps(body).replace("NODE", node_id))
@@ -342,9 +404,17 @@ def test_list_runs_filters_and_pages_newest_first(client):
     assert client.get("/agent_runs", params={"status": "running", "agent_id": agent_id}).json()["runs"] == []
 
 
-@pytest.mark.parametrize("params, status", [({"limit": 0}, 422), ({"limit": 101}, 422), ({"limit": "x"}, 400),
-                                            ({"from": "yesterday"}, 400), ({"status": "done"}, 400),
-                                            ({"cursor": "!!"}, 400)])
+@pytest.mark.parametrize(
+    "params, status",
+    [
+        ({"limit": 0}, 422),
+        ({"limit": 101}, 422),
+        ({"limit": "x"}, 400),
+        ({"from": "yesterday"}, 400),
+        ({"status": "done"}, 400),
+        ({"cursor": "!!"}, 400),
+    ],
+)
 def test_list_runs_rejects_bad_queries(client, params, status):
     assert client.get("/agent_runs", params=params).status_code == status
 
@@ -390,19 +460,30 @@ def test_upload_flow_per_type(client, sim, kind, limit):
     upload_id = ticket[f"{kind}_id"]
     early = client.post(f"/uploads/{kind}/finalize_upload", json={f"{kind}_id": upload_id})
     assert early.status_code == 400
-    stored = httpx.post(ticket["upload_url"], data=ticket["upload_fields"],
-                        files={"file": (f"ref.{kind}", b"x" * 2048)})
+    stored = httpx.post(
+        ticket["upload_url"], data=ticket["upload_fields"], files={"file": (f"ref.{kind}", b"x" * 2048)}
+    )
     assert stored.status_code == 204
     final = client.post(f"/uploads/{kind}/finalize_upload", json={f"{kind}_id": upload_id})
     assert final.status_code == 200 and final.json() == {f"{kind}_id": upload_id}
     listed = {u["id"]: u for u in httpx.get(f"{sim.base_url}/_sim/uploads").json()["uploads"]}
-    assert listed[upload_id] == {"id": upload_id, "type": kind, "filename": f"ref.{kind}", "size": 2048,
-                                 "content_type": "application/octet-stream", "finalized": True}
+    assert listed[upload_id] == {
+        "id": upload_id,
+        "type": kind,
+        "filename": f"ref.{kind}",
+        "size": 2048,
+        "content_type": "application/octet-stream",
+        "finalized": True,
+    }
 
 
 def test_finalize_errors(client, sim):
-    assert client.post("/uploads/image/finalize_upload",
-                       json={"image_id": "00000000-0000-0000-0000-000000000000"}).status_code == 404
+    assert (
+        client.post(
+            "/uploads/image/finalize_upload", json={"image_id": "00000000-0000-0000-0000-000000000000"}
+        ).status_code
+        == 404
+    )
     audio_id = _upload(client, "audio", b"a" * 10, "a.mp3")
     assert client.post("/uploads/image/finalize_upload", json={"image_id": audio_id}).status_code == 404
     assert client.post("/uploads/image/finalize_upload", json={}).status_code == 400
@@ -420,16 +501,17 @@ def test_finalize_errors(client, sim):
 def test_storage_enforces_the_upload_policy(client, sim):
     ticket = client.post("/uploads/image/get_upload_url").json()
     fields = ticket["upload_fields"]
-    bad = httpx.post(ticket["upload_url"], data={**fields, "x-goog-signature": "0" * 64},
-                     files={"file": ("a.png", b"x")})
+    bad = httpx.post(
+        ticket["upload_url"], data={**fields, "x-goog-signature": "0" * 64}, files={"file": ("a.png", b"x")}
+    )
     assert bad.status_code == 400
     boundary = "simboundary"
     parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\nxx\r\n']
-    parts += [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
-              for k, v in fields.items()]
+    parts += [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()]
     body = ("".join(parts) + f"--{boundary}--\r\n").encode()
-    file_first = httpx.post(ticket["upload_url"], content=body,
-                            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    file_first = httpx.post(
+        ticket["upload_url"], content=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
     assert file_first.status_code == 400 and "before the file" in file_first.json()["detail"]
     old = sim.config.upload_max_bytes["image"]
     sim.config.upload_max_bytes["image"] = 100
@@ -451,12 +533,15 @@ def test_selected_context_must_name_finalized_uploads_of_the_right_type(client):
     context = {"images": [image_id], "audio": [audio_id]}
     ok = start_run(client, agent_id, node_id, params={"selected_context": context})
     assert wait_run(client, ok)["status"] == "completed"
-    for context, words in (({"images": ["00000000-0000-0000-0000-000000000000"]}, "not an uploaded image"),
-                           ({"images": [pending]}, "was not finalized"),
-                           ({"images": [audio_id]}, "not an uploaded image"),
-                           ({"videos": [image_id]}, "not an uploaded video")):
-        answer = client.post(f"/agent/{agent_id}/run", json={
-            "update_params": {node_id: {"prompt": "x", "selected_context": context}}})
+    for context, words in (
+        ({"images": ["00000000-0000-0000-0000-000000000000"]}, "not an uploaded image"),
+        ({"images": [pending]}, "was not finalized"),
+        ({"images": [audio_id]}, "not an uploaded image"),
+        ({"videos": [image_id]}, "not an uploaded video"),
+    ):
+        answer = client.post(
+            f"/agent/{agent_id}/run", json={"update_params": {node_id: {"prompt": "x", "selected_context": context}}}
+        )
         assert answer.status_code == 400 and words in answer.json()["detail"]
 
 
@@ -490,7 +575,7 @@ def test_stats_count_runs_per_agent(client, sim):
 
 
 class _Receiver(BaseHTTPRequestHandler):
-    events: list[tuple[dict, dict]] = []
+    events: ClassVar[list[tuple[dict, dict]]] = []
     fail_first = False
 
     def do_POST(self):
@@ -534,8 +619,19 @@ def test_webhooks_are_sent_without_polling_and_signed(client, sim, receiver):
     started, finished = events[0][1], events[-1][1]
     assert set(started) == {"flag", "agent_id", "run_id", "status", "inputs", "node_status_counts", "triggered_by"}
     assert started["run_id"] == run_id and started["status"] == "running"
-    assert set(finished) == {"flag", "agent_id", "run_id", "status", "status_message", "needs_credits", "errors",
-                             "node_status_counts", "inputs", "outputs", "triggered_by"}
+    assert set(finished) == {
+        "flag",
+        "agent_id",
+        "run_id",
+        "status",
+        "status_message",
+        "needs_credits",
+        "errors",
+        "node_status_counts",
+        "inputs",
+        "outputs",
+        "triggered_by",
+    }
     assert finished["status"] == "completed" and finished["outputs"][0]["original_node_id"] == node_id
     progress = [p for _, p in events if p["flag"] == "RUN_PROGRESS"]
     node_keys = {"original_node_id", "status", "status_message", "errors", "outputs"}
@@ -588,11 +684,14 @@ def test_drop_processes_the_request_then_cuts_the_connection(client, sim):
     assert sim.stats()["faults_injected"]["drop"] >= 1
 
 
-@pytest.mark.parametrize("kind, status, needs_credits, message", [
-    ("run_fail", "failed", False, "Video generation failed"),
-    ("run_partial", "partial_complete", False, "outputs failed"),
-    ("needs_credits", "failed", True, "Insufficient credits"),
-])
+@pytest.mark.parametrize(
+    "kind, status, needs_credits, message",
+    [
+        ("run_fail", "failed", False, "Video generation failed"),
+        ("run_partial", "partial_complete", False, "outputs failed"),
+        ("needs_credits", "failed", True, "Insufficient credits"),
+    ],
+)
 def test_run_outcome_faults(client, sim, kind, status, needs_credits, message):
     agent_id, node_id = make_agent(client)
     sim.script_fault(kind)
@@ -672,9 +771,16 @@ def test_faults_can_be_set_over_http(client, sim):
 
 
 def test_config_from_environment():
-    config = SimConfig.from_env({"SIM_LATENCY": "0.5", "SIM_API_KEY": "mk_env", "SIM_FAULT_DROP": "0.25",
-                                 "SIM_FAULT_ROUTES": "run, run_get", "SIM_FAULT_NEEDS_CREDITS": "1",
-                                 "SIM_STATE_FILE": "/tmp/sim/state.json"})
+    config = SimConfig.from_env(
+        {
+            "SIM_LATENCY": "0.5",
+            "SIM_API_KEY": "mk_env",
+            "SIM_FAULT_DROP": "0.25",
+            "SIM_FAULT_ROUTES": "run, run_get",
+            "SIM_FAULT_NEEDS_CREDITS": "1",
+            "SIM_STATE_FILE": "/tmp/sim/state.json",
+        }
+    )
     assert config.latency == 0.5 and config.api_key == "mk_env"
     assert str(config.state_file) == "/tmp/sim/state.json" and SimConfig().state_file is None
     assert config.faults.drop == 0.25 and config.faults.needs_credits is True
@@ -693,8 +799,13 @@ def _iso_seconds(text: str) -> float:
 def test_state_file_carries_runs_uploads_and_signatures_across_a_restart(tmp_path, receiver):
     hook_url, events = receiver
     state = tmp_path / "state.json"
-    config = {"latency": 0.2, "latency_per_second": 0, "webhook_secret": SECRET, "state_file": state,
-              "media_dir": tmp_path / "media"}
+    config = {
+        "latency": 0.2,
+        "latency_per_second": 0,
+        "webhook_secret": SECRET,
+        "state_file": state,
+        "media_dir": tmp_path / "media",
+    }
     first = Simulator(SimConfig(**config)).start()
     try:
         with httpx.Client(base_url=first.base_url, headers={"Authorization": f"Bearer {KEY}"}) as c:
@@ -746,8 +857,7 @@ def test_state_file_carries_runs_uploads_and_signatures_across_a_restart(tmp_pat
         second.stop()
 
 
-@pytest.mark.parametrize("content", [b"{not json", b'{"version": 1, "agents": [{"id": 3}]}', b'{"version": 99}',
-                                     b"[]"])
+@pytest.mark.parametrize("content", [b"{not json", b'{"version": 1, "agents": [{"id": 3}]}', b'{"version": 99}', b"[]"])
 def test_unreadable_state_file_is_moved_aside_and_the_simulator_starts_empty(tmp_path, caplog, content):
     state = tmp_path / "state.json"
     state.write_bytes(content)

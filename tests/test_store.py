@@ -20,8 +20,13 @@ def params(prompt="a red kite over the sea", **kw):
 
 
 def test_generation_keeps_every_param(store):
-    p = params(resolution="1080p", duration="8", aspect_ratio="9:16", generate_audio=False,
-               selected_context={"images": ["img-1"]})
+    p = params(
+        resolution="1080p",
+        duration="8",
+        aspect_ratio="9:16",
+        generate_audio=False,
+        selected_context={"images": ["img-1"]},
+    )
     gen = store.get(store.add_generation(p, author="ana", cell_label="c1"))
     assert gen.params == p
     assert (gen.status, gen.author, gen.cell_label) == ("queued", "ana", "c1")
@@ -109,10 +114,19 @@ def test_grid_cells_are_saved_together(store):
     assert [g.cell_label for g in store.grid_cells(grid_id)] == ["480p", "720p"]
 
 
-@pytest.mark.parametrize("text,found", [
-    ('"unterminated', True), ("foo AND", False), ("c++", True), ("title:card", True), ("-cat", True),
-    ("NEAR(", False), ("*", False), ("OR", True),
-])
+@pytest.mark.parametrize(
+    "text,found",
+    [
+        ('"unterminated', True),
+        ("foo AND", False),
+        ("c++", True),
+        ("title:card", True),
+        ("-cat", True),
+        ("NEAR(", False),
+        ("*", False),
+        ("OR", True),
+    ],
+)
 def test_search_treats_user_input_as_text(store, text, found):
     # FTS syntax in the box is just words: no OperationalError, and the words are looked up.
     hit = store.add_generation(params('a cat on a title card, "unterminated" c++ OR'))

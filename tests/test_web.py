@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
+from support import settings_for
 
 from studio import services as svc
 from studio.models import VideoGenerationParams
 from studio.web import make_routes
-
-from support import settings_for
 
 
 @pytest.fixture
@@ -23,7 +22,7 @@ def web(clean_sim, tmp_path):
 
 
 def test_healthz_reports_worker_and_queue(web):
-    client, services = web
+    client, _services = web
     body = client.get("/healthz").json()
     assert body["ok"] and body["worker_alive"] and body["mode"] == "mosaic"
     assert body["jobs"]["queued"] == 0
@@ -35,14 +34,16 @@ def test_webhook_needs_the_signature(web):
     assert client.post("/hooks/mosaic", json=payload).status_code == 401
     assert client.post("/hooks/mosaic", json=payload, headers={"X-Mosaic-Signature": "nope"}).status_code == 401
     assert client.post("/hooks/mosaic", json=payload, headers={"X-Mosaic-Signature": "s3cret"}).status_code == 200
-    assert client.post("/hooks/mosaic", content=b"not json",
-                       headers={"X-Mosaic-Signature": "s3cret"}).status_code == 400
+    assert (
+        client.post("/hooks/mosaic", content=b"not json", headers={"X-Mosaic-Signature": "s3cret"}).status_code == 400
+    )
 
 
 def test_media_served_from_disk_with_ranges(web):
     client, services = web
-    [gen] = svc.wait_for(services, svc.generate(services, VideoGenerationParams(prompt="A fox", duration="4")),
-                         timeout=60)
+    [gen] = svc.wait_for(
+        services, svc.generate(services, VideoGenerationParams(prompt="A fox", duration="4")), timeout=60
+    )
     whole = client.get(f"/files/{gen.video_path}")
     assert whole.status_code == 200 and whole.headers["content-type"] == "video/mp4"
     part = client.get(f"/files/{gen.video_path}", headers={"Range": "bytes=0-99"})

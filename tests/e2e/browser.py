@@ -19,8 +19,7 @@ SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 def screenshot(page, name: str) -> Path:
     "Save a full-height screenshot (Streamlit scrolls inside stMain, so grow the viewport first)."
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    height = page.evaluate(
-        "() => Math.max(document.querySelector('[data-testid=stMain]')?.scrollHeight || 0, 1000)")
+    height = page.evaluate("() => Math.max(document.querySelector('[data-testid=stMain]')?.scrollHeight || 0, 1000)")
     page.set_viewport_size({"width": 1400, "height": min(int(height) + 50, 8000)})
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
@@ -31,8 +30,7 @@ def screenshot(page, name: str) -> Path:
 def wait_for_app(page) -> None:
     "Wait until Streamlit has rendered and finished running the script."
     page.wait_for_selector("[data-testid=stMain]", timeout=30_000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=30_000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=30_000)
 
 
 def _free_port() -> int:
@@ -52,14 +50,34 @@ class StudioServer:
     def start(self) -> StudioServer:
         port = _free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("MOSAIC_API_KEY", "MOSAIC_BASE_URL")}
-        env.update(STUDIO_DATA_DIR=str(self.data), STUDIO_SIM_LATENCY="1.0", STUDIO_SIM_LATENCY_PER_SECOND="0.05",
-                   STUDIO_POLL_INTERVAL="0.5", STUDIO_MAX_POLL_INTERVAL="1.0")
+        env.update(
+            STUDIO_DATA_DIR=str(self.data),
+            STUDIO_SIM_LATENCY="1.0",
+            STUDIO_SIM_LATENCY_PER_SECOND="0.05",
+            STUDIO_POLL_INTERVAL="0.5",
+            STUDIO_MAX_POLL_INTERVAL="1.0",
+        )
         self.data.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.data / "server.log", "a")
+        self._log = open(self.data / "server.log", "a")  # noqa: SIM115 (the server's stdout until stop())
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "asgi_app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "asgi_app.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
         self.base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + BOOT_TIMEOUT_S
         while True:

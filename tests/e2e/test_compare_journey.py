@@ -8,8 +8,12 @@ import re
 from browser import screenshot, wait_for_app
 
 PROMPT = "A paper boat drifting down a rainy street at dusk"
-EXPECTED = {("480p", "16:9"): (854, 480), ("480p", "9:16"): (480, 854),
-            ("720p", "16:9"): (1280, 720), ("720p", "9:16"): (720, 1280)}
+EXPECTED = {
+    ("480p", "16:9"): (854, 480),
+    ("480p", "9:16"): (480, 854),
+    ("720p", "16:9"): (1280, 720),
+    ("720p", "9:16"): (720, 1280),
+}
 CELLS = "[class*='st-key-grid_cell_']"
 VIDEOS_READY = f"""() => {{
     const v = [...document.querySelectorAll("{CELLS} video")];
@@ -50,8 +54,10 @@ def test_compare_grid_journey(page, studio_server):
     durations.get_by_role("button", name="Remove 5 s").click()
     pick(page, "compare_durations", "4 s")
     page.locator(".st-key-compare_summary", has_text="16 s of video").wait_for()
-    assert page.locator(".st-key-compare_summary").inner_text() == \
-        "4 cells (2 resolutions × 2 aspect ratios) · 4 runs · 16 s of video"
+    assert (
+        page.locator(".st-key-compare_summary").inner_text()
+        == "4 cells (2 resolutions × 2 aspect ratios) · 4 runs · 16 s of video"
+    )
     screenshot(page, "compare-form")
     page.locator(".st-key-compare_launch button").click()
 

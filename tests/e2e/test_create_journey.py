@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
-
 from browser import screenshot, wait_for_app
+from playwright.sync_api import Page, expect
 
 RUN_TIMEOUT_MS = 45_000
 VIDEO_SIZE_JS = """(selector) => {

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
-
 from browser import StudioServer, screenshot, wait_for_app
+from playwright.sync_api import Page, expect
 
 PROMPT = "An origami crane unfolding over a quiet harbour at dawn"
 RESOLUTIONS = {"480p": 480, "720p": 720, "1080p": 1080}
@@ -18,8 +17,10 @@ CARD = "[class*='st-key-gallery_card_']"
 
 
 def videos_ready(count: int) -> str:
-    return (f"() => {{ const v = [...document.querySelectorAll(\"{CELLS} video\")];"
-            f" return v.length === {count} && v.every(x => x.readyState >= 1 && x.videoWidth > 0); }}")
+    return (
+        f'() => {{ const v = [...document.querySelectorAll("{CELLS} video")];'
+        f" return v.length === {count} && v.every(x => x.readyState >= 1 && x.videoWidth > 0); }}"
+    )
 
 
 def pick(page: Page, key: str, option: str) -> None:
@@ -79,8 +80,7 @@ def test_first_day_compare_then_find_it_the_next_day(page: Page, tmp_path):
         expect(page.locator(CARD)).to_have_count(9, timeout=15_000)
         page.locator(CARD).first.get_by_role("button", name="Open").click()
         dialog = page.locator("[role=dialog]")
-        page.wait_for_function("() => document.querySelector('[role=dialog] video')?.videoWidth > 0",
-                               timeout=15_000)
+        page.wait_for_function("() => document.querySelector('[role=dialog] video')?.videoWidth > 0", timeout=15_000)
         expect(dialog.locator("[data-testid=stCode]").first).to_contain_text(PROMPT)
         screenshot(page, "first-day-gallery-next-day")
     finally:

@@ -4,9 +4,8 @@ fresh page and a link with a bad value, all in a real Chromium."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
-
 from browser import screenshot, wait_for_app
+from playwright.sync_api import Page, expect
 
 PROMPT = "A zebra crossing a neon bridge, slow pan"
 RUN_TIMEOUT_MS = 45_000
@@ -23,7 +22,9 @@ def wait_for_url(page: Page, *parts: str, absent: tuple[str, ...] = ()) -> str:
     page.wait_for_function(
         "([parts, absent]) => parts.every(p => location.href.includes(p))"
         " && !absent.some(p => location.href.includes(p))",
-        arg=[list(parts), list(absent)], timeout=10_000)
+        arg=[list(parts), list(absent)],
+        timeout=10_000,
+    )
     return href(page)
 
 
@@ -31,8 +32,11 @@ def settle(page: Page) -> None:
     "Wait for the script run, the lazily drawn filter widgets and every thumbnail to be loaded."
     wait_for_app(page)
     expect(page.locator(".st-key-resolution [role=combobox]")).to_be_visible()
-    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stImage] img')]"
-                           ".every(i => i.complete && i.naturalWidth > 0)", timeout=10_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=stImage] img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)",
+        timeout=10_000,
+    )
 
 
 def zebra_card(page: Page):
@@ -48,8 +52,9 @@ def test_find_a_video_by_its_prompt_open_it_and_share_a_filtered_link(page: Page
     box.press("Control+Enter")
     wait_for_app(page)
     page.locator(".st-key-create_run button").click()
-    page.wait_for_function("() => document.querySelector('.st-key-create_results video')?.readyState >= 1",
-                           timeout=RUN_TIMEOUT_MS)
+    page.wait_for_function(
+        "() => document.querySelector('.st-key-create_results video')?.readyState >= 1", timeout=RUN_TIMEOUT_MS
+    )
 
     # Gallery: search for a word of the prompt; the URL carries the search; the card shows.
     page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Gallery").click()
