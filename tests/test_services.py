@@ -184,7 +184,7 @@ def test_keyless_reference_library_and_agents_survive_a_restart(tmp_path):
 def test_status_check_is_one_quick_try_and_is_remembered(studio, clean_sim, monkeypatch):
     from studio.simulator import Faults
 
-    monkeypatch.setattr(svc, "STATUS_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(svc.account, "STATUS_TIMEOUT_S", 0.5)
     clean_sim.set_faults(Faults(slow_seconds=2.0))
     clean_sim.script_fault("slow", route="whoami")
     before = clean_sim.stats()["requests"].get("whoami", 0)

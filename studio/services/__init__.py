@@ -1,0 +1,122 @@
+"""Use-cases the pages and the CLI call, one module per noun. Pages keep one front import:
+`from studio import services as svc`.
+
+- `app`: wiring and lifecycle (`Services`, `build_services`, `shared_services`)
+- `generations`: queue, follow, wait for, cancel and retry takes
+- `grids`: comparisons: plan, launch, reopen, A/B
+- `gallery`: the history and its curation
+- `library`: presets and references
+- `estimates`: what a launch will request
+- `account`: API mode, key check, credits
+- `snippets`: drafts from earlier takes, API requests to copy
+"""
+
+from ..store import GalleryQuery
+from .account import api_status
+from .app import Services, build_services, close_shared_services, shared_services
+from .estimates import Estimate, estimate
+from .gallery import (
+    MAX_NOTES_CHARS,
+    MAX_RATING,
+    MAX_TAG_CHARS,
+    count,
+    delete_generation,
+    history,
+    mark_winner,
+    recent_failures,
+    set_notes,
+    set_rating,
+    set_starred,
+    set_tags,
+)
+from .generations import (
+    MAX_TAKES,
+    JobView,
+    can_cancel,
+    cancel,
+    generate,
+    get,
+    get_many,
+    handle_webhook,
+    progress,
+    queue,
+    retry,
+    wait_for,
+)
+from .grids import PARAM_LABELS, cell_label, compare_params, grid, grid_cells, grids, start_grid
+from .library import (
+    BROWSER_UPLOAD_MAX_MB,
+    MAX_PRESET_NAME_CHARS,
+    REFERENCE_MAX_BYTES,
+    REFERENCE_MAX_COUNT,
+    REFERENCE_TYPES,
+    REFERENCES_DIR,
+    check_reference,
+    check_reference_counts,
+    delete_preset,
+    presets,
+    reference_kind,
+    references,
+    save_preset,
+    upload_reference,
+)
+from .snippets import DRAFT_KEEP, api_request, draft_from
+
+__all__ = [
+    "BROWSER_UPLOAD_MAX_MB",
+    "DRAFT_KEEP",
+    "MAX_NOTES_CHARS",
+    "MAX_PRESET_NAME_CHARS",
+    "MAX_RATING",
+    "MAX_TAG_CHARS",
+    "MAX_TAKES",
+    "PARAM_LABELS",
+    "REFERENCES_DIR",
+    "REFERENCE_MAX_BYTES",
+    "REFERENCE_MAX_COUNT",
+    "REFERENCE_TYPES",
+    "Estimate",
+    "GalleryQuery",
+    "JobView",
+    "Services",
+    "api_request",
+    "api_status",
+    "build_services",
+    "can_cancel",
+    "cancel",
+    "cell_label",
+    "check_reference",
+    "check_reference_counts",
+    "close_shared_services",
+    "compare_params",
+    "count",
+    "delete_generation",
+    "delete_preset",
+    "draft_from",
+    "estimate",
+    "generate",
+    "get",
+    "get_many",
+    "grid",
+    "grid_cells",
+    "grids",
+    "handle_webhook",
+    "history",
+    "mark_winner",
+    "presets",
+    "progress",
+    "queue",
+    "recent_failures",
+    "reference_kind",
+    "references",
+    "retry",
+    "save_preset",
+    "set_notes",
+    "set_rating",
+    "set_starred",
+    "set_tags",
+    "shared_services",
+    "start_grid",
+    "upload_reference",
+    "wait_for",
+]

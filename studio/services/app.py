@@ -1,0 +1,117 @@
+"""Wiring and lifecycle: builds the studio once (store, Mosaic client or the built-in simulator,
+job runner) and closes it. The only module outside `studio.simulator` that imports the simulator.
+
+With no API key it starts the simulator in-process and talks to it over HTTP, exactly as it
+would talk to Mosaic.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..jobs import JobRunner
+from ..models import Generation
+from ..mosaic import MosaicClient
+from ..settings import Settings
+from ..simulator import SimConfig, Simulator
+from ..store import HistoryStore
+
+SIMULATOR_DIR = "simulator"
+
+
+@dataclass
+class Services:
+    "Everything a page or command needs, built once per process."
+
+    settings: Settings
+    store: HistoryStore
+    client: MosaicClient
+    runner: JobRunner
+    simulator: Simulator | None = None
+    _closed: bool = field(default=False, repr=False)
+    _status: tuple[float, dict[str, Any]] | None = field(default=None, repr=False)
+
+    @property
+    def mode(self) -> str:
+        "'simulator' or 'mosaic': always shown to the person using the studio."
+        return "simulator" if self.simulator is not None else "mosaic"
+
+    @property
+    def mode_label(self) -> str:
+        if self.simulator is not None:
+            return "Simulator (no API key): a local stand-in for Mosaic makes free sample videos"
+        return f"Mosaic API at {self.settings.base_url}"
+
+    def media_path(self, name: str | None) -> Path | None:
+        "Absolute path of a saved media file, from the name the store keeps."
+        return (Path(self.settings.media_dir) / name).resolve() if name else None
+
+    def facts(self, gen: Generation) -> dict[str, Any]:
+        "A generation as one JSON-able object with absolute file paths (CLI output)."
+        out = gen.facts()
+        path = self.media_path(gen.video_path)
+        out["path"] = str(path) if path else None
+        return out
+
+    def close(self) -> None:
+        "Stop the worker, close the client, stop an in-process simulator."
+        if self._closed:
+            return
+        self._closed = True
+        self.runner.stop()
+        self.client.close()
+        if self.simulator is not None:
+            self.simulator.stop()
+
+
+def build_services(
+    settings: Settings | None = None, *, start_worker: bool = True, simulator: Simulator | None = None
+) -> Services:
+    "Build the studio: store, client (Mosaic or a started simulator), job runner."
+    settings = settings or Settings()
+    store = HistoryStore(settings.db_path)
+    base_url = settings.base_url
+    if settings.simulated and simulator is None:
+        # The simulator keeps its state beside the history, so runs in flight survive a restart.
+        sim_dir = Path(settings.data_dir) / SIMULATOR_DIR
+        simulator = Simulator(
+            SimConfig(
+                latency=settings.sim_latency,
+                latency_per_second=settings.sim_latency_per_second,
+                media_dir=sim_dir,
+                state_file=sim_dir / "state.json",
+            )
+        ).start()
+    if settings.simulated:
+        base_url = simulator.base_url
+    client = MosaicClient.from_settings(settings, base_url=base_url)
+    runner = JobRunner(store, client, settings)
+    services = Services(settings, store, client, runner, simulator if settings.simulated else None)
+    if start_worker:
+        runner.start()
+    return services
+
+
+_shared: Services | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_services(settings_factory: Callable[[], Settings] = Settings) -> Services:
+    "The process-wide studio (one worker, one client) that the web app's pages share."
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared._closed:
+            _shared = build_services(settings_factory())
+        return _shared
+
+
+def close_shared_services() -> None:
+    global _shared
+    with _shared_lock:
+        if _shared is not None:
+            _shared.close()
+            _shared = None

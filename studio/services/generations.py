@@ -1,0 +1,116 @@
+"""Generations: queue takes, follow them (progress, queue), wait, cancel and retry, and the
+webhook that makes a run's job poll at once."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ParamsError
+from ..models import CANCELLABLE_STATUSES, FINAL_STATUSES, Generation, VideoGenerationParams
+from .app import Services
+
+MAX_TAKES = 4
+
+
+def generate(
+    services: Services, params: VideoGenerationParams | dict[str, Any], *, takes: int = 1, author: str | None = None
+) -> list[str]:
+    "Queue `takes` generations of the same settings; returns their ids at once."
+    if not 1 <= takes <= MAX_TAKES:
+        raise ParamsError(f"Takes must be between 1 and {MAX_TAKES}", field="takes")
+    if not isinstance(params, VideoGenerationParams):
+        params = VideoGenerationParams.parse(params)
+    label = (lambda i: f"take {i + 1}") if takes > 1 else (lambda i: None)
+    ids = services.store.add_generations(
+        [(params, label(i)) for i in range(takes)], author=author if author is not None else services.settings.author
+    )
+    services.runner.wake()
+    return ids
+
+
+def wait_for(
+    services: Services,
+    ids: Sequence[str],
+    *,
+    timeout: float = 900.0,
+    on_progress: Callable[[list[Generation]], None] | None = None,
+) -> list[Generation]:
+    "Block until the generations finish (or time runs out)."
+    return services.runner.wait(ids, timeout=timeout, on_progress=on_progress)
+
+
+def can_cancel(gen: Generation) -> bool:
+    "Whether Cancel applies: the run has not produced its video yet."
+    return gen.status in CANCELLABLE_STATUSES
+
+
+def cancel(services: Services, gen_id: str) -> None:
+    services.runner.cancel(gen_id)
+
+
+def retry(services: Services, gen_id: str) -> None:
+    services.runner.retry(gen_id)
+
+
+def handle_webhook(services: Services, payload: dict[str, Any], signature: str | None) -> bool:
+    "Take a Mosaic webhook: check the signature, then make the run's job poll now. False if refused."
+    secret = services.settings.webhook_secret
+    if secret is not None and (not signature or not hmac.compare_digest(signature, secret.get_secret_value())):
+        return False
+    run_id = payload.get("run_id")
+    if isinstance(run_id, str) and run_id:
+        services.runner.notify_run(run_id)
+    return True
+
+
+# ---------------------------------------------------------------------- progress
+
+
+@dataclass(frozen=True)
+class JobView:
+    "A generation with its live job progress, for progress bars."
+
+    gen: Generation
+    progress: float
+    last_error: str | None
+
+    @property
+    def label(self) -> str:
+        words = {
+            "queued": "waiting to start",
+            "submitting": "sending the request",
+            "running": "generating",
+            "downloading": "saving the video",
+            "done": "done",
+            "failed": "failed",
+            "cancelled": "cancelled",
+        }
+        return words.get(self.gen.status, self.gen.status)
+
+
+def progress(services: Services, ids: Sequence[str]) -> list[JobView]:
+    "Generations in the order given, with progress 0..1 and the last transient error."
+    gens = services.store.many(ids)
+    jobs = services.store.jobs([g.id for g in gens])
+    out = []
+    for gen in gens:
+        job = jobs.get(gen.id, {})
+        value = 1.0 if gen.status in FINAL_STATUSES else float(job.get("progress") or 0.0)
+        out.append(JobView(gen, max(0.0, min(1.0, value)), job.get("last_error")))
+    return out
+
+
+def queue(services: Services) -> list[JobView]:
+    "Every unfinished generation, oldest first."
+    return progress(services, [g.id for g in services.store.active()])
+
+
+def get(services: Services, gen_id: str) -> Generation | None:
+    return services.store.get(gen_id)
+
+
+def get_many(services: Services, ids: Sequence[str]) -> list[Generation]:
+    return services.store.many(ids)
