@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from studio import format as fmt
 from studio import services as svc
 from studio import ui
 from studio.errors import StudioError
@@ -283,13 +284,13 @@ def _cell(studio: svc.Services, view: svc.JobView, *, prefix: str, title: str) -
             head.badge("Starred", icon="⭐", color="yellow")
         if gen.is_active:
             with st.container(height=VIDEO_PX, border=False):
-                st.progress(view.progress, text=f"{ui.STATUS_ICONS.get(gen.status, '')} {view.label}")
+                st.progress(view.progress, text=f"{fmt.status_label(gen.status)}")
                 if view.last_error:
                     st.caption(f"Retrying: {ui.plain(view.last_error)}")
         else:
             ui.video(gen)
-        st.caption(ui.settings_line(gen))
-        st.caption(ui.facts_line(gen))
+        st.caption(fmt.settings_line(gen))
+        st.caption(fmt.facts_line(gen))
         bar = st.container(horizontal=True)
         if gen.status == "done":
             bar.button(
@@ -405,7 +406,8 @@ def _saved_grid(studio: svc.Services, grid_id: str, grid: dict[str, Any] | None,
         return
     st.subheader(f"Comparison · {_count(len(cells), 'cell')}")
     st.caption(
-        f"Saved {_when(grid['created_at'])} · id {grid['id']} · bookmark or share this page's link to come back to it"
+        f"Saved {fmt.when(grid['created_at'])} · id {grid['id']} · "
+        "bookmark or share this page's link to come back to it"
     )
     if grid.get("name"):
         st.text(grid["name"])
@@ -423,7 +425,7 @@ def _saved_grid(studio: svc.Services, grid_id: str, grid: dict[str, Any] | None,
     if len(cells) >= 2:
         st.subheader("A/B: two takes side by side")
         by_id = {c.id: c for c in cells}
-        names = {c.id: ui.settings_line(c) for c in cells}
+        names = {c.id: fmt.settings_line(c) for c in cells}
         if len({c.prompt for c in cells}) > 1:
             prompts = list(dict.fromkeys(c.prompt for c in cells))
             names = {c.id: f"Prompt {prompts.index(c.prompt) + 1} · {names[c.id]}" for c in cells}
@@ -478,7 +480,7 @@ def _ab(studio: svc.Services, a_id: str, b_id: str, *, key: str) -> None:
             return
         for col, tag, view in zip(st.columns(2), ("A", "B"), views, strict=False):
             with col:
-                _cell(studio, view, prefix=f"{key}_{tag}", title=f"{tag} · {ui.settings_line(view.gen)}")
+                _cell(studio, view, prefix=f"{key}_{tag}", title=f"{tag} · {fmt.settings_line(view.gen)}")
                 ui.show_prompt(view.gen.prompt)
         table = _differences(views[0].gen, views[1].gen)
         different = int((table["Differs"] != "").sum())
@@ -511,10 +513,6 @@ def _ab_from_link(studio: svc.Services, a_id: str | None, b_id: str | None) -> N
 # ---------------------------------------------------------------------- saved comparisons
 
 
-def _when(stamp: str | None) -> str:
-    return f"{stamp[:16].replace('T', ' ')} UTC" if stamp else "at an unknown time"
-
-
 def _open_grid(grid_id: str) -> None:
     st.query_params.from_dict({"grid": grid_id})
 
@@ -528,7 +526,7 @@ def _recent(studio: svc.Services, current: str | None) -> None:
     for row in rows:
         with st.container(border=True, key=f"compare_saved_{row['id']}"):
             cols = st.columns([2, 6, 1.4, 1.2], vertical_alignment="center")
-            cols[0].caption(_when(row["created_at"]))
+            cols[0].caption(fmt.when(row["created_at"]))
             cols[1].text((row.get("name") or row.get("prompt") or "")[:140])
             cols[2].caption(f"{row['done']}/{row['cells']} done")
             if row["id"] == current:

@@ -11,6 +11,7 @@ from typing import Any
 
 import streamlit as st
 
+from studio import format as fmt
 from studio import services as svc
 from studio import ui
 from studio.errors import ParamsError, StudioError
@@ -61,20 +62,6 @@ PRESET_NOTE = "create_preset_note"  # (kind, message) from the last preset actio
 PRESET_CONFIRM = "create_preset_confirm"  # ("delete" | "replace", name) waiting for a second click
 MAX_COLUMNS = 4
 VIDEO_HEIGHT_PX = 420
-
-ASPECT_NAMES = {
-    "auto": "Auto",
-    "21:9": "21:9 cinema",
-    "16:9": "16:9 wide",
-    "4:3": "4:3",
-    "1:1": "1:1 square",
-    "3:4": "3:4",
-    "9:16": "9:16 vertical",
-}
-
-
-def duration_name(value: str) -> str:
-    return "Auto" if value == "auto" else f"{value} s"
 
 
 def where(field: str | None) -> str:
@@ -427,7 +414,7 @@ def settings_section() -> None:
         "Duration",
         DURATIONS,
         key=FIELDS["duration"],
-        format_func=duration_name,
+        format_func=fmt.duration_name,
         persist_state="session",
         help="4 to 15 seconds, or Auto to let the model choose.",
     )
@@ -435,7 +422,7 @@ def settings_section() -> None:
         "Aspect ratio",
         ASPECT_RATIOS,
         key=FIELDS["aspect_ratio"],
-        format_func=lambda v: ASPECT_NAMES.get(v, v),
+        format_func=lambda v: fmt.ASPECT_NAMES.get(v, v),
         persist_state="session",
     )
     cols[4].toggle("Generate audio", key=FIELDS["generate_audio"], persist_state="session")
@@ -577,11 +564,9 @@ def render_jobs(views: list[svc.JobView]) -> None:
         gen = view.gen
         with cols[i % len(cols)].container(border=True, key=f"create_job_{gen.id}"):
             title = gen.cell_label.capitalize() if gen.cell_label else "Result"
-            st.markdown(f"**{ui.plain(title)}** · {ui.settings_line(gen)}")
+            st.markdown(f"**{ui.plain(title)}** · {fmt.settings_line(gen)}")
             if gen.is_active:
-                st.progress(
-                    view.progress, text=f"{ui.STATUS_ICONS.get(gen.status, '')} {view.label} · {view.progress:.0%}"
-                )
+                st.progress(view.progress, text=f"{fmt.status_label(gen.status)} · {view.progress:.0%}")
                 if view.last_error:
                     st.caption(f"Retrying after a hiccup: {ui.plain(view.last_error)}")
                 if svc.can_cancel(gen) and st.button("Cancel", key=f"create_cancel_{gen.id}"):
@@ -589,7 +574,7 @@ def render_jobs(views: list[svc.JobView]) -> None:
             else:
                 ui.video(gen)
                 if gen.status == "done":
-                    st.caption(ui.facts_line(gen))
+                    st.caption(fmt.facts_line(gen))
                     st.page_link("pages/gallery.py", label="Open in the Gallery", icon="🖼️", query_params={"id": gen.id})
                 elif st.button("Retry", key=f"create_retry_{gen.id}", type="primary"):
                     ui.act(svc.retry, gen.id)

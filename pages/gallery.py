@@ -5,10 +5,11 @@ filters live in the URL (bound widgets), so a filtered view can be bookmarked or
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 import streamlit as st
 
+from studio import format as fmt
 from studio import services as svc
 from studio import ui
 from studio.errors import StudioError
@@ -100,21 +101,6 @@ def _clear_filters() -> None:
     st.session_state.update(cleared | dict.fromkeys(TEXT_PARAMS, ""))
 
 
-def _when(stamp: str | None) -> str:
-    if not stamp:
-        return "—"
-    try:
-        return datetime.fromisoformat(stamp).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except ValueError:
-        return stamp
-
-
-def _bytes(n: int | None) -> str:
-    if n is None:
-        return "—"
-    return f"{n / 1024**2:.2f} MB ({n:,} bytes)" if n >= 1024**2 else f"{n / 1024:.1f} KB ({n:,} bytes)"
-
-
 # ---------------------------------------------------------------------- search and filters
 
 
@@ -198,14 +184,14 @@ def card(view: svc.JobView) -> None:
         if gen.status == "done" and gen.thumb_path:
             st.image(ui.media_url(gen.thumb_path), width="stretch")
         elif gen.is_active:
-            st.progress(view.progress, text=f"{ui.STATUS_ICONS.get(gen.status, '')} {view.label}")
+            st.progress(view.progress, text=f"{fmt.status_label(gen.status)}")
         else:
-            st.error(f"{ui.STATUS_ICONS.get(gen.status, '')} {gen.status}")
+            st.error(fmt.status_label(gen.status))
         preview = gen.prompt if len(gen.prompt) <= PROMPT_PREVIEW_CHARS else gen.prompt[:PROMPT_PREVIEW_CHARS] + "…"
         st.text(preview)
         marks = ("⭐ " if gen.starred else "") + ("★" * (gen.rating or 0))
-        st.caption(f"{marks} {ui.settings_line(gen)}".strip())
-        extra = [_when(gen.created_at)[:16]]
+        st.caption(f"{marks} {fmt.settings_line(gen)}".strip())
+        extra = [fmt.when(gen.created_at)]
         if gen.author:
             extra.append(f"by {ui.plain(gen.author)}")
         if gen.cell_label:  # a comparison's cell, or one of several takes
@@ -283,17 +269,16 @@ def _facts_rows(gen: Generation) -> list[tuple[str, str]]:
         ("Author", gen.author or "—"),
         (
             "Status",
-            f"{ui.STATUS_ICONS.get(gen.status, '')} {gen.status}"
-            + (f" (attempt {gen.attempt})" if gen.attempt > 1 else ""),
+            fmt.status_label(gen.status) + (f" (attempt {gen.attempt})" if gen.attempt > 1 else ""),
         ),
-        ("Created", _when(gen.created_at)),
-        ("Submitted", _when(gen.submitted_at)),
-        ("Finished", _when(gen.finished_at)),
+        ("Created", fmt.when(gen.created_at)),
+        ("Submitted", fmt.when(gen.submitted_at)),
+        ("Finished", fmt.when(gen.finished_at)),
         ("Time taken", f"{gen.elapsed_s:.1f} s" if gen.elapsed_s is not None else "—"),
         ("Video size", f"{gen.width}×{gen.height}" if gen.width else "—"),
         ("Seconds", f"{gen.duration_s:.2f}" if gen.duration_s is not None else "—"),
         ("Has audio", "—" if gen.has_audio is None else "yes" if gen.has_audio else "no"),
-        ("File", _bytes(gen.file_size)),
+        ("File", fmt.size_exact(gen.file_size)),
     ]
 
 
@@ -393,7 +378,7 @@ def _reuse(studio: svc.Services, gen: Generation, others: list[Generation]) -> N
             "Compare A/B with",
             list(candidates),
             key=f"detail_ab_{gen.id}",
-            format_func=lambda i: f"{candidates[i].prompt[:50]} · {ui.settings_line(candidates[i])}",
+            format_func=lambda i: f"{candidates[i].prompt[:50]} · {fmt.settings_line(candidates[i])}",
         )
         if st.button("🔀 Compare A/B", key=f"detail_compare_{gen.id}"):
             st.switch_page("pages/compare.py", query_params={"a": gen.id, "b": other})
@@ -452,7 +437,7 @@ def detail(gen_id: str, others: list[Generation]) -> None:
         _curation(studio, gen)
     with right:
         if gen.status != "done" or gen.duration_s is not None:  # facts_line needs a probed file when done
-            st.caption(ui.facts_line(gen))
+            st.caption(fmt.facts_line(gen))
         _table(_facts_rows(gen))
         with st.expander("Ids and checksum"):
             _table(_ids_rows(gen))

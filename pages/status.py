@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from studio import format as fmt
 from studio import services as svc
 from studio import ui
 
@@ -44,12 +45,11 @@ def render_queue(views: list[svc.JobView]) -> None:
             with c1:
                 st.text(short(gen.prompt))
                 st.caption(
-                    f"{gen.id} · {ui.settings_line(gen)}" + (f" · {ui.plain(gen.cell_label)}" if gen.cell_label else "")
+                    f"{gen.id} · {fmt.settings_line(gen)}"
+                    + (f" · {ui.plain(gen.cell_label)}" if gen.cell_label else "")
                 )
             with c2:
-                st.progress(
-                    view.progress, text=f"{ui.STATUS_ICONS.get(gen.status, '')} {view.label} · {view.progress:.0%}"
-                )
+                st.progress(view.progress, text=f"{fmt.status_label(gen.status)} · {view.progress:.0%}")
                 if view.last_error and gen.is_active:
                     st.caption(f"Retrying after a hiccup: {ui.plain(view.last_error)}")
             with c3:
@@ -86,8 +86,8 @@ def failures_section(studio: svc.Services) -> None:
             c1, c2, c3 = st.columns([4, 4, 1], vertical_alignment="center")
             with c1:
                 st.text(short(gen.prompt))
-                st.caption(f"{gen.id} · {ui.settings_line(gen)} · attempt {gen.attempt}")
-            c2.markdown(f"{ui.STATUS_ICONS.get(gen.status, '')} **{gen.status.capitalize()}**")
+                st.caption(f"{gen.id} · {fmt.settings_line(gen)} · attempt {gen.attempt}")
+            c2.markdown(f"**{fmt.status_label(gen.status)}**")
             c2.text(gen.error or "No reason given")
             with c3:
                 if st.button("Retry", key=f"status_retry_{gen.id}", type="primary"):

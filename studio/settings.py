@@ -23,6 +23,7 @@ DEFAULT_MAX_POLL_INTERVAL_S = 10.0
 DEFAULT_CONFIRM_ABOVE_CELLS = 12
 SIMULATOR_API_KEY = "mk_local_simulator"
 SIMULATOR_SCOPE = "simulator"
+MEDIA_ROUTE = "/files"  # where the web app serves saved media (studio.web), and pages point at it
 
 
 class Settings(BaseSettings):

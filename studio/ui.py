@@ -12,24 +12,15 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
+from . import format as fmt
 from . import services as svc
 from .errors import StudioError
 from .models import FINAL_STATUSES, Generation
-from .settings import Settings
-from .web import MEDIA_PREFIX
+from .settings import MEDIA_ROUTE, Settings
 
 # secrets.toml keys accepted at the top level, besides Settings' own field names.
 SECRET_ALIASES = {"MOSAIC_API_KEY": "api_key", "MOSAIC_BASE_URL": "base_url"}
 POLL_EVERY_S = 2.0  # page refresh while jobs run: cheap on 2 cores (streamlit-notes.md §2)
-STATUS_ICONS = {
-    "queued": "⏳",
-    "submitting": "📤",
-    "running": "🎬",
-    "downloading": "⬇️",
-    "done": "✅",
-    "failed": "❌",
-    "cancelled": "⏹️",
-}
 FALLBACK_ORIGIN = "http://localhost:8501"
 # Characters that mean something to Streamlit's markdown anywhere in a line (":" for :emoji: and
 # :color[...] directives); a line that starts like a list item is escaped separately.
@@ -66,7 +57,7 @@ def media_url(name: str | None) -> str | None:
         return None
     parts = urlsplit(st.context.url or "")
     origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else FALLBACK_ORIGIN
-    return f"{origin}{MEDIA_PREFIX}/{name}"
+    return f"{origin}{MEDIA_ROUTE}/{name}"
 
 
 def plain(text: object) -> str:
@@ -81,26 +72,6 @@ def show_prompt(text: str) -> None:
     st.code(text, language=None, wrap_lines=True)
 
 
-def facts_line(gen: Generation) -> str:
-    "Size · seconds · audio · time taken, for a finished generation."
-    if gen.status != "done":
-        return f"{STATUS_ICONS.get(gen.status, '')} {gen.status}"
-    parts = [
-        f"{gen.width}×{gen.height}" if gen.width else "size unknown",
-        f"{gen.duration_s:.1f} s" if gen.duration_s is not None else "length unknown",
-        "audio" if gen.has_audio else "no audio",
-    ]
-    if gen.elapsed_s is not None:
-        parts.append(f"took {gen.elapsed_s:.1f} s")
-    return " · ".join(parts)
-
-
-def settings_line(gen: Generation) -> str:
-    duration = "auto length" if gen.duration == "auto" else f"{gen.duration} s"
-    ratio = "auto ratio" if gen.aspect_ratio == "auto" else gen.aspect_ratio
-    return f"{gen.resolution} · {ratio} · {duration} · {'audio' if gen.generate_audio else 'no audio'}"
-
-
 def video(gen: Generation, *, muted: bool = False) -> None:
     "The generation's video, streamed from disk, or its status while it is not ready."
     if gen.status == "done" and gen.video_path:
@@ -110,7 +81,7 @@ def video(gen: Generation, *, muted: bool = False) -> None:
     elif gen.status == "cancelled":
         st.warning(plain(gen.error or "Cancelled"), icon="⏹️")
     else:
-        st.info(f"{STATUS_ICONS.get(gen.status, '')} {gen.status}…")
+        st.info(f"{fmt.status_label(gen.status)}…")
 
 
 def letterbox(height_px: int) -> None:

@@ -17,9 +17,8 @@ from starlette.staticfiles import StaticFiles
 
 from . import services as svc
 from .models import STATUSES
-from .settings import Settings
+from .settings import MEDIA_ROUTE, Settings
 
-MEDIA_PREFIX = "/files"
 WEBHOOK_PATH = "/hooks/mosaic"
 
 
@@ -70,5 +69,5 @@ def make_routes(settings: Settings, services: Callable[[], svc.Services] | None 
     return [
         Route("/healthz", healthz),
         Route(WEBHOOK_PATH, webhook, methods=["POST"]),
-        Mount(MEDIA_PREFIX, app=StaticFiles(directory=settings.media_dir, check_dir=False), name="files"),
+        Mount(MEDIA_ROUTE, app=StaticFiles(directory=settings.media_dir, check_dir=False), name="files"),
     ]

@@ -43,7 +43,7 @@ from .generations import (
     retry,
     wait_for,
 )
-from .grids import PARAM_LABELS, cell_label, compare_params, grid, grid_cells, grids, start_grid
+from .grids import cell_label, compare_params, grid, grid_cells, grids, start_grid
 from .library import (
     BROWSER_UPLOAD_MAX_MB,
     MAX_PRESET_NAME_CHARS,
@@ -70,7 +70,6 @@ __all__ = [
     "MAX_RATING",
     "MAX_TAG_CHARS",
     "MAX_TAKES",
-    "PARAM_LABELS",
     "REFERENCES_DIR",
     "REFERENCE_MAX_BYTES",
     "REFERENCE_MAX_COUNT",

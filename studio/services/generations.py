@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .. import format as fmt
 from ..errors import ParamsError
 from ..models import CANCELLABLE_STATUSES, FINAL_STATUSES, Generation, VideoGenerationParams
 from .app import Services
@@ -79,16 +80,7 @@ class JobView:
 
     @property
     def label(self) -> str:
-        words = {
-            "queued": "waiting to start",
-            "submitting": "sending the request",
-            "running": "generating",
-            "downloading": "saving the video",
-            "done": "done",
-            "failed": "failed",
-            "cancelled": "cancelled",
-        }
-        return words.get(self.gen.status, self.gen.status)
+        return fmt.STATUS_WORDS.get(self.gen.status, self.gen.status)
 
 
 def progress(services: Services, ids: Sequence[str]) -> list[JobView]:

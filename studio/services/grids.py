@@ -7,6 +7,7 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
+from .. import format as fmt
 from ..models import ASPECT_RATIOS, RESOLUTIONS, Generation, VideoGenerationParams
 from .app import Services
 
@@ -98,21 +99,10 @@ def grid(services: Services, grid_id: str) -> tuple[dict[str, Any] | None, list[
     return (found, services.store.grid_cells(grid_id)) if found else (None, [])
 
 
-PARAM_LABELS = {
-    "prompt": "Prompt",
-    "model": "Model",
-    "resolution": "Resolution",
-    "duration": "Duration",
-    "aspect_ratio": "Aspect ratio",
-    "generate_audio": "Audio",
-    "selected_context": "References",
-}
-
-
 def compare_params(a: Generation, b: Generation) -> list[tuple[str, Any, Any, bool]]:
     "Rows of (label, value in A, value in B, differs) over every node param, plus the file facts."
     pa, pb = a.params.model_dump(), b.params.model_dump()
-    rows = [(PARAM_LABELS[k], pa[k], pb[k], pa[k] != pb[k]) for k in PARAM_LABELS]
+    rows = [(fmt.PARAM_LABELS[k], pa[k], pb[k], pa[k] != pb[k]) for k in fmt.PARAM_LABELS]
     for label, fa, fb in (
         ("Size", f"{a.width}x{a.height}" if a.width else None, f"{b.width}x{b.height}" if b.width else None),
         ("Seconds", a.duration_s, b.duration_s),
