@@ -309,7 +309,7 @@ def _cell(studio: svc.Services, view: svc.JobView, *, prefix: str, title: str) -
                     args=(svc.mark_winner, studio, gen.id),
                     help="The one this comparison picked (one per comparison).",
                 )
-        if gen.status in ("failed", "cancelled") and bar.button("↻ Retry", key=f"{prefix}_retry_{gen.id}"):
+        if svc.can_retry(gen) and bar.button("↻ Retry", key=f"{prefix}_retry_{gen.id}"):
             try:
                 svc.retry(studio, gen.id)
             except StudioError as err:
@@ -373,7 +373,7 @@ def _render_grid(studio: svc.Services, views: list[svc.JobView]) -> None:
     "Overall progress, then one resolution × ratio grid, or one per tab when more axes vary."
     gens = [v.gen for v in views]
     done = sum(g.status == "done" for g in gens)
-    failed = sum(g.status in ("failed", "cancelled") for g in gens)
+    failed = sum(svc.can_retry(g) for g in gens)
     text = f"{done} of {len(gens)} cells done" + (f" · {failed} failed" if failed else "")
     st.progress(done / len(gens) if gens else 1.0, text=text)
     prompts = list(dict.fromkeys(g.prompt for g in gens))

@@ -255,16 +255,12 @@ def load_preset_clicked() -> None:
     studio = ui.services()
     state = st.session_state
     name = state.get("create_preset_pick")
-    found = next((p for p in svc.presets(studio) if p.name == name), None)
-    if found is None:
-        state[PRESET_NOTE] = ("error", "Choose a saved preset to load.")
-        return
     try:
-        VideoGenerationParams.parse({"prompt": "check", **found.params})
+        values = svc.load_preset(studio, name)
     except ParamsError as err:
-        state[PRESET_NOTE] = ("error", f"Preset “{ui.plain(name)}” can't be loaded: {ui.plain(err)}")
+        state[PRESET_NOTE] = ("error", ui.plain(err))
         return
-    fill_form(found.params)
+    fill_form(values)
     state[ERRORS_KEY] = {}
     state[PRESET_NOTE] = ("success", f"Loaded preset “{ui.plain(name)}”.")
 

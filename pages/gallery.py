@@ -407,7 +407,7 @@ def _lifecycle(studio: svc.Services, gen: Generation) -> None:
                 svc.cancel(studio, gen.id)
                 st.rerun()
             return
-        if gen.status in ("failed", "cancelled") and st.button("🔁 Run again", key=f"detail_retry_{gen.id}"):
+        if svc.can_retry(gen) and st.button("🔁 Run again", key=f"detail_retry_{gen.id}"):
             svc.retry(studio, gen.id)
             st.rerun()
         sure = st.checkbox("Yes, delete this video and its record for good", key=f"detail_delete_sure_{gen.id}")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import services as svc
 from .errors import StudioError
-from .models import ASPECT_RATIOS, DURATIONS, RESOLUTIONS, Generation, VideoGenerationParams
+from .models import ASPECT_RATIOS, DURATIONS, FINAL_STATUSES, RESOLUTIONS, Generation, VideoGenerationParams
 from .settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +70,7 @@ def _progress(started: float):
 
     def show(gens: list[Generation]) -> None:
         counts = Counter(g.status for g in gens)
-        done = sum(counts[s] for s in ("done", "failed", "cancelled"))
+        done = sum(counts[s] for s in FINAL_STATUSES)
         parts = [f"{n} {s}" for s, n in sorted(counts.items())]
         line = f"[{time.monotonic() - started:6.1f}s] {done}/{len(gens)} finished · {', '.join(parts)}"
         if line[10:] != last[0][10:] or int(time.monotonic() - started) % 5 == 0:

@@ -7,7 +7,7 @@ The param table is the product brief's (`shared/seed/video-generation-node.md`).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -89,19 +89,18 @@ class NodeParamFields(BaseModel):
     selected_context: SelectedContext = Field(default_factory=SelectedContext)
 
 
-class VideoGenerationParams(NodeParamFields):
-    "Every param of the Video Generation node, with the brief's defaults. Strict about input."
+class NodeSettings(BaseModel):
+    """The Video Generation node's settings without the prompt: what a preset, a comparison's
+    axes or an estimate validate. Strict about input, with the brief's defaults."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    @field_validator("prompt")
-    @classmethod
-    def _prompt(cls, v: str) -> str:
-        if not v or not v.strip():
-            raise ValueError("the prompt is empty; describe the shot you want")
-        if len(v) > PROMPT_MAX_CHARS:
-            raise ValueError(f"the prompt is {len(v)} characters; the limit is {PROMPT_MAX_CHARS}")
-        return v
+    model: str = DEFAULT_MODEL
+    resolution: str = DEFAULT_RESOLUTION
+    duration: str = DEFAULT_DURATION
+    aspect_ratio: str = DEFAULT_ASPECT_RATIO
+    generate_audio: bool = DEFAULT_GENERATE_AUDIO
+    selected_context: SelectedContext = Field(default_factory=SelectedContext)
 
     @field_validator("model", mode="before")
     @classmethod
@@ -139,7 +138,7 @@ class VideoGenerationParams(NodeParamFields):
         raise ValueError(f"must be true or false (got {v!r})")
 
     @classmethod
-    def parse(cls, data: dict[str, Any] | None = None, **kwargs: Any) -> VideoGenerationParams:
+    def parse(cls, data: dict[str, Any] | None = None, **kwargs: Any) -> Self:
         "Validate input and raise `ParamsError` with a message a person understands."
         merged = {**(data or {}), **kwargs}
         try:
@@ -156,17 +155,37 @@ class VideoGenerationParams(NodeParamFields):
             text = msg if msg.startswith(("the prompt", "at most")) else f"{label} {msg}"
             raise ParamsError(text[0].upper() + text[1:], field=field) from None
 
-    def to_api(self) -> dict[str, Any]:
-        "The node params exactly as Mosaic takes them (`params_used` / `update_params`)."
-        data = self.model_dump()
-        if self.selected_context.is_empty():
-            data.pop("selected_context")
-        return data
-
     @property
     def seconds(self) -> int | None:
         "Requested seconds of video, or None when the model chooses (auto)."
         return None if self.duration == "auto" else int(self.duration)
+
+
+class VideoGenerationParams(NodeSettings):
+    "Every param of the Video Generation node: the settings plus the prompt."
+
+    prompt: str
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, v: str) -> str:
+        if not v or not v.strip():
+            raise ValueError("the prompt is empty; describe the shot you want")
+        if len(v) > PROMPT_MAX_CHARS:
+            raise ValueError(f"the prompt is {len(v)} characters; the limit is {PROMPT_MAX_CHARS}")
+        return v
+
+    @property
+    def settings(self) -> NodeSettings:
+        "The same params without the prompt."
+        return NodeSettings.model_validate(self.model_dump(exclude={"prompt"}))
+
+    def to_api(self) -> dict[str, Any]:
+        "The node params exactly as Mosaic takes them (`params_used` / `update_params`), prompt first."
+        data = {"prompt": self.prompt, **self.model_dump(exclude={"prompt"})}
+        if self.selected_context.is_empty():
+            data.pop("selected_context")
+        return data
 
 
 # ---------------------------------------------------------------- API responses (tolerant)
@@ -358,6 +377,7 @@ ACTIVE_STATUSES = ("queued", "submitting", "running", "downloading")
 IN_FLIGHT_STATUSES = ("submitting", "running")  # occupying Mosaic: count against max_in_flight
 CANCELLABLE_STATUSES = ("queued", "submitting", "running")  # once rendered, the video is being saved
 FINAL_STATUSES = ("done", "failed", "cancelled")
+RETRYABLE_STATUSES = ("failed", "cancelled")  # Retry runs the same settings again as a new attempt
 STATUSES = ACTIVE_STATUSES + FINAL_STATUSES
 
 

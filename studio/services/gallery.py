@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..errors import JobError, ParamsError
-from ..models import Generation
+from ..models import RETRYABLE_STATUSES, Generation
 from ..store import DEFAULT_PAGE_SIZE, GalleryQuery
 from .app import Services
 
@@ -84,4 +84,4 @@ def delete_generation(services: Services, gen_id: str) -> None:
 
 def recent_failures(services: Services, *, limit: int = 10) -> list[Generation]:
     "The newest failed or cancelled generations (what the Status page offers to retry)."
-    return services.store.page(GalleryQuery(status=["failed", "cancelled"]), limit=limit)
+    return services.store.page(GalleryQuery(status=list(RETRYABLE_STATUSES)), limit=limit)

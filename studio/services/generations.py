@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import format as fmt
 from ..errors import ParamsError
-from ..models import CANCELLABLE_STATUSES, FINAL_STATUSES, Generation, VideoGenerationParams
+from ..models import CANCELLABLE_STATUSES, FINAL_STATUSES, RETRYABLE_STATUSES, Generation, VideoGenerationParams
 from .app import Services
 
 MAX_TAKES = 4
@@ -46,6 +46,11 @@ def wait_for(
 def can_cancel(gen: Generation) -> bool:
     "Whether Cancel applies: the run has not produced its video yet."
     return gen.status in CANCELLABLE_STATUSES
+
+
+def can_retry(gen: Generation) -> bool:
+    "Whether Retry applies: the generation failed or was cancelled."
+    return gen.status in RETRYABLE_STATUSES
 
 
 def cancel(services: Services, gen_id: str) -> None:

@@ -13,6 +13,7 @@ from ..models import (
     MAX_REFERENCE_AUDIO,
     MAX_REFERENCE_IMAGES,
     MAX_REFERENCE_VIDEOS,
+    NodeSettings,
     Preset,
     Reference,
     VideoGenerationParams,
@@ -30,8 +31,29 @@ def save_preset(services: Services, name: str, values: dict[str, Any]) -> None:
         raise ParamsError("Give the preset a name", field="preset")
     if len(name) > MAX_PRESET_NAME_CHARS:
         raise ParamsError(f"Preset names are at most {MAX_PRESET_NAME_CHARS} characters", field="preset")
-    VideoGenerationParams.parse({"prompt": "check", **values})  # refuse settings that could not run
+    check_preset(values)
     services.store.save_preset(name, values)
+
+
+def check_preset(values: dict[str, Any]) -> None:
+    "Refuse preset values that could not run: the settings always, the prompt when it is kept."
+    settings = {k: v for k, v in values.items() if k != "prompt"}
+    if "prompt" in values:
+        VideoGenerationParams.parse(values)
+    else:
+        NodeSettings.parse(settings)
+
+
+def load_preset(services: Services, name: str) -> dict[str, Any]:
+    "A saved preset's values, checked so they can fill a form and run."
+    found = next((p for p in services.store.presets() if p.name == name), None)
+    if found is None:
+        raise ParamsError("Choose a saved preset to load.", field="preset")
+    try:
+        check_preset(found.params)
+    except ParamsError as err:
+        raise ParamsError(f"Preset “{name}” can't be loaded: {err}", field="preset") from None
+    return dict(found.params)
 
 
 def presets(services: Services) -> list[Preset]:
