@@ -1,12 +1,15 @@
 """The `studio` command: serve the web app, run the simulator alone, generate from a shell.
 
 `generate` and `grid` print progress to stderr and end stdout with one line of JSON, so
-scripts can read the result; the exit status is 1 when any run failed.
+scripts can read the result; the exit status is 1 when any run failed. Both take reference files
+(`--image`, `--video`, `--audio`, repeatable), checked by `studio.references` before anything is
+uploaded or queued, then added to the reference library once.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -15,12 +18,15 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import references
 from . import services as svc
-from .errors import StudioError
+from .errors import ParamsError, StudioError
 from .models import ASPECT_RATIOS, DURATIONS, FINAL_STATUSES, RESOLUTIONS, Generation, VideoGenerationParams
+from .references import ReferenceFacts, UploadResult
 from .settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_FLAGS = ("image", "video", "audio")  # each flag is also the kind its files must be
 DEFAULT_PORT = 8501
 WAIT_TIMEOUT_S = 1800.0
 
@@ -51,6 +57,15 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--duration", default="auto", choices=DURATIONS)
         p.add_argument("--no-audio", action="store_true", help="generate without an audio track")
         p.add_argument("--wait", action="store_true", help="wait for the result and print it")
+        for kind in REFERENCE_FLAGS:
+            p.add_argument(
+                f"--{kind}",
+                action="append",
+                type=Path,
+                default=[],
+                metavar="FILE",
+                help=f"a reference {kind} (repeatable); checked as Seedance 2 checks it, uploaded once",
+            )
 
     gen = sub.add_parser("generate", help="generate one video")
     add_params(gen)
@@ -99,6 +114,40 @@ def _finish(services: svc.Services, ids: list[str], wait: bool, single: bool) ->
     return 0 if all(g.status == "done" for g in gens) else 1
 
 
+def _checked_references(args: argparse.Namespace) -> list[tuple[ReferenceFacts, bytes]]:
+    "Every reference file given, checked alone and together, read once; nothing is uploaded yet."
+    chosen: list[tuple[ReferenceFacts, bytes]] = []
+    seen: set[str] = set()
+    for flag in REFERENCE_FLAGS:
+        for path in getattr(args, flag):
+            facts = references.check_file(path.name, path)
+            if facts.kind != flag:
+                raise ParamsError(
+                    f"{facts.name} was given as --{flag} but is {'an' if facts.kind == 'image' else 'a'} "
+                    f"{facts.kind if facts.kind != 'audio' else 'audio file'}; pass it with --{facts.kind}",
+                    field="references",
+                )
+            data = path.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            if digest not in seen:  # the same file twice is one reference
+                seen.add(digest)
+                chosen.append((facts, data))
+    references.check_selection([facts for facts, _ in chosen])
+    return chosen
+
+
+def _upload_references(services: svc.Services, chosen: list[tuple[ReferenceFacts, bytes]]) -> dict[str, list[str]]:
+    "Add each checked file to the reference library (uploaded once); returns the selected_context."
+    context: dict[str, list[str]] = {key: [] for key in references.CONTEXT_KEYS.values()}
+    known = {r.sha256 for r in svc.references(services)}
+    for facts, data in chosen:
+        ref = svc.upload_reference(services, facts.name, data)
+        result = UploadResult(ref, facts.name, already_had=ref.sha256 in known)
+        print(f"reference: {result.message()}", file=sys.stderr)
+        context[facts.context_key].append(ref.upload_id)
+    return context
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["simulate"]:
@@ -136,12 +185,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         else:
             params = VideoGenerationParams.parse(prompt=args.prompt, duration=args.duration, generate_audio=audio)
+        chosen = _checked_references(args)
         services = svc.build_services(Settings())
     except StudioError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:
         print(f"studio: {services.mode_label}", file=sys.stderr)
+        if chosen:
+            context = _upload_references(services, chosen)
+            params = VideoGenerationParams.parse({**params.model_dump(), "selected_context": context})
         if args.command == "generate":
             ids = svc.generate(services, params, takes=args.takes)
             return _finish(services, ids, args.wait, single=args.takes == 1)
