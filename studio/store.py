@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlite_utils import Database
@@ -26,9 +26,14 @@ from .migrations import migrations
 from .models import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Generation, Preset, Reference, VideoGenerationParams
 
 BUSY_TIMEOUT_MS = 10_000
+# Read through a memory map and keep a larger page cache: at a million generations a gallery
+# search reads pages scattered over a ~1 GB file, and a read() per page costs more than the query.
+MMAP_BYTES = 1 << 31
+CACHE_KIB = 32 * 1024
 DEFAULT_PAGE_SIZE = 48
-# Above this many search matches a page is read in date order rather than sorted from the matches.
-DRIVE_BY_DATE_ABOVE = 500
+# Gallery counts stop here: past it the gallery says "10,000+", so a count costs the same at a
+# million generations as at ten thousand.
+COUNT_BOUND = 10_000
 ID_HEX_CHARS = 12
 
 
@@ -53,6 +58,8 @@ class GalleryQuery(BaseModel):
     "Search text and filters for the history gallery; empty fields filter nothing."
 
     model_config = ConfigDict(extra="forbid")
+    # Where counts of a gallery query stop (pages read it here: they do not import the store).
+    COUNT_BOUND: ClassVar[int] = COUNT_BOUND
 
     text: str = ""
     status: list[str] = []
@@ -94,6 +101,8 @@ class HistoryStore:
             conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000)
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+            conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             db = self._local.db = Database(conn)
         return db
 
@@ -452,16 +461,24 @@ class HistoryStore:
             return conn.execute("DELETE FROM presets WHERE name = ?", [name]).rowcount == 1
 
     # ------------------------------------------------------------------ gallery
+    #
+    # The gallery's cost must not grow with the history. A page without search walks the date
+    # index (or a filter's (column, created_at) index). A page with search walks the full-text
+    # index newest first: FTS5 hands out rowids in descending order without sorting, and rowid
+    # order is date order because created_at is stamped as the row is inserted. Each match's row
+    # is then read by rowid, so a page reads about as many rows as it shows (divided by the
+    # filters' share) instead of listing every match first. Counts stop at COUNT_BOUND.
 
-    def _where(self, q: GalleryQuery) -> tuple[str, list[Any]]:
+    def _match(self, text: str) -> str | None:
+        "The FTS5 expression for the search box: every word quoted (plain text), each a prefix."
+        quoted = " ".join(f"{tok}*" for tok in self.db.quote_fts(text).split(" ") if tok)
+        return quoted or None
+
+    @staticmethod
+    def _filters(q: GalleryQuery) -> tuple[list[str], list[Any]]:
+        "WHERE clauses (on alias g) and their parameters for everything but the search text."
         clauses: list[str] = []
         params: list[Any] = []
-        if q.text:
-            # Quote every word so FTS syntax in user input is plain text; each word is a prefix.
-            quoted = " ".join(f"{tok}*" for tok in self.db.quote_fts(q.text).split(" ") if tok)
-            if quoted:
-                clauses.append("g.rowid IN (SELECT rowid FROM generations_fts WHERE generations_fts MATCH ?)")
-                params.append(quoted)
         for column in ("status", "resolution", "aspect_ratio", "duration", "model", "author"):
             values = getattr(q, column)
             if values:
@@ -483,42 +500,67 @@ class HistoryStore:
             clauses.append("g.created_at < ?")
             # A bare date covers that whole day.
             params.append(q.until + "\uffff" if len(q.until) <= 10 else q.until)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+        return clauses, params
 
-    def _matches(self, q: GalleryQuery) -> int | None:
-        "How many rows the full-text search alone matches (None without search text)."
-        if not q.text:
-            return None
-        _where, params = self._where(GalleryQuery(text=q.text))
-        if not params:
-            return None
-        return self._rows("SELECT count(*) AS n FROM generations_fts WHERE generations_fts MATCH ?", [params[0]])[0][
-            "n"
-        ]
+    def _select(self, q: GalleryQuery, columns: str) -> tuple[str, list[Any], str]:
+        "SELECT ... FROM ... WHERE for a gallery query, its parameters, and its newest-first order."
+        clauses, params = self._filters(q)
+        match = self._match(q.text) if q.text else None
+        if match is None:
+            where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+            return f"SELECT {columns} FROM generations g{where}", params, "g.created_at DESC, g.rowid DESC"
+        if q.grid_id:
+            # A comparison has a few dozen cells: start from them and look each up in the match list
+            # (the `+` stops SQLite from walking the list and probing the grid index per match).
+            sql = (
+                f"SELECT {columns} FROM generations g WHERE "
+                "+g.rowid IN (SELECT rowid FROM generations_fts WHERE generations_fts MATCH ?) AND "
+                + " AND ".join(clauses)
+            )
+            return sql, [match, *params], "g.rowid DESC"
+        # CROSS JOIN keeps the full-text index as the outer loop, read in rowid order, so SQLite
+        # neither lists every match nor sorts them; the filters are checked on each row read.
+        sql = (
+            f"SELECT {columns} FROM generations_fts f CROSS JOIN generations g ON g.rowid = f.rowid "
+            f"WHERE generations_fts MATCH ?{''.join(' AND ' + c for c in clauses)}"
+        )
+        return sql, [match, *params], "f.rowid DESC"
+
+    def _page_sql(self, q: GalleryQuery, limit: int, offset: int) -> tuple[str, list[Any]]:
+        sql, params, order = self._select(q, "g.*")
+        return f"{sql} ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset]
+
+    def _count_sql(self, q: GalleryQuery, bound: int | None) -> tuple[str, list[Any]]:
+        if q.text and q == GalleryQuery(text=q.text) and (match := self._match(q.text)):
+            # A search alone is counted on the full-text index without reading any row.
+            sql, params = "SELECT 1 FROM generations_fts WHERE generations_fts MATCH ?", [match]
+        else:
+            sql, params, _order = self._select(q, "1")
+        if bound is None:
+            return f"SELECT count(*) AS n FROM ({sql})", params
+        return f"SELECT count(*) AS n FROM ({sql} LIMIT ?)", [*params, bound + 1]
 
     def page(
         self, query: GalleryQuery | None = None, *, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0
     ) -> list[Generation]:
         "One page of the history, newest first."
-        query = query or GalleryQuery()
-        where, params = self._where(query)
-        matches = self._matches(query)
-        if matches is not None and matches > DRIVE_BY_DATE_ABOVE:
-            # A common word: walk the date index and probe the match list (the `+` stops SQLite
-            # from starting at the list and sorting every match). A rare word keeps the list first.
-            where = where.replace("g.rowid IN", "+g.rowid IN", 1)
-        rows = self._rows(
-            f"SELECT g.* FROM generations g{where} ORDER BY g.created_at DESC, g.rowid DESC LIMIT ? OFFSET ?",
-            [*params, limit, offset],
-        )
-        return [Generation.model_validate(r) for r in rows]
+        sql, params = self._page_sql(query or GalleryQuery(), limit, offset)
+        return [Generation.model_validate(r) for r in self._rows(sql, params)]
 
-    def count(self, query: GalleryQuery | None = None) -> int:
-        "How many generations match; a search alone is counted on the full-text index."
-        query = query or GalleryQuery()
-        if query.text and query == GalleryQuery(text=query.text):
-            matches = self._matches(query)
-            if matches is not None:
-                return matches
-        where, params = self._where(query)
-        return self._rows(f"SELECT count(*) AS n FROM generations g{where}", params)[0]["n"]
+    def count(self, query: GalleryQuery | None = None, *, bound: int | None = COUNT_BOUND) -> int:
+        """How many generations match, exact up to `bound`; past it, `bound + 1` (shown as "10,000+").
+
+        The bound keeps a count's cost flat however large the history; `bound=None` counts all.
+        """
+        sql, params = self._count_sql(query or GalleryQuery(), bound)
+        return int(self._rows(sql, params)[0]["n"])
+
+    def query_plans(self, query: GalleryQuery, *, limit: int = DEFAULT_PAGE_SIZE) -> dict[str, list[str]]:
+        "The page and count queries for this gallery query: the SQL, then its EXPLAIN QUERY PLAN (read-only)."
+        out = {}
+        for name, (sql, params) in (
+            ("page", self._page_sql(query, limit, 0)),
+            ("count", self._count_sql(query, COUNT_BOUND)),
+        ):
+            out[name] = [sql, *(r[3] for r in self.db.execute(f"EXPLAIN QUERY PLAN {sql}", params))]
+        return out

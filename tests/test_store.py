@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import re
 import threading
 
 import pytest
 
 from studio.models import VideoGenerationParams
-from studio.store import GalleryQuery, HistoryStore
+from studio.store import COUNT_BOUND, GalleryQuery, HistoryStore
 
 
 @pytest.fixture
@@ -149,3 +151,135 @@ def test_search_and_filters(store):
     today = store.get(a).created_at[:10]
     assert store.count(GalleryQuery(since=today, until=today)) == 2
     assert store.count(GalleryQuery(until="2000-01-01")) == 0
+
+
+# ---------------------------------------------------------------------- gallery at scale
+
+WORDS = ("zebra", "zen", "fox", "foxglove", "harbour", "neon", "snow", "kite")
+QUERIES = [
+    GalleryQuery(),
+    GalleryQuery(text="zebra"),
+    GalleryQuery(text="ze"),
+    GalleryQuery(text="fox harb"),
+    GalleryQuery(text="hero"),  # a tag
+    GalleryQuery(text="keeper"),  # a note
+    GalleryQuery(resolution=["720p"]),
+    GalleryQuery(text="zebra", resolution=["720p"]),
+    GalleryQuery(text="fox", resolution=["480p", "1080p"], aspect_ratio=["16:9", "1:1"]),
+    GalleryQuery(text="neon", starred=True),
+    GalleryQuery(text="snow", generate_audio=False, status=["done"]),
+    GalleryQuery(text="kite", grid_id="grid-b"),
+    GalleryQuery(grid_id="grid-b"),
+    GalleryQuery(text="nothingmatches", resolution=["720p"]),
+]
+
+
+@pytest.fixture
+def gallery(store):
+    "A small varied history, and the oracle: every row as a dict, newest first."
+    rnd = random.Random(6)
+    cells = []
+    for i in range(150):
+        prompt = " ".join(rnd.sample(WORDS, 2)) + f" take {i}"
+        p = params(
+            prompt,
+            resolution=rnd.choice(("480p", "720p", "1080p")),
+            aspect_ratio=rnd.choice(("16:9", "1:1", "9:16")),
+            generate_audio=rnd.random() < 0.5,
+        )
+        cells.append((p, None))
+    ids = store.add_generations(cells[:50])
+    ids += store.add_generations(cells[50:100], grid_id="grid-b")
+    ids += store.add_generations(cells[100:])
+    for gen_id in ids:
+        fields: dict = {}
+        if rnd.random() < 0.3:
+            fields["status"] = "done"
+        if rnd.random() < 0.2:
+            fields["starred"] = 1
+        if rnd.random() < 0.1:
+            fields["tags"] = "hero, client A"
+        if rnd.random() < 0.1:
+            fields["notes"] = "a keeper"
+        store.update(gen_id, **fields)
+    # Insertion order is date order (created_at is stamped at insert), newest last.
+    return [store.get(gen_id) for gen_id in reversed(ids)]
+
+
+def naive(rows, q: GalleryQuery):
+    "The gallery's meaning, spelled out in Python: every word a prefix of some word of prompt, notes or tags."
+
+    def words(g):
+        text = " ".join(filter(None, (g.prompt, g.notes, g.tags))).lower()
+        return re.findall(r"\w+", text)
+
+    def keep(g):
+        if q.text and not all(any(w.startswith(t) for w in words(g)) for t in q.text.lower().split()):
+            return False
+        for column in ("status", "resolution", "aspect_ratio", "duration", "model", "author"):
+            if getattr(q, column) and getattr(g, column) not in getattr(q, column):
+                return False
+        if q.generate_audio is not None and g.generate_audio != q.generate_audio:
+            return False
+        if q.starred is not None and bool(g.starred) != q.starred:
+            return False
+        return not (q.grid_id and g.grid_id != q.grid_id)
+
+    return [g.id for g in rows if keep(g)]
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=lambda q: q.model_dump_json(exclude_defaults=True))
+def test_gallery_pages_hold_the_same_rows_as_a_naive_filter(store, gallery, query):
+    expected = naive(gallery, query)
+    assert [g.id for g in store.page(query, limit=1000)] == expected
+    assert store.count(query) == len(expected) == store.count(query, bound=None)
+    # Paging in sevens walks the same rows once each, in the same order.
+    paged = []
+    for offset in range(0, len(expected) + 7, 7):
+        chunk = store.page(query, limit=7, offset=offset)
+        assert len(chunk) == min(7, max(0, len(expected) - offset))
+        paged += [g.id for g in chunk]
+    assert paged == expected
+
+
+def test_the_oracle_is_not_trivial(gallery):
+    sizes = [len(naive(gallery, q)) for q in QUERIES]
+    assert sizes[0] == 150 and sizes[-1] == 0
+    assert all(0 < n < 150 for n in sizes[1:-1])
+
+
+@pytest.mark.parametrize("query", QUERIES[:-1], ids=lambda q: q.model_dump_json(exclude_defaults=True))
+def test_counts_are_exact_below_the_bound_and_bound_plus_one_above(store, gallery, query):
+    exact = len(naive(gallery, query))
+    assert store.count(query, bound=exact) == exact
+    assert store.count(query, bound=exact + 5) == exact
+    assert store.count(query, bound=exact - 1) == exact  # bound + 1: "more than the bound"
+    if exact > 2:
+        assert store.count(query, bound=2) == 3
+
+
+def test_the_default_count_bound_is_ten_thousand(store):
+    assert COUNT_BOUND == GalleryQuery.COUNT_BOUND == 10_000
+    store.add_generations([(params(f"zebra {i}"), None) for i in range(3)])
+    assert store.count() == store.count(GalleryQuery(text="zebra")) == 3
+
+
+def test_a_search_pages_through_the_full_text_index_not_a_list_of_every_match(store):
+    plans = {
+        name: store.query_plans(q)
+        for name, q in (
+            ("search", GalleryQuery(text="zebra")),
+            ("search+filter", GalleryQuery(text="zebra", resolution=["720p"])),
+            ("search+grid", GalleryQuery(text="zebra", grid_id="g1")),
+            ("filter", GalleryQuery(resolution=["720p"])),
+        )
+    }
+    for name in ("search", "search+filter"):
+        page = "\n".join(plans[name]["page"])
+        # FTS5 hands out rowids newest first (index flag 192: ORDER BY rowid DESC consumed), and
+        # nothing is sorted or listed up front.
+        assert "VIRTUAL TABLE INDEX 192:" in page and "TEMP B-TREE" not in page and "LIST SUBQUERY" not in page
+    grid = "\n".join(plans["search+grid"]["page"])
+    assert "USING INDEX idx_generations_grid_id (grid_id=?)" in grid
+    assert "USING INDEX idx_generations_resolution_created_at" in "\n".join(plans["filter"]["page"])
+    assert all("LIMIT" in p["count"][0] for p in plans.values())
