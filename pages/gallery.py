@@ -217,7 +217,10 @@ def pager(total: int, where: str) -> None:
     page = min(st.session_state.get(PAGE_KEY, 0), pages - 1)
     first = page * PAGE_SIZE + 1
     left, prev, nxt = st.columns([6, 1, 1], vertical_alignment="center")
-    left.caption(f"{first:,}–{min(first + PAGE_SIZE - 1, total):,} of {total:,} · page {page + 1} of {pages:,}")
+    # Counts stop at the bound (bound + 1 means more): say "10,000+" rather than a made-up total.
+    more = "+" if total > svc.GalleryQuery.COUNT_BOUND else ""
+    shown = f"{svc.GalleryQuery.COUNT_BOUND:,}+" if more else f"{total:,}"
+    left.caption(f"{first:,}–{min(first + PAGE_SIZE - 1, total):,} of {shown} · page {page + 1} of {pages:,}{more}")
     prev.button(
         "← Previous",
         key=f"gallery_prev_{where}",
