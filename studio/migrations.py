@@ -202,3 +202,37 @@ def m009_filter_indexes(db: Database) -> None:
     table = db["generations"]
     for column in ("resolution", "aspect_ratio", "duration", "model", "author", "generate_audio", "starred"):
         table.create_index([column, "created_at"], if_not_exists=True)
+
+
+@migrations()
+def m010_fts_prefix_index(db: Database) -> None:
+    "The full-text index (prompt, notes, tags) rebuilt with prefix indexes, so a search reads lazily."
+    # Search treats every word as a prefix. Without a prefix index FTS5 gathers every match of a
+    # prefix before handing out the first (7 ms for a word in 5% of a million prompts); with one it
+    # reads them newest first and stops at a page (0.3 ms). Words longer than 8 characters still
+    # gather. The index grows about 4x (36 -> 173 MB at a million generations).
+    for name in ("generations_fts_ai", "generations_fts_ad", "generations_fts_au"):
+        db.execute(f"DROP TRIGGER IF EXISTS {name}")
+    db.execute("DROP TABLE IF EXISTS generations_fts")
+    db.execute(
+        "CREATE VIRTUAL TABLE generations_fts USING fts5("
+        "prompt, notes, tags, content='generations', content_rowid='rowid', prefix='2 3 4 5 6 7 8')"
+    )
+    db.execute("INSERT INTO generations_fts(generations_fts) VALUES ('rebuild')")
+    db.execute(
+        "CREATE TRIGGER generations_fts_ai AFTER INSERT ON generations BEGIN "
+        "INSERT INTO generations_fts(rowid, prompt, notes, tags) "
+        "VALUES (new.rowid, new.prompt, new.notes, new.tags); END"
+    )
+    db.execute(
+        "CREATE TRIGGER generations_fts_ad AFTER DELETE ON generations BEGIN "
+        "INSERT INTO generations_fts(generations_fts, rowid, prompt, notes, tags) "
+        "VALUES ('delete', old.rowid, old.prompt, old.notes, old.tags); END"
+    )
+    db.execute(
+        "CREATE TRIGGER generations_fts_au AFTER UPDATE OF prompt, notes, tags ON generations BEGIN "
+        "INSERT INTO generations_fts(generations_fts, rowid, prompt, notes, tags) "
+        "VALUES ('delete', old.rowid, old.prompt, old.notes, old.tags); "
+        "INSERT INTO generations_fts(rowid, prompt, notes, tags) "
+        "VALUES (new.rowid, new.prompt, new.notes, new.tags); END"
+    )

@@ -31,8 +31,8 @@ BUSY_TIMEOUT_MS = 10_000
 MMAP_BYTES = 1 << 31
 CACHE_KIB = 32 * 1024
 DEFAULT_PAGE_SIZE = 48
-# Gallery counts stop here: past it the gallery says "10,000+", so a count costs the same at a
-# million generations as at ten thousand.
+# Gallery counts stop after this many matches and the gallery says "10,000+": a count no longer
+# visits every match of a common word or filter in a history of a million.
 COUNT_BOUND = 10_000
 ID_HEX_CHARS = 12
 
