@@ -20,7 +20,6 @@ The last line holds key=value pairs for scripts.
 from __future__ import annotations
 
 import argparse
-import logging
 import random
 import shutil
 import sqlite3
@@ -268,8 +267,6 @@ def shown(n: int) -> str:
 
 
 def main() -> None:
-    # AppTest outside a script run warns once per widget ("missing ScriptRunContext"); noise here.
-    logging.getLogger("streamlit").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--size", type=int, default=100_000, help="the large history (default 100,000)")
     parser.add_argument("--small", type=int, default=1_000)
