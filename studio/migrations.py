@@ -202,3 +202,16 @@ def m009_filter_indexes(db: Database) -> None:
     table = db["generations"]
     for column in ("resolution", "aspect_ratio", "duration", "model", "author", "generate_audio", "starred"):
         table.create_index([column, "created_at"], if_not_exists=True)
+
+
+@migrations()
+def m010_job_phases(db: Database) -> None:
+    """Job phases and stuck runs: when the model started (`generating_since`), the last progress
+    seen, and the run's own update time; the never-used `next_action_at` goes (the schedule is in
+    memory, and a restart looks at every job afresh)."""
+    table = db.table("jobs")
+    for column in ("generating_since", "last_progress_at", "run_updated_at"):
+        if column not in table.columns_dict:
+            table.add_column(column, str)
+    if "next_action_at" in table.columns_dict:
+        table.transform(drop={"next_action_at"})
