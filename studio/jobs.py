@@ -42,6 +42,7 @@ WORKER_THREADS = 8  # submits, polls and downloads in flight inside this process
 RECONCILE_DELAY_S = 2.0  # after an unknown outcome, give the server time before asking what it did
 CLOCK_SKEW_ALLOWANCE = timedelta(minutes=2)  # our clock against Mosaic's, when looking up a lost run
 STANDBY_RETRY_S = 2.0
+MIN_PAUSE_S = 0.01  # the worker never spins: at most this often when a listing is due soon
 MAX_DOWNLOAD_ATTEMPTS = 5
 # The wait before looking at runs again is this share of the youngest run's age (between the
 # shortest and longest poll intervals): news of a finish comes at most ~20 % of a run's time late,
@@ -112,14 +113,15 @@ class Schedule:
         with self._lock:
             self._in_hand.discard(key)
 
-    def held(self) -> set[str]:
+    def holds(self, key: str) -> bool:
         with self._lock:
-            return set(self._in_hand)
+            return key in self._in_hand
 
-    def due_keys(self) -> dict[str, float]:
-        "A consistent copy of every due time."
+    def waits(self) -> dict[str, float]:
+        "Seconds until each scheduled job may run again (0: now), read consistently."
         with self._lock:
-            return dict(self._due)
+            now = self._clock()
+            return {key: max(0.0, due - now) for key, due in self._due.items()}
 
     def forget(self, key: str) -> None:
         "Drop everything noted about a job that has ended."
@@ -282,17 +284,19 @@ class JobRunner:
             if not self._acquire_lock():
                 self._stop.wait(STANDBY_RETRY_S)
                 continue
+            pause = TICK_S
             try:
-                self.tick()
+                pause = min(pause, max(self.tick(), MIN_PAUSE_S))
             except Exception:  # the worker must outlive any one bad pass
                 log.exception("job worker pass failed")
-            self._wake.wait(TICK_S)
+            self._wake.wait(pause)
             self._wake.clear()
 
     # ------------------------------------------------------------------ one pass
 
-    def tick(self) -> None:
-        "One pass: claim queued jobs up to the in-flight limit, schedule work, list runs when due."
+    def tick(self) -> float:
+        """One pass: claim queued jobs up to the in-flight limit, schedule work, list runs when due.
+        Returns the seconds until the next listing is due (TICK_S when nothing is in flight)."""
         free = self.settings.max_in_flight - self.store.in_flight_count()
         for gen in self.store.claim_queued(free):
             self._schedule(gen, self._submit)
@@ -303,19 +307,25 @@ class JobRunner:
             elif self.schedule.is_due(gen.id):
                 self._schedule(gen, self._submit if gen.status == "submitting" else self._fetch)
         if not running:
-            return
+            return TICK_S
         jobs = self.store.jobs([g.id for g in running])
         for gen in running:
             wants_cancel = jobs.get(gen.id, {}).get("cancel_requested")
             if wants_cancel and not self.schedule.cancel_was_sent(gen.id) and self.schedule.is_due(gen.id):
                 self._schedule(gen, self._send_cancel)
-        if self._poll_due(running):
+        if self.schedule.holds(POLL_KEY):
+            return TICK_S  # the listing in hand wakes the worker when it is done
+        wait = self._poll_wait(running)
+        if wait <= 0:
             self._run_task(POLL_KEY, self._poll_all)
+            return TICK_S
+        return wait
 
-    def _poll_due(self, running: Sequence[Generation]) -> bool:
-        "Whether a listing is due: asked for, or some run in flight needs looking at (see poll_wait)."
+    def _poll_wait(self, running: Sequence[Generation]) -> float:
+        "Seconds until a listing is due (0 or less: now): asked for, or a run in flight needs a look."
         if self.schedule.poll_asked():
-            return True
+            return 0.0
+        soonest = math.inf
         since_poll = self.schedule.since_poll()
         now = datetime.now(UTC)
         longest = self.settings.max_poll_interval
@@ -331,9 +341,8 @@ class JobRunner:
                 shortest=self.settings.poll_interval,
                 longest=longest,
             )
-            if wait <= 0:
-                return True
-        return False
+            soonest = min(soonest, wait)
+        return soonest
 
     def _schedule(self, gen: Generation, task: Callable[[Generation], None]) -> None:
         "Run `task` for this job on the pool, unless a worker already holds the job."
