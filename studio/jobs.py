@@ -83,6 +83,7 @@ class Schedule:
         self._lock = threading.Lock()
         self._due: dict[str, float] = {}  # gen id (or POLL_KEY) -> monotonic time it may run again
         self._in_hand: set[str] = set()
+        self._urgent: set[str] = set()  # asked for `now` after their running task began
         self._last_poll = -math.inf
         self._poll_asked = math.inf  # a webhook or a cancel asked for a listing by then
         self._download_failures: dict[str, int] = {}
@@ -90,12 +91,16 @@ class Schedule:
         self._urls: dict[str, str] = {}  # a video URL the listing handed over for the download task
 
     def later(self, key: str, seconds: float) -> None:
+        "Not before `seconds` from now; unless `now` was asked since the job's task began."
         with self._lock:
-            self._due[key] = self._clock() + seconds
+            if key not in self._urgent:
+                self._due[key] = self._clock() + seconds
 
     def now(self, key: str) -> None:
+        "Look at this job at once (a cancel): a task already running cannot postpone it."
         with self._lock:
             self._due[key] = -math.inf
+            self._urgent.add(key)
 
     def is_due(self, key: str) -> bool:
         with self._lock:
@@ -107,6 +112,7 @@ class Schedule:
             if key in self._in_hand:
                 return False
             self._in_hand.add(key)
+            self._urgent.discard(key)
             return True
 
     def release(self, key: str) -> None:
@@ -127,6 +133,7 @@ class Schedule:
         "Drop everything noted about a job that has ended."
         with self._lock:
             self._due.pop(key, None)
+            self._urgent.discard(key)
             self._download_failures.pop(key, None)
             self._cancel_sent.discard(key)
             self._urls.pop(key, None)

@@ -653,3 +653,18 @@ def test_job_phases_migration_adds_progress_stamps_and_drops_next_action_at(tmp_
     columns = HistoryStore(tmp_path / "s.db").db.table("jobs").columns_dict
     assert {"generating_since", "last_progress_at", "run_updated_at"} <= set(columns)
     assert "next_action_at" not in columns  # the schedule lives in memory, under a lock
+
+
+def test_a_cancel_is_not_postponed_by_the_retry_delay_of_the_task_in_hand():
+    "Cancel asks for a look at once; the submit task already running may not push it 2 s away."
+    from studio.jobs import Schedule
+
+    schedule = Schedule(time.monotonic)
+    assert schedule.claim("g1")  # the submit task is running
+    schedule.now("g1")  # a page asks to cancel
+    schedule.later("g1", 2.0)  # the task ends with "try again in 2 s"
+    schedule.release("g1")
+    assert schedule.is_due("g1")
+    assert schedule.claim("g1")  # the next task runs at once; from then on delays apply again
+    schedule.later("g1", 2.0)
+    assert not schedule.is_due("g1")
