@@ -64,7 +64,8 @@ def sim_config(**wanted: Any) -> tuple[SimConfig, str]:
     if wanted.pop("realistic", False):
         scale = wanted.pop("time_scale")
         if {"realistic", "time_scale"} <= known:
-            return SimConfig(**wanted, realistic=True, time_scale=scale), f"realistic profile x{scale}"
+            options = {**wanted, "realistic": True, "time_scale": scale}
+            return SimConfig(**options), f"realistic profile x{scale}"
         latency = FALLBACK_REALISTIC_LATENCY_S * scale
         label = f"fixed {FALLBACK_REALISTIC_LATENCY_S:.0f}s x{scale} (no realistic profile in this simulator)"
         return SimConfig(**wanted, latency=latency, latency_per_second=0.0), label

@@ -216,7 +216,7 @@ class FakeApi:
     def _routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., httpx.Response]]]:
         seg = r"(?P<{}>[^/]+)"
         kind = r"(?P<kind>image|video|audio)"
-        table = [
+        table: list[tuple[str, str, Callable[..., httpx.Response]]] = [
             ("GET", "/whoami", self._whoami),
             ("GET", "/credits", self._credits),
             ("POST", "/agent/create", self._create_agent),
