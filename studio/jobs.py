@@ -6,12 +6,19 @@ each unfinished job, and a run whose POST answer was lost is looked up on its ag
 that one job) before anything is sent again: no run is lost and none is submitted twice.
 The worker never calls Streamlit; pages read the rows. One runner per data folder does the
 work (a file lock); another process's runner waits on standby until the lock frees.
+
+Waiting costs few calls: one listing (`GET /agent_runs`, filtered by status and by the oldest
+run in flight) follows every run at once, no sooner than a run can finish, less often the
+longer the runs have taken; a webhook makes it look at once. The in-memory schedule (`Schedule`)
+is shared by page threads and worker threads and guarded by one lock; it is not persisted: after
+a restart every job is looked at afresh, which the lost-answer lookup makes safe.
 """
 
 from __future__ import annotations
 
 import fcntl
 import logging
+import math
 import os
 import threading
 import time
@@ -23,10 +30,10 @@ from typing import IO
 
 from . import media
 from .errors import ApiError, ApiStatusError, JobError, NotFoundError, RateLimitError, ServerError
-from .models import ACTIVE_STATUSES, CANCELLABLE_STATUSES, FINAL_STATUSES, Generation
+from .models import ACTIVE_STATUSES, CANCELLABLE_STATUSES, FINAL_STATUSES, RUN_TERMINAL_STATUSES, Generation, Run
 from .mosaic import MosaicClient
 from .settings import Settings
-from .store import HistoryStore, utcnow
+from .store import HistoryStore, JobPhase, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +42,149 @@ WORKER_THREADS = 8  # submits, polls and downloads in flight inside this process
 RECONCILE_DELAY_S = 2.0  # after an unknown outcome, give the server time before asking what it did
 CLOCK_SKEW_ALLOWANCE = timedelta(minutes=2)  # our clock against Mosaic's, when looking up a lost run
 STANDBY_RETRY_S = 2.0
+MIN_PAUSE_S = 0.01  # the worker never spins: at most this often when a listing is due soon
 MAX_DOWNLOAD_ATTEMPTS = 5
-POLL_BACKOFF = 1.5
+# The wait before looking at runs again is this share of the youngest run's age (between the
+# shortest and longest poll intervals): news of a finish comes at most ~20 % of a run's time late,
+# and a grid of minutes-long runs costs a handful of listings instead of one poll per run per tick.
+POLL_AGE_FRACTION = 0.2
+# Statuses the listing asks for: every status Mosaic documents for a run. A run in flight that is
+# missing from the listing (another status, or the listing is behind) is asked about on its own.
+LISTED_RUN_STATUSES = ("running", *RUN_TERMINAL_STATUSES)
+POLL_KEY = "\0poll"  # the listing's entry in the schedule; never a generation id
 AGENT_NAME = "Mosaic Prompt Studio"
 
 
 def _parse_time(text: str) -> datetime:
     stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def _seconds_between(start: str | None, end: datetime) -> float | None:
+    return (end - _parse_time(start)).total_seconds() if start else None
+
+
+def poll_wait(age_s: float, since_poll_s: float, *, first: float, shortest: float, longest: float) -> float:
+    """Seconds until a run `age_s` old, last looked at `since_poll_s` ago, needs looking at again
+    (0 or less: now). Never before the run is `first` seconds old (no run finishes sooner), then
+    after POLL_AGE_FRACTION of its age, kept between `shortest` and `longest`."""
+    first = min(first, longest)  # however slow the first finish, never wait longer than `longest`
+    wait = min(max(POLL_AGE_FRACTION * age_s, shortest), longest)
+    return max(first - age_s, wait - since_poll_s)
+
+
+class Schedule:
+    """The runner's in-memory schedule: when each job may be looked at next, which jobs a worker
+    holds, when the next listing is asked for, and small per-job notes. Page threads (cancel,
+    retry, webhooks) and worker threads share it, so every read and write holds one lock."""
+
+    def __init__(self, clock: Callable[[], float]):
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._due: dict[str, float] = {}  # gen id (or POLL_KEY) -> monotonic time it may run again
+        self._in_hand: set[str] = set()
+        self._urgent: set[str] = set()  # asked for `now` after their running task began
+        self._last_poll = -math.inf
+        self._poll_asked = math.inf  # a webhook or a cancel asked for a listing by then
+        self._download_failures: dict[str, int] = {}
+        self._cancel_sent: set[str] = set()
+        self._urls: dict[str, str] = {}  # a video URL the listing handed over for the download task
+
+    def later(self, key: str, seconds: float) -> None:
+        "Not before `seconds` from now; unless `now` was asked since the job's task began."
+        with self._lock:
+            if key not in self._urgent:
+                self._due[key] = self._clock() + seconds
+
+    def now(self, key: str) -> None:
+        "Look at this job at once (a cancel): a task already running cannot postpone it."
+        with self._lock:
+            self._due[key] = -math.inf
+            self._urgent.add(key)
+
+    def is_due(self, key: str) -> bool:
+        with self._lock:
+            return self._due.get(key, -math.inf) <= self._clock()
+
+    def claim(self, key: str) -> bool:
+        "Hold `key` for one worker; False when another already holds it."
+        with self._lock:
+            if key in self._in_hand:
+                return False
+            self._in_hand.add(key)
+            self._urgent.discard(key)
+            return True
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            self._in_hand.discard(key)
+
+    def holds(self, key: str) -> bool:
+        with self._lock:
+            return key in self._in_hand
+
+    def waits(self) -> dict[str, float]:
+        "Seconds until each scheduled job may run again (0: now), read consistently."
+        with self._lock:
+            now = self._clock()
+            return {key: max(0.0, due - now) for key, due in self._due.items()}
+
+    def forget(self, key: str) -> None:
+        "Drop everything noted about a job that has ended."
+        with self._lock:
+            self._due.pop(key, None)
+            self._urgent.discard(key)
+            self._download_failures.pop(key, None)
+            self._cancel_sent.discard(key)
+            self._urls.pop(key, None)
+
+    # listing
+    def ask_poll(self, within: float) -> None:
+        "Ask for a listing within `within` seconds (earlier asks stand)."
+        with self._lock:
+            self._poll_asked = min(self._poll_asked, self._clock() + within)
+
+    def polled(self) -> None:
+        with self._lock:
+            self._last_poll = self._clock()
+            self._poll_asked = math.inf
+
+    def since_poll(self) -> float:
+        with self._lock:
+            return self._clock() - self._last_poll
+
+    def poll_asked(self) -> bool:
+        with self._lock:
+            return self._poll_asked <= self._clock()
+
+    # per-job notes
+    def download_failed(self, key: str) -> int:
+        with self._lock:
+            count = self._download_failures[key] = self._download_failures.get(key, 0) + 1
+            return count
+
+    def note_cancel_sent(self, key: str) -> None:
+        with self._lock:
+            self._cancel_sent.add(key)
+
+    def cancel_was_sent(self, key: str) -> bool:
+        with self._lock:
+            return key in self._cancel_sent
+
+    def hand_url(self, key: str, url: str) -> None:
+        with self._lock:
+            self._urls[key] = url
+
+    def take_url(self, key: str) -> str | None:
+        with self._lock:
+            return self._urls.pop(key, None)
+
+
+def _run_of(gen: Generation) -> str:
+    "The Mosaic run a job in `running` or later follows."
+    if not gen.run_id:
+        raise JobError(f"Generation {gen.id} has no run to follow")
+    return gen.run_id
 
 
 def _transient(err: ApiStatusError) -> bool:
@@ -70,12 +212,7 @@ class JobRunner:
         self._clock = clock
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._in_hand: set[str] = set()
-        self._due: dict[str, float] = {}  # gen id -> monotonic time of its next poll / retry
-        self._poll_wait: dict[str, float] = {}
-        self._download_failures: dict[str, int] = {}
-        self._cancel_sent: set[str] = set()
+        self.schedule = Schedule(clock)
         self._pool: ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
         self._lock_file: IO[str] | None = None
@@ -116,11 +253,17 @@ class JobRunner:
         "Look at the queue now (a job was added, a webhook arrived)."
         self._wake.set()
 
-    def notify_run(self, run_id: str) -> None:
-        "A webhook said this run changed: poll it now."
-        for gen in self.store.with_status("running"):
-            if gen.run_id == run_id:
-                self._due[gen.id] = 0.0
+    def notify_run(self, run_id: str, *, status: str | None = None, flag: str | None = None) -> None:
+        """A webhook said this run changed. A run still going is noted as progress without a call;
+        a finish (or news we cannot read) makes the worker list runs within one poll interval,
+        so a burst of finishes costs one listing."""
+        gen = self.store.by_run_id(run_id)
+        if gen is None or gen.status != "running":
+            return
+        if status == "running" and flag != "RUN_FINISHED":
+            self.store.note_progress(gen.id, generating=flag == "RUN_PROGRESS")
+            return
+        self.schedule.ask_poll(self.settings.poll_interval)
         self.wake()
 
     def _acquire_lock(self) -> bool:
@@ -148,55 +291,102 @@ class JobRunner:
             if not self._acquire_lock():
                 self._stop.wait(STANDBY_RETRY_S)
                 continue
+            pause = TICK_S
             try:
-                self.tick()
+                pause = min(pause, max(self.tick(), MIN_PAUSE_S))
             except Exception:  # the worker must outlive any one bad pass
                 log.exception("job worker pass failed")
-            self._wake.wait(TICK_S)
+            self._wake.wait(pause)
             self._wake.clear()
 
     # ------------------------------------------------------------------ one pass
 
-    def tick(self) -> None:
-        "One pass: claim queued jobs up to the in-flight limit and schedule work for active ones."
+    def tick(self) -> float:
+        """One pass: claim queued jobs up to the in-flight limit, schedule work, list runs when due.
+        Returns the seconds until the next listing is due (TICK_S when nothing is in flight)."""
         free = self.settings.max_in_flight - self.store.in_flight_count()
         for gen in self.store.claim_queued(free):
             self._schedule(gen, self._submit)
-        now = self._clock()
+        running: list[Generation] = []
         for gen in self.store.with_status("submitting", "running", "downloading"):
-            if self._due.get(gen.id, 0.0) > now:
-                continue
-            task = {"submitting": self._submit, "running": self._poll, "downloading": self._fetch}[gen.status]
-            self._schedule(gen, task)
+            if gen.status == "running":
+                running.append(gen)
+            elif self.schedule.is_due(gen.id):
+                self._schedule(gen, self._submit if gen.status == "submitting" else self._fetch)
+        if not running:
+            return TICK_S
+        jobs = self.store.jobs([g.id for g in running])
+        for gen in running:
+            wants_cancel = jobs.get(gen.id, {}).get("cancel_requested")
+            if wants_cancel and not self.schedule.cancel_was_sent(gen.id) and self.schedule.is_due(gen.id):
+                self._schedule(gen, self._send_cancel)
+        if self.schedule.holds(POLL_KEY):
+            return TICK_S  # the listing in hand wakes the worker when it is done
+        wait = self._poll_wait(running)
+        if wait <= 0:
+            self._run_task(POLL_KEY, self._poll_all)
+            return TICK_S
+        return wait
+
+    def _poll_wait(self, running: Sequence[Generation]) -> float:
+        "Seconds until a listing is due (0 or less: now): asked for, or a run in flight needs a look."
+        if self.schedule.poll_asked():
+            return 0.0
+        soonest = math.inf
+        since_poll = self.schedule.since_poll()
+        now = datetime.now(UTC)
+        longest = self.settings.max_poll_interval
+        if self.settings.public_url:  # webhooks bring the news; timed listings only catch lost ones
+            longest = max(longest, self.settings.webhook_poll_interval)
+        for gen in running:
+            age = _seconds_between(gen.submitted_at, now)
+            age = math.inf if age is None else age
+            wait = poll_wait(
+                age,
+                since_poll,
+                first=self.settings.first_poll_after,
+                shortest=self.settings.poll_interval,
+                longest=longest,
+            )
+            soonest = min(soonest, wait)
+        return soonest
 
     def _schedule(self, gen: Generation, task: Callable[[Generation], None]) -> None:
-        with self._lock:
-            if gen.id in self._in_hand or self._pool is None:
-                return
-            self._in_hand.add(gen.id)
+        "Run `task` for this job on the pool, unless a worker already holds the job."
+
+        def step() -> None:
+            fresh = self.store.get(gen.id)
+            if fresh and fresh.status == gen.status:
+                task(fresh)
+
+        def failed(err: Exception) -> None:
+            self.store.update_job(gen.id, last_error=str(err))
+            self.schedule.later(gen.id, self.settings.max_poll_interval)
+
+        self._run_task(gen.id, step, failed)
+
+    def _run_task(self, key: str, step: Callable[[], None], failed: Callable[[Exception], None] | None = None) -> None:
+        if self._pool is None or not self.schedule.claim(key):
+            return
 
         def run() -> None:
             try:
-                fresh = self.store.get(gen.id)
-                if fresh and fresh.status == gen.status:
-                    task(fresh)
+                step()
             except Exception as err:
-                log.exception("job %s: %s failed", gen.id, task.__name__)
-                self.store.update_job(gen.id, last_error=str(err))
-                self._later(gen.id, self.settings.max_poll_interval)
+                log.exception("job task %s failed", key)
+                if failed:
+                    failed(err)
             finally:
-                with self._lock:
-                    self._in_hand.discard(gen.id)
+                self.schedule.release(key)
                 self.wake()
 
         try:
             self._pool.submit(run)
         except RuntimeError:  # pool shut down while stopping
-            with self._lock:
-                self._in_hand.discard(gen.id)
+            self.schedule.release(key)
 
     def _later(self, gen_id: str, seconds: float) -> None:
-        self._due[gen_id] = self._clock() + seconds
+        self.schedule.later(gen_id, seconds)
 
     # ------------------------------------------------------------------ submit
 
@@ -206,7 +396,7 @@ class JobRunner:
             # A POST /run may have reached Mosaic before we lost track: ask the agent first, so
             # a run that exists is followed (and cancelled, when that was asked), never forgotten.
             try:
-                run_id = self._find_lost_run(gen, job["submit_started_at"])
+                run_id = self._find_lost_run(gen, gen.agent_id, job["submit_started_at"])
             except ApiError as err:
                 self._retry_later(gen, err, self.settings.max_poll_interval)
                 return
@@ -217,7 +407,7 @@ class JobRunner:
             self._finish(gen, "cancelled", error="Cancelled before it started")
             return
         agent_id, node_id = gen.agent_id, gen.node_id
-        if not agent_id:
+        if not agent_id or not node_id:
             try:
                 agent_id, node_id = self._acquire_agent(gen)
             except ApiError as err:
@@ -227,8 +417,13 @@ class JobRunner:
                     self._retry_later(gen, err, self.settings.max_poll_interval)
                 return
             self.store.update(gen.id, agent_id=agent_id, node_id=node_id)
+        now = utcnow()
         self.store.update_job(
-            gen.id, submit_started_at=utcnow(), submit_attempts=int(job.get("submit_attempts") or 0) + 1, progress=0.05
+            gen.id,
+            submit_started_at=now,
+            submit_attempts=int(job.get("submit_attempts") or 0) + 1,
+            progress=0.05,
+            last_progress_at=now,
         )
         update_params = {node_id: gen.params.to_api()} if self.settings.run_flow == "reuse" else None
         try:
@@ -251,11 +446,11 @@ class JobRunner:
         self.store.update_job(gen.id, last_error=str(err))
         self._later(gen.id, seconds)
 
-    def _find_lost_run(self, gen: Generation, started_at: str) -> str | None:
+    def _find_lost_run(self, gen: Generation, agent_id: str, started_at: str) -> str | None:
         "The run this job's lost POST started: on its leased agent, after the POST, not yet known."
         since = datetime.fromisoformat(started_at) - CLOCK_SKEW_ALLOWANCE
-        known = self.store.known_run_ids(gen.agent_id)
-        for run in self.client.iter_runs(gen.agent_id, since=since):
+        known = self.store.known_run_ids(agent_id)
+        for run in self.client.iter_runs(agent_id, since=since):
             if not run.run_id or run.run_id in known:
                 continue
             if run.started_at and _parse_time(run.started_at) < since:
@@ -280,71 +475,142 @@ class JobRunner:
         if not self.store.record_run(gen.id, run_id, agent_id):
             return
         self.store.release_agent(gen.id)
-        self.store.update_job(gen.id, progress=0.1, node_status="running", poll_count=0)
-        self._poll_wait[gen.id] = self.settings.poll_interval
-        self._later(gen.id, self.settings.poll_interval)
+        self.store.update_job(gen.id, progress=0.1, node_status="running", poll_count=0, last_progress_at=utcnow())
+        self.wake()  # the listing's timing now counts this run
 
     def _callback_url(self) -> str | None:
         base = self.settings.public_url
         return f"{base.rstrip('/')}/hooks/mosaic" if base else None
 
-    # ------------------------------------------------------------------ poll
+    # ------------------------------------------------------------------ follow runs
 
-    def _poll(self, gen: Generation) -> None:
-        job = self.store.job(gen.id)
-        if job.get("cancel_requested") and gen.id not in self._cancel_sent:
-            try:
-                self.client.cancel_run(gen.run_id)
-                self._cancel_sent.add(gen.id)
-            except ApiStatusError as err:  # already finished: take whatever it ended as
-                log.info("job %s: cancel refused: %s", gen.id, err)
-                self._cancel_sent.add(gen.id)
+    def _send_cancel(self, gen: Generation) -> None:
         try:
-            run = self.client.get_run(gen.run_id)
-        except NotFoundError:
-            self._finish(gen, "failed", error=f"Mosaic has no record of run {gen.run_id}")
-            return
+            self.client.cancel_run(_run_of(gen))
+        except ApiStatusError as err:  # already finished: the listing tells how it ended
+            log.info("job %s: cancel refused: %s", gen.id, err)
         except ApiError as err:
-            self.store.update_job(gen.id, last_error=str(err))
-            self._later(gen.id, self.settings.max_poll_interval)
+            self._retry_later(gen, err, self.settings.poll_interval)
             return
+        self.schedule.note_cancel_sent(gen.id)
+        self.schedule.ask_poll(0.0)
+
+    def _poll_all(self) -> None:
+        "One listing for every run in flight; then each job takes its run's news."
+        gens = [g for g in self.store.with_status("running") if g.run_id]
+        if not gens:
+            self.schedule.polled()
+            return
+        waiting = {g.run_id: g for g in gens if g.run_id}
+        starts = [_parse_time(g.submitted_at) for g in gens if g.submitted_at]
+        since = (min(starts) if starts else datetime.now(UTC)) - CLOCK_SKEW_ALLOWANCE
+        found: dict[str, Run] = {}
+        try:
+            for run in self.client.iter_all_runs(since=since, status=list(LISTED_RUN_STATUSES)):
+                if run.run_id in waiting:
+                    found[run.run_id] = run
+                    if len(found) == len(waiting):
+                        break  # every run in flight is accounted for: no further pages
+        except ApiError as err:
+            log.warning("listing runs failed; will try again: %s", err)
+            for gen in gens:
+                self.store.update_job(gen.id, last_error=str(err))
+            return
+        finally:
+            self.schedule.polled()
+        for run_id, gen in waiting.items():
+            try:
+                self._take_news(gen, found.get(run_id))
+            except ApiError as err:
+                self.store.update_job(gen.id, last_error=str(err))
+
+    def _take_news(self, gen: Generation, run: Run | None) -> None:
+        "Move one job on from its run's summary (None: the listing lacked it)."
+        if run is None or (run.is_terminal and self._needs_detail(gen, run)):
+            try:
+                run = self.client.get_run(_run_of(gen))
+            except NotFoundError:
+                self._finish(gen, "failed", error=f"Mosaic has no record of run {gen.run_id}")
+                return
         if not run.is_terminal:
-            counts = run.node_status_counts
-            total = (counts.completed + counts.in_progress + counts.failed) if counts else 0
-            done = (counts.completed / total) if counts and total else 0.0
-            self.store.update_job(
-                gen.id,
-                poll_count=int(job.get("poll_count") or 0) + 1,
-                progress=round(0.1 + 0.8 * done, 3),
-                node_status=run.status,
-            )
-            wait = self._poll_wait.get(gen.id, self.settings.poll_interval)
-            self._later(gen.id, wait)
-            self._poll_wait[gen.id] = min(wait * POLL_BACKOFF, self.settings.max_poll_interval)
+            self._note_run(gen, run)
             return
         output = run.output_for(gen.node_id)
-        if run.status in ("completed", "partial_complete") and output is not None:
+        if run.status in ("completed", "partial_complete") and output is not None and output.video_url:
             if self.store.transition(gen.id, ("running",), "downloading", render_id=output.id):
-                self.store.update_job(gen.id, progress=0.9, node_status=run.status)
-                self._download(gen, output.video_url)
+                self.store.update_job(gen.id, progress=0.9, node_status=run.status, last_progress_at=utcnow())
+                self.schedule.hand_url(gen.id, output.video_url)
+                self._schedule(gen.model_copy(update={"status": "downloading"}), self._fetch)
             return
         status = "cancelled" if run.status == "cancelled" else "failed"
         self._finish(gen, status, error=run.error_text())
 
+    @staticmethod
+    def _needs_detail(gen: Generation, run: Run) -> bool:
+        "A summary lacks needs_credits and may lack outputs: ask for the run when the ending needs them."
+        if run.status == "failed":
+            return True  # why it failed (credits?) is only on the run itself
+        return run.status in ("completed", "partial_complete") and run.output_for(gen.node_id) is None
+
+    def _note_run(self, gen: Generation, run: Run) -> None:
+        "Record a run still going; a change of status, node counts or update time is progress."
+        job = self.store.job(gen.id)
+        counts = run.node_status_counts
+        total = (counts.completed + counts.in_progress + counts.failed) if counts else 0
+        done = (counts.completed / total) if counts and total else 0.0
+        progress = round(0.1 + 0.8 * done, 3)
+        fields: dict[str, object] = {}
+        if run.status != job.get("node_status") or progress != job.get("progress"):
+            fields.update(node_status=run.status, progress=progress)
+        if run.updated_at and run.updated_at != job.get("run_updated_at"):
+            fields["run_updated_at"] = run.updated_at
+        if not job.get("generating_since"):
+            since = self._generating_since(gen, run)
+            if since:
+                fields["generating_since"] = since
+        if fields:
+            fields["last_progress_at"] = utcnow()
+            fields["poll_count"] = int(job.get("poll_count") or 0) + 1
+            self.store.update_job(gen.id, **fields)
+
+    @staticmethod
+    def _generating_since(gen: Generation, run: Run) -> str | None:
+        """When the model started on this run, on our clock: the run's last change, once it has
+        changed since it was created (or a node has ended). None while it is only submitted."""
+        if run.status != "running":
+            return None  # e.g. "queued", should Mosaic report one
+        counts = run.node_status_counts
+        moved = bool(counts and (counts.completed or counts.failed))
+        if run.updated_at and run.started_at:
+            moved = moved or _parse_time(run.updated_at) > _parse_time(run.started_at)
+        elif not run.started_at:
+            moved = True  # nothing to tell by: running is running
+        if not moved:
+            return None
+        now = datetime.now(UTC)
+        stamp = _parse_time(run.updated_at) if run.updated_at else now
+        # Mosaic's clock is not ours: keep the moment between our submission and now.
+        if gen.submitted_at:
+            stamp = max(stamp, _parse_time(gen.submitted_at))
+        return min(stamp, now).isoformat(timespec="microseconds")
+
     # ------------------------------------------------------------------ download
 
     def _fetch(self, gen: Generation) -> None:
-        "Resume a download: signed URLs expire, so ask the run for a fresh one."
-        try:
-            run = self.client.get_run(gen.run_id)
-        except ApiError as err:
-            self._download_failed(gen, err)
-            return
-        output = run.output_for(gen.node_id)
-        if output is None:
-            self._finish(gen, "failed", error=run.error_text())
-            return
-        self._download(gen, output.video_url)
+        "Download the video: with the URL the listing handed over, else a fresh one (signed URLs expire)."
+        url = self.schedule.take_url(gen.id)
+        if url is None:
+            try:
+                run = self.client.get_run(_run_of(gen))
+            except ApiError as err:
+                self._download_failed(gen, err)
+                return
+            output = run.output_for(gen.node_id)
+            if output is None or not output.video_url:
+                self._finish(gen, "failed", error=run.error_text())
+                return
+            url = output.video_url
+        self._download(gen, url)
 
     def _download(self, gen: Generation, url: str) -> None:
         dest = self.media_dir / f"{gen.id}.mp4"
@@ -382,7 +648,7 @@ class JobRunner:
         )
 
     def _download_failed(self, gen: Generation, err: ApiError) -> None:
-        failures = self._download_failures[gen.id] = self._download_failures.get(gen.id, 0) + 1
+        failures = self.schedule.download_failed(gen.id)
         if failures >= MAX_DOWNLOAD_ATTEMPTS:
             self._finish(
                 gen, "failed", error=f"The video could not be downloaded: {err}", from_statuses=("downloading",)
@@ -413,9 +679,7 @@ class JobRunner:
         ):
             self.store.update_job(gen.id, progress=1.0 if status == "done" else 0.0, node_status=status)
         self.store.release_agent(gen.id)
-        for pending in (self._due, self._poll_wait, self._download_failures):
-            pending.pop(gen.id, None)
-        self._cancel_sent.discard(gen.id)
+        self.schedule.forget(gen.id)
 
     # ------------------------------------------------------------------ user actions
 
@@ -432,8 +696,16 @@ class JobRunner:
         ):
             return
         self.store.update_job(gen_id, cancel_requested=1)
-        self._due[gen_id] = 0.0
+        self.schedule.now(gen_id)
         self.wake()
+
+    def phases(self, ids: Sequence[str]) -> dict[str, JobPhase]:
+        "Phase (queued / submitted / generating / saving / ended), its times and the stuck flag, per id."
+        return self.store.job_phases(ids, stuck_after_s=self.settings.stuck_after)
+
+    def stuck(self) -> list[str]:
+        "Generations whose run has shown no progress for `settings.stuck_after` seconds."
+        return self.store.stuck_jobs(self.settings.stuck_after)
 
     def retry(self, gen_id: str) -> None:
         "Queue a failed or cancelled generation again, as a new attempt with a new run."

@@ -236,3 +236,16 @@ def m010_fts_prefix_index(db: Database) -> None:
         "INSERT INTO generations_fts(rowid, prompt, notes, tags) "
         "VALUES (new.rowid, new.prompt, new.notes, new.tags); END"
     )
+
+
+@migrations()
+def m011_job_phases(db: Database) -> None:
+    """Job phases and stuck runs: when the model started (`generating_since`), the last progress
+    seen, and the run's own update time; the never-used `next_action_at` goes (the schedule is in
+    memory, and a restart looks at every job afresh)."""
+    table = db.table("jobs")
+    for column in ("generating_since", "last_progress_at", "run_updated_at"):
+        if column not in table.columns_dict:
+            table.add_column(column, str)
+    if "next_action_at" in table.columns_dict:
+        table.transform(drop={"next_action_at"})

@@ -244,6 +244,43 @@ def _human_bytes(n: int) -> str:
     return f"{n} bytes"  # pragma: no cover
 
 
+def _list_params(
+    *,
+    since: datetime | str | None,
+    until: datetime | str | None,
+    status: list[str] | str | None,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, str]:
+    "The query of a run listing (limit, from, to, status, cursor), checked before anything is sent."
+    if not 1 <= limit <= LIST_LIMIT_MAX:
+        raise ValueError(f"limit must be 1..{LIST_LIMIT_MAX} (got {limit})")
+    params = {"limit": str(limit)}
+    if since is not None:
+        params["from"] = _timestamp(since)
+    if until is not None:
+        params["to"] = _timestamp(until)
+    if status:
+        params["status"] = status if isinstance(status, str) else ",".join(status)
+    if cursor:
+        params["cursor"] = cursor
+    return params
+
+
+def _follow(page: Callable[[str | None], RunList]) -> Iterator[Run]:
+    "Runs of every page, following `next_cursor`; a cursor handed back twice ends the walk."
+    cursor: str | None = None
+    seen: set[str] = set()
+    while True:
+        listing = page(cursor)
+        yield from listing.runs
+        cursor = listing.next_cursor
+        # A server that hands back a cursor twice would otherwise loop forever.
+        if not cursor or cursor in seen:
+            return
+        seen.add(cursor)
+
+
 # ---------------------------------------------------------------- the client
 
 
@@ -535,17 +572,7 @@ class MosaicClient:
         cursor: str | None = None,
     ) -> RunList:
         "One page of an agent's runs; pass its `next_cursor` back as `cursor` for the next page."
-        if not 1 <= limit <= LIST_LIMIT_MAX:
-            raise ValueError(f"limit must be 1..{LIST_LIMIT_MAX} (got {limit})")
-        params = {"limit": str(limit)}
-        if since is not None:
-            params["from"] = _timestamp(since)
-        if until is not None:
-            params["to"] = _timestamp(until)
-        if status:
-            params["status"] = status if isinstance(status, str) else ",".join(status)
-        if cursor:
-            params["cursor"] = cursor
+        params = _list_params(since=since, until=until, status=status, limit=limit, cursor=cursor)
         return self._call(RunList, "GET", f"/agent/{_segment(agent_id)}/runs", mode=SAFE, params=params)
 
     def iter_runs(
@@ -557,17 +584,43 @@ class MosaicClient:
         status: list[str] | str | None = None,
         limit: int = LIST_LIMIT_MAX,
     ) -> Iterator[Run]:
-        "Every run matching the filters, following `next_cursor` page by page."
-        cursor: str | None = None
-        seen: set[str] = set()
-        while True:
-            page = self.list_runs(agent_id, since=since, until=until, status=status, limit=limit, cursor=cursor)
-            yield from page.runs
-            cursor = page.next_cursor
-            # A server that hands back a cursor twice would otherwise loop forever.
-            if not cursor or cursor in seen:
-                return
-            seen.add(cursor)
+        "Every run of one agent matching the filters, following `next_cursor` page by page."
+        yield from _follow(
+            lambda cursor: self.list_runs(agent_id, since=since, until=until, status=status, limit=limit, cursor=cursor)
+        )
+
+    def list_all_runs(
+        self,
+        *,
+        agent_id: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        status: list[str] | str | None = None,
+        limit: int = LIST_LIMIT_MAX,
+        cursor: str | None = None,
+    ) -> RunList:
+        """One page of the organization's runs (`GET /agent_runs`). Summaries carry status, node
+        counts and outputs, but not `needs_credits`: ask `get_run` when that matters."""
+        params = _list_params(since=since, until=until, status=status, limit=limit, cursor=cursor)
+        if agent_id:
+            params["agent_id"] = agent_id
+        return self._call(RunList, "GET", "/agent_runs", mode=SAFE, params=params)
+
+    def iter_all_runs(
+        self,
+        *,
+        agent_id: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        status: list[str] | str | None = None,
+        limit: int = LIST_LIMIT_MAX,
+    ) -> Iterator[Run]:
+        "Every run of the organization matching the filters, page by page (stop early by breaking)."
+        yield from _follow(
+            lambda cursor: self.list_all_runs(
+                agent_id=agent_id, since=since, until=until, status=status, limit=limit, cursor=cursor
+            )
+        )
 
     def cancel_run(self, run_id: str) -> CancelResult:
         "Cancel an active run (retried: cancelling twice does no harm)."

@@ -19,7 +19,10 @@ DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_MAX_IN_FLIGHT = 24  # a whole 3 x 7 grid runs at once
 DEFAULT_POLL_INTERVAL_S = 2.0
-DEFAULT_MAX_POLL_INTERVAL_S = 10.0
+DEFAULT_MAX_POLL_INTERVAL_S = 60.0  # runs take minutes: a minute late at most, ~20 % of a run's time
+DEFAULT_FIRST_POLL_AFTER_S = 60.0  # no Seedance 2 run finishes within a minute (seedance-2.md)
+DEFAULT_WEBHOOK_POLL_INTERVAL_S = 300.0  # with webhooks, timed polls only catch a lost one
+DEFAULT_STUCK_AFTER_S = 20 * 60.0  # seedance-2.md: not stuck before about 20 minutes
 DEFAULT_CONFIRM_ABOVE_CELLS = 12
 SIMULATOR_API_KEY = "mk_local_simulator"
 SIMULATOR_SCOPE = "simulator"
@@ -45,7 +48,7 @@ class Settings(BaseSettings):
     timeout: float = Field(DEFAULT_TIMEOUT_S, gt=0, description="Seconds before an API call times out.")
     max_retries: int = Field(DEFAULT_MAX_RETRIES, ge=0, description="Retries of a failed safe API call.")
     max_in_flight: int = Field(DEFAULT_MAX_IN_FLIGHT, ge=1, description="Runs submitted to Mosaic at once.")
-    poll_interval: float = Field(DEFAULT_POLL_INTERVAL_S, gt=0, description="First wait between polls of a run.")
+    poll_interval: float = Field(DEFAULT_POLL_INTERVAL_S, gt=0, description="Shortest wait between polls of runs.")
     max_poll_interval: float = Field(DEFAULT_MAX_POLL_INTERVAL_S, gt=0, description="Longest wait between polls.")
     run_flow: Literal["reuse", "three_call"] = Field(
         "reuse",
@@ -65,6 +68,19 @@ class Settings(BaseSettings):
     )
     sim_latency: float = Field(3.0, ge=0, description="Simulator: fixed seconds per run.")
     sim_latency_per_second: float = Field(0.1, ge=0, description="Simulator: extra seconds per second of video.")
+    first_poll_after: float = Field(
+        DEFAULT_FIRST_POLL_AFTER_S,
+        ge=0,
+        description="Seconds after a run starts before its first poll (never more than max_poll_interval).",
+    )
+    webhook_poll_interval: float = Field(
+        DEFAULT_WEBHOOK_POLL_INTERVAL_S,
+        gt=0,
+        description="Longest wait between polls when public_url is set and webhooks bring the news.",
+    )
+    stuck_after: float = Field(
+        DEFAULT_STUCK_AFTER_S, gt=0, description="Seconds without progress after which a run is called stuck."
+    )
 
     @field_validator("data_dir")
     @classmethod

@@ -90,6 +90,7 @@ class FakeApi:
     storage_url: str = FAKE_STORAGE_URL
     key: str | None = field(default=FAKE_KEY, repr=False)
     run_status: str = "completed"
+    list_omits_outputs: bool = False  # GET /agent_runs summaries come without outputs
     max_upload_bytes: int = 50 * 1000 * 1000
     requests: list[Recorded] = field(default_factory=list, repr=False)
     sleeps: list[float] = field(default_factory=list, repr=False)
@@ -215,7 +216,7 @@ class FakeApi:
     def _routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., httpx.Response]]]:
         seg = r"(?P<{}>[^/]+)"
         kind = r"(?P<kind>image|video|audio)"
-        table = [
+        table: list[tuple[str, str, Callable[..., httpx.Response]]] = [
             ("GET", "/whoami", self._whoami),
             ("GET", "/credits", self._credits),
             ("POST", "/agent/create", self._create_agent),
@@ -223,6 +224,7 @@ class FakeApi:
             ("GET", f"/agent/{seg.format('agent_id')}", self._get_agent),
             ("POST", f"/agent/{seg.format('agent_id')}/run", self._run_agent),
             ("GET", f"/agent/{seg.format('agent_id')}/runs", self._list_runs),
+            ("GET", "/agent_runs", self._list_all_runs),
             ("GET", f"/agent_run/{seg.format('run_id')}", self._get_run),
             ("GET", f"/agent_run/{seg.format('run_id')}/nodes", self._get_run_nodes),
             ("POST", f"/agent_run/{seg.format('run_id')}/cancel", self._cancel_run),
@@ -375,14 +377,19 @@ class FakeApi:
             },
         )
 
-    def _list_runs(self, request: httpx.Request, body: Any, agent_id: str) -> httpx.Response:
+    def _list_runs(self, request: httpx.Request, body: Any, agent_id: str | None = None) -> httpx.Response:
         params = request.url.params
         wanted = set(filter(None, params.get("status", "").split(",")))
+        agent_id = agent_id or params.get("agent_id") or None
         runs = [
             self._public_run(r)
             for r in self.runs.values()
-            if r["agent_id"] == agent_id and (not wanted or r["status"] in wanted)
+            if (agent_id is None or r["agent_id"] == agent_id) and (not wanted or r["status"] in wanted)
         ]
+        # Summaries never carry needs_credits (mosaic-api.md §2.4).
+        runs = [{k: v for k, v in r.items() if k != "needs_credits"} for r in runs]
+        if agent_id is None and self.list_omits_outputs:
+            runs = [{**r, "outputs": []} for r in runs]
         cursor, limit = params.get("cursor") or "0", params.get("limit") or "25"
         if not cursor.isdigit() or not limit.isdigit():
             return _json(400, {"detail": "Invalid cursor or limit"})
@@ -390,6 +397,9 @@ class FakeApi:
         page = runs[start : start + limit]
         more = start + limit < len(runs)
         return _json(200, {"runs": page, "next_cursor": str(start + limit) if more else None})
+
+    def _list_all_runs(self, request: httpx.Request, body: Any) -> httpx.Response:
+        return self._list_runs(request, body)
 
     def _cancel_run(self, request: httpx.Request, body: Any, run_id: str) -> httpx.Response:
         run = self.runs.get(run_id)

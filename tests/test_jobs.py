@@ -74,7 +74,8 @@ def test_one_api_call_starts_a_generation_on_a_warm_pool(studio, sim):
     assert gen.status == "done"
     assert calls["run"] == 1
     assert calls["agent_create"] == 0 and calls["agent_update"] == 0 and calls["agent_runs"] == 0
-    assert set(calls) <= {"run", "run_get", "storage_download"}
+    # Waiting is the organization's run listing ("runs"), not a GET per run.
+    assert set(calls) <= {"run", "runs", "storage_download"}
     assert studio.store.agent_count() == 1
 
 
@@ -376,3 +377,294 @@ def test_cancel_after_a_lost_answer_cancels_that_run_and_nobody_adopts_it(sim, s
     assert (took_b.width, took_b.height, round(took_b.duration_s)) == (480, 854, 6)
     assert took_b.agent_id == took_a.agent_id  # the pooled agent was handed on
     assert sim.runs_for_agent(took_b.agent_id) == 2  # A's (cancelled) and B's own
+
+
+# ---------------------------------------------------------------- one listing for every run in flight
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> bytes:
+    "A real, tiny MP4 for the fake storage host to serve."
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    media.render_clip(path, width=160, height=90, seconds=1, audio=False, text="")
+    return path.read_bytes()
+
+
+@pytest.fixture
+def fake_studio(tmp_path):
+    "A runner over the scripted fake API (httpx.MockTransport): runs stay `running` until a test ends them."
+    from fakes import FakeApi
+
+    from studio.jobs import JobRunner
+    from studio.settings import Settings
+    from studio.store import HistoryStore
+
+    api = FakeApi(run_status="running")
+    settings = Settings(
+        api_key=TEST_KEY,
+        base_url=api.base_url,
+        data_dir=tmp_path / "fake",
+        poll_interval=0.05,
+        max_poll_interval=0.1,
+    )
+    store = HistoryStore(settings.db_path)
+    client = api.client()
+    runner = JobRunner(store, client, settings)
+    yield api, store, runner
+    runner.stop()
+    client.close()
+
+
+def _end_runs(api, clip: bytes, status: str = "completed") -> None:
+    "Mosaic finishes every running run of the fake: with a real video output, or without one."
+    with api._lock:
+        for run_id, run in api.runs.items():
+            if run["status"] != "running":
+                continue
+            run["status"], run["updated_at"] = status, "2026-01-01T00:05:00Z"
+            if status == "completed":
+                node_id = next(iter(api.agents[run["agent_id"]]["agent_nodes"]))["agent_node_id"]
+                url = api.add_file(f"{run_id}.mp4", clip)
+                run["outputs"] = [{"id": f"render-{run_id}", "video_url": url, "original_node_id": node_id}]
+
+
+def _wait_status(store, ids, statuses, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        gens = store.many(ids)
+        if all(g.status in statuses for g in gens):
+            return gens
+        time.sleep(0.02)
+    raise AssertionError(f"not {statuses} in time: {[g.status for g in store.many(ids)]}")
+
+
+def test_one_listing_follows_every_run_in_flight(fake_studio, clip):
+    api, store, runner = fake_studio
+    ids = store.add_generations([(params(prompt=f"Take {i}"), None) for i in range(5)])
+    runner.start()
+    _wait_status(store, ids, {"running"})
+    time.sleep(0.5)  # several poll intervals with five runs in flight
+    listings = api.calls("GET", "/agent_runs")
+    assert listings, "the runs in flight were looked at"
+    assert not api.calls("GET", "/agent_run/{id}"), "no run is polled on its own"
+    query = listings[-1].params
+    assert query["status"].split(",") == ["running", "completed", "partial_complete", "failed", "cancelled"]
+    assert query["limit"] == "100" and query["from"] < min(g.submitted_at for g in store.many(ids))
+    _end_runs(api, clip)
+    gens = _wait_status(store, ids, {"done", "failed"})
+    assert [g.status for g in gens] == ["done"] * 5, [g.error for g in gens]
+    assert {g.render_id for g in gens} == {f"render-{g.run_id}" for g in gens}
+    assert not api.calls("GET", "/agent_run/{id}"), "the outputs came from the listing"
+
+
+def test_listing_without_outputs_costs_one_get_per_finished_run(fake_studio, clip):
+    api, store, runner = fake_studio
+    api.list_omits_outputs = True
+    ids = store.add_generations([(params(prompt=f"Take {i}"), None) for i in range(2)])
+    runner.start()
+    _wait_status(store, ids, {"running"})
+    _end_runs(api, clip)
+    gens = _wait_status(store, ids, {"done", "failed"})
+    assert [g.status for g in gens] == ["done", "done"], [g.error for g in gens]
+    asked = sorted(r.path for r in api.calls("GET", "/agent_run/{id}"))
+    assert asked == sorted(f"/agent_run/{g.run_id}" for g in gens)
+
+
+def test_a_failed_run_is_asked_about_once_for_its_reason(fake_studio, clip):
+    api, store, runner = fake_studio
+    [gen_id] = store.add_generations([(params(), None)])
+    runner.start()
+    [gen] = _wait_status(store, [gen_id], {"running"})
+    with api._lock:
+        api.runs[gen.run_id].update(needs_credits=True, status_message="Insufficient credits")
+    _end_runs(api, clip, status="failed")
+    [gen] = _wait_status(store, [gen_id], {"failed"})
+    assert "credits" in gen.error.lower()  # needs_credits is only on the run itself, not the summary
+    assert len(api.calls("GET", "/agent_run/{id}")) == 1
+
+
+def test_a_run_missing_from_the_listing_is_asked_about_on_its_own(fake_studio):
+    api, store, runner = fake_studio
+    [gen_id] = store.add_generations([(params(), None)])
+    runner.start()
+    [gen] = _wait_status(store, [gen_id], {"running"})
+    with api._lock:
+        del api.runs[gen.run_id]  # Mosaic forgot it
+    [gen] = _wait_status(store, [gen_id], {"failed"})
+    assert "no record" in gen.error
+    assert [r.path for r in api.calls("GET", "/agent_run/{id}")] == [f"/agent_run/{gen.run_id}"]
+
+
+def test_the_listing_follows_cursors_until_every_run_is_found(fake_studio, clip):
+    api, store, runner = fake_studio
+    with api._lock:  # the organization ran 150 other things, listed before ours
+        for i in range(150):
+            api.runs[f"other-{i}"] = {"run_id": f"other-{i}", "agent_id": "other", "status": "completed"}
+    [gen_id] = store.add_generations([(params(), None)])
+    runner.start()
+    _wait_status(store, [gen_id], {"running"})
+    _end_runs(api, clip)
+    [gen] = _wait_status(store, [gen_id], {"done", "failed"})
+    assert gen.status == "done", gen.error
+    cursors = [r.params.get("cursor") for r in api.calls("GET", "/agent_runs")]
+    assert "100" in cursors  # the second page was read: that is where our run was
+
+
+def test_webhooks_note_progress_without_a_call_and_a_finish_brings_the_listing_forward(fake_studio):
+    api, store, runner = fake_studio
+    [gen_id] = store.add_generations([(params(), None)])
+    runner.start()
+    [gen] = _wait_status(store, [gen_id], {"running"})
+    runner.stop()  # the worker is idle from here: only the webhook acts
+    before = len(api.requests)
+    assert not runner.schedule.poll_asked()
+    runner.notify_run(gen.run_id, status="running", flag="RUN_PROGRESS")
+    assert len(api.requests) == before and not runner.schedule.poll_asked()
+    phase = runner.phases([gen_id])[gen_id]
+    assert phase.phase == "generating" and phase.generating_since and phase.last_progress_at
+    runner.notify_run(gen.run_id, status="completed", flag="RUN_FINISHED")
+    time.sleep(runner.settings.poll_interval)
+    assert runner.schedule.poll_asked() and len(api.requests) == before
+    runner.notify_run("not-our-run", status="completed")  # someone else's run: ignored
+
+
+# ---------------------------------------------------------------- poll timing
+
+
+def test_poll_timing_waits_for_the_first_finish_then_backs_off_with_age():
+    from studio.jobs import poll_wait
+
+    timing = {"first": 60.0, "shortest": 2.0, "longest": 60.0}
+    # A run 10 s old, never looked at: not before it is a minute old.
+    assert poll_wait(10, float("inf"), **timing) == 50
+    assert poll_wait(60, float("inf"), **timing) <= 0
+    # Then a fifth of its age, from the last look: 2 min old -> 24 s; 10 min old -> capped at 60 s.
+    assert poll_wait(120, 0, **timing) == pytest.approx(24)
+    assert poll_wait(120, 24, **timing) == pytest.approx(0)
+    assert poll_wait(600, 0, **timing) == 60
+    # Short test intervals: the first look never waits longer than the longest interval.
+    assert poll_wait(0, float("inf"), first=60, shortest=0.05, longest=0.1) == pytest.approx(0.1)
+
+
+# ---------------------------------------------------------------- the schedule is shared between threads
+
+
+def test_schedule_survives_page_and_worker_threads_at_once(monkeypatch):
+    "Page threads note due times while workers claim jobs: each job is held by one worker only."
+    import sys
+    import threading
+
+    from studio.jobs import Schedule
+
+    monkeypatch.setattr(sys, "getswitchinterval", sys.getswitchinterval)
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, so races show
+    try:
+        schedule = Schedule(time.monotonic)
+        keys = [f"g{i}" for i in range(3000)]
+        errors: list[BaseException] = []
+        claimed: list[str] = []
+        pages_done = threading.Event()
+
+        def page(part: list[str]) -> None:
+            for key in part:
+                schedule.later(key, 0.0)
+                schedule.ask_poll(0.0)
+
+        def worker() -> None:
+            try:
+                while True:
+                    finished = pages_done.is_set()
+                    for key in schedule.waits():
+                        if schedule.is_due(key) and schedule.claim(key):
+                            claimed.append(key)  # held from here on: no other worker may take it
+                    if finished:
+                        return
+            except BaseException as err:
+                errors.append(err)
+
+        workers = [threading.Thread(target=worker) for _ in range(4)]
+        pages = [threading.Thread(target=page, args=(keys[i::4],)) for i in range(4)]
+        for t in workers + pages:
+            t.start()
+        for t in pages:
+            t.join()
+        pages_done.set()
+        for t in workers:
+            t.join()
+    finally:
+        sys.setswitchinterval(0.005)
+    assert not errors, errors
+    assert len(claimed) == len(set(claimed)), "a job was held by two workers at once"
+    assert sorted(claimed) == sorted(keys), "every job was taken"
+    assert schedule.poll_asked()
+
+
+# ---------------------------------------------------------------- phases and stuck runs
+
+
+def test_phases_go_queued_submitted_generating_with_their_times(idle):
+    from datetime import UTC, datetime, timedelta
+
+    store, runner = idle.store, idle.runner
+    [gen_id] = store.add_generations([(params(), None)])
+    assert runner.phases([gen_id])[gen_id].phase == "queued"
+    store.transition(gen_id, ("queued",), "submitting")
+    assert store.record_run(gen_id, "run-1", "agent-1")
+    phase = runner.phases([gen_id])[gen_id]
+    assert phase.phase == "submitted" and phase.phase_since == phase.submitted_at and not phase.stuck
+    store.note_progress(gen_id, generating=True)
+    later = datetime.now(UTC) + timedelta(minutes=3)
+    phase = store.job_phases([gen_id], stuck_after_s=runner.settings.stuck_after, now=later)[gen_id]
+    assert phase.phase == "generating" and phase.phase_since == phase.generating_since
+    assert 179 < phase.phase_elapsed_s < 181 and 179 < phase.since_submitted_s < 181
+    assert not phase.stuck and 179 < phase.idle_s < 181
+
+
+def test_a_run_is_stuck_only_after_twenty_minutes_without_progress(idle):
+    from datetime import UTC, datetime, timedelta
+
+    store, runner = idle.store, idle.runner
+    assert runner.settings.stuck_after == 20 * 60  # STUDIO_STUCK_AFTER's default
+    [quiet, busy] = store.add_generations([(params(prompt="Quiet"), None), (params(prompt="Busy"), None)])
+    for gen_id, run_id in ((quiet, "run-q"), (busy, "run-b")):
+        store.transition(gen_id, ("queued",), "submitting")
+        store.record_run(gen_id, run_id, "agent-1")
+    long_ago = (datetime.now(UTC) - timedelta(minutes=21)).isoformat()
+    store.update_job(quiet, last_progress_at=long_ago)
+    store.update_job(busy, last_progress_at=(datetime.now(UTC) - timedelta(minutes=19)).isoformat())
+    assert runner.stuck() == [quiet]
+    phases = runner.phases([quiet, busy])
+    assert phases[quiet].stuck and not phases[busy].stuck
+    runner.notify_run("run-q", status="running", flag="RUN_PROGRESS")  # news at last
+    assert runner.stuck() == [] and not runner.phases([quiet])[quiet].stuck
+
+
+def test_a_real_run_records_when_it_started_generating(studio):
+    [gen] = svc.wait_for(studio, svc.generate(studio, params(duration="4")), timeout=60)
+    assert gen.status == "done", gen.error
+    job = studio.store.job(gen.id)
+    assert job["last_progress_at"] and job["generating_since"]
+    assert gen.submitted_at <= job["generating_since"] <= gen.finished_at
+
+
+def test_job_phases_migration_adds_progress_stamps_and_drops_next_action_at(tmp_path):
+    from studio.store import HistoryStore
+
+    columns = HistoryStore(tmp_path / "s.db").db.table("jobs").columns_dict
+    assert {"generating_since", "last_progress_at", "run_updated_at"} <= set(columns)
+    assert "next_action_at" not in columns  # the schedule lives in memory, under a lock
+
+
+def test_a_cancel_is_not_postponed_by_the_retry_delay_of_the_task_in_hand():
+    "Cancel asks for a look at once; the submit task already running may not push it 2 s away."
+    from studio.jobs import Schedule
+
+    schedule = Schedule(time.monotonic)
+    assert schedule.claim("g1")  # the submit task is running
+    schedule.now("g1")  # a page asks to cancel
+    schedule.later("g1", 2.0)  # the task ends with "try again in 2 s"
+    schedule.release("g1")
+    assert schedule.is_due("g1")
+    assert schedule.claim("g1")  # the next task runs at once; from then on delays apply again
+    schedule.later("g1", 2.0)
+    assert not schedule.is_due("g1")

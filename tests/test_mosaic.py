@@ -933,3 +933,32 @@ def test_retries_stop_when_their_waits_would_pass_the_budget(api):
     with api.client(max_retries=5, retry_budget=10.0) as c, pytest.raises(errors.ServerError):
         c.whoami()
     assert api.sleeps == [4.0, 4.0]  # a third wait would make 12 s
+
+
+def test_list_all_runs_asks_the_organization_listing(api, client):
+    api.enqueue("GET", "/agent_runs", json={"runs": [], "next_cursor": None})
+    client.list_all_runs(since="2026-03-01T08:00:00Z", status=["running", "completed"], agent_id="a1", cursor="c9")
+    assert api.requests[0].path == "/agent_runs"
+    assert api.requests[0].params == {
+        "limit": "100",
+        "from": "2026-03-01T08:00:00Z",
+        "status": "running,completed",
+        "cursor": "c9",
+        "agent_id": "a1",
+    }
+
+
+def test_iter_all_runs_follows_cursors_across_agents_and_can_stop_early(api, client):
+    first, _ = _agent_with_node(client)
+    second, _ = _agent_with_node(client)
+    run_ids = [client.run_agent(agent).run_id for agent in (first, second, first, second, first)]
+    got = [r.run_id for r in client.iter_all_runs(status="completed", limit=2)]
+    assert got == run_ids
+    pages = api.calls("GET", "/agent_runs")
+    assert [p.params.get("cursor") for p in pages] == [None, "2", "4"]
+    # A caller that has what it needs stops reading: no further page is asked for.
+    api.requests.clear()
+    walk = client.iter_all_runs(limit=2)
+    assert next(walk).run_id == run_ids[0]
+    walk.close()
+    assert len(api.calls("GET", "/agent_runs")) == 1

@@ -68,7 +68,10 @@ def handle_webhook(services: Services, payload: dict[str, Any], signature: str |
         return False
     run_id = payload.get("run_id")
     if isinstance(run_id, str) and run_id:
-        services.runner.notify_run(run_id)
+        status, flag = payload.get("status"), payload.get("flag")
+        services.runner.notify_run(
+            run_id, status=status if isinstance(status, str) else None, flag=flag if isinstance(flag, str) else None
+        )
     return True
 
 
