@@ -203,3 +203,19 @@ def test_browser_upload_limit_matches_the_server_config():
     assert config["server"]["maxUploadSize"] == svc.BROWSER_UPLOAD_MAX_MB
     with pytest.raises(ParamsError, match="up to 1024 MB from the browser"):
         svc.check_reference("long-take.mp4", 1100 * 1024**2)
+
+
+def test_keyless_studio_polls_on_the_simulators_schedule_not_mosaics(tmp_path):
+    from studio.settings import Settings
+
+    # Mosaic's defaults: no look at a run before a minute, then up to a minute between looks.
+    settings = Settings(data_dir=tmp_path / "d", sim_latency=0.3, sim_latency_per_second=0.0)
+    assert settings.first_poll_after >= 60 and settings.max_poll_interval >= 60
+    studio = svc.build_services(settings)
+    try:
+        assert studio.runner.settings.first_poll_after <= settings.sim_latency
+        assert studio.runner.settings.max_poll_interval <= 1.0
+        [gen] = svc.wait_for(studio, svc.generate(studio, params(duration="4")), timeout=30)
+        assert gen.status == "done", gen.error  # on Mosaic's schedule it would still be waiting
+    finally:
+        studio.close()

@@ -21,6 +21,7 @@ from ..simulator import SimConfig, Simulator
 from ..store import HistoryStore
 
 SIMULATOR_DIR = "simulator"
+SIMULATOR_MAX_POLL_S = 1.0
 
 
 @dataclass
@@ -88,12 +89,22 @@ def build_services(
         ).start()
     if settings.simulated:
         base_url = simulator.base_url
+        settings = _polling_for_simulator(settings)
     client = MosaicClient.from_settings(settings, base_url=base_url)
     runner = JobRunner(store, client, settings)
     services = Services(settings, store, client, runner, simulator if settings.simulated else None)
     if start_worker:
         runner.start()
     return services
+
+
+def _polling_for_simulator(settings: Settings) -> Settings:
+    """The built-in simulator finishes a run in seconds and costs nothing to ask, so its runs are
+    looked at from when they can be done and at least every SIMULATOR_MAX_POLL_S, not on Mosaic's
+    minutes-long schedule."""
+    first = min(settings.first_poll_after, settings.sim_latency)
+    longest = min(settings.max_poll_interval, SIMULATOR_MAX_POLL_S)
+    return settings.model_copy(update={"first_poll_after": first, "max_poll_interval": longest})
 
 
 _shared: Services | None = None
