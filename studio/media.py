@@ -1,5 +1,7 @@
 """Video files: frame sizes for the node's settings, fast placeholder renders, probing, thumbnails.
 
+Sizes come from Seedance 2's table (studio.models.OUTPUT_SIZES); renders are 24 fps like the model.
+
 Renders run the ffmpeg binary bundled with imageio-ffmpeg; probing and thumbnails use PyAV and
 Pillow (there is no ffprobe). Every file is written to a temp name and renamed into place, so a
 reader never sees half a file. No Streamlit and no network here.
@@ -21,10 +23,11 @@ import av
 import imageio_ffmpeg
 from PIL import Image
 
-SHORT_SIDE = {"480p": 480, "720p": 720, "1080p": 1080}
-AUTO_ASPECT_RATIO = "16:9"
+from .models import OUTPUT_SIZES, RESOLUTIONS, output_size
 
-RENDER_FPS = 12
+AUTO_ASPECT_RATIO = "16:9"  # frame_size's stand-in for `auto` when no prompt picks one
+
+RENDER_FPS = 24  # Seedance 2 always makes 24 fps
 FONT_FILE = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 THUMB_WIDTH = 320
 THUMB_AT_S = 1.0
@@ -52,7 +55,7 @@ X264_ARGS = (
     "-threads",
     "1",
 )
-AAC_ARGS = ("-c:a", "aac", "-b:a", "64k", "-ac", "2", "-ar", "44100")
+AAC_ARGS = ("-c:a", "aac", "-b:a", "64k", "-ac", "1", "-ar", "44100")  # one mono track, like the model
 TONE_HZ = 440
 RENDER_TIMEOUT_S = 300
 
@@ -68,30 +71,24 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def _ratio(aspect_ratio: str) -> tuple[int, int]:
-    text = AUTO_ASPECT_RATIO if aspect_ratio == "auto" else aspect_ratio
-    try:
-        a, b = (int(p) for p in text.split(":"))
-    except ValueError:
-        raise ValueError(f"aspect ratio must look like 16:9 or be auto (got {aspect_ratio!r})") from None
-    if a <= 0 or b <= 0:
-        raise ValueError(f"aspect ratio must be positive (got {aspect_ratio!r})")
-    return a, b
-
-
 def _even(x: float) -> int:
     return max(2, 2 * round(x / 2))
 
 
 def frame_size(resolution: str, aspect_ratio: str) -> tuple[int, int]:
-    "(width, height) for a resolution and aspect ratio: the short side is 480/720/1080, both even."
-    if resolution not in SHORT_SIDE:
-        raise ValueError(f"resolution must be one of {', '.join(SHORT_SIDE)} (got {resolution!r})")
-    short = SHORT_SIDE[resolution]
-    a, b = _ratio(aspect_ratio)
-    if a >= b:
-        return _even(short * a / b), short
-    return short, _even(short * b / a)
+    "(width, height) Seedance 2 makes for a resolution and aspect ratio (`auto`: AUTO_ASPECT_RATIO)."
+    ratio = AUTO_ASPECT_RATIO if aspect_ratio == "auto" else aspect_ratio
+    if resolution not in RESOLUTIONS or ratio not in OUTPUT_SIZES:
+        raise ValueError(
+            f"resolution must be one of {', '.join(RESOLUTIONS)} and aspect ratio one of "
+            f"{', '.join(OUTPUT_SIZES)} or auto (got {resolution!r}, {aspect_ratio!r})"
+        )
+    return output_size(resolution, ratio)
+
+
+def frame_count(seconds: float, fps: int = RENDER_FPS) -> int:
+    "Frames of a take of `seconds`: N × fps + 1, as Seedance 2 makes them."
+    return round(seconds * fps) + 1
 
 
 def _wrap_prompt(text: str, width: int, fontsize: int) -> str:
@@ -142,16 +139,33 @@ def _video_graph(width: int, height: int, fps: int, text_file: Path | None) -> s
 
 
 def render_clip(
-    dest: Path, *, width: int, height: int, seconds: float, audio: bool, text: str, fps: int = RENDER_FPS
+    dest: Path,
+    *,
+    width: int,
+    height: int,
+    seconds: float | None = None,
+    frames: int | None = None,
+    audio: bool,
+    text: str,
+    fps: int = RENDER_FPS,
 ) -> None:
-    """Render a playable H.264 MP4 (plus an AAC tone when `audio`) showing `text`, atomically.
+    """Render a playable H.264 MP4 (plus a mono AAC tone when `audio`) showing `text`, atomically.
 
-    Without the font file the clip is rendered without text rather than failing.
+    Give `frames`, or `seconds` for frame_count(seconds) frames (N × fps + 1). Without the font
+    file the clip is rendered without text rather than failing.
     """
     if width % 2 or height % 2 or width <= 0 or height <= 0:
         raise ValueError(f"frame size must be positive and even (got {width}x{height})")
-    if seconds <= 0:
-        raise ValueError(f"seconds must be positive (got {seconds})")
+    if (seconds is None) == (frames is None):
+        raise ValueError("give exactly one of seconds and frames")
+    if seconds is not None:
+        if seconds <= 0:
+            raise ValueError(f"seconds must be positive (got {seconds})")
+        frames = frame_count(seconds, fps) if fps > 0 else 1
+    assert frames is not None
+    if frames < 1:
+        raise ValueError(f"frames must be at least 1 (got {frames})")
+    length = frames / fps if fps > 0 else 1.0
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
@@ -172,13 +186,13 @@ def render_clip(
             "-f",
             "lavfi",
             "-i",
-            f"color=c={_background(text)}:s={width}x{height}:r={fps}:d={seconds}",
+            f"color=c={_background(text)}:s={width}x{height}:r={fps}:d={length + 1}",
         ]
         if audio:
-            cmd += ["-f", "lavfi", "-i", f"sine=frequency={TONE_HZ}:sample_rate=44100:duration={seconds}"]
+            cmd += ["-f", "lavfi", "-i", f"sine=frequency={TONE_HZ}:sample_rate=44100:duration={length}"]
         cmd += ["-filter_complex", _video_graph(width, height, fps, text_file), "-map", "[v]", *X264_ARGS]
         cmd += ["-map", "1:a", *AAC_ARGS] if audio else ["-an"]
-        cmd += ["-t", f"{seconds}", "-movflags", "+faststart", "-f", "mp4", str(tmp)]
+        cmd += ["-frames:v", str(frames), "-movflags", "+faststart", "-f", "mp4", str(tmp)]
         try:
             proc = subprocess.run(cmd, capture_output=True, timeout=RENDER_TIMEOUT_S)
         except subprocess.TimeoutExpired as err:
@@ -202,6 +216,9 @@ class MediaFacts:
     video_codec: str | None
     audio_codec: str | None
     file_size: int
+    fps: float = 0.0
+    frames: int = 0
+    audio_channels: int = 0
 
 
 def probe(path: Path) -> MediaFacts:
@@ -212,7 +229,7 @@ def probe(path: Path) -> MediaFacts:
         sound = container.streams.audio[0] if container.streams.audio else None
         if container.duration is not None:
             duration = container.duration / av.time_base
-        elif video is not None and video.duration is not None:
+        elif video is not None and video.duration is not None and video.time_base is not None:
             duration = float(video.duration * video.time_base)
         else:
             duration = 0.0
@@ -224,6 +241,9 @@ def probe(path: Path) -> MediaFacts:
             video_codec=video.codec_context.name if video else None,
             audio_codec=sound.codec_context.name if sound else None,
             file_size=path.stat().st_size,
+            fps=float(video.average_rate or 0) if video else 0.0,
+            frames=int(video.frames) if video else 0,
+            audio_channels=sound.codec_context.layout.nb_channels if sound else 0,
         )
 
 

@@ -492,3 +492,27 @@ class Preset(BaseModel):
     @classmethod
     def _params_json(cls, v: Any) -> Any:
         return json.loads(v) if isinstance(v, str) else v
+
+
+# Seedance 2's output sizes: fixed per resolution × aspect ratio, the same in ByteDance's reference
+# and every reseller (seedance-2.md). Not "short side = 720": 16:9 at 480p is 864×496, 1:1 at 720p
+# is 960×960. `auto` has no row: the model picks one of these six.
+OUTPUT_SIZES: dict[str, dict[str, tuple[int, int]]] = {
+    "16:9": {"480p": (864, 496), "720p": (1280, 720), "1080p": (1920, 1080)},
+    "4:3": {"480p": (752, 560), "720p": (1112, 834), "1080p": (1664, 1248)},
+    "1:1": {"480p": (640, 640), "720p": (960, 960), "1080p": (1440, 1440)},
+    "3:4": {"480p": (560, 752), "720p": (834, 1112), "1080p": (1248, 1664)},
+    "9:16": {"480p": (496, 864), "720p": (720, 1280), "1080p": (1080, 1920)},
+    "21:9": {"480p": (992, 432), "720p": (1470, 630), "1080p": (2206, 946)},
+}
+
+
+def output_size(resolution: str, aspect_ratio: str) -> tuple[int, int]:
+    "(width, height) Seedance 2 renders at; `auto` is not a size (resolve it first). ParamsError otherwise."
+    row = OUTPUT_SIZES.get(aspect_ratio)
+    if row is None or resolution not in row:
+        raise ParamsError(
+            f"no Seedance 2 output size for {resolution!r} at {aspect_ratio!r}; resolutions: "
+            f"{', '.join(RESOLUTIONS)}; aspect ratios: {', '.join(OUTPUT_SIZES)}"
+        )
+    return row[resolution]

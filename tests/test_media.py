@@ -10,50 +10,67 @@ import pytest
 from PIL import Image, ImageStat
 
 from studio import media
-from studio.models import ASPECT_RATIOS, RESOLUTIONS
+from studio.errors import ParamsError
+from studio.models import ASPECT_RATIOS, OUTPUT_SIZES, RESOLUTIONS, output_size
 
 needs_font = pytest.mark.skipif(not media.FONT_FILE.is_file(), reason="DejaVu font not installed")
 
 
-def _ratio(aspect_ratio: str) -> float:
-    a, b = (int(p) for p in (media.AUTO_ASPECT_RATIO if aspect_ratio == "auto" else aspect_ratio).split(":"))
-    return a / b
+# seedance-2.md's table, written out once more here on purpose: the code's table must match it.
+SEEDANCE_SIZES = {
+    ("480p", "16:9"): (864, 496), ("720p", "16:9"): (1280, 720), ("1080p", "16:9"): (1920, 1080),
+    ("480p", "4:3"): (752, 560), ("720p", "4:3"): (1112, 834), ("1080p", "4:3"): (1664, 1248),
+    ("480p", "1:1"): (640, 640), ("720p", "1:1"): (960, 960), ("1080p", "1:1"): (1440, 1440),
+    ("480p", "3:4"): (560, 752), ("720p", "3:4"): (834, 1112), ("1080p", "3:4"): (1248, 1664),
+    ("480p", "9:16"): (496, 864), ("720p", "9:16"): (720, 1280), ("1080p", "9:16"): (1080, 1920),
+    ("480p", "21:9"): (992, 432), ("720p", "21:9"): (1470, 630), ("1080p", "21:9"): (2206, 946),
+}  # fmt: skip
+
+
+def test_the_size_table_is_seedance_2s():
+    table = {(r, a): output_size(r, a) for a in OUTPUT_SIZES for r in RESOLUTIONS}
+    assert table == SEEDANCE_SIZES
+    assert set(OUTPUT_SIZES) == set(ASPECT_RATIOS) - {"auto"}
 
 
 @pytest.mark.parametrize("resolution", RESOLUTIONS)
 @pytest.mark.parametrize("aspect_ratio", ASPECT_RATIOS)
-def test_frame_size_follows_resolution_and_ratio(resolution, aspect_ratio):
+def test_frame_size_uses_the_table(resolution, aspect_ratio):
     width, height = media.frame_size(resolution, aspect_ratio)
-    assert min(width, height) == media.SHORT_SIDE[resolution]
-    assert width / height == pytest.approx(_ratio(aspect_ratio), rel=0.01)
-    assert width % 2 == 0 and height % 2 == 0
+    ratio = media.AUTO_ASPECT_RATIO if aspect_ratio == "auto" else aspect_ratio
+    assert (width, height) == SEEDANCE_SIZES[(resolution, ratio)]
+    assert width % 2 == 0 and height % 2 == 0  # yuv420p needs even sides
 
 
 @pytest.mark.parametrize(
-    "resolution, aspect_ratio, expected",
-    [
-        ("720p", "9:16", (720, 1280)),
-        ("1080p", "21:9", (2520, 1080)),
-        ("480p", "auto", (854, 480)),
-        ("1080p", "1:1", (1080, 1080)),
-        ("480p", "3:4", (480, 640)),
-    ],
+    "resolution, aspect_ratio", [("4k", "16:9"), ("720p", "wide"), ("720p", "0:9"), ("720p", "2:1")]
 )
-def test_frame_size_examples(resolution, aspect_ratio, expected):
-    assert media.frame_size(resolution, aspect_ratio) == expected
-
-
-@pytest.mark.parametrize("resolution, aspect_ratio", [("4k", "16:9"), ("720p", "wide"), ("720p", "0:9")])
 def test_frame_size_rejects_unknown_settings(resolution, aspect_ratio):
     with pytest.raises(ValueError):
         media.frame_size(resolution, aspect_ratio)
+
+
+def test_output_size_refuses_auto_with_a_params_error():
+    with pytest.raises(ParamsError, match="auto"):
+        output_size("720p", "auto")
+
+
+def test_every_seedance_size_encodes_at_24_fps_with_n_times_24_plus_1_frames(tmp_path):
+    for (resolution, aspect_ratio), (width, height) in SEEDANCE_SIZES.items():
+        path = tmp_path / f"{resolution}-{aspect_ratio.replace(':', 'x')}.mp4"
+        media.render_clip(path, width=width, height=height, seconds=1, audio=False, text="")
+        facts = media.probe(path)
+        assert (facts.width, facts.height) == (width, height), path.name
+        assert (facts.fps, facts.frames) == (24.0, 25), path.name
+        with av.open(str(path)) as container:
+            assert container.streams.video[0].codec_context.pix_fmt == "yuv420p"
 
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     folder = tmp_path_factory.mktemp("clips")
     specs = {
-        "landscape_audio": dict(width=854, height=480, seconds=4, audio=True, text="A red fox in snow"),
+        "landscape_audio": dict(width=864, height=496, seconds=4, audio=True, text="A red fox in snow"),
         "portrait_silent": dict(
             width=720,
             height=1280,
@@ -61,7 +78,7 @@ def clips(tmp_path_factory):
             audio=False,
             text="50% {pts} it's a 'quote': colon \\ backslash %{n} " * 20,
         ),
-        "no_text": dict(width=854, height=480, seconds=4, audio=False, text=""),
+        "no_text": dict(width=864, height=496, seconds=4, audio=False, text=""),
     }
     for name, spec in specs.items():
         media.render_clip(folder / f"{name}.mp4", **spec)
@@ -78,6 +95,8 @@ def test_render_clip_probes_back_as_requested(clips, name):
     assert facts.has_audio is spec["audio"]
     assert facts.video_codec == "h264"
     assert facts.audio_codec == ("aac" if spec["audio"] else None)
+    assert facts.audio_channels == (1 if spec["audio"] else 0)  # one mono track, like Seedance 2
+    assert (facts.fps, facts.frames) == (24.0, spec["seconds"] * 24 + 1)
     assert facts.file_size == (folder / f"{name}.mp4").stat().st_size > 0
 
 
@@ -113,7 +132,7 @@ def _frame(path, at_s: float) -> Image.Image:
 @needs_font
 def test_prompt_text_is_drawn_on_the_frames(clips):
     folder, _ = clips
-    centre = (854 // 4, 480 // 3, 854 * 3 // 4, 480 * 2 // 3)
+    centre = (864 // 4, 496 // 3, 864 * 3 // 4, 496 * 2 // 3)
     with_text = _frame(folder / "landscape_audio.mp4", 1.0).crop(centre)
     without = _frame(folder / "no_text.mp4", 1.0).crop(centre)
     low, high = with_text.getextrema()
@@ -146,7 +165,7 @@ def test_render_clip_rejects_odd_sizes(tmp_path):
         media.render_clip(tmp_path / "odd.mp4", width=641, height=480, seconds=1, audio=False, text="x")
 
 
-@pytest.mark.parametrize("name, size", [("landscape_audio", (320, 180)), ("portrait_silent", (320, 569))])
+@pytest.mark.parametrize("name, size", [("landscape_audio", (320, 184)), ("portrait_silent", (320, 569))])
 def test_make_thumbnail_writes_a_320_wide_jpeg(clips, tmp_path, name, size):
     folder, _ = clips
     dest = tmp_path / f"{name}.jpg"

@@ -17,7 +17,8 @@ import pytest
 
 from studio import media
 from studio.models import VIDEO_GENERATION_NODE_TYPE_ID as VIDEO_GENERATION
-from studio.simulator import API_ROUTES, STORAGE_ROUTES, Faults, SimConfig, Simulator
+from studio.models import output_size
+from studio.simulator import API_ROUTES, STORAGE_ROUTES, Faults, SimConfig, Simulator, rendering, uploads
 
 KEY = "mk_test_key"
 SECRET = "whsec_simulator_test"
@@ -359,14 +360,16 @@ def test_output_downloads_with_range_and_matches_the_settings(client, tmp_path):
     assert thumb.status_code == 200 and thumb.content[:3] == b"\xff\xd8\xff"
 
 
-def test_auto_duration_and_audio_follow_the_config(client, sim, tmp_path):
+def test_auto_duration_and_aspect_are_picked_from_the_prompt_with_mono_audio(client, sim, tmp_path):
     agent_id, node_id = make_agent(client, duration="auto", aspect_ratio="auto", generate_audio=True)
-    run = wait_run(client, start_run(client, agent_id, node_id))
+    prompt = "A red fox in fresh snow"
+    run = wait_run(client, start_run(client, agent_id, node_id, prompt))
     (tmp_path / "auto.mp4").write_bytes(httpx.get(run["outputs"][0]["video_url"]).content)
     facts = media.probe(tmp_path / "auto.mp4")
-    assert facts.duration_s == pytest.approx(sim.config.auto_duration, abs=0.2)
-    assert (facts.width, facts.height) == media.frame_size("480p", media.AUTO_ASPECT_RATIO)
-    assert facts.has_audio and facts.audio_codec == "aac"
+    seconds = rendering.pick_seconds(None, prompt)
+    assert 5 <= seconds <= 10 and facts.frames == seconds * 24 + 1
+    assert (facts.width, facts.height) == output_size("480p", rendering.pick_aspect_ratio("auto", prompt))
+    assert facts.has_audio and facts.audio_codec == "aac" and facts.audio_channels == 1
 
 
 def test_signed_urls_refuse_tampering_and_expiry(client, sim):
@@ -376,7 +379,7 @@ def test_signed_urls_refuse_tampering_and_expiry(client, sim):
     assert httpx.get(url.split("?")[0]).status_code == 403
     path = "/" + url.split("/", 3)[3].split("?")[0]
     expired = int(time.time()) - 1
-    answer = httpx.get(f"{sim.base_url}{path}?expires={expired}&signature={sim._sign(path, expired)}")
+    answer = httpx.get(f"{sim.base_url}{path}?expires={expired}&signature={uploads.sign(sim, path, expired)}")
     assert answer.status_code == 403
     assert int(url.split("expires=")[1].split("&")[0]) > time.time() + 6.9 * 24 * 3600
 
@@ -770,17 +773,18 @@ def test_faults_can_be_set_over_http(client, sim):
     assert httpx.post(sim_url, json={"script": [{"kind": "meteor"}]}).status_code == 400
 
 
-def test_config_from_environment():
-    config = SimConfig.from_env(
-        {
-            "SIM_LATENCY": "0.5",
-            "SIM_API_KEY": "mk_env",
-            "SIM_FAULT_DROP": "0.25",
-            "SIM_FAULT_ROUTES": "run, run_get",
-            "SIM_FAULT_NEEDS_CREDITS": "1",
-            "SIM_STATE_FILE": "/tmp/sim/state.json",
-        }
-    )
+def test_config_from_environment(monkeypatch):
+    for name, value in {
+        "STUDIO_SIM_LATENCY": "0.5",
+        "STUDIO_SIM_API_KEY": "mk_env",
+        "STUDIO_SIM_FAULTS__DROP": "0.25",
+        "STUDIO_SIM_FAULTS__ROUTES": "run, run_get",
+        "STUDIO_SIM_FAULTS__NEEDS_CREDITS": "1",
+        "STUDIO_SIM_STATE_FILE": "/tmp/sim/state.json",
+    }.items():
+        monkeypatch.setenv(name, value)
+    config = SimConfig()
+    monkeypatch.delenv("STUDIO_SIM_STATE_FILE")
     assert config.latency == 0.5 and config.api_key == "mk_env"
     assert str(config.state_file) == "/tmp/sim/state.json" and SimConfig().state_file is None
     assert config.faults.drop == 0.25 and config.faults.needs_credits is True
@@ -816,7 +820,7 @@ def test_state_file_carries_runs_uploads_and_signatures_across_a_restart(tmp_pat
             first.config.latency = RESTART_LATENCY_S
             in_flight = start_run(c, agent_id, node_id, "Survives a restart", callback_url=hook_url)
             balance = c.get("/credits").json()["balance"]
-        due_at = first._runs[in_flight].nodes[0].due_at
+        due_at = first.runs[in_flight].nodes[0].due_at
     finally:
         first.stop()
     assert state.stat().st_mode & 0o077 == 0  # it holds the URL signing secret
@@ -828,7 +832,7 @@ def test_state_file_carries_runs_uploads_and_signatures_across_a_restart(tmp_pat
     second = Simulator(SimConfig(**config)).start()
     try:
         assert second.base_url != first.base_url
-        assert second._runs[in_flight].nodes[0].due_at == due_at
+        assert second.runs[in_flight].nodes[0].due_at == due_at
         with httpx.Client(base_url=second.base_url, headers={"Authorization": f"Bearer {KEY}"}) as c:
             assert c.get(f"/agent_run/{in_flight}").json()["status"] == "running"
             assert c.get("/credits").json()["balance"] == balance
