@@ -14,15 +14,14 @@ from typing import ClassVar
 
 import httpx
 import pytest
+from sim_helpers import SMALL, VIDEO_GENERATION, WAIT_S, make_agent, start_run, wait_idle, wait_run
 
 from studio import media
-from studio.models import VIDEO_GENERATION_NODE_TYPE_ID as VIDEO_GENERATION
 from studio.models import output_size
 from studio.simulator import API_ROUTES, STORAGE_ROUTES, Faults, SimConfig, Simulator, rendering, uploads
 
 KEY = "mk_test_key"
 SECRET = "whsec_simulator_test"
-WAIT_S = 20.0
 RUN_KEYS = {
     "agent_id",
     "started_at",
@@ -47,7 +46,6 @@ SUMMARY_KEYS = {
     "triggered_by",
 }
 OUTPUT_KEYS = {"id", "video_url", "thumbnail_url", "premiere_prproj_url", "completed_at", "original_node_id"}
-SMALL = {"resolution": "480p", "duration": "4", "aspect_ratio": "16:9", "generate_audio": False}
 
 
 @pytest.fixture(scope="module")
@@ -68,49 +66,6 @@ def no_faults(sim):
 def client(sim):
     with httpx.Client(base_url=sim.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=10) as c:
         yield c
-
-
-def make_agent(client, **params) -> tuple[str, str]:
-    agent_id = client.post("/agent/create", json={"name": "test agent"}).json()["agent_id"]
-    answer = client.post(
-        f"/agent/{agent_id}/update",
-        json={
-            "operations": [
-                {
-                    "op": "create_node",
-                    "node_type_id": VIDEO_GENERATION,
-                    "temp_ref_id": "gen",
-                    "params_used": {**SMALL, **params},
-                }
-            ]
-        },
-    )
-    assert answer.status_code == 200, answer.text
-    return agent_id, answer.json()["created_nodes"][0]["agent_node_id"]
-
-
-def start_run(client, agent_id, node_id, prompt="A red fox in fresh snow", **extra) -> str:
-    body = {"update_params": {node_id: {"prompt": prompt, **extra.pop("params", {})}}, **extra}
-    answer = client.post(f"/agent/{agent_id}/run", json=body)
-    assert answer.status_code == 200, answer.text
-    return answer.json()["run_id"]
-
-
-def wait_run(client, run_id, timeout=WAIT_S) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = client.get(f"/agent_run/{run_id}").json()
-        if run["status"] != "running":
-            return run
-        time.sleep(0.03)
-    raise AssertionError(f"run {run_id} still running after {timeout} s")
-
-
-def wait_idle(client, timeout=WAIT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while client.get("/agent_runs", params={"status": "running"}).json()["runs"]:
-        assert time.monotonic() < deadline, "runs still in flight"
-        time.sleep(0.03)
 
 
 # ------------------------------------------------------------------ auth and org
