@@ -63,7 +63,7 @@ def test_no_audio_means_no_audio_track(studio):
         timeout=60,
     )
     assert gen.status == "done", gen.error
-    assert (gen.width, gen.height, gen.has_audio) == (480, 480, False)
+    assert (gen.width, gen.height, gen.has_audio) == (640, 640, False)
 
 
 def test_one_api_call_starts_a_generation_on_a_warm_pool(studio, sim):
@@ -286,7 +286,7 @@ def test_cli_generate_prints_the_saved_result(sim, tmp_path):
     )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert (result["width"], result["height"], result["has_audio"], result["status"]) == (480, 854, False, "done")
+    assert (result["width"], result["height"], result["has_audio"], result["status"]) == (496, 864, False, "done")
     assert Path(result["path"]).is_file() and result["run_id"]
     assert TEST_KEY not in out.stdout + out.stderr
 
@@ -374,7 +374,7 @@ def test_cancel_after_a_lost_answer_cancels_that_run_and_nobody_adopts_it(sim, s
     b = svc.generate(studio, params(prompt="Take B", resolution="480p", aspect_ratio="9:16", duration="6"))[0]
     [took_b] = svc.wait_for(studio, [b], timeout=60)
     assert took_b.status == "done" and took_b.run_id != took_a.run_id
-    assert (took_b.width, took_b.height, round(took_b.duration_s)) == (480, 854, 6)
+    assert (took_b.width, took_b.height, round(took_b.duration_s)) == (496, 864, 6)
     assert took_b.agent_id == took_a.agent_id  # the pooled agent was handed on
     assert sim.runs_for_agent(took_b.agent_id) == 2  # A's (cancelled) and B's own
 

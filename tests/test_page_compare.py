@@ -15,8 +15,8 @@ from studio.simulator import Faults
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = {
-    ("480p", "16:9"): "854×480",
-    ("480p", "9:16"): "480×854",
+    ("480p", "16:9"): "864×496",
+    ("480p", "9:16"): "496×864",
     ("720p", "16:9"): "1280×720",
     ("720p", "9:16"): "720×1280",
 }
@@ -197,7 +197,7 @@ def test_saved_grid_reopens_from_its_link_after_a_restart(studio, clean_sim):
     try:
         at = open_compare(restarted, grid=grid_id)
         assert at.subheader[0].value == "Comparison · 2 cells"
-        assert [cell(at, i).caption[1].value.split(" · ")[0] for i in ids] == ["854×480", "480×854"]
+        assert [cell(at, i).caption[1].value.split(" · ")[0] for i in ids] == ["864×496", "496×864"]
         assert not at.expander[0].proto.expanded  # the form folds away under a saved grid
     finally:
         restarted.close()
@@ -255,7 +255,7 @@ def test_ab_inside_a_grid_highlights_what_differs(studio):
     differs = dict(zip(table["Setting"], table["Differs"], strict=False))
     assert {k for k, v in differs.items() if v} >= {"Resolution", "Size"}
     assert not differs["Prompt"] and not differs["Aspect ratio"] and not differs["Duration"]
-    assert dict(zip(table["Setting"], table["A"], strict=False))["Size"] == "854x480"
+    assert dict(zip(table["Setting"], table["A"], strict=False))["Size"] == "864x496"
     assert dict(zip(table["Setting"], table["B"], strict=False))["Size"] == "1280x720"
     assert "#ffe08a" in at.table[0].proto.arrow_data.styler.styles  # differing rows are highlighted
     at.selectbox(key="compare_ab_b").set_value(ids[0]).run()
@@ -316,4 +316,4 @@ def test_failed_cell_shows_why_and_can_be_retried(studio, clean_sim):
     cell(at, gen_id).button(key=f"grid_retry_{gen_id}").click().run()
     assert svc.get(studio, gen_id).status != "failed"
     wait_until(at, lambda at: "took" in cell(at, gen_id).caption[1].value)
-    assert cell(at, gen_id).caption[1].value.startswith("480×480")
+    assert cell(at, gen_id).caption[1].value.startswith("640×640")

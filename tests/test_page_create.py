@@ -154,7 +154,7 @@ def test_run_shows_progress_then_the_video_and_its_facts(app, studio):
     assert results.code[0].value == "A lighthouse in fog"  # the prompt, as plain text
     wait_until(app, finished)
     results = app.container("create_results")
-    assert "480×854 · 4.0 s · audio" in texts(results, "caption")[0]
+    assert "496×864 · 4.0 s · audio" in texts(results, "caption")[0]
     url = results.get("video")[0].proto.url
     gen = svc.get(studio, ids[0])
     assert url.startswith("http") and url.endswith(f"/files/{gen.video_path}")

@@ -57,6 +57,7 @@ def check_node_params(node_type_id: str, params: Any) -> None:
 
 
 def node_type(node_type_id: str) -> dict[str, Any]:
+    "The node_type object of mosaic-api.md for a node type id."
     name, slug = NODE_TYPES.get(node_type_id, (None, None))
     return {
         "node_type_id": node_type_id,
@@ -67,6 +68,7 @@ def node_type(node_type_id: str) -> dict[str, Any]:
 
 
 def agent_or_404(sim: Simulator, agent_id: str) -> Agent:
+    "The live agent, or a 404 (deleted agents are gone)."
     agent = sim.agents.get(agent_id)
     if agent is None or agent.deleted:
         raise ApiFail(404, f"Agent {agent_id} not found")
@@ -74,6 +76,7 @@ def agent_or_404(sim: Simulator, agent_id: str) -> Agent:
 
 
 def check_metadata(body: dict[str, Any]) -> dict[str, Any]:
+    "Checked name, description, visibility and workspace_id from a body; 400 otherwise."
     out: dict[str, Any] = {}
     if "name" in body:
         name = body["name"]
@@ -99,6 +102,7 @@ def check_metadata(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def agent_change(sim: Simulator, agent: Agent, applied: int, created: list[dict[str, Any]]) -> dict[str, Any]:
+    "The answer of create and update."
     return {
         "success": True,
         "agent_id": agent.id,
@@ -114,6 +118,7 @@ def agent_change(sim: Simulator, agent: Agent, applied: int, created: list[dict[
 
 
 async def create(sim: Simulator, request: Request) -> Response:
+    "POST /agent/create: metadata only; the graph comes through update operations."
     body = await json_body(request)
     graph = [k for k in GRAPH_FIELDS if k in body]
     if graph:
@@ -141,6 +146,7 @@ async def create(sim: Simulator, request: Request) -> Response:
 
 
 async def list_agents(sim: Simulator, request: Request) -> Response:
+    "GET /agents, newest first, paged."
     with sim.lock:
         agents = sorted((a for a in sim.agents.values() if not a.deleted), key=lambda a: -a.seq)
         page, cursor = paginate(agents, request, lambda a: a.seq)
@@ -158,6 +164,7 @@ async def list_agents(sim: Simulator, request: Request) -> Response:
 
 
 async def get(sim: Simulator, request: Request) -> Response:
+    "GET /agent/{id}: the agent, its nodes and connections."
     with sim.lock:
         agent = agent_or_404(sim, request.path_params["agent_id"])
         return JSONResponse(
@@ -184,6 +191,7 @@ async def get(sim: Simulator, request: Request) -> Response:
 
 
 async def update(sim: Simulator, request: Request) -> Response:
+    "POST|PATCH /agent/{id}/update: metadata and a batch of operations, all or nothing."
     body = await json_body(request)
     graph = [k for k in GRAPH_FIELDS if k in body]
     if graph:
@@ -223,6 +231,7 @@ def apply_operation(
     temp_refs: dict[str, str],
     created: list[dict[str, Any]],
 ) -> None:
+    "Apply one graph operation to the working copies; ApiFail(400) when it is invalid."
     if not isinstance(op, dict):
         raise ApiFail(400, "each operation must be an object")
     kind = op.get("op")
@@ -283,6 +292,7 @@ def apply_operation(
 
 
 def endpoint_node(op: dict[str, Any], side: str, nodes: dict[str, Any], temp_refs: dict[str, str]) -> str:
+    "The node id one end of a connection operation names (by id or by temp_ref_id)."
     by_id, by_temp = op.get(f"{side}_agent_node_id"), op.get(f"{side}_temp_ref_id")
     if (by_id is None) == (by_temp is None):
         raise ApiFail(400, f"give exactly one of {side}_agent_node_id and {side}_temp_ref_id")
@@ -296,6 +306,7 @@ def endpoint_node(op: dict[str, Any], side: str, nodes: dict[str, Any], temp_ref
 
 
 async def delete(sim: Simulator, request: Request) -> Response:
+    "POST|DELETE /agent/{id}/delete: a soft delete."
     with sim.lock:
         agent = agent_or_404(sim, request.path_params["agent_id"])
         agent.deleted = True

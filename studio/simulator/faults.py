@@ -115,6 +115,7 @@ class Scripted:
 
 
 def take_scripted(sim: Simulator, route: str, kinds: tuple[str, ...], *, any_route: bool = True) -> str | None:
+    "Use up one scripted fault of `kinds` for `route`, if any is queued (lock held)."
     for item in sim.scripted:
         if item.kind in kinds and (item.route == route or (item.route is None and any_route)):
             item.count -= 1
@@ -125,6 +126,7 @@ def take_scripted(sim: Simulator, route: str, kinds: tuple[str, ...], *, any_rou
 
 
 def pick_transport_fault(sim: Simulator, route: str, kind: str) -> str | None:
+    "The transport fault this request gets, scripted first, then by the dice; or None."
     faults = sim.config.faults
     if kind == "sim":
         return None
@@ -144,6 +146,7 @@ def pick_transport_fault(sim: Simulator, route: str, kind: str) -> str | None:
 
 
 def pick_outcome(sim: Simulator, route: str) -> str:
+    "How a new run ends: ok, or an outcome fault (lock held)."
     faults = sim.config.faults
     chosen = take_scripted(sim, route, OUTCOME_FAULTS)
     if chosen is None:

@@ -47,6 +47,7 @@ class ApiFail(Exception):
 def error_response(
     status: int, detail: str, code: str | None = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    "An error answer: `{'detail': ..., 'error': code}` with `status`."
     code = code or ERROR_CODES.get(status, "internal_server_error")
     return JSONResponse({"detail": detail, "error": code}, status_code=status, headers=headers)
 
@@ -54,16 +55,19 @@ def error_response(
 def now_ts() -> float:
     # Millisecond precision, the same as the ISO strings, so `from`/`to` filters built from a
     # returned timestamp include that run.
+    "Now, as a Unix time with millisecond precision."
     return math.floor(time.time() * 1000) / 1000
 
 
 def iso(ts: float | None) -> str | None:
+    "An ISO-8601 UTC timestamp with milliseconds and Z, or None."
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def parse_iso(name: str, text: str) -> float:
+    "A Unix time from an ISO-8601 query value; 400 when unreadable (naive means UTC)."
     try:
         moment = datetime.fromisoformat(text.strip().replace(" ", "+"))
     except ValueError:
@@ -76,10 +80,12 @@ def parse_iso(name: str, text: str) -> float:
 
 
 def new_id() -> str:
+    "A fresh UUID string."
     return str(uuid.uuid4())
 
 
 def is_http_url(value: Any) -> bool:
+    "True for an absolute http(s) URL."
     if not isinstance(value, str):
         return False
     parts = urlsplit(value)
@@ -87,6 +93,7 @@ def is_http_url(value: Any) -> bool:
 
 
 async def json_body(request: Request) -> dict[str, Any]:
+    "The request's JSON object ({} when empty); 400 otherwise."
     raw = await request.body()
     if not raw.strip():
         return {}
@@ -100,6 +107,7 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 
 def list_limit(request: Request) -> int:
+    "The `limit` query value (1–100, default 25); 400 or 422 otherwise."
     text = request.query_params.get("limit")
     if text is None:
         return LIST_LIMIT_DEFAULT
@@ -113,10 +121,12 @@ def list_limit(request: Request) -> int:
 
 
 def encode_cursor(seq: int) -> str:
+    "An opaque cursor for the items before `seq`."
     return base64.urlsafe_b64encode(json.dumps({"before": seq}).encode()).decode().rstrip("=")
 
 
 def decode_cursor(request: Request) -> int | None:
+    "The seq a `cursor` query value points before, or None; 400 when tampered with."
     text = request.query_params.get("cursor")
     if not text:
         return None

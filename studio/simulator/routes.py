@@ -80,6 +80,7 @@ class Endpoint:
 async def drop_connection(send: Send) -> None:
     # Promise more bytes than are sent, then return: uvicorn (h11) closes the connection, so the
     # client sees the request processed but the answer cut off (httpx.RemoteProtocolError).
+    "Start an answer and never finish it: the injected 'drop' fault."
     await send(
         {
             "type": "http.response.start",
@@ -142,6 +143,7 @@ def build_app(sim: Simulator) -> Starlette:
 
 
 async def whoami(sim: Simulator, request: Request) -> Response:
+    "GET /whoami."
     return JSONResponse(
         {
             "organization_id": ORGANIZATION_ID,
@@ -154,6 +156,7 @@ async def whoami(sim: Simulator, request: Request) -> Response:
 
 
 async def credits(sim: Simulator, request: Request) -> Response:
+    "GET /credits: the balance runs are billed from."
     with sim.lock:
         balance = sim.balance
     return JSONResponse(
@@ -172,14 +175,17 @@ async def credits(sim: Simulator, request: Request) -> Response:
 
 
 async def sim_health(sim: Simulator, request: Request) -> Response:
+    "GET /_sim/health: answers once the server is up."
     return JSONResponse({"ok": True})
 
 
 async def sim_stats(sim: Simulator, request: Request) -> Response:
+    "GET /_sim/stats: Simulator.stats() over HTTP."
     return JSONResponse(sim.stats())
 
 
 async def sim_uploads(sim: Simulator, request: Request) -> Response:
+    "GET /_sim/uploads: every upload and its state."
     with sim.lock:
         items = [
             {

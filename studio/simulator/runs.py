@@ -27,6 +27,7 @@ RESUMABLE_NODE_STATUSES = ("not_started", "blocked", "cancelled", "failed")
 
 
 def run_params(sim: Simulator, node: dict[str, Any], override: dict[str, Any]) -> VideoGenerationParams:
+    "The node's params merged with the run's overrides, checked, references finalized; 400 otherwise."
     merged = {**node["params_used"], **override}
     try:
         params = VideoGenerationParams.parse(merged)
@@ -43,6 +44,7 @@ def run_params(sim: Simulator, node: dict[str, Any], override: dict[str, Any]) -
 
 
 async def create(sim: Simulator, request: Request) -> Response:
+    "POST /agent/{id}/run: clone the nodes, plan the take, start the clock and the render."
     body = await json_body(request)
     inputs = [k for k in VIDEO_INPUT_FIELDS if body.get(k)]
     if inputs:
@@ -115,6 +117,7 @@ async def create(sim: Simulator, request: Request) -> Response:
 
 
 def run_or_404(sim: Simulator, run_id: str) -> Run:
+    "The run, or a 404."
     run = sim.runs.get(run_id)
     if run is None:
         raise ApiFail(404, f"Run {run_id} not found")
@@ -122,6 +125,7 @@ def run_or_404(sim: Simulator, run_id: str) -> Run:
 
 
 def output(sim: Simulator, render: Render, base: str) -> dict[str, Any]:
+    "One output as the API shows it, with signed URLs valid 7 days."
     video_path = f"/_storage/renders/{render.video.name}"
     thumb = None
     if render.thumbnail is not None:
@@ -137,10 +141,12 @@ def output(sim: Simulator, render: Render, base: str) -> dict[str, Any]:
 
 
 def outputs(sim: Simulator, run: Run, base: str) -> list[dict[str, Any]]:
+    "Every output of a run so far."
     return [output(sim, n.render, base) for n in run.nodes if n.render is not None]
 
 
 def counts(run: Run) -> dict[str, int]:
+    "node_status_counts: completed, in progress (not_started, queued, running), failed."
     statuses = [n.status for n in run.nodes]
     return {
         "completed": statuses.count("completed"),
@@ -150,6 +156,7 @@ def counts(run: Run) -> dict[str, int]:
 
 
 def detail(sim: Simulator, run: Run, base: str) -> dict[str, Any]:
+    "A run as GET /agent_run/{id} shows it."
     return {
         "agent_id": run.agent_id,
         "started_at": iso(run.created_at),
@@ -180,12 +187,14 @@ def summary(sim: Simulator, run: Run, base: str, *, with_outputs: bool = True) -
 
 
 async def get(sim: Simulator, request: Request) -> Response:
+    "GET /agent_run/{id}."
     with sim.lock:
         run = run_or_404(sim, request.path_params["run_id"])
         return JSONResponse(detail(sim, run, sim.base(request)))
 
 
 async def nodes(sim: Simulator, request: Request) -> Response:
+    "GET /agent_run/{id}/nodes."
     with sim.lock:
         run = run_or_404(sim, request.path_params["run_id"])
         nodes = [
@@ -204,6 +213,7 @@ async def nodes(sim: Simulator, request: Request) -> Response:
 
 
 def list_runs(sim: Simulator, request: Request, agent_id: str | None) -> Response:
+    "The listings: status (comma list), from/to on created_at, limit 1–100 and cursor, newest first."
     query = request.query_params
     statuses = None
     if query.get("status"):
@@ -271,16 +281,19 @@ async def progress(sim: Simulator, request: Request) -> Response:
 
 
 async def agent_runs(sim: Simulator, request: Request) -> Response:
+    "GET /agent/{id}/runs."
     with sim.lock:
         agent = agents.agent_or_404(sim, request.path_params["agent_id"])
     return list_runs(sim, request, agent.id)
 
 
 async def all_runs(sim: Simulator, request: Request) -> Response:
+    "GET /agent_runs (optionally ?agent_id=)."
     return list_runs(sim, request, request.query_params.get("agent_id") or None)
 
 
 async def cancel(sim: Simulator, request: Request) -> Response:
+    "POST /agent_run/{id}/cancel: only a running run; 409 otherwise."
     with sim.lock:
         run = run_or_404(sim, request.path_params["run_id"])
         if run.status != "running":
@@ -304,6 +317,7 @@ async def cancel(sim: Simulator, request: Request) -> Response:
 
 
 async def resume(sim: Simulator, request: Request) -> Response:
+    "POST /agent_run/{id}/resume: requeue a failed or cancelled run's eligible nodes; 409 otherwise."
     with sim.lock:
         run = run_or_404(sim, request.path_params["run_id"])
         if run.status not in ("failed", "cancelled"):

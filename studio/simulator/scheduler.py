@@ -63,6 +63,7 @@ def start_nodes(sim: Simulator, run: Run, nodes: list[RunNode], outcome: str) ->
 
 
 def schedule_loop(sim: Simulator) -> None:
+    "The scheduler thread: tick every TICK_S and save the state file now and then."
     next_save = 0.0
     while not sim.stopping.wait(TICK_S):
         try:
@@ -92,6 +93,7 @@ def tick(sim: Simulator) -> None:
 
 
 def advance(sim: Simulator, run: Run, node: RunNode, now: float) -> bool:
+    "Move one node on if its time has come; True when its status changed (lock held)."
     if node.status == "queued":
         # A generation node counts as running once its share of queueing is over and the render
         # pool has picked up its clip.
@@ -129,11 +131,13 @@ def advance(sim: Simulator, run: Run, node: RunNode, now: float) -> bool:
 
 
 def block_for_credits(node: RunNode) -> None:
+    "End a node as credit-blocked (needs_credits)."
     node.status, node.status_message, node.needs_credits = "failed", CREDITS_MESSAGE, True
     node.errors = [CREDITS_MESSAGE]
 
 
 def finish(sim: Simulator, run: Run) -> None:
+    "Set a run's final status, message and errors from its nodes."
     generators = [n for n in run.nodes if n.plan != "pass"]
     done = [n for n in generators if n.status == "completed"]
     failed = [n for n in generators if n.status == "failed"]

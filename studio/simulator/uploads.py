@@ -33,14 +33,17 @@ CONTEXT_UPLOAD_TYPE = {"images": "image", "videos": "video", "audio": "audio"}
 
 
 def sign(sim: Simulator, path: str, expires: int) -> str:
+    "HMAC of a storage path and expiry time."
     return hmac.new(sim.secret, f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()
 
 
 def signed_url(sim: Simulator, base: str, path: str, expires: int) -> str:
+    "A storage URL carrying its expiry and signature."
     return f"{base}{path}?expires={expires}&signature={sign(sim, path, expires)}"
 
 
 def upload_kind(request: Request) -> str:
+    "The {kind} path parameter (video, audio or image); 404 otherwise."
     kind = request.path_params["kind"]
     if kind not in UPLOAD_TYPES:
         raise ApiFail(404, f"Unknown upload type {kind!r}; use video, audio or image")
@@ -48,6 +51,7 @@ def upload_kind(request: Request) -> str:
 
 
 async def upload_url(sim: Simulator, request: Request) -> Response:
+    "POST /uploads/{kind}/get_upload_url: a ticket for one signed storage POST."
     kind = upload_kind(request)
     upload_id = new_id()
     max_bytes = int(sim.config.upload_max_bytes[kind])
@@ -78,6 +82,7 @@ async def upload_url(sim: Simulator, request: Request) -> Response:
 
 
 async def upload_finalize(sim: Simulator, request: Request) -> Response:
+    "POST /uploads/{kind}/finalize_upload: the file arrived and fits the current limit."
     kind = upload_kind(request)
     body = await json_body(request)
     upload_id = body.get(f"{kind}_id")
@@ -97,6 +102,7 @@ async def upload_finalize(sim: Simulator, request: Request) -> Response:
 
 
 async def storage_upload(sim: Simulator, request: Request) -> Response:
+    "The signed storage POST: policy fields first, then the file, within its size limit."
     with sim.lock:
         upload = sim.uploads.get(request.path_params["upload_id"])
     if upload is None:
@@ -135,6 +141,7 @@ async def storage_upload(sim: Simulator, request: Request) -> Response:
 
 
 async def storage_download(sim: Simulator, request: Request) -> Response:
+    "A signed, unexpired download of a render or thumbnail (Range supported)."
     name = request.path_params["name"]
     query = request.query_params
     try:

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 def event(sim: Simulator, run: Run, flag: str, changed: list[RunNode] | None = None) -> dict[str, Any]:
     # A run loaded from the state file has no request base: the port may have changed since.
+    "The webhook payload of `flag` for a run (RUN_PROGRESS carries the changed nodes)."
     base = run.base_url or sim.base_url
     payload: dict[str, Any] = {"flag": flag, "agent_id": run.agent_id, "run_id": run.id, "status": run.status}
     if flag == "RUN_PROGRESS":
@@ -55,6 +56,7 @@ def event(sim: Simulator, run: Run, flag: str, changed: list[RunNode] | None = N
 
 
 def notify(sim: Simulator, run: Run, payload: dict[str, Any]) -> None:
+    "Queue a webhook on the run's lane, if the run has a callback_url."
     if not run.callback_url:
         return
     lane = sim.webhook_lanes[int(run.id.replace("-", "")[:8], 16) % WEBHOOK_LANES]

@@ -9,8 +9,8 @@ from browser import screenshot, wait_for_app
 
 PROMPT = "A paper boat drifting down a rainy street at dusk"
 EXPECTED = {
-    ("480p", "16:9"): (854, 480),
-    ("480p", "9:16"): (480, 854),
+    ("480p", "16:9"): (864, 496),
+    ("480p", "9:16"): (496, 864),
     ("720p", "16:9"): (1280, 720),
     ("720p", "9:16"): (720, 1280),
 }

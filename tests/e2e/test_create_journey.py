@@ -1,5 +1,5 @@
 """A producer's journey through Create in a real Chromium: write a prompt, pick 480p / 9:16 / 4 s,
-run it, watch it finish and play at 480x854; refresh mid-run and still see the progress; look at Status."""
+run it, watch it finish and play at 496x864; refresh mid-run and still see the progress; look at Status."""
 
 from __future__ import annotations
 
@@ -62,10 +62,10 @@ def test_create_run_refresh_and_status(page: Page, studio_server):
     screenshot(page, "create-running")
 
     width, height, first_src = video_size(page)
-    assert (width, height) == (480, 854)
+    assert (width, height) == (496, 864)
     assert "/files/" in first_src
     results = page.locator(".st-key-create_results")
-    expect(results).to_contain_text("480×854 · 4.0 s · audio")
+    expect(results).to_contain_text("496×864 · 4.0 s · audio")
     expect(page.locator(PROGRESS)).to_have_count(0)
     screenshot(page, "create-done")
 
