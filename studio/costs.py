@@ -13,6 +13,7 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from . import models
 from .errors import ParamsError
 from .models import RESOLUTIONS, VideoGenerationParams
 
@@ -24,35 +25,6 @@ BASELINE_ASPECT_RATIO = "16:9"
 # and 1080p (under 5 % at 480p), so the 16:9 size stands in for all of them.
 AUTO_ASPECT_RATIO = "16:9"
 AUTO_DURATION_S = (5, 10)  # `auto` duration: the model usually makes 5–10 s, billed by what it made
-
-# Output sizes per resolution × aspect ratio (seedance-2.md). models.OUTPUT_SIZES will hold this
-# table; it lives here until that lands.
-OUTPUT_SIZES: dict[str, dict[str, tuple[int, int]]] = {
-    "480p": {
-        "16:9": (864, 496),
-        "4:3": (752, 560),
-        "1:1": (640, 640),
-        "3:4": (560, 752),
-        "9:16": (496, 864),
-        "21:9": (992, 432),
-    },
-    "720p": {
-        "16:9": (1280, 720),
-        "4:3": (1112, 834),
-        "1:1": (960, 960),
-        "3:4": (834, 1112),
-        "9:16": (720, 1280),
-        "21:9": (1470, 630),
-    },
-    "1080p": {
-        "16:9": (1920, 1080),
-        "4:3": (1664, 1248),
-        "1:1": (1440, 1440),
-        "3:4": (1248, 1664),
-        "9:16": (1080, 1920),
-        "21:9": (2206, 946),
-    },
-}
 
 # Minutes a 5 s run takes upstream (seedance-2.md, "How long a generation takes"); a reference
 # video makes it 4–7 min. Longer clips are not documented, so length does not change the range.
@@ -74,8 +46,8 @@ def output_size(resolution: str, aspect_ratio: str) -> tuple[int, int]:
     "The (width, height) Seedance 2 renders; `auto` aspect counts as 16:9."
     ratio = AUTO_ASPECT_RATIO if aspect_ratio == "auto" else aspect_ratio
     try:
-        return OUTPUT_SIZES[resolution][ratio]
-    except KeyError:
+        return models.output_size(resolution, ratio)  # the one table, in studio.models
+    except ParamsError:
         raise ParamsError(f"No output size for {resolution} at {aspect_ratio}", field="resolution") from None
 
 
