@@ -211,16 +211,16 @@ def cards(views: list[svc.JobView]) -> None:
                 card(view)
 
 
-def pager(total: int, where: str) -> None:
+def pager(total: svc.GalleryCount, where: str) -> None:
     "Previous / next buttons and where we are."
-    pages = max(1, -(-total // PAGE_SIZE))
+    pages = max(1, -(-total.n // PAGE_SIZE))
     page = min(st.session_state.get(PAGE_KEY, 0), pages - 1)
     first = page * PAGE_SIZE + 1
     left, prev, nxt = st.columns([6, 1, 1], vertical_alignment="center")
-    # Counts stop at the bound (bound + 1 means more): say "10,000+" rather than a made-up total.
-    more = "+" if total > svc.GalleryQuery.COUNT_BOUND else ""
-    shown = f"{svc.GalleryQuery.COUNT_BOUND:,}+" if more else f"{total:,}"
-    left.caption(f"{first:,}–{min(first + PAGE_SIZE - 1, total):,} of {shown} · page {page + 1} of {pages:,}{more}")
+    # A count that stopped (at its bound, or out of steps) is a lower bound: "of 1,000+" is "at least".
+    more = "" if total.exact else "+"
+    last = min(first + PAGE_SIZE - 1, total.n)
+    left.caption(f"{first:,}–{last:,} of {total.n:,}{more} · page {page + 1} of {pages:,}{more}")
     prev.button(
         "← Previous",
         key=f"gallery_prev_{where}",
@@ -231,7 +231,7 @@ def pager(total: int, where: str) -> None:
     nxt.button(
         "Next →",
         key=f"gallery_next_{where}",
-        disabled=page >= pages - 1,
+        disabled=page >= pages - 1 and total.exact,
         width="stretch",
         on_click=lambda: st.session_state.update({PAGE_KEY: page + 1}),
     )
@@ -473,10 +473,9 @@ def main() -> None:
         st.session_state["gallery_query"] = signature
         st.session_state[PAGE_KEY] = 0
     try:
-        total = svc.count(studio, query)
-        pages = max(1, -(-total // PAGE_SIZE))
-        st.session_state[PAGE_KEY] = page = min(st.session_state.get(PAGE_KEY, 0), pages - 1)
-        gens = svc.history(studio, query, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
+        shown = svc.gallery_page(studio, query, page=st.session_state.get(PAGE_KEY, 0), page_size=PAGE_SIZE)
+        st.session_state[PAGE_KEY] = shown.number
+        gens, total = shown.gens, shown.total
         target = svc.get(studio, wanted) if wanted else None
     except StudioError as err:
         ui.error_box(err)
@@ -488,7 +487,7 @@ def main() -> None:
             icon="🔎",
         )
         st.button("OK", key="gallery_unknown_ok", on_click=_close_detail)
-    if total == 0:
+    if total.n == 0:
         if query == svc.GalleryQuery() or svc.count(studio) == 0:
             st.info(
                 "No videos yet. Write a prompt on the Create page and press Run: every result "
@@ -505,7 +504,7 @@ def main() -> None:
         )
         pager(total, "top")
         ui.live([g.id for g in gens], cards, key="gallery_cards")
-        if total > PAGE_SIZE:
+        if total.n > PAGE_SIZE or not total.exact:
             pager(total, "bottom")
     if target is not None:
         detail(target.id, gens)

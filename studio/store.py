@@ -31,9 +31,17 @@ BUSY_TIMEOUT_MS = 10_000
 MMAP_BYTES = 1 << 31
 CACHE_KIB = 32 * 1024
 DEFAULT_PAGE_SIZE = 48
-# Gallery counts stop after this many matches and the gallery says "10,000+": a count no longer
-# visits every match of a common word or filter in a history of a million.
-COUNT_BOUND = 10_000
+# Gallery counts stop at a multiple of this many matches ("1,000+"), the first one past the page
+# shown: a count never visits every match of a common word or filter in a history of a million,
+# and counting 1,000 index entries costs about what a whole history of 1,000 does.
+COUNT_BOUND = 1_000
+# SQLite steps a page's count may take past the page when it reads rows of the table (a search
+# plus a filter, or two filters): about 8 steps per row, so about 250 rows. Reading a row at a
+# random place in a large file costs 20 times an index entry, so reading thousands of them is what
+# made a search plus a filter slow. A count that runs out of steps is a lower bound ("74+").
+COUNT_STEPS = 2_000
+# Filters whose (column, created_at) index answers a count past the page without reading rows.
+DATED_INDEX_COLUMNS = ("resolution", "aspect_ratio", "duration", "model", "author", "generate_audio", "starred")
 ID_HEX_CHARS = 12
 
 
@@ -87,6 +95,23 @@ class AgentLease:
     node_id: str
 
 
+@dataclass(frozen=True)
+class GalleryCount:
+    "How many generations match a gallery query, as far as its count went."
+
+    n: int
+    exact: bool  # False: at least n (the count stopped at its bound or ran out of steps)
+
+
+@dataclass(frozen=True)
+class GalleryPage:
+    "One page of the gallery: its generations, its number (from 0, moved back if past the end), the count."
+
+    gens: list[Generation]
+    number: int
+    total: GalleryCount
+
+
 class GalleryQuery(BaseModel):
     "Search text and filters for the history gallery; empty fields filter nothing."
 
@@ -116,8 +141,11 @@ class GalleryQuery(BaseModel):
 class HistoryStore:
     "The studio's SQLite history. Safe to share between threads; each thread gets its own connection."
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, count_bound: int = COUNT_BOUND, count_steps: int = COUNT_STEPS):
         self.path = Path(path)
+        # Where the pager's counts stop, in matches and in SQLite steps (tests make them small).
+        self.count_bound = count_bound
+        self.count_steps = count_steps
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         db = self.db
@@ -601,13 +629,25 @@ class HistoryStore:
             params.append(q.until + "\uffff" if len(q.until) <= 10 else q.until)
         return clauses, params
 
-    def _select(self, q: GalleryQuery, columns: str) -> tuple[str, list[Any], str]:
-        "SELECT ... FROM ... WHERE for a gallery query, its parameters, and its newest-first order."
+    def _select(
+        self, q: GalleryQuery, columns: str, after: tuple[int, str] | None = None
+    ) -> tuple[str, list[Any], str]:
+        """SELECT ... FROM ... WHERE for a gallery query, its parameters, and its newest-first order.
+
+        `after` is the (rowid, created_at) of a row: only rows after it in that order are selected.
+        """
         clauses, params = self._filters(q)
         match = self._match(q.text) if q.text else None
         if match is None:
+            if after is not None:
+                # A row value: the date index (or a filter's (column, created_at) index) seeks to it.
+                clauses.append("(g.created_at, g.rowid) < (?, ?)")
+                params.extend([after[1], after[0]])
             where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
             return f"SELECT {columns} FROM generations g{where}", params, "g.created_at DESC, g.rowid DESC"
+        if after is not None:
+            clauses.append("g.rowid < ?")
+            params.append(after[0])
         if q.grid_id:
             # A comparison has a few dozen cells: start from them and look each up in the match list
             # (the `+` stops SQLite from walking the list and probing the grid index per match).
@@ -619,25 +659,33 @@ class HistoryStore:
             return sql, [match, *params], "g.rowid DESC"
         # CROSS JOIN keeps the full-text index as the outer loop, read in rowid order, so SQLite
         # neither lists every match nor sorts them; the filters are checked on each row read.
+        # (`g.rowid < ?` is handed to the index as `f.rowid < ?` through the join.)
         sql = (
             f"SELECT {columns} FROM generations_fts f CROSS JOIN generations g ON g.rowid = f.rowid "
             f"WHERE generations_fts MATCH ?{''.join(' AND ' + c for c in clauses)}"
         )
         return sql, [match, *params], "f.rowid DESC"
 
-    def _page_sql(self, q: GalleryQuery, limit: int, offset: int) -> tuple[str, list[Any]]:
-        sql, params, order = self._select(q, "g.*")
+    def _page_sql(self, q: GalleryQuery, limit: int, offset: int, columns: str = "g.*") -> tuple[str, list[Any]]:
+        sql, params, order = self._select(q, columns)
         return f"{sql} ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset]
 
-    def _count_sql(self, q: GalleryQuery, bound: int | None) -> tuple[str, list[Any]]:
+    def _count_sql(
+        self, q: GalleryQuery, bound: int | None, after: tuple[int, str] | None = None
+    ) -> tuple[str, list[Any]]:
+        "A query with one row per match (after `after`), at most `bound + 1` of them."
         if q.text and q == GalleryQuery(text=q.text) and (match := self._match(q.text)):
             # A search alone is counted on the full-text index without reading any row.
-            sql, params = "SELECT 1 FROM generations_fts WHERE generations_fts MATCH ?", [match]
+            sql = "SELECT 1 FROM generations_fts WHERE generations_fts MATCH ?"
+            params: list[Any] = [match]
+            if after is not None:
+                sql += " AND rowid < ?"
+                params.append(after[0])
         else:
-            sql, params, _order = self._select(q, "1")
+            sql, params, _order = self._select(q, "1", after)
         if bound is None:
-            return f"SELECT count(*) AS n FROM ({sql})", params
-        return f"SELECT count(*) AS n FROM ({sql} LIMIT ?)", [*params, bound + 1]
+            return sql, params
+        return f"{sql} LIMIT ?", [*params, bound + 1]
 
     def page(
         self, query: GalleryQuery | None = None, *, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0
@@ -647,19 +695,91 @@ class HistoryStore:
         return [Generation.model_validate(r) for r in self._rows(sql, params)]
 
     def count(self, query: GalleryQuery | None = None, *, bound: int | None = COUNT_BOUND) -> int:
-        """How many generations match, exact up to `bound`; past it, `bound + 1` (shown as "10,000+").
+        """How many generations match, exact up to `bound`; past it, `bound + 1` ("1,000+").
 
-        The bound keeps a count's cost flat however large the history; `bound=None` counts all.
+        For a yes/no or a small number; the gallery's pager uses `gallery_page`, whose work is bounded.
+        `bound=None` counts all.
         """
         sql, params = self._count_sql(query or GalleryQuery(), bound)
-        return int(self._rows(sql, params)[0]["n"])
+        return int(self._rows(f"SELECT count(*) AS n FROM ({sql})", params)[0]["n"])
+
+    def gallery_page(
+        self, query: GalleryQuery | None = None, *, number: int = 0, size: int = DEFAULT_PAGE_SIZE
+    ) -> GalleryPage:
+        """Page `number` (from 0) of a gallery query, newest first, and how many generations match.
+
+        The count is exact below the first multiple of `count_bound` past the page, and "at least"
+        that many at it. Past the page it reads at most `count_bound` index entries, or, when it
+        must read rows, at most `count_steps` SQLite steps (it is then "at least" what it found):
+        its work is the same in a history of a thousand or a million, at any depth. A page that
+        comes back short ends the history, so it is counted with no more work; a page past the end
+        (an old link) gives the last page.
+        """
+        q = query or GalleryQuery()
+        number = max(0, number)
+        offset = number * size
+        sql, params = self._page_sql(q, size, offset, "g.rowid AS rowid_, g.*")
+        rows = self._rows(sql, params)
+        if not rows and number > 0:
+            # Every match lies before `offset`, so a count bounded there is exact.
+            n = self.count(q, bound=offset)
+            last = max(0, -(-n // size) - 1)
+            return GalleryPage(self.page(q, limit=size, offset=last * size), last, GalleryCount(n, exact=True))
+        gens = [Generation.model_validate(r) for r in rows]
+        if len(rows) < size:
+            return GalleryPage(gens, number, GalleryCount(offset + len(rows), exact=True))
+        bound = ((offset + size) // self.count_bound + 1) * self.count_bound
+        ahead = bound - offset - size
+        after = (int(rows[-1]["rowid_"]), str(rows[-1]["created_at"]))
+        sql, params = self._count_sql(q, ahead, after=after)
+        if self._count_reads_rows(q):
+            found, finished = self._count_rows(sql, params, steps=self.count_steps)
+        else:  # index entries only, at most `ahead` of them: counted in SQLite, no budget needed
+            found, finished = int(self._rows(f"SELECT count(*) AS n FROM ({sql})", params)[0]["n"]), True
+        if found > ahead:
+            return GalleryPage(gens, number, GalleryCount(bound, exact=False))
+        return GalleryPage(gens, number, GalleryCount(offset + size + found, exact=finished))
+
+    @staticmethod
+    def _count_reads_rows(q: GalleryQuery) -> bool:
+        "Whether counting past a page reads rows of the table, not only an index."
+        if q.text:
+            return q != GalleryQuery(text=q.text)  # a search alone is counted on the full-text index
+        # No filter, a date range, or one filter with its (column, created_at) index (with or
+        # without a date range): the index alone answers. Anything else checks rows.
+        filters = set(q.model_dump(exclude_defaults=True)) - {"since", "until"}
+        return len(filters) > 1 or not filters <= set(DATED_INDEX_COLUMNS)
+
+    def _count_rows(self, sql: str, params: Sequence[Any], *, steps: int) -> tuple[int, bool]:
+        """How many rows the query yields within `steps` SQLite steps, and whether it finished.
+
+        SQLite calls the progress handler every `steps` steps; answering 1 interrupts the query.
+        The rows are counted here as they come, so an interrupted count keeps what it found.
+        """
+        conn = self.db.conn
+        found = 0
+        conn.set_progress_handler(lambda: 1, steps)
+        try:
+            for _row in conn.execute(sql, params):
+                found += 1
+        except sqlite3.OperationalError as err:
+            if err.sqlite_errorcode != sqlite3.SQLITE_INTERRUPT:
+                raise StoreError(f"The history database could not be read: {err}") from err
+            return found, False
+        except sqlite3.Error as err:
+            raise StoreError(f"The history database could not be read: {err}") from err
+        finally:
+            conn.set_progress_handler(None, 0)
+        return found, True
 
     def query_plans(self, query: GalleryQuery, *, limit: int = DEFAULT_PAGE_SIZE) -> dict[str, list[str]]:
-        "The page and count queries for this gallery query: the SQL, then its EXPLAIN QUERY PLAN (read-only)."
+        """The page query and the count past its first page for this gallery query: the SQL, then its
+        EXPLAIN QUERY PLAN (read-only)."""
+        after = (1 << 62, "9999")  # a key after which every row lies: the plan's shape, not its rows
         out = {}
         for name, (sql, params) in (
             ("page", self._page_sql(query, limit, 0)),
-            ("count", self._count_sql(query, COUNT_BOUND)),
+            ("count", self._count_sql(query, COUNT_BOUND - limit, after=after)),
         ):
             out[name] = [sql, *(r[3] for r in self.db.execute(f"EXPLAIN QUERY PLAN {sql}", params))]
         return out

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from studio.models import VideoGenerationParams
-from studio.store import COUNT_BOUND, GalleryQuery, HistoryStore
+from studio.store import COUNT_BOUND, COUNT_STEPS, GalleryCount, GalleryQuery, HistoryStore
 
 
 @pytest.fixture
@@ -258,10 +258,86 @@ def test_counts_are_exact_below_the_bound_and_bound_plus_one_above(store, galler
         assert store.count(query, bound=2) == 3
 
 
-def test_the_default_count_bound_is_ten_thousand(store):
-    assert COUNT_BOUND == GalleryQuery.COUNT_BOUND == 10_000
+def test_the_default_count_bound_is_a_thousand(store):
+    assert COUNT_BOUND == GalleryQuery.COUNT_BOUND == 1_000
     store.add_generations([(params(f"zebra {i}"), None) for i in range(3)])
     assert store.count() == store.count(GalleryQuery(text="zebra")) == 3
+
+
+def pages_of(expected: list[str], size: int) -> int:
+    return max(1, -(-len(expected) // size))
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=lambda q: q.model_dump_json(exclude_defaults=True))
+def test_gallery_pages_hold_the_naive_rows_and_count_exactly_below_the_bound(store, gallery, query):
+    # Steps are no limit here (their test is below): the bound, 1,000, is far above 150 rows.
+    generous = HistoryStore(store.path, count_steps=10**9)
+    expected = naive(gallery, query)
+    size = 7
+    last = pages_of(expected, size) - 1
+    for number in range(last + 3):  # two past the end: an old link shows the last page
+        shown = generous.gallery_page(query, number=number, size=size)
+        assert shown.number == min(number, last)
+        assert [g.id for g in shown.gens] == expected[shown.number * size : (shown.number + 1) * size]
+        assert shown.total == GalleryCount(len(expected), exact=True)
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=lambda q: q.model_dump_json(exclude_defaults=True))
+def test_gallery_counts_stop_at_the_next_multiple_of_the_bound_past_the_page(store, gallery, query):
+    # Steps are no limit here: this is about the bound alone.
+    bounded = HistoryStore(store.path, count_bound=20, count_steps=10**9)
+    expected = naive(gallery, query)
+    size = 7
+    for number in range(pages_of(expected, size)):
+        shown = bounded.gallery_page(query, number=number, size=size)
+        assert [g.id for g in shown.gens] == expected[number * size : (number + 1) * size]
+        bound = ((number + 1) * size // 20 + 1) * 20  # page 0 (1-7) counts to 20, page 3 (22-28) to 40
+        if len(expected) <= bound:
+            assert shown.total == GalleryCount(len(expected), exact=True)
+        else:
+            assert shown.total == GalleryCount(bound, exact=False), number
+
+
+def test_a_count_that_reads_rows_stops_after_its_steps_and_says_at_least(store, gallery):
+    # A search plus a filter reads a row per word match past the page; with few steps it stops
+    # early and gives a lower bound that still covers the page (so the pager offers Next).
+    stingy = HistoryStore(store.path, count_steps=60)
+    generous = HistoryStore(store.path, count_steps=10**9)
+    stopped = 0
+    for query in QUERIES:
+        expected = naive(gallery, query)
+        for number in range(pages_of(expected, 5)):
+            full = generous.gallery_page(query, number=number, size=5)
+            shown = stingy.gallery_page(query, number=number, size=5)
+            assert shown.gens == full.gens and full.total == GalleryCount(len(expected), exact=True)
+            if shown.total.exact:
+                assert shown.total.n == len(expected)
+            else:
+                stopped += 1
+                assert (number + 1) * 5 <= shown.total.n <= len(expected)  # "at least"
+            if not stingy._count_reads_rows(query):
+                assert shown.total.exact  # an index alone answers: the step budget does not apply
+    assert stopped > 5
+    # The search alone, no filter, a single filter: counted on an index, never stopped.
+    assert not any(
+        stingy._count_reads_rows(q)
+        for q in (GalleryQuery(text="ze"), GalleryQuery(), GalleryQuery(resolution=["720p"]))
+    )
+
+
+def test_a_search_plus_filter_count_at_the_default_steps_does_not_read_every_match(store):
+    # 3,000 word matches, a third in 720p: an exact count reads 3,000 rows; the default budget
+    # stops after a few hundred and says "at least", whatever the size of the history.
+    cells = [(params(f"zebra {i}", resolution=("720p", "480p", "1080p")[i % 3]), None) for i in range(3000)]
+    store.add_generations(cells)
+    query = GalleryQuery(text="zebra", resolution=["720p"])
+    shown = store.gallery_page(query, size=24)
+    assert len(shown.gens) == 24 and not shown.total.exact
+    assert 24 < shown.total.n < 1000 == store.count_bound
+    assert store.count(query, bound=None) == 1000
+    assert COUNT_STEPS < 3000  # fewer steps than word matches: the budget, not the history, ends it
+    # Without a filter the same history counts to the bound on the index alone.
+    assert store.gallery_page(GalleryQuery(text="zebra"), size=24).total == GalleryCount(1000, exact=False)
 
 
 def test_a_search_pages_through_the_full_text_index_not_a_list_of_every_match(store):

@@ -11,7 +11,7 @@
 - `snippets`: drafts from earlier takes, API requests to copy
 """
 
-from ..store import GalleryQuery
+from ..store import GalleryCount, GalleryPage, GalleryQuery
 from .account import api_status
 from .app import Services, build_services, close_shared_services, shared_services
 from .estimates import Estimate, estimate
@@ -21,6 +21,7 @@ from .gallery import (
     MAX_TAG_CHARS,
     count,
     delete_generation,
+    gallery_page,
     history,
     mark_winner,
     recent_failures,
@@ -78,6 +79,8 @@ __all__ = [
     "REFERENCE_MAX_COUNT",
     "REFERENCE_TYPES",
     "Estimate",
+    "GalleryCount",
+    "GalleryPage",
     "GalleryQuery",
     "JobView",
     "Services",
@@ -98,6 +101,7 @@ __all__ = [
     "delete_preset",
     "draft_from",
     "estimate",
+    "gallery_page",
     "generate",
     "get",
     "get_many",

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from ..errors import JobError, ParamsError
 from ..models import RETRYABLE_STATUSES, Generation
-from ..store import DEFAULT_PAGE_SIZE, GalleryQuery
+from ..store import DEFAULT_PAGE_SIZE, GalleryPage, GalleryQuery
 from .app import Services
 
 MAX_RATING = 5
@@ -23,7 +23,16 @@ def history(
 
 
 def count(services: Services, query: GalleryQuery | None = None) -> int:
+    "How many generations match, exact up to COUNT_BOUND (past it, COUNT_BOUND + 1)."
     return services.store.count(query)
+
+
+def gallery_page(
+    services: Services, query: GalleryQuery | None = None, *, page: int = 0, page_size: int = DEFAULT_PAGE_SIZE
+) -> GalleryPage:
+    """Page `page` (from 0; past the end, the last page) of the history, newest first, with the count
+    the pager shows: exact below a bound, else "at least", and as costly at a million as at a thousand."""
+    return services.store.gallery_page(query, number=page, size=page_size)
 
 
 # ---------------------------------------------------------------------- curation
