@@ -645,10 +645,10 @@ class HistoryStore:
                 params.extend([after[1], after[0]])
             where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
             return f"SELECT {columns} FROM generations g{where}", params, "g.created_at DESC, g.rowid DESC"
-        if after is not None:
-            clauses.append("g.rowid < ?")
-            params.append(after[0])
         if q.grid_id:
+            if after is not None:
+                clauses.append("g.rowid < ?")
+                params.append(after[0])
             # A comparison has a few dozen cells: start from them and look each up in the match list
             # (the `+` stops SQLite from walking the list and probing the grid index per match).
             sql = (
@@ -659,7 +659,10 @@ class HistoryStore:
             return sql, [match, *params], "g.rowid DESC"
         # CROSS JOIN keeps the full-text index as the outer loop, read in rowid order, so SQLite
         # neither lists every match nor sorts them; the filters are checked on each row read.
-        # (`g.rowid < ?` is handed to the index as `f.rowid < ?` through the join.)
+        if after is not None:
+            # On `f`, not `g`: the full-text index then starts past the page instead of at its start.
+            clauses.append("f.rowid < ?")
+            params.append(after[0])
         sql = (
             f"SELECT {columns} FROM generations_fts f CROSS JOIN generations g ON g.rowid = f.rowid "
             f"WHERE generations_fts MATCH ?{''.join(' AND ' + c for c in clauses)}"

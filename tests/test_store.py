@@ -355,6 +355,8 @@ def test_a_search_pages_through_the_full_text_index_not_a_list_of_every_match(st
         # FTS5 hands out rowids newest first (index flag 192: ORDER BY rowid DESC consumed), and
         # nothing is sorted or listed up front.
         assert "VIRTUAL TABLE INDEX 192:" in page and "TEMP B-TREE" not in page and "LIST SUBQUERY" not in page
+        # The count past the page hands the page's last rowid to the index ("<"): it starts there.
+        assert any("VIRTUAL TABLE INDEX" in step and step.endswith("<") for step in plans[name]["count"])
     grid = "\n".join(plans["search+grid"]["page"])
     assert "USING INDEX idx_generations_grid_id (grid_id=?)" in grid
     assert "USING INDEX idx_generations_resolution_created_at" in "\n".join(plans["filter"]["page"])
