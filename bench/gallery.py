@@ -1,7 +1,7 @@
 """Benchmark: the Gallery at a large history (default 100,000; `--size 1000000`) against 1,000.
 
 Fills two history databases with varied, realistic rows and times, for each size: the service
-call alone (svc.gallery_page: the page and its count, as the Gallery page makes it) and the first
+call alone (svc.page_with_count: the page and its count, as the Gallery page makes it) and the first
 gallery page rendered by the real page in AppTest (one rerun), for four cases: the first page, a
 search word, a search word plus a filter, and a filter alone. Medians of several runs after a
 warm-up, the two sizes timed alternately so load lands on both alike; both figures are printed
@@ -230,7 +230,7 @@ def paired_ms(small, big, runs: int) -> tuple[float, float]:
 
 def service_call(studio: svc.Services, query: svc.GalleryQuery):
     def call():
-        svc.gallery_page(studio, query, page=0, page_size=PAGE_SIZE)
+        svc.page_with_count(studio, query, page=0, page_size=PAGE_SIZE)
 
     return call
 
@@ -242,7 +242,7 @@ def page_render(studio: svc.Services, params: dict):
     at.run()
     at.query_params.update(params)
     at.switch_page("pages/gallery.py").run()
-    first = svc.gallery_page(studio, _query(params), page_size=PAGE_SIZE)
+    first = svc.page_with_count(studio, _query(params), page_size=PAGE_SIZE)
     captions = " ".join(c.value for c in at.caption)
     if at.exception or len(at.text) != len(first.gens) or f"of {shown(first.total)} ·" not in captions:
         raise SystemExit(f"the gallery did not render as expected: {at.exception or captions}")
@@ -293,7 +293,7 @@ def main() -> None:
             for name, params in cases.items():
                 query = _query(params)
                 exact = studios[n].store.count(query, bound=None)
-                matches[name, n] = (svc.gallery_page(studios[n], query, page_size=PAGE_SIZE).total, exact)
+                matches[name, n] = (svc.page_with_count(studios[n], query, page_size=PAGE_SIZE).total, exact)
         plan_text = {name: plans(studios[big], _query(params)) for name, params in cases.items()}
         for name, params in cases.items():
             query = _query(params)
@@ -305,7 +305,7 @@ def main() -> None:
         for studio in studios.values():
             studio.close()
 
-    head = f"{'':16}{'service (gallery_page)':>34}   {'rendered page (AppTest rerun)':>34}"
+    head = f"{'':16}{'service (page_with_count)':>34}   {'rendered page (AppTest rerun)':>34}"
     print(f"\n{head}   {f'pager says / matches at {big:,}':>28}\n{'case':16}", end="")
     for _ in range(2):
         print(f"{f'{small:,} ms':>11}{f'{big:,} ms':>13}{'ratio':>7}", end="   ")

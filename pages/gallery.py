@@ -473,7 +473,7 @@ def main() -> None:
         st.session_state["gallery_query"] = signature
         st.session_state[PAGE_KEY] = 0
     try:
-        shown = svc.gallery_page(studio, query, page=st.session_state.get(PAGE_KEY, 0), page_size=PAGE_SIZE)
+        shown = svc.page_with_count(studio, query, page=st.session_state.get(PAGE_KEY, 0), page_size=PAGE_SIZE)
         st.session_state[PAGE_KEY] = shown.number
         gens, total = shown.gens, shown.total
         target = svc.get(studio, wanted) if wanted else None

@@ -104,7 +104,7 @@ class GalleryCount:
 
 
 @dataclass(frozen=True)
-class GalleryPage:
+class CountedPage:
     "One page of the gallery: its generations, its number (from 0, moved back if past the end), the count."
 
     gens: list[Generation]
@@ -700,15 +700,15 @@ class HistoryStore:
     def count(self, query: GalleryQuery | None = None, *, bound: int | None = COUNT_BOUND) -> int:
         """How many generations match, exact up to `bound`; past it, `bound + 1` ("1,000+").
 
-        For a yes/no or a small number; the gallery's pager uses `gallery_page`, whose work is bounded.
+        For a yes/no or a small number; the gallery's pager uses `page_with_count`, whose work is bounded.
         `bound=None` counts all.
         """
         sql, params = self._count_sql(query or GalleryQuery(), bound)
         return int(self._rows(f"SELECT count(*) AS n FROM ({sql})", params)[0]["n"])
 
-    def gallery_page(
+    def page_with_count(
         self, query: GalleryQuery | None = None, *, number: int = 0, size: int = DEFAULT_PAGE_SIZE
-    ) -> GalleryPage:
+    ) -> CountedPage:
         """Page `number` (from 0) of a gallery query, newest first, and how many generations match.
 
         The count is exact below the first multiple of `count_bound` past the page, and "at least"
@@ -727,10 +727,10 @@ class HistoryStore:
             # Every match lies before `offset`, so a count bounded there is exact.
             n = self.count(q, bound=offset)
             last = max(0, -(-n // size) - 1)
-            return GalleryPage(self.page(q, limit=size, offset=last * size), last, GalleryCount(n, exact=True))
+            return CountedPage(self.page(q, limit=size, offset=last * size), last, GalleryCount(n, exact=True))
         gens = [Generation.model_validate(r) for r in rows]
         if len(rows) < size:
-            return GalleryPage(gens, number, GalleryCount(offset + len(rows), exact=True))
+            return CountedPage(gens, number, GalleryCount(offset + len(rows), exact=True))
         bound = ((offset + size) // self.count_bound + 1) * self.count_bound
         ahead = bound - offset - size
         after = (int(rows[-1]["rowid_"]), str(rows[-1]["created_at"]))
@@ -740,8 +740,8 @@ class HistoryStore:
         else:  # index entries only, at most `ahead` of them: counted in SQLite, no budget needed
             found, finished = int(self._rows(f"SELECT count(*) AS n FROM ({sql})", params)[0]["n"]), True
         if found > ahead:
-            return GalleryPage(gens, number, GalleryCount(bound, exact=False))
-        return GalleryPage(gens, number, GalleryCount(offset + size + found, exact=finished))
+            return CountedPage(gens, number, GalleryCount(bound, exact=False))
+        return CountedPage(gens, number, GalleryCount(offset + size + found, exact=finished))
 
     @staticmethod
     def _count_reads_rows(q: GalleryQuery) -> bool:

@@ -276,7 +276,7 @@ def test_gallery_pages_hold_the_naive_rows_and_count_exactly_below_the_bound(sto
     size = 7
     last = pages_of(expected, size) - 1
     for number in range(last + 3):  # two past the end: an old link shows the last page
-        shown = generous.gallery_page(query, number=number, size=size)
+        shown = generous.page_with_count(query, number=number, size=size)
         assert shown.number == min(number, last)
         assert [g.id for g in shown.gens] == expected[shown.number * size : (shown.number + 1) * size]
         assert shown.total == GalleryCount(len(expected), exact=True)
@@ -289,7 +289,7 @@ def test_gallery_counts_stop_at_the_next_multiple_of_the_bound_past_the_page(sto
     expected = naive(gallery, query)
     size = 7
     for number in range(pages_of(expected, size)):
-        shown = bounded.gallery_page(query, number=number, size=size)
+        shown = bounded.page_with_count(query, number=number, size=size)
         assert [g.id for g in shown.gens] == expected[number * size : (number + 1) * size]
         bound = ((number + 1) * size // 20 + 1) * 20  # page 0 (1-7) counts to 20, page 3 (22-28) to 40
         if len(expected) <= bound:
@@ -307,8 +307,8 @@ def test_a_count_that_reads_rows_stops_after_its_steps_and_says_at_least(store, 
     for query in QUERIES:
         expected = naive(gallery, query)
         for number in range(pages_of(expected, 5)):
-            full = generous.gallery_page(query, number=number, size=5)
-            shown = stingy.gallery_page(query, number=number, size=5)
+            full = generous.page_with_count(query, number=number, size=5)
+            shown = stingy.page_with_count(query, number=number, size=5)
             assert shown.gens == full.gens and full.total == GalleryCount(len(expected), exact=True)
             if shown.total.exact:
                 assert shown.total.n == len(expected)
@@ -331,13 +331,13 @@ def test_a_search_plus_filter_count_at_the_default_steps_does_not_read_every_mat
     cells = [(params(f"zebra {i}", resolution=("720p", "480p", "1080p")[i % 3]), None) for i in range(3000)]
     store.add_generations(cells)
     query = GalleryQuery(text="zebra", resolution=["720p"])
-    shown = store.gallery_page(query, size=24)
+    shown = store.page_with_count(query, size=24)
     assert len(shown.gens) == 24 and not shown.total.exact
     assert 24 < shown.total.n < 1000 == store.count_bound
     assert store.count(query, bound=None) == 1000
     assert COUNT_STEPS < 3000  # fewer steps than word matches: the budget, not the history, ends it
     # Without a filter the same history counts to the bound on the index alone.
-    assert store.gallery_page(GalleryQuery(text="zebra"), size=24).total == GalleryCount(1000, exact=False)
+    assert store.page_with_count(GalleryQuery(text="zebra"), size=24).total == GalleryCount(1000, exact=False)
 
 
 def test_a_search_pages_through_the_full_text_index_not_a_list_of_every_match(store):

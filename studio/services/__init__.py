@@ -11,7 +11,7 @@
 - `snippets`: drafts from earlier takes, API requests to copy
 """
 
-from ..store import GalleryCount, GalleryPage, GalleryQuery
+from ..store import CountedPage, GalleryCount, GalleryQuery
 from .account import api_status
 from .app import Services, build_services, close_shared_services, shared_services
 from .estimates import Estimate, estimate
@@ -21,9 +21,9 @@ from .gallery import (
     MAX_TAG_CHARS,
     count,
     delete_generation,
-    gallery_page,
     history,
     mark_winner,
+    page_with_count,
     recent_failures,
     set_notes,
     set_rating,
@@ -78,9 +78,9 @@ __all__ = [
     "REFERENCE_MAX_BYTES",
     "REFERENCE_MAX_COUNT",
     "REFERENCE_TYPES",
+    "CountedPage",
     "Estimate",
     "GalleryCount",
-    "GalleryPage",
     "GalleryQuery",
     "JobView",
     "Services",
@@ -101,7 +101,6 @@ __all__ = [
     "delete_preset",
     "draft_from",
     "estimate",
-    "gallery_page",
     "generate",
     "get",
     "get_many",
@@ -112,6 +111,7 @@ __all__ = [
     "history",
     "load_preset",
     "mark_winner",
+    "page_with_count",
     "presets",
     "progress",
     "queue",

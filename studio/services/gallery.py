@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from ..errors import JobError, ParamsError
 from ..models import RETRYABLE_STATUSES, Generation
-from ..store import DEFAULT_PAGE_SIZE, GalleryPage, GalleryQuery
+from ..store import DEFAULT_PAGE_SIZE, CountedPage, GalleryQuery
 from .app import Services
 
 MAX_RATING = 5
@@ -27,12 +27,12 @@ def count(services: Services, query: GalleryQuery | None = None) -> int:
     return services.store.count(query)
 
 
-def gallery_page(
+def page_with_count(
     services: Services, query: GalleryQuery | None = None, *, page: int = 0, page_size: int = DEFAULT_PAGE_SIZE
-) -> GalleryPage:
+) -> CountedPage:
     """Page `page` (from 0; past the end, the last page) of the history, newest first, with the count
     the pager shows: exact below a bound, else "at least", and as costly at a million as at a thousand."""
-    return services.store.gallery_page(query, number=page, size=page_size)
+    return services.store.page_with_count(query, number=page, size=page_size)
 
 
 # ---------------------------------------------------------------------- curation
