@@ -15,7 +15,7 @@ A database is built once per size into bench/.cache/ (git-ignored; bulk inserts 
 migrations' schema, indexes and full-text triggers) and reused by later runs; opening it applies
 newer migrations, as for a user. 1,000,000 rows take about 4 minutes to build and 1.1 GB of disk.
 
-    .venv/bin/python bench/gallery.py [--size 1000000] [--small 1000] [--runs 9]
+    .venv/bin/python bench/gallery.py [--size 1000000] [--small 1000] [--runs 9] [--word crossing]
 
 The last line holds key=value pairs for scripts.
 """
@@ -275,13 +275,14 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=100_000, help="the large history (default 100,000)")
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--runs", type=int, default=9, help="timed AppTest runs per case (service calls: x5)")
+    parser.add_argument("--word", default=SEARCH_WORD, help=f"the search word (default {SEARCH_WORD!r})")
     args = parser.parse_args()
     small, big = args.small, args.size
 
     cases: dict[str, dict[str, Any]] = {
         "first page": {},
-        "search": {"q": SEARCH_WORD},
-        "search+filter": {"q": SEARCH_WORD, **FILTER},
+        "search": {"q": args.word},
+        "search+filter": {"q": args.word, **FILTER},
         "filter": dict(FILTER),
     }
     results: dict[tuple[str, str, int], float] = {}
