@@ -594,7 +594,9 @@ class HistoryStore:
     # index newest first: FTS5 hands out rowids in descending order without sorting, and rowid
     # order is date order because created_at is stamped as the row is inserted. Each match's row
     # is then read by rowid, so a page reads about as many rows as it shows (divided by the
-    # filters' share) instead of listing every match first. Counts stop at COUNT_BOUND.
+    # filters' share) instead of listing every match first. The pager's count starts after the
+    # page's last row and stops at a bound or a step budget (`page_with_count`), so its work is
+    # the same at a thousand generations and at a million, and on page 1 or page 400.
 
     def _match(self, text: str) -> str | None:
         "The FTS5 expression for the search box: every word quoted (plain text), each a prefix."
