@@ -169,36 +169,76 @@ class HistoryStore:
     # ------------------------------------------------------------------ generations
 
     def add_generations(
-        self, cells: Sequence[tuple[VideoGenerationParams, str | None]], *, author: str = "", grid_id: str | None = None
+        self,
+        cells: Sequence[tuple[VideoGenerationParams, str | None]],
+        *,
+        author: str = "",
+        grid_id: str | None = None,
+        launch_key: str | None = None,
     ) -> list[str]:
-        "Queue generations (params, cell label) in one transaction; returns their ids in order."
+        """Queue generations (params, cell label) in one transaction; returns their ids in order.
+
+        With a `launch_key` already recorded, nothing is queued and the ids recorded with it are
+        returned: a second click, a retried request or a refresh launches nothing more.
+        """
+        with self._immediate() as conn:
+            recorded = self._launch(conn, launch_key)
+            if recorded is not None:
+                return recorded[1]
+            ids = self._insert_generations(conn, cells, author=author, grid_id=grid_id)
+            self._record_launch(conn, launch_key, grid_id, ids)
+        return ids
+
+    def _insert_generations(
+        self,
+        conn: sqlite3.Connection,
+        cells: Sequence[tuple[VideoGenerationParams, str | None]],
+        *,
+        author: str,
+        grid_id: str | None,
+    ) -> list[str]:
         ids = []
         now = utcnow()
-        with self._immediate() as conn:
-            for params, label in cells:
-                gen_id = new_id()
-                ids.append(gen_id)
-                conn.execute(
-                    "INSERT INTO generations (id, created_at, author, prompt, model, resolution, "
-                    "duration, aspect_ratio, generate_audio, selected_context, status, grid_id, "
-                    "cell_label, attempt) VALUES (?,?,?,?,?,?,?,?,?,?,'queued',?,?,1)",
-                    (
-                        gen_id,
-                        now,
-                        author,
-                        params.prompt,
-                        params.model,
-                        params.resolution,
-                        params.duration,
-                        params.aspect_ratio,
-                        int(params.generate_audio),
-                        params.selected_context.model_dump_json(),
-                        grid_id,
-                        label,
-                    ),
-                )
-                conn.execute("INSERT INTO jobs (generation_id, updated_at) VALUES (?, ?)", (gen_id, now))
+        for params, label in cells:
+            gen_id = new_id()
+            ids.append(gen_id)
+            conn.execute(
+                "INSERT INTO generations (id, created_at, author, prompt, model, resolution, "
+                "duration, aspect_ratio, generate_audio, selected_context, status, grid_id, "
+                "cell_label, attempt) VALUES (?,?,?,?,?,?,?,?,?,?,'queued',?,?,1)",
+                (
+                    gen_id,
+                    now,
+                    author,
+                    params.prompt,
+                    params.model,
+                    params.resolution,
+                    params.duration,
+                    params.aspect_ratio,
+                    int(params.generate_audio),
+                    params.selected_context.model_dump_json(),
+                    grid_id,
+                    label,
+                ),
+            )
+            conn.execute("INSERT INTO jobs (generation_id, updated_at) VALUES (?, ?)", (gen_id, now))
         return ids
+
+    @staticmethod
+    def _launch(conn: sqlite3.Connection, key: str | None) -> tuple[str | None, list[str]] | None:
+        "What an earlier launch with this key made: (grid id, generation ids), or None."
+        if key is None:
+            return None
+        row = conn.execute("SELECT grid_id, generation_ids FROM launches WHERE key = ?", [key]).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    @staticmethod
+    def _record_launch(conn: sqlite3.Connection, key: str | None, grid_id: str | None, ids: list[str]) -> None:
+        if key is not None:
+            conn.execute(
+                "INSERT INTO launches (key, created_at, grid_id, generation_ids) VALUES (?,?,?,?)",
+                [key, utcnow(), grid_id, json.dumps(ids)],
+            )
 
     def add_generation(
         self,
@@ -465,15 +505,25 @@ class HistoryStore:
         cells: Sequence[tuple[VideoGenerationParams, str]],
         author: str = "",
         name: str = "",
+        launch_key: str | None = None,
     ) -> tuple[str, list[str]]:
-        "Save a comparison and queue all its cells together; returns (grid id, generation ids)."
+        """Save a comparison and queue all its cells in one transaction; returns (grid id, generation ids).
+
+        With a `launch_key` already recorded, nothing is saved and the recorded grid is returned.
+        """
         grid_id = new_id()
         with self._immediate() as conn:
+            recorded = self._launch(conn, launch_key)
+            if recorded is not None:
+                if recorded[0] is None:
+                    raise StoreError("This launch key was already used for takes, not a comparison.")
+                return recorded[0], recorded[1]
             conn.execute(
                 "INSERT INTO grids (id, created_at, author, name, prompt, axes) VALUES (?,?,?,?,?,?)",
                 [grid_id, utcnow(), author, name, prompt, json.dumps(axes)],
             )
-        ids = self.add_generations(cells, author=author, grid_id=grid_id)
+            ids = self._insert_generations(conn, cells, author=author, grid_id=grid_id)
+            self._record_launch(conn, launch_key, grid_id, ids)
         return grid_id, ids
 
     def get_grid(self, grid_id: str) -> dict[str, Any] | None:

@@ -45,6 +45,17 @@ def test_takes_are_bounded(studio):
     assert len(svc.generate(studio, params(), takes=3)) == 3
 
 
+def test_the_same_launch_key_queues_nothing_more(idle):
+    first = svc.generate(idle, params(), takes=2, launch_key="click-a")
+    assert svc.generate(idle, params(), takes=2, launch_key="click-a") == first
+
+    def launch(key: str) -> tuple[str, list[str]]:
+        return svc.start_grid(idle, params(), resolutions=["480p", "720p"], aspect_ratios=["16:9"], launch_key=key)
+
+    assert launch("click-b") == launch("click-b")
+    assert svc.count(idle) == 4
+
+
 def test_curation_round_trip_and_search(studio):
     gen_id = svc.generate(studio, params())[0]
     svc.set_starred(studio, gen_id, True)

@@ -17,16 +17,26 @@ MAX_TAKES = 4
 
 
 def generate(
-    services: Services, params: VideoGenerationParams | dict[str, Any], *, takes: int = 1, author: str | None = None
+    services: Services,
+    params: VideoGenerationParams | dict[str, Any],
+    *,
+    takes: int = 1,
+    author: str | None = None,
+    launch_key: str | None = None,
 ) -> list[str]:
-    "Queue `takes` generations of the same settings; returns their ids at once."
+    """Queue `takes` generations of the same settings; returns their ids at once.
+
+    A `launch_key` makes the launch idempotent: the same key again returns the same ids.
+    """
     if not 1 <= takes <= MAX_TAKES:
         raise ParamsError(f"Takes must be between 1 and {MAX_TAKES}", field="takes")
     if not isinstance(params, VideoGenerationParams):
         params = VideoGenerationParams.parse(params)
     label = (lambda i: f"take {i + 1}") if takes > 1 else (lambda i: None)
     ids = services.store.add_generations(
-        [(params, label(i)) for i in range(takes)], author=author if author is not None else services.settings.author
+        [(params, label(i)) for i in range(takes)],
+        author=author if author is not None else services.settings.author,
+        launch_key=launch_key,
     )
     services.runner.wake()
     return ids
