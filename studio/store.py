@@ -35,6 +35,8 @@ DEFAULT_PAGE_SIZE = 48
 # visits every match of a common word or filter in a history of a million.
 COUNT_BOUND = 10_000
 ID_HEX_CHARS = 12
+RECENT_RUNS = 20  # how many past runs at the same settings a time estimate looks at
+RECENT_SCAN = 2_000  # ... found among this many newest runs at that resolution
 
 
 def utcnow() -> str:
@@ -297,6 +299,23 @@ class HistoryStore:
                 conn.execute("UPDATE generations SET status = 'submitting' WHERE id = ?", [row["id"]])
                 row["status"] = "submitting"
         return [Generation.model_validate(r) for r in rows]
+
+    def recent_elapsed(
+        self, scope: str, *, resolution: str, duration: str, with_video: bool, limit: int = RECENT_RUNS
+    ) -> list[float]:
+        """Seconds upstream of the newest finished runs at these settings, made through API `scope`
+        (so simulator runs never stand in for Mosaic's), newest first."""
+        rows = self._rows(
+            # Only the newest RECENT_SCAN rows at this resolution are looked at, so a history of a
+            # million runs from another API costs the same as an empty one.
+            "SELECT g.elapsed_s AS s FROM (SELECT * FROM generations WHERE resolution = ? "
+            "ORDER BY created_at DESC LIMIT ?) g JOIN agents a ON a.agent_id = g.agent_id "
+            "WHERE a.scope = ? AND g.status = 'done' AND g.duration = ? AND g.elapsed_s IS NOT NULL "
+            "AND (coalesce(json_array_length(g.selected_context, '$.videos'), 0) > 0) = ? "
+            "ORDER BY g.created_at DESC LIMIT ?",
+            [resolution, RECENT_SCAN, scope, duration, int(with_video), limit],
+        )
+        return [float(r["s"]) for r in rows]
 
     def with_status(self, *statuses: str) -> list[Generation]:
         marks = ",".join("?" * len(statuses))
