@@ -199,7 +199,7 @@ def test_the_content_decides_the_kind_and_type(idle, tmp_path):
     jpeg = picture(tmp_path / "photo.jpg").read_bytes()
     result = svc.upload_reference(idle, "photo.png", jpeg)  # a JPEG with the wrong name
     assert (result.reference.kind, result.reference.content_type) == ("image", "image/jpeg")
-    assert result.reference.local_name.endswith(".jpeg")
+    assert str(result.reference.local_name).endswith(".jpeg")
     with pytest.raises(ParamsError, match=r"fake\.png is not an image"):
         svc.upload_reference(idle, "fake.png", b"plain text\n" * 50)
 
