@@ -97,7 +97,7 @@ def test_form_shows_the_briefs_defaults_the_estimate_and_the_mode(app):
     run_box = app.container("create_run_box")
     estimate = run_box.markdown[0].value
     assert "1 run · 5–10 s of video (1 of automatic length" in estimate
-    assert "about 3–6 min" in estimate and "720p is the baseline cost" in estimate
+    assert "about 3–8 min" in estimate and "720p is the baseline cost" in estimate
     assert "credits unknown (set STUDIO_CREDITS_PER_SECOND" in estimate
     assert any("Runs on 🔑 the Mosaic API" in c for c in texts(run_box, "caption"))
 

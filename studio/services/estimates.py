@@ -45,7 +45,12 @@ def _latency(services: Services) -> LatencyModel:
     config = services.simulator.config
 
     def simulated(params: VideoGenerationParams) -> tuple[float, float]:
-        low, high = costs.seconds_range(params)
-        return config.latency + config.latency_per_second * low, config.latency + config.latency_per_second * high
+        if config.realistic:
+            low, high = costs.expected_seconds(params)
+        else:
+            shortest, longest = costs.seconds_range(params)
+            low = config.latency + config.latency_per_second * shortest
+            high = config.latency + config.latency_per_second * longest
+        return low * config.time_scale, high * config.time_scale
 
     return simulated
