@@ -191,7 +191,7 @@ def _new_comparison(studio: svc.Services) -> None:
         if count > studio.settings.confirm_above_cells:
             # The key carries the count, so changing the grid's size asks again.
             confirmed = st.checkbox(
-                f"Yes, run all {count} cells ({estimate.seconds} s of video)", key=f"compare_confirm_{count}"
+                f"Yes, run all {count} cells ({estimate.seconds_text} s of video)", key=f"compare_confirm_{count}"
             )
     elif "cells" in errors:
         cells_err.error(errors["cells"], icon="⚠️")

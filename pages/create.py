@@ -3,10 +3,16 @@
 Form values live in session state (persisted across page switches). The last run's ids live both in
 the session and in the URL (`?jobs=a,b`), so navigating away and back, or refreshing, keeps showing
 them. `?from=<id>&keep=all|prompt|settings` opens an earlier generation as a draft, once.
+
+Run launches once per click: the button carries a launch token (in its key and its callback's
+args) that the store keeps with the rows, so a double click or a resent click returns the takes
+already made. The token is replaced only after the page has been drawn with it, so a second click
+on the button as drawn is always the same launch.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import streamlit as st
@@ -57,11 +63,17 @@ JOBS_KEY = "create_jobs"  # ids of the last run (also ?jobs= in the URL)
 ERRORS_KEY = "create_errors"  # {where: message}; where is prompt | settings | references | run
 NOTICE_KEY = "create_notice"  # (kind, message) about the draft that was opened
 UPLOADER_ROUND = "create_uploader_round"  # bumped to empty the uploader once its files are taken
-UPLOAD_NOTES = "create_upload_notes"  # (added names, error messages) from the last upload
+UPLOAD_NOTES = "create_upload_notes"  # (notes, refusals) from the last upload
+REFUSED_SEEN = "create_refused_seen"  # Run was pressed once with refusals showing: the next press runs
+REFUSED_MESSAGE = (
+    "Nothing was run: the files refused above are not among the references. Press Run again to go ahead without them."
+)
 PRESET_NOTE = "create_preset_note"  # (kind, message) from the last preset action
 PRESET_CONFIRM = "create_preset_confirm"  # ("delete" | "replace", name) waiting for a second click
-MAX_COLUMNS = 4
-VIDEO_HEIGHT_PX = 420
+LAUNCH_TOKEN = "create_launch_token"  # the launch key the Run button carries now
+LAUNCHED_TOKEN = "create_launched_token"  # the last token that launched; replaced once drawn
+RUN_ANYWAY = "create_run_anyway"  # confirmation to run although Mosaic refused the key
+MAX_VIDEO_VH = 75  # a tall take never fills more than this much of the window
 
 
 def where(field: str | None) -> str:
@@ -86,6 +98,7 @@ def init_state() -> None:
     state.setdefault(TAKES_KEY, 1)
     state.setdefault(UPLOADER_ROUND, 0)
     state.setdefault(ERRORS_KEY, {})
+    state.setdefault(LAUNCH_TOKEN, uuid.uuid4().hex)
 
 
 def form_values() -> dict[str, Any]:
@@ -115,18 +128,15 @@ def reset_form() -> None:
 # ---------------------------------------------------------------------- draft from ?from=&keep=
 
 
-def safe(text: str) -> str:
-    "A value from the URL, quoted in a message only if it is plain (messages render markdown)."
-    return text if text.isalnum() and len(text) <= 40 else "given in the link"
-
-
 def restore_last_run(studio: svc.Services) -> None:
     "After a browser refresh (a new session) on ?jobs=..., the form shows what that run asked for."
-    ids = [i for i in (st.query_params.get("jobs") or "").split(",") if i.strip()]
-    gens = svc.get_many(studio, ids) if ids and not st.query_params.get("from") else []
-    if gens:
-        fill_form(svc.draft_from(gens[0], "all"))
-        st.session_state[TAKES_KEY] = max(1, min(len(gens), svc.MAX_TAKES))
+    if st.query_params.get("from"):
+        return
+    found = svc.last_run_draft(studio, (st.query_params.get("jobs") or "").split(","))
+    if found is not None:
+        values, takes = found
+        fill_form(values)
+        st.session_state[TAKES_KEY] = takes
 
 
 def open_draft(studio: svc.Services) -> None:
@@ -134,89 +144,68 @@ def open_draft(studio: svc.Services) -> None:
     src = st.query_params.get("from")
     if not src:
         return
-    keep = st.query_params.get("keep") or "all"
+    draft = svc.open_draft(studio, src, st.query_params.get("keep"))
     del st.query_params["from"]
     if "keep" in st.query_params:
         del st.query_params["keep"]
-    gen = svc.get(studio, src)
-    if gen is None:
+    if draft.values is None:
         reset_form()
-        st.session_state[NOTICE_KEY] = (
-            "error",
-            f"There is no generation with id “{safe(src)}”, so the form starts empty.",
-        )
-        return
-    try:
-        values = svc.draft_from(gen, keep)
-    except ParamsError:
-        reset_form()
-        st.session_state[NOTICE_KEY] = (
-            "error",
-            f"“{safe(keep)}” is not a way to open a draft (use {', '.join(svc.DRAFT_KEEP)}), so the form starts empty.",
-        )
-        return
-    fill_form(values)
-    what = {"all": "its prompt and settings", "prompt": "its prompt", "settings": "its settings (not the prompt)"}[keep]
-    st.session_state[NOTICE_KEY] = (
-        "success",
-        f"Draft opened from generation {gen.id} with {what}. Change anything, then press Run.",
-    )
-    st.session_state[ERRORS_KEY] = {}
+    else:
+        fill_form(draft.values)
+        st.session_state[ERRORS_KEY] = {}
+    st.session_state[NOTICE_KEY] = (draft.kind, draft.message)
 
 
 # ---------------------------------------------------------------------- callbacks
 
 
-def run_clicked() -> None:
-    "Queue the takes, or put the reason next to the field; nothing is submitted on bad input."
+def run_clicked(token: str) -> None:
+    "Queue the takes once for this click's token, or put the reason next to the field."
     studio = ui.services()
     state = st.session_state
     state[ERRORS_KEY] = {}
-    values = form_values()
+    _notes, refused = state.get(UPLOAD_NOTES) or ([], [])
+    if refused and not state.get(REFUSED_SEEN):
+        state[REFUSED_SEEN] = True
+        state[ERRORS_KEY] = {"references": REFUSED_MESSAGE}
+        return
+    state[UPLOAD_NOTES] = None  # the upload notice belonged to the form before this run
     try:
-        svc.check_reference_counts(values["selected_context"])
-        ids = svc.generate(studio, values, takes=int(state[TAKES_KEY]))
+        ids = svc.generate(studio, form_values(), takes=int(state[TAKES_KEY]), launch_key=token)
     except StudioError as err:
         state[ERRORS_KEY] = {where(getattr(err, "field", None)): str(err)}
         return
+    again = state.get(LAUNCHED_TOKEN) == token
+    state[LAUNCHED_TOKEN] = token
     state[JOBS_KEY] = ids
     state[NOTICE_KEY] = None
     st.query_params["jobs"] = ",".join(ids)
-    st.toast(f"Started {len(ids)} generation{'s' if len(ids) > 1 else ''}", icon="🎬")
+    if not again:
+        st.toast(f"Started {len(ids)} generation{'s' if len(ids) > 1 else ''}", icon="🎬")
 
 
 def take_uploads() -> None:
-    "Check each new file (type, size, count) before uploading it once into the library, then select it."
-    studio = ui.services()
+    "Hand the new files to the library (checked by content, uploaded once, selected), then empty the uploader."
     state = st.session_state
-    files = state.get(uploader_key()) or []
-    added: list[str] = []
-    problems: list[str] = []
-    for file in files:
-        try:
-            kind = svc.check_reference(file.name, file.size)
-        except ParamsError as err:
-            problems.append(str(err))
-            continue
-        group = next(g for g, (k, _, _) in REF_GROUPS.items() if k == kind)
-        key = REF_GROUPS[group][1]
-        try:
-            ref = svc.upload_reference(studio, file.name, file.getvalue())
-        except StudioError as err:
-            problems.append(f"{file.name} could not be uploaded: {err}")
-            continue
-        added.append(ref.filename)
-        chosen = list(state[key])
-        if ref.upload_id in chosen:
-            continue
-        try:
-            svc.check_reference_counts({group: [*chosen, ref.upload_id]})
-        except ParamsError as err:
-            problems.append(f"{ref.filename} is in the library but not selected. {err}")
-            continue
-        state[key] = [*chosen, ref.upload_id]
-    state[UPLOAD_NOTES] = (added, problems)
+    files = [(f.name, f.getvalue()) for f in state.get(uploader_key()) or []]
+    selected = {group: list(state[key]) for group, (_, key, _) in REF_GROUPS.items()}
+    result = svc.add_references(ui.services(), files, selected)
+    for group, (_, key, _) in REF_GROUPS.items():
+        state[key] = result.selected[group]
+    state[UPLOAD_NOTES] = (result.notes, result.errors)
+    state[REFUSED_SEEN] = False
     state[UPLOADER_ROUND] += 1  # a new key empties the uploader: the files now live in the library
+
+
+def rotate_launch_token() -> None:
+    "A new token once the page has been drawn with the one that launched: the next click is a new launch."
+    state = st.session_state
+    if LAUNCH_TOKEN not in state or state.get(LAUNCHED_TOKEN) == state[LAUNCH_TOKEN]:
+        state[LAUNCH_TOKEN] = uuid.uuid4().hex
+
+
+def recheck_key() -> None:
+    svc.api_status(ui.services(), refresh=True)
 
 
 def preset_values() -> dict[str, Any]:
@@ -426,11 +415,7 @@ def settings_section() -> None:
 
 
 def reference_label(ref) -> str:
-    return (
-        f"{ref.filename} ({ref.size / 1024:,.1f} KB)"
-        if ref.size < 1024**2
-        else f"{ref.filename} ({ref.size / 1024**2:,.1f} MB)"
-    )
+    return f"{ref.filename} ({fmt.size(ref.size)})"
 
 
 def preview(ref) -> None:
@@ -456,17 +441,18 @@ def references_section(studio: svc.Services) -> None:
     ):
         st.file_uploader(
             "Add files to the reference library",
+            type=svc.UPLOAD_TYPES,
             accept_multiple_files=True,
             key=uploader_key(),
             on_change=take_uploads,
-            help="Images (PNG, JPG, GIF, WEBP, SVG) up to 50 MB, videos (MP4, MOV, WEBM, …) and audio "
-            f"(MP3, WAV, M4A, …) up to {svc.BROWSER_UPLOAD_MAX_MB:,} MB. Each file is uploaded once "
-            "and kept for later.",
+            help="Images (JPEG, PNG, WebP, BMP, TIFF, GIF; 300–6000 px a side, under 30 MB), videos "
+            "(MP4 or MOV, H.264/H.265, 2–15 s, up to 50 MB) and audio (WAV or MP3, 2–15 s, up to 15 MB). "
+            "Each file is checked by its content, uploaded once and kept for later.",
         )
-        added, problems = state.get(UPLOAD_NOTES) or ([], [])
-        if added:
-            st.success(f"Added to the library and selected: {ui.plain(', '.join(added))}")
-        for problem in problems:  # file names and Mosaic's words: shown as written
+        notes, problems = state.get(UPLOAD_NOTES) or ([], [])
+        for text in notes:  # file names: shown as written
+            st.success(ui.plain(text))
+        for problem in problems:
             st.error(ui.plain(problem), icon="⚠️")
         field_error("references")
         cols = st.columns(3, gap="medium")
@@ -493,22 +479,38 @@ def references_section(studio: svc.Services) -> None:
 
 def estimate_text(studio: svc.Services, values: dict[str, Any], takes: int) -> str:
     try:
-        params = VideoGenerationParams.parse({**values, "prompt": "estimate", "selected_context": {}})
+        params = VideoGenerationParams.parse({**values, "prompt": "estimate"})
     except ParamsError:
         return "Fix the settings above to see what this will request."
-    est = svc.estimate(studio, [params] * takes)
-    text = est.describe()
-    if est.credits is None:
+    text = f"{svc.estimate(studio, [params] * takes).describe()} ({svc.cost_note(params)})"
+    if studio.settings.credits_per_second is None:
         text += (
             " · no credits used"
             if studio.mode == "simulator"
-            else " · credit cost unknown (set STUDIO_CREDITS_PER_SECOND to estimate it)"
+            else " · credits unknown (set STUDIO_CREDITS_PER_SECOND to estimate them)"
         )
     return text
 
 
+def key_warning(studio: svc.Services) -> bool:
+    "Warn above Run when Mosaic refused the key at the last check; True while Run waits for a confirmation."
+    status = svc.api_status(studio)
+    if status["key_ok"] is not False:
+        return False
+    st.warning(
+        f"**Mosaic did not accept the API key**, so a run would fail at once: {ui.plain(status['error'] or '')}. "
+        "Check MOSAIC_API_KEY (the Status page shows the details), then check again.",
+        icon="🔑",
+    )
+    a, b = st.columns([1, 2], vertical_alignment="center")
+    a.button("Check the key again", key="create_key_recheck", on_click=recheck_key)
+    b.checkbox("Run anyway", key=RUN_ANYWAY, help="Mosaic may have been unreachable rather than refusing the key.")
+    return not st.session_state.get(RUN_ANYWAY)
+
+
 def run_section(studio: svc.Services) -> None:
     with st.container(border=True, key="create_run_box"):
+        blocked = key_warning(studio)
         c1, c2, c3 = st.columns([1, 4, 1.3], vertical_alignment="center")
         c1.number_input(
             "Takes",
@@ -528,7 +530,17 @@ def run_section(studio: svc.Services) -> None:
                 else "🔑 the Mosaic API (uses credits)"
             )
             st.caption(f"Runs on {where_to}")
-        c3.button("▶ Run", key="create_run", type="primary", on_click=run_clicked, width="stretch")
+        token = st.session_state[LAUNCH_TOKEN]
+        with c3.container(key="create_run"):
+            st.button(
+                "▶ Run",
+                key=f"create_run_{token}",
+                type="primary",
+                on_click=run_clicked,
+                args=(token,),
+                disabled=blocked,
+                width="stretch",
+            )
         field_error("run")
 
 
@@ -538,13 +550,9 @@ def run_section(studio: svc.Services) -> None:
 def job_ids(studio: svc.Services) -> list[str]:
     "The last run's ids: from the session, else from ?jobs=, kept in both; unknown ids dropped."
     state = st.session_state
-    ids = list(state.get(JOBS_KEY) or [])
-    if not ids:
-        ids = [i for i in (st.query_params.get("jobs") or "").split(",") if i.strip()]
-    if not ids:
-        return []
-    found = [g.id for g in svc.get_many(studio, ids)]
-    if not found:
+    ids = list(state.get(JOBS_KEY) or []) or (st.query_params.get("jobs") or "").split(",")
+    found = svc.existing(studio, ids)
+    if any(i.strip() for i in ids) and not found:
         st.info("The generations in this link no longer exist. Start a new one above.")
     state[JOBS_KEY] = found
     if found and st.query_params.get("jobs") != ",".join(found):
@@ -554,11 +562,23 @@ def job_ids(studio: svc.Services) -> list[str]:
     return found
 
 
+def take_boxes(layout: svc.TakeLayout) -> None:
+    "Each take's video at its own shape: full column width, natural height, never taller than the window."
+    st.html(
+        f"<style>.st-key-create_results video {{ aspect-ratio: {layout.ratio:.4f}; width: 100% !important; "
+        f"height: auto !important; max-height: {MAX_VIDEO_VH}vh; object-fit: contain; background: #111; }}</style>"
+    )
+
+
 def render_jobs(views: list[svc.JobView]) -> None:
-    cols = st.columns(max(2, min(len(views), MAX_COLUMNS)), gap="medium")
+    layout = svc.take_layout([v.gen for v in views])
+    take_boxes(layout)
+    cols: list[Any] = []
     for i, view in enumerate(views):
+        if i % layout.columns == 0:  # a row at a time, so takes read (and stack on a phone) in order
+            cols = st.columns(layout.columns, gap="medium")
         gen = view.gen
-        with cols[i % len(cols)].container(border=True, key=f"create_job_{gen.id}"):
+        with cols[i % layout.columns].container(border=True, key=f"create_job_{gen.id}"):
             title = gen.cell_label.capitalize() if gen.cell_label else "Result"
             st.markdown(f"**{ui.plain(title)}** · {fmt.settings_line(gen)}")
             if gen.is_active:
@@ -586,7 +606,6 @@ def results_section(studio: svc.Services) -> None:
     first = svc.get(studio, ids[0])
     if first is not None:
         ui.show_prompt(first.prompt)
-    ui.letterbox(VIDEO_HEIGHT_PX)  # vertical and wide results line up without a 9:16 take filling the screen
     ui.live(ids, render_jobs, key="create_live")
 
 
@@ -614,3 +633,4 @@ with st.container(key="create_refs_box"):
 run_section(studio)
 with st.container(key="create_results"):
     results_section(studio)
+rotate_launch_token()

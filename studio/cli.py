@@ -22,7 +22,7 @@ from . import references
 from . import services as svc
 from .errors import ParamsError, StudioError
 from .models import ASPECT_RATIOS, DURATIONS, FINAL_STATUSES, RESOLUTIONS, Generation, VideoGenerationParams
-from .references import ReferenceFacts, UploadResult
+from .references import ReferenceFacts
 from .settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,12 +139,10 @@ def _checked_references(args: argparse.Namespace) -> list[tuple[ReferenceFacts, 
 def _upload_references(services: svc.Services, chosen: list[tuple[ReferenceFacts, bytes]]) -> dict[str, list[str]]:
     "Add each checked file to the reference library (uploaded once); returns the selected_context."
     context: dict[str, list[str]] = {key: [] for key in references.CONTEXT_KEYS.values()}
-    known = {r.sha256 for r in svc.references(services)}
     for facts, data in chosen:
-        ref = svc.upload_reference(services, facts.name, data)
-        result = UploadResult(ref, facts.name, already_had=ref.sha256 in known)
+        result = svc.upload_reference(services, facts.name, data)
         print(f"reference: {result.message()}", file=sys.stderr)
-        context[facts.context_key].append(ref.upload_id)
+        context[facts.context_key].append(result.reference.upload_id)
     return context
 
 

@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from . import models
+from . import latency, models
 from .errors import ParamsError
 from .models import RESOLUTIONS, VideoGenerationParams
 
@@ -26,10 +26,6 @@ BASELINE_ASPECT_RATIO = "16:9"
 AUTO_ASPECT_RATIO = "16:9"
 AUTO_DURATION_S = (5, 10)  # `auto` duration: the model usually makes 5–10 s, billed by what it made
 
-# Minutes a 5 s run takes upstream (seedance-2.md, "How long a generation takes"); a reference
-# video makes it 4–7 min. Longer clips are not documented, so length does not change the range.
-EXPECTED_MINUTES: dict[str, tuple[float, float]] = {"480p": (3, 6), "720p": (3, 6), "1080p": (4, 11)}
-WITH_REFERENCE_VIDEO_MINUTES = (4.0, 7.0)
 MIN_HISTORY_RUNS = 3  # fewer past runs than this and the latency model is the better guess
 HISTORY_RUNS = 20  # how many recent runs at the same settings the median looks at
 
@@ -166,11 +162,11 @@ def history_key(params: VideoGenerationParams) -> HistoryKey:
 
 
 def expected_seconds(params: VideoGenerationParams) -> tuple[float, float]:
-    "The default latency model: (low, high) seconds one run takes upstream, from seedance-2.md."
-    low, high = EXPECTED_MINUTES[params.resolution]
-    if params.selected_context.videos:
-        low, high = max(low, WITH_REFERENCE_VIDEO_MINUTES[0]), max(high, WITH_REFERENCE_VIDEO_MINUTES[1])
-    return low * 60, high * 60
+    "The default latency model (studio.latency): (low, high) seconds one run takes upstream."
+    shortest, longest = seconds_range(params)
+    video = bool(params.selected_context.videos)
+    low = latency.expected_range(params.resolution, shortest, video_reference=video)[0]
+    return low, latency.expected_range(params.resolution, longest, video_reference=video)[1]
 
 
 def _time_text(low: float, high: float) -> str:

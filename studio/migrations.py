@@ -249,3 +249,17 @@ def m011_job_phases(db: Database) -> None:
             table.add_column(column, str)
     if "next_action_at" in table.columns_dict:
         table.transform(drop={"next_action_at"})
+
+
+@migrations()
+def m012_launches(db: Database) -> None:
+    "One row per launch key: a click launches once, so the same key again returns what it made."
+    db.table("launches").create(
+        {
+            "key": str,
+            "created_at": str,
+            "grid_id": str,  # NULL for takes launched outside a comparison
+            "generation_ids": str,  # JSON list, in launch order
+        },
+        pk="key",
+    )

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .costs import parse_credit_rates
+
 DEFAULT_BASE_URL = "https://api.mosaic.so"
 DEFAULT_DATA_DIR = Path("studio-data")
 DEFAULT_TIMEOUT_S = 30.0
@@ -59,8 +61,10 @@ class Settings(BaseSettings):
         None, description="Public URL of this studio; when set, runs carry callback_url for webhooks."
     )
     webhook_secret: SecretStr | None = Field(None, description="Expected X-Mosaic-Signature on webhooks.")
-    credits_per_second: float | None = Field(
-        None, ge=0, description="Credits per generated second, for estimates before a run."
+    credits_per_second: str | None = Field(
+        None,
+        description="Credits per generated second, for estimates before a run: one number, or a rate per "
+        "resolution such as 480p=1,720p=2,1080p=4.",
     )
     author: str = Field("", description="Name recorded as the author of new generations.")
     confirm_above_cells: int = Field(
@@ -81,6 +85,13 @@ class Settings(BaseSettings):
     stuck_after: float = Field(
         DEFAULT_STUCK_AFTER_S, gt=0, description="Seconds without progress after which a run is called stuck."
     )
+
+    @field_validator("credits_per_second", mode="before")
+    @classmethod
+    def _credit_rates(cls, v: object) -> str | None:
+        # Checked by the one reader of the rates (costs.parse_credit_rates), kept in its plain form.
+        rates = parse_credit_rates(v)
+        return None if rates is None else str(rates)
 
     @field_validator("data_dir")
     @classmethod

@@ -43,6 +43,8 @@ COUNT_STEPS = 2_000
 # Filters whose (column, created_at) index answers a count past the page without reading rows.
 DATED_INDEX_COLUMNS = ("resolution", "aspect_ratio", "duration", "model", "author", "generate_audio", "starred")
 ID_HEX_CHARS = 12
+RECENT_RUNS = 20  # how many past runs at the same settings a time estimate looks at
+RECENT_SCAN = 2_000  # ... found among this many newest runs at that resolution
 
 
 def utcnow() -> str:
@@ -197,36 +199,76 @@ class HistoryStore:
     # ------------------------------------------------------------------ generations
 
     def add_generations(
-        self, cells: Sequence[tuple[VideoGenerationParams, str | None]], *, author: str = "", grid_id: str | None = None
+        self,
+        cells: Sequence[tuple[VideoGenerationParams, str | None]],
+        *,
+        author: str = "",
+        grid_id: str | None = None,
+        launch_key: str | None = None,
     ) -> list[str]:
-        "Queue generations (params, cell label) in one transaction; returns their ids in order."
+        """Queue generations (params, cell label) in one transaction; returns their ids in order.
+
+        With a `launch_key` already recorded, nothing is queued and the ids recorded with it are
+        returned: a second click, a retried request or a refresh launches nothing more.
+        """
+        with self._immediate() as conn:
+            recorded = self._launch(conn, launch_key)
+            if recorded is not None:
+                return recorded[1]
+            ids = self._insert_generations(conn, cells, author=author, grid_id=grid_id)
+            self._record_launch(conn, launch_key, grid_id, ids)
+        return ids
+
+    def _insert_generations(
+        self,
+        conn: sqlite3.Connection,
+        cells: Sequence[tuple[VideoGenerationParams, str | None]],
+        *,
+        author: str,
+        grid_id: str | None,
+    ) -> list[str]:
         ids = []
         now = utcnow()
-        with self._immediate() as conn:
-            for params, label in cells:
-                gen_id = new_id()
-                ids.append(gen_id)
-                conn.execute(
-                    "INSERT INTO generations (id, created_at, author, prompt, model, resolution, "
-                    "duration, aspect_ratio, generate_audio, selected_context, status, grid_id, "
-                    "cell_label, attempt) VALUES (?,?,?,?,?,?,?,?,?,?,'queued',?,?,1)",
-                    (
-                        gen_id,
-                        now,
-                        author,
-                        params.prompt,
-                        params.model,
-                        params.resolution,
-                        params.duration,
-                        params.aspect_ratio,
-                        int(params.generate_audio),
-                        params.selected_context.model_dump_json(),
-                        grid_id,
-                        label,
-                    ),
-                )
-                conn.execute("INSERT INTO jobs (generation_id, updated_at) VALUES (?, ?)", (gen_id, now))
+        for params, label in cells:
+            gen_id = new_id()
+            ids.append(gen_id)
+            conn.execute(
+                "INSERT INTO generations (id, created_at, author, prompt, model, resolution, "
+                "duration, aspect_ratio, generate_audio, selected_context, status, grid_id, "
+                "cell_label, attempt) VALUES (?,?,?,?,?,?,?,?,?,?,'queued',?,?,1)",
+                (
+                    gen_id,
+                    now,
+                    author,
+                    params.prompt,
+                    params.model,
+                    params.resolution,
+                    params.duration,
+                    params.aspect_ratio,
+                    int(params.generate_audio),
+                    params.selected_context.model_dump_json(),
+                    grid_id,
+                    label,
+                ),
+            )
+            conn.execute("INSERT INTO jobs (generation_id, updated_at) VALUES (?, ?)", (gen_id, now))
         return ids
+
+    @staticmethod
+    def _launch(conn: sqlite3.Connection, key: str | None) -> tuple[str | None, list[str]] | None:
+        "What an earlier launch with this key made: (grid id, generation ids), or None."
+        if key is None:
+            return None
+        row = conn.execute("SELECT grid_id, generation_ids FROM launches WHERE key = ?", [key]).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    @staticmethod
+    def _record_launch(conn: sqlite3.Connection, key: str | None, grid_id: str | None, ids: list[str]) -> None:
+        if key is not None:
+            conn.execute(
+                "INSERT INTO launches (key, created_at, grid_id, generation_ids) VALUES (?,?,?,?)",
+                [key, utcnow(), grid_id, json.dumps(ids)],
+            )
 
     def add_generation(
         self,
@@ -285,6 +327,23 @@ class HistoryStore:
                 conn.execute("UPDATE generations SET status = 'submitting' WHERE id = ?", [row["id"]])
                 row["status"] = "submitting"
         return [Generation.model_validate(r) for r in rows]
+
+    def recent_elapsed(
+        self, scope: str, *, resolution: str, duration: str, with_video: bool, limit: int = RECENT_RUNS
+    ) -> list[float]:
+        """Seconds upstream of the newest finished runs at these settings, made through API `scope`
+        (so simulator runs never stand in for Mosaic's), newest first."""
+        rows = self._rows(
+            # Only the newest RECENT_SCAN rows at this resolution are looked at, so a history of a
+            # million runs from another API costs the same as an empty one.
+            "SELECT g.elapsed_s AS s FROM (SELECT * FROM generations WHERE resolution = ? "
+            "ORDER BY created_at DESC LIMIT ?) g JOIN agents a ON a.agent_id = g.agent_id "
+            "WHERE a.scope = ? AND g.status = 'done' AND g.duration = ? AND g.elapsed_s IS NOT NULL "
+            "AND (coalesce(json_array_length(g.selected_context, '$.videos'), 0) > 0) = ? "
+            "ORDER BY g.created_at DESC LIMIT ?",
+            [resolution, RECENT_SCAN, scope, duration, int(with_video), limit],
+        )
+        return [float(r["s"]) for r in rows]
 
     def with_status(self, *statuses: str) -> list[Generation]:
         marks = ",".join("?" * len(statuses))
@@ -493,15 +552,25 @@ class HistoryStore:
         cells: Sequence[tuple[VideoGenerationParams, str]],
         author: str = "",
         name: str = "",
+        launch_key: str | None = None,
     ) -> tuple[str, list[str]]:
-        "Save a comparison and queue all its cells together; returns (grid id, generation ids)."
+        """Save a comparison and queue all its cells in one transaction; returns (grid id, generation ids).
+
+        With a `launch_key` already recorded, nothing is saved and the recorded grid is returned.
+        """
         grid_id = new_id()
         with self._immediate() as conn:
+            recorded = self._launch(conn, launch_key)
+            if recorded is not None:
+                if recorded[0] is None:
+                    raise StoreError("This launch key was already used for takes, not a comparison.")
+                return recorded[0], recorded[1]
             conn.execute(
                 "INSERT INTO grids (id, created_at, author, name, prompt, axes) VALUES (?,?,?,?,?,?)",
                 [grid_id, utcnow(), author, name, prompt, json.dumps(axes)],
             )
-        ids = self.add_generations(cells, author=author, grid_id=grid_id)
+            ids = self._insert_generations(conn, cells, author=author, grid_id=grid_id)
+            self._record_launch(conn, launch_key, grid_id, ids)
         return grid_id, ids
 
     def get_grid(self, grid_id: str) -> dict[str, Any] | None:

@@ -148,7 +148,7 @@ def test_time_comes_from_the_latency_model_per_resolution():
 
 
 def test_time_waits_in_waves_beyond_the_runs_in_flight():
-    assert estimate([params(resolution="480p")] * 5, in_flight=2).time_s == (3 * 180, 3 * 360)
+    assert estimate([params(resolution="480p", duration="5")] * 5, in_flight=2).time_s == (3 * 180, 3 * 360)
 
 
 def test_the_latency_model_is_an_argument():

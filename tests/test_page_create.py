@@ -36,8 +36,14 @@ def fill(at: AppTest, prompt: str = "A paper boat on a rainy street", **settings
     return at
 
 
+def run_button(at: AppTest):
+    "The Run button as drawn now (its key carries this click's launch token)."
+    (button,) = at.container("create_run").button
+    return button
+
+
 def run(at: AppTest) -> AppTest:
-    at.button(key="create_run").click().run()
+    run_button(at).click().run()
     assert not at.exception, at.exception
     return at
 
@@ -52,13 +58,19 @@ def texts(block, kind: str) -> list[str]:
     return [e.value for e in getattr(block, kind)]
 
 
+def plain_texts(block, kind: str) -> list[str]:
+    "Messages with ui.plain's markdown escapes taken out: what a person reads."
+    return [t.replace("\\", "") for t in texts(block, kind)]
+
+
 def finished(at: AppTest) -> bool:
     return not at.container("create_results").get("progress")
 
 
-def png(color: tuple[int, int, int] = (200, 40, 40)) -> bytes:
+def png(color: tuple[int, int, int] = (200, 40, 40), size: tuple[int, int] = (400, 300)) -> bytes:
+    "A real picture Seedance 2 takes as a reference (300–6000 px a side)."
     buf = io.BytesIO()
-    Image.new("RGB", (8, 8), color).save(buf, format="PNG")
+    Image.new("RGB", size, color).save(buf, format="PNG")
     return buf.getvalue()
 
 
@@ -83,16 +95,24 @@ def test_form_shows_the_briefs_defaults_the_estimate_and_the_mode(app):
     assert app.number_input(key="create_takes").value == 1
     assert f"0 / {PROMPT_MAX_CHARS:,} characters" in texts(app.container("create_prompt_box"), "caption")
     run_box = app.container("create_run_box")
-    assert "1 run · length chosen by the model" in run_box.markdown[0].value
+    estimate = run_box.markdown[0].value
+    assert "1 run · 5–10 s of video (1 of automatic length" in estimate
+    assert "about 3–8 min" in estimate and "720p is the baseline cost" in estimate
+    assert "credits unknown (set STUDIO_CREDITS_PER_SECOND" in estimate
     assert any("Runs on 🔑 the Mosaic API" in c for c in texts(run_box, "caption"))
 
 
 def test_estimate_follows_takes_and_duration_with_credits_when_a_rate_is_set(clean_sim, tmp_path):
-    services = svc.build_services(settings_for(clean_sim, tmp_path / "c", credits_per_second=0.5), start_worker=False)
+    rates = "480p=0.25,720p=0.5,1080p=1"
+    services = svc.build_services(settings_for(clean_sim, tmp_path / "c", credits_per_second=rates), start_worker=False)
     try:
         at = open_app(services)
         fill(at, duration="6", takes=3).run()
-        assert "3 runs · 18 s of video · ≈ 9 credits" in at.container("create_run_box").markdown[0].value
+        estimate = at.container("create_run_box").markdown[0].value
+        assert "3 runs · 18 s of video · about 1× the cost of 720p · ≈ 9 credits" in estimate
+        fill(at, resolution="1080p").run()
+        estimate = at.container("create_run_box").markdown[0].value
+        assert "≈ 18 credits" in estimate and "1080p costs about 2.25× 720p" in estimate
     finally:
         services.close()
 
@@ -340,37 +360,61 @@ def uploader(at: AppTest):
 
 
 def test_uploaded_reference_is_previewed_selected_sent_and_kept_in_the_library(app, studio):
-    uploader(app).set_value(("logo.png", png(), "image/png")).run()
+    uploader(app).set_value(("board.png", png(), "image/png")).run()
     (ref,) = svc.references(studio, "image")
-    assert ref.filename == "logo.png"
+    assert (ref.filename, ref.content_type) == ("board.png", "image/png")
     assert app.multiselect(key="create_refs_images").value == [ref.upload_id]
     box = app.container("create_refs_box")
+    assert plain_texts(box, "success") == ["Added board.png to the reference library (selected)"]
     assert box.image and box.image[0].proto.imgs[0].url.endswith(f"/files/{ref.local_name}")
     assert not uploader(app).value  # the uploader empties: the file now lives in the library
-    run(fill(app, "Use the logo", duration="4"))
+    run(fill(app, "Use the board", duration="4"))
+    assert not app.container("create_refs_box").success  # the upload notice is gone once Run is pressed
     gen = svc.get(studio, app.session_state["create_jobs"][0])
     assert gen.selected_context.images == [ref.upload_id]
 
     later = open_app(studio)  # a new session: pick it again from the library, no new upload
-    assert later.multiselect(key="create_refs_images").options == ["logo.png (0.1 KB)"]
-    uploader(later).set_value(("logo-again.png", png(), "image/png")).run()
+    assert later.multiselect(key="create_refs_images").options == [f"board.png ({ref.size / 1000:.1f} KB)"]
+    uploader(later).set_value(("renamed.png", png(), "image/png")).run()
     assert len(svc.references(studio)) == 1
     assert later.multiselect(key="create_refs_images").value == [ref.upload_id]
+    notes = plain_texts(later.container("create_refs_box"), "success")
+    assert notes == ["renamed.png is already in the reference library as board.png (selected)"]
+
+
+def test_a_text_file_named_png_is_refused_without_preview_and_run_waits(app, studio):
+    uploader(app).set_value(("fake.png", b"just some text, not a picture\n" * 20, "image/png")).run()
+    box = app.container("create_refs_box")
+    (error,) = texts(box, "error")
+    assert "fake.png is not an image" in error and "PNG" in error
+    assert not box.image and svc.references(studio) == []
+    assert app.multiselect(key="create_refs_images").value == []
+    run(fill(app, "Meant to use the picture", duration="4"))
+    assert svc.count(studio) == 0  # the first press says why instead of running without the file
+    assert "Press Run again to go ahead without them" in texts(app.container("create_refs_box"), "error")[-1]
+    run(app)
+    assert svc.count(studio) == 1
+    assert not app.container("create_refs_box").error
 
 
 @pytest.mark.parametrize(
     "name,data,message",
     [
-        ("notes.txt", b"hello", "this file type can't be a reference"),
+        ("notes.png", b"hello", "notes.png is not an image"),
         ("blank.png", b"", "blank.png is empty"),
-        ("huge.png", b"\0" * (50 * 1024**2 + 1), "Mosaic accepts image files up to 50 MB"),
+        ("tiny.png", png(size=(8, 8)), "tiny.png is 8×8 px; each side of a reference image must be 300–6000 px"),
     ],
 )
 def test_bad_reference_files_are_refused_before_upload(app, studio, name, data, message):
-    uploader(app).set_value([(name, data, "application/octet-stream"), ("ok.png", png(), "image/png")]).run()
+    uploader(app).set_value([(name, data, "image/png"), ("ok.png", png(), "image/png")]).run()
     errors = texts(app.container("create_refs_box"), "error")
     assert len(errors) == 1 and message in errors[0]
     assert [r.filename for r in svc.references(studio)] == ["ok.png"]
+
+
+def test_uploader_offers_the_types_seedance_takes(app):
+    assert set(uploader(app).proto.type) >= {".png", ".jpg", ".mp4", ".mov", ".wav", ".mp3"}
+    assert ".svg" not in uploader(app).proto.type
 
 
 def test_at_most_nine_reference_images_are_selected(app, studio):
@@ -379,5 +423,67 @@ def test_at_most_nine_reference_images_are_selected(app, studio):
     assert len(svc.references(studio, "image")) == 10
     assert len(app.multiselect(key="create_refs_images").value) == 9
     errors = texts(app.container("create_refs_box"), "error")
-    assert len(errors) == 1 and "img9.png is in the library but not selected" in errors[0]
-    assert "At most 9 reference images" in errors[0]
+    assert len(errors) == 1 and "Added img9.png to the reference library, but it is not selected" in errors[0]
+    assert "img9.png would make 10 reference images; a generation takes at most 9" in errors[0]
+
+
+# ---------------------------------------------------------------------- one launch per click
+
+
+def test_a_second_click_on_the_same_run_button_launches_nothing_more(app, studio):
+    fill(app, "One launch only", duration="4").run()
+    button = run_button(app)
+    button.click().run()  # the page is drawn again with the same button (same launch token) ...
+    assert run_button(app).key == button.key
+    run(app)  # ... so a second click on it, however soon, is the same launch
+    assert svc.count(studio) == 1
+    first = app.session_state["create_jobs"]
+    assert run_button(app).key != button.key  # drawn once more: the next click is a new launch
+    run(app)
+    assert svc.count(studio) == 2 and app.session_state["create_jobs"] != first
+
+
+def test_a_refresh_never_launches_again(app, studio):
+    run(fill(app, "Refresh after run", duration="4"))
+    ids = app.session_state["create_jobs"]
+    for _ in range(2):
+        fresh = open_app(studio, jobs=",".join(ids))
+        assert fresh.session_state["create_jobs"] == ids
+    assert svc.count(studio) == 1
+
+
+# ---------------------------------------------------------------------- a key Mosaic refuses
+
+
+def test_a_refused_key_is_warned_about_above_run_which_waits_for_a_confirmation(clean_sim, tmp_path):
+    services = svc.build_services(
+        settings_for(clean_sim, tmp_path / "w", api_key="sk_not_a_mosaic_key"), start_worker=False
+    )
+    try:
+        at = open_app(services)
+        (warning,) = texts(at.container("create_run_box"), "warning")
+        assert "Mosaic did not accept the API key" in warning and "Invalid API key" in warning
+        assert run_button(at).disabled
+        at.checkbox(key="create_run_anyway").check().run()
+        assert not run_button(at).disabled
+        run(fill(at, "Try it anyway", duration="4"))
+        assert svc.count(services) == 1
+    finally:
+        services.close()
+
+
+def test_a_working_key_shows_no_warning(app):
+    assert not app.container("create_run_box").warning
+    assert not run_button(app).disabled
+
+
+# ---------------------------------------------------------------------- layout of takes
+
+
+@pytest.mark.parametrize(("aspect", "columns"), [("16:9", 2), ("21:9", 2), ("1:1", 3), ("9:16", 4), ("3:4", 4)])
+def test_takes_are_laid_out_by_their_shape(idle, aspect, columns):
+    ids = svc.generate(idle, VideoGenerationParams(prompt="Shape", aspect_ratio=aspect), takes=4)
+    layout = svc.take_layout(svc.get_many(idle, ids))
+    assert layout.columns == columns
+    w, h = (int(x) for x in aspect.split(":"))
+    assert layout.ratio == pytest.approx(w / h)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from media_files import picture, tone
 from support import settings_for
 
 from studio import services as svc
@@ -20,12 +21,53 @@ def test_estimate_counts_seconds_and_credits(clean_sim, tmp_path):
         est = svc.estimate(studio, [params(duration="8"), params(duration="4"), params()])
     finally:
         studio.close()
-    assert (est.runs, est.seconds, est.auto_runs, est.credits) == (3, 12, 1, 150.0)
-    assert "3 runs · 12 s of video + 1 of automatic length · ≈ 150 credits" in est.describe()
+    assert (est.runs, est.seconds, est.auto_runs, est.credits) == (3, (17, 22), 1, (212.5, 275.0))
+    # Seedance 2's latency model at 720p (studio.latency): the slowest cell, the 8 s or an automatic 10 s one.
+    assert est.history_runs == 0 and est.time_s == pytest.approx((180 * 1.24, 360 * 1.4))
 
 
-def test_estimate_without_a_rate_has_no_credits(studio):
-    assert svc.estimate(studio, [params(duration="5")]).credits is None
+def test_estimate_without_a_rate_still_gives_the_relative_cost(idle):
+    est = svc.estimate(idle, [params(duration="5", resolution="1080p")])
+    assert est.credits is None and est.relative_cost == pytest.approx(2.25)
+    assert svc.cost_note(params(resolution="1080p")) == "1080p costs about 2.25× 720p"
+
+
+def test_credit_rates_per_resolution_are_a_setting(clean_sim, tmp_path):
+    from studio.settings import Settings
+
+    assert Settings(credits_per_second="480p=1, 720p=2,1080p=4").credits_per_second == "480p=1,720p=2,1080p=4"
+    assert Settings(credits_per_second=3).credits_per_second == "3"
+    with pytest.raises(ValueError, match="no rate for 1080p"):
+        Settings(credits_per_second="480p=1,720p=2")
+    studio = svc.build_services(
+        settings_for(clean_sim, tmp_path / "r", credits_per_second="480p=1,720p=2,1080p=4"), start_worker=False
+    )
+    try:
+        est = svc.estimate(studio, [params(duration="5", resolution="480p"), params(duration="5", resolution="1080p")])
+    finally:
+        studio.close()
+    assert est.credits == (25.0, 25.0)
+
+
+def test_time_estimate_takes_the_median_of_recent_runs_through_the_same_api(idle):
+    def finished(elapsed: float, *, scope: str, **kw) -> None:
+        (gen_id,) = idle.store.add_generations([(params(duration="5", **kw), None)])
+        agent = f"agent-{gen_id}"
+        idle.store.add_agent(agent, "node", scope=scope, flow="reuse", leased_by=None)
+        idle.store.update(gen_id, status="done", elapsed_s=elapsed, agent_id=agent)
+
+    for elapsed in (100.0, 200.0, 300.0, 400.0):
+        finished(elapsed, scope=idle.runner.scope)
+    finished(9999.0, scope="another-api")  # never stands in for this API's runs
+    finished(5.0, scope=idle.runner.scope, resolution="1080p")  # other settings
+    est = svc.estimate(idle, [params(duration="5")])
+    assert (est.time_s, est.history_runs) == ((250.0, 250.0), 4)
+    assert svc.estimate(idle, [params(duration="6")]).history_runs == 0  # nothing at 6 s yet
+
+
+def test_the_simulator_estimates_with_its_own_latency(keyless):
+    latency = keyless.settings.sim_latency + keyless.settings.sim_latency_per_second * 4
+    assert svc.estimate(keyless, [params(duration="4")]).time_s == (latency, latency)
 
 
 def test_grid_cells_cover_every_combination_with_labels():
@@ -43,6 +85,17 @@ def test_takes_are_bounded(studio):
     with pytest.raises(ParamsError):
         svc.generate(studio, params(), takes=5)
     assert len(svc.generate(studio, params(), takes=3)) == 3
+
+
+def test_the_same_launch_key_queues_nothing_more(idle):
+    first = svc.generate(idle, params(), takes=2, launch_key="click-a")
+    assert svc.generate(idle, params(), takes=2, launch_key="click-a") == first
+
+    def launch(key: str) -> tuple[str, list[str]]:
+        return svc.start_grid(idle, params(), resolutions=["480p", "720p"], aspect_ratios=["16:9"], launch_key=key)
+
+    assert launch("click-b") == launch("click-b")
+    assert svc.count(idle) == 4
 
 
 def test_curation_round_trip_and_search(studio):
@@ -125,38 +178,46 @@ def test_presets_save_load_delete(studio):
         svc.delete_preset(studio, "Vertical teaser")
 
 
-def test_references_upload_once_and_are_found_by_content(studio, clean_sim):
-    png = b"\x89PNG\r\n\x1a\n" + b"0" * 64
+def test_references_upload_once_and_are_found_by_content(studio, clean_sim, tmp_path):
+    png = picture(tmp_path / "board.png").read_bytes()
     first = svc.upload_reference(studio, "board.png", png)
+    assert (first.already_had, first.message()) == (False, "Added board.png to the reference library")
     uploads_before = clean_sim.stats()["requests"].get("upload_url", 0)
     again = svc.upload_reference(studio, "renamed.png", png)
-    assert again.upload_id == first.upload_id
+    assert again.already_had and again.reference.upload_id == first.reference.upload_id
+    assert again.message() == "renamed.png is already in the reference library as board.png"
     assert clean_sim.stats()["requests"].get("upload_url", 0) == uploads_before
-    assert [r.sha256 for r in svc.references(studio, "image")] == [first.sha256]
-    assert studio.media_path(first.local_name).read_bytes() == png
+    ref = first.reference
+    assert [r.sha256 for r in svc.references(studio, "image")] == [ref.sha256]
+    assert studio.media_path(ref.local_name).read_bytes() == png
     [gen] = svc.wait_for(
-        studio, svc.generate(studio, params(duration="4", selected_context={"images": [first.upload_id]})), timeout=60
+        studio, svc.generate(studio, params(duration="4", selected_context={"images": [ref.upload_id]})), timeout=60
     )
     assert gen.status == "done", gen.error
 
 
-@pytest.mark.parametrize(
-    "name,size,message",
-    [
-        ("notes.txt", 10, "can't be a reference"),
-        ("huge.png", 51 * 1024**2, "up to 50 MB"),
-        ("empty.wav", 0, "empty"),
-    ],
-)
-def test_reference_files_are_checked_before_upload(name, size, message):
-    with pytest.raises(ParamsError, match=message):
-        svc.check_reference(name, size)
+def test_the_content_decides_the_kind_and_type(idle, tmp_path):
+    jpeg = picture(tmp_path / "photo.jpg").read_bytes()
+    result = svc.upload_reference(idle, "photo.png", jpeg)  # a JPEG with the wrong name
+    assert (result.reference.kind, result.reference.content_type) == ("image", "image/jpeg")
+    assert str(result.reference.local_name).endswith(".jpeg")
+    with pytest.raises(ParamsError, match=r"fake\.png is not an image"):
+        svc.upload_reference(idle, "fake.png", b"plain text\n" * 50)
 
 
-def test_reference_counts_are_limited():
-    svc.check_reference_counts({"images": ["i"] * 9, "videos": ["v"] * 3, "audio": ["a"] * 3})
-    with pytest.raises(ParamsError, match="At most 3 reference videos"):
-        svc.check_reference_counts({"videos": ["v"] * 4})
+def test_adding_references_selects_them_and_says_why_not(idle, tmp_path):
+    board = picture(tmp_path / "board.png").read_bytes()
+    voice = tone(tmp_path / "voice.wav", 3).read_bytes()
+    alone = svc.add_references(idle, [("voice.wav", voice)], {})
+    assert alone.selected["audio"] == [] and len(alone.errors) == 1
+    assert "needs at least one reference image or video beside it" in alone.errors[0]
+    both = svc.add_references(idle, [("board.png", board), ("voice.wav", voice), ("bad.png", b"x" * 40)], {})
+    assert [len(both.selected[k]) for k in ("images", "videos", "audio")] == [1, 0, 1]
+    assert both.notes[0] == "Added board.png to the reference library (selected)"
+    assert both.notes[1] == "voice.wav is already in the reference library (selected)"
+    assert len(both.errors) == 1 and "bad.png is not an image" in both.errors[0]
+    with pytest.raises(ParamsError, match="needs at least one reference image or video"):  # checked at launch too
+        svc.generate(idle, params(selected_context={"audio": both.selected["audio"]}))
 
 
 def test_keyless_reference_library_and_agents_survive_a_restart(tmp_path):
@@ -165,7 +226,7 @@ def test_keyless_reference_library_and_agents_survive_a_restart(tmp_path):
     settings = Settings(data_dir=tmp_path / "d", sim_latency=0.2, poll_interval=0.1, max_poll_interval=0.3)
     first = svc.build_services(settings)
     try:
-        ref = svc.upload_reference(first, "board.png", b"\x89PNG\r\n\x1a\n" + b"1" * 64)
+        ref = svc.upload_reference(first, "board.png", picture(tmp_path / "board.png").read_bytes()).reference
         svc.wait_for(first, svc.generate(first, params(duration="4")), timeout=60)
     finally:
         first.close()
@@ -201,8 +262,6 @@ def test_browser_upload_limit_matches_the_server_config():
 
     config = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == svc.BROWSER_UPLOAD_MAX_MB
-    with pytest.raises(ParamsError, match="up to 1024 MB from the browser"):
-        svc.check_reference("long-take.mp4", 1100 * 1024**2)
 
 
 def test_keyless_studio_polls_on_the_simulators_schedule_not_mosaics(tmp_path):

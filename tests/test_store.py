@@ -116,6 +116,46 @@ def test_grid_cells_are_saved_together(store):
     assert [g.cell_label for g in store.grid_cells(grid_id)] == ["480p", "720p"]
 
 
+def test_a_launch_key_launches_once(store):
+    cells = [(params(), "take 1"), (params(), "take 2")]
+    first = store.add_generations(cells, launch_key="click-1")
+    assert store.add_generations(cells, launch_key="click-1") == first
+    assert store.count() == 2
+    assert store.add_generations(cells, launch_key="click-2") != first
+    assert store.count() == 4
+
+
+def test_a_grid_launch_key_returns_the_same_grid(store):
+    cells = [(params(resolution=r), r) for r in ("480p", "720p")]
+    first = store.add_grid(prompt="a red kite", axes={}, cells=cells, launch_key="k")
+    assert store.add_grid(prompt="a red kite", axes={}, cells=cells, launch_key="k") == first
+    assert (len(store.grids()), store.count()) == (1, 2)
+
+
+def test_concurrent_launches_with_one_key_make_one_launch(tmp_path):
+    path = tmp_path / "s.db"
+    HistoryStore(path)
+    results: list[list[str]] = []
+    lock = threading.Lock()
+    start = threading.Barrier(6)
+
+    def launch():
+        store = HistoryStore(path)  # a page thread each, as two clicks in two script runs
+        start.wait()
+        ids = store.add_generations([(params(), None)], launch_key="same-click")
+        with lock:
+            results.append(ids)
+
+    threads = [threading.Thread(target=launch) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 6
+    assert len({tuple(r) for r in results}) == 1
+    assert HistoryStore(path).count() == 1
+
+
 @pytest.mark.parametrize(
     "text,found",
     [

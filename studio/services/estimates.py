@@ -1,38 +1,56 @@
-"""Estimates: what a launch will request (runs, seconds of video, credits when a rate is set)."""
+"""Estimates: what a launch will request and cost (the token model of `studio.costs`, credits
+when a rate is configured) and how long it will take (the latency model, or the median of recent
+runs at the same settings through the same API)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from .. import costs
+from ..costs import Estimate, HistoryKey, LatencyModel
 from ..models import VideoGenerationParams
 from .app import Services
 
 
-@dataclass(frozen=True)
-class Estimate:
-    "What a launch will request: runs, seconds of video, and credits when a rate is known."
-
-    runs: int
-    seconds: int  # known seconds; `auto_runs` more runs have a length the model picks
-    auto_runs: int
-    credits: float | None
-
-    def describe(self) -> str:
-        text = f"{self.runs} run{'s' if self.runs != 1 else ''}"
-        fixed = self.runs - self.auto_runs
-        if fixed:
-            text += f" · {self.seconds} s of video"
-        if self.auto_runs:
-            text += " · length chosen by the model" if not fixed else f" + {self.auto_runs} of automatic length"
-        if self.credits is not None:
-            text += f" · ≈ {self.credits:g} credits" + (" (not counting automatic lengths)" if self.auto_runs else "")
-        return text
-
-
 def estimate(services: Services, cells: Sequence[VideoGenerationParams]) -> Estimate:
-    "Seconds of video (and credits, when STUDIO_CREDITS_PER_SECOND is set) for these runs."
-    seconds = sum(p.seconds or 0 for p in cells)
-    auto = sum(1 for p in cells if p.seconds is None)
-    rate = services.settings.credits_per_second
-    return Estimate(len(cells), seconds, auto, round(seconds * rate, 2) if rate is not None else None)
+    "Runs, seconds of video, relative cost, credits (when STUDIO_CREDITS_PER_SECOND is set) and time."
+    return costs.estimate(
+        cells,
+        rates=costs.parse_credit_rates(services.settings.credits_per_second),
+        history=_history(services, cells),
+        latency=_latency(services),
+        in_flight=services.settings.max_in_flight,
+    )
+
+
+def cost_note(params: VideoGenerationParams) -> str:
+    "What a second at these settings costs next to 720p, known without any credit rate."
+    return costs.cost_note(params.resolution, params.aspect_ratio)
+
+
+def _history(services: Services, cells: Sequence[VideoGenerationParams]) -> dict[HistoryKey, list[float]]:
+    keys = {costs.history_key(p) for p in cells}
+    return {
+        key: services.store.recent_elapsed(
+            services.runner.scope, resolution=key[0], duration=key[1], with_video=key[2], limit=costs.HISTORY_RUNS
+        )
+        for key in keys
+    }
+
+
+def _latency(services: Services) -> LatencyModel:
+    "The built-in simulator's own timing when it stands in for Mosaic; Seedance 2's otherwise."
+    if services.simulator is None:
+        return costs.expected_seconds
+    config = services.simulator.config
+
+    def simulated(params: VideoGenerationParams) -> tuple[float, float]:
+        if config.realistic:
+            low, high = costs.expected_seconds(params)
+        else:
+            shortest, longest = costs.seconds_range(params)
+            low = config.latency + config.latency_per_second * shortest
+            high = config.latency + config.latency_per_second * longest
+        return low * config.time_scale, high * config.time_scale
+
+    return simulated

@@ -66,8 +66,12 @@ def start_grid(
     prompts: Sequence[str] = (),
     name: str = "",
     author: str | None = None,
+    launch_key: str | None = None,
 ) -> tuple[str, list[str]]:
-    "Save a comparison and queue all of its cells together; returns (grid id, generation ids)."
+    """Save a comparison and queue all of its cells together; returns (grid id, generation ids).
+
+    A `launch_key` makes the launch idempotent: the same key again returns the same grid.
+    """
     cells = grid_cells(
         base, resolutions=resolutions, aspect_ratios=aspect_ratios, durations=durations, audio=audio, prompts=prompts
     )
@@ -84,6 +88,7 @@ def start_grid(
         cells=cells,
         name=name,
         author=author if author is not None else services.settings.author,
+        launch_key=launch_key,
     )
     services.runner.wake()
     return grid_id, ids

@@ -1,23 +1,18 @@
 """The library: presets (saved settings) and references (files uploaded to Mosaic once, found
-again by their content hash)."""
+again by their content hash, checked by content with `studio.references` before any upload)."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ParamsError
-from ..models import (
-    MAX_REFERENCE_AUDIO,
-    MAX_REFERENCE_IMAGES,
-    MAX_REFERENCE_VIDEOS,
-    NodeSettings,
-    Preset,
-    Reference,
-    VideoGenerationParams,
-)
+from .. import references as rules
+from ..errors import ParamsError, StudioError
+from ..models import NodeSettings, Preset, Reference, VideoGenerationParams
+from ..references import ReferenceFacts, UploadResult
 from ..store import utcnow
 from .app import Services
 
@@ -67,115 +62,114 @@ def delete_preset(services: Services, name: str) -> None:
 
 # ---------------------------------------------------------------------- references
 
-REFERENCE_TYPES: dict[str, dict[str, str]] = {
-    "image": {
-        ".png": "image/png",
-        ".jpg": "image/jpeg",
-        ".jpeg": "image/jpeg",
-        ".gif": "image/gif",
-        ".webp": "image/webp",
-        ".svg": "image/svg+xml",
-    },
-    "video": {
-        ".mp4": "video/mp4",
-        ".mov": "video/quicktime",
-        ".avi": "video/x-msvideo",
-        ".webm": "video/webm",
-        ".mkv": "video/x-matroska",
-        ".m4v": "video/x-m4v",
-    },
-    "audio": {
-        ".mp3": "audio/mpeg",
-        ".wav": "audio/wav",
-        ".m4a": "audio/mp4",
-        ".flac": "audio/flac",
-        ".ogg": "audio/ogg",
-        ".aac": "audio/aac",
-        ".opus": "audio/opus",
-    },
-}
-# Mosaic's documented upload limits (mosaic-api.md §2.6).
-REFERENCE_MAX_BYTES = {"image": 50 * 1024**2, "video": 5 * 1024**3, "audio": 500 * 1024**2}
-REFERENCE_MAX_COUNT = {"image": MAX_REFERENCE_IMAGES, "video": MAX_REFERENCE_VIDEOS, "audio": MAX_REFERENCE_AUDIO}
+REFERENCE_MAX_COUNT = dict(rules.MAX_COUNT)  # per generation, by kind
+# The file picker's filter (no dots); only a hint, since the content is what gets checked.
+UPLOAD_TYPES = [ext.lstrip(".") for exts in rules.EXTENSIONS.values() for ext in exts]
 REFERENCES_DIR = "refs"
 # Files come through the browser into memory; .streamlit/config.toml sets server.maxUploadSize to this.
 BROWSER_UPLOAD_MAX_MB = 1024
 
 
-def reference_kind(filename: str) -> str:
-    "image, video or audio from a file name; ParamsError naming the accepted types otherwise."
-    suffix = Path(filename).suffix.lower()
-    for kind, types in REFERENCE_TYPES.items():
-        if suffix in types:
-            return kind
-    accepted = ", ".join(s.lstrip(".").upper() for types in REFERENCE_TYPES.values() for s in types)
-    raise ParamsError(f"{filename}: this file type can't be a reference. Use one of {accepted}.", field="references")
+@dataclass(frozen=True)
+class AddResult:
+    """What adding files to the library did to a selection: the selection now (selected_context
+    shape), one note per file taken, and one error per file refused or left unselected."""
+
+    selected: dict[str, list[str]]
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
 
-def check_reference(filename: str, size: int) -> str:
-    "Check type and size before anything is uploaded; returns the kind."
-    kind = reference_kind(filename)
-    limit = REFERENCE_MAX_BYTES[kind]
-    if size > limit:
-        raise ParamsError(
-            f"{filename} is {size / 1024**2:.1f} MB; Mosaic accepts {kind} files up to {limit / 1024**2:.0f} MB",
-            field="references",
-        )
-    if size > BROWSER_UPLOAD_MAX_MB * 1024**2:
-        raise ParamsError(
-            f"{filename} is {size / 1024**2:.0f} MB; the studio takes files up to "
-            f"{BROWSER_UPLOAD_MAX_MB} MB from the browser",
-            field="references",
-        )
-    if size == 0:
-        raise ParamsError(f"{filename} is empty", field="references")
-    return kind
+def upload_reference(services: Services, filename: str, data: bytes) -> UploadResult:
+    """Add a file to the reference library: checked by content first (ParamsError naming the file
+    and the rule), uploaded to Mosaic once, found again by its content hash."""
+    return _upload(services, filename, data)[0]
 
 
-def check_reference_counts(selected: dict[str, Sequence[str]]) -> None:
-    "At most 9 images, 3 videos and 3 audio clips per generation (keys as in selected_context)."
-    for key, kind, noun in (
-        ("images", "image", "images"),
-        ("videos", "video", "videos"),
-        ("audio", "audio", "audio clips"),
-    ):
-        limit = REFERENCE_MAX_COUNT[kind]
-        if len(selected.get(key, ())) > limit:
-            raise ParamsError(
-                f"At most {limit} reference {noun} per generation (got {len(selected[key])})", field="references"
-            )
-
-
-def upload_reference(services: Services, filename: str, data: bytes) -> Reference:
-    "Add a file to the reference library: uploaded to Mosaic once, found again by its content hash."
-    kind = check_reference(filename, len(data))
+def _upload(services: Services, filename: str, data: bytes) -> tuple[UploadResult, ReferenceFacts]:
+    facts = rules.check_file(filename, data)
     digest = hashlib.sha256(data).hexdigest()
     scope = services.runner.scope
     known = services.store.find_reference(scope, digest)
     if known is not None:
-        return known
-    upload_id = services.client.upload(
-        kind, data, Path(filename).name, REFERENCE_TYPES[kind][Path(filename).suffix.lower()]
-    )
+        return UploadResult(known, facts.name, True), facts
+    upload_id = services.client.upload(facts.kind, data, facts.name, facts.content_type)  # type: ignore[arg-type]
     folder = Path(services.settings.media_dir) / REFERENCES_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    local = folder / f"{digest[:16]}{Path(filename).suffix.lower()}"
+    # Named by what the content is, so a preview is served with the right type whatever the file was called.
+    local = folder / f"{digest[:16]}.{facts.format}"
     local.write_bytes(data)
     ref = Reference(
         scope=scope,
         sha256=digest,
-        kind=kind,
-        filename=Path(filename).name,
-        content_type=REFERENCE_TYPES[kind][Path(filename).suffix.lower()],
+        kind=facts.kind,
+        filename=facts.name,
+        content_type=facts.content_type,
         size=len(data),
         upload_id=upload_id,
         local_name=f"{REFERENCES_DIR}/{local.name}",
         created_at=utcnow(),
     )
     services.store.add_reference(ref)
-    return ref
+    return UploadResult(ref, facts.name, False), facts
 
 
 def references(services: Services, kind: str | None = None) -> list[Reference]:
     "The reference library for the API in use, newest first."
     return services.store.references(services.runner.scope, kind)
+
+
+def _selected_facts(services: Services, selected: Mapping[str, Sequence[str]]) -> list[ReferenceFacts]:
+    """Facts of every selected file, probed again from the library's local copy (a few ms each).
+    An id the library does not hold (a draft from another API) still counts toward its kind."""
+    library = {r.upload_id: r for r in references(services)}
+    out = []
+    for kind, key in rules.CONTEXT_KEYS.items():
+        for upload_id in selected.get(key, ()):
+            ref = library.get(upload_id)
+            path = services.media_path(ref.local_name) if ref is not None else None
+            if ref is not None and path is not None and path.is_file():
+                out.append(rules.check_file(ref.filename, path))
+            else:
+                out.append(ReferenceFacts(f"upload {upload_id}", kind, "", "", 0, duration_s=0.0))
+    return out
+
+
+def check_references(services: Services, selected: Mapping[str, Sequence[str]]) -> None:
+    """Check what one generation would carry together (counts, total lengths and bytes, audio only
+    beside an image or video); ParamsError(field="references") naming the files otherwise."""
+    if any(selected.get(key) for key in rules.CONTEXT_KEYS.values()):
+        rules.check_selection(_selected_facts(services, selected))
+
+
+def add_references(
+    services: Services, files: Sequence[tuple[str, bytes]], selected: Mapping[str, Sequence[str]]
+) -> AddResult:
+    """Check each file by content, add it to the library (uploaded once) and select it, as long as
+    the selection stays one a generation can carry. Refusals are collected, never raised."""
+    chosen = {key: list(selected.get(key, ())) for key in rules.CONTEXT_KEYS.values()}
+    facts = _selected_facts(services, chosen)
+    notes: list[str] = []
+    errors: list[str] = []
+    for name, data in files:
+        try:
+            result, new = _upload(services, name, data)
+        except ParamsError as err:
+            errors.append(str(err))
+            continue
+        except StudioError as err:
+            errors.append(f"{Path(name).name} could not be uploaded: {err}")
+            continue
+        upload_id = result.reference.upload_id
+        if upload_id in chosen[new.context_key]:
+            notes.append(f"{result.message()} (already selected)")
+            continue
+        try:
+            rules.check_selection([*facts, new])
+        except ParamsError as err:
+            errors.append(f"{result.message()}, but it is not selected: {err}")
+            continue
+        chosen[new.context_key].append(upload_id)
+        facts.append(new)
+        notes.append(f"{result.message()} (selected)")
+    return AddResult(chosen, notes, errors)

@@ -1,12 +1,16 @@
 """A producer's journey through Create in a real Chromium: write a prompt, pick 480p / 9:16 / 4 s,
-run it, watch it finish and play at 496x864; refresh mid-run and still see the progress; look at Status."""
+run it, watch it finish and play at 496x864; refresh mid-run and still see the progress; look at Status.
+Then a quick double click on Run launches once, and four landscape takes sit two a row at their own shape."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
 from browser import screenshot, wait_for_app
 from playwright.sync_api import Page, expect
+
+from studio.store import GalleryQuery, HistoryStore
 
 RUN_TIMEOUT_MS = 45_000
 VIDEO_SIZE_JS = """(selector) => {
@@ -97,3 +101,44 @@ def test_create_run_refresh_and_status(page: Page, studio_server):
     width, height, second_src = video_size(page)
     assert (width, height) == (1080, 1920) and second_src != first_src
     expect(results).to_contain_text("1080×1920 · 15.0 s · audio")
+
+
+def test_a_double_click_on_run_makes_one_launch_and_landscape_takes_fill_their_boxes(
+    page: Page, studio_server, tmp_path_factory
+):
+    page.goto(studio_server)
+    wait_for_app(page)
+    write_prompt(page, "A wide desert road at noon, heat haze, a red car far away")
+    page.locator(".st-key-create_resolution").get_by_text("480p", exact=True).click()
+    wait_for_app(page)
+    choose(page, "create_aspect_ratio", "16:9 wide")
+    choose(page, "create_duration", "4 s")
+    takes = page.locator(".st-key-create_takes input")
+    takes.fill("4")
+    takes.press("Enter")
+    wait_for_app(page)
+
+    run = page.locator(".st-key-create_run button")
+    run.click()
+    page.wait_for_timeout(150)  # a second click 150 ms later, as a quick double click
+    run.click(force=True)
+    expect(page.locator(PROGRESS)).to_have_count(4, timeout=10_000)
+    wait_for_app(page)
+    expect(page.locator(".st-key-create_results [data-testid=stProgress]")).to_have_count(0, timeout=RUN_TIMEOUT_MS)
+    videos = page.locator(RESULT_VIDEO)
+    expect(videos).to_have_count(4)
+    page.wait_for_function(
+        "(s) => [...document.querySelectorAll(s)].every(v => v.readyState >= 2)",
+        arg=RESULT_VIDEO,
+        timeout=RUN_TIMEOUT_MS,
+    )
+    screenshot(page, "create-four-landscape-takes")
+    # Two a row, each box the video's own 16:9 shape: no tall narrow black boxes.
+    boxes = [box for i in range(4) if (box := videos.nth(i).bounding_box()) is not None]
+    assert len(boxes) == 4
+    for box in boxes:
+        assert box["width"] / box["height"] == pytest.approx(16 / 9, rel=0.03)
+    assert boxes[0]["y"] == pytest.approx(boxes[1]["y"], abs=2) and boxes[2]["y"] > boxes[0]["y"] + boxes[0]["height"]
+    # One launch: the history holds exactly four takes of this prompt.
+    dbs = tmp_path_factory.getbasetemp().glob("e2e-data[0-9]*/studio.db")  # not the "current" link
+    assert sum(HistoryStore(db).count(GalleryQuery(text="desert road heat haze")) for db in dbs) == 4
