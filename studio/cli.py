@@ -151,9 +151,9 @@ def _upload_references(services: svc.Services, chosen: list[tuple[ReferenceFacts
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["simulate"]:
-        from . import simulator
-
-        return simulator.main(argv[1:]) or 0
+        # Become the simulator's own command line (`python -m studio.simulator`): the wiring module
+        # stays the only importer of the simulator, and signals reach the server directly.
+        os.execv(sys.executable, [sys.executable, "-m", "studio.simulator", *argv[1:]])
     args = _parser().parse_args(argv)
     if args.command == "serve":
         cmd = [
