@@ -27,7 +27,7 @@ def imports(path: Path, module: str | None = None) -> set[str]:
     imports resolve against `module`, the file's own dotted name (by default, from its path)."""
     own = module or module_name(path)
     package = own.split(".") if path.name == "__init__.py" else own.split(".")[:-1]
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names.update(a.name for a in node.names)
@@ -115,7 +115,7 @@ def fixtures_defined(path: Path) -> set[str]:
             target = call.func if call else deco
             if isinstance(target, ast.Attribute) and target.attr == "fixture":
                 named = [k.value for k in (call.keywords if call else []) if k.arg == "name"]
-                found.add(named[0].value if named and isinstance(named[0], ast.Constant) else node.name)
+                found.add(str(named[0].value) if named and isinstance(named[0], ast.Constant) else node.name)
     return found
 
 
