@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from support import STATUS, open_page, settings_for
 
 from studio import services as svc
-from studio.models import VideoGenerationParams
+from studio.models import Generation, VideoGenerationParams
 
 
 def metrics(at: AppTest) -> dict[str, str]:
@@ -24,11 +24,19 @@ def has_block(at: AppTest, key: str) -> bool:
 
 
 def queue_rows(at: AppTest) -> list[str]:
-    return [b.key.removeprefix("status_job_") for b in at.container if (b.key or "").startswith("status_job_")]
+    return [(b.key or "").removeprefix("status_job_") for b in at.container if (b.key or "").startswith("status_job_")]
 
 
 def failed_rows(at: AppTest) -> list[str]:
-    return [b.key.removeprefix("status_failed_") for b in at.container if (b.key or "").startswith("status_failed_")]
+    return [
+        (b.key or "").removeprefix("status_failed_") for b in at.container if (b.key or "").startswith("status_failed_")
+    ]
+
+
+def got(services: svc.Services, gen_id: str) -> Generation:
+    gen = svc.get(services, gen_id)
+    assert gen is not None, gen_id
+    return gen
 
 
 def queue_some(services: svc.Services, n: int = 1, prompt: str = "Queued shot") -> list[str]:
@@ -89,13 +97,13 @@ def test_queue_shows_progress_and_cancel_then_retry_puts_it_back(idle):
     assert "Two *takes* of a **markdown** prompt" in [t.value for t in at.text]  # plain text, not markdown
 
     at.button(key=f"status_cancel_{first}").click().run()
-    assert svc.get(idle, first).status == "cancelled"
+    assert got(idle, first).status == "cancelled"
     assert queue_rows(at) == [second]
     assert failed_rows(at) == [first]
     assert "Cancelled before it started" in [t.value for t in at.container(f"status_failed_{first}").text]
 
     at.button(key=f"status_retry_{first}").click().run()
-    assert svc.get(idle, first).status == "queued"
+    assert got(idle, first).status == "queued"
     assert sorted(queue_rows(at)) == sorted([first, second]) and failed_rows(at) == []
 
 
@@ -120,7 +128,7 @@ def test_running_jobs_finish_and_polling_stops(idle):
         time.sleep(0.2)
         at.run()
         assert not at.exception
-    assert svc.get(idle, gen_id).status == "done"
+    assert got(idle, gen_id).status == "done"
     assert queue_rows(at) == [] and any("Nothing is running" in i.value for i in at.info)
     assert has_block(at, "status_idle")
 
@@ -133,10 +141,10 @@ def test_a_failed_run_shows_the_apis_message_and_can_be_retried(studio, clean_si
     assert failed_rows(at) == [gen_id]
     assert any("Video generation failed" in t.value for t in at.container(f"status_failed_{gen_id}").text)
     at.button(key=f"status_retry_{gen_id}").click().run()
-    assert svc.get(studio, gen_id).attempt == 2
+    assert got(studio, gen_id).attempt == 2
     svc.wait_for(studio, [gen_id], timeout=30)
     at.run()
-    assert svc.get(studio, gen_id).status == "done" and failed_rows(at) == []
+    assert got(studio, gen_id).status == "done" and failed_rows(at) == []
 
 
 def test_a_job_whose_video_is_being_saved_cannot_be_cancelled(idle):
