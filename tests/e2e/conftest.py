@@ -29,9 +29,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
-            # One xdist worker runs every journey (scripts/test uses --dist loadgroup), so the
-            # session's one studio server is started once, not once per worker.
-            item.add_marker(pytest.mark.xdist_group("e2e"))
 
 
 @pytest.fixture(scope="session")
