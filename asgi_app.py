@@ -6,7 +6,7 @@ Run with `streamlit run asgi_app.py` (or `studio serve`, or `uvicorn asgi_app:ap
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from studio.ui import load_settings
+from studio import settings as studio_settings
 from studio.web import make_lifespan, make_routes
 
 # The page files live in pages/ (the layout the product asks for) and are routed by st.navigation.
@@ -15,5 +15,5 @@ from studio.web import make_lifespan, make_routes
 # first visit after a restart would fail. This class flag is what st.navigation itself sets.
 PagesManager.uses_pages_directory = False
 
-settings = load_settings()
+settings = studio_settings.load()
 app = st.App("streamlit_app.py", lifespan=make_lifespan(lambda: settings), routes=make_routes(settings))

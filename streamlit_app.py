@@ -4,11 +4,12 @@ import streamlit as st
 
 from studio import services as svc
 from studio import ui
+from studio.settings import load
 
 st.set_page_config(page_title="Mosaic Prompt Studio", page_icon="🎬", layout="wide")
 
 if "services" not in st.session_state:
-    st.session_state.services = svc.shared_services(ui.load_settings)
+    st.session_state.services = svc.shared_services(load)
 studio: svc.Services = st.session_state.services
 
 page = st.navigation(

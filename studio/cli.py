@@ -3,7 +3,9 @@
 `generate` and `grid` print progress to stderr and end stdout with one line of JSON, so
 scripts can read the result; the exit status is 1 when any run failed. Both take reference files
 (`--image`, `--video`, `--audio`, repeatable), checked by `studio.references` before anything is
-uploaded or queued, then added to the reference library once.
+uploaded or queued, then added to the reference library once. Bad input (arguments,
+params, settings) prints one `error: …` line and exits 2. Settings come from
+`studio.settings.load`, the same loader as the web app.
 """
 
 from __future__ import annotations
@@ -17,18 +19,32 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from . import references
 from . import services as svc
+from . import settings as studio_settings
 from .errors import ParamsError, StudioError
 from .models import ASPECT_RATIOS, DURATIONS, FINAL_STATUSES, RESOLUTIONS, Generation, VideoGenerationParams
 from .references import ReferenceFacts
-from .settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_FLAGS = ("image", "video", "audio")  # each flag is also the kind its files must be
 DEFAULT_PORT = 8501
 WAIT_TIMEOUT_S = 1800.0
+BAD_INPUT_EXIT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    "argparse, but a usage mistake is one `error: …` line (and `--help` for the rest), exit 2."
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(BAD_INPUT_EXIT, f"error: {self.prog}: {message}\n")
+
+
+def _error_line(err: StudioError) -> int:
+    print(f"error: {err}", file=sys.stderr)
+    return BAD_INPUT_EXIT
 
 
 def _csv(allowed: Sequence[str]):
@@ -43,7 +59,7 @@ def _csv(allowed: Sequence[str]):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="studio", description="Mosaic Prompt Studio")
+    parser = _Parser(prog="studio", description="Mosaic Prompt Studio")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="launch the web app (worker starts at boot)")
@@ -149,9 +165,9 @@ def _upload_references(services: svc.Services, chosen: list[tuple[ReferenceFacts
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["simulate"]:
-        from . import simulator
-
-        return simulator.main(argv[1:]) or 0
+        # Become the simulator's own command line (`python -m studio.simulator`): the wiring module
+        # stays the only importer of the simulator, and signals reach the server directly.
+        os.execv(sys.executable, [sys.executable, "-m", "studio.simulator", *argv[1:]])
     args = _parser().parse_args(argv)
     if args.command == "serve":
         cmd = [
@@ -167,8 +183,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--server.headless",
             "true",
         ]
-        # The data folder is resolved here, from where the command was typed, not from the checkout.
-        env = {**os.environ, "STUDIO_DATA_DIR": str(Settings().data_dir)}
+        try:
+            settings = studio_settings.load()
+        except StudioError as err:
+            return _error_line(err)
+        # Settings (the data folder, a key from this folder's .streamlit/secrets.toml) are read here,
+        # where the command was typed, and handed on: the server runs from the checkout.
+        env = {**os.environ, **studio_settings.as_environment(settings)}
         os.chdir(ROOT)
         os.execve(sys.executable, cmd, env)  # become the server: signals reach it directly
     audio = not args.no_audio
@@ -184,10 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             params = VideoGenerationParams.parse(prompt=args.prompt, duration=args.duration, generate_audio=audio)
         chosen = _checked_references(args)
-        services = svc.build_services(Settings())
+        services = svc.build_services(studio_settings.load())
     except StudioError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _error_line(err)
     try:
         print(f"studio: {services.mode_label}", file=sys.stderr)
         if chosen:
@@ -200,8 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"grid {grid_id}: {len(ids)} cells submitted together", file=sys.stderr)
         return _finish(services, ids, args.wait, single=False)
     except StudioError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _error_line(err)
     finally:
         services.close()
 

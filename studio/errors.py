@@ -14,6 +14,7 @@
     │       ├── PayloadTooLargeError   413
     │       ├── RateLimitError         429
     │       └── ServerError            5xx
+    ├── SettingsError                a setting (environment or secrets.toml) is missing its mark
     ├── StoreError                   the local history could not be read or written
     └── JobError                     a job cannot do what was asked (e.g. cancel a finished run)
 
@@ -102,6 +103,10 @@ class RateLimitError(ApiStatusError):
 
 class ServerError(ApiStatusError):
     "Mosaic had an internal error (5xx); try again shortly."
+
+
+class SettingsError(StudioError):
+    "A setting from the environment or a secrets.toml is not valid; the message names it."
 
 
 class StoreError(StudioError):

@@ -1,19 +1,32 @@
-"""All configuration in one `Settings` object, read from the environment (prefix `STUDIO_`,
-plus `MOSAIC_API_KEY` / `MOSAIC_BASE_URL`). Tests build `Settings(...)` directly.
+"""All configuration in one `Settings` object, and the one loader every entry point uses.
 
-Without an API key the studio talks to the built-in simulator (`studio.simulator`).
+`load(**overrides)` is how the web app (`asgi_app.py`, `streamlit_app.py`) and the `studio`
+command read their settings: the overrides first, then the environment (prefix `STUDIO_`, plus
+`MOSAIC_API_KEY` / `MOSAIC_BASE_URL`), then `secrets.toml` from the places Streamlit reads it, the
+working folder's `.streamlit/secrets.toml` before the user's `~/.streamlit/secrets.toml`. A
+secrets file takes the same names as the environment (and the field names). Tests build
+`Settings(...)` directly, which reads the arguments and the environment only.
+
+Without an API key the studio talks to the built-in simulator.
 """
 
 from __future__ import annotations
 
 import hashlib
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from .costs import parse_credit_rates
+from .errors import SettingsError
 
 DEFAULT_BASE_URL = "https://api.mosaic.so"
 DEFAULT_DATA_DIR = Path("studio-data")
@@ -29,12 +42,17 @@ DEFAULT_CONFIRM_ABOVE_CELLS = 12
 SIMULATOR_API_KEY = "mk_local_simulator"
 SIMULATOR_SCOPE = "simulator"
 MEDIA_ROUTE = "/files"  # where the web app serves saved media (studio.web), and pages point at it
+ENV_PREFIX = "STUDIO_"
+ENV_NAMES = {"api_key": "MOSAIC_API_KEY", "base_url": "MOSAIC_BASE_URL"}  # the rest: STUDIO_<FIELD>
+# Streamlit's own places for secrets.toml, in the order they win: the working folder's, then the user's.
+SECRETS_FILE = Path(".streamlit") / "secrets.toml"
+USER_SECRETS_FILE = Path("~") / ".streamlit" / "secrets.toml"
 
 
 class Settings(BaseSettings):
     "Every knob of the studio; each field is documented in the README's configuration table."
 
-    model_config = SettingsConfigDict(env_prefix="STUDIO_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True)
 
     api_key: SecretStr | None = Field(
         None,
@@ -93,6 +111,19 @@ class Settings(BaseSettings):
         rates = parse_credit_rates(v)
         return None if rates is None else str(rates)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        "Arguments, then the environment, then the secrets files `load()` names (none otherwise)."
+        files = [SecretsToml(settings_cls, path) for path in _secrets_files.get()]
+        return (init_settings, env_settings, *files)
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, v: Path) -> Path:
@@ -116,7 +147,8 @@ class Settings(BaseSettings):
     @property
     def key(self) -> str:
         "The key to send: the configured one, or the simulator's."
-        return SIMULATOR_API_KEY if self.simulated else self.api_key.get_secret_value().strip()
+        configured = self.api_key.get_secret_value().strip() if self.api_key is not None else ""
+        return configured or SIMULATOR_API_KEY
 
     def api_scope(self, base_url: str) -> str:
         """What pooled agents and uploaded references belong to: a one-way fingerprint of (base URL,
@@ -125,3 +157,66 @@ class Settings(BaseSettings):
         if self.simulated:
             return SIMULATOR_SCOPE
         return hashlib.sha256(f"{base_url}\0{self.key}".encode()).hexdigest()[:16]
+
+
+class SecretsToml(TomlConfigSettingsSource):
+    """One Streamlit `secrets.toml`: top-level keys named as in the environment (`MOSAIC_API_KEY`,
+    `STUDIO_DATA_DIR`) or as the fields (`author`); tables (Streamlit connections) are ignored."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path):
+        self.path = path
+        super().__init__(settings_cls, toml_file=path)
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        try:
+            data = super()._read_file(file_path)
+        except (OSError, ValueError) as err:  # tomllib.TOMLDecodeError is a ValueError
+            raise SettingsError(f"{self.path} could not be read: {err}") from err
+        found = {}
+        for key, value in data.items():
+            if isinstance(value, dict):
+                continue
+            name = key[len(ENV_PREFIX) :] if key.upper().startswith(ENV_PREFIX) else key
+            found[name.lower() if name.lower() in Settings.model_fields else key] = value
+        return found
+
+
+# The secrets files the next `Settings(...)` in this context reads; set only by `load()`.
+_secrets_files: ContextVar[tuple[Path, ...]] = ContextVar("secrets_files", default=())
+
+
+def secrets_files() -> tuple[Path, ...]:
+    "The secrets.toml files that exist, highest priority first (resolved now: cwd and home can change)."
+    places = (Path.cwd() / SECRETS_FILE, USER_SECRETS_FILE.expanduser())
+    return tuple(path for path in places if path.is_file())
+
+
+def load(**overrides: Any) -> Settings:
+    """The studio's settings: `overrides`, then the environment, then `.streamlit/secrets.toml` in
+    the working folder, then `~/.streamlit/secrets.toml`. Raises SettingsError on a bad value."""
+    token = _secrets_files.set(secrets_files())
+    try:
+        return Settings(**overrides)
+    except ValidationError as err:
+        raise SettingsError(f"Invalid settings: {_first_problem(err)}") from err
+    finally:
+        _secrets_files.reset(token)
+
+
+def as_environment(settings: Settings) -> dict[str, str]:
+    "The environment variables that make `load()` in another process return these settings."
+    env = {}
+    for name in settings.model_fields_set:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        env[ENV_NAMES.get(name, ENV_PREFIX + name.upper())] = text
+    env[ENV_PREFIX + "DATA_DIR"] = str(settings.data_dir)  # resolved here, even when it is the default
+    return env
+
+
+def _first_problem(err: ValidationError) -> str:
+    problem = err.errors()[0]
+    where = ".".join(str(p) for p in problem["loc"]) or "settings"
+    return f"{where}: {problem['msg']}"

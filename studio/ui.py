@@ -1,13 +1,12 @@
 """Small Streamlit helpers shared by the entry scripts and pages; the only studio module that
-imports streamlit. `load_settings` is the one reader of `st.secrets`. Prompts are always shown
-as text (never markdown or HTML).
+imports streamlit. Settings come from `studio.settings.load` (which reads secrets.toml itself),
+never from `st.secrets`. Prompts are always shown as text (never markdown or HTML).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
 from urllib.parse import urlsplit
 
 import streamlit as st
@@ -16,30 +15,14 @@ from . import format as fmt
 from . import services as svc
 from .errors import StudioError
 from .models import FINAL_STATUSES, Generation
-from .settings import MEDIA_ROUTE, Settings
+from .settings import MEDIA_ROUTE
 
-# secrets.toml keys accepted at the top level, besides Settings' own field names.
-SECRET_ALIASES = {"MOSAIC_API_KEY": "api_key", "MOSAIC_BASE_URL": "base_url"}
 POLL_EVERY_S = 2.0  # page refresh while jobs run: cheap on 2 cores (streamlit-notes.md §2)
 FALLBACK_ORIGIN = "http://localhost:8501"
 # Characters that mean something to Streamlit's markdown anywhere in a line (":" for :emoji: and
 # :color[...] directives); a line that starts like a list item is escaped separately.
 MARKDOWN_SPECIALS = "\\`*_{}[]()#<>~$:|"
 LIST_START = re.compile(r"^(\s*)([-+]|\d+[.)])", re.M)
-
-
-def load_settings() -> Settings:
-    "Settings from the environment, overridden by `.streamlit/secrets.toml` when it exists."
-    overrides: dict[str, Any] = {}
-    try:
-        secrets = dict(st.secrets)
-    except Exception:  # no secrets.toml anywhere raises StreamlitSecretNotFoundError (not a KeyError)
-        secrets = {}
-    for key, value in secrets.items():
-        name = SECRET_ALIASES.get(key, key)
-        if name in Settings.model_fields:
-            overrides[name] = value
-    return Settings(**overrides)
 
 
 def services() -> svc.Services:

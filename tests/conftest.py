@@ -1,5 +1,5 @@
-"""Shared fixtures: every test gets its own data folder and no real API key; one simulator
-serves the whole session over real HTTP."""
+"""Shared fixtures (each fixture name is defined once across the test files): every test gets its
+own data folder and no real API key; one simulator serves the whole session over real HTTP."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from studio.simulator import Faults, SimConfig, Simulator
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path, monkeypatch):
+    # An empty key in the environment beats any secrets.toml a developer keeps in the checkout or
+    # their home folder (the environment wins), so no test, nor any command it starts, uses it.
     monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("MOSAIC_API_KEY", raising=False)
+    monkeypatch.setenv("MOSAIC_API_KEY", "")
     monkeypatch.delenv("MOSAIC_BASE_URL", raising=False)
     return tmp_path
 

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
 
 from studio.settings import Settings
 
 TEST_KEY = "mk_test_runner_key_7c1d"
+ROOT = Path(__file__).resolve().parent.parent
+ENTRY = ROOT / "streamlit_app.py"
+CREATE, COMPARE, GALLERY, STATUS = "pages/create.py", "pages/compare.py", "pages/gallery.py", "pages/status.py"
+PAGE_TIMEOUT_S = 30
 
 
 def settings_for(sim, data_dir, **overrides) -> Settings:
@@ -20,6 +28,17 @@ def settings_for(sim, data_dir, **overrides) -> Settings:
         timeout=5.0,
     )
     return Settings(**{**base, **overrides})
+
+
+def open_page(path: str, services, query_params: Mapping[str, str | list[str]] | None = None) -> AppTest:
+    """A new browser session opening a link to one page: the entry script (sidebar, navigation) with
+    `services` injected, routed straight to `path` with `query_params` in the URL, run once."""
+    at = AppTest.from_file(str(ENTRY), default_timeout=PAGE_TIMEOUT_S)
+    at.session_state["services"] = services
+    at.query_params.update(query_params or {})
+    at.switch_page(path).run()
+    assert not at.exception, at.exception
+    return at
 
 
 def wait_until(at, pred, timeout: float = 30.0, step: float = 0.2):

@@ -15,17 +15,17 @@ PAGES = ["pages/create.py", "pages/compare.py", "pages/gallery.py", "pages/statu
 
 
 @pytest.fixture
-def app(studio):
+def entry(studio):
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
     at.session_state["services"] = studio
     return at
 
 
-def test_entry_script_opens_create_and_names_the_api(app):
-    app.run()
-    assert not app.exception
-    assert any("Mosaic" in s.value for s in app.sidebar.success)
-    assert app.title[0].value == "Create"
+def test_entry_script_opens_create_and_names_the_api(entry):
+    entry.run()
+    assert not entry.exception
+    assert any("Mosaic" in s.value for s in entry.sidebar.success)
+    assert entry.title[0].value == "Create"
 
 
 @pytest.mark.parametrize(
@@ -37,20 +37,20 @@ def test_entry_script_opens_create_and_names_the_api(app):
         ("pages/status.py", "Status"),
     ],
 )
-def test_every_page_renders(app, page, title):
+def test_every_page_renders(entry, page, title):
     # AppTest runs a switched-to page file on its own (it resets Streamlit's pages/ flag each
     # run), so the sidebar frame is checked above and in the browser tests; here, the page itself.
-    app.run()
-    app.switch_page(page).run()
-    assert not app.exception
-    assert title in app.title[0].value
+    entry.run()
+    entry.switch_page(page).run()
+    assert not entry.exception
+    assert title in entry.title[0].value
 
 
-def test_sidebar_counts_generations_in_progress(app, studio):
+def test_sidebar_counts_generations_in_progress(entry, studio):
     studio.runner.stop()
     svc.generate(studio, VideoGenerationParams(prompt="A glass whale"), takes=2)
-    app.run()
-    assert any("2 generations in progress" in c.value for c in app.sidebar.caption)
+    entry.run()
+    assert any("2 generations in progress" in c.value for c in entry.sidebar.caption)
 
 
 def test_simulator_mode_is_announced(keyless):
@@ -78,15 +78,15 @@ def everything_sent(node) -> str:
         ("pages/status.py", None, "Works"),
     ],
 )
-def test_the_api_key_never_reaches_a_page(app, studio, page, param, shown):
+def test_the_api_key_never_reaches_a_page(entry, studio, page, param, shown):
     from support import TEST_KEY
 
     [gen] = svc.wait_for(studio, svc.generate(studio, VideoGenerationParams(prompt="A kite", duration="4")), timeout=60)
     if param:
-        app.query_params[param] = gen.id  # the finished run; in the gallery, its detail and API snippet
-    app.run()
-    app.switch_page(page).run()
-    assert not app.exception
-    rendered = everything_sent(app._tree)
+        entry.query_params[param] = gen.id  # the finished run; in the gallery, its detail and API snippet
+    entry.run()
+    entry.switch_page(page).run()
+    assert not entry.exception
+    rendered = everything_sent(entry._tree)
     assert shown in rendered  # the walk does see what the page shows
     assert TEST_KEY not in rendered

@@ -63,6 +63,7 @@ def test_bad_input_exits_2_with_a_message(tmp_path):
         timeout=60,
     )
     assert out.returncode == 2 and "prompt is empty" in out.stderr
+    assert out.stderr.startswith("error: ") and out.stderr.strip().count("\n") == 0
     out = subprocess.run(
         [sys.executable, "-m", "studio.cli", "grid", "x", "--resolutions", "4k"],
         cwd=ROOT,
@@ -71,6 +72,7 @@ def test_bad_input_exits_2_with_a_message(tmp_path):
         timeout=60,
     )
     assert out.returncode == 2 and "choose from 480p, 720p, 1080p" in out.stderr
+    assert out.stderr.startswith("error: ") and out.stderr.strip().count("\n") == 0  # one line, no usage dump
 
 
 def test_data_folder_is_resolved_where_the_command_runs(tmp_path, monkeypatch):

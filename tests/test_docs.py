@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
@@ -16,7 +17,9 @@ ALIASES = {"api_key": "MOSAIC_API_KEY", "base_url": "MOSAIC_BASE_URL"}
 
 
 def test_readme_opens_with_exactly_two_commands():
-    first_block = re.search(r"```bash\n(.*?)```", README, re.S).group(1).strip().splitlines()
+    found = re.search(r"```bash\n(.*?)```", README, re.S)
+    assert found, "the README has no bash block"
+    first_block = found.group(1).strip().splitlines()
     assert first_block == [
         "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/studio serve",
         "scripts/test",
@@ -31,7 +34,8 @@ def test_every_setting_is_documented(field):
 
 
 def test_every_cli_command_is_documented():
-    commands = _parser()._subparsers._group_actions[0].choices
+    [sub] = [a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    commands = sub.choices
     for name in commands:
         assert f"`studio {name}" in README
 

@@ -28,9 +28,7 @@ from studio.simulator import Faults
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def no_faults(clean_sim):
-    return clean_sim
+pytestmark = pytest.mark.usefixtures("clean_sim")  # every test starts with no faults scripted
 
 
 def agent_runs(sim, gens) -> Counter:

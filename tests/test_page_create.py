@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
-from support import settings_for, wait_until
+from support import CREATE, open_page, settings_for, wait_until
 
 from studio import services as svc
 from studio.models import PROMPT_MAX_CHARS, VideoGenerationParams
-
-ROOT = Path(__file__).absolute().parent.parent
-
-
-def open_app(services: svc.Services, **query: str) -> AppTest:
-    "The studio as a new browser session would open it (Create is the default page)."
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
-    at.session_state["services"] = services
-    for name, value in query.items():
-        at.query_params[name] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def fill(at: AppTest, prompt: str = "A paper boat on a rainy street", **settings) -> AppTest:
@@ -76,7 +62,7 @@ def png(color: tuple[int, int, int] = (200, 40, 40), size: tuple[int, int] = (40
 
 @pytest.fixture
 def app(studio):
-    return open_app(studio)
+    return open_page(CREATE, studio)
 
 
 # ---------------------------------------------------------------------- the form
@@ -106,7 +92,7 @@ def test_estimate_follows_takes_and_duration_with_credits_when_a_rate_is_set(cle
     rates = "480p=0.25,720p=0.5,1080p=1"
     services = svc.build_services(settings_for(clean_sim, tmp_path / "c", credits_per_second=rates), start_worker=False)
     try:
-        at = open_app(services)
+        at = open_page(CREATE, services)
         fill(at, duration="6", takes=3).run()
         estimate = at.container("create_run_box").markdown[0].value
         assert "3 runs · 18 s of video · about 1× the cost of 720p · ≈ 9 credits" in estimate
@@ -118,7 +104,7 @@ def test_estimate_follows_takes_and_duration_with_credits_when_a_rate_is_set(cle
 
 
 def test_simulator_mode_is_named_next_to_run(keyless):
-    at = open_app(keyless)
+    at = open_page(CREATE, keyless)
     run_box = at.container("create_run_box")
     assert any("local simulator" in c for c in texts(run_box, "caption"))
     assert "no credits used" in run_box.markdown[0].value
@@ -200,7 +186,7 @@ def test_takes_run_the_same_settings_several_times(app, studio):
 def test_refresh_keeps_showing_the_run_from_the_url(app, studio):
     run(fill(app, "Refresh me", duration="4", resolution="1080p", aspect_ratio="9:16", takes=2))
     ids = app.session_state["create_jobs"]
-    fresh = open_app(studio, jobs=",".join(ids))  # a new browser session on the same URL
+    fresh = open_page(CREATE, studio, {"jobs": ",".join(ids)})  # a new browser session on the same URL
     assert fresh.session_state["create_jobs"] == ids
     assert fresh.container("create_results").code[0].value == "Refresh me"
     # ... and the form shows what that run asked for, ready to tweak and run again.
@@ -213,7 +199,7 @@ def test_refresh_keeps_showing_the_run_from_the_url(app, studio):
 
 
 def test_a_link_to_deleted_runs_says_so(app, studio):
-    fresh = open_app(studio, jobs="nope1,nope2")
+    fresh = open_page(CREATE, studio, {"jobs": "nope1,nope2"})
     assert any("no longer exist" in i for i in texts(fresh, "info"))
     assert "jobs" not in fresh.query_params
 
@@ -233,7 +219,7 @@ def test_failure_shows_the_apis_message_and_retry_runs_it_again(app, studio, cle
 
 
 def test_running_jobs_can_be_cancelled_and_then_retried(idle):
-    at = open_app(idle)
+    at = open_page(CREATE, idle)
     run(fill(at, "Cancel me", duration="4", takes=2))
     first, second = at.session_state["create_jobs"]
     at.button(key=f"create_cancel_{first}").click().run()
@@ -262,7 +248,7 @@ def test_opening_a_draft_fills_the_form_once(idle, keep, prompt, settings):
             prompt="An old favourite", resolution="1080p", aspect_ratio="1:1", duration="6", generate_audio=False
         ),
     )
-    at = open_app(idle, **{"from": gen_id, "keep": keep})
+    at = open_page(CREATE, idle, {"from": gen_id, "keep": keep})
     assert at.text_area(key="create_prompt").value == prompt
     assert (
         at.radio(key="create_resolution").value,
@@ -285,7 +271,7 @@ def test_opening_a_draft_fills_the_form_once(idle, keep, prompt, settings):
 )
 def test_a_bad_draft_link_says_why_and_starts_empty(idle, query, message):
     (gen_id,) = svc.generate(idle, VideoGenerationParams(prompt="Unused", resolution="1080p"))
-    at = open_app(idle, **{k: v.replace("GEN", gen_id) for k, v in query.items()})
+    at = open_page(CREATE, idle, {k: v.replace("GEN", gen_id) for k, v in query.items()})
     assert any(message in e for e in texts(at, "error"))
     assert at.text_area(key="create_prompt").value == ""
     assert at.radio(key="create_resolution").value == "720p"
@@ -295,7 +281,7 @@ def test_a_bad_draft_link_says_why_and_starts_empty(idle, query, message):
 
 
 def test_preset_keeps_settings_only_by_default_and_loads_without_touching_the_prompt(idle):
-    at = open_app(idle)
+    at = open_page(CREATE, idle)
     fill(at, "Prompt at save time", resolution="480p", aspect_ratio="9:16", duration="5")
     at.text_input(key="create_preset_name").set_value("Vertical social")
     at.button(key="create_preset_save").click().run()
@@ -319,7 +305,7 @@ def test_preset_keeps_settings_only_by_default_and_loads_without_touching_the_pr
 
 
 def test_preset_with_prompt_replace_asks_first_and_delete_confirms(idle):
-    at = open_app(idle)
+    at = open_page(CREATE, idle)
     fill(at, "Saved prompt", resolution="1080p")
     at.text_input(key="create_preset_name").set_value("Hero")
     at.checkbox(key="create_preset_with_prompt").check()
@@ -345,7 +331,7 @@ def test_preset_with_prompt_replace_asks_first_and_delete_confirms(idle):
 
 
 def test_preset_without_a_name_is_refused_next_to_it(idle):
-    at = open_app(idle)
+    at = open_page(CREATE, idle)
     at.button(key="create_preset_save").click().run()
     assert texts(at.container("create_presets_box"), "error") == ["Give the preset a name"]
     assert svc.presets(idle) == []
@@ -373,7 +359,7 @@ def test_uploaded_reference_is_previewed_selected_sent_and_kept_in_the_library(a
     gen = svc.get(studio, app.session_state["create_jobs"][0])
     assert gen.selected_context.images == [ref.upload_id]
 
-    later = open_app(studio)  # a new session: pick it again from the library, no new upload
+    later = open_page(CREATE, studio)  # a new session: pick it again from the library, no new upload
     assert later.multiselect(key="create_refs_images").options == [f"board.png ({ref.size / 1000:.1f} KB)"]
     uploader(later).set_value(("renamed.png", png(), "image/png")).run()
     assert len(svc.references(studio)) == 1
@@ -447,7 +433,7 @@ def test_a_refresh_never_launches_again(app, studio):
     run(fill(app, "Refresh after run", duration="4"))
     ids = app.session_state["create_jobs"]
     for _ in range(2):
-        fresh = open_app(studio, jobs=",".join(ids))
+        fresh = open_page(CREATE, studio, {"jobs": ",".join(ids)})
         assert fresh.session_state["create_jobs"] == ids
     assert svc.count(studio) == 1
 
@@ -460,7 +446,7 @@ def test_a_refused_key_is_warned_about_above_run_which_waits_for_a_confirmation(
         settings_for(clean_sim, tmp_path / "w", api_key="sk_not_a_mosaic_key"), start_worker=False
     )
     try:
-        at = open_app(services)
+        at = open_page(CREATE, services)
         (warning,) = texts(at.container("create_run_box"), "warning")
         assert "Mosaic did not accept the API key" in warning and "Invalid API key" in warning
         assert run_button(at).disabled

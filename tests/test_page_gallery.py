@@ -4,25 +4,12 @@ everything it can do), on the real entry script with an injected studio."""
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
-from support import wait_until
+from support import GALLERY, open_page, wait_until
 
 from studio import services as svc
 from studio.models import VideoGenerationParams
-
-ROOT = Path(__file__).resolve().parent.parent
-GALLERY = "pages/gallery.py"
-
-
-def open_gallery(studio, **query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
-    at.session_state["services"] = studio
-    at.run()
-    at.query_params.update(query)
-    return at.switch_page(GALLERY).run()
 
 
 def add_done(studio, prompt: str, *, created_at: str | None = None, grid_id: str | None = None, **params) -> str:
@@ -55,7 +42,7 @@ def warnings(at) -> str:
 
 
 def test_empty_gallery_points_to_create(idle):
-    at = open_gallery(idle)
+    at = open_page(GALLERY, idle)
     assert not at.exception
     assert "No videos yet" in at.info[0].value
     assert [link.value for link in at.page_link] == ["Go to Create"]
@@ -64,7 +51,7 @@ def test_empty_gallery_points_to_create(idle):
 
 def test_cards_are_newest_first_and_paged_by_24(idle):
     ids = [add_done(idle, f"Shot number {i}", created_at=f"2026-11-01T10:{i:02d}:00+00:00") for i in range(30)]
-    at = open_gallery(idle)
+    at = open_page(GALLERY, idle)
     assert not at.exception
     assert texts(at)[:2] == ["Shot number 29", "Shot number 28"] and len(texts(at)) == 24
     assert at.image[0].value == [f"http://localhost:8501/files/{ids[29]}.jpg"]
@@ -97,7 +84,7 @@ def test_search_and_each_filter_narrow_the_cards(idle):
     )
     svc.set_starred(idle, fox, True)
     svc.set_tags(idle, zebra, "stripes, client A")
-    at = open_gallery(idle)
+    at = open_page(GALLERY, idle)
     assert texts(at) == ["A red fox in fresh snow", "A zebra crossing a neon bridge"]
     at.text_input(key="q").set_value("zeb").run()
     assert texts(at) == ["A zebra crossing a neon bridge"]
@@ -131,7 +118,7 @@ def test_search_and_each_filter_narrow_the_cards(idle):
 def test_a_bookmarked_url_prefills_the_widgets(idle):
     add_done(idle, "A zebra crossing a neon bridge", resolution="720p")
     add_done(idle, "A zebra on a 1080p beach", resolution="1080p")
-    at = open_gallery(idle, q="zebra", resolution="720p", status="done")
+    at = open_page(GALLERY, idle, {"q": "zebra", "resolution": "720p", "status": "done"})
     assert not at.exception
     assert at.text_input(key="q").value == "zebra"
     assert at.multiselect(key="resolution").value == ["720p"]
@@ -143,7 +130,9 @@ def test_a_bookmarked_url_prefills_the_widgets(idle):
 def test_invalid_url_values_are_named_and_the_rest_still_applies(idle):
     add_done(idle, "A zebra crossing a neon bridge", resolution="720p")
     add_done(idle, "A zebra at 480p", resolution="480p")
-    at = open_gallery(idle, resolution=["4k", "720p"], audio="maybe", since="yesterday", colour="red")
+    at = open_page(
+        GALLERY, idle, {"resolution": ["4k", "720p"], "audio": "maybe", "since": "yesterday", "colour": "red"}
+    )
     assert not at.exception
     text = warnings(at).replace("\\", "")
     assert "Ignored resolution=4k: use 480p, 720p or 1080p." in text
@@ -160,7 +149,7 @@ def test_invalid_url_values_are_named_and_the_rest_still_applies(idle):
 
 def test_an_unknown_id_says_so_and_shows_the_gallery(idle):
     add_done(idle, "A zebra crossing a neon bridge")
-    at = open_gallery(idle, id="nosuchthing")
+    at = open_page(GALLERY, idle, {"id": "nosuchthing"})
     assert not at.exception
     assert "no generation with id “nosuchthing”" in at.error[0].value
     assert texts(at) == ["A zebra crossing a neon bridge"]
@@ -172,7 +161,7 @@ def test_detail_shows_video_prompt_settings_timings_ids_and_file_facts(studio):
     prompt = "A zebra crossing a neon bridge, *not markdown* <b>nor html</b>"
     gen = svc.wait_for(studio, svc.generate(studio, VideoGenerationParams(prompt=prompt, duration="4")), timeout=60)[0]
     assert gen.status == "done"
-    at = open_gallery(studio)
+    at = open_page(GALLERY, studio)
     at.button(key=f"gallery_open_{gen.id}").click().run()
     assert not at.exception
     assert at.query_params["id"] == gen.id
@@ -198,7 +187,7 @@ def test_detail_shows_video_prompt_settings_timings_ids_and_file_facts(studio):
 
 def test_star_rating_tags_and_notes_are_saved_and_bad_tags_keep_the_text(idle):
     gen_id = add_done(idle, "A zebra crossing a neon bridge")
-    at = open_gallery(idle, id=gen_id)
+    at = open_page(GALLERY, idle, {"id": gen_id})
     at.toggle(key=f"detail_star_{gen_id}").set_value(True).run()
     at.feedback(key=f"detail_rating_{gen_id}").set_value(3).run()
     at.text_input(key=f"detail_tags_{gen_id}").set_value("hero, client A")
@@ -218,7 +207,7 @@ def test_star_rating_tags_and_notes_are_saved_and_bad_tags_keep_the_text(idle):
 @pytest.mark.parametrize("keep", ["prompt", "settings"])
 def test_open_as_new_draft_fills_create(idle, keep):
     gen_id = add_done(idle, "A zebra crossing a neon bridge", resolution="1080p", aspect_ratio="9:16")
-    at = open_gallery(idle, id=gen_id)
+    at = open_page(GALLERY, idle, {"id": gen_id})
     at.radio(key=f"detail_keep_{gen_id}").set_value(keep).run()
     at.button(key=f"detail_draft_{gen_id}").click().run()
     assert not at.exception
@@ -230,7 +219,7 @@ def test_open_as_new_draft_fills_create(idle, keep):
 def test_api_request_snippet_in_curl_or_python_with_a_placeholder_key(studio):
     gen_id = studio.store.add_generation(VideoGenerationParams(prompt="A zebra", resolution="480p"))
     studio.runner.cancel(gen_id)
-    at = open_gallery(studio, id=gen_id)
+    at = open_page(GALLERY, studio, {"id": gen_id})
     curl = at.code[-1].value
     assert curl.startswith("curl -X POST") and '"resolution": "480p"' in curl
     at.radio(key=f"detail_lang_{gen_id}").set_value("python").run()
@@ -246,7 +235,7 @@ def test_delete_needs_confirmation_and_removes_file_and_row(studio):
     )[0]
     video = studio.media_path(gen.video_path)
     assert video.exists()
-    at = open_gallery(studio, id=gen.id)
+    at = open_page(GALLERY, studio, {"id": gen.id})
     assert at.button(key=f"detail_delete_{gen.id}").disabled
     at.checkbox(key=f"detail_delete_sure_{gen.id}").check().run()
     at.button(key=f"detail_delete_{gen.id}").click().run()
@@ -259,7 +248,7 @@ def test_delete_needs_confirmation_and_removes_file_and_row(studio):
 
 def test_a_running_generation_cannot_be_deleted_but_can_be_cancelled(idle):
     gen_id = idle.store.add_generation(VideoGenerationParams(prompt="Still cooking"))
-    at = open_gallery(idle, id=gen_id)
+    at = open_page(GALLERY, idle, {"id": gen_id})
     assert any("still running, so it can't be deleted" in i.value for i in at.info)
     assert f"detail_delete_{gen_id}" not in [b.key for b in at.button]
     assert at.get("progress")  # the card shows progress instead of a thumbnail
@@ -277,7 +266,7 @@ def test_grid_cells_link_to_their_comparison_and_to_an_ab_view(idle):
     for gen_id in (a, b):
         idle.store.update(gen_id, status="done", width=640, height=480, duration_s=4.0, has_audio=0)
     add_done(idle, "Unrelated")
-    at = open_gallery(idle, id=a)
+    at = open_page(GALLERY, idle, {"id": a})
     [link] = [link for link in at.page_link if "comparison" in link.value]
     assert link.proto.page.endswith("compare") and f"grid={grid_id}" in link.proto.query_string
     at.button(key=f"detail_grid_{a}").click().run()
@@ -295,7 +284,7 @@ def test_grid_cells_link_to_their_comparison_and_to_an_ab_view(idle):
 
 def test_cards_follow_a_running_generation_until_its_thumbnail_shows(idle):
     gen_id = svc.generate(idle, VideoGenerationParams(prompt="A slow sunrise", duration="4"))[0]
-    at = open_gallery(idle)
+    at = open_page(GALLERY, idle)
     assert at.get("progress")[0].proto.text.endswith("waiting to start") and not at.image
     idle.runner.start()  # the worker picks the job up while the page keeps rerunning
     wait_until(at, lambda at: bool(at.image), timeout=60)

@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
-from support import settings_for
+from support import STATUS, open_page, settings_for
 
 from studio import services as svc
-from studio.models import VideoGenerationParams
-
-ROOT = Path(__file__).absolute().parent.parent
-
-
-def open_status(services: svc.Services) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
-    at.session_state["services"] = services
-    at.run()
-    at.switch_page("pages/status.py").run()
-    assert not at.exception, at.exception
-    return at
+from studio.models import Generation, VideoGenerationParams
 
 
 def metrics(at: AppTest) -> dict[str, str]:
@@ -36,11 +24,19 @@ def has_block(at: AppTest, key: str) -> bool:
 
 
 def queue_rows(at: AppTest) -> list[str]:
-    return [b.key.removeprefix("status_job_") for b in at.container if (b.key or "").startswith("status_job_")]
+    return [(b.key or "").removeprefix("status_job_") for b in at.container if (b.key or "").startswith("status_job_")]
 
 
 def failed_rows(at: AppTest) -> list[str]:
-    return [b.key.removeprefix("status_failed_") for b in at.container if (b.key or "").startswith("status_failed_")]
+    return [
+        (b.key or "").removeprefix("status_failed_") for b in at.container if (b.key or "").startswith("status_failed_")
+    ]
+
+
+def got(services: svc.Services, gen_id: str) -> Generation:
+    gen = svc.get(services, gen_id)
+    assert gen is not None, gen_id
+    return gen
 
 
 def queue_some(services: svc.Services, n: int = 1, prompt: str = "Queued shot") -> list[str]:
@@ -48,7 +44,7 @@ def queue_some(services: svc.Services, n: int = 1, prompt: str = "Queued shot") 
 
 
 def test_shows_the_api_the_key_check_and_the_credit_balance(studio, clean_sim):
-    at = open_status(studio)
+    at = open_page(STATUS, studio)
     shown = metrics(at)
     balance = studio.client.credits().current_balance
     assert shown["API in use"] == "Mosaic"
@@ -65,7 +61,7 @@ def test_a_refused_key_is_explained(clean_sim, tmp_path):
         settings_for(clean_sim, tmp_path / "bad", api_key="not_a_mosaic_key"), start_worker=False
     )
     try:
-        at = open_status(services)
+        at = open_page(STATUS, services)
         assert metrics(at)["API key"] == "Refused"
         assert metrics(at)["Credit balance"] == "Not reported"
         (error,) = at.error
@@ -75,14 +71,14 @@ def test_a_refused_key_is_explained(clean_sim, tmp_path):
 
 
 def test_simulator_mode_is_named(keyless):
-    at = open_status(keyless)
+    at = open_page(STATUS, keyless)
     assert metrics(at)["API in use"] == "Simulator"
     assert metrics(at)["Connection"] == "Works"
 
 
 def test_empty_queue_only_watches_for_new_runs(studio):
     studio.runner.stop()
-    at = open_status(studio)
+    at = open_page(STATUS, studio)
     assert any("Nothing is running" in i.value for i in at.info)
     assert not has_block(at, "status_live") and has_block(at, "status_idle")
     assert not at.get("progress")
@@ -93,7 +89,7 @@ def test_empty_queue_only_watches_for_new_runs(studio):
 
 def test_queue_shows_progress_and_cancel_then_retry_puts_it_back(idle):
     first, second = queue_some(idle, 2, prompt="Two *takes* of a **markdown** prompt")
-    at = open_status(idle)
+    at = open_page(STATUS, idle)
     assert has_block(at, "status_live")
     assert at.subheader[0].value == "Queue: 2 in progress"
     assert queue_rows(at) == [first, second]
@@ -101,56 +97,62 @@ def test_queue_shows_progress_and_cancel_then_retry_puts_it_back(idle):
     assert "Two *takes* of a **markdown** prompt" in [t.value for t in at.text]  # plain text, not markdown
 
     at.button(key=f"status_cancel_{first}").click().run()
-    assert svc.get(idle, first).status == "cancelled"
+    assert got(idle, first).status == "cancelled"
     assert queue_rows(at) == [second]
     assert failed_rows(at) == [first]
     assert "Cancelled before it started" in [t.value for t in at.container(f"status_failed_{first}").text]
 
     at.button(key=f"status_retry_{first}").click().run()
-    assert svc.get(idle, first).status == "queued"
+    assert got(idle, first).status == "queued"
     assert sorted(queue_rows(at)) == sorted([first, second]) and failed_rows(at) == []
 
 
 def test_new_jobs_appear_while_the_page_polls(idle):
     (first,) = queue_some(idle)
-    at = open_status(idle)
+    at = open_page(STATUS, idle)
     (later,) = queue_some(idle, prompt="Queued after the page opened")
     at.run()
     assert queue_rows(at) == [first, later]
 
 
-def test_running_jobs_finish_and_polling_stops(studio):
-    (gen_id,) = queue_some(studio, prompt="Watch me finish")
-    at = open_status(studio)
-    assert gen_id in queue_rows(at) or svc.get(studio, gen_id).status == "done"
+def test_running_jobs_finish_and_polling_stops(idle):
+    # The worker starts only once the page shows the job in flight, so the page is seen polling
+    # (a job that finished before the page opened would skip straight to the idle state).
+    (gen_id,) = queue_some(idle, prompt="Watch me finish")
+    at = open_page(STATUS, idle)
+    assert queue_rows(at) == [gen_id] and has_block(at, "status_live") and not has_block(at, "status_idle")
+    idle.runner.start()
     deadline = time.monotonic() + 30
     while has_block(at, "status_live"):
         assert time.monotonic() < deadline, "the queue never emptied"
         time.sleep(0.2)
         at.run()
         assert not at.exception
-    assert svc.get(studio, gen_id).status == "done"
+    assert got(idle, gen_id).status == "done"
     assert queue_rows(at) == [] and any("Nothing is running" in i.value for i in at.info)
+    assert has_block(at, "status_idle")
 
 
 def test_a_failed_run_shows_the_apis_message_and_can_be_retried(studio, clean_sim):
     clean_sim.script_fault("run_fail", route="run")
     (gen_id,) = queue_some(studio, prompt="Fails once")
     svc.wait_for(studio, [gen_id], timeout=30)
-    at = open_status(studio)
+    at = open_page(STATUS, studio)
     assert failed_rows(at) == [gen_id]
     assert any("Video generation failed" in t.value for t in at.container(f"status_failed_{gen_id}").text)
     at.button(key=f"status_retry_{gen_id}").click().run()
-    assert svc.get(studio, gen_id).attempt == 2
+    assert got(studio, gen_id).attempt == 2
     svc.wait_for(studio, [gen_id], timeout=30)
     at.run()
-    assert svc.get(studio, gen_id).status == "done" and failed_rows(at) == []
+    assert got(studio, gen_id).status == "done" and failed_rows(at) == []
 
 
 def test_a_job_whose_video_is_being_saved_cannot_be_cancelled(idle):
     (gen_id,) = queue_some(idle)
+    at = open_page(STATUS, idle)
+    assert [b.key for b in at.button if b.key == f"status_cancel_{gen_id}"]  # offered while it waits
     assert idle.store.transition(gen_id, ("queued",), "downloading")
-    at = open_status(idle)
+    at.run()
     assert queue_rows(at) == [gen_id]
     assert "saving the video" in at.get("progress")[0].proto.text
     assert not [b for b in at.button if b.key == f"status_cancel_{gen_id}"]

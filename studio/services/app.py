@@ -16,7 +16,7 @@ from typing import Any
 from ..jobs import JobRunner
 from ..models import Generation
 from ..mosaic import MosaicClient
-from ..settings import Settings
+from ..settings import Settings, load
 from ..simulator import SimConfig, Simulator
 from ..store import HistoryStore
 
@@ -73,7 +73,7 @@ def build_services(
     settings: Settings | None = None, *, start_worker: bool = True, simulator: Simulator | None = None
 ) -> Services:
     "Build the studio: store, client (Mosaic or a started simulator), job runner."
-    settings = settings or Settings()
+    settings = settings or load()
     store = HistoryStore(settings.db_path)
     base_url = settings.base_url
     if settings.simulated and simulator is None:
@@ -111,7 +111,7 @@ _shared: Services | None = None
 _shared_lock = threading.Lock()
 
 
-def shared_services(settings_factory: Callable[[], Settings] = Settings) -> Services:
+def shared_services(settings_factory: Callable[[], Settings] = load) -> Services:
     "The process-wide studio (one worker, one client) that the web app's pages share."
     global _shared
     with _shared_lock:

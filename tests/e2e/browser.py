@@ -51,6 +51,7 @@ class StudioServer:
         port = _free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("MOSAIC_API_KEY", "MOSAIC_BASE_URL")}
         env.update(
+            MOSAIC_API_KEY="",  # simulator mode even beside a developer's secrets.toml: the environment wins
             STUDIO_DATA_DIR=str(self.data),
             STUDIO_SIM_LATENCY="1.0",
             STUDIO_SIM_LATENCY_PER_SECOND="0.05",
