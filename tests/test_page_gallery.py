@@ -296,13 +296,13 @@ def test_a_count_that_stops_says_at_least_and_the_pager_still_offers_next(idle):
     for i in range(30):
         add_done(idle, f"Shot number {i}", created_at=f"2026-11-01T10:{i:02d}:00+00:00", resolution="720p")
     idle.store.count_bound = 25  # counts stop at 25 past the first page, at 50 past the second
-    at = open_gallery(idle)
+    at = open_page(GALLERY, idle)
     assert "1–24 of 25+ · page 1 of 2+" in [c.value for c in at.caption]
     at.button(key="gallery_next_top").click().run()
     assert "25–30 of 30 · page 2 of 2" in [c.value for c in at.caption]  # a short page ends the count
     # A search plus a filter reads rows to count; out of steps at once, it only knows the page.
     idle.store.count_steps = 1
-    at = open_gallery(idle, q="number", resolution="720p")
+    at = open_page(GALLERY, idle, {"q": "number", "resolution": "720p"})
     assert "1–24 of 24+ · page 1 of 1+" in [c.value for c in at.caption]
     assert not at.button(key="gallery_next_top").disabled
     at.button(key="gallery_next_top").click().run()

@@ -49,30 +49,30 @@ OUTPUT_KEYS = {"id", "video_url", "thumbnail_url", "premiere_prproj_url", "compl
 
 
 @pytest.fixture(scope="module")
-def sim():
+def hooked_sim():
     config = SimConfig(latency=0.2, latency_per_second=0.01, webhook_secret=SECRET)
     with Simulator(config).start() as simulator:
         yield simulator
 
 
 @pytest.fixture(autouse=True)
-def no_faults(sim):
-    sim.set_faults(Faults())
+def no_faults(hooked_sim):
+    hooked_sim.set_faults(Faults())
     yield
-    sim.set_faults(Faults())
+    hooked_sim.set_faults(Faults())
 
 
 @pytest.fixture
-def client(sim):
-    with httpx.Client(base_url=sim.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=10) as c:
+def http_client(hooked_sim):
+    with httpx.Client(base_url=hooked_sim.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=10) as c:
         yield c
 
 
 # ------------------------------------------------------------------ auth and org
 
 
-def test_whoami_shape(client):
-    answer = client.get("/whoami")
+def test_whoami_shape(http_client):
+    answer = http_client.get("/whoami")
     assert answer.status_code == 200
     assert set(answer.json()) == {
         "organization_id",
@@ -88,14 +88,14 @@ def test_whoami_shape(client):
     "headers",
     [{}, {"Authorization": "Bearer sk_wrong"}, {"Authorization": "Basic mk_x"}, {"Authorization": "Bearer mk_"}],
 )
-def test_missing_or_bad_key_is_401(sim, headers):
-    answer = httpx.get(f"{sim.base_url}/whoami", headers=headers)
+def test_missing_or_bad_key_is_401(hooked_sim, headers):
+    answer = httpx.get(f"{hooked_sim.base_url}/whoami", headers=headers)
     assert answer.status_code == 401
     assert answer.json()["error"] == "invalid_api_key" and answer.json()["detail"]
 
 
-def test_unknown_path_has_the_error_body(client):
-    answer = client.get("/no/such/path")
+def test_unknown_path_has_the_error_body(http_client):
+    answer = http_client.get("/no/such/path")
     assert answer.status_code == 404
     assert answer.json() == {"detail": "Not found", "error": "not_found"}
 
@@ -118,21 +118,21 @@ def test_configured_key_is_the_only_key_and_credits_run_out():
 # ------------------------------------------------------------------ agents
 
 
-def test_create_agent_is_metadata_only(client):
-    answer = client.post("/agent/create", json={"name": "Seedance product shot", "visibility": "private"})
+def test_create_agent_is_metadata_only(http_client):
+    answer = http_client.post("/agent/create", json={"name": "Seedance product shot", "visibility": "private"})
     assert answer.status_code == 200
     body = answer.json()
     assert body["success"] is True and body["operations_applied"] == 0 and body["created_nodes"] == []
-    rejected = client.post("/agent/create", json={"name": "x", "graph": {"nodes": []}})
+    rejected = http_client.post("/agent/create", json={"name": "x", "graph": {"nodes": []}})
     assert rejected.status_code == 400 and rejected.json()["error"] == "validation_error"
     assert "graph" in rejected.json()["detail"]
-    assert client.post("/agent/create", json={"name": "x" * 121}).status_code == 400
-    assert client.post("/agent/create", content=b"{not json").status_code == 400
+    assert http_client.post("/agent/create", json={"name": "x" * 121}).status_code == 400
+    assert http_client.post("/agent/create", content=b"{not json").status_code == 400
 
 
-def test_create_node_then_get_agent_shows_it(client):
-    agent_id, node_id = make_agent(client, prompt="Saved prompt")
-    agent = client.get(f"/agent/{agent_id}").json()
+def test_create_node_then_get_agent_shows_it(http_client):
+    agent_id, node_id = make_agent(http_client, prompt="Saved prompt")
+    agent = http_client.get(f"/agent/{agent_id}").json()
     assert set(agent) == {"agent", "agent_nodes", "connections"}
     assert agent["agent"]["id"] == agent_id and agent["agent"]["visibility"] == "private"
     [node] = agent["agent_nodes"]
@@ -140,13 +140,13 @@ def test_create_node_then_get_agent_shows_it(client):
     assert node["node_type"]["node_type_id"] == VIDEO_GENERATION
     assert node["node_type"]["node_type_name"] == "Video Generation"
     assert node["params_used"] == {**SMALL, "prompt": "Saved prompt"}
-    listed = client.get("/agents", params={"limit": 100}).json()
+    listed = http_client.get("/agents", params={"limit": 100}).json()
     assert agent_id in [a["id"] for a in listed["agents"]]
 
 
-def test_update_operations_merge_connect_and_delete(client):
-    agent_id, node_id = make_agent(client)
-    answer = client.patch(
+def test_update_operations_merge_connect_and_delete(http_client):
+    agent_id, node_id = make_agent(http_client)
+    answer = http_client.patch(
         f"/agent/{agent_id}/update",
         json={
             "name": "renamed",
@@ -159,25 +159,25 @@ def test_update_operations_merge_connect_and_delete(client):
     ).json()
     assert answer["operations_applied"] == 3 and answer["name"] == "renamed"
     second = answer["created_nodes"][0]["agent_node_id"]
-    agent = client.get(f"/agent/{agent_id}").json()
+    agent = http_client.get(f"/agent/{agent_id}").json()
     params = {n["agent_node_id"]: n["params_used"] for n in agent["agent_nodes"]}
     assert params[node_id] == {**SMALL, "resolution": "720p"}
     assert agent["connections"] == [{"source_agent_node_id": node_id, "target_agent_node_id": second}]
-    cycle = client.post(
+    cycle = http_client.post(
         f"/agent/{agent_id}/update",
         json={
             "operations": [{"op": "create_connection", "source_agent_node_id": second, "target_agent_node_id": node_id}]
         },
     )
     assert cycle.status_code == 400 and "cycle" in cycle.json()["detail"]
-    client.post(f"/agent/{agent_id}/update", json={"operations": [{"op": "delete_node", "agent_node_id": second}]})
-    agent = client.get(f"/agent/{agent_id}").json()
+    http_client.post(f"/agent/{agent_id}/update", json={"operations": [{"op": "delete_node", "agent_node_id": second}]})
+    agent = http_client.get(f"/agent/{agent_id}").json()
     assert len(agent["agent_nodes"]) == 1 and agent["connections"] == []
 
 
-def test_update_is_transactional(client):
-    agent_id, node_id = make_agent(client)
-    answer = client.post(
+def test_update_is_transactional(http_client):
+    agent_id, node_id = make_agent(http_client)
+    answer = http_client.post(
         f"/agent/{agent_id}/update",
         json={
             "operations": [
@@ -188,7 +188,7 @@ def test_update_is_transactional(client):
     )
     assert answer.status_code == 400
     assert answer.json()["detail"].startswith("operations[1] (update_node): Resolution must be one of")
-    assert len(client.get(f"/agent/{agent_id}").json()["agent_nodes"]) == 1
+    assert len(http_client.get(f"/agent/{agent_id}").json()["agent_nodes"]) == 1
 
 
 @pytest.mark.parametrize(
@@ -200,9 +200,9 @@ def test_update_is_transactional(client):
         ({"generate_audio": "yes"}, "Generate audio must be true or false"),
     ],
 )
-def test_bad_node_params_are_400_with_a_readable_detail(client, params, words):
-    agent_id = client.post("/agent/create", json={}).json()["agent_id"]
-    answer = client.post(
+def test_bad_node_params_are_400_with_a_readable_detail(http_client, params, words):
+    agent_id = http_client.post("/agent/create", json={}).json()["agent_id"]
+    answer = http_client.post(
         f"/agent/{agent_id}/update",
         json={"operations": [{"op": "create_node", "node_type_id": VIDEO_GENERATION, "params_used": params}]},
     )
@@ -210,44 +210,44 @@ def test_bad_node_params_are_400_with_a_readable_detail(client, params, words):
     assert words in answer.json()["detail"]
 
 
-def test_update_rejects_unknown_ops_and_ids(client):
-    agent_id, _ = make_agent(client)
+def test_update_rejects_unknown_ops_and_ids(http_client):
+    agent_id, _ = make_agent(http_client)
     for op in (
         {"op": "explode"},
         {"op": "delete_node", "agent_node_id": "nope"},
         {"op": "create_node", "node_type_id": "00000000-0000-0000-0000-000000000000"},
     ):
-        assert client.post(f"/agent/{agent_id}/update", json={"operations": [op]}).status_code == 400
-    assert client.post(f"/agent/{agent_id}/update", json={}).status_code == 400
+        assert http_client.post(f"/agent/{agent_id}/update", json={"operations": [op]}).status_code == 400
+    assert http_client.post(f"/agent/{agent_id}/update", json={}).status_code == 400
 
 
-def test_delete_agent_hides_it(client):
-    agent_id, _ = make_agent(client)
-    answer = client.post(f"/agent/{agent_id}/delete").json()
+def test_delete_agent_hides_it(http_client):
+    agent_id, _ = make_agent(http_client)
+    answer = http_client.post(f"/agent/{agent_id}/delete").json()
     assert answer == {"success": True, "agent_id": agent_id, "message": "Agent deleted successfully"}
-    assert client.get(f"/agent/{agent_id}").status_code == 404
+    assert http_client.get(f"/agent/{agent_id}").status_code == 404
 
 
 # ------------------------------------------------------------------ runs
 
 
-def test_run_lifecycle_running_to_completed(client, sim):
-    agent_id, node_id = make_agent(client)
-    answer = client.post(f"/agent/{agent_id}/run", json={"update_params": {node_id: {"prompt": "Lifecycle"}}})
+def test_run_lifecycle_running_to_completed(http_client, hooked_sim):
+    agent_id, node_id = make_agent(http_client)
+    answer = http_client.post(f"/agent/{agent_id}/run", json={"update_params": {node_id: {"prompt": "Lifecycle"}}})
     started = answer.json()
     assert answer.status_code == 200 and started["status"] == "running"
-    first = client.get(f"/agent_run/{started['run_id']}").json()
+    first = http_client.get(f"/agent_run/{started['run_id']}").json()
     assert set(first) == RUN_KEYS and first["status"] == "running" and first["outputs"] == []
     assert first["node_status_counts"] == {"completed": 0, "in_progress": 1, "failed": 0}
-    run = wait_run(client, started["run_id"])
+    run = wait_run(http_client, started["run_id"])
     assert set(run) == RUN_KEYS
     assert run["status"] == "completed" and run["needs_credits"] is False and run["errors"] == []
     assert run["node_status_counts"] == {"completed": 1, "in_progress": 0, "failed": 0}
     [output] = run["outputs"]
     assert set(output) == OUTPUT_KEYS
     assert output["original_node_id"] == node_id and output["premiere_prproj_url"] is None
-    assert output["video_url"].startswith(sim.base_url) and output["completed_at"].endswith("Z")
-    nodes = client.get(f"/agent_run/{started['run_id']}/nodes").json()
+    assert output["video_url"].startswith(hooked_sim.base_url) and output["completed_at"].endswith("Z")
+    nodes = http_client.get(f"/agent_run/{started['run_id']}/nodes").json()
     [node] = nodes["nodes"]
     assert nodes["run_id"] == started["run_id"]
     assert node["original_node_id"] == node_id and node["agent_node_id"] != node_id
@@ -255,13 +255,13 @@ def test_run_lifecycle_running_to_completed(client, sim):
     assert node["node_type"]["node_type_id"] == VIDEO_GENERATION
 
 
-def test_update_params_apply_per_run_without_mutating_the_agent(client, tmp_path):
-    agent_id, node_id = make_agent(client, prompt="Saved prompt", generate_audio=True)
-    overridden = start_run(client, agent_id, node_id, "Override", params={"generate_audio": False})
-    overridden = wait_run(client, overridden)
-    saved = client.post(f"/agent/{agent_id}/run", json={}).json()["run_id"]
-    saved = wait_run(client, saved)
-    agent = client.get(f"/agent/{agent_id}").json()
+def test_update_params_apply_per_run_without_mutating_the_agent(http_client, tmp_path):
+    agent_id, node_id = make_agent(http_client, prompt="Saved prompt", generate_audio=True)
+    overridden = start_run(http_client, agent_id, node_id, "Override", params={"generate_audio": False})
+    overridden = wait_run(http_client, overridden)
+    saved = http_client.post(f"/agent/{agent_id}/run", json={}).json()["run_id"]
+    saved = wait_run(http_client, saved)
+    agent = http_client.get(f"/agent/{agent_id}").json()
     assert agent["agent_nodes"][0]["params_used"]["prompt"] == "Saved prompt"
     assert agent["agent_nodes"][0]["params_used"]["generate_audio"] is True
     has_audio = []
@@ -283,23 +283,23 @@ def test_update_params_apply_per_run_without_mutating_the_agent(client, tmp_path
         ({"update_params": {"NODE": {"prompt": "x"}}, "video_urls": ["https://youtu.be/x"]}, "no Video Input"),
     ],
 )
-def test_bad_run_requests_are_400_and_start_nothing(client, sim, body, words):
-    agent_id, node_id = make_agent(client)
+def test_bad_run_requests_are_400_and_start_nothing(http_client, hooked_sim, body, words):
+    agent_id, node_id = make_agent(http_client)
     body = json.loads(json.dumps(body).replace("NODE", node_id))
-    answer = client.post(f"/agent/{agent_id}/run", json=body)
+    answer = http_client.post(f"/agent/{agent_id}/run", json=body)
     assert answer.status_code == 400 and answer.json()["error"] == "validation_error"
     assert words in answer.json()["detail"]
-    assert sim.runs_for_agent(agent_id) == 0
+    assert hooked_sim.runs_for_agent(agent_id) == 0
 
 
-def test_run_of_unknown_agent_is_404(client):
-    assert client.post("/agent/00000000-0000-0000-0000-000000000000/run", json={}).status_code == 404
-    assert client.get("/agent_run/00000000-0000-0000-0000-000000000000").status_code == 404
+def test_run_of_unknown_agent_is_404(http_client):
+    assert http_client.post("/agent/00000000-0000-0000-0000-000000000000/run", json={}).status_code == 404
+    assert http_client.get("/agent_run/00000000-0000-0000-0000-000000000000").status_code == 404
 
 
-def test_output_downloads_with_range_and_matches_the_settings(client, tmp_path):
-    agent_id, node_id = make_agent(client, resolution="720p", aspect_ratio="9:16", duration="5")
-    run = wait_run(client, start_run(client, agent_id, node_id, "Portrait clip"))
+def test_output_downloads_with_range_and_matches_the_settings(http_client, tmp_path):
+    agent_id, node_id = make_agent(http_client, resolution="720p", aspect_ratio="9:16", duration="5")
+    run = wait_run(http_client, start_run(http_client, agent_id, node_id, "Portrait clip"))
     output = run["outputs"][0]
     partial = httpx.get(output["video_url"], headers={"Range": "bytes=0-99"})
     assert partial.status_code == 206 and len(partial.content) == 100
@@ -315,10 +315,10 @@ def test_output_downloads_with_range_and_matches_the_settings(client, tmp_path):
     assert thumb.status_code == 200 and thumb.content[:3] == b"\xff\xd8\xff"
 
 
-def test_auto_duration_and_aspect_are_picked_from_the_prompt_with_mono_audio(client, sim, tmp_path):
-    agent_id, node_id = make_agent(client, duration="auto", aspect_ratio="auto", generate_audio=True)
+def test_auto_duration_and_aspect_are_picked_from_the_prompt_with_mono_audio(http_client, hooked_sim, tmp_path):
+    agent_id, node_id = make_agent(http_client, duration="auto", aspect_ratio="auto", generate_audio=True)
     prompt = "A red fox in fresh snow"
-    run = wait_run(client, start_run(client, agent_id, node_id, prompt))
+    run = wait_run(http_client, start_run(http_client, agent_id, node_id, prompt))
     (tmp_path / "auto.mp4").write_bytes(httpx.get(run["outputs"][0]["video_url"]).content)
     facts = media.probe(tmp_path / "auto.mp4")
     seconds = rendering.pick_seconds(None, prompt)
@@ -327,39 +327,40 @@ def test_auto_duration_and_aspect_are_picked_from_the_prompt_with_mono_audio(cli
     assert facts.has_audio and facts.audio_codec == "aac" and facts.audio_channels == 1
 
 
-def test_signed_urls_refuse_tampering_and_expiry(client, sim):
-    agent_id, node_id = make_agent(client)
-    url = wait_run(client, start_run(client, agent_id, node_id))["outputs"][0]["video_url"]
+def test_signed_urls_refuse_tampering_and_expiry(http_client, hooked_sim):
+    agent_id, node_id = make_agent(http_client)
+    url = wait_run(http_client, start_run(http_client, agent_id, node_id))["outputs"][0]["video_url"]
     assert httpx.get(url.replace("signature=", "signature=0")).status_code == 403
     assert httpx.get(url.split("?")[0]).status_code == 403
     path = "/" + url.split("/", 3)[3].split("?")[0]
     expired = int(time.time()) - 1
-    answer = httpx.get(f"{sim.base_url}{path}?expires={expired}&signature={uploads.sign(sim, path, expired)}")
+    signature = uploads.sign(hooked_sim, path, expired)
+    answer = httpx.get(f"{hooked_sim.base_url}{path}?expires={expired}&signature={signature}")
     assert answer.status_code == 403
     assert int(url.split("expires=")[1].split("&")[0]) > time.time() + 6.9 * 24 * 3600
 
 
-def test_list_runs_filters_and_pages_newest_first(client):
-    agent_id, node_id = make_agent(client)
+def test_list_runs_filters_and_pages_newest_first(http_client):
+    agent_id, node_id = make_agent(http_client)
     run_ids = []
     for i in range(3):
-        run_ids.append(start_run(client, agent_id, node_id, f"take {i}"))
+        run_ids.append(start_run(http_client, agent_id, node_id, f"take {i}"))
         time.sleep(0.005)
-    page = client.get(f"/agent/{agent_id}/runs", params={"limit": 2}).json()
+    page = http_client.get(f"/agent/{agent_id}/runs", params={"limit": 2}).json()
     assert [r["run_id"] for r in page["runs"]] == run_ids[:0:-1]
     assert all(set(r) == SUMMARY_KEYS for r in page["runs"])
-    rest = client.get(f"/agent/{agent_id}/runs", params={"limit": 2, "cursor": page["next_cursor"]}).json()
+    rest = http_client.get(f"/agent/{agent_id}/runs", params={"limit": 2, "cursor": page["next_cursor"]}).json()
     assert [r["run_id"] for r in rest["runs"]] == [run_ids[0]] and rest["next_cursor"] is None
     second_started = page["runs"][1]["started_at"]
-    since = client.get(f"/agent/{agent_id}/runs", params={"from": second_started}).json()
+    since = http_client.get(f"/agent/{agent_id}/runs", params={"from": second_started}).json()
     assert [r["run_id"] for r in since["runs"]] == run_ids[:0:-1]
-    until = client.get("/agent_runs", params={"agent_id": agent_id, "to": second_started}).json()
+    until = http_client.get("/agent_runs", params={"agent_id": agent_id, "to": second_started}).json()
     assert [r["run_id"] for r in until["runs"]] == run_ids[1::-1]
     for run_id in run_ids:
-        wait_run(client, run_id)
-    done = client.get("/agent_runs", params={"agent_id": agent_id, "status": "completed,failed"}).json()
+        wait_run(http_client, run_id)
+    done = http_client.get("/agent_runs", params={"agent_id": agent_id, "status": "completed,failed"}).json()
     assert len(done["runs"]) == 3
-    assert client.get("/agent_runs", params={"status": "running", "agent_id": agent_id}).json()["runs"] == []
+    assert http_client.get("/agent_runs", params={"status": "running", "agent_id": agent_id}).json()["runs"] == []
 
 
 @pytest.mark.parametrize(
@@ -373,36 +374,36 @@ def test_list_runs_filters_and_pages_newest_first(client):
         ({"cursor": "!!"}, 400),
     ],
 )
-def test_list_runs_rejects_bad_queries(client, params, status):
-    assert client.get("/agent_runs", params=params).status_code == status
+def test_list_runs_rejects_bad_queries(http_client, params, status):
+    assert http_client.get("/agent_runs", params=params).status_code == status
 
 
-def test_cancel_then_resume(client):
-    agent_id, node_id = make_agent(client, duration="15")
-    run_id = start_run(client, agent_id, node_id, "cancel me")
-    answer = client.post(f"/agent_run/{run_id}/cancel")
+def test_cancel_then_resume(http_client):
+    agent_id, node_id = make_agent(http_client, duration="15")
+    run_id = start_run(http_client, agent_id, node_id, "cancel me")
+    answer = http_client.post(f"/agent_run/{run_id}/cancel")
     assert answer.status_code == 200
     body = answer.json()
     assert body["success"] is True and body["run_id"] == run_id and body["message"]
     assert {"tasks_cancelled", "nodes_reset"} <= set(body)
-    assert client.get(f"/agent_run/{run_id}").json()["status"] == "cancelled"
-    again = client.post(f"/agent_run/{run_id}/cancel")
+    assert http_client.get(f"/agent_run/{run_id}").json()["status"] == "cancelled"
+    again = http_client.post(f"/agent_run/{run_id}/cancel")
     assert again.status_code == 409 and "cancelled" in again.json()["detail"]
-    resumed = client.post(f"/agent_run/{run_id}/resume")
+    resumed = http_client.post(f"/agent_run/{run_id}/resume")
     assert resumed.status_code == 200 and resumed.json()["nodes_queued"] == 1
-    assert client.get(f"/agent_run/{run_id}").json()["status"] == "running"
-    run = wait_run(client, run_id)
+    assert http_client.get(f"/agent_run/{run_id}").json()["status"] == "running"
+    run = wait_run(http_client, run_id)
     assert run["status"] == "completed" and len(run["outputs"]) == 1
-    assert client.post(f"/agent_run/{run_id}/cancel").status_code == 409
-    late = client.post(f"/agent_run/{run_id}/resume")
+    assert http_client.post(f"/agent_run/{run_id}/cancel").status_code == 409
+    late = http_client.post(f"/agent_run/{run_id}/resume")
     assert late.status_code == 409 and late.json()["detail"]
 
 
 # ------------------------------------------------------------------ uploads
 
 
-def _upload(client, kind: str, data: bytes, name: str) -> str:
-    ticket = client.post(f"/uploads/{kind}/get_upload_url").json()
+def _upload(http_client, kind: str, data: bytes, name: str) -> str:
+    ticket = http_client.post(f"/uploads/{kind}/get_upload_url").json()
     # httpx sends data fields before files, as the signed POST policy requires.
     stored = httpx.post(ticket["upload_url"], data=ticket["upload_fields"], files={"file": (name, data)})
     assert stored.status_code == 204, stored.text
@@ -410,21 +411,21 @@ def _upload(client, kind: str, data: bytes, name: str) -> str:
 
 
 @pytest.mark.parametrize("kind, limit", [("image", 52428800), ("audio", 524288000), ("video", 5368709120)])
-def test_upload_flow_per_type(client, sim, kind, limit):
-    ticket = client.post(f"/uploads/{kind}/get_upload_url").json()
+def test_upload_flow_per_type(http_client, hooked_sim, kind, limit):
+    ticket = http_client.post(f"/uploads/{kind}/get_upload_url").json()
     assert set(ticket) == {f"{kind}_id", "upload_url", "upload_fields", "max_file_size_bytes"}
     assert set(ticket["upload_fields"]) >= {"key", "policy", "x-goog-signature"}
     assert ticket["max_file_size_bytes"] == limit
     upload_id = ticket[f"{kind}_id"]
-    early = client.post(f"/uploads/{kind}/finalize_upload", json={f"{kind}_id": upload_id})
+    early = http_client.post(f"/uploads/{kind}/finalize_upload", json={f"{kind}_id": upload_id})
     assert early.status_code == 400
     stored = httpx.post(
         ticket["upload_url"], data=ticket["upload_fields"], files={"file": (f"ref.{kind}", b"x" * 2048)}
     )
     assert stored.status_code == 204
-    final = client.post(f"/uploads/{kind}/finalize_upload", json={f"{kind}_id": upload_id})
+    final = http_client.post(f"/uploads/{kind}/finalize_upload", json={f"{kind}_id": upload_id})
     assert final.status_code == 200 and final.json() == {f"{kind}_id": upload_id}
-    listed = {u["id"]: u for u in httpx.get(f"{sim.base_url}/_sim/uploads").json()["uploads"]}
+    listed = {u["id"]: u for u in httpx.get(f"{hooked_sim.base_url}/_sim/uploads").json()["uploads"]}
     assert listed[upload_id] == {
         "id": upload_id,
         "type": kind,
@@ -435,29 +436,29 @@ def test_upload_flow_per_type(client, sim, kind, limit):
     }
 
 
-def test_finalize_errors(client, sim):
+def test_finalize_errors(http_client, hooked_sim):
     assert (
-        client.post(
+        http_client.post(
             "/uploads/image/finalize_upload", json={"image_id": "00000000-0000-0000-0000-000000000000"}
         ).status_code
         == 404
     )
-    audio_id = _upload(client, "audio", b"a" * 10, "a.mp3")
-    assert client.post("/uploads/image/finalize_upload", json={"image_id": audio_id}).status_code == 404
-    assert client.post("/uploads/image/finalize_upload", json={}).status_code == 400
-    image_id = _upload(client, "image", b"i" * 2000, "big.png")
-    old = sim.config.upload_max_bytes["image"]
-    sim.config.upload_max_bytes["image"] = 1000
+    audio_id = _upload(http_client, "audio", b"a" * 10, "a.mp3")
+    assert http_client.post("/uploads/image/finalize_upload", json={"image_id": audio_id}).status_code == 404
+    assert http_client.post("/uploads/image/finalize_upload", json={}).status_code == 400
+    image_id = _upload(http_client, "image", b"i" * 2000, "big.png")
+    old = hooked_sim.config.upload_max_bytes["image"]
+    hooked_sim.config.upload_max_bytes["image"] = 1000
     try:
-        too_big = client.post("/uploads/image/finalize_upload", json={"image_id": image_id})
+        too_big = http_client.post("/uploads/image/finalize_upload", json={"image_id": image_id})
     finally:
-        sim.config.upload_max_bytes["image"] = old
+        hooked_sim.config.upload_max_bytes["image"] = old
     assert too_big.status_code == 413 and too_big.json()["detail"]
-    assert client.post("/uploads/gif/get_upload_url").status_code == 404
+    assert http_client.post("/uploads/gif/get_upload_url").status_code == 404
 
 
-def test_storage_enforces_the_upload_policy(client, sim):
-    ticket = client.post("/uploads/image/get_upload_url").json()
+def test_storage_enforces_the_upload_policy(http_client, hooked_sim):
+    ticket = http_client.post("/uploads/image/get_upload_url").json()
     fields = ticket["upload_fields"]
     bad = httpx.post(
         ticket["upload_url"], data={**fields, "x-goog-signature": "0" * 64}, files={"file": ("a.png", b"x")}
@@ -471,33 +472,33 @@ def test_storage_enforces_the_upload_policy(client, sim):
         ticket["upload_url"], content=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
     )
     assert file_first.status_code == 400 and "before the file" in file_first.json()["detail"]
-    old = sim.config.upload_max_bytes["image"]
-    sim.config.upload_max_bytes["image"] = 100
+    old = hooked_sim.config.upload_max_bytes["image"]
+    hooked_sim.config.upload_max_bytes["image"] = 100
     try:
-        small = client.post("/uploads/image/get_upload_url").json()
+        small = http_client.post("/uploads/image/get_upload_url").json()
     finally:
-        sim.config.upload_max_bytes["image"] = old
+        hooked_sim.config.upload_max_bytes["image"] = old
     over = httpx.post(small["upload_url"], data=small["upload_fields"], files={"file": ("b.png", b"x" * 101)})
     assert over.status_code == 400
 
 
-def test_selected_context_must_name_finalized_uploads_of_the_right_type(client):
-    image_id = _upload(client, "image", b"png" * 10, "ref.png")
-    client.post("/uploads/image/finalize_upload", json={"image_id": image_id})
-    pending = _upload(client, "image", b"png", "pending.png")
-    audio_id = _upload(client, "audio", b"mp3", "ref.mp3")
-    client.post("/uploads/audio/finalize_upload", json={"audio_id": audio_id})
-    agent_id, node_id = make_agent(client)
+def test_selected_context_must_name_finalized_uploads_of_the_right_type(http_client):
+    image_id = _upload(http_client, "image", b"png" * 10, "ref.png")
+    http_client.post("/uploads/image/finalize_upload", json={"image_id": image_id})
+    pending = _upload(http_client, "image", b"png", "pending.png")
+    audio_id = _upload(http_client, "audio", b"mp3", "ref.mp3")
+    http_client.post("/uploads/audio/finalize_upload", json={"audio_id": audio_id})
+    agent_id, node_id = make_agent(http_client)
     context = {"images": [image_id], "audio": [audio_id]}
-    ok = start_run(client, agent_id, node_id, params={"selected_context": context})
-    assert wait_run(client, ok)["status"] == "completed"
+    ok = start_run(http_client, agent_id, node_id, params={"selected_context": context})
+    assert wait_run(http_client, ok)["status"] == "completed"
     for context, words in (
         ({"images": ["00000000-0000-0000-0000-000000000000"]}, "not an uploaded image"),
         ({"images": [pending]}, "was not finalized"),
         ({"images": [audio_id]}, "not an uploaded image"),
         ({"videos": [image_id]}, "not an uploaded video"),
     ):
-        answer = client.post(
+        answer = http_client.post(
             f"/agent/{agent_id}/run", json={"update_params": {node_id: {"prompt": "x", "selected_context": context}}}
         )
         assert answer.status_code == 400 and words in answer.json()["detail"]
@@ -506,27 +507,27 @@ def test_selected_context_must_name_finalized_uploads_of_the_right_type(client):
 # ------------------------------------------------------------------ credits and stats
 
 
-def test_credits_decrease_by_generated_seconds(client, sim):
-    wait_idle(client)
-    before = client.get("/credits").json()
+def test_credits_decrease_by_generated_seconds(http_client, hooked_sim):
+    wait_idle(http_client)
+    before = http_client.get("/credits").json()
     assert {"organization_id", "balance", "plan", "plan_id", "billing_cycle", "auto_topup"} <= set(before)
-    agent_id, node_id = make_agent(client, duration="6")
-    wait_run(client, start_run(client, agent_id, node_id))
-    after = client.get("/credits").json()["balance"]
-    assert before["balance"] - after == sim.config.credits_per_second * 6
+    agent_id, node_id = make_agent(http_client, duration="6")
+    wait_run(http_client, start_run(http_client, agent_id, node_id))
+    after = http_client.get("/credits").json()["balance"]
+    assert before["balance"] - after == hooked_sim.config.credits_per_second * 6
 
 
-def test_stats_count_runs_per_agent(client, sim):
-    agent_id, node_id = make_agent(client)
-    run_ids = [start_run(client, agent_id, node_id) for _ in range(2)]
-    assert sim.runs_for_agent(agent_id) == 2
-    stats = httpx.get(f"{sim.base_url}/_sim/stats").json()
+def test_stats_count_runs_per_agent(http_client, hooked_sim):
+    agent_id, node_id = make_agent(http_client)
+    run_ids = [start_run(http_client, agent_id, node_id) for _ in range(2)]
+    assert hooked_sim.runs_for_agent(agent_id) == 2
+    stats = httpx.get(f"{hooked_sim.base_url}/_sim/stats").json()
     assert stats["runs_by_agent"][agent_id] == 2
-    assert stats["runs_total"] == sim.stats()["runs_total"] >= 2
+    assert stats["runs_total"] == hooked_sim.stats()["runs_total"] >= 2
     assert stats["requests"]["run"] >= 2 and stats["requests"]["agent_create"] >= 1
     for run_id in run_ids:
-        wait_run(client, run_id)
-    assert sim.stats()["runs_by_status"]["completed"] >= 2
+        wait_run(http_client, run_id)
+    assert hooked_sim.stats()["runs_by_status"]["completed"] >= 2
 
 
 # ------------------------------------------------------------------ webhooks
@@ -563,10 +564,10 @@ def receiver():
     server.server_close()
 
 
-def test_webhooks_are_sent_without_polling_and_signed(client, sim, receiver):
+def test_webhooks_are_sent_without_polling_and_signed(http_client, hooked_sim, receiver):
     url, events = receiver
-    agent_id, node_id = make_agent(client)
-    run_id = start_run(client, agent_id, node_id, callback_url=url)
+    agent_id, node_id = make_agent(http_client)
+    run_id = start_run(http_client, agent_id, node_id, callback_url=url)
     deadline = time.monotonic() + WAIT_S
     while not any(p["flag"] == "RUN_FINISHED" for _, p in events):
         assert time.monotonic() < deadline, f"no RUN_FINISHED; got {[p['flag'] for _, p in events]}"
@@ -595,51 +596,52 @@ def test_webhooks_are_sent_without_polling_and_signed(client, sim, receiver):
     node_keys = {"original_node_id", "status", "status_message", "errors", "outputs"}
     assert set(progress[0]["updated_nodes"][0]) == node_keys
     assert progress[-1]["updated_nodes"][0]["status"] == "completed"
-    assert sim.stats()["webhooks"]["attempts"] > sim.stats()["webhooks"]["delivered"]  # the first try got a 500
+    webhooks = hooked_sim.stats()["webhooks"]
+    assert webhooks["attempts"] > webhooks["delivered"]  # the first try got a 500
 
 
 # ------------------------------------------------------------------ faults
 
 
-def test_rate_limit_answers_429_with_retry_after_and_does_nothing(client, sim):
-    before = len(client.get("/agents", params={"limit": 100}).json()["agents"])
-    sim.script_fault("rate_limit", route="agent_create")
-    answer = client.post("/agent/create", json={"name": "limited"})
+def test_rate_limit_answers_429_with_retry_after_and_does_nothing(http_client, hooked_sim):
+    before = len(http_client.get("/agents", params={"limit": 100}).json()["agents"])
+    hooked_sim.script_fault("rate_limit", route="agent_create")
+    answer = http_client.post("/agent/create", json={"name": "limited"})
     assert answer.status_code == 429
     assert answer.headers["Retry-After"] == "1"
     assert answer.json() == {"detail": "Too many requests; retry later", "error": "rate_limit"}
-    assert len(client.get("/agents", params={"limit": 100}).json()["agents"]) == before
-    assert client.post("/agent/create", json={"name": "fine"}).status_code == 200
+    assert len(http_client.get("/agents", params={"limit": 100}).json()["agents"]) == before
+    assert http_client.post("/agent/create", json={"name": "fine"}).status_code == 200
 
 
-def test_server_error_answers_5xx(client, sim):
-    sim.script_fault("server_error", route="whoami", count=2)
+def test_server_error_answers_5xx(http_client, hooked_sim):
+    hooked_sim.script_fault("server_error", route="whoami", count=2)
     for _ in range(2):
-        answer = client.get("/whoami")
+        answer = http_client.get("/whoami")
         assert answer.status_code in (500, 502, 503)
         assert answer.json()["error"] == "internal_server_error"
-    assert client.get("/whoami").status_code == 200
+    assert http_client.get("/whoami").status_code == 200
 
 
-def test_slow_processes_the_request_but_answers_after_the_timeout(client, sim):
-    sim.set_faults(Faults(slow_seconds=0.6))
-    agent_id, node_id = make_agent(client)
-    sim.script_fault("slow", route="run")
+def test_slow_processes_the_request_but_answers_after_the_timeout(http_client, hooked_sim):
+    hooked_sim.set_faults(Faults(slow_seconds=0.6))
+    agent_id, node_id = make_agent(http_client)
+    hooked_sim.script_fault("slow", route="run")
     with pytest.raises(httpx.ReadTimeout):
-        client.post(f"/agent/{agent_id}/run", json={"update_params": {node_id: {"prompt": "slow"}}}, timeout=0.25)
-    assert sim.runs_for_agent(agent_id) == 1
-    [run] = client.get(f"/agent/{agent_id}/runs").json()["runs"]
-    assert wait_run(client, run["run_id"])["status"] == "completed"
+        http_client.post(f"/agent/{agent_id}/run", json={"update_params": {node_id: {"prompt": "slow"}}}, timeout=0.25)
+    assert hooked_sim.runs_for_agent(agent_id) == 1
+    [run] = http_client.get(f"/agent/{agent_id}/runs").json()["runs"]
+    assert wait_run(http_client, run["run_id"])["status"] == "completed"
 
 
-def test_drop_processes_the_request_then_cuts_the_connection(client, sim):
-    agent_id, node_id = make_agent(client)
-    sim.script_fault("drop", route="run")
+def test_drop_processes_the_request_then_cuts_the_connection(http_client, hooked_sim):
+    agent_id, node_id = make_agent(http_client)
+    hooked_sim.script_fault("drop", route="run")
     with pytest.raises(httpx.RemoteProtocolError):
-        client.post(f"/agent/{agent_id}/run", json={"update_params": {node_id: {"prompt": "dropped"}}})
-    assert sim.runs_for_agent(agent_id) == 1
-    assert len(client.get(f"/agent/{agent_id}/runs").json()["runs"]) == 1
-    assert sim.stats()["faults_injected"]["drop"] >= 1
+        http_client.post(f"/agent/{agent_id}/run", json={"update_params": {node_id: {"prompt": "dropped"}}})
+    assert hooked_sim.runs_for_agent(agent_id) == 1
+    assert len(http_client.get(f"/agent/{agent_id}/runs").json()["runs"]) == 1
+    assert hooked_sim.stats()["faults_injected"]["drop"] >= 1
 
 
 @pytest.mark.parametrize(
@@ -650,79 +652,79 @@ def test_drop_processes_the_request_then_cuts_the_connection(client, sim):
         ("needs_credits", "failed", True, "Insufficient credits"),
     ],
 )
-def test_run_outcome_faults(client, sim, kind, status, needs_credits, message):
-    agent_id, node_id = make_agent(client)
-    sim.script_fault(kind)
-    run_id = start_run(client, agent_id, node_id)
-    run = wait_run(client, run_id)
+def test_run_outcome_faults(http_client, hooked_sim, kind, status, needs_credits, message):
+    agent_id, node_id = make_agent(http_client)
+    hooked_sim.script_fault(kind)
+    run_id = start_run(http_client, agent_id, node_id)
+    run = wait_run(http_client, run_id)
     assert run["status"] == status and run["needs_credits"] is needs_credits
     assert message in run["status_message"]
     assert run["outputs"] == [] and run["errors"][0]["original_node_id"] == node_id
     assert run["node_status_counts"]["failed"] == 1
-    [node] = client.get(f"/agent_run/{run_id}/nodes").json()["nodes"]
+    [node] = http_client.get(f"/agent_run/{run_id}/nodes").json()["nodes"]
     assert node["status"] == "failed" and node["needs_credits"] is needs_credits and node["errors"]
     if status == "failed":
-        assert client.post(f"/agent_run/{run_id}/resume").status_code == 200
-        assert wait_run(client, run_id)["status"] == "completed"
+        assert http_client.post(f"/agent_run/{run_id}/resume").status_code == 200
+        assert wait_run(http_client, run_id)["status"] == "completed"
 
 
-def test_needs_credits_setting_blocks_every_run_until_cleared(client, sim):
-    sim.set_faults(Faults(needs_credits=True))
-    agent_id, node_id = make_agent(client)
-    run_id = start_run(client, agent_id, node_id)
-    run = wait_run(client, run_id)
+def test_needs_credits_setting_blocks_every_run_until_cleared(http_client, hooked_sim):
+    hooked_sim.set_faults(Faults(needs_credits=True))
+    agent_id, node_id = make_agent(http_client)
+    run_id = start_run(http_client, agent_id, node_id)
+    run = wait_run(http_client, run_id)
     assert run["status"] == "failed" and run["needs_credits"] is True
-    nodes = client.get(f"/agent_run/{run_id}/nodes").json()["nodes"]
+    nodes = http_client.get(f"/agent_run/{run_id}/nodes").json()["nodes"]
     assert nodes[0]["status_message"] == "Insufficient credits"
-    sim.set_faults(Faults())
-    client.post(f"/agent_run/{run_id}/resume")
-    assert wait_run(client, run_id)["status"] == "completed"
+    hooked_sim.set_faults(Faults())
+    http_client.post(f"/agent_run/{run_id}/resume")
+    assert wait_run(http_client, run_id)["status"] == "completed"
 
 
-def test_fault_rates_are_deterministic_per_seed_and_limited_to_routes(client, sim):
+def test_fault_rates_are_deterministic_per_seed_and_limited_to_routes(http_client, hooked_sim):
     def statuses():
-        sim.set_faults(Faults(rate_limit=0.5, routes=frozenset({"whoami"}), seed=7))
-        return [client.get("/whoami").status_code for _ in range(16)]
+        hooked_sim.set_faults(Faults(rate_limit=0.5, routes=frozenset({"whoami"}), seed=7))
+        return [http_client.get("/whoami").status_code for _ in range(16)]
 
     first = statuses()
     assert first == statuses()
     assert set(first) == {200, 429}
-    assert client.get("/credits").status_code == 200
+    assert http_client.get("/credits").status_code == 200
 
 
-def test_faults_skip_storage_unless_asked(client, sim):
-    agent_id, node_id = make_agent(client)
-    url = wait_run(client, start_run(client, agent_id, node_id))["outputs"][0]["video_url"]
-    sim.set_faults(Faults(server_error=1.0))
-    assert client.get("/whoami").status_code >= 500
+def test_faults_skip_storage_unless_asked(http_client, hooked_sim):
+    agent_id, node_id = make_agent(http_client)
+    url = wait_run(http_client, start_run(http_client, agent_id, node_id))["outputs"][0]["video_url"]
+    hooked_sim.set_faults(Faults(server_error=1.0))
+    assert http_client.get("/whoami").status_code >= 500
     assert httpx.get(url).status_code == 200
-    sim.set_faults(Faults(server_error=1.0, include_storage=True))
+    hooked_sim.set_faults(Faults(server_error=1.0, include_storage=True))
     assert httpx.get(url).status_code >= 500
-    sim.set_faults(Faults())
-    sim.script_fault("drop", route="storage_download")
+    hooked_sim.set_faults(Faults())
+    hooked_sim.script_fault("drop", route="storage_download")
     with pytest.raises(httpx.RemoteProtocolError):
         httpx.get(url)
     assert httpx.get(url).status_code == 200
 
 
-def test_route_names_are_the_documented_ones(sim):
-    names = {route.name for route in sim.app.routes} - {"sim_health", "sim_stats", "sim_uploads", "sim_faults"}
+def test_route_names_are_the_documented_ones(hooked_sim):
+    names = {route.name for route in hooked_sim.app.routes} - {"sim_health", "sim_stats", "sim_uploads", "sim_faults"}
     assert names == set(API_ROUTES + STORAGE_ROUTES)
     with pytest.raises(ValueError):
-        sim.script_fault("drop", route="no_such_route")
+        hooked_sim.script_fault("drop", route="no_such_route")
     with pytest.raises(ValueError):
         Faults(routes=frozenset({"no_such_route"}))
 
 
-def test_faults_can_be_set_over_http(client, sim):
-    sim_url = f"{sim.base_url}/_sim/faults"
+def test_faults_can_be_set_over_http(http_client, hooked_sim):
+    sim_url = f"{hooked_sim.base_url}/_sim/faults"
     answer = httpx.post(sim_url, json={"server_error": 1.0, "routes": ["credits"]})
     assert answer.status_code == 200 and answer.json()["faults"]["routes"] == ["credits"]
-    assert client.get("/credits").status_code >= 500
-    assert client.get("/whoami").status_code == 200
+    assert http_client.get("/credits").status_code >= 500
+    assert http_client.get("/whoami").status_code == 200
     httpx.post(sim_url, json={"reset": True, "script": [{"kind": "rate_limit", "route": "credits", "count": 1}]})
-    assert client.get("/credits").status_code == 429
-    assert client.get("/credits").status_code == 200
+    assert http_client.get("/credits").status_code == 429
+    assert http_client.get("/credits").status_code == 200
     assert httpx.post(sim_url, json={"explode": 1}).status_code == 400
     assert httpx.post(sim_url, json={"drop": 2}).status_code == 400
     assert httpx.post(sim_url, json={"script": [{"kind": "meteor"}]}).status_code == 400
@@ -821,13 +823,13 @@ def test_unreadable_state_file_is_moved_aside_and_the_simulator_starts_empty(tmp
     state = tmp_path / "state.json"
     state.write_bytes(content)
     with caplog.at_level(logging.WARNING, logger="studio.simulator"):
-        sim = Simulator(SimConfig(state_file=state, media_dir=tmp_path / "media")).start()
+        hooked_sim = Simulator(SimConfig(state_file=state, media_dir=tmp_path / "media")).start()
     try:
-        with httpx.Client(base_url=sim.base_url, headers={"Authorization": f"Bearer {KEY}"}) as c:
+        with httpx.Client(base_url=hooked_sim.base_url, headers={"Authorization": f"Bearer {KEY}"}) as c:
             assert c.get("/agents").json()["agents"] == []
             assert c.post("/agent/create", json={"name": "fresh"}).status_code == 200
     finally:
-        sim.stop()
+        hooked_sim.stop()
     [aside] = tmp_path.glob("state.json.corrupt-*")
     assert aside.read_bytes() == content
     assert "moved to" in caplog.text
