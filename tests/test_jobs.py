@@ -23,9 +23,10 @@ from studio import media
 from studio import services as svc
 from studio.errors import JobError
 from studio.models import VideoGenerationParams
-from studio.simulator import Faults
+from studio.simulator import Faults, SimConfig, Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
+SLOW_RUN_S = 6.0  # long enough that a cancel always meets the run going, even on a loaded machine
 
 
 pytestmark = pytest.mark.usefixtures("clean_sim")  # every test starts with no faults scripted
@@ -356,7 +357,21 @@ def test_keyless_studio_resumes_runs_after_a_restart(tmp_path):
     assert gen.run_id == run_id and second.media_path(gen.video_path).is_file()
 
 
-def test_cancel_after_a_lost_answer_cancels_that_run_and_nobody_adopts_it(sim, studio):
+@pytest.fixture
+def slow_runs(tmp_path):
+    """A simulator whose runs take seconds, and a studio on it: a cancel sent while the worker looks
+    up a lost answer must meet the run still going, however loaded the machine is."""
+    config = SimConfig(latency=SLOW_RUN_S, latency_per_second=0.0, media_dir=tmp_path / "sim")
+    with Simulator(config).start() as sim:
+        studio = svc.build_services(settings_for(sim, tmp_path / "data"))
+        try:
+            yield sim, studio
+        finally:
+            studio.close()
+
+
+def test_cancel_after_a_lost_answer_cancels_that_run_and_nobody_adopts_it(slow_runs):
+    sim, studio = slow_runs
     drops = sim.stats()["faults_injected"].get("drop", 0)
     sim.script_fault("drop", route="run")
     a = svc.generate(studio, params(prompt="Take A", resolution="720p", aspect_ratio="16:9", duration="4"))[0]
