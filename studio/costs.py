@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from . import latency, models
 from .errors import ParamsError
-from .models import RESOLUTIONS, VideoGenerationParams
+from .models import RESOLUTIONS, NodeSettings
 
 FPS = 24
 TOKEN_PIXELS = 1024  # tokens = width × height × frames / 1024
@@ -32,7 +32,7 @@ HISTORY_RUNS = 20  # how many recent runs at the same settings the median looks 
 CREDIT_RATES_HELP = "one number for every resolution, or a rate per resolution such as 480p=1,720p=2,1080p=4"
 
 HistoryKey = tuple[str, str, bool]  # (resolution, duration, has a reference video)
-LatencyModel = Callable[[VideoGenerationParams], tuple[float, float]]  # params -> (low, high) seconds
+LatencyModel = Callable[[NodeSettings], tuple[float, float]]  # params -> (low, high) seconds
 
 
 # ---------------------------------------------------------------------- tokens
@@ -77,7 +77,7 @@ def cost_note(resolution: str, aspect_ratio: str = "auto") -> str:
     return f"{resolution} costs about {_times(ratio)} {BASELINE_RESOLUTION}"
 
 
-def seconds_range(params: VideoGenerationParams) -> tuple[int, int]:
+def seconds_range(params: NodeSettings) -> tuple[int, int]:
     "Seconds of video a run will make: its duration, or 5–10 s when the model chooses."
     return (params.seconds, params.seconds) if params.seconds is not None else AUTO_DURATION_S
 
@@ -97,7 +97,7 @@ class CreditRates:
             return f"{values.pop():g}"
         return ",".join(f"{r}={self.per_second[r]:g}" for r in RESOLUTIONS)
 
-    def credits(self, params: VideoGenerationParams) -> tuple[float, float]:
+    def credits(self, params: NodeSettings) -> tuple[float, float]:
         "(low, high) credits for one run; equal unless the model picks the length."
         rate = self.per_second[params.resolution]
         low, high = seconds_range(params)
@@ -156,12 +156,12 @@ def parse_credit_rates(value: object) -> CreditRates | None:
 # ---------------------------------------------------------------------- time
 
 
-def history_key(params: VideoGenerationParams) -> HistoryKey:
+def history_key(params: NodeSettings) -> HistoryKey:
     "What makes past runs comparable: resolution, duration and whether a reference video is given."
     return params.resolution, params.duration, bool(params.selected_context.videos)
 
 
-def expected_seconds(params: VideoGenerationParams) -> tuple[float, float]:
+def expected_seconds(params: NodeSettings) -> tuple[float, float]:
     "The default latency model (studio.latency): (low, high) seconds one run takes upstream."
     shortest, longest = seconds_range(params)
     video = bool(params.selected_context.videos)
@@ -221,7 +221,7 @@ class Estimate:
 
 
 def estimate(
-    cells: Sequence[VideoGenerationParams],
+    cells: Sequence[NodeSettings],
     *,
     rates: CreditRates | None = None,
     history: Mapping[HistoryKey, Sequence[float]] | None = None,

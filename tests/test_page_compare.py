@@ -3,20 +3,34 @@ and reopening saved comparisons by link."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
-from support import COMPARE, open_page, settings_for, wait_until
+from support import settings_for, wait_until
 
 from studio import services as svc
 from studio.models import VideoGenerationParams
 from studio.simulator import Faults
 
+ROOT = Path(__file__).resolve().parent.parent
 SIZES = {
     ("480p", "16:9"): "864×496",
     ("480p", "9:16"): "496×864",
     ("720p", "16:9"): "1280×720",
     ("720p", "9:16"): "720×1280",
 }
+
+
+def open_compare(services, **query) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
+    at.session_state["services"] = services
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception, at.exception
+    return at
 
 
 def blocks(node):
@@ -40,6 +54,12 @@ def cell(at: AppTest, gen_id: str, prefix: str = "grid"):
     found = [b for b in blocks(at.main) if b._block_id.endswith(f"{prefix}_cell_{gen_id}")]
     assert len(found) == 1, f"cell {gen_id} shown {len(found)} times"
     return found[0]
+
+
+def launch_button(at: AppTest):
+    "The Launch button: its key carries the token of this rendering, so a click is one launch."
+    [button] = [b for b in at.button if b.key and b.key.startswith("compare_launch_")]
+    return button
 
 
 def errors(at: AppTest) -> list[str]:
@@ -68,11 +88,10 @@ def fill(
 
 
 @pytest.fixture
-def confirming(clean_sim, tmp_path):
+def idle(clean_sim, tmp_path):
     "A studio whose worker is off (cells stay queued), asking to confirm above 4 cells, 2 credits/s."
     services = svc.build_services(
-        settings_for(clean_sim, tmp_path / "confirming", confirm_above_cells=4, credits_per_second=2.0),
-        start_worker=False,
+        settings_for(clean_sim, tmp_path / "idle", confirm_above_cells=4, credits_per_second=2.0), start_worker=False
     )
     yield services
     services.close()
@@ -86,11 +105,11 @@ def done_grid(studio, **axes):
 
 
 def test_launch_fills_the_grid_in_place_with_each_cell_the_right_size(studio):
-    at = open_page(COMPARE, studio)
+    at = open_compare(studio)
     assert at.expander[0].proto.expanded and at.expander[0].label == "➕ New comparison"
     fill(at)
     assert "**4 cells** (2 resolutions × 2 aspect ratios) · 4 runs · 16 s of video" in [m.value for m in at.markdown]
-    at.button(key="compare_launch").click().run()
+    launch_button(at).click().run()
     assert not at.exception
     [saved] = svc.grids(studio)
     assert at.query_params["grid"] == saved["id"] and saved["cells"] == 4
@@ -108,8 +127,8 @@ def test_launch_fills_the_grid_in_place_with_each_cell_the_right_size(studio):
         assert "/files/" in video.proto.url and video.proto.url.startswith("http")
 
 
-def test_estimate_and_confirmation_above_the_threshold(confirming):
-    at = open_page(COMPARE, confirming)
+def test_estimate_and_confirmation_above_the_threshold(idle):
+    at = open_compare(idle)
     fill(at, resolutions=("480p", "720p"), ratios=("16:9",), durations=("5",))
     assert "**2 cells** (2 resolutions × 1 aspect ratio) · 2 runs · 10 s of video · ≈ 20 credits" in [
         m.value for m in at.markdown
@@ -118,15 +137,27 @@ def test_estimate_and_confirmation_above_the_threshold(confirming):
     fill(at, resolutions=("480p", "720p"), ratios=("16:9", "1:1", "9:16"), durations=("5",))
     [confirm] = at.checkbox
     assert confirm.label == "Yes, run all 6 cells (30 s of video)"
-    at.button(key="compare_launch").click().run()
+    launch_button(at).click().run()
     assert any("tick the box above to confirm" in e for e in errors(at))
-    assert svc.grids(confirming) == [] and svc.count(confirming) == 0
+    assert svc.grids(idle) == [] and svc.count(idle) == 0
     at.checkbox(key="compare_confirm_6").check().run()
-    at.button(key="compare_launch").click().run()
-    [saved] = svc.grids(confirming)
+    launch_button(at).click().run()
+    [saved] = svc.grids(idle)
     assert saved["cells"] == 6 and at.query_params["grid"] == saved["id"]
-    at.button(key="compare_launch").click().run()  # a double click launches nothing more
-    assert len(svc.grids(confirming)) == 1 and svc.count(confirming) == 6
+
+
+def test_a_double_click_on_launch_makes_one_comparison_and_a_refresh_none(idle):
+    at = fill(open_compare(idle), resolutions=("480p",), ratios=("16:9", "9:16"))
+    button = launch_button(at)
+    button.click().run()
+    # The second click of a double click lands on the same drawn button, with the same token.
+    button.click().run()
+    assert not at.exception
+    [saved] = svc.grids(idle)
+    assert saved["cells"] == 2 and svc.count(idle) == 2
+    assert launch_button(at).key != button.key  # after a launch, a new click is a new launch
+    open_compare(idle, grid=saved["id"]).run()  # a refresh of the comparison's link
+    assert len(svc.grids(idle)) == 1 and svc.count(idle) == 2
 
 
 @pytest.mark.parametrize(
@@ -149,12 +180,12 @@ def test_estimate_and_confirmation_above_the_threshold(confirming):
     ],
     ids=["blank-prompt", "no-resolution", "no-ratio", "blank-variant", "repeated-variant", "too-many"],
 )
-def test_bad_input_gets_a_message_next_to_its_field_and_launches_nothing(confirming, change, field_key, message):
-    at = fill(open_page(COMPARE, confirming), **change)
-    at.button(key="compare_launch").click().run()
+def test_bad_input_gets_a_message_next_to_its_field_and_launches_nothing(idle, change, field_key, message):
+    at = fill(open_compare(idle), **change)
+    launch_button(at).click().run()
     assert not at.exception
     assert any(message in e for e in errors(at)), errors(at)
-    assert svc.grids(confirming) == [] and svc.count(confirming) == 0
+    assert svc.grids(idle) == [] and svc.count(idle) == 0
     if field_key:
         order = list(flat(at.main))
         widget = next(i for i, n in enumerate(order) if getattr(n, "key", None) == field_key)
@@ -162,11 +193,11 @@ def test_bad_input_gets_a_message_next_to_its_field_and_launches_nothing(confirm
     assert at.text_area(key="compare_prompt").value == change.get("prompt", "A paper boat on a rainy street")
 
 
-def test_prompt_variants_and_audio_both_become_tabs(confirming):
-    at = open_page(COMPARE, confirming)
+def test_prompt_variants_and_audio_both_become_tabs(idle):
+    at = open_compare(idle)
     fill(at, resolutions=("720p",), ratios=("16:9",), audio="Both (compare on and off)", variants="at dawn\n")
     assert "**4 cells** (1 resolution × 1 aspect ratio × audio on/off × 2 prompts)" in at.markdown[0].value
-    at.button(key="compare_launch").click().run()
+    launch_button(at).click().run()
     assert [t.label for t in at.tabs] == [
         "Prompt 1 · audio on",
         "Prompt 1 · audio off",
@@ -182,7 +213,7 @@ def test_saved_grid_reopens_from_its_link_after_a_restart(studio, clean_sim):
     grid_id, ids = done_grid(studio, resolutions=["480p"], aspect_ratios=["16:9", "9:16"])
     restarted = svc.build_services(settings_for(clean_sim, studio.settings.data_dir), start_worker=False)
     try:
-        at = open_page(COMPARE, restarted, {"grid": grid_id})
+        at = open_compare(restarted, grid=grid_id)
         assert at.subheader[0].value == "Comparison · 2 cells"
         assert [cell(at, i).caption[1].value.split(" · ")[0] for i in ids] == ["864×496", "496×864"]
         assert not at.expander[0].proto.expanded  # the form folds away under a saved grid
@@ -190,23 +221,23 @@ def test_saved_grid_reopens_from_its_link_after_a_restart(studio, clean_sim):
         restarted.close()
 
 
-def test_unknown_grid_link_says_so(confirming):
-    at = open_page(COMPARE, confirming, {"grid": "nope404"})
+def test_unknown_grid_link_says_so(idle):
+    at = open_compare(idle, grid="nope404")
     assert any("There is no saved comparison “nope404”" in e for e in errors(at))
     assert at.expander[0].proto.expanded  # a new comparison can still be started
-    odd = open_page(COMPARE, confirming, {"grid": "<b>x</b>"})
+    odd = open_compare(idle, grid="<b>x</b>")
     assert any("There is no saved comparison in this link" in e for e in errors(odd))
 
 
-def test_saved_comparisons_are_listed_and_open(confirming):
+def test_saved_comparisons_are_listed_and_open(idle):
     base = VideoGenerationParams(prompt="A fox in snow", duration="4")
-    first, _ = svc.start_grid(confirming, base, resolutions=["480p"], aspect_ratios=["1:1"], name="Fox square")
-    second, _ = svc.start_grid(confirming, base, resolutions=["720p", "1080p"], aspect_ratios=["9:16"], name="Fox tall")
-    at = open_page(COMPARE, confirming)
+    first, _ = svc.start_grid(idle, base, resolutions=["480p"], aspect_ratios=["1:1"], name="Fox square")
+    second, _ = svc.start_grid(idle, base, resolutions=["720p", "1080p"], aspect_ratios=["9:16"], name="Fox tall")
+    at = open_compare(idle)
     assert [t.value for t in at.text][-2:] == ["Fox tall", "Fox square"]
     at.button(key=f"compare_open_{second}").click().run()
     assert at.query_params["grid"] == second and at.subheader[0].value == "Comparison · 2 cells"
-    assert at.selectbox(key="compare_ab_b").value == svc.grid(confirming, second)[1][1].id
+    assert at.selectbox(key="compare_ab_b").value == svc.grid(idle, second)[1][1].id
     at.button(key=f"compare_open_{first}").click().run()
     assert not at.exception
     assert at.query_params["grid"] == first and at.subheader[0].value == "Comparison · 1 cell"
@@ -214,19 +245,24 @@ def test_saved_comparisons_are_listed_and_open(confirming):
     assert at.button(key=f"compare_open_{second}") and not [b for b in at.button if b.key == f"compare_open_{first}"]
 
 
-def test_star_winner_and_reopen_as_draft(studio):
+def test_star_winner_clear_and_reopen_as_draft(studio):
     grid_id, (one, two) = done_grid(studio, resolutions=["480p"], aspect_ratios=["16:9", "9:16"])
-    at = open_page(COMPARE, studio, {"grid": grid_id})
+    at = open_compare(studio, grid=grid_id)
     cell(at, one).button(key=f"grid_star_{one}").click().run()
     assert svc.get(studio, one).starred and not svc.get(studio, two).starred
     assert cell(at, one).button(key=f"grid_star_{one}").label == "★ Starred"
     cell(at, two).button(key=f"grid_winner_{two}").click().run()
-    assert svc.get(studio, two).winner and svc.get(studio, two).starred
+    assert svc.get(studio, two).winner and not svc.get(studio, two).starred  # a winner is not starred
     assert any("Winner" in m.value for m in cell(at, two).markdown)
-    assert cell(at, two).button(key=f"grid_winner_{two}").disabled
+    assert cell(at, two).button(key=f"grid_star_{two}").label == "☆ Star"
     cell(at, one).button(key=f"grid_winner_{one}").click().run()
     assert svc.get(studio, one).winner and not svc.get(studio, two).winner
     assert not any("Winner" in m.value for m in cell(at, two).markdown)
+    # The winner can be un-picked: the comparison is left without one.
+    cell(at, one).button(key=f"grid_unwin_{one}").click().run()
+    assert not any(g.winner for g in svc.get_many(studio, [one, two]))
+    assert not any("Winner" in m.value for m in cell(at, one).markdown)
+    assert cell(at, one).button(key=f"grid_winner_{one}").label == "🏆 Winner"
     cell(at, two).button(key=f"grid_draft_{two}").click().run()
     assert not at.exception
     # Create reads ?from=&keep= once, fills its form and drops them from the URL (the shared convention).
@@ -234,9 +270,26 @@ def test_star_winner_and_reopen_as_draft(studio):
     assert not any("Compare" in t.value for t in at.title)
 
 
+def test_star_and_winner_read_the_same_in_the_grid_and_the_ab_panel(studio):
+    grid_id, (one, two) = done_grid(studio, resolutions=["480p"], aspect_ratios=["16:9", "9:16"])
+    at = open_compare(studio, grid=grid_id)
+    cell(at, one).button(key=f"grid_star_{one}").click().run()
+    ab_one = cell(at, one, "compare_ab_grid_A")
+    assert ab_one.button(key=f"compare_ab_grid_A_star_{one}").label == "★ Starred"
+    assert any("Starred" in m.value for m in ab_one.markdown)
+    cell(at, two, "compare_ab_grid_B").button(key=f"compare_ab_grid_B_winner_{two}").click().run()
+    assert any("Winner" in m.value for m in cell(at, two).markdown)
+    assert cell(at, two).button(key=f"grid_unwin_{two}")
+    # A change made elsewhere (another tab, the gallery) shows on the next draw of both panels.
+    svc.set_starred(studio, one, False)
+    at.run()
+    assert cell(at, one).button(key=f"grid_star_{one}").label == "☆ Star"
+    assert cell(at, one, "compare_ab_grid_A").button(key=f"compare_ab_grid_A_star_{one}").label == "☆ Star"
+
+
 def test_ab_inside_a_grid_highlights_what_differs(studio):
     grid_id, ids = done_grid(studio, resolutions=["480p", "720p"], aspect_ratios=["16:9"])
-    at = open_page(COMPARE, studio, {"grid": grid_id})
+    at = open_compare(studio, grid=grid_id)
     assert [at.selectbox(key="compare_ab_a").value, at.selectbox(key="compare_ab_b").value] == ids
     table = at.table[0].value
     differs = dict(zip(table["Setting"], table["Differs"], strict=False))
@@ -256,7 +309,7 @@ def test_ab_link_from_the_gallery(studio):
         for p, r in ((red, "480p"), (blue, "720p"))
     )
     svc.wait_for(studio, [a, b], timeout=60)
-    at = open_page(COMPARE, studio, {"a": a, "b": b})
+    at = open_compare(studio, a=a, b=b)
     assert [c.value for c in at.code] == [red, blue]  # prompts as plain text
     # st.table renders markdown: the prompt cell is escaped so it reads exactly as written.
     prompt_a = dict(zip(at.table[0].value["Setting"], at.table[0].value["A"], strict=False))["Prompt"]
@@ -264,14 +317,14 @@ def test_ab_link_from_the_gallery(studio):
     table = at.table[0].value
     assert set(table.loc[table["Differs"] != "", "Setting"]) >= {"Prompt", "Resolution", "Size"}
     assert not at.expander[0].proto.expanded
-    missing = open_page(COMPARE, studio, {"a": a, "b": "gone123"})
+    missing = open_compare(studio, a=a, b="gone123")
     assert any("Take B of this A/B link was not found" in e for e in errors(missing))
 
 
-def test_use_these_settings_refills_the_form(confirming):
+def test_use_these_settings_refills_the_form(idle):
     base = VideoGenerationParams(prompt="A train at night", generate_audio=True)
     grid_id, _ = svc.start_grid(
-        confirming,
+        idle,
         base,
         resolutions=["480p", "1080p"],
         aspect_ratios=["4:3"],
@@ -279,7 +332,7 @@ def test_use_these_settings_refills_the_form(confirming):
         audio=[True, False],
         prompts=["A train at night", "in snow"],
     )
-    at = open_page(COMPARE, confirming, {"grid": grid_id})
+    at = open_compare(idle, grid=grid_id)
     at.button(key="compare_reuse").click().run()
     assert not at.exception and "grid" not in at.query_params
     assert at.text_area(key="compare_prompt").value == "A train at night"
@@ -298,7 +351,7 @@ def test_failed_cell_shows_why_and_can_be_retried(studio, clean_sim):
     )
     assert svc.wait_for(studio, [gen_id], timeout=60)[0].status == "failed"
     clean_sim.set_faults(Faults())
-    at = open_page(COMPARE, studio, {"grid": grid_id})
+    at = open_compare(studio, grid=grid_id)
     assert cell(at, gen_id).error, "the failure is shown in the cell"
     cell(at, gen_id).button(key=f"grid_retry_{gen_id}").click().run()
     assert svc.get(studio, gen_id).status != "failed"

@@ -117,7 +117,7 @@ def test_winner_is_unique_within_a_grid(studio):
     svc.mark_winner(studio, ids[0])
     svc.mark_winner(studio, ids[1])
     assert [g.winner for g in svc.get_many(studio, ids)] == [False, True]
-    assert svc.get(studio, ids[1]).starred
+    assert not svc.get(studio, ids[1]).starred  # a winner is picked, not starred on the side
     with pytest.raises(ParamsError):
         svc.mark_winner(studio, svc.generate(studio, params())[0])
 

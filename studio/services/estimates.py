@@ -8,11 +8,11 @@ from collections.abc import Sequence
 
 from .. import costs
 from ..costs import Estimate, HistoryKey, LatencyModel
-from ..models import VideoGenerationParams
+from ..models import NodeSettings
 from .app import Services
 
 
-def estimate(services: Services, cells: Sequence[VideoGenerationParams]) -> Estimate:
+def estimate(services: Services, cells: Sequence[NodeSettings]) -> Estimate:
     "Runs, seconds of video, relative cost, credits (when STUDIO_CREDITS_PER_SECOND is set) and time."
     return costs.estimate(
         cells,
@@ -23,12 +23,12 @@ def estimate(services: Services, cells: Sequence[VideoGenerationParams]) -> Esti
     )
 
 
-def cost_note(params: VideoGenerationParams) -> str:
+def cost_note(params: NodeSettings) -> str:
     "What a second at these settings costs next to 720p, known without any credit rate."
     return costs.cost_note(params.resolution, params.aspect_ratio)
 
 
-def _history(services: Services, cells: Sequence[VideoGenerationParams]) -> dict[HistoryKey, list[float]]:
+def _history(services: Services, cells: Sequence[NodeSettings]) -> dict[HistoryKey, list[float]]:
     keys = {costs.history_key(p) for p in cells}
     return {
         key: services.store.recent_elapsed(
@@ -44,7 +44,7 @@ def _latency(services: Services) -> LatencyModel:
         return costs.expected_seconds
     config = services.simulator.config
 
-    def simulated(params: VideoGenerationParams) -> tuple[float, float]:
+    def simulated(params: NodeSettings) -> tuple[float, float]:
         if config.realistic:
             low, high = costs.expected_seconds(params)
         else:

@@ -1,5 +1,5 @@
 """The history gallery and its curation: pages of generations, counts, stars, ratings, tags,
-notes, winners, deletion, and the failures the Status page offers to retry."""
+notes, deletion, and the failures the Status page offers to retry."""
 
 from __future__ import annotations
 
@@ -63,15 +63,6 @@ def set_notes(services: Services, gen_id: str, notes: str) -> None:
     if len(notes) > MAX_NOTES_CHARS:
         raise ParamsError(f"Notes are at most {MAX_NOTES_CHARS} characters", field="notes")
     services.store.update(gen_id, notes=notes.strip() or None)
-
-
-def mark_winner(services: Services, gen_id: str) -> None:
-    "Make this cell its grid's winner (and star it)."
-    gen = services.store.get(gen_id)
-    if gen is None or not gen.grid_id:
-        raise ParamsError("Only a cell of a comparison can be its winner")
-    services.store.set_winner(gen.grid_id, gen_id)
-    services.store.update(gen_id, starred=1)
 
 
 def delete_generation(services: Services, gen_id: str) -> None:
