@@ -193,6 +193,24 @@ def test_bad_input_gets_a_message_next_to_its_field_and_launches_nothing(idle, c
     assert at.text_area(key="compare_prompt").value == change.get("prompt", "A paper boat on a rainy street")
 
 
+def test_a_prompt_pasted_over_the_limit_is_kept_and_the_problem_said_under_it(idle):
+    long_prompt = "A paper boat on a rainy street. " * 160 + "The end."
+    assert len(long_prompt) == 5128
+    at = open_compare(idle)
+    assert not at.text_area(key="compare_prompt").proto.max_chars  # the browser would drop such a paste
+    at = fill(at, prompt=long_prompt)
+    assert at.text_area(key="compare_prompt").value == long_prompt
+    order = list(flat(at.main))
+    widget = next(i for i, n in enumerate(order) if getattr(n, "key", None) == "compare_prompt")
+    said = order[widget + 1]
+    assert said.type == "error" and "5,128 characters, 128 over the 5,000 limit" in said.value
+    launch_button(at).click().run()
+    assert svc.grids(idle) == [] and at.text_area(key="compare_prompt").value == long_prompt
+    assert any("the limit is 5000" in e for e in errors(at)), errors(at)
+    fill(at, prompt=long_prompt[:4990])
+    assert not errors(at) and "4,990 / 5,000 characters" in [c.value for c in at.caption]
+
+
 def test_prompt_variants_and_audio_both_become_tabs(idle):
     at = open_compare(idle)
     fill(at, resolutions=("720p",), ratios=("16:9",), audio="Both (compare on and off)", variants="at dawn\n")
