@@ -8,7 +8,7 @@ from support import settings_for
 
 from studio import services as svc
 from studio.errors import ParamsError
-from studio.models import NodeSettings, VideoGenerationParams
+from studio.models import Generation, NodeSettings, VideoGenerationParams
 
 FORM = svc.GridForm(prompt="A paper boat on a rainy street", resolutions=("720p", "480p"), durations=("4",))
 
@@ -23,8 +23,29 @@ def quiet(clean_sim, tmp_path):
     services.close()
 
 
+def take(services, gen_id) -> Generation:
+    "A generation that must exist."
+    found = svc.get(services, gen_id)
+    assert found is not None, gen_id
+    return found
+
+
 def form(**changes) -> svc.GridForm:
     return svc.GridForm(**{**FORM.__dict__, **changes})
+
+
+def test_grid_cells_cover_every_combination_with_labels():
+    cells = svc.grid_cells(
+        VideoGenerationParams(prompt="A koi pond", duration="4"),
+        resolutions=["480p", "720p"],
+        aspect_ratios=["16:9", "9:16", "1:1"],
+        audio=[True, False],
+    )
+    assert len(cells) == 12
+    assert len({c[1] for c in cells}) == 12
+    assert ("480p", "9:16", False) in {(p.resolution, p.aspect_ratio, p.generate_audio) for p, _ in cells}
+    with pytest.raises(ParamsError):
+        svc.grid_cells(VideoGenerationParams(prompt="A koi pond"), prompts=["ok", "  "])
 
 
 def test_a_plan_counts_and_prices_every_cell_from_settings_alone(quiet):
@@ -36,10 +57,11 @@ def test_a_plan_counts_and_prices_every_cell_from_settings_alone(quiet):
     assert {(c.resolution, c.aspect_ratio, c.generate_audio) for c in plan.cells} == {
         (r, a, s) for r in ("480p", "720p") for a in ("16:9", "9:16") for s in (True, False)
     }
+    assert plan.estimate is not None
     assert (plan.estimate.runs, plan.estimate.seconds, plan.estimate.credits) == (24, 96, 192.0)
     assert plan.needs_confirm and plan.confirm_above == 4
     auto = svc.plan_grid(quiet, form(durations=()))
-    assert auto.estimate.auto_runs == 4 and {c.duration for c in auto.cells} == {"auto"}
+    assert auto.estimate is not None and auto.estimate.auto_runs == 4 and {c.duration for c in auto.cells} == {"auto"}
 
 
 @pytest.mark.parametrize(
@@ -80,6 +102,7 @@ def test_launch_takes_the_plan_in_the_studios_order_and_asks_for_a_yes_above_the
     assert refused.value.field == "confirm" and "tick the box" in str(refused.value)
     grid_id, ids = svc.launch_grid(quiet, plan, confirmed=True)
     saved, cells = svc.grid(quiet, grid_id)
+    assert saved is not None
     assert saved["name"] == "Boat" and saved["axes"]["resolutions"] == ["480p", "720p"]
     assert saved["axes"]["aspect_ratios"] == ["16:9", "1:1", "9:16"]
     assert [c.id for c in cells] == ids and len(ids) == 6
@@ -98,6 +121,7 @@ def test_a_saved_comparison_fills_the_form_back(quiet):
     original = form(durations=("4", "6"), audio="Both (compare on and off)", variants="in snow", aspect_ratios=("4:3",))
     grid_id, _ = svc.launch_grid(quiet, svc.plan_grid(quiet, original), confirmed=True)
     saved, _ = svc.grid(quiet, grid_id)
+    assert saved is not None
     assert svc.form_of(saved) == form(
         resolutions=("480p", "720p"),
         durations=("4", "6"),
@@ -116,7 +140,7 @@ def test_layout_puts_cells_in_tables_by_prompt_and_audio_and_ab_follows_it(quiet
     tabs = svc.grid_layout(cells)
     assert [(t.title, t.prompt) for t in tabs] == [("Prompt 1", "A train"), ("Prompt 2", "in snow")]
     assert tabs[0].resolutions == ("480p", "720p") and tabs[0].aspect_ratios == ("16:9", "9:16")
-    first = svc.get(quiet, tabs[0].at("9:16", "480p"))
+    first = take(quiet, tabs[0].at("9:16", "480p"))
     assert (first.prompt, first.resolution, first.aspect_ratio) == ("A train", "480p", "9:16")
     names = svc.ab_candidates(cells)
     assert [n for _, n in names][:2] == ["Prompt 1 · 480p · 16:9 · 4 s · audio", "Prompt 1 · 720p · 16:9 · 4 s · audio"]

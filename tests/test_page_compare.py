@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from support import settings_for, wait_until
 
 from studio import services as svc
-from studio.models import VideoGenerationParams
+from studio.models import Generation, VideoGenerationParams
 from studio.simulator import Faults
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +31,13 @@ def open_compare(services, **query) -> AppTest:
     at.switch_page("pages/compare.py").run()
     assert not at.exception, at.exception
     return at
+
+
+def take(services, gen_id) -> Generation:
+    "A generation that must exist."
+    found = svc.get(services, gen_id)
+    assert found is not None, gen_id
+    return found
 
 
 def blocks(node):
@@ -123,7 +130,7 @@ def test_launch_fills_the_grid_in_place_with_each_cell_the_right_size(studio):
         assert settings == f"{gen.resolution} · {gen.aspect_ratio} · 4 s · audio"
         assert facts.startswith(SIZES[(gen.resolution, gen.aspect_ratio)] + " · 4.0 s · audio")
         [video] = shown.get("video")
-        assert video.proto.url.endswith("/files/" + svc.get(studio, gen.id).video_path)
+        assert video.proto.url.endswith(f"/files/{take(studio, gen.id).video_path}")
         assert "/files/" in video.proto.url and video.proto.url.startswith("http")
 
 
@@ -267,14 +274,14 @@ def test_star_winner_clear_and_reopen_as_draft(studio):
     grid_id, (one, two) = done_grid(studio, resolutions=["480p"], aspect_ratios=["16:9", "9:16"])
     at = open_compare(studio, grid=grid_id)
     cell(at, one).button(key=f"grid_star_{one}").click().run()
-    assert svc.get(studio, one).starred and not svc.get(studio, two).starred
+    assert take(studio, one).starred and not take(studio, two).starred
     assert cell(at, one).button(key=f"grid_star_{one}").label == "★ Starred"
     cell(at, two).button(key=f"grid_winner_{two}").click().run()
-    assert svc.get(studio, two).winner and not svc.get(studio, two).starred  # a winner is not starred
+    assert take(studio, two).winner and not take(studio, two).starred  # a winner is not starred
     assert any("Winner" in m.value for m in cell(at, two).markdown)
     assert cell(at, two).button(key=f"grid_star_{two}").label == "☆ Star"
     cell(at, one).button(key=f"grid_winner_{one}").click().run()
-    assert svc.get(studio, one).winner and not svc.get(studio, two).winner
+    assert take(studio, one).winner and not take(studio, two).winner
     assert not any("Winner" in m.value for m in cell(at, two).markdown)
     # The winner can be un-picked: the comparison is left without one.
     cell(at, one).button(key=f"grid_unwin_{one}").click().run()
@@ -372,6 +379,6 @@ def test_failed_cell_shows_why_and_can_be_retried(studio, clean_sim):
     at = open_compare(studio, grid=grid_id)
     assert cell(at, gen_id).error, "the failure is shown in the cell"
     cell(at, gen_id).button(key=f"grid_retry_{gen_id}").click().run()
-    assert svc.get(studio, gen_id).status != "failed"
+    assert take(studio, gen_id).status != "failed"
     wait_until(at, lambda at: "took" in cell(at, gen_id).caption[1].value)
     assert cell(at, gen_id).caption[1].value.startswith("640×640")
