@@ -26,7 +26,8 @@ RECENT_GRIDS = 12
 NAME_MAX_CHARS = 80
 PLACEHOLDER_PX = 200  # a cell still running keeps this much room, so the grid does not jump much
 AB_VIDEO_PX = 320  # the two A/B takes share one height, whatever their shapes
-GRID_VIDEO_MAX_PX = 420  # a tall (9:16) take in a wide column stops here instead of filling the screen
+GRID_TALL_MAX_PX = 420  # a square or tall take in a wide column stops here instead of filling the screen
+GRID_VIDEO_MAX_VH = 70  # and no take (an auto ratio may come out tall) is taller than most of the screen
 PHONE_PX = 640  # below this width Streamlit stacks columns: the axis labels hide, each cell names itself
 FORM_KEYS = {
     "prompt": "compare_prompt",
@@ -47,23 +48,31 @@ def _ratio_class(ratio: str) -> str:
     return ratio.replace(":", "x")
 
 
+def _is_tall(ratio: str) -> bool:
+    width, height = ratio.split(":")
+    return int(height) >= int(width)
+
+
 # Videos keep their own shape: a row of the grid holds one aspect ratio, so its takes are one height
-# with no bars; before a video loads, its cell reserves the row's shape. Tall takes stop at a height
-# and sit centred on the page's background (no black box around them). Phones drop the axis labels:
-# every cell's title already says which resolution and ratio it is.
+# with no bars; before a video loads, its cell reserves the row's shape. Square and tall takes stop at
+# a height and sit centred on the page's background (no black box around them). Phones drop the axis
+# labels (every cell's title already says which resolution and ratio it is) and the A/B's shared height,
+# since the two takes stack there.
 PAGE_CSS = (
     "<style>"
-    f".st-key-compare_grid_live video {{ width: 100% !important; height: auto !important; "
-    f"max-height: {GRID_VIDEO_MAX_PX}px; object-fit: contain; background: transparent; display: block; }}"
+    ".st-key-compare_grid_live video { width: 100% !important; height: auto !important; "
+    f"max-height: {GRID_VIDEO_MAX_VH}vh; object-fit: contain; background: transparent; display: block; }}"
     + "".join(
-        f"[class*='st-key-grid_frame_{_ratio_class(r)}_'] video {{ aspect-ratio: {r.replace(':', ' / ')}; }}"
+        f"[class*='st-key-grid_frame_{_ratio_class(r)}_'] video {{ aspect-ratio: {r.replace(':', ' / ')}; "
+        + (f"max-height: {GRID_TALL_MAX_PX}px; }}" if _is_tall(r) else "}")
         for r in ASPECT_RATIOS
         if r != "auto"
     )
     + f"[class*='st-key-compare_ab_'] video {{ width: 100% !important; height: {AB_VIDEO_PX}px !important; "
     "object-fit: contain; background: transparent; display: block; }"
     f"@media (max-width: {PHONE_PX}px) {{ [data-testid='stColumn']:has([class*='st-key-compare_axis_']) "
-    "{ display: none; } }"
+    "{ display: none; } "
+    f"[class*='st-key-compare_ab_'] video {{ height: auto !important; max-height: {GRID_VIDEO_MAX_VH}vh; }} }}"
     "</style>"
 )
 
