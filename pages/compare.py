@@ -432,7 +432,8 @@ def _ab(a_id: str, b_id: str, *, key: str) -> None:
 
 def _ab_from_link(studio: svc.Services, a_id: str | None, b_id: str | None) -> None:
     st.subheader("A/B")
-    missing = [tag for tag, gid in (("A", a_id), ("B", b_id)) if not gid or svc.get(studio, gid) is None]
+    found = {g.id for g in svc.get_many(studio, [gid for gid in (a_id, b_id) if gid])}
+    missing = [tag for tag, gid in (("A", a_id), ("B", b_id)) if gid not in found]
     if missing or not a_id or not b_id:
         st.error(
             f"Take {' and '.join(missing)} of this A/B link was not found: it may have been deleted, or the "
