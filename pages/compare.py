@@ -54,16 +54,16 @@ def _is_tall(ratio: str) -> bool:
 
 
 # Videos keep their own shape: a row of the grid holds one aspect ratio, so its takes are one height
-# with no bars; before a video loads, its cell reserves the row's shape. Square and tall takes stop at
-# a height and sit centred on the page's background (no black box around them). Phones drop the axis
-# labels (every cell's title already says which resolution and ratio it is) and the A/B's shared height,
-# since the two takes stack there.
+# with no bars. Before a video loads its cell reserves the row's shape (`auto`: once loaded, the
+# file's own shape wins). Square and tall takes stop at a height and sit centred on the page's
+# background (no black box around them). Phones drop the axis labels (every cell's title says which
+# resolution and ratio it is) and the A/B's shared height, since the two takes stack there.
 PAGE_CSS = (
     "<style>"
     ".st-key-compare_grid_live video { width: 100% !important; height: auto !important; "
     f"max-height: {GRID_VIDEO_MAX_VH}vh; object-fit: contain; background: transparent; display: block; }}"
     + "".join(
-        f"[class*='st-key-grid_frame_{_ratio_class(r)}_'] video {{ aspect-ratio: {r.replace(':', ' / ')}; "
+        f"[class*='st-key-grid_frame_{_ratio_class(r)}_'] video {{ aspect-ratio: auto {r.replace(':', ' / ')}; "
         + (f"max-height: {GRID_TALL_MAX_PX}px; }}" if _is_tall(r) else "}")
         for r in ASPECT_RATIOS
         if r != "auto"
