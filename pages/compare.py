@@ -53,17 +53,17 @@ def _is_tall(ratio: str) -> bool:
     return int(height) >= int(width)
 
 
-# Videos keep their own shape: a row of the grid holds one aspect ratio, so its takes are one height
-# with no bars. Before a video loads its cell reserves the row's shape (`auto`: once loaded, the
-# file's own shape wins). Square and tall takes stop at a height and sit centred on the page's
-# background (no black box around them). Phones drop the axis labels (every cell's title says which
+# A row of the grid holds one aspect ratio, and every video in it takes the row's exact shape, so a
+# row lines up at one height even where Seedance's sizes are not exactly the ratio (480p 16:9 is
+# 864×496); `contain` shows the whole picture, with nothing painted around it. Square and tall takes
+# stop at a height and sit centred. Phones drop the axis labels (every cell's title says which
 # resolution and ratio it is) and the A/B's shared height, since the two takes stack there.
 PAGE_CSS = (
     "<style>"
     ".st-key-compare_grid_live video { width: 100% !important; height: auto !important; "
     f"max-height: {GRID_VIDEO_MAX_VH}vh; object-fit: contain; background: transparent; display: block; }}"
     + "".join(
-        f"[class*='st-key-grid_frame_{_ratio_class(r)}_'] video {{ aspect-ratio: auto {r.replace(':', ' / ')}; "
+        f"[class*='st-key-grid_frame_{_ratio_class(r)}_'] video {{ aspect-ratio: {r.replace(':', ' / ')}; "
         + (f"max-height: {GRID_TALL_MAX_PX}px; }}" if _is_tall(r) else "}")
         for r in ASPECT_RATIOS
         if r != "auto"

@@ -41,6 +41,17 @@ def cell_sizes(page) -> dict[tuple[str, str], tuple[int, int]]:
     return out
 
 
+def row_heights(page) -> dict[str, list[float]]:
+    "For each row of the grid (an aspect ratio): the heights its videos are shown at."
+    rows: dict[str, list[float]] = {}
+    for cell in page.locator(CELLS).all():
+        ratio = cell.get_by_text(re.compile(r"^(480p|720p|1080p) · ")).first.inner_text().split(" · ")[1]
+        frame = cell.locator("video").bounding_box()
+        assert frame is not None
+        rows.setdefault(ratio, []).append(frame["height"])
+    return rows
+
+
 def test_compare_grid_journey(page, studio_server):
     page.goto(studio_server)
     wait_for_app(page)
@@ -66,6 +77,9 @@ def test_compare_grid_journey(page, studio_server):
     page.wait_for_function(VIDEOS_READY, timeout=60_000)
     assert cell_sizes(page) == EXPECTED
     page.get_by_text("4 of 4 cells done").wait_for()
+    # 480p and 720p differ a little in shape (864×496, 1280×720), yet each row lines up at one height.
+    heights = row_heights(page)
+    assert sorted(heights) == ["16:9", "9:16"] and all(len(h) == 2 and max(h) - min(h) < 1 for h in heights.values())
     screenshot(page, "compare-grid")
 
     page.goto(grid_url)  # a reload, or the link sent to a colleague
