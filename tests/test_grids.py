@@ -58,7 +58,7 @@ def test_a_plan_counts_and_prices_every_cell_from_settings_alone(quiet):
         (r, a, s) for r in ("480p", "720p") for a in ("16:9", "9:16") for s in (True, False)
     }
     assert plan.estimate is not None
-    assert (plan.estimate.runs, plan.estimate.seconds, plan.estimate.credits) == (24, 96, 192.0)
+    assert (plan.estimate.runs, plan.estimate.seconds, plan.estimate.credits) == (24, (96, 96), (192.0, 192.0))
     assert plan.needs_confirm and plan.confirm_above == 4
     auto = svc.plan_grid(quiet, form(durations=()))
     assert auto.estimate is not None and auto.estimate.auto_runs == 4 and {c.duration for c in auto.cells} == {"auto"}

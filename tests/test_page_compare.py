@@ -3,34 +3,20 @@ and reopening saved comparisons by link."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
-from support import settings_for, wait_until
+from support import COMPARE, open_page, settings_for, wait_until
 
 from studio import services as svc
 from studio.models import Generation, VideoGenerationParams
 from studio.simulator import Faults
 
-ROOT = Path(__file__).resolve().parent.parent
 SIZES = {
     ("480p", "16:9"): "864×496",
     ("480p", "9:16"): "496×864",
     ("720p", "16:9"): "1280×720",
     ("720p", "9:16"): "720×1280",
 }
-
-
-def open_compare(services, **query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
-    at.session_state["services"] = services
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    at.switch_page("pages/compare.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def take(services, gen_id) -> Generation:
@@ -69,6 +55,12 @@ def launch_button(at: AppTest):
     return button
 
 
+def summary(at: AppTest) -> str:
+    "The line under the form: cells, what they vary, and the estimate."
+    [line] = [m.value for m in at.markdown if m.value.startswith("**") and " cell" in m.value]
+    return line
+
+
 def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
 
@@ -95,10 +87,11 @@ def fill(
 
 
 @pytest.fixture
-def idle(clean_sim, tmp_path):
+def confirming(clean_sim, tmp_path):
     "A studio whose worker is off (cells stay queued), asking to confirm above 4 cells, 2 credits/s."
     services = svc.build_services(
-        settings_for(clean_sim, tmp_path / "idle", confirm_above_cells=4, credits_per_second=2.0), start_worker=False
+        settings_for(clean_sim, tmp_path / "confirming", confirm_above_cells=4, credits_per_second=2.0),
+        start_worker=False,
     )
     yield services
     services.close()
@@ -112,10 +105,10 @@ def done_grid(studio, **axes):
 
 
 def test_launch_fills_the_grid_in_place_with_each_cell_the_right_size(studio):
-    at = open_compare(studio)
+    at = open_page(COMPARE, studio)
     assert at.expander[0].proto.expanded and at.expander[0].label == "➕ New comparison"
     fill(at)
-    assert "**4 cells** (2 resolutions × 2 aspect ratios) · 4 runs · 16 s of video" in [m.value for m in at.markdown]
+    assert summary(at).startswith("**4 cells** (2 resolutions × 2 aspect ratios) · 4 runs · 16 s of video · ")
     launch_button(at).click().run()
     assert not at.exception
     [saved] = svc.grids(studio)
@@ -134,37 +127,36 @@ def test_launch_fills_the_grid_in_place_with_each_cell_the_right_size(studio):
         assert "/files/" in video.proto.url and video.proto.url.startswith("http")
 
 
-def test_estimate_and_confirmation_above_the_threshold(idle):
-    at = open_compare(idle)
+def test_estimate_and_confirmation_above_the_threshold(confirming):
+    at = open_page(COMPARE, confirming)
     fill(at, resolutions=("480p", "720p"), ratios=("16:9",), durations=("5",))
-    assert "**2 cells** (2 resolutions × 1 aspect ratio) · 2 runs · 10 s of video · ≈ 20 credits" in [
-        m.value for m in at.markdown
-    ]
+    assert summary(at).startswith("**2 cells** (2 resolutions × 1 aspect ratio) · 2 runs · 10 s of video · ")
+    assert "· ≈ 20 credits ·" in summary(at)
     assert not at.checkbox
     fill(at, resolutions=("480p", "720p"), ratios=("16:9", "1:1", "9:16"), durations=("5",))
     [confirm] = at.checkbox
     assert confirm.label == "Yes, run all 6 cells (30 s of video)"
     launch_button(at).click().run()
     assert any("tick the box above to confirm" in e for e in errors(at))
-    assert svc.grids(idle) == [] and svc.count(idle) == 0
+    assert svc.grids(confirming) == [] and svc.count(confirming) == 0
     at.checkbox(key="compare_confirm_6").check().run()
     launch_button(at).click().run()
-    [saved] = svc.grids(idle)
+    [saved] = svc.grids(confirming)
     assert saved["cells"] == 6 and at.query_params["grid"] == saved["id"]
 
 
-def test_a_double_click_on_launch_makes_one_comparison_and_a_refresh_none(idle):
-    at = fill(open_compare(idle), resolutions=("480p",), ratios=("16:9", "9:16"))
+def test_a_double_click_on_launch_makes_one_comparison_and_a_refresh_none(confirming):
+    at = fill(open_page(COMPARE, confirming), resolutions=("480p",), ratios=("16:9", "9:16"))
     button = launch_button(at)
     button.click().run()
     # The second click of a double click lands on the same drawn button, with the same token.
     button.click().run()
     assert not at.exception
-    [saved] = svc.grids(idle)
-    assert saved["cells"] == 2 and svc.count(idle) == 2
+    [saved] = svc.grids(confirming)
+    assert saved["cells"] == 2 and svc.count(confirming) == 2
     assert launch_button(at).key != button.key  # after a launch, a new click is a new launch
-    open_compare(idle, grid=saved["id"]).run()  # a refresh of the comparison's link
-    assert len(svc.grids(idle)) == 1 and svc.count(idle) == 2
+    open_page(COMPARE, confirming, {"grid": saved["id"]}).run()  # a refresh of the comparison's link
+    assert len(svc.grids(confirming)) == 1 and svc.count(confirming) == 2
 
 
 @pytest.mark.parametrize(
@@ -187,12 +179,12 @@ def test_a_double_click_on_launch_makes_one_comparison_and_a_refresh_none(idle):
     ],
     ids=["blank-prompt", "no-resolution", "no-ratio", "blank-variant", "repeated-variant", "too-many"],
 )
-def test_bad_input_gets_a_message_next_to_its_field_and_launches_nothing(idle, change, field_key, message):
-    at = fill(open_compare(idle), **change)
+def test_bad_input_gets_a_message_next_to_its_field_and_launches_nothing(confirming, change, field_key, message):
+    at = fill(open_page(COMPARE, confirming), **change)
     launch_button(at).click().run()
     assert not at.exception
     assert any(message in e for e in errors(at)), errors(at)
-    assert svc.grids(idle) == [] and svc.count(idle) == 0
+    assert svc.grids(confirming) == [] and svc.count(confirming) == 0
     if field_key:
         order = list(flat(at.main))
         widget = next(i for i, n in enumerate(order) if getattr(n, "key", None) == field_key)
@@ -200,10 +192,10 @@ def test_bad_input_gets_a_message_next_to_its_field_and_launches_nothing(idle, c
     assert at.text_area(key="compare_prompt").value == change.get("prompt", "A paper boat on a rainy street")
 
 
-def test_a_prompt_pasted_over_the_limit_is_kept_and_the_problem_said_under_it(idle):
+def test_a_prompt_pasted_over_the_limit_is_kept_and_the_problem_said_under_it(confirming):
     long_prompt = "A paper boat on a rainy street. " * 160 + "The end."
     assert len(long_prompt) == 5128
-    at = open_compare(idle)
+    at = open_page(COMPARE, confirming)
     assert not at.text_area(key="compare_prompt").proto.max_chars  # the browser would drop such a paste
     at = fill(at, prompt=long_prompt)
     assert at.text_area(key="compare_prompt").value == long_prompt
@@ -212,14 +204,14 @@ def test_a_prompt_pasted_over_the_limit_is_kept_and_the_problem_said_under_it(id
     said = order[widget + 1]
     assert said.type == "error" and "5,128 characters, 128 over the 5,000 limit" in said.value
     launch_button(at).click().run()
-    assert svc.grids(idle) == [] and at.text_area(key="compare_prompt").value == long_prompt
+    assert svc.grids(confirming) == [] and at.text_area(key="compare_prompt").value == long_prompt
     assert any("the limit is 5000" in e for e in errors(at)), errors(at)
     fill(at, prompt=long_prompt[:4990])
     assert not errors(at) and "4,990 / 5,000 characters" in [c.value for c in at.caption]
 
 
-def test_prompt_variants_and_audio_both_become_tabs(idle):
-    at = open_compare(idle)
+def test_prompt_variants_and_audio_both_become_tabs(confirming):
+    at = open_page(COMPARE, confirming)
     fill(at, resolutions=("720p",), ratios=("16:9",), audio="Both (compare on and off)", variants="at dawn\n")
     assert "**4 cells** (1 resolution × 1 aspect ratio × audio on/off × 2 prompts)" in at.markdown[0].value
     launch_button(at).click().run()
@@ -238,7 +230,7 @@ def test_saved_grid_reopens_from_its_link_after_a_restart(studio, clean_sim):
     grid_id, ids = done_grid(studio, resolutions=["480p"], aspect_ratios=["16:9", "9:16"])
     restarted = svc.build_services(settings_for(clean_sim, studio.settings.data_dir), start_worker=False)
     try:
-        at = open_compare(restarted, grid=grid_id)
+        at = open_page(COMPARE, restarted, {"grid": grid_id})
         assert at.subheader[0].value == "Comparison · 2 cells"
         assert [cell(at, i).caption[1].value.split(" · ")[0] for i in ids] == ["864×496", "496×864"]
         assert not at.expander[0].proto.expanded  # the form folds away under a saved grid
@@ -246,23 +238,23 @@ def test_saved_grid_reopens_from_its_link_after_a_restart(studio, clean_sim):
         restarted.close()
 
 
-def test_unknown_grid_link_says_so(idle):
-    at = open_compare(idle, grid="nope404")
+def test_unknown_grid_link_says_so(confirming):
+    at = open_page(COMPARE, confirming, {"grid": "nope404"})
     assert any("There is no saved comparison “nope404”" in e for e in errors(at))
     assert at.expander[0].proto.expanded  # a new comparison can still be started
-    odd = open_compare(idle, grid="<b>x</b>")
+    odd = open_page(COMPARE, confirming, {"grid": "<b>x</b>"})
     assert any("There is no saved comparison in this link" in e for e in errors(odd))
 
 
-def test_saved_comparisons_are_listed_and_open(idle):
+def test_saved_comparisons_are_listed_and_open(confirming):
     base = VideoGenerationParams(prompt="A fox in snow", duration="4")
-    first, _ = svc.start_grid(idle, base, resolutions=["480p"], aspect_ratios=["1:1"], name="Fox square")
-    second, _ = svc.start_grid(idle, base, resolutions=["720p", "1080p"], aspect_ratios=["9:16"], name="Fox tall")
-    at = open_compare(idle)
+    first, _ = svc.start_grid(confirming, base, resolutions=["480p"], aspect_ratios=["1:1"], name="Fox square")
+    second, _ = svc.start_grid(confirming, base, resolutions=["720p", "1080p"], aspect_ratios=["9:16"], name="Fox tall")
+    at = open_page(COMPARE, confirming)
     assert [t.value for t in at.text][-2:] == ["Fox tall", "Fox square"]
     at.button(key=f"compare_open_{second}").click().run()
     assert at.query_params["grid"] == second and at.subheader[0].value == "Comparison · 2 cells"
-    assert at.selectbox(key="compare_ab_b").value == svc.grid(idle, second)[1][1].id
+    assert at.selectbox(key="compare_ab_b").value == svc.grid(confirming, second)[1][1].id
     at.button(key=f"compare_open_{first}").click().run()
     assert not at.exception
     assert at.query_params["grid"] == first and at.subheader[0].value == "Comparison · 1 cell"
@@ -272,7 +264,7 @@ def test_saved_comparisons_are_listed_and_open(idle):
 
 def test_star_winner_clear_and_reopen_as_draft(studio):
     grid_id, (one, two) = done_grid(studio, resolutions=["480p"], aspect_ratios=["16:9", "9:16"])
-    at = open_compare(studio, grid=grid_id)
+    at = open_page(COMPARE, studio, {"grid": grid_id})
     cell(at, one).button(key=f"grid_star_{one}").click().run()
     assert take(studio, one).starred and not take(studio, two).starred
     assert cell(at, one).button(key=f"grid_star_{one}").label == "★ Starred"
@@ -297,7 +289,7 @@ def test_star_winner_clear_and_reopen_as_draft(studio):
 
 def test_star_and_winner_read_the_same_in_the_grid_and_the_ab_panel(studio):
     grid_id, (one, two) = done_grid(studio, resolutions=["480p"], aspect_ratios=["16:9", "9:16"])
-    at = open_compare(studio, grid=grid_id)
+    at = open_page(COMPARE, studio, {"grid": grid_id})
     cell(at, one).button(key=f"grid_star_{one}").click().run()
     ab_one = cell(at, one, "compare_ab_grid_A")
     assert ab_one.button(key=f"compare_ab_grid_A_star_{one}").label == "★ Starred"
@@ -314,7 +306,7 @@ def test_star_and_winner_read_the_same_in_the_grid_and_the_ab_panel(studio):
 
 def test_ab_inside_a_grid_highlights_what_differs(studio):
     grid_id, ids = done_grid(studio, resolutions=["480p", "720p"], aspect_ratios=["16:9"])
-    at = open_compare(studio, grid=grid_id)
+    at = open_page(COMPARE, studio, {"grid": grid_id})
     assert [at.selectbox(key="compare_ab_a").value, at.selectbox(key="compare_ab_b").value] == ids
     table = at.table[0].value
     differs = dict(zip(table["Setting"], table["Differs"], strict=False))
@@ -334,7 +326,7 @@ def test_ab_link_from_the_gallery(studio):
         for p, r in ((red, "480p"), (blue, "720p"))
     )
     svc.wait_for(studio, [a, b], timeout=60)
-    at = open_compare(studio, a=a, b=b)
+    at = open_page(COMPARE, studio, {"a": a, "b": b})
     assert [c.value for c in at.code] == [red, blue]  # prompts as plain text
     # st.table renders markdown: the prompt cell is escaped so it reads exactly as written.
     prompt_a = dict(zip(at.table[0].value["Setting"], at.table[0].value["A"], strict=False))["Prompt"]
@@ -342,14 +334,14 @@ def test_ab_link_from_the_gallery(studio):
     table = at.table[0].value
     assert set(table.loc[table["Differs"] != "", "Setting"]) >= {"Prompt", "Resolution", "Size"}
     assert not at.expander[0].proto.expanded
-    missing = open_compare(studio, a=a, b="gone123")
+    missing = open_page(COMPARE, studio, {"a": a, "b": "gone123"})
     assert any("Take B of this A/B link was not found" in e for e in errors(missing))
 
 
-def test_use_these_settings_refills_the_form(idle):
+def test_use_these_settings_refills_the_form(confirming):
     base = VideoGenerationParams(prompt="A train at night", generate_audio=True)
     grid_id, _ = svc.start_grid(
-        idle,
+        confirming,
         base,
         resolutions=["480p", "1080p"],
         aspect_ratios=["4:3"],
@@ -357,7 +349,7 @@ def test_use_these_settings_refills_the_form(idle):
         audio=[True, False],
         prompts=["A train at night", "in snow"],
     )
-    at = open_compare(idle, grid=grid_id)
+    at = open_page(COMPARE, confirming, {"grid": grid_id})
     at.button(key="compare_reuse").click().run()
     assert not at.exception and "grid" not in at.query_params
     assert at.text_area(key="compare_prompt").value == "A train at night"
@@ -376,7 +368,7 @@ def test_failed_cell_shows_why_and_can_be_retried(studio, clean_sim):
     )
     assert svc.wait_for(studio, [gen_id], timeout=60)[0].status == "failed"
     clean_sim.set_faults(Faults())
-    at = open_compare(studio, grid=grid_id)
+    at = open_page(COMPARE, studio, {"grid": grid_id})
     assert cell(at, gen_id).error, "the failure is shown in the cell"
     cell(at, gen_id).button(key=f"grid_retry_{gen_id}").click().run()
     assert take(studio, gen_id).status != "failed"
