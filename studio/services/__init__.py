@@ -89,12 +89,23 @@ from .library import (
     save_preset,
     upload_reference,
 )
-from .snippets import DRAFT_KEEP, api_request, draft_from
+from .snippets import (
+    DRAFT_KEEP,
+    FLOWS,
+    LANGUAGES,
+    SNIPPET_KEY,
+    SNIPPET_OUTPUT,
+    SNIPPET_POLL_S,
+    api_request,
+    draft_from,
+)
 
 __all__ = [
     "AUDIO_CHOICES",
     "BROWSER_UPLOAD_MAX_MB",
     "DRAFT_KEEP",
+    "FLOWS",
+    "LANGUAGES",
     "MAX_CELLS",
     "MAX_NOTES_CHARS",
     "MAX_PRESET_NAME_CHARS",
@@ -103,6 +114,9 @@ __all__ = [
     "MAX_TAKES",
     "REFERENCES_DIR",
     "REFERENCE_MAX_COUNT",
+    "SNIPPET_KEY",
+    "SNIPPET_OUTPUT",
+    "SNIPPET_POLL_S",
     "UPLOAD_TYPES",
     "AddResult",
     "CountedPage",
