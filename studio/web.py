@@ -1,17 +1,20 @@
 """The studio's own HTTP routes beside the Streamlit UI (Starlette only, no Streamlit import):
 a lifespan that starts the job worker at server boot, `/healthz`, the Mosaic webhook receiver
-for `callback_url`, and `/files/` serving saved media from disk with Range requests.
+for `callback_url`, `/files/` serving saved media from disk with Range requests, and the deep
+links of the pages (`/gallery?q=...`), which get Streamlit's page told where the server is.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -20,6 +23,27 @@ from .models import STATUSES
 from .settings import MEDIA_ROUTE, Settings
 
 WEBHOOK_PATH = "/hooks/mosaic"
+# The URL paths of the pages (the file names in pages/, as st.navigation names them).
+PAGE_PATHS = ("create", "compare", "gallery", "status")
+# On a deep link such as /gallery, Streamlit's frontend does not know whether /gallery is a page
+# or the path the app is served under, so it first probes /gallery/_stcore/health and
+# /gallery/_stcore/host-config (two 404s, then a retry delay) before trying the root. The page
+# routes below serve Streamlit's own index.html with the backend's base URL set to the root, so
+# the frontend probes the real endpoints at once. (The app is served at the root: no baseUrlPath.)
+BASE_URL_SCRIPT = (
+    "<script>window.__streamlit = Object.assign({}, window.__streamlit, "
+    "{BACKEND_BASE_URL: window.location.origin + '/'});</script>"
+)
+
+
+def streamlit_index_html() -> str:
+    "Streamlit's index.html with the backend base URL pinned to the site root (found, not imported)."
+    spec = importlib.util.find_spec("streamlit")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("streamlit is not installed")
+    html = (Path(spec.origin).parent / "static" / "index.html").read_text(encoding="utf-8")
+    head = html.index("<head>") + len("<head>")
+    return html[:head] + BASE_URL_SCRIPT + html[head:]
 
 
 def make_lifespan(settings_factory: Callable[[], Settings]) -> Callable[[Any], Any]:
@@ -65,9 +89,15 @@ def make_routes(settings: Settings, services: Callable[[], svc.Services] | None 
             return JSONResponse({"detail": "bad signature"}, status_code=401)
         return JSONResponse({"received": True})
 
+    index_html = streamlit_index_html()
+
+    async def page(request: Request) -> Response:
+        return HTMLResponse(index_html, headers={"Cache-Control": "no-cache"})
+
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     return [
         Route("/healthz", healthz),
         Route(WEBHOOK_PATH, webhook, methods=["POST"]),
         Mount(MEDIA_ROUTE, app=StaticFiles(directory=settings.media_dir, check_dir=False), name="files"),
+        *(Route(f"/{name}", page, methods=["GET", "HEAD"]) for name in PAGE_PATHS),
     ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -9,7 +11,7 @@ from support import settings_for
 
 from studio import services as svc
 from studio.models import VideoGenerationParams
-from studio.web import make_routes
+from studio.web import PAGE_PATHS, make_routes
 
 
 @pytest.fixture
@@ -49,3 +51,16 @@ def test_media_served_from_disk_with_ranges(web):
     part = client.get(f"/files/{gen.video_path}", headers={"Range": "bytes=0-99"})
     assert part.status_code == 206 and len(part.content) == 100
     assert client.get("/files/../studio.db").status_code == 404
+
+
+def test_deep_links_serve_the_app_with_its_base_url_at_the_root(web):
+    client, _ = web
+    page = client.get("/gallery?page=3")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "BACKEND_BASE_URL" in page.text and page.text.index("BACKEND_BASE_URL") < page.text.index("<script type")
+    assert client.get("/nowhere").status_code == 404  # only the pages, not a catch-all
+
+
+def test_every_page_file_has_a_deep_link_route():
+    pages = {p.stem for p in (Path(__file__).resolve().parents[1] / "pages").glob("*.py")}
+    assert pages == set(PAGE_PATHS)
