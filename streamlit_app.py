@@ -1,4 +1,6 @@
-"""Streamlit entry script: builds the studio once per process, shows the API mode, routes pages."""
+"""Streamlit entry script: builds the studio once per process, shows the API mode (in the sidebar,
+and compactly above the page on a phone, where the sidebar is folded away), routes pages, and
+watches this session's runs from the sidebar on every page."""
 
 import streamlit as st
 
@@ -20,9 +22,10 @@ page = st.navigation(
         st.Page("pages/status.py", title="Status", icon="📡"),
     ]
 )
+ui.mode_badge(studio)
 with st.sidebar:
     ui.mode_banner(studio)
-    active = len(svc.queue(studio))
-    if active:
-        st.caption(f"{active} generation{'s' if active != 1 else ''} in progress — see Status")
 page.run()
+with st.sidebar:
+    ui.watch()
+    ui.queue_note(studio)

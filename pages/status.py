@@ -34,12 +34,10 @@ def api_section(studio: svc.Services) -> None:
     st.button("Check again", key="status_check_again")
 
 
-def render_queue(views: list[svc.JobView]) -> None:
-    "Tracked jobs (still shown for a moment once finished) plus any that were queued since."
-    known = {v.gen.id for v in views}
-    rows = views + [v for v in svc.queue(ui.services()) if v.gen.id not in known]
-    for view in rows:
-        gen = view.gen
+def render_queue(tracked: list[svc.RunWait]) -> None:
+    "Tracked runs (still shown for a moment once finished) plus any that were queued since."
+    for wait in svc.queue_waits(ui.services(), keep=[w.gen.id for w in tracked]):
+        gen = wait.gen
         with st.container(border=True, key=f"status_job_{gen.id}"):
             c1, c2, c3 = st.columns([4, 4, 1], vertical_alignment="center")
             with c1:
@@ -49,31 +47,38 @@ def render_queue(views: list[svc.JobView]) -> None:
                     + (f" · {ui.plain(gen.cell_label)}" if gen.cell_label else "")
                 )
             with c2:
-                st.progress(view.progress, text=f"{fmt.status_label(gen.status)} · {view.progress:.0%}")
-                if view.last_error and gen.is_active:
-                    st.caption(f"Retrying after a hiccup: {ui.plain(view.last_error)}")
+                ui.run_progress(wait)
             with c3:
-                if svc.can_cancel(gen) and st.button("Cancel", key=f"status_cancel_{gen.id}"):
+                if svc.can_cancel(gen) and st.button(
+                    "Cancel", key=f"status_cancel_{gen.id}", type="primary" if wait.stuck else "secondary"
+                ):
                     ui.act(svc.cancel, gen.id)
+            if wait.stuck:
+                st.warning(
+                    f"Stuck: Mosaic has shown no progress on this run for over {fmt.elapsed(svc.STUCK_AFTER_S)} "
+                    f"(submitted {fmt.elapsed(wait.since_submitted_s)} ago). Cancel it, then run it again "
+                    "from Recently failed.",
+                    icon="⚠️",
+                )
 
 
 @st.fragment(run_every=IDLE_CHECK_S)
 def watch_for_new_jobs(studio: svc.Services) -> None:
-    "While the queue is empty, look now and then (one small query) for runs started elsewhere."
-    if svc.queue(studio):
+    "While the queue is empty, look now and then (one count query) for runs started elsewhere."
+    if svc.active_count(studio):
         st.rerun()
 
 
 def queue_section(studio: svc.Services) -> None:
-    active = svc.queue(studio)
-    st.subheader(f"Queue: {len(active)} in progress" if active else "Queue")
+    active = svc.active_count(studio)
+    st.subheader(f"Queue: {active} in progress" if active else "Queue")
     if not active:
         st.info("Nothing is running right now. Start a generation on the Create page.", icon="💤")
         st.page_link("pages/create.py", label="Go to Create", icon="✏️")
         with st.container(key="status_idle"):
             watch_for_new_jobs(studio)
         return
-    ui.live([v.gen.id for v in active], render_queue, key="status_live")
+    ui.live(svc.active_ids(studio), render_queue, key="status_live", follow=False)
 
 
 def failures_section(studio: svc.Services) -> None:

@@ -5,6 +5,7 @@ never from `st.secrets`. Prompts are always shown as text (never markdown or HTM
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
@@ -18,6 +19,10 @@ from .models import FINAL_STATUSES, Generation
 from .settings import MEDIA_ROUTE
 
 POLL_EVERY_S = 2.0  # page refresh while jobs run: cheap on 2 cores (streamlit-notes.md §2)
+WATCH_EVERY_S = 3.0  # the sidebar's look at this session's runs, only while some are in flight
+WATCHING_KEY = "studio_watching"  # session: launch key -> run ids this browser session waits for
+NOTES_KEY = "studio_watch_notes"  # session: news of ended launches, shown by the next full run
+NOTIFY_TITLE = "Mosaic Prompt Studio"
 FALLBACK_ORIGIN = "http://localhost:8501"
 # Characters that mean something to Streamlit's markdown anywhere in a line (":" for :emoji: and
 # :color[...] directives); a line that starts like a list item is escaped separately.
@@ -80,7 +85,7 @@ def all_finished(gens: Sequence[Generation]) -> bool:
 
 
 def mode_banner(studio: svc.Services) -> None:
-    "Always visible: which API the studio talks to."
+    "Always visible in the sidebar: which API the studio talks to."
     if studio.mode == "simulator":
         st.warning(
             "**Simulator mode** — no API key is set, so a local stand-in for Mosaic makes sample "
@@ -91,29 +96,125 @@ def mode_banner(studio: svc.Services) -> None:
         st.success(f"**Mosaic** — {studio.mode_label}", icon="🔑")
 
 
+# Shown only where the sidebar is folded away (Streamlit collapses it below this width).
+NARROW_PX = 768
+MODE_BADGE_CSS = (
+    "<style>.st-key-studio_mode_badge {display: none;} "
+    f"@media (max-width: {NARROW_PX}px) {{ .st-key-studio_mode_badge {{display: block;}} }}</style>"
+)
+
+
+def mode_badge(studio: svc.Services) -> None:
+    "The API mode in one line above the page, for phones (the sidebar's banner is hidden there)."
+    st.html(MODE_BADGE_CSS)
+    with st.container(key="studio_mode_badge"):
+        if studio.mode == "simulator":
+            st.caption("🧪 **Simulator mode**: free sample videos, no API key set.")
+        else:
+            st.caption("🔑 **Mosaic**: runs use your API key and credits.")
+
+
+def queue_note(studio: svc.Services) -> None:
+    "How many runs the whole studio has in flight (anyone's), with the way to the Status page."
+    active = svc.active_count(studio)
+    if active:
+        st.caption(f"{fmt.plural(active, 'generation')} in progress in the studio — see Status")
+
+
 def error_box(err: Exception) -> None:
     "A studio error where the user is, in words."
     st.error(plain(err), icon="⚠️")
 
 
-def live(ids: Sequence[str], render, *, key: str) -> None:
-    """Render these jobs, and again every POLL_EVERY_S while any is unfinished.
+def live(ids: Sequence[str], render, *, key: str, follow: bool = True) -> None:
+    """Render these runs (as `svc.RunWait`s: phase, elapsed, time left), and again every
+    POLL_EVERY_S while any is unfinished.
 
+    With `follow` (Create and Compare), unfinished runs become this session's: when they all end,
+    a toast and a browser notification say so on whatever page the person is on (`watch`).
     Polling stops by itself: when the last job finishes, one full rerun redraws the page with
     run_every off, so a finished page costs nothing (streamlit-notes.md §1).
     """
     studio = services()
-    active = not all_finished([v.gen for v in svc.progress(studio, ids)])
+    first = svc.waits(studio, ids)
+    active = not all_finished([v.gen for v in first])
+    if follow and active:
+        st.session_state.setdefault(WATCHING_KEY, {})[key] = list(ids)
 
     @st.fragment(run_every=POLL_EVERY_S if active else None)
     def panel() -> None:
-        views = svc.progress(studio, ids)
+        views = svc.waits(studio, ids)
         render(views)
         if active and all_finished([v.gen for v in views]):
             st.rerun()
 
     with st.container(key=key):
         panel()
+
+
+def run_progress(wait: svc.RunWait) -> None:
+    """One run's progress, the same on every page: a bar driven by time while the model works and
+    a line saying what is happening, for how long, and the time left ('🎬 generating · 3 min ·
+    about 1 min to 3 min left'); a stuck run says so."""
+    if wait.active:
+        st.progress(wait.progress, text=wait.describe())
+        if wait.last_error:
+            st.caption(f"Retrying after a hiccup: {plain(wait.last_error)}")
+    else:
+        st.caption(fmt.status_label(wait.gen.status))
+
+
+def _notify_html(title: str, body: str, tag: str) -> str:
+    "A script showing one browser notification when the person allowed them (text JSON-escaped)."
+    note = json.dumps({"title": title, "body": body, "tag": tag}).replace("<", "\\u003c")
+    return (
+        "<script>(() => { const n = " + note + "; "
+        "if ('Notification' in window && Notification.permission === 'granted') "
+        "new Notification(n.title, {body: n.body, tag: n.tag}); })();</script>"
+    )
+
+
+ASK_NOTIFY_HTML = """<div id="studio-notify-ask" style="display:none">
+<button id="studio-notify-button" type="button" style="font-size:0.85rem;padding:0.2rem 0.6rem;border-radius:0.4rem;
+border:1px solid rgba(128,128,128,0.5);background:transparent;color:inherit;cursor:pointer">
+🔔 Notify me in this browser when they end</button></div>
+<script>(() => {
+  const box = document.getElementById("studio-notify-ask");
+  if (!box || !("Notification" in window) || Notification.permission !== "default") return;
+  box.style.display = "block";
+  document.getElementById("studio-notify-button").addEventListener("click", () =>
+    Notification.requestPermission().then(() => box.remove()));
+})();</script>"""
+
+
+def watch() -> None:
+    """The sidebar's watch over this session's runs, on every page: how many are in flight, and a
+    toast plus a browser notification when a launch (a run, takes or a comparison) has ended.
+    One small query every WATCH_EVERY_S, and only while some of them are in flight."""
+    for message, ok, tag in st.session_state.pop(NOTES_KEY, []):
+        st.toast(message, icon="✅" if ok else "⚠️", duration="long")
+        st.html(_notify_html(NOTIFY_TITLE, message, tag), unsafe_allow_javascript=True)
+    if not st.session_state.get(WATCHING_KEY):
+        return
+
+    @st.fragment(run_every=WATCH_EVERY_S)
+    def look() -> None:
+        watching: dict[str, list[str]] = st.session_state.get(WATCHING_KEY, {})
+        ended, in_flight = svc.ended(services(), watching)
+        if ended:
+            # A toast sent just before a rerun is lost: keep the news for the full rerun, which
+            # also switches this timer off when nothing is left to watch.
+            notes = st.session_state.setdefault(NOTES_KEY, [])
+            for launch in ended:
+                watching.pop(launch.key, None)
+                if launch.gens:
+                    notes.append((launch.message(), launch.ok, launch.key))
+            st.rerun()
+        st.caption(f"⏳ {fmt.plural(in_flight, 'run')} of yours in flight")
+        st.html(ASK_NOTIFY_HTML, unsafe_allow_javascript=True)
+
+    with st.container(key="studio_watch"):
+        look()
 
 
 def act(action, gen_id: str) -> None:

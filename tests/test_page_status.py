@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import UTC, datetime, timedelta
 
 from streamlit.testing.v1 import AppTest
 from support import STATUS, open_page, settings_for
@@ -156,3 +158,40 @@ def test_a_job_whose_video_is_being_saved_cannot_be_cancelled(idle):
     assert queue_rows(at) == [gen_id]
     assert "saving the video" in at.get("progress")[0].proto.text
     assert not [b for b in at.button if b.key == f"status_cancel_{gen_id}"]
+
+
+def started_ago(services: svc.Services, gen_id: str, seconds: float) -> None:
+    "Make a queued run look as if Mosaic accepted it `seconds` ago and the model is working on it."
+    when = (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat(timespec="microseconds")
+    assert services.store.transition(gen_id, ("queued",), "running", submitted_at=when, run_id=f"run-{gen_id}")
+
+
+def test_a_generating_run_shows_how_long_it_has_run_and_the_time_left(idle):
+    (gen_id,) = queue_some(idle)
+    started_ago(idle, gen_id, 90)
+    at = open_page(STATUS, idle)
+    (bar,) = at.get("progress")
+    # 720p takes 3–6 min upstream (studio.costs), so after 1.5 min there are 1.5–4.5 min left.
+    assert re.fullmatch(r"🎬 generating · 1 min 3\d s · about 1–5 min left", bar.proto.text), bar.proto.text
+    assert 0.2 < bar.proto.value / 100 < 0.95  # driven by time, not stuck at 10 %
+    assert not at.warning
+
+
+def test_a_run_past_its_expected_time_says_so_before_it_is_stuck(idle):
+    (gen_id,) = queue_some(idle)
+    started_ago(idle, gen_id, 8 * 60)
+    at = open_page(STATUS, idle)
+    assert "taking longer than usual" in at.get("progress")[0].proto.text
+    assert not at.warning
+
+
+def test_a_stuck_run_is_called_stuck_with_its_time_and_offers_cancel(idle):
+    (gen_id,) = queue_some(idle)
+    started_ago(idle, gen_id, svc.STUCK_AFTER_S + 60)
+    at = open_page(STATUS, idle)
+    (warning,) = at.warning
+    assert warning.value.startswith("Stuck") and "submitted 21 min ago" in warning.value
+    cancel = at.button(key=f"status_cancel_{gen_id}")
+    assert cancel.proto.type == "primary"
+    cancel.click().run()
+    assert not at.exception and idle.store.job(gen_id)["cancel_requested"]  # sent at the worker's next look

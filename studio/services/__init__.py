@@ -9,6 +9,7 @@
 - `estimates`: what a launch will request
 - `account`: API mode, key check, credits
 - `snippets`: drafts from earlier takes, API requests to copy
+- `watch`: runs in flight (phase, elapsed, time left, stuck) and a session's runs that ended
 """
 
 from ..store import CountedPage, GalleryCount, GalleryQuery
@@ -99,6 +100,17 @@ from .snippets import (
     api_request,
     draft_from,
 )
+from .watch import (
+    STUCK_AFTER_S,
+    Ended,
+    RunWait,
+    active_count,
+    active_ids,
+    ended,
+    expected_seconds,
+    queue_waits,
+    waits,
+)
 
 __all__ = [
     "AUDIO_CHOICES",
@@ -117,10 +129,12 @@ __all__ = [
     "SNIPPET_KEY",
     "SNIPPET_OUTPUT",
     "SNIPPET_POLL_S",
+    "STUCK_AFTER_S",
     "UPLOAD_TYPES",
     "AddResult",
     "CountedPage",
     "Draft",
+    "Ended",
     "Estimate",
     "GalleryCount",
     "GalleryQuery",
@@ -128,9 +142,12 @@ __all__ = [
     "GridPlan",
     "GridTab",
     "JobView",
+    "RunWait",
     "Services",
     "TakeLayout",
     "ab_candidates",
+    "active_count",
+    "active_ids",
     "add_references",
     "api_request",
     "api_status",
@@ -149,8 +166,10 @@ __all__ = [
     "delete_generation",
     "delete_preset",
     "draft_from",
+    "ended",
     "estimate",
     "existing",
+    "expected_seconds",
     "form_of",
     "generate",
     "get",
@@ -172,6 +191,7 @@ __all__ = [
     "progress",
     "prompt_problem",
     "queue",
+    "queue_waits",
     "recent_failures",
     "references",
     "retry",
@@ -186,4 +206,5 @@ __all__ = [
     "take_layout",
     "upload_reference",
     "wait_for",
+    "waits",
 ]

@@ -1,0 +1,230 @@
+"""Watching runs: what each run in flight is doing and for how long (queued, submitted, generating,
+saving), the time it has left, whether it is stuck; and which runs a person is waiting for have
+ended since they last looked, for a toast and a browser notification on any page.
+
+"A person's runs": until the studio knows who people are, they are the runs launched or watched
+from one browser session (the pages keep their ids in the session); see `ended`.
+
+The time left comes from the latency model in `studio.costs` (Seedance 2's minutes per
+resolution), or, for the built-in simulator, from its configured latency; it is counted from the
+moment Mosaic accepted the run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from .. import costs
+from .. import format as fmt
+from ..models import ACTIVE_STATUSES, FINAL_STATUSES, Generation
+from .app import Services
+from .generations import JobView, progress
+
+STUCK_AFTER_S = 20 * 60  # no progress for this long, and a run is called stuck (issue 6, §4)
+MOST_DONE = 0.95  # a bar driven by time never claims to be finished before the video is saved
+AUTO_SECONDS = 10  # an `auto` length is 5–10 s: estimate the longer one
+
+PHASE_WORDS = {
+    "queued": "waiting to start",
+    "submitted": "sent to Mosaic, waiting for the model",
+    "generating": "generating",
+    "saving": "saving the video",
+}
+PHASE_ICONS = {"queued": "⏳", "submitted": "📤", "generating": "🎬", "saving": "⬇️"}
+
+
+def _age_s(stamp: str | None, now: datetime) -> float | None:
+    if not stamp:
+        return None
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return max(0.0, (now - when).total_seconds())
+
+
+@dataclass(frozen=True)
+class RunWait(JobView):
+    """A generation with what it is doing and for how long: its phase, the seconds in that phase,
+    the seconds since Mosaic accepted it, the expected (low, high) seconds of a whole run, and
+    whether it is stuck. `progress` is driven by time while the model works (never a bar stuck
+    at 10 %), and is 1.0 once the run is over."""
+
+    phase: str = "queued"  # queued | submitted | generating | saving | done | failed | cancelled
+    phase_elapsed_s: float | None = None
+    since_submitted_s: float | None = None
+    expected_s: tuple[float, float] = (0.0, 0.0)
+    stuck: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.gen.status not in FINAL_STATUSES
+
+    @property
+    def left_s(self) -> tuple[float, float] | None:
+        "Seconds left (low, high), or None when the run is over or already past the expected time."
+        if not self.active or self.phase == "saving":
+            return None
+        spent = self.since_submitted_s or 0.0
+        low, high = self.expected_s
+        if spent >= high:
+            return None
+        return max(0.0, low - spent), high - spent
+
+    @property
+    def overdue(self) -> bool:
+        "Still waiting on Mosaic past the longest expected time (the long tail, not yet stuck)."
+        return self.active and self.phase in ("submitted", "generating") and self.left_s is None
+
+    def describe(self) -> str:
+        "One line: '🎬 generating · 3 min 20 s · about 1–3 min left'."
+        if not self.active:
+            return fmt.status_label(self.gen.status)
+        parts = [f"{PHASE_ICONS[self.phase]} {PHASE_WORDS[self.phase]}"]
+        if self.phase_elapsed_s is not None:
+            parts.append(fmt.elapsed(self.phase_elapsed_s))
+        if self.stuck:
+            parts.append(f"no progress for over {fmt.elapsed(STUCK_AFTER_S)}: it may be stuck")
+        elif self.overdue:
+            low, high = self.expected_s
+            parts.append(f"taking longer than usual ({fmt.elapsed(low)} to {fmt.elapsed(high)})")
+        elif (left := self.left_s) is not None:
+            parts.append(_left_text(*left))
+        return " · ".join(parts)
+
+
+def _left_text(low: float, high: float) -> str:
+    "The time left as a person says it: whole minutes past two minutes, else tens of seconds."
+    if high < 1:
+        return "any moment now"
+    if high >= 120:
+        lo, hi = math.floor(low / 60), math.ceil(high / 60)
+        return (
+            f"about {hi} min left" if lo == hi else f"up to {hi} min left" if lo == 0 else f"about {lo}–{hi} min left"
+        )
+    lo_s, hi_s = math.floor(low / 10) * 10, max(10, math.ceil(high / 10) * 10)
+    return f"under {hi_s} s left" if lo_s == 0 else f"about {lo_s}–{hi_s} s left"
+
+
+def expected_seconds(services: Services, gen: Generation) -> tuple[float, float]:
+    "How long a whole run of these settings takes upstream: (low, high) seconds."
+    if services.simulator is not None:  # the built-in simulator's fixed latency, not Seedance's
+        settings = services.settings
+        seconds = int(gen.duration) if gen.duration.isdigit() else AUTO_SECONDS
+        fixed = settings.sim_latency + settings.sim_latency_per_second * seconds
+        return fixed, fixed
+    return costs.expected_seconds(gen.params)
+
+
+def _phase(gen: Generation, now: datetime) -> tuple[str, float | None]:
+    "The phase and seconds in it, from what the history records."
+    if gen.status in ("queued", "submitting"):
+        return "queued", _age_s(gen.created_at, now)
+    if gen.status == "running":
+        return "generating", _age_s(gen.submitted_at, now)
+    if gen.status == "downloading":
+        return "saving", None
+    return gen.status, None
+
+
+def waits(services: Services, ids: Sequence[str], *, now: datetime | None = None) -> list[RunWait]:
+    "The runs in the order given, each with its phase, elapsed time, time left and stuck flag."
+    now = now or datetime.now(UTC)
+    out = []
+    for view in progress(services, ids):
+        gen = view.gen
+        phase, in_phase = _phase(gen, now)
+        since = _age_s(gen.submitted_at, now) if gen.status not in FINAL_STATUSES else gen.elapsed_s
+        expected = expected_seconds(services, gen)
+        value = view.progress
+        if phase == "generating" and since is not None and expected[1] > 0:
+            value = max(value, min(MOST_DONE, since / ((expected[0] + expected[1]) / 2) * MOST_DONE))
+        stuck = phase == "generating" and since is not None and since > STUCK_AFTER_S
+        out.append(
+            RunWait(
+                gen,
+                min(value, 1.0),
+                view.last_error,
+                phase=phase,
+                phase_elapsed_s=in_phase,
+                since_submitted_s=since,
+                expected_s=expected,
+                stuck=stuck,
+            )
+        )
+    return out
+
+
+def queue_waits(services: Services, keep: Sequence[str] = ()) -> list[RunWait]:
+    """The runs in `keep` (a page still shows them for a moment once finished), then every other
+    unfinished run, oldest first, each with its phase and time left."""
+    kept = set(keep)
+    return waits(services, [*keep, *(i for i in active_ids(services) if i not in kept)])
+
+
+# ---------------------------------------------------------------------- a person's runs
+
+
+@dataclass(frozen=True)
+class Ended:
+    "One launch (a run, takes, or a comparison) whose runs have all ended."
+
+    key: str
+    gens: list[Generation] = field(default_factory=list)
+
+    @property
+    def done(self) -> int:
+        return sum(1 for g in self.gens if g.status == "done")
+
+    @property
+    def ok(self) -> bool:
+        return self.done == len(self.gens)
+
+    @property
+    def grid_id(self) -> str | None:
+        return self.gens[0].grid_id if self.gens and all(g.grid_id == self.gens[0].grid_id for g in self.gens) else None
+
+    def message(self) -> str:
+        "'Your comparison finished: 8 of 9 cells done, 1 failed.' (prompts are not part of it)."
+        n = len(self.gens)
+        bad = {s: sum(1 for g in self.gens if g.status == s) for s in ("failed", "cancelled")}
+        trouble = ", ".join(f"{count} {status}" for status, count in bad.items() if count)
+        if self.grid_id:
+            what = "Your comparison finished"
+            counts = f"{self.done} of {fmt.plural(n, 'cell')} done"
+        elif n == 1:
+            gen = self.gens[0]
+            return "Your run finished: the video is ready." if self.ok else f"Your run {gen.status}."
+        else:
+            what = "Your takes finished"
+            counts = f"{self.done} of {n} done"
+        return f"{what}: {counts}" + (f", {trouble}." if trouble else ".")
+
+
+def ended(services: Services, watching: Mapping[str, Sequence[str]]) -> tuple[list[Ended], int]:
+    """Which of the watched launches (key -> run ids) have ended, and how many watched runs are
+    still in flight. One small query over the watched ids; the caller forgets the ended keys."""
+    ids = [i for group in watching.values() for i in group]
+    gens = {g.id: g for g in services.store.many(list(dict.fromkeys(ids)))}
+    out, in_flight = [], 0
+    for key, group in watching.items():
+        found = [gens[i] for i in group if i in gens]  # a deleted run no longer counts
+        running = sum(1 for g in found if g.status not in FINAL_STATUSES)
+        in_flight += running
+        if not running:
+            out.append(Ended(key, found))
+    return out, in_flight
+
+
+def active_count(services: Services) -> int:
+    "How many runs are unfinished in the whole studio (one count query)."
+    return services.store.count_status(*ACTIVE_STATUSES)
+
+
+def active_ids(services: Services) -> list[str]:
+    "Ids of every unfinished run, oldest first."
+    return [g.id for g in services.store.active()]
