@@ -503,7 +503,7 @@ def main() -> None:
             "width: 100%; object-fit: contain; background: #111; border-radius: 4px; }</style>"
         )
         pager(total, "top")
-        ui.live([g.id for g in gens], cards, key="gallery_cards")
+        ui.live([g.id for g in gens], cards, key="gallery_cards", follow=False)
         if total.n > PAGE_SIZE or not total.exact:
             pager(total, "bottom")
     if target is not None:

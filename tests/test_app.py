@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from studio import services as svc
+from studio import ui
 from studio.models import VideoGenerationParams
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +51,74 @@ def test_sidebar_counts_generations_in_progress(entry, studio):
     studio.runner.stop()
     svc.generate(studio, VideoGenerationParams(prompt="A glass whale"), takes=2)
     entry.run()
-    assert any("2 generations in progress" in c.value for c in entry.sidebar.caption)
+    assert any("2 generations in progress in the studio" in c.value for c in entry.sidebar.caption)
+
+
+def launch_on_create(app: AppTest, prompt: str) -> list[str]:
+    "Run a prompt from Create; returns the ids this session now waits for."
+    app.run()
+    app.text_area(key="create_prompt").set_value(prompt)
+    app.button(key="create_run").click().run()
+    assert not app.exception, app.exception
+    return [i for ids in app.session_state[ui.WATCHING_KEY].values() for i in ids]
+
+
+def same_session(app: AppTest, services: svc.Services) -> AppTest:
+    """The next script run of the same browser session. AppTest reruns only the page file of an
+    app with a pages/ folder (it resets the flag st.navigation sets), so a fresh AppTest that
+    carries the session's state runs the entry script, the frame around every page, again."""
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
+    at.session_state["services"] = services
+    for key in (ui.WATCHING_KEY, ui.NOTES_KEY):
+        if key in app.session_state:
+            at.session_state[key] = app.session_state[key]
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def sent_html(app: AppTest) -> list[str]:
+    return [e.proto.body for e in app.get("html")]
+
+
+def test_a_launch_becomes_this_sessions_and_the_sidebar_counts_it(entry, studio):
+    studio.runner.stop()
+    svc.generate(studio, VideoGenerationParams(prompt="Someone else's run"))
+    mine = launch_on_create(entry, "A glass whale")
+    [gen] = svc.get_many(studio, mine)
+    assert gen.prompt == "A glass whale"
+    at = same_session(entry, studio)
+    assert any("1 run of yours in flight" in c.value for c in at.sidebar.caption)
+    assert any("2 generations in progress in the studio" in c.value for c in at.sidebar.caption)
+    assert any("Notification.requestPermission" in body for body in sent_html(at))
+
+
+def test_a_run_launched_here_is_announced_once_when_it_ends(entry, studio):
+    mine = launch_on_create(entry, "A heron lands on a pier")
+    svc.wait_for(studio, mine, timeout=30)
+    at = same_session(entry, studio)
+    assert [t.value for t in at.toast] == ["Your run finished: the video is ready."]
+    notes = [body for body in sent_html(at) if "new Notification" in body]
+    assert len(notes) == 1 and "Your run finished" in notes[0]
+    assert "heron" not in notes[0]  # no prompt text in the page's script
+    assert not any("of yours in flight" in c.value for c in at.sidebar.caption)
+    again = same_session(at, studio)
+    assert not again.toast and not [b for b in sent_html(again) if "new Notification" in b]  # once
+
+
+def test_takes_that_end_with_a_cancellation_say_so(idle):
+    ids = svc.generate(idle, VideoGenerationParams(prompt="Two takes"), takes=2)
+    idle.runner.cancel(ids[1])
+    idle.store.transition(ids[0], ("queued",), "done")
+    [launch], in_flight = svc.ended(idle, {"k": ids})
+    assert in_flight == 0 and not launch.ok
+    assert launch.message() == "Your takes finished: 1 of 2 done, 1 cancelled."
+
+
+def test_the_mode_is_also_shown_compactly_above_the_page_for_phones(entry):
+    entry.run()
+    assert "Mosaic" in entry.container("studio_mode_badge").caption[0].value
+    assert any("@media (max-width: 768px)" in body for body in sent_html(entry))
 
 
 def test_simulator_mode_is_announced(keyless):
