@@ -5,8 +5,6 @@ filters live in the URL (bound widgets), so a filtered view can be bookmarked or
 
 from __future__ import annotations
 
-from datetime import date
-
 import streamlit as st
 
 from studio import format as fmt
@@ -15,90 +13,22 @@ from studio import ui
 from studio.errors import StudioError
 from studio.models import ASPECT_RATIOS, DURATIONS, MODELS, RESOLUTIONS, STATUSES, Generation
 
-PAGE_SIZE = 24
 COLUMNS = 4
 THUMB_HEIGHT_PX = 150
 DETAIL_VIDEO_PX = 420
 PROMPT_PREVIEW_CHARS = 90
-DETAIL_PARAM = "id"
-PAGE_KEY = "gallery_page"
+DETAIL_PARAM = svc.DETAIL_PARAM
+PAGE_PARAM = svc.PAGE_PARAM
 NOTICES_KEY = "gallery_url_notices"
 DISMISSED_KEY = "gallery_url_notices_dismissed"
-AUDIO_CHOICES = ("on", "off")
-# The widget keys are the URL parameter names. None of them is a parameter another page reads
-# (grid, a, b, from, keep): Streamlit drops a bound parameter when it navigates to another page.
-CHOICES = {
-    "resolution": RESOLUTIONS,
-    "aspect_ratio": ASPECT_RATIOS,
-    "duration": DURATIONS,
-    "audio": AUDIO_CHOICES,
-    "status": STATUSES,
-    "model": MODELS,
-}
-TEXT_PARAMS = ("q", "author", "grid_id")
-DATE_PARAMS = ("since", "until")
-KNOWN_PARAMS = (*CHOICES, *TEXT_PARAMS, *DATE_PARAMS, "starred", DETAIL_PARAM)
 KEEP_LABELS = {"all": "Prompt and all settings", "prompt": "Prompt only", "settings": "All settings, new prompt"}
-
-
-# ---------------------------------------------------------------------- URL and query
-
-
-def _either(values: tuple[str, ...]) -> str:
-    return ", ".join(values[:-1]) + f" or {values[-1]}" if len(values) > 1 else values[0]
-
-
-def url_problems(params: dict[str, list[str]]) -> list[str]:
-    "A sentence for every URL parameter value the gallery ignores (Streamlit drops them silently)."
-    out = []
-    for key, values in params.items():
-        for value in values:
-            if key in CHOICES and value and value not in CHOICES[key]:
-                out.append(f"Ignored {key}={value}: use {_either(CHOICES[key])}.")
-            elif key in DATE_PARAMS and value and not _is_date(value):
-                out.append(f"Ignored {key}={value}: use a date like {date.today().isoformat()}.")
-            elif key == "starred" and value and value.lower() not in ("true", "false"):
-                out.append(f"Ignored starred={value}: use true.")
-            elif key not in KNOWN_PARAMS:
-                out.append(
-                    f"Ignored {key}={value}: the gallery has no such filter "
-                    f"(it knows {', '.join(k for k in KNOWN_PARAMS if k != DETAIL_PARAM)})."
-                )
-    return out
-
-
-def _is_date(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
-
-
-def query_from_widgets() -> svc.GalleryQuery:
-    "The search and filters the widgets hold, as a store query."
-    s = st.session_state
-    audio = s.get("audio")
-    return svc.GalleryQuery(
-        text=s.get("q") or "",
-        resolution=s.get("resolution") or [],
-        aspect_ratio=s.get("aspect_ratio") or [],
-        duration=s.get("duration") or [],
-        status=s.get("status") or [],
-        model=s.get("model") or [],
-        author=[a.strip() for a in (s.get("author") or "").split(",") if a.strip()],
-        generate_audio=None if audio is None else audio == "on",
-        starred=True if s.get("starred") else None,
-        grid_id=(s.get("grid_id") or "").strip() or None,
-        since=s["since"].isoformat() if s.get("since") else None,
-        until=s["until"].isoformat() if s.get("until") else None,
-    )
+FLOW_LABELS = {"one_call": "The studio's way (one call per video)", "three_call": "The documented three calls"}
 
 
 def _clear_filters() -> None:
     "Back to the whole gallery (bound widgets change through session_state, never st.query_params)."
-    cleared = {key: [] for key in CHOICES} | {"audio": None, "since": None, "until": None, "starred": False}
-    st.session_state.update(cleared | dict.fromkeys(TEXT_PARAMS, ""))
+    cleared = {key: [] for key in svc.FILTER_CHOICES} | {"audio": None, "since": None, "until": None, "starred": False}
+    st.session_state.update(cleared | dict.fromkeys(svc.TEXT_PARAMS, ""))
 
 
 # ---------------------------------------------------------------------- search and filters
@@ -115,7 +45,11 @@ def filters() -> None:
         placeholder="Words from prompts, notes or tags, e.g. zebra neon",
         help="Every word must appear; each word also matches longer words (neon → neons).",
     )
-    with st.container(border=True, key="gallery_filters"):
+    url = {k: st.query_params.get_all(k) for k in st.query_params}
+    on = svc.active_filters(svc.gallery_query(st.session_state), url)
+    label = f"Filters · {len(on)} on: {', '.join(on)}" if on else "Filters"
+    # Folded by default: on a phone the open panel fills two screens before the first card.
+    with st.expander(label, icon="🎛️", key="gallery_filters"):
         row = st.columns(4)
         row[0].multiselect(
             "Resolution", RESOLUTIONS, key="resolution", bind="query-params", placeholder="Any", wrap=True
@@ -128,7 +62,9 @@ def filters() -> None:
         )
         row[3].multiselect("Status", STATUSES, key="status", bind="query-params", placeholder="Any", wrap=True)
         row = st.columns(4)
-        row[0].selectbox("Audio", AUDIO_CHOICES, index=None, key="audio", bind="query-params", placeholder="Any")
+        row[0].selectbox(
+            "Audio", svc.GALLERY_AUDIO_CHOICES, index=None, key="audio", bind="query-params", placeholder="Any"
+        )
         row[1].multiselect("Model", MODELS, key="model", bind="query-params", placeholder="Any", wrap=True)
         row[2].text_input(
             "Author", key="author", bind="query-params", placeholder="Any", help="Exact names, separated by commas."
@@ -152,7 +88,7 @@ def filters() -> None:
 
 def url_notices() -> None:
     "Explain the URL values that were ignored; they stay until dismissed."
-    found = url_problems({k: st.query_params.get_all(k) for k in st.query_params})
+    found = svc.url_problems({k: st.query_params.get_all(k) for k in st.query_params})
     seen = st.session_state.setdefault(DISMISSED_KEY, set())
     notices = list(dict.fromkeys([*st.session_state.get(NOTICES_KEY, []), *(n for n in found if n not in seen)]))
     st.session_state[NOTICES_KEY] = notices
@@ -166,7 +102,7 @@ def url_notices() -> None:
 def _dismiss_notices() -> None:
     "Forget the notices (and drop unknown parameters, which Streamlit leaves in the URL)."
     st.session_state[DISMISSED_KEY] |= set(st.session_state.pop(NOTICES_KEY, []))
-    for key in [k for k in st.query_params if k not in KNOWN_PARAMS]:
+    for key in [k for k in st.query_params if k not in svc.URL_PARAMS]:
         del st.query_params[key]
 
 
@@ -177,14 +113,14 @@ def _open(gen_id: str) -> None:
     st.query_params[DETAIL_PARAM] = gen_id
 
 
-def card(view: svc.JobView) -> None:
+def card(view: svc.RunWait) -> None:
     "One generation as a card: thumbnail (or progress), prompt preview, settings, open button."
     gen = view.gen
     with st.container(border=True, key=f"gallery_card_{gen.id}"):
         if gen.status == "done" and gen.thumb_path:
             st.image(ui.media_url(gen.thumb_path), width="stretch")
         elif gen.is_active:
-            st.progress(view.progress, text=f"{fmt.status_label(gen.status)}")
+            ui.run_progress(view)
         else:
             st.error(fmt.status_label(gen.status))
         preview = gen.prompt if len(gen.prompt) <= PROMPT_PREVIEW_CHARS else gen.prompt[:PROMPT_PREVIEW_CHARS] + "…"
@@ -204,36 +140,40 @@ def card(view: svc.JobView) -> None:
             st.rerun()
 
 
-def cards(views: list[svc.JobView]) -> None:
+def cards(views: list[svc.RunWait]) -> None:
     for start in range(0, len(views), COLUMNS):
         for col, view in zip(st.columns(COLUMNS), views[start : start + COLUMNS], strict=False):
             with col:
                 card(view)
 
 
-def pager(total: svc.GalleryCount, where: str) -> None:
+def _go_to(page: int) -> None:
+    "Show page `page` (1-based); the number lives in the URL, so a reload stays on it."
+    if page > 1:
+        st.query_params[PAGE_PARAM] = str(page)
+    else:
+        st.query_params.pop(PAGE_PARAM, None)
+
+
+def pager(result: svc.GalleryPage, where: str) -> None:
     "Previous / next buttons and where we are."
-    pages = max(1, -(-total.n // PAGE_SIZE))
-    page = min(st.session_state.get(PAGE_KEY, 0), pages - 1)
-    first = page * PAGE_SIZE + 1
     left, prev, nxt = st.columns([6, 1, 1], vertical_alignment="center")
-    # A count that stopped (at its bound, or out of steps) is a lower bound: "of 1,000+" is "at least".
-    more = "" if total.exact else "+"
-    last = min(first + PAGE_SIZE - 1, total.n)
-    left.caption(f"{first:,}–{last:,} of {total.n:,}{more} · page {page + 1} of {pages:,}{more}")
+    left.caption(result.where())
     prev.button(
         "← Previous",
         key=f"gallery_prev_{where}",
-        disabled=page == 0,
+        disabled=result.page == 1,
         width="stretch",
-        on_click=lambda: st.session_state.update({PAGE_KEY: page - 1}),
+        on_click=_go_to,
+        args=(result.page - 1,),
     )
     nxt.button(
         "Next →",
         key=f"gallery_next_{where}",
-        disabled=page >= pages - 1 and total.exact,
+        disabled=not result.has_next,
         width="stretch",
-        on_click=lambda: st.session_state.update({PAGE_KEY: page + 1}),
+        on_click=_go_to,
+        args=(result.page + 1,),
     )
 
 
@@ -372,7 +312,7 @@ def _reuse(studio: svc.Services, gen: Generation, others: list[Generation]) -> N
         ):
             st.rerun()
     siblings = svc.grid(studio, gen.grid_id)[1] if gen.grid_id else []
-    recent = svc.history(studio, svc.GalleryQuery(status=["done"]), limit=PAGE_SIZE)
+    recent = svc.history(studio, svc.GalleryQuery(status=["done"]), limit=svc.GALLERY_PAGE_SIZE)
     candidates = {g.id: g for g in [*siblings, *others, *recent] if g.id != gen.id and g.status == "done"}
     if not candidates:
         st.caption("There is no other finished generation to compare this one with yet.")
@@ -386,6 +326,14 @@ def _reuse(studio: svc.Services, gen: Generation, others: list[Generation]) -> N
         if st.button("🔀 Compare A/B", key=f"detail_compare_{gen.id}"):
             st.switch_page("pages/compare.py", query_params={"a": gen.id, "b": other})
     st.markdown("**Copy as API request**")
+    flow = st.radio(
+        "Flow",
+        svc.FLOWS,
+        key=f"detail_flow_{gen.id}",
+        horizontal=True,
+        format_func=FLOW_LABELS.get,
+        label_visibility="collapsed",
+    )
     lang = st.radio(
         "Language",
         ("curl", "python"),
@@ -395,10 +343,14 @@ def _reuse(studio: svc.Services, gen: Generation, others: list[Generation]) -> N
         label_visibility="collapsed",
     )
     st.code(
-        svc.api_request(gen.params, language=lang, base_url=studio.settings.base_url),
+        svc.api_request(gen.params, language=lang, flow=flow, base_url=studio.settings.base_url),
         language="bash" if lang == "curl" else "python",
     )
-    st.caption("mk_your_api_key is a placeholder: put your own key there. Your key is never shown here.")
+    st.caption(
+        f"A complete program: it creates the agent, runs it, polls until the run ends and saves "
+        f"{svc.SNIPPET_OUTPUT}. {svc.SNIPPET_KEY} is a placeholder: put your own key there. "
+        "Your key is never shown here."
+    )
 
 
 def _lifecycle(studio: svc.Services, gen: Generation) -> None:
@@ -467,19 +419,22 @@ def main() -> None:
     url_notices()
     wanted = st.query_params.get(DETAIL_PARAM)
     filters()
-    query = query_from_widgets()
+    query = svc.gallery_query(st.session_state)
     signature = query.model_dump_json()
-    if st.session_state.get("gallery_query") != signature:  # new search: back to the first page
-        st.session_state["gallery_query"] = signature
-        st.session_state[PAGE_KEY] = 0
+    previous = st.session_state.get("gallery_query")
+    st.session_state["gallery_query"] = signature
+    if previous is not None and previous != signature:  # a new search starts on the first page
+        _go_to(1)
+    asked = svc.page_number(st.query_params.get(PAGE_PARAM)) or 1
     try:
-        shown = svc.page_with_count(studio, query, page=st.session_state.get(PAGE_KEY, 0), page_size=PAGE_SIZE)
-        st.session_state[PAGE_KEY] = shown.number
-        gens, total = shown.gens, shown.total
+        result = svc.gallery_page(studio, query, asked)
         target = svc.get(studio, wanted) if wanted else None
     except StudioError as err:
         ui.error_box(err)
         return
+    if PAGE_PARAM in st.query_params and st.query_params.get(PAGE_PARAM) != str(result.page):
+        _go_to(result.page)  # past the last page, or not a number: the link says where we are
+    gens, total = result.gens, result.total
     if wanted and target is None:
         st.error(
             f"There is no generation with id “{ui.plain(wanted)}”; it may have been deleted. "
@@ -502,10 +457,10 @@ def main() -> None:
             f"<style>.st-key-gallery_cards [data-testid='stImage'] img {{ height: {THUMB_HEIGHT_PX}px; "
             "width: 100%; object-fit: contain; background: #111; border-radius: 4px; }</style>"
         )
-        pager(total, "top")
+        pager(result, "top")
         ui.live([g.id for g in gens], cards, key="gallery_cards", follow=False)
-        if total.n > PAGE_SIZE or not total.exact:
-            pager(total, "bottom")
+        if result.pages > 1 or not total.exact:
+            pager(result, "bottom")
     if target is not None:
         detail(target.id, gens)
 

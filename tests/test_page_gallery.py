@@ -65,6 +65,32 @@ def test_cards_are_newest_first_and_paged_by_24(idle):
     assert texts(at)[0] == "Shot number 29"
 
 
+def test_the_page_number_is_in_the_link_so_a_reload_stays_on_it(idle):
+    for i in range(30):
+        add_done(idle, f"Shot number {i}", created_at=f"2026-11-01T10:{i:02d}:00+00:00")
+    at = open_page(GALLERY, idle)
+    assert "page" not in at.query_params
+    at.button(key="gallery_next_top").click().run()
+    assert at.query_params["page"] == "2"
+    reloaded = open_page(GALLERY, idle, {"page": "2"})  # a reload, or the link sent to someone
+    assert texts(reloaded)[0] == "Shot number 5" and "25–30 of 30 · page 2 of 2" in [c.value for c in reloaded.caption]
+    reloaded.button(key="gallery_prev_top").click().run()
+    assert "page" not in reloaded.query_params and texts(reloaded)[0] == "Shot number 29"
+    past_the_end = open_page(GALLERY, idle, {"page": "9"})
+    assert texts(past_the_end)[0] == "Shot number 5" and past_the_end.query_params["page"] == "2"
+    bad = open_page(GALLERY, idle, {"page": "two"})
+    assert texts(bad)[0] == "Shot number 29" and "Ignored page=two" in bad.warning[0].value
+
+
+def test_the_filters_fold_away_and_say_which_are_on(idle):
+    add_done(idle, "A zebra", resolution="720p")
+    at = open_page(GALLERY, idle)
+    (panel,) = at.expander
+    assert panel.label == "Filters" and not panel.proto.expanded
+    at = open_page(GALLERY, idle, {"resolution": "720p", "starred": "true"})
+    assert at.expander[0].label == "Filters · 2 on: resolution, starred"
+
+
 def test_search_and_each_filter_narrow_the_cards(idle):
     zebra = add_done(
         idle,
@@ -216,16 +242,20 @@ def test_open_as_new_draft_fills_create(idle, keep):
     assert (at.text_area(key="create_prompt").value, at.radio(key="create_resolution").value) == expected
 
 
-def test_api_request_snippet_in_curl_or_python_with_a_placeholder_key(studio):
+def test_api_request_snippet_in_curl_or_python_for_either_flow_with_a_placeholder_key(studio):
     gen_id = studio.store.add_generation(VideoGenerationParams(prompt="A zebra", resolution="480p"))
     studio.runner.cancel(gen_id)
     at = open_page(GALLERY, studio, {"id": gen_id})
     curl = at.code[-1].value
-    assert curl.startswith("curl -X POST") and '"resolution": "480p"' in curl
+    assert curl.startswith("#!/usr/bin/env bash") and '"resolution": "480p"' in curl and "update_params" in curl
+    at.radio(key=f"detail_flow_{gen_id}").set_value("three_call").run()
+    three = at.code[-1].value
+    assert "update_params" not in three and "/agent/$AGENT_ID/update" in three
     at.radio(key=f"detail_lang_{gen_id}").set_value("python").run()
     python = at.code[-1].value
-    assert "import time, httpx" in python and "'resolution': '480p'" in python
-    for snippet in (curl, python):
+    assert "import httpx" in python and '"resolution": "480p"' in python and "pprint" not in python
+    assert at.code[-1].language == "python"
+    for snippet in (curl, three, python):
         assert "mk_your_api_key" in snippet and studio.settings.key not in snippet
 
 
@@ -285,7 +315,7 @@ def test_grid_cells_link_to_their_comparison_and_to_an_ab_view(idle):
 def test_cards_follow_a_running_generation_until_its_thumbnail_shows(idle):
     gen_id = svc.generate(idle, VideoGenerationParams(prompt="A slow sunrise", duration="4"))[0]
     at = open_page(GALLERY, idle)
-    assert at.get("progress")[0].proto.text.endswith("waiting to start") and not at.image
+    assert at.get("progress")[0].proto.text.startswith("⏳ waiting to start · ") and not at.image
     idle.runner.start()  # the worker picks the job up while the page keeps rerunning
     wait_until(at, lambda at: bool(at.image), timeout=60)
     assert at.image[0].value == [f"http://localhost:8501/files/{svc.get(idle, gen_id).thumb_path}"]

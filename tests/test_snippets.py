@@ -76,9 +76,7 @@ def test_bash_snippet_captures_ids_polls_and_downloads(flow, clean_sim, tmp_path
     assert subprocess.run(["bash", "-n", str(script)], check=False).returncode == 0
     if not (shutil.which("jq") and shutil.which("curl")):
         pytest.skip("jq and curl are needed to run the script (bash -n passed)")
-    done = subprocess.run(
-        ["bash", str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
-    )
+    done = subprocess.run(["bash", str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr + done.stdout
     assert_saved_video(tmp_path)
 

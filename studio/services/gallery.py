@@ -1,18 +1,42 @@
 """The history gallery and its curation: pages of generations, counts, stars, ratings, tags,
-notes, deletion, and the failures the Status page offers to retry."""
+notes, deletion, and the failures the Status page offers to retry; and the gallery's
+link: which URL parameters it reads (search, filters, page number, open generation), the query
+they make, and a sentence for every value it has to ignore."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 from ..errors import JobError, ParamsError
-from ..models import RETRYABLE_STATUSES, Generation
-from ..store import DEFAULT_PAGE_SIZE, CountedPage, GalleryQuery
+from ..models import ASPECT_RATIOS, DURATIONS, MODELS, RESOLUTIONS, RETRYABLE_STATUSES, STATUSES, Generation
+from ..store import DEFAULT_PAGE_SIZE, CountedPage, GalleryCount, GalleryQuery
 from .app import Services
 
 MAX_RATING = 5
 MAX_TAG_CHARS = 40
 MAX_NOTES_CHARS = 5000
+
+GALLERY_PAGE_SIZE = 24
+GALLERY_AUDIO_CHOICES = ("on", "off")
+# The gallery's URL parameters. The filters' names are their widgets' keys (bound widgets); none
+# is a parameter another page reads (grid, a, b, from, keep): Streamlit drops a bound parameter
+# when it navigates to another page.
+FILTER_CHOICES: dict[str, tuple[str, ...]] = {
+    "resolution": RESOLUTIONS,
+    "aspect_ratio": ASPECT_RATIOS,
+    "duration": DURATIONS,
+    "audio": GALLERY_AUDIO_CHOICES,
+    "status": STATUSES,
+    "model": MODELS,
+}
+TEXT_PARAMS = ("q", "author", "grid_id")
+DATE_PARAMS = ("since", "until")
+PAGE_PARAM = "page"  # 1-based, absent on page 1
+DETAIL_PARAM = "id"
+URL_PARAMS = (*FILTER_CHOICES, *TEXT_PARAMS, *DATE_PARAMS, "starred", PAGE_PARAM, DETAIL_PARAM)
 
 
 def history(
@@ -33,6 +57,130 @@ def page_with_count(
     """Page `page` (from 0; past the end, the last page) of the history, newest first, with the count
     the pager shows: exact below a bound, else "at least", and as costly at a million as at a thousand."""
     return services.store.page_with_count(query, number=page, size=page_size)
+
+
+# ---------------------------------------------------------------------- the gallery's link and pages
+
+
+def _either(values: tuple[str, ...]) -> str:
+    return ", ".join(values[:-1]) + f" or {values[-1]}" if len(values) > 1 else values[0]
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def url_problems(params: Mapping[str, Sequence[str]]) -> list[str]:
+    "A sentence for every URL parameter value the gallery ignores (Streamlit drops them silently)."
+    out = []
+    for key, values in params.items():
+        for value in values:
+            if key in FILTER_CHOICES and value and value not in FILTER_CHOICES[key]:
+                out.append(f"Ignored {key}={value}: use {_either(FILTER_CHOICES[key])}.")
+            elif key in DATE_PARAMS and value and not _is_date(value):
+                out.append(f"Ignored {key}={value}: use a date like {date.today().isoformat()}.")
+            elif key == "starred" and value and value.lower() not in ("true", "false"):
+                out.append(f"Ignored starred={value}: use true.")
+            elif key == PAGE_PARAM and page_number(value) is None:
+                out.append(f"Ignored page={value}: use a page number such as 2.")
+            elif key not in URL_PARAMS:
+                known = ", ".join(k for k in URL_PARAMS if k != DETAIL_PARAM)
+                out.append(f"Ignored {key}={value}: the gallery has no such filter (it knows {known}).")
+    return out
+
+
+def page_number(value: str | None) -> int | None:
+    "The 1-based page a `?page=` value names, or None when it names none."
+    if value is None or not value.strip().isdigit() or int(value) < 1:
+        return None
+    return int(value)
+
+
+def gallery_query(values: Mapping[str, Any]) -> GalleryQuery:
+    "The store query the search box and filters hold (their values by URL parameter name)."
+    audio = values.get("audio")
+    since, until = values.get("since"), values.get("until")
+    return GalleryQuery(
+        text=values.get("q") or "",
+        resolution=values.get("resolution") or [],
+        aspect_ratio=values.get("aspect_ratio") or [],
+        duration=values.get("duration") or [],
+        status=values.get("status") or [],
+        model=values.get("model") or [],
+        author=[a.strip() for a in (values.get("author") or "").split(",") if a.strip()],
+        generate_audio=None if audio is None else audio == "on",
+        starred=True if values.get("starred") else None,
+        grid_id=(values.get("grid_id") or "").strip() or None,
+        since=since.isoformat() if isinstance(since, date) else None,
+        until=until.isoformat() if isinstance(until, date) else None,
+    )
+
+
+# Filter names as the folded panel's label says them, by URL parameter, and the query field each sets.
+FILTER_LABELS = {
+    "resolution": ("resolution", "resolution"),
+    "aspect_ratio": ("aspect ratio", "aspect_ratio"),
+    "duration": ("duration", "duration"),
+    "audio": ("audio", "generate_audio"),
+    "status": ("status", "status"),
+    "model": ("model", "model"),
+    "author": ("author", "author"),
+    "grid_id": ("comparison", "grid_id"),
+    "since": ("from", "since"),
+    "until": ("to", "until"),
+    "starred": ("starred", "starred"),
+}
+
+
+def active_filters(query: GalleryQuery, url: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+    """The filters (not the search) that are on, for a folded filter panel's label: set in the
+    query, or in the link (whose values the widgets take only once they are drawn)."""
+    url = url or {}
+    on = []
+    for param, (label, field) in FILTER_LABELS.items():
+        in_query = getattr(query, field) not in (None, [], "")
+        in_url = any(v for v in url.get(param, [])) and not url_problems({param: list(url[param])})
+        if in_query or in_url:
+            on.append(label)
+    return on
+
+
+@dataclass(frozen=True)
+class GalleryPage:
+    "One page of the gallery: its generations, its number (from 1) and how many match, as far as counted."
+
+    gens: list[Generation]
+    page: int  # 1-based; a page past the end comes back as the last one
+    total: GalleryCount
+    page_size: int = GALLERY_PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        "Pages known so far (at least this many when the count stopped at its bound)."
+        return max(1, -(-self.total.n // self.page_size))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages or not self.total.exact
+
+    def where(self) -> str:
+        "'25–48 of 30' or, when the count stopped, '25–48 of 10,000+ · page 2 of 417+'."
+        more = "" if self.total.exact else "+"  # a count that stopped is "at least"
+        first = (self.page - 1) * self.page_size + 1
+        last = min(first + self.page_size - 1, self.total.n)
+        return f"{first:,}–{last:,} of {self.total.n:,}{more} · page {self.page} of {self.pages:,}{more}"
+
+
+def gallery_page(
+    services: Services, query: GalleryQuery, page: int = 1, *, page_size: int = GALLERY_PAGE_SIZE
+) -> GalleryPage:
+    "Page `page` (from 1; past the end, the last page) of a search, with its bounded count."
+    shown = page_with_count(services, query, page=max(1, page) - 1, page_size=page_size)
+    return GalleryPage(shown.gens, shown.number + 1, shown.total, page_size)
 
 
 # ---------------------------------------------------------------------- curation

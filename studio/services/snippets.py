@@ -181,9 +181,7 @@ def _python(node: dict[str, Any], flow: str, base_url: str) -> str:
         output=SNIPPET_OUTPUT,
         params=_py_literal(node),
     )
-    tail = PY_TAIL.replace("{FINAL}", _py_set(FINAL_RUN_STATUSES)).replace(
-        "{PRODUCED}", _py_set(PRODUCED_RUN_STATUSES)
-    )
+    tail = PY_TAIL.replace("{FINAL}", _py_set(FINAL_RUN_STATUSES)).replace("{PRODUCED}", _py_set(PRODUCED_RUN_STATUSES))
     return head + (PY_ONE_CALL if flow == "one_call" else PY_THREE_CALL) + tail
 
 
