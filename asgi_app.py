@@ -7,6 +7,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from studio import settings as studio_settings
+from studio.ui import warm_up
 from studio.web import make_lifespan, make_routes
 
 # The page files live in pages/ (the layout the product asks for) and are routed by st.navigation.
@@ -16,4 +17,5 @@ from studio.web import make_lifespan, make_routes
 PagesManager.uses_pages_directory = False
 
 settings = studio_settings.load()
+warm_up()  # Streamlit's one-time costs, paid at boot rather than by the first visitor
 app = st.App("streamlit_app.py", lifespan=make_lifespan(lambda: settings), routes=make_routes(settings))

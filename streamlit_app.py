@@ -1,5 +1,5 @@
 """Streamlit entry script: builds the studio once per process, shows the API mode (in the sidebar,
-and compactly above the page on a phone, where the sidebar is folded away), routes pages, and
+and in one line above every page, for phones, where the sidebar is folded away), routes pages, and
 watches this session's runs from the sidebar on every page."""
 
 import streamlit as st

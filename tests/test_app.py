@@ -118,7 +118,6 @@ def test_takes_that_end_with_a_cancellation_say_so(idle):
 def test_the_mode_is_also_shown_compactly_above_the_page_for_phones(entry):
     entry.run()
     assert "Mosaic" in entry.container("studio_mode_badge").caption[0].value
-    assert any("@media (max-width: 768px)" in body for body in sent_html(entry))
 
 
 def test_simulator_mode_is_announced(keyless):
