@@ -29,9 +29,9 @@ def wait_for_url(page: Page, *parts: str, absent: tuple[str, ...] = ()) -> str:
 
 
 def settle(page: Page) -> None:
-    "Wait for the script run, the lazily drawn filter widgets and every thumbnail to be loaded."
+    "Wait for the script run, the search box and every thumbnail to be loaded."
     wait_for_app(page)
-    expect(page.locator(".st-key-resolution [role=combobox]")).to_be_visible()
+    expect(page.locator(".st-key-q input")).to_be_visible()
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=stImage] img')]"
         ".every(i => i.complete && i.naturalWidth > 0)",
@@ -99,6 +99,7 @@ def test_find_a_video_by_its_prompt_open_it_and_share_a_filtered_link(page: Page
     fresh.goto(f"{studio_server}/gallery?q=zebra&resolution=720p")
     settle(fresh)
     expect(fresh.locator(".st-key-q input")).to_have_value("zebra")
+    fresh.get_by_text("Filters · 1 on: resolution").click()  # folded by default; the label says what is on
     expect(fresh.locator(".st-key-resolution")).to_contain_text("720p")
     expect(zebra_card(fresh)).to_be_visible()
     screenshot(fresh, "gallery-filtered")
@@ -109,4 +110,10 @@ def test_find_a_video_by_its_prompt_open_it_and_share_a_filtered_link(page: Page
     expect(fresh.get_by_text("Ignored resolution=4k: use 480p, 720p or 1080p.")).to_be_visible()
     expect(zebra_card(fresh)).to_be_visible()  # the valid part of the link still applies
     screenshot(fresh, "gallery-bad-link")
+
+    # The page number is in the link: a reload stays on it (one page here, so ?page=5 comes back as 1).
+    fresh.goto(f"{studio_server}/gallery?q=zebra&page=5")
+    settle(fresh)
+    wait_for_url(fresh, "q=zebra", absent=("page=",))
+    expect(zebra_card(fresh)).to_be_visible()
     fresh.close()
