@@ -58,7 +58,8 @@ def launch_on_create(app: AppTest, prompt: str) -> list[str]:
     "Run a prompt from Create; returns the ids this session now waits for."
     app.run()
     app.text_area(key="create_prompt").set_value(prompt)
-    app.button(key="create_run").click().run()
+    (button,) = app.container("create_run").button
+    button.click().run()
     assert not app.exception, app.exception
     return [i for ids in app.session_state[ui.WATCHING_KEY].values() for i in ids]
 
