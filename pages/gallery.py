@@ -27,7 +27,12 @@ FLOW_LABELS = {"one_call": "The studio's way (one call per video)", "three_call"
 
 def _clear_filters() -> None:
     "Back to the whole gallery (bound widgets change through session_state, never st.query_params)."
-    cleared = {key: [] for key in svc.FILTER_CHOICES} | {"audio": None, "since": None, "until": None, "starred": False}
+    cleared: dict[str, object] = {key: [] for key in svc.FILTER_CHOICES} | {
+        "audio": None,
+        "since": None,
+        "until": None,
+        "starred": False,
+    }
     st.session_state.update(cleared | dict.fromkeys(svc.TEXT_PARAMS, ""))
 
 
@@ -117,8 +122,9 @@ def card(view: svc.RunWait) -> None:
     "One generation as a card: thumbnail (or progress), prompt preview, settings, open button."
     gen = view.gen
     with st.container(border=True, key=f"gallery_card_{gen.id}"):
-        if gen.status == "done" and gen.thumb_path:
-            st.image(ui.media_url(gen.thumb_path), width="stretch")
+        thumb = ui.media_url(gen.thumb_path) if gen.status == "done" else None
+        if thumb:
+            st.image(thumb, width="stretch")
         elif gen.is_active:
             ui.run_progress(view)
         else:

@@ -9,7 +9,14 @@ import pytest
 from support import GALLERY, open_page, wait_until
 
 from studio import services as svc
-from studio.models import VideoGenerationParams
+from studio.models import Generation, VideoGenerationParams
+
+
+def found(studio, gen_id: str) -> Generation:
+    "The generation, which the test expects to exist."
+    gen = svc.get(studio, gen_id)
+    assert gen is not None, gen_id
+    return gen
 
 
 def add_done(studio, prompt: str, *, created_at: str | None = None, grid_id: str | None = None, **params) -> str:
@@ -219,7 +226,7 @@ def test_star_rating_tags_and_notes_are_saved_and_bad_tags_keep_the_text(idle):
     at.text_input(key=f"detail_tags_{gen_id}").set_value("hero, client A")
     at.text_area(key=f"detail_notes_{gen_id}").set_value("Use for the launch")
     at.button(key=f"detail_save_{gen_id}").click().run()
-    gen = svc.get(idle, gen_id)
+    gen = found(idle, gen_id)
     assert (gen.starred, gen.rating, gen.tag_list, gen.notes) == (True, 4, ["hero", "client A"], "Use for the launch")
     assert "Tags and notes saved." in [s.value for s in at.success]
     too_long = "x" * (svc.MAX_TAG_CHARS + 1)
@@ -227,7 +234,7 @@ def test_star_rating_tags_and_notes_are_saved_and_bad_tags_keep_the_text(idle):
     at.button(key=f"detail_save_{gen_id}").click().run()
     assert f"at most {svc.MAX_TAG_CHARS} characters" in at.error[0].value
     assert at.text_input(key=f"detail_tags_{gen_id}").value == f"hero, {too_long}"
-    assert svc.get(idle, gen_id).tag_list == ["hero", "client A"]
+    assert found(idle, gen_id).tag_list == ["hero", "client A"]
 
 
 @pytest.mark.parametrize("keep", ["prompt", "settings"])
@@ -283,7 +290,7 @@ def test_a_running_generation_cannot_be_deleted_but_can_be_cancelled(idle):
     assert f"detail_delete_{gen_id}" not in [b.key for b in at.button]
     assert at.get("progress")  # the card shows progress instead of a thumbnail
     at.button(key=f"detail_cancel_{gen_id}").click().run()
-    assert svc.get(idle, gen_id).status == "cancelled"
+    assert found(idle, gen_id).status == "cancelled"
     assert f"detail_retry_{gen_id}" in [b.key for b in at.button]
 
 
@@ -318,7 +325,7 @@ def test_cards_follow_a_running_generation_until_its_thumbnail_shows(idle):
     assert at.get("progress")[0].proto.text.startswith("⏳ waiting to start · ") and not at.image
     idle.runner.start()  # the worker picks the job up while the page keeps rerunning
     wait_until(at, lambda at: bool(at.image), timeout=60)
-    assert at.image[0].value == [f"http://localhost:8501/files/{svc.get(idle, gen_id).thumb_path}"]
+    assert at.image[0].value == [f"http://localhost:8501/files/{found(idle, gen_id).thumb_path}"]
     assert not at.get("progress") and texts(at) == ["A slow sunrise"]
 
 

@@ -100,7 +100,7 @@ def page_number(value: str | None) -> int | None:
     return int(value)
 
 
-def gallery_query(values: Mapping[str, Any]) -> GalleryQuery:
+def gallery_query(values: Mapping[Any, Any]) -> GalleryQuery:
     "The store query the search box and filters hold (their values by URL parameter name)."
     audio = values.get("audio")
     since, until = values.get("since"), values.get("until")

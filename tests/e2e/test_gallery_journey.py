@@ -80,7 +80,7 @@ def test_find_a_video_by_its_prompt_open_it_and_share_a_filtered_link(page: Page
     url = wait_for_url(page, "id=", "q=zebra")
     gen_id = url.split("id=")[1].split("&")[0]
     page.wait_for_function(f"() => document.querySelector('{DIALOG} video')?.readyState >= 1", timeout=15_000)
-    assert dialog.locator("video").get_attribute("src").startswith(f"{studio_server}/files/")
+    assert (dialog.locator("video").get_attribute("src") or "").startswith(f"{studio_server}/files/")
     expect(dialog.locator("[data-testid=stCode]").first).to_contain_text(PROMPT)
     dialog.get_by_text("Ids and checksum").click()
     expect(dialog).to_contain_text(gen_id)

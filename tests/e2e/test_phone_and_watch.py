@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from browser import StudioServer, screenshot, wait_for_app
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from studio.models import VideoGenerationParams
 from studio.settings import Settings
 from studio.store import HistoryStore
 
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 RUN_TIMEOUT_MS = 45_000
 CARD = "[class*='st-key-gallery_card_']"
 SHOTS = 30  # two gallery pages of 24
