@@ -55,7 +55,7 @@ def render_queue(tracked: list[svc.RunWait]) -> None:
                     ui.act(svc.cancel, gen.id)
             if wait.stuck:
                 st.warning(
-                    f"Stuck: Mosaic has shown no progress on this run for over {fmt.elapsed(svc.STUCK_AFTER_S)} "
+                    f"Stuck: Mosaic has shown no progress on this run for {fmt.elapsed(wait.idle_s)} "
                     f"(submitted {fmt.elapsed(wait.since_submitted_s)} ago). Cancel it, then run it again "
                     "from Recently failed.",
                     icon="⚠️",

@@ -160,19 +160,27 @@ def test_a_job_whose_video_is_being_saved_cannot_be_cancelled(idle):
     assert not [b for b in at.button if b.key == f"status_cancel_{gen_id}"]
 
 
-def started_ago(services: svc.Services, gen_id: str, seconds: float) -> None:
-    "Make a queued run look as if Mosaic accepted it `seconds` ago and the model is working on it."
-    when = (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat(timespec="microseconds")
-    assert services.store.transition(gen_id, ("queued",), "running", submitted_at=when, run_id=f"run-{gen_id}")
+def ago(seconds: float) -> str:
+    return (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat(timespec="microseconds")
+
+
+def started_ago(services: svc.Services, gen_id: str, seconds: float, *, generating_for: float | None = None) -> None:
+    "Make a queued run look as if Mosaic accepted it `seconds` ago (and the model started later)."
+    assert services.store.transition(gen_id, ("queued",), "running", submitted_at=ago(seconds), run_id=f"run-{gen_id}")
+    if generating_for is not None:
+        services.store.update_job(gen_id, generating_since=ago(generating_for))
 
 
 def test_a_generating_run_shows_how_long_it_has_run_and_the_time_left(idle):
-    (gen_id,) = queue_some(idle)
-    started_ago(idle, gen_id, 90)
+    waiting, working = queue_some(idle, 2)
+    started_ago(idle, waiting, 90)
+    started_ago(idle, working, 90, generating_for=60)
     at = open_page(STATUS, idle)
-    (bar,) = at.get("progress")
-    # 720p takes 3–6 min upstream (studio.costs), so after 1.5 min there are 1.5–4.5 min left.
-    assert re.fullmatch(r"🎬 generating · 1 min 3\d s · about 1–5 min left", bar.proto.text), bar.proto.text
+    first, second = (bar.proto for bar in at.get("progress"))
+    # 720p takes 3–6 min upstream (studio.costs), so 1.5 min after submission 1.5–4.5 min are left.
+    assert re.fullmatch(r"📤 sent to Mosaic, waiting for the model · 1 min 3\d s · about 1–5 min left", first.text)
+    assert re.fullmatch(r"🎬 generating · 1 min( \d s)? · about 1–5 min left", second.text), second.text
+    bar = at.get("progress")[1]
     assert 0.2 < bar.proto.value / 100 < 0.95  # driven by time, not stuck at 10 %
     assert not at.warning
 
@@ -187,7 +195,7 @@ def test_a_run_past_its_expected_time_says_so_before_it_is_stuck(idle):
 
 def test_a_stuck_run_is_called_stuck_with_its_time_and_offers_cancel(idle):
     (gen_id,) = queue_some(idle)
-    started_ago(idle, gen_id, svc.STUCK_AFTER_S + 60)
+    started_ago(idle, gen_id, idle.settings.stuck_after + 60)
     at = open_page(STATUS, idle)
     (warning,) = at.warning
     assert warning.value.startswith("Stuck") and "submitted 21 min ago" in warning.value

@@ -115,7 +115,6 @@ from .snippets import (
     draft_from,
 )
 from .watch import (
-    STUCK_AFTER_S,
     Ended,
     RunWait,
     active_count,
@@ -149,7 +148,6 @@ __all__ = [
     "SNIPPET_KEY",
     "SNIPPET_OUTPUT",
     "SNIPPET_POLL_S",
-    "STUCK_AFTER_S",
     "TEXT_PARAMS",
     "UPLOAD_TYPES",
     "URL_PARAMS",

@@ -5,9 +5,11 @@ ended since they last looked, for a toast and a browser notification on any page
 "A person's runs": until the studio knows who people are, they are the runs launched or watched
 from one browser session (the pages keep their ids in the session); see `ended`.
 
-The time left comes from the latency model in `studio.costs` (Seedance 2's minutes per
-resolution), or, for the built-in simulator, from its configured latency; it is counted from the
-moment Mosaic accepted the run.
+Phases, their times and the stuck flag come from the job runner (`JobRunner.phases`: a run is
+stuck after `settings.stuck_after` seconds, 20 minutes by default, without progress). The time
+left comes from the latency model in `studio.costs` (Seedance 2's minutes per resolution), or, for
+the built-in simulator, from its configured latency; it is counted from the moment Mosaic
+accepted the run.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from .. import costs
 from .. import format as fmt
@@ -23,7 +24,6 @@ from ..models import ACTIVE_STATUSES, FINAL_STATUSES, Generation
 from .app import Services
 from .generations import JobView, progress
 
-STUCK_AFTER_S = 20 * 60  # no progress for this long, and a run is called stuck (issue 6, §4)
 MOST_DONE = 0.95  # a bar driven by time never claims to be finished before the video is saved
 AUTO_SECONDS = 10  # an `auto` length is 5–10 s: estimate the longer one
 
@@ -34,17 +34,6 @@ PHASE_WORDS = {
     "saving": "saving the video",
 }
 PHASE_ICONS = {"queued": "⏳", "submitted": "📤", "generating": "🎬", "saving": "⬇️"}
-
-
-def _age_s(stamp: str | None, now: datetime) -> float | None:
-    if not stamp:
-        return None
-    try:
-        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    return max(0.0, (now - when).total_seconds())
 
 
 @dataclass(frozen=True)
@@ -59,6 +48,7 @@ class RunWait(JobView):
     since_submitted_s: float | None = None
     expected_s: tuple[float, float] = (0.0, 0.0)
     stuck: bool = False
+    idle_s: float | None = None  # seconds since the last progress was seen (while waiting on Mosaic)
 
     @property
     def active(self) -> bool:
@@ -88,7 +78,7 @@ class RunWait(JobView):
         if self.phase_elapsed_s is not None:
             parts.append(fmt.elapsed(self.phase_elapsed_s))
         if self.stuck:
-            parts.append(f"no progress for over {fmt.elapsed(STUCK_AFTER_S)}: it may be stuck")
+            parts.append(f"no progress for {fmt.elapsed(self.idle_s)}: it may be stuck")
         elif self.overdue:
             low, high = self.expected_s
             parts.append(f"taking longer than usual ({fmt.elapsed(low)} to {fmt.elapsed(high)})")
@@ -120,40 +110,30 @@ def expected_seconds(services: Services, gen: Generation) -> tuple[float, float]
     return costs.expected_seconds(gen.params)
 
 
-def _phase(gen: Generation, now: datetime) -> tuple[str, float | None]:
-    "The phase and seconds in it, from what the history records."
-    if gen.status in ("queued", "submitting"):
-        return "queued", _age_s(gen.created_at, now)
-    if gen.status == "running":
-        return "generating", _age_s(gen.submitted_at, now)
-    if gen.status == "downloading":
-        return "saving", None
-    return gen.status, None
-
-
-def waits(services: Services, ids: Sequence[str], *, now: datetime | None = None) -> list[RunWait]:
+def waits(services: Services, ids: Sequence[str]) -> list[RunWait]:
     "The runs in the order given, each with its phase, elapsed time, time left and stuck flag."
-    now = now or datetime.now(UTC)
+    views = progress(services, ids)
+    phases = services.runner.phases([v.gen.id for v in views])
     out = []
-    for view in progress(services, ids):
-        gen = view.gen
-        phase, in_phase = _phase(gen, now)
-        since = _age_s(gen.submitted_at, now) if gen.status not in FINAL_STATUSES else gen.elapsed_s
+    for view in views:
+        gen, phase = view.gen, phases.get(view.gen.id)
         expected = expected_seconds(services, gen)
+        since = phase.since_submitted_s if phase else None
         value = view.progress
-        if phase == "generating" and since is not None and expected[1] > 0:
+        if phase and phase.phase in ("submitted", "generating") and since is not None and expected[1] > 0:
+            # Driven by time while Mosaic works: the middle of the expected range is MOST_DONE.
             value = max(value, min(MOST_DONE, since / ((expected[0] + expected[1]) / 2) * MOST_DONE))
-        stuck = phase == "generating" and since is not None and since > STUCK_AFTER_S
         out.append(
             RunWait(
                 gen,
                 min(value, 1.0),
                 view.last_error,
-                phase=phase,
-                phase_elapsed_s=in_phase,
+                phase=phase.phase if phase else gen.status,
+                phase_elapsed_s=phase.phase_elapsed_s if phase else None,
                 since_submitted_s=since,
                 expected_s=expected,
-                stuck=stuck,
+                stuck=bool(phase and phase.stuck),
+                idle_s=phase.idle_s if phase else None,
             )
         )
     return out
