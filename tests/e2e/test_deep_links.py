@@ -19,5 +19,5 @@ def test_deep_links_make_no_failing_request(page: Page, studio_server):
         failed = [(status, url) for status, url in answers if status >= 400]
         assert not failed, f"{link}: {failed}"
         page_path = link.split("?")[0]
-        assert answers[0] == (200, studio_server + link)
+        assert (200, studio_server + link) in answers
         assert not [url for _, url in answers if f"{page_path}/_stcore/" in url]

@@ -9,9 +9,11 @@ import re
 from browser import StudioServer, screenshot, wait_for_app
 from playwright.sync_api import Page, expect
 
+from studio.models import output_size
+
 PROMPT = "An origami crane unfolding over a quiet harbour at dawn"
-RESOLUTIONS = {"480p": 480, "720p": 720, "1080p": 1080}
-RATIOS = {"16:9": 16 / 9, "1:1": 1.0, "9:16": 9 / 16}
+RESOLUTIONS = ("480p", "720p", "1080p")
+RATIOS = ("16:9", "1:1", "9:16")
 CELLS = "[class*='st-key-grid_cell_']"
 CARD = "[class*='st-key-gallery_card_']"
 
@@ -32,8 +34,8 @@ def pick(page: Page, key: str, option: str) -> None:
 
 
 def expected_size(resolution: str, ratio: str) -> tuple[int, int]:
-    short, r = RESOLUTIONS[resolution], RATIOS[ratio]
-    return (round(short * r / 2) * 2, short) if r >= 1 else (short, round(short / r / 2) * 2)
+    "Seedance 2's output size (seedance-2.md), which the simulator renders."
+    return output_size(resolution, ratio)
 
 
 def test_first_day_compare_then_find_it_the_next_day(page: Page, tmp_path):
