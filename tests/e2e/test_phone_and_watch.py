@@ -39,7 +39,18 @@ def filled_studio(tmp_path_factory):
     server.stop()
 
 
+# Records the browser notifications the page shows (their text), and keeps them from the desktop.
+RECORD_NOTIFICATIONS = """
+window.__notes = [];
+class RecordedNotification { constructor(title, options) { window.__notes.push([title, options.body]); } }
+RecordedNotification.permission = "granted";
+RecordedNotification.requestPermission = async () => "granted";
+window.Notification = RecordedNotification;
+"""
+
+
 def test_a_run_launched_on_create_is_announced_on_the_gallery(page: Page, filled_studio):
+    page.add_init_script(RECORD_NOTIFICATIONS)
     page.goto(filled_studio)
     wait_for_app(page)
     box = page.locator(".st-key-create_prompt textarea")
@@ -53,6 +64,8 @@ def test_a_run_launched_on_create_is_announced_on_the_gallery(page: Page, filled
     expect(page.get_by_role("heading", name="Gallery")).to_be_visible()
     toast = page.get_by_test_id("stToast").filter(has_text="Your run finished")
     expect(toast).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    page.wait_for_function("() => window.__notes.length > 0", timeout=5_000)
+    assert page.evaluate("window.__notes") == [["Mosaic Prompt Studio", "Your run finished: the video is ready."]]
     screenshot(page, "watch-toast-on-gallery")
 
 
