@@ -22,7 +22,7 @@ from support import TEST_KEY, settings_for
 from studio import media
 from studio import services as svc
 from studio.errors import JobError
-from studio.models import VideoGenerationParams
+from studio.models import Generation, VideoGenerationParams
 from studio.simulator import Faults, SimConfig, Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +35,13 @@ pytestmark = pytest.mark.usefixtures("clean_sim")  # every test starts with no f
 def agent_runs(sim, gens) -> Counter:
     "Runs the simulator created on each agent the generations used."
     return Counter({g.agent_id: sim.runs_for_agent(g.agent_id) for g in gens})
+
+
+def stored(services, gen_id: str) -> Generation:
+    "The generation as the store holds it now; it must exist."
+    gen = services.store.get(gen_id)
+    assert gen is not None, gen_id
+    return gen
 
 
 def params(**kw) -> VideoGenerationParams:
@@ -51,7 +58,7 @@ def test_generation_is_downloaded_probed_and_recorded(studio, sim):
     assert abs(facts.duration_s - 4) < 0.3 and gen.has_audio and facts.has_audio
     assert gen.sha256 == media.sha256_file(path) and gen.file_size == path.stat().st_size
     assert studio.media_path(gen.thumb_path).read_bytes()[:2] == b"\xff\xd8"  # JPEG
-    assert gen.run_id and gen.elapsed_s > 0 and gen.finished_at
+    assert gen.run_id and gen.elapsed_s is not None and gen.elapsed_s > 0 and gen.finished_at
     assert not list(path.parent.glob("*.part"))
 
 
@@ -146,7 +153,7 @@ def test_random_faults_on_a_grid_give_one_run_per_cell(sim, studio):
 def test_failed_run_shows_mosaics_message_and_can_be_retried(sim, studio):
     sim.script_fault("run_fail", route="run")
     [gen] = svc.wait_for(studio, svc.generate(studio, params()), timeout=60)
-    assert gen.status == "failed" and "failed" in gen.error.lower()
+    assert gen.status == "failed" and "failed" in str(gen.error).lower()
     svc.retry(studio, gen.id)
     [again] = svc.wait_for(studio, [gen.id], timeout=60)
     assert again.status == "done" and again.attempt == 2 and again.run_id != gen.run_id
@@ -155,14 +162,14 @@ def test_failed_run_shows_mosaics_message_and_can_be_retried(sim, studio):
 def test_needs_credits_is_explained(sim, studio):
     sim.script_fault("needs_credits", route="run")
     [gen] = svc.wait_for(studio, svc.generate(studio, params()), timeout=60)
-    assert gen.status == "failed" and "credits" in gen.error.lower()
+    assert gen.status == "failed" and "credits" in str(gen.error).lower()
 
 
 def test_api_rejection_fails_at_once_with_detail(studio):
     bad = params(selected_context={"images": ["no-such-upload"]})
     [gen] = svc.wait_for(studio, svc.generate(studio, bad), timeout=60)
     assert gen.status == "failed"
-    assert "HTTP 400" in gen.error and "no-such-upload" in gen.error
+    assert gen.error and "HTTP 400" in gen.error and "no-such-upload" in gen.error
 
 
 def test_cancel_queued_and_running(sim, tmp_path):
@@ -170,13 +177,13 @@ def test_cancel_queued_and_running(sim, tmp_path):
     try:
         queued = svc.generate(services, params())[0]
         svc.cancel(services, queued)
-        assert services.store.get(queued).status == "cancelled"
+        assert stored(services, queued).status == "cancelled"
         with pytest.raises(JobError):
             svc.cancel(services, queued)
         running = svc.generate(services, params(duration="15"))[0]
         services.runner.start()
         deadline = time.monotonic() + 30
-        while services.store.get(running).status != "running" and time.monotonic() < deadline:
+        while stored(services, running).status != "running" and time.monotonic() < deadline:
             time.sleep(0.05)
         svc.cancel(services, running)
         [gen] = svc.wait_for(services, [running], timeout=30)
@@ -244,7 +251,9 @@ def test_kill_9_mid_grid_then_resume_submits_nothing_twice(sim, tmp_path):
     proc.wait(10)
     resumed = svc.build_services(settings_for(sim, data))
     try:
-        gens = resumed.store.grid_cells(resumed.store.page(limit=1)[0].grid_id)
+        grid_id = resumed.store.page(limit=1)[0].grid_id
+        assert grid_id is not None
+        gens = resumed.store.grid_cells(grid_id)
         gens = svc.wait_for(resumed, [g.id for g in gens], timeout=120)
     finally:
         resumed.close()
@@ -343,18 +352,19 @@ def test_keyless_studio_resumes_runs_after_a_restart(tmp_path):
     assert first.mode == "simulator"
     gen_id = svc.generate(first, params(duration="4"))[0]
     deadline = time.monotonic() + 30
-    while first.store.get(gen_id).status != "running" and time.monotonic() < deadline:
+    while stored(first, gen_id).status != "running" and time.monotonic() < deadline:
         time.sleep(0.05)
-    run_id = first.store.get(gen_id).run_id
+    run_id = stored(first, gen_id).run_id
     first.close()  # the in-process simulator stops with it, mid-run
     second = svc.build_services(settings)
     try:
         [gen] = svc.wait_for(second, [gen_id], timeout=60)
-        assert second.simulator.stats()["runs_total"] == 1
+        assert second.simulator is not None and second.simulator.stats()["runs_total"] == 1
     finally:
         second.close()
     assert gen.status == "done", gen.error
-    assert gen.run_id == run_id and second.media_path(gen.video_path).is_file()
+    video = second.media_path(gen.video_path)
+    assert gen.run_id == run_id and video is not None and video.is_file()
 
 
 @pytest.fixture
@@ -387,6 +397,7 @@ def test_cancel_after_a_lost_answer_cancels_that_run_and_nobody_adopts_it(slow_r
     b = svc.generate(studio, params(prompt="Take B", resolution="480p", aspect_ratio="9:16", duration="6"))[0]
     [took_b] = svc.wait_for(studio, [b], timeout=60)
     assert took_b.status == "done" and took_b.run_id != took_a.run_id
+    assert took_b.duration_s is not None
     assert (took_b.width, took_b.height, round(took_b.duration_s)) == (496, 864, 6)
     assert took_b.agent_id == took_a.agent_id  # the pooled agent was handed on
     assert sim.runs_for_agent(took_b.agent_id) == 2  # A's (cancelled) and B's own

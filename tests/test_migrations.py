@@ -76,7 +76,8 @@ def test_upgrade_from_previous_schema_keeps_rows(tmp_path, stop_before):
 
     store = HistoryStore(path)
     assert migrations.pending(store.db) == []
-    assert store.get("old1").prompt == "an old neon street"
+    old = store.get("old1")
+    assert old is not None and old.prompt == "an old neon street"
     assert [g.id for g in store.page(GalleryQuery(text="neon"))] == ["old1"]
     new_id = store.add_generation(VideoGenerationParams(prompt="a new neon sign"))
     assert {g.id for g in store.page(GalleryQuery(text="neon"))} == {"old1", new_id}

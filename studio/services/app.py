@@ -76,18 +76,18 @@ def build_services(
     settings = settings or load()
     store = HistoryStore(settings.db_path)
     base_url = settings.base_url
-    if settings.simulated and simulator is None:
-        # The simulator keeps its state beside the history, so runs in flight survive a restart.
-        sim_dir = Path(settings.data_dir) / SIMULATOR_DIR
-        simulator = Simulator(
-            SimConfig(
-                latency=settings.sim_latency,
-                latency_per_second=settings.sim_latency_per_second,
-                media_dir=sim_dir,
-                state_file=sim_dir / "state.json",
-            )
-        ).start()
     if settings.simulated:
+        if simulator is None:
+            # The simulator keeps its state beside the history, so runs in flight survive a restart.
+            sim_dir = Path(settings.data_dir) / SIMULATOR_DIR
+            simulator = Simulator(
+                SimConfig(
+                    latency=settings.sim_latency,
+                    latency_per_second=settings.sim_latency_per_second,
+                    media_dir=sim_dir,
+                    state_file=sim_dir / "state.json",
+                )
+            ).start()
         base_url = simulator.base_url
         settings = _polling_for_simulator(settings)
     client = MosaicClient.from_settings(settings, base_url=base_url)
