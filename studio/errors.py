@@ -16,6 +16,7 @@
     │       └── ServerError            5xx
     ├── SettingsError                a setting (environment or secrets.toml) is missing its mark
     ├── StoreError                   the local history could not be read or written
+    ├── MediaError                   a video file is unreadable or damaged, or could not be rendered
     └── JobError                     a job cannot do what was asked (e.g. cancel a finished run)
 
 No message ever contains the API key: errors are built from status, `detail` and paths only.
@@ -111,6 +112,10 @@ class SettingsError(StudioError):
 
 class StoreError(StudioError):
     "The local history could not be read or written."
+
+
+class MediaError(StudioError):
+    "A video file is unreadable, damaged or could not be rendered; download or render it again."
 
 
 class JobError(StudioError):

@@ -29,7 +29,16 @@ from pathlib import Path
 from typing import IO
 
 from . import media
-from .errors import ApiError, ApiStatusError, JobError, NotFoundError, RateLimitError, ServerError
+from .errors import (
+    ApiError,
+    ApiStatusError,
+    JobError,
+    MediaError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    StoreError,
+)
 from .models import ACTIVE_STATUSES, CANCELLABLE_STATUSES, FINAL_STATUSES, RUN_TERMINAL_STATUSES, Generation, Run
 from .mosaic import MosaicClient
 from .settings import Settings
@@ -223,7 +232,10 @@ class JobRunner:
         "Start the worker thread (idempotent)."
         if self._thread and self._thread.is_alive():
             return self
-        self.media_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.media_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(f"The media folder {self.media_dir} cannot be created: {err.strerror or err}") from err
         self._stop.clear()
         self._pool = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="job")
         self._thread = threading.Thread(target=self._loop, name="job-worker", daemon=True)
@@ -625,13 +637,14 @@ class JobRunner:
             part.unlink(missing_ok=True)
             self._download_failed(gen, err)
             return
-        except (RuntimeError, OSError, ValueError) as err:  # not a playable file
-            self._finish(
-                gen,
-                "failed",
-                error=f"The downloaded file is not a playable video: {err}",
-                from_statuses=("downloading",),
-            )
+        except MediaError as err:  # not a playable file
+            error = f"The downloaded video is not playable: {err}"
+            self._finish(gen, "failed", error=error, from_statuses=("downloading",))
+            return
+        except OSError as err:  # the finished file could not be put in place (disk full, permissions)
+            part.unlink(missing_ok=True)
+            error = f"The video could not be saved: {err.strerror or err}"
+            self._finish(gen, "failed", error=error, from_statuses=("downloading",))
             return
         self._finish(
             gen,

@@ -12,6 +12,8 @@ import math
 import random
 from dataclasses import dataclass
 
+from .errors import ParamsError
+
 REFERENCE_CLIP_S = 5  # the ranges above are for a 5 s clip
 # Longer clips take longer, but far from proportionally (most of the time is queue and setup):
 # each extra second adds 8 % of the 5 s figure, so 10 s ≈ 1.4× and 15 s ≈ 1.8×.
@@ -54,7 +56,9 @@ def band(resolution: str, *, video_reference: bool = False) -> Band:
     try:
         return BANDS[resolution]
     except KeyError:
-        raise ValueError(f"resolution must be one of {', '.join(BANDS)} (got {resolution!r})") from None
+        raise ParamsError(
+            f"Resolution must be one of {', '.join(BANDS)} (got {resolution!r})", field="resolution"
+        ) from None
 
 
 def duration_factor(seconds: float) -> float:

@@ -4,7 +4,8 @@ Sizes come from Seedance 2's table (studio.models.OUTPUT_SIZES); renders are 24 
 
 Renders run the ffmpeg binary bundled with imageio-ffmpeg; probing and thumbnails use PyAV and
 Pillow (there is no ffprobe). Every file is written to a temp name and renamed into place, so a
-reader never sees half a file. No Streamlit and no network here.
+reader never sees half a file. No Streamlit and no network here. A file that cannot be read or
+rendered is a `MediaError`, a size or length no take can have a `ParamsError`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import av
 import imageio_ffmpeg
 from PIL import Image
 
+from .errors import MediaError, ParamsError
 from .models import OUTPUT_SIZES, RESOLUTIONS, output_size
 
 AUTO_ASPECT_RATIO = "16:9"  # frame_size's stand-in for `auto` when no prompt picks one
@@ -79,7 +81,7 @@ def frame_size(resolution: str, aspect_ratio: str) -> tuple[int, int]:
     "(width, height) Seedance 2 makes for a resolution and aspect ratio (`auto`: AUTO_ASPECT_RATIO)."
     ratio = AUTO_ASPECT_RATIO if aspect_ratio == "auto" else aspect_ratio
     if resolution not in RESOLUTIONS or ratio not in OUTPUT_SIZES:
-        raise ValueError(
+        raise ParamsError(
             f"resolution must be one of {', '.join(RESOLUTIONS)} and aspect ratio one of "
             f"{', '.join(OUTPUT_SIZES)} or auto (got {resolution!r}, {aspect_ratio!r})"
         )
@@ -155,18 +157,27 @@ def render_clip(
     file the clip is rendered without text rather than failing.
     """
     if width % 2 or height % 2 or width <= 0 or height <= 0:
-        raise ValueError(f"frame size must be positive and even (got {width}x{height})")
+        raise ParamsError(f"frame size must be positive and even (got {width}x{height})", field="size")
     if (seconds is None) == (frames is None):
-        raise ValueError("give exactly one of seconds and frames")
+        raise TypeError("give exactly one of seconds and frames")  # a caller's bug, not a value
     if seconds is not None:
         if seconds <= 0:
-            raise ValueError(f"seconds must be positive (got {seconds})")
+            raise ParamsError(f"seconds must be positive (got {seconds})", field="duration")
         frames = frame_count(seconds, fps) if fps > 0 else 1
     assert frames is not None
     if frames < 1:
-        raise ValueError(f"frames must be at least 1 (got {frames})")
+        raise ParamsError(f"frames must be at least 1 (got {frames})", field="duration")
     length = frames / fps if fps > 0 else 1.0
     dest = Path(dest)
+    try:
+        _render(dest, width=width, height=height, frames=frames, fps=fps, length=length, audio=audio, text=text)
+    except OSError as err:  # the folder cannot be written, the disk is full, ffmpeg cannot start
+        raise MediaError(f"Could not render {dest.name}: {err.strerror or err}") from err
+
+
+def _render(
+    dest: Path, *, width: int, height: int, frames: int, fps: int, length: float, audio: bool, text: str
+) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
     with tempfile.TemporaryDirectory(prefix="studio-render-") as workdir:
@@ -197,11 +208,11 @@ def render_clip(
             proc = subprocess.run(cmd, capture_output=True, timeout=RENDER_TIMEOUT_S)
         except subprocess.TimeoutExpired as err:
             tmp.unlink(missing_ok=True)
-            raise RuntimeError(f"ffmpeg did not finish within {RENDER_TIMEOUT_S} s rendering {dest.name}") from err
+            raise MediaError(f"ffmpeg did not finish within {RENDER_TIMEOUT_S} s rendering {dest.name}") from err
     if proc.returncode != 0:
         tmp.unlink(missing_ok=True)
         tail = proc.stderr.decode("utf-8", "replace").strip()[-STDERR_TAIL_CHARS:]
-        raise RuntimeError(f"ffmpeg failed (exit {proc.returncode}) rendering {dest.name}: {tail}")
+        raise MediaError(f"ffmpeg failed (exit {proc.returncode}) rendering {dest.name}: {tail}")
     os.replace(tmp, dest)
 
 
@@ -221,9 +232,22 @@ class MediaFacts:
     audio_channels: int = 0
 
 
+def _unreadable(path: Path, err: BaseException) -> MediaError:
+    reason = getattr(err, "strerror", None) or str(err) or type(err).__name__
+    return MediaError(f"{path.name} is not a readable video ({reason}); download or render it again")
+
+
 def probe(path: Path) -> MediaFacts:
-    "Size, duration, streams and codecs of a media file (PyAV; raises av.FFmpegError if unreadable)."
+    "Size, duration, streams and codecs of a media file; `MediaError` if it is missing or unreadable."
     path = Path(path)
+    try:
+        return _probe(path)
+    # PyAV's errors, plus the OSError of a file that vanished; some of PyAV's are also OSErrors.
+    except (av.FFmpegError, OSError) as err:
+        raise _unreadable(path, err) from err
+
+
+def _probe(path: Path) -> MediaFacts:
     with av.open(str(path)) as container:
         video = container.streams.video[0] if container.streams.video else None
         sound = container.streams.audio[0] if container.streams.audio else None
@@ -250,8 +274,31 @@ def probe(path: Path) -> MediaFacts:
 def make_thumbnail(src: Path, dest: Path, width: int = THUMB_WIDTH) -> None:
     "Write a JPEG `width` pixels wide from the frame about 1 s in (the first frame of short clips)."
     src, dest = Path(src), Path(dest)
+    try:
+        image = _frame_near_start(src)
+    except (av.FFmpegError, OSError) as err:
+        raise _unreadable(src, err) from err
+    if image is None:
+        raise MediaError(f"{src.name} has no video frame; download or render it again")
+    height = max(2, round(image.height * width / image.width))
+    image = image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        image.save(tmp, format="JPEG", quality=THUMB_JPEG_QUALITY)
+        os.replace(tmp, dest)
+    except OSError as err:
+        raise MediaError(f"Could not write the thumbnail {dest.name}: {err.strerror or err}") from err
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _frame_near_start(src: Path) -> Image.Image | None:
+    "The frame about THUMB_AT_S in, or None when the file has no video frame."
     image = None
     with av.open(str(src)) as container:
+        if not container.streams.video:
+            return None
         stream = container.streams.video[0]
         duration = container.duration / av.time_base if container.duration else 0.0
         target = THUMB_AT_S if duration > THUMB_AT_S * 1.5 else 0.0
@@ -261,17 +308,7 @@ def make_thumbnail(src: Path, dest: Path, width: int = THUMB_WIDTH) -> None:
             image = frame.to_image()
             if frame.time is None or frame.time >= target:
                 break
-    if image is None:
-        raise RuntimeError(f"no video frame in {src.name}")
-    height = max(2, round(image.height * width / image.width))
-    image = image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        image.save(tmp, format="JPEG", quality=THUMB_JPEG_QUALITY)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+    return image
 
 
 def sha256_file(path: Path) -> str:

@@ -347,11 +347,10 @@ class UploadTicket(ApiModel):
     upload_fields: dict[str, Any] = Field(default_factory=dict)
     max_file_size_bytes: int | None = None
 
-    def asset_id(self, kind: str) -> str:
+    def asset_id(self, kind: str) -> str | None:
+        "The new asset's id (`image_id`, `video_id` or `audio_id`), or None when the answer lacks it."
         value = (self.model_extra or {}).get(f"{kind}_id")
-        if not value:
-            raise ValueError(f"upload answer has no {kind}_id")
-        return str(value)
+        return str(value) if value else None
 
 
 class Credits(ApiModel):

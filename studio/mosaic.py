@@ -33,6 +33,7 @@ from .errors import (
     ApiStatusError,
     ApiTimeoutError,
     ParamsError,
+    SettingsError,
     StoreError,
     error_for_status,
 )
@@ -223,7 +224,7 @@ def _segment(value: str) -> str:
     "One path segment, quoted so an id can never reach another route."
     text = str(value).strip()
     if not text:
-        raise ValueError("an id is required")
+        raise ParamsError("An id is required (got an empty one)", field="id")
     return quote(text, safe="")
 
 
@@ -254,7 +255,7 @@ def _list_params(
 ) -> dict[str, str]:
     "The query of a run listing (limit, from, to, status, cursor), checked before anything is sent."
     if not 1 <= limit <= LIST_LIMIT_MAX:
-        raise ValueError(f"limit must be 1..{LIST_LIMIT_MAX} (got {limit})")
+        raise ParamsError(f"A listing's limit must be 1 to {LIST_LIMIT_MAX} (got {limit})", field="limit")
     params = {"limit": str(limit)}
     if since is not None:
         params["from"] = _timestamp(since)
@@ -306,9 +307,9 @@ class MosaicClient:
         user_agent: str = USER_AGENT,
     ):
         if not api_key or not api_key.strip():
-            raise ValueError("an API key is required")
+            raise SettingsError("MOSAIC_API_KEY is empty; set it, or leave it unset to use the simulator")
         if max_retries < 0:
-            raise ValueError("max_retries must be 0 or more")
+            raise SettingsError(f"STUDIO_MAX_RETRIES must be 0 or more (got {max_retries})")
         self.base_url = str(base_url).rstrip("/")
         self.max_retries = max_retries
         self.retry_budget = retry_budget
@@ -497,7 +498,7 @@ class MosaicClient:
         if operations:
             body["operations"] = list(operations)
         if not body:
-            raise ValueError("update_agent needs operations or metadata to change")
+            raise ParamsError("Nothing to change: give graph operations or a name, description or visibility")
         path = f"/agent/{_segment(agent_id)}/update"
         return self._call(AgentChange, "POST", path, mode=UNSENT, json=body, fill={"agent_id": agent_id})
 
@@ -644,7 +645,7 @@ class MosaicClient:
     ) -> str:
         "Upload a reference file (get_upload_url, POST to storage, finalize); returns its upload id."
         if kind not in UPLOAD_KINDS:
-            raise ValueError(f"kind must be one of {', '.join(UPLOAD_KINDS)} (got {kind!r})")
+            raise ParamsError(f"A reference must be one of {', '.join(UPLOAD_KINDS)} (got {kind!r})", field="kind")
         if isinstance(data, (bytes, bytearray)):
             size = len(data)
         else:
@@ -657,10 +658,9 @@ class MosaicClient:
         content_type = content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
 
         ticket = self._call(UploadTicket, "POST", f"/uploads/{kind}/get_upload_url", mode=UNSENT)
-        try:
-            asset_id = ticket.asset_id(kind)
-        except ValueError as err:
-            raise ApiError(f"POST /uploads/{kind}/get_upload_url: unexpected answer from Mosaic ({err})") from err
+        asset_id = ticket.asset_id(kind)
+        if asset_id is None:
+            raise ApiError(f"POST /uploads/{kind}/get_upload_url: unexpected answer from Mosaic (no {kind}_id)")
         limit = ticket.max_file_size_bytes
         if limit is not None and size > limit:
             raise ParamsError(

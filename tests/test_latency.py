@@ -9,6 +9,7 @@ import statistics
 import pytest
 
 from studio import latency
+from studio.errors import ParamsError
 
 MINUTE = 60.0
 DRAWS = 4000
@@ -54,5 +55,5 @@ def test_draws_are_deterministic_per_seed():
 
 
 def test_unknown_resolution_is_refused():
-    with pytest.raises(ValueError, match="4k"):
+    with pytest.raises(ParamsError, match="4k"):
         latency.expected_seconds("4k", 5)

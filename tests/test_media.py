@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageStat
 
 from studio import media
-from studio.errors import ParamsError
+from studio.errors import MediaError, ParamsError
 from studio.models import ASPECT_RATIOS, OUTPUT_SIZES, RESOLUTIONS, output_size
 
 needs_font = pytest.mark.skipif(not media.FONT_FILE.is_file(), reason="DejaVu font not installed")
@@ -47,7 +47,7 @@ def test_frame_size_uses_the_table(resolution, aspect_ratio):
     "resolution, aspect_ratio", [("4k", "16:9"), ("720p", "wide"), ("720p", "0:9"), ("720p", "2:1")]
 )
 def test_frame_size_rejects_unknown_settings(resolution, aspect_ratio):
-    with pytest.raises(ValueError):
+    with pytest.raises(ParamsError):
         media.frame_size(resolution, aspect_ratio)
 
 
@@ -157,13 +157,13 @@ def test_render_clip_without_font_still_renders(tmp_path, monkeypatch):
 
 
 def test_render_clip_failure_raises_with_ffmpeg_stderr(tmp_path):
-    with pytest.raises(RuntimeError, match="ffmpeg failed"):
+    with pytest.raises(MediaError, match="ffmpeg failed"):
         media.render_clip(tmp_path / "bad.mp4", width=640, height=480, seconds=1, audio=False, text="x", fps=0)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_render_clip_rejects_odd_sizes(tmp_path):
-    with pytest.raises(ValueError):
+    with pytest.raises(ParamsError):
         media.render_clip(tmp_path / "odd.mp4", width=641, height=480, seconds=1, audio=False, text="x")
 
 

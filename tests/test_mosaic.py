@@ -537,7 +537,7 @@ def test_update_agent_metadata_only_and_empty_update(api, client):
     agent_id = client.create_agent("a").agent_id
     client.update_agent(agent_id, [], name="b", description=None)
     assert api.requests[-1].json == {"name": "b"}
-    with pytest.raises(ValueError):
+    with pytest.raises(errors.ParamsError):
         client.update_agent(agent_id, [])
 
 
@@ -574,7 +574,7 @@ def test_ids_are_quoted_into_one_path_segment(api, client):
     with pytest.raises(errors.NotFoundError):
         client.get_run("../credits")
     assert api.requests[0].url.raw_path == b"/agent_run/..%2Fcredits"
-    with pytest.raises(ValueError):
+    with pytest.raises(errors.ParamsError, match="id is required"):
         client.get_run(" ")
 
 
@@ -642,7 +642,7 @@ def test_list_runs_builds_query(api, client):
 def test_list_runs_defaults_and_naive_datetime_as_utc(api, client):
     client.list_runs("a1", since=datetime(2026, 3, 1, 8, 0))
     assert api.requests[0].params == {"limit": "100", "from": "2026-03-01T08:00:00Z"}
-    with pytest.raises(ValueError):
+    with pytest.raises(errors.ParamsError, match="limit"):
         client.list_runs("a1", limit=101)
 
 
@@ -746,7 +746,7 @@ def test_upload_answer_without_id_is_api_error(api, client):
 
 
 def test_upload_kind_is_checked(client):
-    with pytest.raises(ValueError):
+    with pytest.raises(errors.ParamsError, match="pdf"):
         client.upload("pdf", b"x", "a.pdf")
 
 
