@@ -3,6 +3,8 @@
 `HistoryStore(path)` keeps one connection per thread (sqlite3 objects must stay on the thread
 that made them), runs in WAL mode with a busy timeout, and wraps every read-modify-write in
 `BEGIN IMMEDIATE` so concurrent writers queue instead of failing. It knows nothing about Mosaic.
+Every `sqlite3` error (locked, damaged, disk full, read-only) leaves it as a `StoreError` whose
+message says what to do; no `sqlite3` exception reaches a caller.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +23,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlite_utils import Database
 
-from .errors import StoreError
+from .errors import JobError, StoreError
 from .migrations import migrations
 from .models import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Generation, Preset, Reference, VideoGenerationParams
 
@@ -45,6 +47,40 @@ DATED_INDEX_COLUMNS = ("resolution", "aspect_ratio", "duration", "model", "autho
 ID_HEX_CHARS = 12
 RECENT_RUNS = 20  # how many past runs at the same settings a time estimate looks at
 RECENT_SCAN = 2_000  # ... found among this many newest runs at that resolution
+
+
+# What a person can do about each SQLite failure, by primary result code (sqlite.org/rescode.html).
+# {path} is the database file. Anything else falls back to SQLITE_HINT_OTHER with SQLite's own words.
+SQLITE_HINTS = {
+    sqlite3.SQLITE_BUSY: "The history database {path} is locked by another program; close other copies of the "
+    "studio (or whatever holds it) and try again.",
+    sqlite3.SQLITE_LOCKED: "The history database {path} is locked by another program; close other copies of the "
+    "studio (or whatever holds it) and try again.",
+    sqlite3.SQLITE_READONLY: "The history database {path} is read-only; give the studio write permission on the file "
+    "and its folder.",
+    sqlite3.SQLITE_PERM: "The studio may not open the history database {path}; check the file's permissions.",
+    sqlite3.SQLITE_CANTOPEN: "The history database {path} cannot be opened; check that its folder exists and the "
+    "studio may write there.",
+    sqlite3.SQLITE_CORRUPT: "The history database {path} is damaged; move it aside (the studio starts a new one) or "
+    "restore a backup.",
+    sqlite3.SQLITE_NOTADB: "{path} is not a history database (or is damaged); move it aside (the studio starts a new "
+    "one) or restore a backup.",
+    sqlite3.SQLITE_FULL: "The disk holding the history database {path} is full; free some space and try again.",
+    sqlite3.SQLITE_IOERR: "The history database {path} could not be read or written (a disk error); check the disk "
+    "and try again.",
+}
+SQLITE_HINT_OTHER = "The history database {path} could not be read or written"
+
+
+def store_error(err: sqlite3.Error | OSError, path: Path) -> StoreError:
+    "A `StoreError` that says, in words a person understands, what went wrong with the database file."
+    if isinstance(err, OSError):
+        return StoreError(f"The history database's folder {path.parent} cannot be used: {err.strerror or err}")
+    code = getattr(err, "sqlite_errorcode", None)
+    hint = SQLITE_HINTS.get(code & 0xFF) if isinstance(code, int) else None  # extended codes keep it low
+    if hint is None:
+        return StoreError(f"{SQLITE_HINT_OTHER.format(path=path)}: {err}")
+    return StoreError(f"{hint.format(path=path)} (SQLite: {err})")
 
 
 def utcnow() -> str:
@@ -143,16 +179,34 @@ class GalleryQuery(BaseModel):
 class HistoryStore:
     "The studio's SQLite history. Safe to share between threads; each thread gets its own connection."
 
-    def __init__(self, path: str | Path, *, count_bound: int = COUNT_BOUND, count_steps: int = COUNT_STEPS):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        count_bound: int = COUNT_BOUND,
+        count_steps: int = COUNT_STEPS,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    ):
         self.path = Path(path)
+        # How long a write waits for another program's lock before giving up (tests make it short).
+        self.busy_timeout_ms = busy_timeout_ms
         # Where the pager's counts stop, in matches and in SQLite steps (tests make them small).
         self.count_bound = count_bound
         self.count_steps = count_steps
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        db = self.db
-        db.execute("PRAGMA journal_mode=WAL")
-        migrations.apply(db)
+        with self._translated():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = self.db
+            db.execute("PRAGMA journal_mode=WAL")
+            migrations.apply(db)
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        "The boundary: a `sqlite3` (or folder) error inside becomes a `StoreError`."
+        try:
+            yield
+        except (sqlite3.Error, OSError) as err:
+            raise store_error(err, self.path) from err
 
     # ------------------------------------------------------------------ connections
 
@@ -161,11 +215,12 @@ class HistoryStore:
         "This thread's connection, opened on first use."
         db = getattr(self._local, "db", None)
         if db is None:
-            conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000)
-            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
-            conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+            with self._translated():
+                conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout_ms / 1000)
+                conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+                conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             db = self._local.db = Database(conn)
         return db
 
@@ -173,28 +228,32 @@ class HistoryStore:
         "Close this thread's connection (others close when their threads end)."
         db = getattr(self._local, "db", None)
         if db is not None:
-            db.close()
             self._local.db = None
+            with self._translated():
+                db.close()
 
     @contextmanager
     def _immediate(self) -> Iterator[sqlite3.Connection]:
         # BEGIN IMMEDIATE takes the write lock up front: a deferred read-then-write fails at once
         # with "database is locked" when another thread writes (streamlit-notes.md §6).
         conn = self.db.conn
-        try:
+        with self._translated():
             conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as err:
-            raise StoreError(f"The history database is busy or unreadable: {err}") from err
         try:
             yield conn
-        except BaseException:
-            conn.rollback()
+        except BaseException as err:
+            with suppress(sqlite3.Error):  # the error that stopped the work is the one to report
+                conn.rollback()
+            if isinstance(err, sqlite3.Error):
+                raise store_error(err, self.path) from err
             raise
         else:
-            conn.commit()
+            with self._translated():
+                conn.commit()
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        return list(self.db.query(sql, params))
+        with self._translated():
+            return list(self.db.query(sql, params))
 
     # ------------------------------------------------------------------ generations
 
@@ -563,7 +622,8 @@ class HistoryStore:
             recorded = self._launch(conn, launch_key)
             if recorded is not None:
                 if recorded[0] is None:
-                    raise StoreError("This launch key was already used for takes, not a comparison.")
+                    # A caller's mix-up, not a database failure: the click already launched takes.
+                    raise JobError("This click already launched takes, not a comparison; press Run again.")
                 return recorded[0], recorded[1]
             conn.execute(
                 "INSERT INTO grids (id, created_at, author, name, prompt, axes) VALUES (?,?,?,?,?,?)",
@@ -836,12 +896,10 @@ class HistoryStore:
         try:
             for _row in conn.execute(sql, params):
                 found += 1
-        except sqlite3.OperationalError as err:
-            if err.sqlite_errorcode != sqlite3.SQLITE_INTERRUPT:
-                raise StoreError(f"The history database could not be read: {err}") from err
-            return found, False
         except sqlite3.Error as err:
-            raise StoreError(f"The history database could not be read: {err}") from err
+            if getattr(err, "sqlite_errorcode", None) != sqlite3.SQLITE_INTERRUPT:
+                raise store_error(err, self.path) from err
+            return found, False
         finally:
             conn.set_progress_handler(None, 0)
         return found, True
@@ -855,5 +913,6 @@ class HistoryStore:
             ("page", self._page_sql(query, limit, 0)),
             ("count", self._count_sql(query, COUNT_BOUND - limit, after=after)),
         ):
-            out[name] = [sql, *(r[3] for r in self.db.execute(f"EXPLAIN QUERY PLAN {sql}", params))]
+            with self._translated():
+                out[name] = [sql, *(r[3] for r in self.db.execute(f"EXPLAIN QUERY PLAN {sql}", params))]
         return out
