@@ -143,7 +143,10 @@ def _checked_references(args: argparse.Namespace) -> list[tuple[ReferenceFacts, 
                     f"{facts.kind if facts.kind != 'audio' else 'audio file'}; pass it with --{facts.kind}",
                     field="references",
                 )
-            data = path.read_bytes()
+            try:
+                data = path.read_bytes()
+            except OSError as err:  # it changed or vanished since it was checked
+                raise ParamsError(f"Cannot read {path.name}: {err.strerror or err}", field="references") from err
             digest = hashlib.sha256(data).hexdigest()
             if digest not in seen:  # the same file twice is one reference
                 seen.add(digest)

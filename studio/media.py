@@ -10,6 +10,7 @@ rendered is a `MediaError`, a size or length no take can have a `ParamsError`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -290,7 +291,8 @@ def make_thumbnail(src: Path, dest: Path, width: int = THUMB_WIDTH) -> None:
     except OSError as err:
         raise MediaError(f"Could not write the thumbnail {dest.name}: {err.strerror or err}") from err
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # nothing to remove when its folder could not be made
+            tmp.unlink(missing_ok=True)
 
 
 def _frame_near_start(src: Path) -> Image.Image | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import ApiConnectionError, StoreError
 from ..jobs import JobRunner
 from ..models import Generation
 from ..mosaic import MosaicClient
@@ -69,6 +70,28 @@ class Services:
             self.simulator.stop()
 
 
+def _start_simulator(settings: Settings) -> Simulator:
+    "The in-process simulator; its failures to start leave as studio errors (it is our boundary here)."
+    # The simulator keeps its state beside the history, so runs in flight survive a restart.
+    sim_dir = Path(settings.data_dir) / SIMULATOR_DIR
+    try:
+        return Simulator(
+            SimConfig(
+                latency=settings.sim_latency,
+                latency_per_second=settings.sim_latency_per_second,
+                media_dir=sim_dir,
+                state_file=sim_dir / "state.json",
+            )
+        ).start()
+    except OSError as err:  # its folder cannot be made, or no local port can be bound
+        raise StoreError(f"The built-in simulator cannot use {sim_dir}: {err.strerror or err}") from err
+    except RuntimeError as err:  # its server did not come up
+        raise ApiConnectionError(
+            f"The built-in simulator did not start ({err}); try again, or set MOSAIC_API_KEY to use Mosaic",
+            request_sent=False,
+        ) from err
+
+
 def build_services(
     settings: Settings | None = None, *, start_worker: bool = True, simulator: Simulator | None = None
 ) -> Services:
@@ -78,16 +101,7 @@ def build_services(
     base_url = settings.base_url
     if settings.simulated:
         if simulator is None:
-            # The simulator keeps its state beside the history, so runs in flight survive a restart.
-            sim_dir = Path(settings.data_dir) / SIMULATOR_DIR
-            simulator = Simulator(
-                SimConfig(
-                    latency=settings.sim_latency,
-                    latency_per_second=settings.sim_latency_per_second,
-                    media_dir=sim_dir,
-                    state_file=sim_dir / "state.json",
-                )
-            ).start()
+            simulator = _start_simulator(settings)
         base_url = simulator.base_url
         settings = _polling_for_simulator(settings)
     client = MosaicClient.from_settings(settings, base_url=base_url)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import references as rules
-from ..errors import ParamsError, StudioError
+from ..errors import ParamsError, StoreError, StudioError
 from ..models import NodeSettings, Preset, Reference, VideoGenerationParams
 from ..references import ReferenceFacts, UploadResult
 from ..store import utcnow
@@ -95,10 +95,13 @@ def _upload(services: Services, filename: str, data: bytes) -> tuple[UploadResul
         return UploadResult(known, facts.name, True), facts
     upload_id = services.client.upload(facts.kind, data, facts.name, facts.content_type)  # type: ignore[arg-type]
     folder = Path(services.settings.media_dir) / REFERENCES_DIR
-    folder.mkdir(parents=True, exist_ok=True)
     # Named by what the content is, so a preview is served with the right type whatever the file was called.
     local = folder / f"{digest[:16]}.{facts.format}"
-    local.write_bytes(data)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        local.write_bytes(data)
+    except OSError as err:
+        raise StoreError(f"Could not keep a copy of {facts.name} in {folder}: {err.strerror or err}") from err
     ref = Reference(
         scope=scope,
         sha256=digest,
