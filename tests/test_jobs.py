@@ -692,3 +692,16 @@ def test_a_cancel_is_not_postponed_by_the_retry_delay_of_the_task_in_hand():
     assert schedule.claim("g1")  # the next task runs at once; from then on delays apply again
     schedule.later("g1", 2.0)
     assert not schedule.is_due("g1")
+
+
+def test_a_downloaded_file_without_video_fails_the_take_with_a_reason(fake_studio, tmp_path):
+    from media_files import tone
+
+    api, store, runner = fake_studio
+    sound = tone(tmp_path / "sound.m4a", 2).read_bytes()  # readable media, but no video stream to thumbnail
+    ids = store.add_generations([(params(prompt="Take A"), None)])
+    runner.start()
+    _wait_status(store, ids, {"running"})
+    _end_runs(api, sound)
+    [gen] = _wait_status(store, ids, {"failed"})
+    assert gen.error and "not playable" in gen.error and "no video frame" in gen.error
