@@ -169,6 +169,21 @@ def expected_seconds(params: NodeSettings) -> tuple[float, float]:
     return low, latency.expected_range(params.resolution, longest, video_reference=video)[1]
 
 
+def run_time(
+    params: NodeSettings, past: Sequence[float], latency: LatencyModel = expected_seconds
+) -> tuple[tuple[float, float], int]:
+    """The one rule for how long a run at these settings takes upstream: ((low, high) seconds, the
+    number of past runs behind it). With at least MIN_HISTORY_RUNS recent finished runs at the same
+    settings (`past`, newest first), their median; else the latency model (`latency`: Seedance 2's,
+    or the simulator's own profile). Both the estimate before launch and a running job's time left
+    use it (`studio.services.estimates.run_times`)."""
+    recent = list(past)[:HISTORY_RUNS]
+    if len(recent) >= MIN_HISTORY_RUNS:
+        median = statistics.median(recent)
+        return (median, median), len(recent)
+    return latency(params), 0
+
+
 def _time_text(low: float, high: float) -> str:
     def unit(value: float, use_minutes: bool) -> str:
         return f"{round(value / 60):g}" if use_minutes else f"{max(1, round(value)):g}"
@@ -249,13 +264,9 @@ def estimate(
     slowest = (0.0, 0.0)
     used: dict[HistoryKey, int] = {}
     for p in cells:
-        past = list(history.get(history_key(p), ()))[:HISTORY_RUNS]
-        if len(past) >= MIN_HISTORY_RUNS:
-            median = statistics.median(past)
-            span = (median, median)
-            used[history_key(p)] = len(past)
-        else:
-            span = latency(p)
+        span, runs = run_time(p, history.get(history_key(p), ()), latency)
+        if runs:
+            used[history_key(p)] = runs
         slowest = (max(slowest[0], span[0]), max(slowest[1], span[1]))
     # Runs go upstream together; beyond `in_flight` the rest wait for a free slot, in waves.
     waves = math.ceil(len(cells) / in_flight) if in_flight and cells else 1

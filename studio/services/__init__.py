@@ -15,7 +15,7 @@
 from ..store import CountedPage, GalleryCount, GalleryQuery
 from .account import api_status
 from .app import Services, build_services, close_shared_services, shared_services
-from .estimates import Estimate, cost_note, estimate
+from .estimates import Estimate, cost_note, estimate, run_times
 from .gallery import (
     DATE_PARAMS,
     DETAIL_PARAM,
@@ -120,7 +120,6 @@ from .watch import (
     active_count,
     active_ids,
     ended,
-    expected_seconds,
     queue_waits,
     waits,
 )
@@ -191,7 +190,6 @@ __all__ = [
     "ended",
     "estimate",
     "existing",
-    "expected_seconds",
     "form_of",
     "gallery_page",
     "gallery_query",
@@ -220,6 +218,7 @@ __all__ = [
     "recent_failures",
     "references",
     "retry",
+    "run_times",
     "save_preset",
     "set_notes",
     "set_rating",

@@ -1,6 +1,11 @@
 """Estimates: what a launch will request and cost (the token model of `studio.costs`, credits
 when a rate is configured) and how long it will take (the latency model, or the median of recent
-runs at the same settings through the same API)."""
+runs at the same settings through the same API).
+
+How long one run takes has one rule, `costs.run_time`, fed here with the store's history and the
+latency model in use (the simulator's own profile when it stands in for Mosaic): the estimate
+before launch and the time left of a run in flight (`watch`, through `run_times`) both use it.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,13 @@ def estimate(services: Services, cells: Sequence[NodeSettings]) -> Estimate:
         latency=_latency(services),
         in_flight=services.settings.max_in_flight,
     )
+
+
+def run_times(services: Services, cells: Sequence[NodeSettings]) -> list[tuple[float, float]]:
+    """How long one run of each cell takes upstream, (low, high) seconds, by the same rule as the
+    estimate: one history query per distinct setting, however many cells share it."""
+    history, latency = _history(services, cells), _latency(services)
+    return [costs.run_time(p, history[costs.history_key(p)], latency)[0] for p in cells]
 
 
 def cost_note(params: NodeSettings) -> str:

@@ -7,9 +7,9 @@ from one browser session (the pages keep their ids in the session); see `ended`.
 
 Phases, their times and the stuck flag come from the job runner (`JobRunner.phases`: a run is
 stuck after `settings.stuck_after` seconds, 20 minutes by default, without progress). The time
-left comes from the latency model in `studio.costs` (Seedance 2's minutes per resolution), or, for
-the built-in simulator, from its configured latency; it is counted from the moment Mosaic
-accepted the run.
+left comes from the same rule as the estimate before launch (`estimates.run_times`: the median of
+recent runs at the same settings, else the latency model, or the simulator's own profile when it
+stands in for Mosaic); it is counted from the moment Mosaic accepted the run.
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .. import costs
 from .. import format as fmt
 from ..models import ACTIVE_STATUSES, FINAL_STATUSES, Generation
 from .app import Services
+from .estimates import run_times
 from .generations import JobView, progress
 
 MOST_DONE = 0.95  # a bar driven by time never claims to be finished before the video is saved
-AUTO_SECONDS = 10  # an `auto` length is 5–10 s: estimate the longer one
 
 PHASE_WORDS = {
     "queued": "waiting to start",
@@ -80,8 +79,7 @@ class RunWait(JobView):
         if self.stuck:
             parts.append(f"no progress for {fmt.elapsed(self.idle_s)}: it may be stuck")
         elif self.overdue:
-            low, high = self.expected_s
-            parts.append(f"taking longer than usual ({fmt.elapsed(low)} to {fmt.elapsed(high)})")
+            parts.append(f"taking longer than usual ({_usual_text(*self.expected_s)})")
         elif (left := self.left_s) is not None:
             parts.append(_left_text(*left))
         return " · ".join(parts)
@@ -100,24 +98,19 @@ def _left_text(low: float, high: float) -> str:
     return f"under {hi_s} s left" if lo_s == 0 else f"about {lo_s}–{hi_s} s left"
 
 
-def expected_seconds(services: Services, gen: Generation) -> tuple[float, float]:
-    "How long a whole run of these settings takes upstream: (low, high) seconds."
-    if services.simulator is not None:  # the built-in simulator's fixed latency, not Seedance's
-        settings = services.settings
-        seconds = int(gen.duration) if gen.duration.isdigit() else AUTO_SECONDS
-        fixed = settings.sim_latency + settings.sim_latency_per_second * seconds
-        return fixed, fixed
-    return costs.expected_seconds(gen.params)
+def _usual_text(low: float, high: float) -> str:
+    "'3 min to 6 min', or 'usually 5 min' when the time is one figure (the median of recent runs)."
+    return f"usually {fmt.elapsed(high)}" if round(low) == round(high) else f"{fmt.elapsed(low)} to {fmt.elapsed(high)}"
 
 
 def waits(services: Services, ids: Sequence[str]) -> list[RunWait]:
     "The runs in the order given, each with its phase, elapsed time, time left and stuck flag."
     views = progress(services, ids)
     phases = services.runner.phases([v.gen.id for v in views])
+    times = run_times(services, [v.gen.params for v in views])
     out = []
-    for view in views:
+    for view, expected in zip(views, times, strict=True):
         gen, phase = view.gen, phases.get(view.gen.id)
-        expected = expected_seconds(services, gen)
         since = phase.since_submitted_s if phase else None
         value = view.progress
         if phase and phase.phase in ("submitted", "generating") and since is not None and expected[1] > 0:
