@@ -240,7 +240,7 @@ def _act(action: Callable[..., Any], gen_id: str, *args: Any) -> None:
     st.rerun()
 
 
-def _cell(view: svc.JobView, *, prefix: str, title: str) -> None:
+def _cell(view: svc.RunWait, *, prefix: str, title: str) -> None:
     "One take: what it is, its video (or progress), its settings and time, and what to do with it."
     gen = view.gen
     with st.container(border=True, key=f"{prefix}_cell_{gen.id}"):
@@ -253,9 +253,7 @@ def _cell(view: svc.JobView, *, prefix: str, title: str) -> None:
         with st.container(key=f"{prefix}_frame_{_ratio_class(gen.aspect_ratio)}_{gen.id}"):
             if gen.is_active:
                 with st.container(height=PLACEHOLDER_PX, border=False):
-                    st.progress(view.progress, text=f"{fmt.status_label(gen.status)}")
-                    if view.last_error:
-                        st.caption(f"Retrying: {ui.plain(view.last_error)}")
+                    ui.run_progress(view)  # phase, elapsed, time left, stuck: as on every page
             else:
                 ui.video(gen)
         st.caption(fmt.settings_line(gen))
@@ -290,7 +288,7 @@ def _cell(view: svc.JobView, *, prefix: str, title: str) -> None:
 # ---------------------------------------------------------------------- a saved grid
 
 
-def _grid_table(tab: svc.GridTab, views: dict[str, svc.JobView], n: int) -> None:
+def _grid_table(tab: svc.GridTab, views: dict[str, svc.RunWait], n: int) -> None:
     "Resolutions as columns, aspect ratios as rows; on a phone the labels hide and each cell names itself."
     spec = [0.45] + [3] * len(tab.resolutions)
     header = st.columns(spec)
@@ -309,7 +307,7 @@ def _grid_table(tab: svc.GridTab, views: dict[str, svc.JobView], n: int) -> None
                     _cell(views[gen_id], prefix="grid", title=f"{res} · {ratio}")
 
 
-def _render_grid(views: list[svc.JobView]) -> None:
+def _render_grid(views: list[svc.RunWait]) -> None:
     "Overall progress, then one resolution × ratio grid, or one per tab when more axes vary."
     gens = [v.gen for v in views]
     done = sum(g.status == "done" for g in gens)
@@ -412,7 +410,7 @@ def _differences(a: Generation, b: Generation) -> pd.DataFrame:
 def _ab(a_id: str, b_id: str, *, key: str) -> None:
     "Two takes side by side, then every setting with the differing rows highlighted."
 
-    def render(views: list[svc.JobView]) -> None:
+    def render(views: list[svc.RunWait]) -> None:
         if len(views) < 2:
             st.error("One of these takes no longer exists: it was deleted from the gallery.", icon="🔎")
             return

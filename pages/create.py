@@ -570,7 +570,7 @@ def take_boxes(layout: svc.TakeLayout) -> None:
     )
 
 
-def render_jobs(views: list[svc.JobView]) -> None:
+def render_jobs(views: list[svc.RunWait]) -> None:
     layout = svc.take_layout([v.gen for v in views])
     take_boxes(layout)
     cols: list[Any] = []
@@ -582,9 +582,7 @@ def render_jobs(views: list[svc.JobView]) -> None:
             title = gen.cell_label.capitalize() if gen.cell_label else "Result"
             st.markdown(f"**{ui.plain(title)}** · {fmt.settings_line(gen)}")
             if gen.is_active:
-                st.progress(view.progress, text=f"{fmt.status_label(gen.status)} · {view.progress:.0%}")
-                if view.last_error:
-                    st.caption(f"Retrying after a hiccup: {ui.plain(view.last_error)}")
+                ui.run_progress(view)  # phase, elapsed, time left, stuck: as on every page
                 if svc.can_cancel(gen) and st.button("Cancel", key=f"create_cancel_{gen.id}"):
                     ui.act(svc.cancel, gen.id)
             else:
