@@ -243,7 +243,7 @@ def save_preset_clicked() -> None:
 def load_preset_clicked() -> None:
     studio = ui.services()
     state = st.session_state
-    name = state.get("create_preset_pick")
+    name = state.get("create_preset_pick") or ""  # nothing picked: load_preset says to choose one
     try:
         values = svc.load_preset(studio, name)
     except ParamsError as err:

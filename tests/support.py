@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -51,3 +52,15 @@ def wait_until(at, pred, timeout: float = 30.0, step: float = 0.2):
             return at
         time.sleep(step)
     raise AssertionError("the page did not reach the expected state in time")
+
+
+def ago(seconds: float) -> str:
+    "A store timestamp `seconds` before now."
+    return (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat(timespec="microseconds")
+
+
+def started_ago(services, gen_id: str, seconds: float, *, generating_for: float | None = None) -> None:
+    "Make a queued run look as if Mosaic accepted it `seconds` ago (and the model started later)."
+    assert services.store.transition(gen_id, ("queued",), "running", submitted_at=ago(seconds), run_id=f"run-{gen_id}")
+    if generating_for is not None:
+        services.store.update_job(gen_id, generating_since=ago(generating_for))

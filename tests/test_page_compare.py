@@ -3,9 +3,11 @@ and reopening saved comparisons by link."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
-from support import COMPARE, open_page, settings_for, wait_until
+from support import COMPARE, open_page, settings_for, started_ago, wait_until
 
 from studio import services as svc
 from studio.models import Generation, VideoGenerationParams
@@ -125,6 +127,24 @@ def test_launch_fills_the_grid_in_place_with_each_cell_the_right_size(studio):
         [video] = shown.get("video")
         assert video.proto.url.endswith(f"/files/{take(studio, gen.id).video_path}")
         assert "/files/" in video.proto.url and video.proto.url.startswith("http")
+
+
+def test_cells_in_flight_show_their_phase_elapsed_time_left_and_when_stuck(idle):
+    grid_id, (waiting, working, stuck) = svc.start_grid(
+        idle,
+        VideoGenerationParams(prompt="A slow tide", duration="5"),
+        resolutions=("720p",),
+        aspect_ratios=("16:9", "9:16", "1:1"),
+    )
+    started_ago(idle, working, 90, generating_for=60)
+    started_ago(idle, stuck, idle.settings.stuck_after + 60)
+    at = open_page(COMPARE, idle, {"grid": grid_id})
+    line = {gen_id: [p.proto.text for p in cell(at, gen_id).get("progress")] for gen_id in (waiting, working, stuck)}
+    assert line[waiting][0].startswith("⏳ waiting to start"), line
+    # 720p takes 3–6 min upstream for 5 s (studio.latency): 1.5 min in, 1.5–4.5 min are left.
+    assert re.fullmatch(r"🎬 generating · 1 min( \d+ s)? · about 1–5 min left", line[working][0]), line
+    assert "no progress for 21 min: it may be stuck" in line[stuck][0]
+    assert "0 of 3 cells done" in [p.proto.text for p in at.get("progress")]  # the grid's own bar stays
 
 
 def test_estimate_and_confirmation_above_the_threshold(confirming):

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
-from support import CREATE, open_page, settings_for, wait_until
+from support import CREATE, open_page, settings_for, started_ago, wait_until
 
 from studio import services as svc
-from studio.models import PROMPT_MAX_CHARS, VideoGenerationParams
+from studio.models import PROMPT_MAX_CHARS, Generation, VideoGenerationParams
 
 
 def fill(at: AppTest, prompt: str = "A paper boat on a rainy street", **settings) -> AppTest:
@@ -47,6 +48,13 @@ def texts(block, kind: str) -> list[str]:
 def plain_texts(block, kind: str) -> list[str]:
     "Messages with ui.plain's markdown escapes taken out: what a person reads."
     return [t.replace("\\", "") for t in texts(block, kind)]
+
+
+def got(services: svc.Services, gen_id: str) -> Generation:
+    "A generation that must exist."
+    gen = svc.get(services, gen_id)
+    assert gen is not None, gen_id
+    return gen
 
 
 def finished(at: AppTest) -> bool:
@@ -148,7 +156,7 @@ def test_run_shows_progress_then_the_video_and_its_facts(app, studio):
     run(fill(app, "A lighthouse in fog", resolution="480p", aspect_ratio="9:16", duration="4"))
     ids = app.session_state["create_jobs"]
     assert len(ids) == 1 and jobs_in_url(app) == ids
-    gen = svc.get(studio, ids[0])
+    gen = got(studio, ids[0])
     assert (gen.prompt, gen.resolution, gen.aspect_ratio, gen.duration, gen.generate_audio) == (
         "A lighthouse in fog",
         "480p",
@@ -162,7 +170,7 @@ def test_run_shows_progress_then_the_video_and_its_facts(app, studio):
     results = app.container("create_results")
     assert "496×864 · 4.0 s · audio" in texts(results, "caption")[0]
     url = results.get("video")[0].proto.url
-    gen = svc.get(studio, ids[0])
+    gen = got(studio, ids[0])
     assert url.startswith("http") and url.endswith(f"/files/{gen.video_path}")
     assert results.page_link[0].proto.page.endswith("gallery") or "gallery" in results.page_link[0].proto.page
 
@@ -212,8 +220,8 @@ def test_failure_shows_the_apis_message_and_retry_runs_it_again(app, studio, cle
     errors = texts(app.container("create_results"), "error")
     assert errors and "Video generation failed" in errors[0]
     app.button(key=f"create_retry_{gen_id}").click().run()
-    assert svc.get(studio, gen_id).attempt == 2
-    wait_until(app, lambda a: svc.get(studio, gen_id).status == "done" and finished(a))
+    assert got(studio, gen_id).attempt == 2
+    wait_until(app, lambda a: got(studio, gen_id).status == "done" and finished(a))
     assert len(app.container("create_results").get("video")) == 1
     assert not app.container("create_results").error
 
@@ -226,8 +234,29 @@ def test_running_jobs_can_be_cancelled_and_then_retried(idle):
     assert [g.status for g in svc.get_many(idle, [first, second])] == ["cancelled", "queued"]
     assert any("Cancelled" in w for w in texts(at.container("create_results"), "warning"))
     at.button(key=f"create_retry_{first}").click().run()
-    assert svc.get(idle, first).status == "queued"
+    assert got(idle, first).status == "queued"
     assert len(at.container("create_results").get("progress")) == 2
+
+
+def progress_lines(at: AppTest) -> list[str]:
+    return [bar.proto.text for bar in at.container("create_results").get("progress")]
+
+
+def test_a_run_in_flight_shows_its_phase_elapsed_time_left_and_when_it_is_stuck(idle):
+    at = open_page(CREATE, idle)
+    run(fill(at, "A slow tide", resolution="720p", duration="5", takes=3))
+    _, working, stuck = at.session_state["create_jobs"]
+    assert all(line.startswith("⏳ waiting to start") for line in progress_lines(at))
+    started_ago(idle, working, 90, generating_for=60)
+    started_ago(idle, stuck, idle.settings.stuck_after + 60)
+    at.run()
+    first, second, third = progress_lines(at)
+    assert first.startswith("⏳ waiting to start")
+    # 720p takes 3–6 min upstream for 5 s (studio.latency): 1.5 min in, 1.5–4.5 min are left.
+    assert re.fullmatch(r"🎬 generating · 1 min( \d+ s)? · about 1–5 min left", second), second
+    assert "no progress for 21 min: it may be stuck" in third
+    assert not any("%" in line for line in progress_lines(at))  # the old bar said "Running · 10%"
+    assert at.button(key=f"create_cancel_{stuck}")  # a stuck run can still be cancelled here
 
 
 # ---------------------------------------------------------------------- drafts
@@ -356,7 +385,7 @@ def test_uploaded_reference_is_previewed_selected_sent_and_kept_in_the_library(a
     assert not uploader(app).value  # the uploader empties: the file now lives in the library
     run(fill(app, "Use the board", duration="4"))
     assert not app.container("create_refs_box").success  # the upload notice is gone once Run is pressed
-    gen = svc.get(studio, app.session_state["create_jobs"][0])
+    gen = got(studio, app.session_state["create_jobs"][0])
     assert gen.selected_context.images == [ref.upload_id]
 
     later = open_page(CREATE, studio)  # a new session: pick it again from the library, no new upload

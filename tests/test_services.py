@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 from media_files import picture, tone
-from support import settings_for
+from support import settings_for, started_ago
 
 from studio import services as svc
 from studio.errors import JobError, ParamsError
 from studio.models import VideoGenerationParams
+from studio.simulator import SimConfig, Simulator
 
 
 def params(**kw) -> VideoGenerationParams:
@@ -49,25 +50,80 @@ def test_credit_rates_per_resolution_are_a_setting(clean_sim, tmp_path):
     assert est.credits == (25.0, 25.0)
 
 
-def test_time_estimate_takes_the_median_of_recent_runs_through_the_same_api(idle):
-    def finished(elapsed: float, *, scope: str, **kw) -> None:
-        (gen_id,) = idle.store.add_generations([(params(duration="5", **kw), None)])
-        agent = f"agent-{gen_id}"
-        idle.store.add_agent(agent, "node", scope=scope, flow="reuse", leased_by=None)
-        idle.store.update(gen_id, status="done", elapsed_s=elapsed, agent_id=agent)
+def finished(services: svc.Services, elapsed: float, *, scope: str | None = None, **kw) -> None:
+    "A finished run in the history that took `elapsed` seconds upstream (through API `scope`)."
+    (gen_id,) = services.store.add_generations([(params(duration="5", **kw), None)])
+    agent = f"agent-{gen_id}"
+    services.store.add_agent(agent, "node", scope=scope or services.runner.scope, flow="reuse", leased_by=None)
+    services.store.update(gen_id, status="done", elapsed_s=elapsed, agent_id=agent)
 
+
+def test_time_estimate_takes_the_median_of_recent_runs_through_the_same_api(idle):
     for elapsed in (100.0, 200.0, 300.0, 400.0):
-        finished(elapsed, scope=idle.runner.scope)
-    finished(9999.0, scope="another-api")  # never stands in for this API's runs
-    finished(5.0, scope=idle.runner.scope, resolution="1080p")  # other settings
+        finished(idle, elapsed)
+    finished(idle, 9999.0, scope="another-api")  # never stands in for this API's runs
+    finished(idle, 5.0, resolution="1080p")  # other settings
     est = svc.estimate(idle, [params(duration="5")])
     assert (est.time_s, est.history_runs) == ((250.0, 250.0), 4)
     assert svc.estimate(idle, [params(duration="6")]).history_runs == 0  # nothing at 6 s yet
 
 
+def test_a_running_jobs_time_left_follows_recent_runs_like_the_estimate(idle):
+    # Ten minutes a run at 720p, 5 s: far from the latency model's 3–6 min, so only history says it.
+    for elapsed in (590.0, 600.0, 610.0):
+        finished(idle, elapsed)
+    est = svc.estimate(idle, [params(duration="5")])
+    assert (est.time_s, est.history_runs) == ((600.0, 600.0), 3)
+    same, other = svc.generate(idle, params(duration="5")), svc.generate(idle, params(duration="5", resolution="1080p"))
+    started_ago(idle, same[0], 120)
+    started_ago(idle, other[0], 120)
+    here, there = svc.waits(idle, [*same, *other])
+    assert here.expected_s == est.time_s == tuple(svc.run_times(idle, [params(duration="5")])[0])
+    left = here.left_s
+    assert left is not None and left[0] == left[1] == pytest.approx(480, abs=2)
+    assert here.describe().endswith("about 7–8 min left")  # 480 s, said in whole minutes
+    # No history at 1080p: the latency model, the same as the estimate before launch.
+    assert there.expected_s == svc.estimate(idle, [params(duration="5", resolution="1080p")]).time_s == (240, 660)
+
+
+def test_past_the_median_of_recent_runs_a_run_is_late_in_one_figure(idle):
+    for elapsed in (300.0, 300.0, 300.0):
+        finished(idle, elapsed)
+    (gen_id,) = svc.generate(idle, params(duration="5"))
+    started_ago(idle, gen_id, 400)
+    (late,) = svc.waits(idle, [gen_id])
+    assert late.overdue and "taking longer than usual (usually 5 min)" in late.describe()
+
+
 def test_the_simulator_estimates_with_its_own_latency(keyless):
     latency = keyless.settings.sim_latency + keyless.settings.sim_latency_per_second * 4
     assert svc.estimate(keyless, [params(duration="4")]).time_s == (latency, latency)
+
+
+def test_the_simulators_runs_wait_as_long_as_it_estimates_automatic_length_too(keyless):
+    per_second = keyless.settings.sim_latency_per_second
+    ids = svc.generate(keyless, params(duration="4")) + svc.generate(keyless, params(duration="auto"))
+    fixed, auto = svc.waits(keyless, ids)
+    assert fixed.expected_s == svc.estimate(keyless, [params(duration="4")]).time_s
+    # `auto` is 5–10 s of video: the simulator's latency for 5 s to that for 10 s, not a guessed 10 s.
+    low, high = (keyless.settings.sim_latency + per_second * s for s in (5, 10))
+    assert auto.expected_s == svc.estimate(keyless, [params(duration="auto")]).time_s == (low, high)
+
+
+def test_a_realistic_simulator_waits_its_time_scaled_profile(clean_sim, tmp_path):
+    config = SimConfig(realistic=True, time_scale=0.02, media_dir=tmp_path / "sim")
+    simulator = Simulator(config).start()
+    studio = svc.build_services(
+        settings_for(clean_sim, tmp_path / "d", api_key=None), simulator=simulator, start_worker=False
+    )
+    try:
+        (gen_id,) = svc.generate(studio, params(duration="5"))
+        (wait,) = svc.waits(studio, [gen_id])
+        estimate = svc.estimate(studio, [params(duration="5")])
+    finally:
+        studio.close()
+    # Seedance 2 at 720p, 5 s, is 3–6 min (studio.latency); at a time scale of 0.02, 3.6–7.2 s.
+    assert wait.expected_s == estimate.time_s == pytest.approx((3.6, 7.2))
 
 
 def test_takes_are_bounded(studio):
