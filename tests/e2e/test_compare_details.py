@@ -67,7 +67,7 @@ def test_compare_details_journey(page, studio_server):
     saved.first.wait_for()
     assert saved.count() == 1, "a double click made one comparison"
     page.wait_for_function(VIDEOS_READY, timeout=60_000)
-    page.get_by_text("2 of 2 cells done").wait_for()
+    page.get_by_test_id("stProgress").get_by_text("2 of 2 cells done").wait_for()  # not the toast saying it too
 
     # Landscape takes are as tall as their shape (no tall box), with nothing painted around them.
     for cell in page.locator(CELLS).all():
