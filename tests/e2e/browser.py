@@ -42,8 +42,10 @@ def _free_port() -> int:
 class StudioServer:
     "The studio as a person starts it (`streamlit run asgi_app.py`, simulator mode) on a data folder."
 
-    def __init__(self, data: Path):
+    def __init__(self, data: Path, **env: str):
+        "`env`: settings for this server beyond the defaults below (e.g. STUDIO_SIM_LATENCY)."
         self.data = data
+        self.env = env
         self.proc: subprocess.Popen | None = None
         self.base = ""
 
@@ -58,6 +60,7 @@ class StudioServer:
             STUDIO_POLL_INTERVAL="0.5",
             STUDIO_MAX_POLL_INTERVAL="1.0",
         )
+        env.update(self.env)
         self.data.mkdir(parents=True, exist_ok=True)
         self._log = open(self.data / "server.log", "a")  # noqa: SIM115 (the server's stdout until stop())
         self.proc = subprocess.Popen(

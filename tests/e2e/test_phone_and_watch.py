@@ -18,6 +18,7 @@ from studio.store import HistoryStore
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
 RUN_TIMEOUT_MS = 45_000
+SLOW_RUN_S = "8"  # the run must still be going when the person reaches the Gallery
 CARD = "[class*='st-key-gallery_card_']"
 SHOTS = 30  # two gallery pages of 24
 
@@ -49,9 +50,17 @@ window.Notification = RecordedNotification;
 """
 
 
-def test_a_run_launched_on_create_is_announced_on_the_gallery(page: Page, filled_studio):
+@pytest.fixture(scope="module")
+def slow_studio(tmp_path_factory):
+    "A studio whose runs take long enough that one launched on Create ends after the person has left."
+    server = StudioServer(tmp_path_factory.mktemp("e2e-slow"), STUDIO_SIM_LATENCY=SLOW_RUN_S).start()
+    yield server.base
+    server.stop()
+
+
+def test_a_run_launched_on_create_is_announced_on_the_gallery(page: Page, slow_studio):
     page.add_init_script(RECORD_NOTIFICATIONS)
-    page.goto(filled_studio)
+    page.goto(slow_studio)
     wait_for_app(page)
     box = page.locator(".st-key-create_prompt textarea")
     box.fill("A heron lands on a pier at dawn")
