@@ -269,6 +269,7 @@ def test_cli_generate_prints_the_saved_result(sim, tmp_path):
         "MOSAIC_API_KEY": TEST_KEY,
         "MOSAIC_BASE_URL": sim.base_url,
         "STUDIO_POLL_INTERVAL": "0.1",
+        "STUDIO_MAX_POLL_INTERVAL": "0.3",  # as Mosaic, the test simulator would wait a minute
     }
     out = subprocess.run(
         [
@@ -306,6 +307,7 @@ def test_cli_grid_exit_status_reflects_failures(sim, tmp_path):
         "MOSAIC_API_KEY": TEST_KEY,
         "MOSAIC_BASE_URL": sim.base_url,
         "STUDIO_POLL_INTERVAL": "0.1",
+        "STUDIO_MAX_POLL_INTERVAL": "0.3",  # as Mosaic, the test simulator would wait a minute
     }
     sim.script_fault("run_fail", route="run")
     out = subprocess.run(
