@@ -187,7 +187,7 @@ def test_a_generating_run_shows_how_long_it_has_run_and_the_time_left(idle):
 
 def test_a_run_past_its_expected_time_says_so_before_it_is_stuck(idle):
     (gen_id,) = queue_some(idle)
-    started_ago(idle, gen_id, 8 * 60)
+    started_ago(idle, gen_id, 10 * 60)  # 720p takes 3–6 min: past 1.5x that, not yet 20 min
     at = open_page(STATUS, idle)
     assert "taking longer than usual" in at.get("progress")[0].proto.text
     assert not at.warning

@@ -89,9 +89,11 @@ def test_a_running_jobs_time_left_follows_recent_runs_like_the_estimate(idle):
 def test_past_the_median_of_recent_runs_a_run_is_late_in_one_figure(idle):
     for elapsed in (300.0, 300.0, 300.0):
         finished(idle, elapsed)
-    (gen_id,) = svc.generate(idle, params(duration="5"))
-    started_ago(idle, gen_id, 400)
-    (late,) = svc.waits(idle, [gen_id])
+    due_id, late_id = svc.generate(idle, params(duration="5"), takes=2)
+    started_ago(idle, due_id, 360)  # past the median, as half of all runs are: nothing unusual
+    started_ago(idle, late_id, 500)  # past 1.5x the usual time: late
+    due, late = svc.waits(idle, [due_id, late_id])
+    assert not due.overdue and due.describe().endswith("any moment now")
     assert late.overdue and "taking longer than usual (usually 5 min)" in late.describe()
 
 

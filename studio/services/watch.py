@@ -25,6 +25,7 @@ from .estimates import run_times
 from .generations import JobView, progress
 
 MOST_DONE = 0.95  # a bar driven by time never claims to be finished before the video is saved
+OVERDUE_AFTER = 1.5  # "taking longer than usual" only past 1.5x the longest expected time
 
 PHASE_WORDS = {
     "queued": "waiting to start",
@@ -66,8 +67,11 @@ class RunWait(JobView):
 
     @property
     def overdue(self) -> bool:
-        "Still waiting on Mosaic past the longest expected time (the long tail, not yet stuck)."
-        return self.active and self.phase in ("submitted", "generating") and self.left_s is None
+        """Still waiting on Mosaic well past the longest expected time (OVERDUE_AFTER × it: the long
+        tail, not yet stuck). A run just past a median is normal: half of all runs are."""
+        spent = self.since_submitted_s or 0.0
+        waiting = self.active and self.phase in ("submitted", "generating")
+        return waiting and spent > self.expected_s[1] * OVERDUE_AFTER
 
     def describe(self) -> str:
         "One line: '🎬 generating · 3 min 20 s · about 1–3 min left'."
@@ -82,6 +86,8 @@ class RunWait(JobView):
             parts.append(f"taking longer than usual ({_usual_text(*self.expected_s)})")
         elif (left := self.left_s) is not None:
             parts.append(_left_text(*left))
+        elif self.phase in ("submitted", "generating"):
+            parts.append("any moment now")
         return " · ".join(parts)
 
 
