@@ -257,7 +257,8 @@ def _cell(view: svc.RunWait, *, prefix: str, title: str) -> None:
             else:
                 ui.video(gen)
         st.caption(fmt.settings_line(gen))
-        st.caption(fmt.facts_line(gen))
+        if not gen.is_active:  # while it runs, the progress line above says what it is doing
+            st.caption(fmt.facts_line(gen))
         bar = st.container(horizontal=True)
         if gen.status == "done":
             if bar.button(

@@ -145,6 +145,9 @@ def test_cells_in_flight_show_their_phase_elapsed_time_left_and_when_stuck(idle)
     assert re.fullmatch(r"🎬 generating · 1 min( \d+ s)? · about 1–5 min left", line[working][0]), line
     assert "no progress for 21 min: it may be stuck" in line[stuck][0]
     assert "0 of 3 cells done" in [p.proto.text for p in at.get("progress")]  # the grid's own bar stays
+    # One status line per cell: the caption under a running cell gives its settings, not a second status.
+    captions = [c.value for c in cell(at, working).caption]
+    assert not [c for c in captions if "generating" in c or "waiting" in c or "sending" in c], captions
 
 
 def test_estimate_and_confirmation_above_the_threshold(confirming):
