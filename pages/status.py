@@ -27,7 +27,10 @@ def api_section(studio: svc.Services) -> None:
     c1.metric("API in use", "Simulator" if simulated else "Mosaic")
     key_text = {True: "Works", False: "Refused", None: "Not checked"}[info["key_ok"]]
     c2.metric("API key" if not simulated else "Connection", key_text)
-    c3.metric("Credit balance", f"{info['credits']:,.0f}" if info["credits"] is not None else "Not reported")
+    if simulated:  # the simulator's pretend balance is no money of anybody's: say so, don't show it
+        c3.metric("Credit balance", "None used", help="Simulator runs are free; no Mosaic credits are spent.")
+    else:
+        c3.metric("Credit balance", f"{info['credits']:,.0f}" if info["credits"] is not None else "Not reported")
     st.caption(f"{info['label']} · organization: {info['organization'] or 'unknown'}")
     if info["key_ok"] is False:
         st.error(f"The key check (/whoami) failed: {info['error']}", icon="⚠️")

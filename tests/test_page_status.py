@@ -58,6 +58,17 @@ def test_shows_the_api_the_key_check_and_the_credit_balance(studio, clean_sim):
     assert not at.error
 
 
+def test_the_simulator_shows_no_credit_balance_as_if_it_were_money(tmp_path):
+    from studio.settings import Settings
+
+    keyless = svc.build_services(Settings(data_dir=tmp_path / "k"), start_worker=False)
+    try:
+        shown = metrics(open_page(STATUS, keyless))
+        assert shown["API in use"] == "Simulator" and shown["Credit balance"] == "None used"
+    finally:
+        keyless.close()
+
+
 def test_a_refused_key_is_explained(clean_sim, tmp_path):
     services = svc.build_services(
         settings_for(clean_sim, tmp_path / "bad", api_key="not_a_mosaic_key"), start_worker=False
