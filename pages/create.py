@@ -32,7 +32,7 @@ from studio.models import (
     MODELS,
     PROMPT_MAX_CHARS,
     RESOLUTIONS,
-    VideoGenerationParams,
+    NodeSettings,
 )
 
 # Widget keys (tests address widgets by these).
@@ -479,10 +479,10 @@ def references_section(studio: svc.Services) -> None:
 
 def estimate_text(studio: svc.Services, values: dict[str, Any], takes: int) -> str:
     try:
-        params = VideoGenerationParams.parse({**values, "prompt": "estimate"})
+        params = NodeSettings.parse({k: v for k, v in values.items() if k != "prompt"})
     except ParamsError:
         return "Fix the settings above to see what this will request."
-    text = f"{svc.estimate(studio, [params] * takes).describe()} ({svc.cost_note(params)})"
+    text = svc.estimate(studio, [params] * takes).describe()
     if studio.settings.credits_per_second is None:
         text += (
             " · no credits used"

@@ -217,7 +217,7 @@ class Estimate:
         return f"{low}" if low == high else f"{low}–{high}"
 
     def describe(self) -> str:
-        "One line: '21 runs · 105 s of video · about 1.24× the cost of 720p · about 4–11 min'."
+        "One line: '21 runs · 105 s of video · about 1.24× the cost of 720p · ready in about 4–11 min'."
         parts = [f"{self.runs} run{'s' if self.runs != 1 else ''}", f"{self.seconds_text} s of video"]
         if self.auto_runs:
             low, high = AUTO_DURATION_S
@@ -228,9 +228,9 @@ class Estimate:
             low_c, high_c = (round(c, 2) for c in self.credits)
             parts.append(f"≈ {low_c:g} credits" if low_c == high_c else f"≈ {low_c:g}–{high_c:g} credits")
         if self.runs:
-            when = _time_text(*self.time_s)
+            when = f"ready in {_time_text(*self.time_s)}"
             if self.history_runs:
-                when += f" (from {self.history_runs} recent run{'s' if self.history_runs != 1 else ''})"
+                when += f" (the median of {self.history_runs} recent run{'s' if self.history_runs != 1 else ''})"
             parts.append(when)
         return " · ".join(parts)
 

@@ -68,7 +68,7 @@ def test_a_whole_grid():
     est = estimate(grid())
     assert (est.runs, est.seconds, est.auto_runs) == (21, (105, 105), 0)
     assert est.relative_cost == pytest.approx((0.465 + 1 + 2.25) / 3, abs=0.01)
-    assert est.describe() == "21 runs · 105 s of video · about 1.24× the cost of 720p · about 4–11 min"
+    assert est.describe() == "21 runs · 105 s of video · about 1.24× the cost of 720p · ready in about 4–11 min"
 
 
 def test_auto_duration_is_a_range_of_5_to_10_seconds():
@@ -162,7 +162,7 @@ def test_history_replaces_the_model_with_the_median_of_recent_runs():
     assert key == ("1080p", "5", False)
     est = estimate([cell], history={key: [300, 330, 290, 900]})
     assert est.time_s == (315, 315) and est.history_runs == 4
-    assert est.describe().endswith("about 5 min (from 4 recent runs)")
+    assert est.describe().endswith("ready in about 5 min (the median of 4 recent runs)")
 
 
 def test_too_little_history_keeps_the_model():

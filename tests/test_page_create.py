@@ -91,7 +91,7 @@ def test_form_shows_the_briefs_defaults_the_estimate_and_the_mode(app):
     run_box = app.container("create_run_box")
     estimate = run_box.markdown[0].value
     assert "1 run · 5–10 s of video (1 of automatic length" in estimate
-    assert "about 3–8 min" in estimate and "720p is the baseline cost" in estimate
+    assert "about 3–8 min" in estimate and "about 1× the cost of 720p" in estimate
     assert "credits unknown (set STUDIO_CREDITS_PER_SECOND" in estimate
     assert any("Runs on 🔑 the Mosaic API" in c for c in texts(run_box, "caption"))
 
@@ -106,7 +106,7 @@ def test_estimate_follows_takes_and_duration_with_credits_when_a_rate_is_set(cle
         assert "3 runs · 18 s of video · about 1× the cost of 720p · ≈ 9 credits" in estimate
         fill(at, resolution="1080p").run()
         estimate = at.container("create_run_box").markdown[0].value
-        assert "≈ 18 credits" in estimate and "1080p costs about 2.25× 720p" in estimate
+        assert "≈ 18 credits" in estimate and "about 2.25× the cost of 720p" in estimate
     finally:
         services.close()
 
