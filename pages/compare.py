@@ -197,6 +197,7 @@ def _new_comparison(studio: svc.Services) -> None:
         st.container(key="compare_summary").markdown(
             f"**{plan.count} cell{'s' if plan.count != 1 else ''}** ({plan.breakdown}) · {plan.estimate.describe()}"
         )
+        st.caption("Per second of video: " + "; ".join(plan.cost_notes) + " (Seedance 2's token model).")
         if plan.needs_confirm:
             # The key carries the count, so changing the grid's size asks again.
             st.checkbox(

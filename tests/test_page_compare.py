@@ -155,6 +155,9 @@ def test_estimate_and_confirmation_above_the_threshold(confirming):
     fill(at, resolutions=("480p", "720p"), ratios=("16:9",), durations=("5",))
     assert summary(at).startswith("**2 cells** (2 resolutions × 1 aspect ratio) · 2 runs · 10 s of video · ")
     assert "· ≈ 20 credits ·" in summary(at)
+    assert "Per second of video: 480p costs about 0.47× 720p; 720p is the baseline cost" in " ".join(
+        c.value for c in at.caption
+    )
     assert not at.checkbox
     fill(at, resolutions=("480p", "720p"), ratios=("16:9", "1:1", "9:16"), durations=("5",))
     [confirm] = at.checkbox

@@ -9,6 +9,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import costs
 from .. import format as fmt
 from ..costs import Estimate
 from ..errors import ParamsError, StudioError
@@ -155,6 +156,12 @@ class GridPlan:
     @property
     def launchable(self) -> bool:
         return not self.errors
+
+    @property
+    def cost_notes(self) -> list[str]:
+        "Each resolution's cost next to 720p, from the token model (known without a credit rate)."
+        resolutions = sorted({c.resolution for c in self.cells}, key=RESOLUTIONS.index)
+        return [costs.cost_note(r) for r in resolutions]
 
 
 def _count(n: int, noun: str) -> str:
