@@ -33,6 +33,17 @@ def wait_for_app(page) -> None:
     page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=30_000)
 
 
+def pick(page, key: str, option: str) -> None:
+    """Open a multiselect or selectbox by its widget key and choose one option, once the page has
+    settled (a rerun redrawing the widget would close the list under the click)."""
+    wait_for_app(page)
+    page.locator(f".st-key-{key} [role='combobox']").click()
+    if not page.get_by_role("listbox").is_visible():
+        page.keyboard.press("ArrowDown")  # a selectbox that has a value opens from the keyboard
+    page.get_by_role("option", name=option, exact=True).click()
+    page.keyboard.press("Escape")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

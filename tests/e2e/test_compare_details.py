@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import re
 
-from browser import SCREENSHOTS, screenshot, wait_for_app
-from test_compare_journey import pick
+from browser import SCREENSHOTS, pick, screenshot, wait_for_app
 
 PROMPT = "A red kite over a windy beach at noon, double-click check"
 PHONE = {"width": 390, "height": 844}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from browser import screenshot, wait_for_app
+from browser import pick, screenshot, wait_for_app
 
 PROMPT = "A paper boat drifting down a rainy street at dusk"
 EXPECTED = {
@@ -19,15 +19,6 @@ VIDEOS_READY = f"""() => {{
     const v = [...document.querySelectorAll("{CELLS} video")];
     return v.length === 4 && v.every(x => x.readyState >= 1 && x.videoWidth > 0);
 }}"""
-
-
-def pick(page, key: str, option: str) -> None:
-    "Open a multiselect or selectbox by its widget key and choose one option."
-    page.locator(f".st-key-{key} [role='combobox']").click()
-    if not page.get_by_role("listbox").is_visible():
-        page.keyboard.press("ArrowDown")  # a selectbox that has a value opens from the keyboard
-    page.get_by_role("option", name=option, exact=True).click()
-    page.keyboard.press("Escape")
 
 
 def cell_sizes(page) -> dict[tuple[str, str], tuple[int, int]]:

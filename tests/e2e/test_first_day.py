@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from browser import StudioServer, screenshot, wait_for_app
+from browser import StudioServer, pick, screenshot, wait_for_app
 from playwright.sync_api import Page, expect
 
 from studio.models import output_size
@@ -23,14 +23,6 @@ def videos_ready(count: int) -> str:
         f'() => {{ const v = [...document.querySelectorAll("{CELLS} video")];'
         f" return v.length === {count} && v.every(x => x.readyState >= 1 && x.videoWidth > 0); }}"
     )
-
-
-def pick(page: Page, key: str, option: str) -> None:
-    page.locator(f".st-key-{key} [role='combobox']").click()
-    if not page.get_by_role("listbox").is_visible():
-        page.keyboard.press("ArrowDown")
-    page.get_by_role("option", name=option, exact=True).click()
-    page.keyboard.press("Escape")
 
 
 def expected_size(resolution: str, ratio: str) -> tuple[int, int]:
