@@ -626,7 +626,7 @@ class JobRunner:
 
     def _download(self, gen: Generation, url: str) -> None:
         dest = self.media_dir / f"{gen.id}.mp4"
-        part = dest.with_name(dest.name + ".part")
+        part = dest.with_name(dest.name + media.PARTIAL_SUFFIX)
         try:
             size, sha256 = self.client.download(url, part)
             os.replace(part, dest)  # a file under the final name is always complete

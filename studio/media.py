@@ -33,6 +33,7 @@ AUTO_ASPECT_RATIO = "16:9"  # frame_size's stand-in for `auto` when no prompt pi
 RENDER_FPS = 24  # Seedance 2 always makes 24 fps
 FONT_FILE = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 THUMB_WIDTH = 320
+PARTIAL_SUFFIX = ".part"  # a download in progress: renamed into place only when complete, never served
 THUMB_AT_S = 1.0
 THUMB_JPEG_QUALITY = 80
 

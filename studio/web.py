@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from . import services as svc
+from .media import PARTIAL_SUFFIX
 from .models import STATUSES
 from .settings import MEDIA_ROUTE, Settings
 
@@ -60,6 +62,15 @@ def make_lifespan(settings_factory: Callable[[], Settings]) -> Callable[[Any], A
     return lifespan
 
 
+class MediaFiles(StaticFiles):
+    "Saved media from disk with Range requests; a download still in progress (`.part`) is never served."
+
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        if path.endswith(PARTIAL_SUFFIX):
+            return "", None  # as if absent: 404
+        return super().lookup_path(path)
+
+
 def make_routes(settings: Settings, services: Callable[[], svc.Services] | None = None) -> list[BaseRoute]:
     "Routes for /healthz, the webhook receiver and the media files of `settings`."
     get = services or (lambda: svc.shared_services(lambda: settings))
@@ -98,6 +109,6 @@ def make_routes(settings: Settings, services: Callable[[], svc.Services] | None 
     return [
         Route("/healthz", healthz),
         Route(WEBHOOK_PATH, webhook, methods=["POST"]),
-        Mount(MEDIA_ROUTE, app=StaticFiles(directory=settings.media_dir, check_dir=False), name="files"),
+        Mount(MEDIA_ROUTE, app=MediaFiles(directory=settings.media_dir, check_dir=False), name="files"),
         *(Route(f"/{name}", page, methods=["GET", "HEAD"]) for name in PAGE_PATHS),
     ]

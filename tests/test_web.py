@@ -53,6 +53,16 @@ def test_media_served_from_disk_with_ranges(web):
     assert client.get("/files/../studio.db").status_code == 404
 
 
+def test_a_download_in_progress_is_never_served(web):
+    client, services = web
+    (services.settings.media_dir / "abc.mp4.part").write_bytes(b"\x00\x00\x00\x18ftypmp42 half a video")
+    (services.settings.media_dir / "abc.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 a whole video")
+    assert client.get("/files/abc.mp4.part").status_code == 404
+    assert client.head("/files/abc.mp4.part").status_code == 404
+    assert client.get("/files/abc.mp4.part", headers={"Range": "bytes=0-3"}).status_code == 404
+    assert client.get("/files/abc.mp4").status_code == 200  # the finished file beside it is served
+
+
 def test_deep_links_serve_the_app_with_its_base_url_at_the_root(web):
     client, _ = web
     page = client.get("/gallery?page=3")
