@@ -253,7 +253,7 @@ def test_a_run_in_flight_shows_its_phase_elapsed_time_left_and_when_it_is_stuck(
     first, second, third = progress_lines(at)
     assert first.startswith("⏳ waiting to start")
     # 720p takes 3–6 min upstream for 5 s (studio.latency): 1.5 min in, 1.5–4.5 min are left.
-    assert re.fullmatch(r"🎬 generating · 1 min( \d+ s)? · about 1–5 min left", second), second
+    assert re.fullmatch(r"🎬 generating · 1 min( \d+ s)? · about 1–[45] min left", second), second
     assert "no progress for 21 min: it may be stuck" in third
     assert not any("%" in line for line in progress_lines(at))  # the old bar said "Running · 10%"
     assert at.button(key=f"create_cancel_{stuck}")  # a stuck run can still be cancelled here
