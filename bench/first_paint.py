@@ -26,18 +26,8 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "e2e"))
-from browser import StudioServer  # the browser tests' server: the studio as a person starts it
+from browser import CHROMIUM, CHROMIUM_ARGS, StudioServer  # the browser tests' server: the studio as a person starts it
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGES = ("/", "/compare", "/gallery", "/status")
 SETTLED = (
     "() => document.querySelector('h1') && !document.querySelector('[data-testid=stStatusWidget]')"
@@ -70,7 +60,7 @@ def main() -> None:
     results: dict[str, list[tuple[float, float, float]]] = {p: [] for p in PAGES}
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             visit(browser, server.base)  # the server's first page view, not counted
             for _ in range(args.runs):
                 for path in PAGES:

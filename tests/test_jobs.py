@@ -211,16 +211,21 @@ def test_restart_mid_grid_finishes_every_job_once(sim, tmp_path):
     assert sum(agent_runs(sim, gens).values()) == 6 and len({g.run_id for g in gens}) == 6
 
 
-def test_kill_9_mid_grid_then_resume_submits_nothing_twice(sim, tmp_path):
-    data = tmp_path / "d"
-    env = {
+def cli_env(sim, data: Path) -> dict[str, str]:
+    "The environment of a `studio` command talking to the test simulator as if it were Mosaic."
+    return {
         **os.environ,
         "STUDIO_DATA_DIR": str(data),
         "MOSAIC_API_KEY": TEST_KEY,
         "MOSAIC_BASE_URL": sim.base_url,
         "STUDIO_POLL_INTERVAL": "0.1",
-        "STUDIO_MAX_POLL_INTERVAL": "0.3",
+        "STUDIO_MAX_POLL_INTERVAL": "0.3",  # on Mosaic's schedule the first look would wait a minute
     }
+
+
+def test_kill_9_mid_grid_then_resume_submits_nothing_twice(sim, tmp_path):
+    data = tmp_path / "d"
+    env = cli_env(sim, data)
     before = sim.stats()["runs_total"]
     # Every run answer is lost once: the killed process dies with runs it never heard about.
     sim.script_fault("drop", route="run", count=3)
@@ -263,14 +268,7 @@ def test_kill_9_mid_grid_then_resume_submits_nothing_twice(sim, tmp_path):
 
 
 def test_cli_generate_prints_the_saved_result(sim, tmp_path):
-    env = {
-        **os.environ,
-        "STUDIO_DATA_DIR": str(tmp_path / "d"),
-        "MOSAIC_API_KEY": TEST_KEY,
-        "MOSAIC_BASE_URL": sim.base_url,
-        "STUDIO_POLL_INTERVAL": "0.1",
-        "STUDIO_MAX_POLL_INTERVAL": "0.3",  # as Mosaic, the test simulator would wait a minute
-    }
+    env = cli_env(sim, tmp_path / "d")
     out = subprocess.run(
         [
             sys.executable,
@@ -301,14 +299,7 @@ def test_cli_generate_prints_the_saved_result(sim, tmp_path):
 
 
 def test_cli_grid_exit_status_reflects_failures(sim, tmp_path):
-    env = {
-        **os.environ,
-        "STUDIO_DATA_DIR": str(tmp_path / "d"),
-        "MOSAIC_API_KEY": TEST_KEY,
-        "MOSAIC_BASE_URL": sim.base_url,
-        "STUDIO_POLL_INTERVAL": "0.1",
-        "STUDIO_MAX_POLL_INTERVAL": "0.3",  # as Mosaic, the test simulator would wait a minute
-    }
+    env = cli_env(sim, tmp_path / "d")
     sim.script_fault("run_fail", route="run")
     out = subprocess.run(
         [

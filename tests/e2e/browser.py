@@ -16,6 +16,19 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 
 
+# Debian's Chromium (never `playwright install`), with the flags this closed network needs.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
 def screenshot(page, name: str) -> Path:
     "Save a full-height screenshot (Streamlit scrolls inside stMain, so grow the viewport first)."
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -10,19 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser import StudioServer
+from browser import CHROMIUM, CHROMIUM_ARGS, StudioServer
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def pytest_collection_modifyitems(items):
