@@ -232,6 +232,19 @@ class AgentNode(ApiModel):
     params_used: dict[str, Any] = Field(default_factory=dict)
 
 
+class AgentNodeAnswer(ApiModel):
+    "GET /agent_nodes/{id}: one node instance (a template node, or a run's runtime clone)."
+
+    agent_node: AgentNode
+
+
+class AgentList(ApiModel):
+    "GET /agents: one page of agents (id, name, description, times), newest first."
+
+    agents: list[AgentInfo] = Field(default_factory=list)
+    next_cursor: str | None = None
+
+
 class AgentInfo(ApiModel):
     id: str
     name: str | None = None

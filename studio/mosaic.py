@@ -41,6 +41,10 @@ from .models import (
     VIDEO_GENERATION_NODE_TYPE_ID,
     Agent,
     AgentChange,
+    AgentInfo,
+    AgentList,
+    AgentNode,
+    AgentNodeAnswer,
     CancelResult,
     Credits,
     ResumeResult,
@@ -505,6 +509,35 @@ class MosaicClient:
     def get_agent(self, agent_id: str) -> Agent:
         "The agent with its nodes and connections."
         return self._call(Agent, "GET", f"/agent/{_segment(agent_id)}", mode=SAFE)
+
+    def get_agent_node(self, agent_node_id: str) -> AgentNode:
+        """One node instance with its `params_used`: for a run's runtime clone (`get_run_nodes`),
+        the params that run used. A `NotFoundError` where the API lacks the call."""
+        path = f"/agent_nodes/{_segment(agent_node_id)}"
+        return self._call(AgentNodeAnswer, "GET", path, mode=SAFE).agent_node
+
+    def list_agents(self, *, cursor: str | None = None, limit: int = LIST_LIMIT_MAX) -> AgentList:
+        "One page of the account's agents, newest first."
+        params = {"limit": str(limit)}
+        if cursor:
+            params["cursor"] = cursor
+        return self._call(AgentList, "GET", "/agents", mode=SAFE, params=params)
+
+    def iter_agents(self) -> Iterator[AgentInfo]:
+        "Every agent of the account, newest first, following cursors."
+        seen: set[str] = set()
+        cursor: str | None = None
+        while True:
+            page = self.list_agents(cursor=cursor)
+            yield from page.agents
+            cursor = page.next_cursor
+            if not cursor or cursor in seen:
+                return
+            seen.add(cursor)
+
+    def delete_agent(self, agent_id: str) -> None:
+        "Delete an agent (Mosaic keeps it soft-deleted)."
+        self._send("POST", f"/agent/{_segment(agent_id)}/delete", mode=SAFE)
 
     def add_video_node(self, agent_id: str, params: VideoGenerationParams | dict[str, Any] | None = None) -> str:
         "Add a Video Generation node to the agent; returns its agent_node_id."

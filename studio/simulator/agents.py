@@ -1,5 +1,6 @@
 """Agents (mosaic-api.md §2.2): metadata-only create, list, get, soft delete, and graph updates as
-all-or-nothing batches of operations on nodes and connections (kept acyclic).
+all-or-nothing batches of operations on nodes and connections (kept acyclic); one node instance
+by id (§2.3), template or a run's runtime clone.
 """
 
 from __future__ import annotations
@@ -186,6 +187,34 @@ async def get(sim: Simulator, request: Request) -> Response:
                     for n in agent.nodes.values()
                 ],
                 "connections": [{"source_agent_node_id": s, "target_agent_node_id": t} for s, t in agent.connections],
+            }
+        )
+
+
+async def get_node(sim: Simulator, request: Request) -> Response:
+    """GET /agent_nodes/{id}: one node instance, a template node of a live agent or a run's runtime
+    clone (whose params_used are what that run used: the saved params with update_params applied)."""
+    node_id = request.path_params["agent_node_id"]
+    with sim.lock:
+        found: dict[str, Any] | None = None
+        for agent in sim.agents.values():
+            node = agent.nodes.get(node_id)
+            if node is not None and not agent.deleted:
+                found = {"agent_node_id": node_id, "node_type_id": node["node_type_id"], "params": node["params_used"]}
+        if found is None:
+            for run in sim.runs.values():
+                for clone in run.nodes:
+                    if clone.id == node_id:
+                        found = {"agent_node_id": node_id, "node_type_id": clone.node_type_id, "params": clone.params}
+        if found is None:
+            raise ApiFail(404, f"Agent node {node_id} not found")
+        return JSONResponse(
+            {
+                "agent_node": {
+                    "agent_node_id": found["agent_node_id"],
+                    "node_type": node_type(found["node_type_id"]),
+                    "params_used": copy.deepcopy(found["params"]),
+                }
             }
         )
 

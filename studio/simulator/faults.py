@@ -1,8 +1,10 @@
 """Fault injection: the `Faults` knobs, scripted one-off faults, and the dice that pick them.
 
-Transport faults (rate_limit, server_error, slow, drop) hit requests; outcome faults (run_fail,
-run_partial, needs_credits) decide how a new run ends; `listing_without_outputs` strips outputs
-from run listings. Random choices come from `random.Random(seed)`, so a seed replays exactly.
+Transport faults (rate_limit, server_error, slow, late, drop) hit requests: "slow" does the work
+and then answers late, "late" holds the request and only then does the work (a run created after
+the client gave up). Outcome faults (run_fail, run_partial, needs_credits) decide how a new run
+ends; `listing_without_outputs` strips outputs from run listings. Random choices come from
+`random.Random(seed)`, so a seed replays exactly.
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ API_ROUTES = (
     "upload_url",
     "upload_finalize",
     "credits",
+    "agent_node",
 )
 STORAGE_ROUTES = ("storage_upload", "storage_download")
-TRANSPORT_FAULTS = ("rate_limit", "server_error", "slow", "drop")
+TRANSPORT_FAULTS = ("rate_limit", "server_error", "slow", "drop", "late")
 OUTCOME_FAULTS = ("run_fail", "run_partial", "needs_credits")
 FAULT_KINDS = TRANSPORT_FAULTS + OUTCOME_FAULTS
 
@@ -58,7 +61,10 @@ class Faults(BaseModel):
     retry_after_s: float = Field(DEFAULT_RETRY_AFTER_S, ge=0, description="Seconds in Retry-After of injected 429s.")
     server_error: float = Field(0.0, ge=0, le=1, description="Probability per request of a 500/502/503.")
     slow: float = Field(0.0, ge=0, le=1, description="Probability per request of an answer delayed by slow_seconds.")
-    slow_seconds: float = Field(DEFAULT_SLOW_SECONDS, ge=0, description="Delay of slow answers, in seconds.")
+    slow_seconds: float = Field(DEFAULT_SLOW_SECONDS, ge=0, description="Delay of slow and late answers, in seconds.")
+    late: float = Field(
+        0.0, ge=0, le=1, description="Probability per request of holding it slow_seconds before doing the work."
+    )
     drop: float = Field(0.0, ge=0, le=1, description="Probability per request of processing it, then cutting the line.")
     run_fail: float = Field(0.0, ge=0, le=1, description="Probability per run of ending failed.")
     run_partial: float = Field(0.0, ge=0, le=1, description="Probability per run of ending partial_complete.")
@@ -72,7 +78,9 @@ class Faults(BaseModel):
     include_storage: bool = Field(False, description="Also inject request faults on storage uploads/downloads.")
     seed: int = Field(0, description="Seed of the fault dice.")
 
-    @field_validator("rate_limit", "server_error", "slow", "drop", "run_fail", "run_partial", "seed", mode="before")
+    @field_validator(
+        "rate_limit", "server_error", "slow", "late", "drop", "run_fail", "run_partial", "seed", mode="before"
+    )
     @classmethod
     def _no_bools(cls, value: Any) -> Any:
         # True would pass as 1.0; a flag where a number belongs is a mistake worth a 400.

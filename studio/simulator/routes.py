@@ -59,6 +59,9 @@ class Endpoint:
                 status = sim.rng.choice(SERVER_ERROR_STATUSES)
             await error_response(status, "Internal server error (simulated)")(scope, receive, send)
             return
+        if fault == "late":
+            await request.body()  # kept on the request: a client that gave up cannot take it back
+            await asyncio.sleep(sim.config.faults.slow_seconds)
         response: Response
         try:
             response = await self.handler(sim, request)
@@ -125,6 +128,7 @@ def build_app(sim: Simulator) -> Starlette:
         route("/uploads/{kind}/get_upload_url", "upload_url", uploads.upload_url, ["POST"]),
         route("/uploads/{kind}/finalize_upload", "upload_finalize", uploads.upload_finalize, ["POST"]),
         route("/credits", "credits", credits, ["GET"]),
+        route("/agent_nodes/{agent_node_id}", "agent_node", agents.get_node, ["GET"]),
         route("/_storage/upload/{upload_id}", "storage_upload", uploads.storage_upload, ["POST"], "storage"),
         route("/_storage/renders/{name}", "storage_download", uploads.storage_download, ["GET"], "storage"),
         route("/_sim/health", "sim_health", sim_health, ["GET"], "sim"),
