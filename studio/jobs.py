@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
@@ -35,14 +36,24 @@ from .errors import (
     JobError,
     MediaError,
     NotFoundError,
+    ParamsError,
     RateLimitError,
     ServerError,
     StoreError,
 )
-from .models import ACTIVE_STATUSES, CANCELLABLE_STATUSES, FINAL_STATUSES, RUN_TERMINAL_STATUSES, Generation, Run
+from .models import (
+    ACTIVE_STATUSES,
+    CANCELLABLE_STATUSES,
+    FINAL_STATUSES,
+    RUN_TERMINAL_STATUSES,
+    VIDEO_GENERATION_NODE_TYPE_ID,
+    Generation,
+    Run,
+    VideoGenerationParams,
+)
 from .mosaic import MosaicClient
 from .settings import Settings
-from .store import HistoryStore, JobPhase, utcnow
+from .store import HistoryStore, JobPhase, new_id, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +73,8 @@ POLL_AGE_FRACTION = 0.2
 LISTED_RUN_STATUSES = ("running", *RUN_TERMINAL_STATUSES)
 POLL_KEY = "\0poll"  # the listing's entry in the schedule; never a generation id
 AGENT_NAME = "Mosaic Prompt Studio"
+AGENT_NAME_MAX_CHARS = 120  # Mosaic's limit on an agent's name
+OUTCOMES_KEY = "\0outcomes"  # the schedule's entry for looking again at unknown outcomes; never a generation id
 
 
 def _parse_time(text: str) -> datetime:
@@ -196,6 +209,25 @@ def _run_of(gen: Generation) -> str:
     return gen.run_id
 
 
+def _same_params(used: dict[str, object], sent: VideoGenerationParams) -> bool:
+    "Whether the params a run's node ran with are the ones a job sent (read as the node reads them)."
+    try:
+        return VideoGenerationParams.parse(used).to_api() == sent.to_api()
+    except ParamsError:
+        return False
+
+
+def _stray_reason(gen: Generation | None) -> str:
+    "Why a run that is this job's cannot be followed by it."
+    if gen is None:
+        return "its generation was deleted"
+    if gen.run_id:
+        return f"a late duplicate: the job already follows run {gen.run_id}"
+    if gen.status != "submitting":
+        return f"the job had already ended ({gen.status})"
+    return "the job had no use for it"
+
+
 def _transient(err: ApiStatusError) -> bool:
     "Statuses after which trying again later can succeed; any other status error ends the job."
     return isinstance(err, (ServerError, RateLimitError)) or err.status_code == 408
@@ -316,6 +348,7 @@ class JobRunner:
     def tick(self) -> float:
         """One pass: claim queued jobs up to the in-flight limit, schedule work, list runs when due.
         Returns the seconds until the next listing is due (TICK_S when nothing is in flight)."""
+        self._check_unknown_outcomes()
         free = self.settings.max_in_flight - self.store.in_flight_count()
         for gen in self.store.claim_queued(free):
             self._schedule(gen, self._submit)
@@ -404,17 +437,28 @@ class JobRunner:
 
     def _submit(self, gen: Generation) -> None:
         job = self.store.job(gen.id)
-        if gen.agent_id and job.get("submit_started_at"):
-            # A POST /run may have reached Mosaic before we lost track: ask the agent first, so
-            # a run that exists is followed (and cancelled, when that was asked), never forgotten.
+        posts = self.store.pending_posts(gen.id)
+        # A POST /run of this job may have reached Mosaic without an answer: look its run up first,
+        # so a run that exists (and provably is this job's) is followed, and cancelled when that was
+        # asked, never submitted twice.
+        for post in posts:
             try:
-                run_id = self._find_lost_run(gen, gen.agent_id, job["submit_started_at"])
+                if self._settle_post(post):
+                    return
             except ApiError as err:
                 self._retry_later(gen, err, self.settings.max_poll_interval)
                 return
-            if run_id:
-                self._record_run(gen, run_id, gen.agent_id)
-                return
+        current = self.store.get(gen.id)
+        if current is None or current.status != "submitting":
+            return
+        if posts:
+            # Nothing of this job's yet (one look, RECONCILE_DELAY_S after the lost answer): go on
+            # with another agent. The agents asked stay out of the pool until their outcome is
+            # known; a run that turns up there later is adopted if the job still has none, else
+            # cancelled and recorded (`_check_unknown_outcomes`).
+            self.store.release_agent(gen.id)
+            self.store.update(gen.id, agent_id=None, node_id=None)
+            gen = current.model_copy(update={"agent_id": None, "node_id": None})
         if job.get("cancel_requested"):
             self._finish(gen, "cancelled", error="Cancelled before it started")
             return
@@ -429,7 +473,9 @@ class JobRunner:
                     self._retry_later(gen, err, self.settings.max_poll_interval)
                 return
             self.store.update(gen.id, agent_id=agent_id, node_id=node_id)
-        now = utcnow()
+        # Written before the POST: after no answer (or a crash) the agent is not lent to another
+        # job, and this job looks for its run there before it sends anything again.
+        now = self.store.begin_post(agent_id, gen.id, node_id)
         self.store.update_job(
             gen.id,
             submit_started_at=now,
@@ -441,14 +487,16 @@ class JobRunner:
         try:
             started = self.client.run_agent(agent_id, update_params=update_params, callback_url=self._callback_url())
         except ApiStatusError as err:
+            if isinstance(err, RateLimitError) or not _transient(err):
+                self.store.end_post(agent_id)  # refused: nothing was started
             if not _transient(err):
                 self._finish(gen, "failed", error=str(err))
                 return
+            # A 5xx or 408 may come after Mosaic started the run: an unknown outcome, like no answer.
             self._retry_later(gen, err, max(RECONCILE_DELAY_S, err.retry_after or 0))
             return
         except ApiError as err:
-            # No answer, or one we cannot read: the run may exist. Keep the agent, and look the
-            # run up on it before anything is sent again.
+            # No answer, or one we cannot read: the run may exist. Look for it before anything else.
             self._retry_later(gen, err, RECONCILE_DELAY_S)
             return
         self._record_run(gen, started.run_id, agent_id)
@@ -458,37 +506,247 @@ class JobRunner:
         self.store.update_job(gen.id, last_error=str(err))
         self._later(gen.id, seconds)
 
-    def _find_lost_run(self, gen: Generation, agent_id: str, started_at: str) -> str | None:
-        "The run this job's lost POST started: on its leased agent, after the POST, not yet known."
-        since = datetime.fromisoformat(started_at) - CLOCK_SKEW_ALLOWANCE
+    # ------------------------------------------------------------------ unknown outcomes
+
+    def _settle_post(self, post: dict[str, object]) -> bool:
+        """Look on the agent of a POST with no answer for the run it started. A run proven to be
+        the job's (the settings it ran with are the job's) is adopted while the job still submits;
+        one the job cannot use (it follows another run, has ended, or the proof cannot be had) is
+        cancelled and recorded. Once a run is found, or the horizon has passed with none, the
+        outcome is known and the agent returns to the pool. True when the job adopted a run."""
+        agent_id, gen_id, node_id = str(post["agent_id"]), str(post["generation_id"]), str(post["node_id"])
+        posted = _parse_time(str(post["posted_at"]))
+        since = posted - CLOCK_SKEW_ALLOWANCE
+        gen = self.store.get(gen_id)
         known = self.store.known_run_ids(agent_id)
+        settled = adopted = False
         for run in self.client.iter_runs(agent_id, since=since):
             if not run.run_id or run.run_id in known:
                 continue
             if run.started_at and _parse_time(run.started_at) < since:
                 continue  # the server ignored `from`: an older run is not ours
-            log.info("job %s: found run %s whose answer was lost", gen.id, run.run_id)
-            return run.run_id
-        return None
+            proof, why = self._owns(run.run_id, node_id, gen)
+            if proof is False:
+                log.warning("run %s on agent %s is not job %s's (%s); left alone", run.run_id, agent_id, gen_id, why)
+                continue
+            settled = True
+            if proof and gen is not None and self.store.adopt_run(gen.id, run.run_id, agent_id, node_id):
+                log.info("job %s: found run %s whose answer was lost", gen.id, run.run_id)
+                self._adopted(gen.id)
+                adopted = True
+                continue
+            if proof is None and gen is not None:
+                self.store.update_job(gen.id, last_error=f"Run {run.run_id} was not adopted: {why}")
+            self._stray(run.run_id, gen_id, agent_id, why if proof is None else _stray_reason(self.store.get(gen_id)))
+        expired = (datetime.now(UTC) - posted).total_seconds() > self.settings.unknown_outcome_horizon
+        if settled or expired:
+            if not settled:
+                log.info("agent %s: no run came of job %s's unanswered POST; back to the pool", agent_id, gen_id)
+            self.store.end_post(agent_id)
+        return adopted
+
+    def _owns(self, run_id: str, node_id: str, gen: Generation | None) -> tuple[bool | None, str]:
+        """Whether this run provably is this job's: its runtime clone of the job's node ran with the
+        job's settings (`GET /agent_run/{id}/nodes`, then `GET /agent_nodes/{clone}`). None (with
+        why) when the proof cannot be had; never a guess from timing."""
+        if gen is None:
+            return None, "its generation was deleted"
+        try:
+            clones = self.client.get_run_nodes(run_id).nodes
+            clone = next((n for n in clones if n.original_node_id == node_id and n.agent_node_id), None)
+            if clone is None or clone.agent_node_id is None:
+                return None, f"Mosaic lists no copy of node {node_id} in run {run_id}, so whose run it is is unknown"
+            used = self.client.get_agent_node(clone.agent_node_id).params_used
+        except ApiStatusError as err:
+            if _transient(err):
+                raise
+            return None, f"Mosaic does not say which settings run {run_id} used ({err}), so whose run it is is unknown"
+        if _same_params(used, gen.params):
+            return True, ""
+        return False, "it ran with other settings than this job's"
+
+    def _adopted(self, gen_id: str) -> None:
+        "A job now follows a run: its agent goes back to the pool, its progress starts."
+        self.store.release_agent(gen_id)
+        self.store.update_job(gen_id, progress=0.1, node_status="running", poll_count=0, last_progress_at=utcnow())
+        self.wake()  # the listing's timing now counts this run
+
+    def _stray(self, run_id: str, gen_id: str | None, agent_id: str, reason: str) -> None:
+        "Record a run no job may follow, then cancel it (a run nobody follows must not bill on)."
+        if not self.store.claim_stray(run_id, gen_id, agent_id, reason):
+            return  # claimed already: adopted by its job, or recorded by another look
+        log.warning("run %s on agent %s is a stray (%s); cancelling it", run_id, agent_id, reason)
+        self._cancel_stray(run_id)
+
+    def _cancel_stray(self, run_id: str) -> None:
+        try:
+            self.client.cancel_run(run_id)
+        except NotFoundError as err:
+            self.store.stray_cancelled(run_id, f"Mosaic has no such run: {err}", ended=True)
+        except ApiStatusError as err:
+            if _transient(err):
+                self.store.stray_cancelled(run_id, f"cancel not yet accepted: {err}", ended=False)
+            else:  # e.g. 409: it had already ended (and billed what it billed)
+                self.store.stray_cancelled(run_id, f"it had already ended: {err}", ended=True)
+        except ApiError as err:
+            self.store.stray_cancelled(run_id, f"cancel not yet accepted: {err}", ended=False)
+        else:
+            self.store.stray_cancelled(run_id, "cancelled", ended=True)
+
+    def _check_unknown_outcomes(self) -> None:
+        """Called each pass: while some agent's POST has an unknown outcome (of a job no longer
+        submitting: a submitting job looks for itself), a stray is still to cancel, or an agent
+        create's answer was lost, look again now and then (soon after the POST, then less often)."""
+        if self.schedule.holds(OUTCOMES_KEY) or not self.schedule.is_due(OUTCOMES_KEY):
+            return
+        busy = self.store.pending_posts() or self.store.stray_runs(uncancelled=True, limit=1)
+        if not busy and not self.store.agent_intents(self.scope, self.settings.run_flow):
+            return
+        self._run_task(OUTCOMES_KEY, self._look_again)
+
+    def _look_again(self) -> None:
+        youngest = math.inf
+        now = datetime.now(UTC)
+        for post in self.store.pending_posts():
+            youngest = min(youngest, (now - _parse_time(str(post["posted_at"]))).total_seconds())
+            gen_id = str(post["generation_id"])
+            gen = self.store.get(gen_id)
+            if gen is not None and gen.status == "submitting":
+                continue  # the job's own task looks (and may adopt)
+            try:
+                self._settle_post(post)
+            except ApiError as err:
+                log.warning("looking for the run of job %s's unanswered POST failed: %s", gen_id, err)
+        for stray in self.store.stray_runs(uncancelled=True):
+            self._cancel_stray(str(stray["run_id"]))
+        try:
+            self._settle_intents(None)
+        except ApiError as err:
+            log.warning("looking for agents whose create answer was lost failed: %s", err)
+        wait = min(max(POLL_AGE_FRACTION * youngest, self.settings.poll_interval), self.settings.max_poll_interval)
+        self.schedule.later(OUTCOMES_KEY, wait)
+
+    # ------------------------------------------------------------------ agents
 
     def _acquire_agent(self, gen: Generation) -> tuple[str, str]:
         flow = self.settings.run_flow
         lease = self.store.lease_agent(self.scope, flow, gen.id)
         if lease:
             return lease.agent_id, lease.node_id
-        # The brief's flow, and the first use of each pooled agent: create it and add the node.
-        name = f"{AGENT_NAME} · {gen.prompt[:60]}" if flow == "three_call" else f"{AGENT_NAME} pool"
-        agent_id = self.client.create_agent(name[:120], description="Created by Mosaic Prompt Studio").agent_id
-        node_id = self.client.add_video_node(agent_id, gen.params)
+        # An agent an earlier create left (its answer lost) is used before another is made.
+        found = self._settle_intents(gen)
+        if found:
+            return found
+        lease = self.store.lease_agent(self.scope, flow, gen.id)
+        if lease:
+            return lease.agent_id, lease.node_id
+        return self._create_agent(gen)
+
+    def _create_agent(self, gen: Generation) -> tuple[str, str]:
+        """The brief's flow, and the first use of each pooled agent: create it and add the node.
+        The intent is written first with a tag the agent's name carries, so an agent whose create
+        or node-add answer is lost is found on the account later (`_settle_intents`)."""
+        flow = self.settings.run_flow
+        tag = f"#{new_id()}"
+        prefix = f"{AGENT_NAME} · {gen.prompt[:60]}" if flow == "three_call" else f"{AGENT_NAME} pool"
+        name = f"{prefix[: AGENT_NAME_MAX_CHARS - len(tag) - 1]} {tag}"
+        self.store.add_agent_intent(tag, scope=self.scope, flow=flow, gen_id=gen.id)
+        agent_id = self.client.create_agent(name, description="Created by Mosaic Prompt Studio").agent_id
+        self.store.set_intent_agent(tag, agent_id)
+        node_id = self.client.add_video_node(agent_id, self._template_params(gen))
         self.store.add_agent(agent_id, node_id, scope=self.scope, flow=flow, leased_by=gen.id)
+        self.store.end_agent_intent(tag)
         return agent_id, node_id
 
+    def _template_params(self, gen: Generation) -> dict[str, object]:
+        """A new agent's node params. A pooled node keeps no references: a run's update_params
+        only adds keys, so saved references would reach every later run that has none."""
+        params = gen.params.to_api()
+        if self.settings.run_flow == "reuse":
+            params.pop("selected_context", None)
+        return params
+
+    def _settle_intents(self, gen: Generation | None) -> tuple[str, str] | None:
+        """Agent creates whose answer (or whose node-add answer) was lost: find each agent on the
+        account by its tag (`GET /agents`). One with exactly one Video Generation node is whole:
+        it joins the pool (in the brief's flow, only the job that made it uses it). One without
+        is deleted, as is one with more (a late node-add must never make a run render twice).
+        Intents of jobs another worker holds are left to it. Returns an agent leased to `gen`."""
+        flow = self.settings.run_flow
+        intents = [
+            i
+            for i in self.store.agent_intents(self.scope, flow)
+            if (gen is not None and i["generation_id"] == gen.id) or not self.schedule.holds(str(i["generation_id"]))
+        ]
+        if not intents:
+            return None
+        listed: dict[str, str] | None = None  # tag -> agent id, read once
+        mine: tuple[str, str] | None = None
+        for intent in intents:
+            tag, maker = str(intent["tag"]), str(intent["generation_id"])
+            agent_id = intent["agent_id"]
+            if not agent_id:
+                if listed is None:
+                    listed = self._agents_by_tag()
+                agent_id = listed.get(tag)
+            if not agent_id:
+                age = (datetime.now(UTC) - _parse_time(str(intent["created_at"]))).total_seconds()
+                if age > self.settings.unknown_outcome_horizon:
+                    self.store.end_agent_intent(tag)  # the create never happened
+                continue
+            agent_id = str(agent_id)
+            own = gen is not None and maker == gen.id
+            nodes: list[str] = []
+            if flow == "reuse" or own:  # a brief's-flow agent holds its own job's settings: no one else's
+                nodes = self._video_nodes(agent_id)
+                if intent["agent_id"] is None and not nodes:
+                    # Only the create's answer was lost: no node-add was ever sent, so adding one is safe.
+                    owner = gen if own else self.store.get(maker)
+                    template = self._template_params(owner) if owner else {}
+                    nodes = [self.client.add_video_node(agent_id, template)]
+            if len(nodes) == 1:
+                take = mine is None and gen is not None
+                self.store.add_agent(
+                    agent_id, nodes[0], scope=self.scope, flow=flow, leased_by=gen.id if take and gen else None
+                )
+                if take:
+                    mine = (agent_id, nodes[0])
+                log.info("agent %s, whose create or update answer was lost, was found and kept", agent_id)
+            else:
+                with suppress(NotFoundError):
+                    self.client.delete_agent(agent_id)
+                log.info("agent %s, whose create or update answer was lost, was deleted", agent_id)
+            self.store.end_agent_intent(tag)
+        return mine
+
+    def _agents_by_tag(self) -> dict[str, str]:
+        "The account's agents by the tag in their names (`GET /agents`, every page)."
+        found: dict[str, str] = {}
+        for agent in self.client.iter_agents():
+            tag = (agent.name or "").rsplit(" ", 1)[-1]
+            if tag.startswith("#"):
+                found[tag] = agent.id
+        return found
+
+    def _video_nodes(self, agent_id: str) -> list[str]:
+        "The agent's Video Generation nodes (`GET /agent/{id}`)."
+        return [
+            n.agent_node_id
+            for n in self.client.get_agent(agent_id).agent_nodes
+            if n.node_type is not None and n.node_type.node_type_id == VIDEO_GENERATION_NODE_TYPE_ID
+        ]
+
     def _record_run(self, gen: Generation, run_id: str, agent_id: str) -> None:
-        if not self.store.record_run(gen.id, run_id, agent_id):
+        "A POST answered with its run: the job follows it, unless it already follows another."
+        current = self.store.get(gen.id)
+        reason = _stray_reason(current)
+        if self.store.record_run(gen.id, run_id, agent_id, stray_reason=reason):
+            self._adopted(gen.id)
             return
-        self.store.release_agent(gen.id)
-        self.store.update_job(gen.id, progress=0.1, node_status="running", poll_count=0, last_progress_at=utcnow())
-        self.wake()  # the listing's timing now counts this run
+        if current is not None and current.run_id == run_id:
+            return
+        log.warning("job %s: run %s is a duplicate (%s); cancelling it", gen.id, run_id, reason)
+        self._cancel_stray(run_id)
 
     def _callback_url(self) -> str | None:
         base = self.settings.public_url

@@ -263,3 +263,43 @@ def m012_launches(db: Database) -> None:
         },
         pk="key",
     )
+
+
+@migrations()
+def m013_run_ownership(db: Database) -> None:
+    """Which runs belong to which job (issue 7 §1).
+
+    `pending_posts`: one row per agent whose last `POST /run` has an unknown outcome (written
+    before the POST, removed when the answer comes or the run is found); such an agent is leased
+    to no other job. `stray_runs`: runs found on our agents that no job may follow (a late
+    duplicate, an unprovable owner), with what was done about them. `agent_intents`: an agent
+    create or node add about to be sent, tagged so a lost answer can be found on the account.
+    """
+    db["pending_posts"].create(
+        {"agent_id": str, "generation_id": str, "node_id": str, "posted_at": str},
+        pk="agent_id",
+    )
+    db["stray_runs"].create(
+        {
+            "run_id": str,
+            "generation_id": str,
+            "agent_id": str,
+            "reason": str,
+            "found_at": str,
+            "cancelled_at": str,  # NULL until Mosaic accepted the cancel (or the run had ended)
+            "outcome": str,  # what the cancel did, in words; NULL while it is still to be sent
+        },
+        pk="run_id",
+    )
+    db["stray_runs"].create_index(["found_at"])
+    db["agent_intents"].create(
+        {"tag": str, "scope": str, "flow": str, "generation_id": str, "agent_id": str, "created_at": str},
+        pk="tag",
+    )
+    # A job an older studio left submitting may have POSTed with no answer: its agent waits too.
+    db.execute(
+        "INSERT OR IGNORE INTO pending_posts (agent_id, generation_id, node_id, posted_at) "
+        "SELECT g.agent_id, g.id, g.node_id, j.submit_started_at FROM generations g "
+        "JOIN jobs j ON j.generation_id = g.id WHERE g.status = 'submitting' AND g.agent_id IS NOT NULL "
+        "AND j.submit_started_at IS NOT NULL"
+    )

@@ -37,6 +37,9 @@ DEFAULT_POLL_INTERVAL_S = 2.0
 DEFAULT_MAX_POLL_INTERVAL_S = 60.0  # runs take minutes: a minute late at most, ~20 % of a run's time
 DEFAULT_FIRST_POLL_AFTER_S = 60.0  # no Seedance 2 run finishes within a minute (seedance-2.md)
 DEFAULT_WEBHOOK_POLL_INTERVAL_S = 300.0  # with webhooks, timed polls only catch a lost one
+# How long after a POST /run with no answer a run may still turn up (a request held in Mosaic's
+# queue): until then its agent is kept from other jobs and looked at now and then; after it, "no run".
+DEFAULT_UNKNOWN_OUTCOME_HORIZON_S = 10 * 60.0
 DEFAULT_STUCK_AFTER_S = 20 * 60.0  # seedance-2.md: not stuck before about 20 minutes
 DEFAULT_CONFIRM_ABOVE_CELLS = 12
 SIMULATOR_API_KEY = "mk_local_simulator"
@@ -99,6 +102,12 @@ class Settings(BaseSettings):
         DEFAULT_WEBHOOK_POLL_INTERVAL_S,
         gt=0,
         description="Longest wait between polls when public_url is set and webhooks bring the news.",
+    )
+    unknown_outcome_horizon: float = Field(
+        DEFAULT_UNKNOWN_OUTCOME_HORIZON_S,
+        gt=0,
+        description="Seconds after a run request with no answer during which its run may still turn up "
+        "(its agent waits meanwhile; a late run a job no longer needs is cancelled).",
     )
     stuck_after: float = Field(
         DEFAULT_STUCK_AFTER_S, gt=0, description="Seconds without progress after which a run is called stuck."

@@ -1,4 +1,5 @@
-"""The history in SQLite: generations, job progress, the agent pool and comparison grids.
+"""The history in SQLite: generations, job progress, the agent pool (with the POSTs whose outcome
+is unknown, stray runs and agent-create intents) and comparison grids.
 
 `HistoryStore(path)` keeps one connection per thread (sqlite3 objects must stay on the thread
 that made them), runs in WAL mode with a busy timeout, and wraps every read-modify-write in
@@ -548,9 +549,10 @@ class HistoryStore:
                 [scope, flow, job_id],
             ).fetchone()
             if row is None and flow == "reuse":
+                # An agent whose last POST has an unknown outcome waits until that outcome is known.
                 row = conn.execute(
                     "SELECT agent_id, node_id FROM agents WHERE scope = ? AND flow = ? AND leased_by IS NULL "
-                    "ORDER BY created_at LIMIT 1",
+                    "AND agent_id NOT IN (SELECT agent_id FROM pending_posts) ORDER BY created_at LIMIT 1",
                     [scope, flow],
                 ).fetchone()
                 if row is not None:
@@ -582,24 +584,145 @@ class HistoryStore:
             return self._rows("SELECT count(*) AS n FROM agents")[0]["n"]
         return self._rows("SELECT count(*) AS n FROM agents WHERE scope = ?", [scope])[0]["n"]
 
-    def record_run(self, gen_id: str, run_id: str, agent_id: str, **fields: Any) -> bool:
-        "Atomically: the run belongs to this generation, which moves from submitting to running."
+    def record_run(self, gen_id: str, run_id: str, agent_id: str, *, stray_reason: str = "", **fields: Any) -> bool:
+        """Atomically: the run a POST answered with belongs to this generation, which moves from
+        submitting to running. When the generation has no use for it (it follows another run, or has
+        ended), the run is recorded as a stray with `stray_reason` instead (the caller cancels it)
+        and False is returned."""
         now = utcnow()
         fields = {"status": "running", "run_id": run_id, "submitted_at": now, **fields}
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self._immediate() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO agent_runs (run_id, agent_id, generation_id, created_at) VALUES (?,?,?,?)",
-                [run_id, agent_id, gen_id, now],
-            )
+            conn.execute("DELETE FROM pending_posts WHERE agent_id = ?", [agent_id])  # the POST was answered
             cur = conn.execute(
                 f"UPDATE generations SET {sets} WHERE id = ? AND status = 'submitting'", [*fields.values(), gen_id]
             )
-            return cur.rowcount == 1
+            owned = cur.rowcount == 1
+            known = conn.execute("SELECT generation_id FROM agent_runs WHERE run_id = ?", [run_id]).fetchone()
+            if known is None:
+                conn.execute(
+                    "INSERT INTO agent_runs (run_id, agent_id, generation_id, created_at) VALUES (?,?,?,?)",
+                    [run_id, agent_id, gen_id, now],
+                )
+                if not owned:
+                    conn.execute(
+                        "INSERT INTO stray_runs (run_id, generation_id, agent_id, reason, found_at) VALUES (?,?,?,?,?)",
+                        [run_id, gen_id, agent_id, stray_reason or "the job had no use for it", now],
+                    )
+            return owned
 
     def known_run_ids(self, agent_id: str) -> set[str]:
         "Every run id ever recorded on this agent."
         return {r["run_id"] for r in self._rows("SELECT run_id FROM agent_runs WHERE agent_id = ?", [agent_id])}
+
+    def agent_ids(self, scope: str | None = None) -> list[str]:
+        "Every agent this studio made (in `scope`, when given), oldest first."
+        sql, args = "SELECT agent_id FROM agents", []
+        if scope is not None:
+            sql, args = sql + " WHERE scope = ?", [scope]
+        return [r["agent_id"] for r in self._rows(sql + " ORDER BY created_at", args)]
+
+    # ------------------------------------------------------------------ unknown outcomes and strays
+
+    def begin_post(self, agent_id: str, gen_id: str, node_id: str) -> str:
+        "Note, before `POST /run`, that this agent's outcome is unknown until the answer; returns the time."
+        now = utcnow()
+        with self._immediate() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO pending_posts (agent_id, generation_id, node_id, posted_at) VALUES (?,?,?,?)",
+                [agent_id, gen_id, node_id, now],
+            )
+        return now
+
+    def end_post(self, agent_id: str) -> None:
+        "The outcome of this agent's last POST is known: it may be leased again."
+        with self._immediate() as conn:
+            conn.execute("DELETE FROM pending_posts WHERE agent_id = ?", [agent_id])
+
+    def pending_posts(self, gen_id: str | None = None) -> list[dict[str, Any]]:
+        "POSTs whose outcome is unknown (of one generation, when given), oldest first."
+        sql, args = "SELECT * FROM pending_posts", []
+        if gen_id is not None:
+            sql, args = sql + " WHERE generation_id = ?", [gen_id]
+        return self._rows(sql + " ORDER BY posted_at", args)
+
+    def adopt_run(self, gen_id: str, run_id: str, agent_id: str, node_id: str) -> bool:
+        """Atomically: a run nobody has claimed becomes this submitting generation's run. False when
+        the run is already claimed (adopted or recorded as a stray) or the generation is not submitting."""
+        now = utcnow()
+        with self._immediate() as conn:
+            if conn.execute("SELECT 1 FROM agent_runs WHERE run_id = ?", [run_id]).fetchone():
+                return False
+            cur = conn.execute(
+                "UPDATE generations SET status = 'running', run_id = ?, agent_id = ?, node_id = ?, submitted_at = ? "
+                "WHERE id = ? AND status = 'submitting'",
+                [run_id, agent_id, node_id, now, gen_id],
+            )
+            if cur.rowcount != 1:
+                return False
+            conn.execute(
+                "INSERT INTO agent_runs (run_id, agent_id, generation_id, created_at) VALUES (?,?,?,?)",
+                [run_id, agent_id, gen_id, now],
+            )
+            conn.execute("DELETE FROM pending_posts WHERE agent_id = ?", [agent_id])
+        return True
+
+    def claim_stray(self, run_id: str, gen_id: str | None, agent_id: str, reason: str) -> bool:
+        """Atomically record a run no job may follow; False when the run is already claimed (a job
+        adopted it, or it is recorded already). The caller then cancels it and says how that went."""
+        now = utcnow()
+        with self._immediate() as conn:
+            if conn.execute("SELECT 1 FROM agent_runs WHERE run_id = ?", [run_id]).fetchone():
+                return False
+            conn.execute(
+                "INSERT INTO agent_runs (run_id, agent_id, generation_id, created_at) VALUES (?,?,?,?)",
+                [run_id, agent_id, gen_id, now],
+            )
+            conn.execute(
+                "INSERT INTO stray_runs (run_id, generation_id, agent_id, reason, found_at) VALUES (?,?,?,?,?)",
+                [run_id, gen_id, agent_id, reason, now],
+            )
+        return True
+
+    def stray_cancelled(self, run_id: str, outcome: str, *, ended: bool) -> None:
+        "What cancelling a stray run did; `ended`: it bills no more (cancelled, or had already ended)."
+        with self._immediate() as conn:
+            conn.execute(
+                "UPDATE stray_runs SET outcome = ?, cancelled_at = CASE WHEN ? THEN ? ELSE cancelled_at END "
+                "WHERE run_id = ?",
+                [outcome, int(ended), utcnow(), run_id],
+            )
+
+    def stray_runs(self, *, limit: int = 100, uncancelled: bool = False) -> list[dict[str, Any]]:
+        "Recorded stray runs, newest first (only those still to cancel, with `uncancelled`)."
+        where = " WHERE cancelled_at IS NULL" if uncancelled else ""
+        return self._rows(f"SELECT * FROM stray_runs{where} ORDER BY found_at DESC LIMIT ?", [limit])
+
+    def count_strays(self) -> int:
+        return int(self._rows("SELECT count(*) AS n FROM stray_runs")[0]["n"])
+
+    # ------------------------------------------------------------------ agent create intents
+
+    def add_agent_intent(self, tag: str, *, scope: str, flow: str, gen_id: str) -> None:
+        "Before `POST /agent/create`: the tag its name carries, so a lost answer can be found by it."
+        with self._immediate() as conn:
+            conn.execute(
+                "INSERT INTO agent_intents (tag, scope, flow, generation_id, created_at) VALUES (?,?,?,?,?)",
+                [tag, scope, flow, gen_id, utcnow()],
+            )
+
+    def set_intent_agent(self, tag: str, agent_id: str) -> None:
+        "The agent a create intent made (its node is still to be added)."
+        with self._immediate() as conn:
+            conn.execute("UPDATE agent_intents SET agent_id = ? WHERE tag = ?", [agent_id, tag])
+
+    def end_agent_intent(self, tag: str) -> None:
+        with self._immediate() as conn:
+            conn.execute("DELETE FROM agent_intents WHERE tag = ?", [tag])
+
+    def agent_intents(self, scope: str, flow: str) -> list[dict[str, Any]]:
+        "Agent creates whose outcome is not settled yet, oldest first."
+        return self._rows("SELECT * FROM agent_intents WHERE scope = ? AND flow = ? ORDER BY created_at", [scope, flow])
 
     # ------------------------------------------------------------------ grids
 
