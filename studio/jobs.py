@@ -257,6 +257,7 @@ class JobRunner:
         self._pool: ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
         self._lock_file: IO[str] | None = None
+        self._intents_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -651,7 +652,12 @@ class JobRunner:
         prefix = f"{AGENT_NAME} · {gen.prompt[:60]}" if flow == "three_call" else f"{AGENT_NAME} pool"
         name = f"{prefix[: AGENT_NAME_MAX_CHARS - len(tag) - 1]} {tag}"
         self.store.add_agent_intent(tag, scope=self.scope, flow=flow, gen_id=gen.id)
-        agent_id = self.client.create_agent(name, description="Created by Mosaic Prompt Studio").agent_id
+        try:
+            agent_id = self.client.create_agent(name, description="Created by Mosaic Prompt Studio").agent_id
+        except ApiStatusError as err:
+            if isinstance(err, RateLimitError) or not _transient(err):
+                self.store.end_agent_intent(tag)  # refused: nothing was created
+            raise
         self.store.set_intent_agent(tag, agent_id)
         node_id = self.client.add_video_node(agent_id, self._template_params(gen))
         self.store.add_agent(agent_id, node_id, scope=self.scope, flow=flow, leased_by=gen.id)
@@ -671,12 +677,17 @@ class JobRunner:
         account by its tag (`GET /agents`). One with exactly one Video Generation node is whole:
         it joins the pool (in the brief's flow, only the job that made it uses it). One without
         is deleted, as is one with more (a late node-add must never make a run render twice).
-        Intents of jobs another worker holds are left to it. Returns an agent leased to `gen`."""
+        A job settles its own intents; the periodic look those of jobs no worker holds. Returns an
+        agent leased to `gen`."""
+        with self._intents_lock:  # one thread at a time: two must never add a node to the same agent
+            return self._settle_intents_locked(gen)
+
+    def _settle_intents_locked(self, gen: Generation | None) -> tuple[str, str] | None:
         flow = self.settings.run_flow
         intents = [
             i
             for i in self.store.agent_intents(self.scope, flow)
-            if (gen is not None and i["generation_id"] == gen.id) or not self.schedule.holds(str(i["generation_id"]))
+            if (i["generation_id"] == gen.id if gen is not None else not self.schedule.holds(str(i["generation_id"])))
         ]
         if not intents:
             return None

@@ -10,13 +10,12 @@ The simulator produces both orders of a lost answer: "slow" creates the run and 
 from __future__ import annotations
 
 import time
-from collections import Counter
 
 import pytest
 from support import settings_for
 
 from studio import services as svc
-from studio.models import Generation, VideoGenerationParams
+from studio.models import VideoGenerationParams
 from studio.simulator import Faults
 
 pytestmark = pytest.mark.usefixtures("clean_sim")
@@ -90,5 +89,102 @@ def test_a_late_run_is_never_adopted_by_another_job_nor_left_billing(sim, tmp_pa
         assert stray["cancelled_at"] and stray["reason"]
         assert sim_runs(sim)[stray["run_id"]][1] == "cancelled"
         wait_for(lambda: not untracked_billing(sim, services, before), timeout=10, what="no untracked run")
+    finally:
+        services.close()
+
+
+@pytest.mark.parametrize("fault", ["late", "slow"])
+def test_the_simulator_creates_the_run_before_or_after_a_lost_answer(sim, fault):
+    "Both orders: 'slow' creates the run and answers late, 'late' creates it only after the wait."
+    from sim_helpers import api_client, make_agent
+
+    sim.set_faults(Faults(slow_seconds=1.5))
+    with api_client(sim.base_url) as client:
+        agent_id, node_id = make_agent(client)
+        sim.script_fault(fault, route="run")
+        import threading
+
+        answer: list[int] = []
+        body = {"update_params": {node_id: {"prompt": "A kite over a beach"}}}
+
+        def send() -> None:
+            answer.append(client.post(f"/agent/{agent_id}/run", json=body).status_code)
+
+        post = threading.Thread(target=send)
+        post.start()
+        time.sleep(0.7)  # the request is being held
+        runs_meanwhile = sim.runs_for_agent(agent_id)
+        post.join(10)
+    assert answer == [200]
+    assert runs_meanwhile == (0 if fault == "late" else 1)
+    assert sim.runs_for_agent(agent_id) == 1
+
+
+def test_a_runtime_clone_reports_the_params_its_run_used(sim):
+    "GET /agent_nodes/{clone}: the node's saved params with the run's update_params applied."
+    from sim_helpers import SMALL, api_client, make_agent, start_run
+
+    with api_client(sim.base_url) as client:
+        agent_id, node_id = make_agent(client)
+        run_id = start_run(client, agent_id, node_id, prompt="A lighthouse at dusk", params={"aspect_ratio": "1:1"})
+        [clone] = client.get(f"/agent_run/{run_id}/nodes").json()["nodes"]
+        assert clone["original_node_id"] == node_id and clone["agent_node_id"] != node_id
+        used = client.get(f"/agent_nodes/{clone['agent_node_id']}").json()["agent_node"]["params_used"]
+        assert used["prompt"] == "A lighthouse at dusk" and used["aspect_ratio"] == "1:1"
+        assert used["resolution"] == SMALL["resolution"]
+        template = client.get(f"/agent_nodes/{node_id}").json()["agent_node"]["params_used"]
+        assert "prompt" not in template and template["aspect_ratio"] == SMALL["aspect_ratio"]
+        assert client.get("/agent_nodes/nope").status_code == 404
+
+
+def test_without_proof_of_ownership_a_found_run_is_cancelled_not_adopted(sim, tmp_path):
+    """An API without GET /agent_nodes: the run a lost answer started cannot be proven to be the
+    job's, so it is not adopted (never by time window alone): it is cancelled and recorded, the job
+    says why, and goes on with a run of its own."""
+    sim.set_faults(Faults(legacy_api=True))
+    services = svc.build_services(settings_for(sim, tmp_path / "d", timeout=CLIENT_TIMEOUT_S))
+    try:
+        sim.script_fault("drop", route="run")  # the run is created, its answer is cut off
+        gen_id = svc.generate(services, params(resolution="480p", aspect_ratio="1:1", duration="4"))[0]
+        [gen] = svc.wait_for(services, [gen_id], timeout=WAIT_S)
+        assert gen.status == "done", gen.error
+        [stray] = wait_for(lambda: services.store.stray_runs(), what="a recorded stray")
+        assert stray["generation_id"] == gen_id and stray["run_id"] != gen.run_id
+        assert "which settings" in stray["reason"] and stray["cancelled_at"]
+        # Cancelled, unless this quick simulator run had already ended by then (then it says so).
+        status = sim_runs(sim)[stray["run_id"]][1]
+        assert stray["outcome"] == "cancelled" if status == "cancelled" else "already ended" in stray["outcome"]
+        assert "was not adopted" in (services.store.job(gen_id).get("last_error") or "")
+    finally:
+        services.close()
+
+
+def live_agents(sim, *, deleted: bool = False) -> set[str]:
+    "The simulator's agents on the account (or, with `deleted`, the deleted ones)."
+    with sim.lock:
+        return {a.id for a in sim.agents.values() if a.deleted == deleted}
+
+
+@pytest.mark.parametrize("fault", ["drop", "slow"])
+def test_agents_whose_create_or_update_answer_was_lost_do_not_pile_up(sim, tmp_path, fault):
+    sim.set_faults(Faults(slow_seconds=2.0))
+    before, deleted_before = live_agents(sim), live_agents(sim, deleted=True)
+    services = svc.build_services(settings_for(sim, tmp_path / "d", timeout=CLIENT_TIMEOUT_S))
+    try:
+        # The create happens but its answer is lost; then the node is added but that answer is lost.
+        sim.script_fault(fault, route="agent_create")
+        sim.script_fault(fault, route="agent_update")
+        [gen] = svc.wait_for(services, svc.generate(services, params(duration="4")), timeout=WAIT_S)
+        assert gen.status == "done", gen.error
+        assert live_agents(sim) - before == {gen.agent_id}, "one agent on the account, the one in use"
+
+        # Two at once need a second agent; its node-add is refused with a 502 (nothing added): that
+        # agent is deleted rather than given a node a late answer might double.
+        sim.script_fault("server_error", route="agent_update")
+        gens = svc.wait_for(services, svc.generate(services, params(duration="4"), takes=2), timeout=WAIT_S)
+        assert [g.status for g in gens] == ["done", "done"], [g.error for g in gens]
+        assert live_agents(sim) - before == set(services.store.agent_ids()), "only the pool's agents remain"
+        assert live_agents(sim, deleted=True) - deleted_before, "the agent without its node was deleted"
+        assert not services.store.agent_intents(services.runner.scope, "reuse")
     finally:
         services.close()

@@ -196,6 +196,8 @@ async def get_node(sim: Simulator, request: Request) -> Response:
     clone (whose params_used are what that run used: the saved params with update_params applied)."""
     node_id = request.path_params["agent_node_id"]
     with sim.lock:
+        if sim.config.faults.legacy_api:
+            raise ApiFail(404, "Not found")
         found: dict[str, Any] | None = None
         for agent in sim.agents.values():
             node = agent.nodes.get(node_id)

@@ -72,6 +72,9 @@ class Faults(BaseModel):
     listing_without_outputs: bool = Field(
         False, description="Run listings answer outputs: [] (clients must fall back to one GET per run)."
     )
+    legacy_api: bool = Field(
+        False, description="GET /agent_nodes/{id} answers 404, as an API from before that call does."
+    )
     routes: frozenset[str] | None = Field(
         None, description="Route names the request faults apply to (comma list); unset = every API route."
     )
