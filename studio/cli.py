@@ -89,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--aspect-ratio", default="auto", choices=ASPECT_RATIOS)
     gen.add_argument("--takes", type=int, default=1)
 
+    sub.add_parser("status", help="takes in progress, agents waiting on an unanswered request, stray runs")
+
     grid = sub.add_parser("grid", help="one prompt across resolutions x aspect ratios, submitted together")
     add_params(grid)
     grid.add_argument("--resolutions", type=_csv(RESOLUTIONS), default=list(RESOLUTIONS))
@@ -165,6 +167,29 @@ def _upload_references(services: svc.Services, chosen: list[tuple[ReferenceFacts
     return context
 
 
+def _status() -> int:
+    "Print what the studio holds: takes in progress, agents waiting, and runs no take follows."
+    try:
+        services = svc.build_services(studio_settings.load(), start_worker=False)
+    except StudioError as err:
+        return _error_line(err)
+    try:
+        print(f"takes in progress: {svc.active_count(services)}")
+        waiting = svc.agents_waiting(services)
+        if waiting:
+            print(f"{waiting} agent(s) kept aside until Mosaic's answer to their last run request is known")
+        strays = svc.stray_runs(services)
+        print(f"stray runs (found on our agents, followed by no take): {len(strays)}")
+        for s in strays:
+            state = f"cancelled {s['cancelled_at']}" if s["cancelled_at"] else "NOT cancelled yet"
+            print(f"  run {s['run_id']} (take {s['generation_id']}, agent {s['agent_id']}): {s['reason']}; {state}")
+    except StudioError as err:
+        return _error_line(err)
+    finally:
+        services.close()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["simulate"]:
@@ -195,6 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         env = {**os.environ, **studio_settings.as_environment(settings)}
         os.chdir(ROOT)
         os.execve(sys.executable, cmd, env)  # become the server: signals reach it directly
+    if args.command == "status":
+        return _status()
     audio = not args.no_audio
     try:  # check the input before anything starts
         if args.command == "generate":

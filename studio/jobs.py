@@ -2,8 +2,19 @@
 
 queued -> submitting -> running -> downloading -> done, or failed / cancelled. Every step is
 written to SQLite before the next network call, so after a crash or kill `start()` resumes
-each unfinished job, and a run whose POST answer was lost is looked up on its agent (leased to
-that one job) before anything is sent again: no run is lost and none is submitted twice.
+each unfinished job.
+
+Runs and their owners (issue 7 §1): before `POST /run` the agent's outcome is recorded as unknown
+(`pending_posts`); until it is known no other job leases that agent. After no answer (timeout,
+dropped line, 5xx) the job looks on that agent once, RECONCILE_DELAY_S later, and adopts a run
+only with proof it is its own (the run's clone of the node ran with the job's settings:
+`GET /agent_run/{id}/nodes` + `GET /agent_nodes/{clone}`), never by time window alone. Finding
+nothing, it submits again on another agent. The waiting agents are looked at again each pass
+while there are any (`_check_unknown_outcomes`, soon after the POST, then less often); a run that
+turns up for a job that has one, has ended, or cannot be proven to be its own is cancelled and
+recorded in `stray_runs`; after `unknown_outcome_horizon` with nothing, the agent returns to the
+pool. Agent creates carry a tag in the agent's name, recorded first (`agent_intents`), so an
+agent whose create or node-add answer was lost is found on the account and kept or deleted.
 The worker never calls Streamlit; pages read the rows. One runner per data folder does the
 work (a file lock); another process's runner waits on standby until the lock frees.
 

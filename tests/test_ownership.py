@@ -188,3 +188,34 @@ def test_agents_whose_create_or_update_answer_was_lost_do_not_pile_up(sim, tmp_p
         assert not services.store.agent_intents(services.runner.scope, "reuse")
     finally:
         services.close()
+
+
+def test_studio_status_lists_the_stray_runs(idle, capsys, monkeypatch):
+    "A person sees the recorded strays (and agents kept aside) in `studio status`."
+    from studio import cli
+
+    store = idle.store
+    gen_id = store.add_generation(params())
+    assert store.claim_stray("run-late-1", gen_id, "agent-1", "a late duplicate: the job already follows run r0")
+    store.stray_cancelled("run-late-1", "cancelled", ended=True)
+    store.begin_post("agent-2", gen_id, "node-2")
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(idle.settings.data_dir))
+    assert cli.main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "stray runs (found on our agents, followed by no take): 1" in out
+    assert "run-late-1" in out and "late duplicate" in out and "cancelled 20" in out
+    assert "1 agent(s) kept aside" in out
+
+
+def test_an_unanswered_post_survives_a_restart_and_keeps_its_agent_from_other_jobs(idle):
+    "The unknown outcome is in SQLite: reopened, the agent is still not lent to another job."
+    from studio.store import HistoryStore
+
+    store = idle.store
+    store.add_agent("agent-1", "node-1", scope="s", flow="reuse", leased_by=None)
+    store.begin_post("agent-1", "gen-a", "node-1")
+    again = HistoryStore(idle.settings.db_path)
+    assert again.lease_agent("s", "reuse", "gen-b") is None
+    again.end_post("agent-1")
+    lease = again.lease_agent("s", "reuse", "gen-b")
+    assert lease is not None and lease.agent_id == "agent-1"

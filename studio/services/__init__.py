@@ -119,8 +119,10 @@ from .watch import (
     RunWait,
     active_count,
     active_ids,
+    agents_waiting,
     ended,
     queue_waits,
+    stray_runs,
     waits,
 )
 
@@ -170,6 +172,7 @@ __all__ = [
     "active_filters",
     "active_ids",
     "add_references",
+    "agents_waiting",
     "api_request",
     "api_status",
     "build_services",
@@ -227,6 +230,7 @@ __all__ = [
     "shared_grid",
     "shared_services",
     "start_grid",
+    "stray_runs",
     "take_layout",
     "upload_reference",
     "url_problems",

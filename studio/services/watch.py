@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .. import format as fmt
 from ..models import ACTIVE_STATUSES, FINAL_STATUSES, Generation
@@ -207,3 +208,14 @@ def active_count(services: Services) -> int:
 def active_ids(services: Services) -> list[str]:
     "Ids of every unfinished run, oldest first."
     return [g.id for g in services.store.active()]
+
+
+def stray_runs(services: Services, limit: int = 20) -> list[dict[str, Any]]:
+    """Runs found on the studio's agents that no take follows (a late duplicate, an owner that could
+    not be proven), newest first: run, take, agent, why, and when it was cancelled (None: not yet)."""
+    return services.store.stray_runs(limit=limit)
+
+
+def agents_waiting(services: Services) -> int:
+    "Agents kept out of use because their last run request has no answer yet (issue 7 §1)."
+    return len(services.store.pending_posts())
