@@ -180,11 +180,14 @@ def test_agents_whose_create_or_update_answer_was_lost_do_not_pile_up(sim, tmp_p
 
         # Two at once need a second agent; its node-add is refused with a 502 (nothing added): that
         # agent is deleted rather than given a node a late answer might double.
+        errors_before = sim.stats()["faults_injected"].get("server_error", 0)
         sim.script_fault("server_error", route="agent_update")
         gens = svc.wait_for(services, svc.generate(services, params(duration="4"), takes=2), timeout=WAIT_S)
         assert [g.status for g in gens] == ["done", "done"], [g.error for g in gens]
         assert live_agents(sim) - before == set(services.store.agent_ids()), "only the pool's agents remain"
-        assert live_agents(sim, deleted=True) - deleted_before, "the agent without its node was deleted"
+        if sim.stats()["faults_injected"].get("server_error", 0) > errors_before:
+            # (On a loaded machine the second take may find the first agent free and need no other.)
+            assert live_agents(sim, deleted=True) - deleted_before, "the agent without its node was deleted"
         assert not services.store.agent_intents(services.runner.scope, "reuse")
     finally:
         services.close()
