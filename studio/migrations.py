@@ -1,15 +1,98 @@
-"""The history database schema, as append-only named migrations (sqlite-utils `Migrations`).
+"""The history database schema, as append-only named migrations (sqlite-utils `Migrations`), and
+the one runner that applies them.
 
 A migration is never edited once it has merged; a change of schema is a new function at the
-end. `HistoryStore` applies pending migrations when it opens a database.
+end. `HistoryStore` calls `migrate` when it opens a database. The runner holds a file lock and an
+exclusive SQLite transaction for the whole pass and looks at what is applied only inside them, so
+any number of processes opening a new data folder at once make the schema exactly once. The
+schema version (`PRAGMA user_version`, the number of migrations applied) and the applied names
+are checked first: a database from a newer studio is refused, with nothing written.
 """
 
 from __future__ import annotations
 
+import fcntl
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from .errors import StoreError
+
 migrations = Migrations("studio")
+
+# A first open makes the whole schema in well under a second; a migration over a large history may
+# take a while, so the others wait this long for it before saying so.
+SCHEMA_LOCK_TIMEOUT_S = 120.0
+SCHEMA_LOCK_POLL_S = 0.02
+
+
+def known_migrations() -> list[str]:
+    "The names of this studio's migrations, in order (what a fully migrated database has applied)."
+    return [m.name for m in migrations.pending(Database(memory=True))]
+
+
+@contextmanager
+def _schema_lock(path: Path, timeout_s: float) -> Iterator[None]:
+    """One studio process at a time in the migration pass. A file of its own beside the database:
+    SQLite's own locks cannot cover `PRAGMA journal_mode=WAL`, which runs outside a transaction,
+    and a lock on the database file itself would be dropped by SQLite closing its descriptors."""
+    with open(path, "a+") as handle:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"Another studio process has been setting up the history database beside {path} for "
+                        f"over {timeout_s:.0f} s; wait for it to finish (or stop it) and try again"
+                    ) from None
+                time.sleep(SCHEMA_LOCK_POLL_S)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _refuse_newer(db: Database, db_path: Path) -> None:
+    "A database that a newer studio has migrated is not ours to change."
+    known = known_migrations()
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    unknown = [m.name for m in migrations.applied(db) if m.name not in known]
+    if version > len(known) or unknown:
+        raise StoreError(
+            f"The history database {db_path} was written by a newer version of the studio (schema "
+            f"{max(version, len(known) + len(unknown))}; this studio knows {len(known)}); update the studio, or "
+            "set STUDIO_DATA_DIR to another folder. Nothing was changed."
+        )
+
+
+def migrate(db: Database, db_path: Path, lock_path: Path, *, timeout_s: float = SCHEMA_LOCK_TIMEOUT_S) -> None:
+    """Bring the database at `db_path` (open as `db`) to this studio's schema, once, however many
+    processes open it at the same moment. Raises StoreError for a newer schema; `sqlite3` errors
+    (a damaged file, say) leave as they are for the store to translate. Everything is one
+    transaction: a pass that fails leaves the file as it was."""
+    with _schema_lock(lock_path, timeout_s):
+        conn = db.conn
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode=WAL")  # cannot run inside a transaction: hence the file lock
+        # EXCLUSIVE also keeps out a writer that does not take the file lock (an older studio).
+        conn.execute("BEGIN EXCLUSIVE")
+        try:
+            _refuse_newer(db, db_path)
+            migrations.apply(db)  # inside our transaction each migration is a savepoint
+            version = len(known_migrations())
+            if db.execute("PRAGMA user_version").fetchone()[0] != version:
+                conn.execute(f"PRAGMA user_version = {version}")
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
 
 
 @migrations()

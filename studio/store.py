@@ -25,10 +25,11 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from sqlite_utils import Database
 
 from .errors import JobError, StoreError
-from .migrations import migrations
+from .migrations import migrate
 from .models import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Generation, Preset, Reference, VideoGenerationParams
 
 BUSY_TIMEOUT_MS = 10_000
+SCHEMA_LOCK_FILE = "schema.lock"  # beside studio.db: held while a process migrates (studio.migrations)
 # Read through a memory map and keep a larger page cache: at a million generations a gallery
 # search reads pages scattered over a ~1 GB file, and a read() per page costs more than the query.
 MMAP_BYTES = 1 << 31
@@ -197,9 +198,12 @@ class HistoryStore:
         self._local = threading.local()
         with self._translated():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = self.db
-            db.execute("PRAGMA journal_mode=WAL")
-            migrations.apply(db)
+            if self.path.exists() and not self.path.is_file():
+                raise StoreError(
+                    f"{self.path} is a folder (or another kind of file), not a history database; move it aside "
+                    "and the studio starts a new database there, or set STUDIO_DATA_DIR to another folder"
+                )
+            migrate(self.db, self.path, self.path.parent / SCHEMA_LOCK_FILE)
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
