@@ -8,14 +8,21 @@ secrets file takes the same names as the environment (and the field names). Test
 `Settings(...)` directly, which reads the arguments and the environment only.
 
 Without an API key the studio talks to the built-in simulator.
+
+Every value is checked when it is read, and `load()` also checks that the data folder can be
+written: a problem is one `SettingsError` naming the variable (`STUDIO_TIMEOUT`, `MOSAIC_API_KEY`)
+and what it must be, never echoing a secret.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -42,6 +49,14 @@ DEFAULT_WEBHOOK_POLL_INTERVAL_S = 300.0  # with webhooks, timed polls only catch
 DEFAULT_UNKNOWN_OUTCOME_HORIZON_S = 10 * 60.0
 DEFAULT_STUCK_AFTER_S = 20 * 60.0  # seedance-2.md: not stuck before about 20 minutes
 DEFAULT_CONFIRM_ABOVE_CELLS = 12
+# Sanity bounds: a wait longer than a week is a typo (and past what a socket or a timer can take).
+MAX_SECONDS = 7 * 24 * 3600.0
+MAX_IN_FLIGHT_LIMIT = 1_000
+MAX_RETRIES_LIMIT = 100
+URL_SCHEMES = ("http", "https")
+SECRET_FIELDS = ("api_key", "webhook_secret")  # never echoed in a message
+MAX_SHOWN_CHARS = 80  # of a bad value quoted back in a message
+WRITE_PROBE_PREFIX = ".studio-write-probe-"
 SIMULATOR_API_KEY = "mk_local_simulator"
 SIMULATOR_SCOPE = "simulator"
 MEDIA_ROUTE = "/files"  # where the web app serves saved media (studio.web), and pages point at it
@@ -55,7 +70,14 @@ USER_SECRETS_FILE = Path("~") / ".streamlit" / "secrets.toml"
 class Settings(BaseSettings):
     "Every knob of the studio; each field is documented in the README's configuration table."
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True)
+    # No NaN or infinity in any number; no input in a ValidationError's text (it may be a secret).
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="ignore",
+        populate_by_name=True,
+        allow_inf_nan=False,
+        hide_input_in_errors=True,
+    )
 
     api_key: SecretStr | None = Field(
         None,
@@ -68,11 +90,21 @@ class Settings(BaseSettings):
         description="Mosaic API base URL (only used with an API key).",
     )
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Folder for the SQLite history and media files.")
-    timeout: float = Field(DEFAULT_TIMEOUT_S, gt=0, description="Seconds before an API call times out.")
-    max_retries: int = Field(DEFAULT_MAX_RETRIES, ge=0, description="Retries of a failed safe API call.")
-    max_in_flight: int = Field(DEFAULT_MAX_IN_FLIGHT, ge=1, description="Runs submitted to Mosaic at once.")
-    poll_interval: float = Field(DEFAULT_POLL_INTERVAL_S, gt=0, description="Shortest wait between polls of runs.")
-    max_poll_interval: float = Field(DEFAULT_MAX_POLL_INTERVAL_S, gt=0, description="Longest wait between polls.")
+    timeout: float = Field(
+        DEFAULT_TIMEOUT_S, gt=0, le=MAX_SECONDS, description="Seconds before an API call times out."
+    )
+    max_retries: int = Field(
+        DEFAULT_MAX_RETRIES, ge=0, le=MAX_RETRIES_LIMIT, description="Retries of a failed safe API call."
+    )
+    max_in_flight: int = Field(
+        DEFAULT_MAX_IN_FLIGHT, ge=1, le=MAX_IN_FLIGHT_LIMIT, description="Runs submitted to Mosaic at once."
+    )
+    poll_interval: float = Field(
+        DEFAULT_POLL_INTERVAL_S, gt=0, le=MAX_SECONDS, description="Shortest wait between polls of runs."
+    )
+    max_poll_interval: float = Field(
+        DEFAULT_MAX_POLL_INTERVAL_S, gt=0, le=MAX_SECONDS, description="Longest wait between polls."
+    )
     run_flow: Literal["reuse", "three_call"] = Field(
         "reuse",
         description="reuse: one POST /run per generation on pooled agents; "
@@ -91,16 +123,20 @@ class Settings(BaseSettings):
     confirm_above_cells: int = Field(
         DEFAULT_CONFIRM_ABOVE_CELLS, ge=1, description="Compare asks for confirmation above this many cells."
     )
-    sim_latency: float = Field(3.0, ge=0, description="Simulator: fixed seconds per run.")
-    sim_latency_per_second: float = Field(0.1, ge=0, description="Simulator: extra seconds per second of video.")
+    sim_latency: float = Field(3.0, ge=0, le=MAX_SECONDS, description="Simulator: fixed seconds per run.")
+    sim_latency_per_second: float = Field(
+        0.1, ge=0, le=MAX_SECONDS, description="Simulator: extra seconds per second of video."
+    )
     first_poll_after: float = Field(
         DEFAULT_FIRST_POLL_AFTER_S,
         ge=0,
+        le=MAX_SECONDS,
         description="Seconds after a run starts before its first poll (never more than max_poll_interval).",
     )
     webhook_poll_interval: float = Field(
         DEFAULT_WEBHOOK_POLL_INTERVAL_S,
         gt=0,
+        le=MAX_SECONDS,
         description="Longest wait between polls when public_url is set and webhooks bring the news.",
     )
     unknown_outcome_horizon: float = Field(
@@ -110,8 +146,40 @@ class Settings(BaseSettings):
         "(its agent waits meanwhile; a late run a job no longer needs is cancelled).",
     )
     stuck_after: float = Field(
-        DEFAULT_STUCK_AFTER_S, gt=0, description="Seconds without progress after which a run is called stuck."
+        DEFAULT_STUCK_AFTER_S,
+        gt=0,
+        le=MAX_SECONDS,
+        description="Seconds without progress after which a run is called stuck.",
     )
+
+    @field_validator("api_key", "webhook_secret", mode="before")
+    @classmethod
+    def _sendable(cls, v: object) -> object:
+        # Both travel in an HTTP header as they are: a space, a line break or a non-ASCII character
+        # cannot be sent (a line break made every request fail, and the error text carried the key).
+        text = v.get_secret_value() if isinstance(v, SecretStr) else v
+        if isinstance(text, str):
+            problem = secret_problem(text)
+            if problem:
+                raise ValueError(f"{problem} (the value is not shown); set it again without it")
+        return v
+
+    @field_validator("base_url")
+    @classmethod
+    def _api_url(cls, v: str) -> str:
+        return checked_url(v)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str | None) -> str | None:
+        return checked_url(v) if v and v.strip() else None
+
+    @field_validator("author")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        if any(not c.isprintable() for c in v):
+            raise ValueError("must be one line of text with no control character (a line break, a tab)")
+        return v
 
     @field_validator("credits_per_second", mode="before")
     @classmethod
@@ -168,6 +236,40 @@ class Settings(BaseSettings):
         return hashlib.sha256(f"{base_url}\0{self.key}".encode()).hexdigest()[:16]
 
 
+def secret_problem(text: str) -> str | None:
+    "What makes a key or secret unsendable in an HTTP header, in words that do not repeat it; None if fine."
+    for char in text:
+        if char in "\r\n":
+            return "contains a line break"
+        if char.isspace():
+            return "contains a space or a tab"
+        if not char.isascii():
+            return "contains a character that is not ASCII"
+        if not char.isprintable():
+            return "contains a control character"
+    return None
+
+
+def checked_url(value: str) -> str:
+    "An http(s) URL with a host, as given; ValueError otherwise."
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError as err:
+        raise ValueError(f"is not a URL ({err})") from None
+    if parts.scheme.lower() not in URL_SCHEMES:
+        raise ValueError("must start with http:// or https://")
+    if not parts.hostname:
+        raise ValueError("must name a host, such as https://api.mosaic.so")
+    return text
+
+
+def env_name(field: str) -> str:
+    "The variable (and secrets.toml key) that sets a field: MOSAIC_API_KEY, STUDIO_TIMEOUT, ..."
+    return ENV_NAMES.get(field, ENV_PREFIX + field.upper())
+
+
 class SecretsToml(TomlConfigSettingsSource):
     """One Streamlit `secrets.toml`: top-level keys named as in the environment (`MOSAIC_API_KEY`,
     `STUDIO_DATA_DIR`) or as the fields (`author`); tables (Streamlit connections) are ignored."""
@@ -205,11 +307,41 @@ def load(**overrides: Any) -> Settings:
     the working folder, then `~/.streamlit/secrets.toml`. Raises SettingsError on a bad value."""
     token = _secrets_files.set(secrets_files())
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as err:
-        raise SettingsError(f"Invalid settings: {_first_problem(err)}") from err
+        # `from None`: the validation error holds the raw input, which may be the key.
+        raise SettingsError(f"Invalid settings: {_problems(err)}") from None
     finally:
         _secrets_files.reset(token)
+    check_data_dir(settings.data_dir)
+    return settings
+
+
+def check_data_dir(folder: Path) -> None:
+    """The data folder can be made and written: a file in its way, a path through a file, or a
+    folder the studio may not write is a SettingsError naming STUDIO_DATA_DIR. Writing is tried for
+    real (a probe file, removed at once): as root, permission bits say yes to everything, and a
+    read-only mount says no only when written to. Nothing is created when all is well."""
+    name = f"{env_name('data_dir')} (data_dir)"
+    if folder.exists() and not folder.is_dir():
+        raise SettingsError(f"Invalid settings: {name}: {folder} is a file, not a folder")
+    media = folder / "media"
+    if media.exists() and not media.is_dir():
+        raise SettingsError(f"Invalid settings: {name}: {media} is a file where the studio keeps its videos")
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise SettingsError(f"Invalid settings: {name}: {folder} cannot be made: {existing} is a file, not a folder")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=WRITE_PROBE_PREFIX, dir=existing)
+    except OSError as err:
+        raise SettingsError(
+            f"Invalid settings: {name}: the studio cannot write in {existing} ({err.strerror or err}); "
+            "give it write permission or choose another folder"
+        ) from None
+    os.close(handle)
+    os.unlink(probe)
 
 
 def as_environment(settings: Settings) -> dict[str, str]:
@@ -225,7 +357,17 @@ def as_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _first_problem(err: ValidationError) -> str:
-    problem = err.errors()[0]
-    where = ".".join(str(p) for p in problem["loc"]) or "settings"
-    return f"{where}: {problem['msg']}"
+def _problems(err: ValidationError) -> str:
+    "Every problem on one line, each naming its variable (and the field, as secrets.toml may name it)."
+    by_name = {name: field for field in Settings.model_fields for name in (field, env_name(field))}
+    parts = []
+    for problem in err.errors():
+        loc = str(problem["loc"][0]) if problem["loc"] else ""
+        field = by_name.get(loc, by_name.get(loc.upper(), loc))
+        name = env_name(field) if field in Settings.model_fields else (loc or "settings")
+        message = problem["msg"].removeprefix("Value error, ").removeprefix(f"{name}: ")
+        shown = ""
+        if field not in SECRET_FIELDS and "(got " not in message and not isinstance(problem.get("input"), dict):
+            shown = f" (got {str(repr(problem['input']))[:MAX_SHOWN_CHARS]})"
+        parts.append(f"{name} ({field}): {message}{shown}")
+    return "; ".join(parts)
