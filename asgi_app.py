@@ -8,7 +8,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from studio import settings as studio_settings
 from studio.ui import warm_up
-from studio.web import make_lifespan, make_routes
+from studio.web import app_parts
 
 # The page files live in pages/ (the layout the product asks for) and are routed by st.navigation.
 # Until the entry script has run once, Streamlit 1.67 treats a pages/ folder as the old automatic
@@ -16,6 +16,6 @@ from studio.web import make_lifespan, make_routes
 # first visit after a restart would fail. This class flag is what st.navigation itself sets.
 PagesManager.uses_pages_directory = False
 
-settings = studio_settings.load()
 warm_up()  # Streamlit's one-time costs, paid at boot rather than by the first visitor
-app = st.App("streamlit_app.py", lifespan=make_lifespan(lambda: settings), routes=make_routes(settings))
+# A setting that cannot be used leaves the pages alone, and they say which (not a traceback).
+app = st.App("streamlit_app.py", **app_parts(studio_settings.load))

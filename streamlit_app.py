@@ -11,7 +11,7 @@ from studio.settings import load
 st.set_page_config(page_title="Mosaic Prompt Studio", page_icon="🎬", layout="wide")
 
 if "services" not in st.session_state:
-    st.session_state.services = svc.shared_services(load)
+    st.session_state.services = ui.start_studio(load)  # a bad setting or database: a clear page
 studio: svc.Services = st.session_state.services
 
 page = st.navigation(

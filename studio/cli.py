@@ -27,6 +27,7 @@ from . import settings as studio_settings
 from .errors import ParamsError, StudioError
 from .models import ASPECT_RATIOS, DURATIONS, FINAL_STATUSES, RESOLUTIONS, Generation, VideoGenerationParams
 from .references import ReferenceFacts
+from .store import HistoryStore
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_FLAGS = ("image", "video", "audio")  # each flag is also the kind its files must be
@@ -213,6 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         try:
             settings = studio_settings.load()
+            # The history is opened (and migrated) once here, so a damaged or newer database is one
+            # line and exit 2 where the command was typed, not a server that cannot start.
+            HistoryStore(settings.db_path).close()
         except StudioError as err:
             return _error_line(err)
         # Settings (the data folder, a key from this folder's .streamlit/secrets.toml) are read here,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 import streamlit as st
@@ -16,7 +16,7 @@ from . import format as fmt
 from . import services as svc
 from .errors import StudioError
 from .models import FINAL_STATUSES, Generation
-from .settings import MEDIA_ROUTE
+from .settings import MEDIA_ROUTE, Settings
 
 POLL_EVERY_S = 2.0  # page refresh while jobs run: cheap on 2 cores (streamlit-notes.md §2)
 WATCH_EVERY_S = 3.0  # the sidebar's look at this session's runs, only while some are in flight
@@ -44,6 +44,26 @@ def warm_up() -> None:
     import streamlit.emojis  # noqa: F401  (compiled on import)
 
     inspect.stack()
+
+
+CANNOT_START_TITLE = "The studio cannot start"
+
+
+def start_studio(settings_factory: Callable[[], Settings]) -> svc.Services:
+    """The process-wide studio for this session. A setting or a history database it cannot use is a
+    clear page saying which and what to do (never a traceback), and the script stops there; the
+    next visit tries again, so a database moved aside is picked up without a restart."""
+    try:
+        return svc.shared_services(settings_factory)
+    except StudioError as err:
+        st.title(CANNOT_START_TITLE)
+        error_box(err)
+        st.caption(
+            "Settings are read when the server starts: after changing one (the environment or "
+            "`.streamlit/secrets.toml`), restart the studio. See the README's configuration table."
+        )
+        st.stop()
+        raise  # st.stop() ends the script; this line is never reached
 
 
 def services() -> svc.Services:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 import os
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from . import services as svc
+from .errors import StudioError
 from .media import PARTIAL_SUFFIX
 from .models import STATUSES
-from .settings import MEDIA_ROUTE, Settings
+from .settings import MEDIA_ROUTE, Settings, load
+
+log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/hooks/mosaic"
 # The URL paths of the pages (the file names in pages/, as st.navigation names them).
@@ -53,7 +57,13 @@ def make_lifespan(settings_factory: Callable[[], Settings]) -> Callable[[Any], A
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
-        services = await asyncio.to_thread(svc.shared_services, settings_factory)
+        try:
+            services = await asyncio.to_thread(svc.shared_services, settings_factory)
+        except StudioError as err:
+            # The server still starts: the pages show a clear page saying why, /healthz answers 503.
+            log.error("the studio cannot start: %s", err)
+            yield {}
+            return
         try:
             yield {"services": services}
         finally:
@@ -71,12 +81,26 @@ class MediaFiles(StaticFiles):
         return super().lookup_path(path)
 
 
+def app_parts(load_settings: Callable[[], Settings] = load) -> dict[str, Any]:
+    """The lifespan and routes of the ASGI app (`asgi_app.py`). Settings that cannot be used leave
+    only Streamlit's pages, whose entry script shows a clear page naming the setting."""
+    try:
+        settings = load_settings()
+    except StudioError as err:
+        log.error("the studio cannot start: %s", err)
+        return {"lifespan": None, "routes": []}
+    return {"lifespan": make_lifespan(lambda: settings), "routes": make_routes(settings)}
+
+
 def make_routes(settings: Settings, services: Callable[[], svc.Services] | None = None) -> list[BaseRoute]:
     "Routes for /healthz, the webhook receiver and the media files of `settings`."
     get = services or (lambda: svc.shared_services(lambda: settings))
 
     async def healthz(request: Request) -> Response:
-        studio = get()
+        try:
+            studio = get()
+        except StudioError as err:
+            return JSONResponse({"ok": False, "error": str(err)}, status_code=503)
         counts = {s: studio.store.count_status(s) for s in STATUSES}
         return JSONResponse(
             {
@@ -105,7 +129,8 @@ def make_routes(settings: Settings, services: Callable[[], svc.Services] | None 
     async def page(request: Request) -> Response:
         return HTMLResponse(index_html, headers={"Cache-Control": "no-cache"})
 
-    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    with suppress(OSError):  # a data folder the studio cannot use is reported by the pages and /healthz
+        settings.media_dir.mkdir(parents=True, exist_ok=True)
     return [
         Route("/healthz", healthz),
         Route(WEBHOOK_PATH, webhook, methods=["POST"]),
