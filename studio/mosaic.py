@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -78,6 +78,7 @@ DOWNLOAD_CHUNK = 1024 * 1024
 # of parking one of its worker threads, and a page answers instead of hanging.
 DEFAULT_RETRY_BUDGET = 10.0
 MAX_DETAIL_CHARS = 500
+KEY_PLACEHOLDER = "[api key]"
 LIST_LIMIT_MAX = 100
 UPLOAD_KINDS = ("image", "video", "audio")
 
@@ -215,6 +216,20 @@ def _detail_from(body: Any) -> str | None:
     return _as_text(body)
 
 
+def key_forms(key: str) -> list[str]:
+    "The key as text could carry it: raw, JSON-escaped, repr'd (text or bytes), percent-encoded; longest first."
+    forms = {
+        key,
+        jsonlib.dumps(key)[1:-1],
+        jsonlib.dumps(key, ensure_ascii=False)[1:-1],
+        repr(key)[1:-1],
+        repr(key.encode())[2:-1],
+        quote(key, safe=""),
+        quote_plus(key),
+    }
+    return sorted((f for f in forms if f), key=len, reverse=True)
+
+
 def _parse_body(text: str) -> Any:
     if not text.strip():
         return None
@@ -321,6 +336,7 @@ class MosaicClient:
             timeout = httpx.Timeout(float(timeout), connect=min(DEFAULT_CONNECT_TIMEOUT, float(timeout)))
         self.timeout = timeout
         self._key = api_key.strip()
+        self._key_forms = key_forms(self._key)
         self._sleep = sleep
         self._random = random
         self._api = httpx.Client(
@@ -361,8 +377,11 @@ class MosaicClient:
     # ------------------------------------------------------------ plumbing
 
     def _scrub(self, text: str) -> str:
-        # Belt and braces: a proxy or a server could echo the Authorization header back.
-        return text.replace(self._key, "[api key]")
+        # Belt and braces: a proxy or a server could echo the Authorization header back, as it is
+        # or escaped (inside JSON, a repr of text or bytes, a URL); every form becomes "[api key]".
+        for form in self._key_forms:
+            text = text.replace(form, KEY_PLACEHOLDER)
+        return text
 
     def _reason(self, err: Exception) -> str:
         text = self._scrub(str(err)).strip()
@@ -403,6 +422,8 @@ class MosaicClient:
 
     def _status_error(self, label: str, response: httpx.Response) -> ApiStatusError:
         body = _parse_body(self._scrub(response.text))
+        if not isinstance(body, str | None):  # decoding JSON can unescape a form the text scrub missed
+            body = jsonlib.loads(self._scrub(jsonlib.dumps(body)))
         error = error_for_status(
             response.status_code, _detail_from(body), body=body, retry_after=parse_retry_after(response.headers)
         )
