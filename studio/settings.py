@@ -90,9 +90,7 @@ class Settings(BaseSettings):
         description="Mosaic API base URL (only used with an API key).",
     )
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Folder for the SQLite history and media files.")
-    timeout: float = Field(
-        DEFAULT_TIMEOUT_S, gt=0, le=MAX_SECONDS, description="Seconds before an API call times out."
-    )
+    timeout: float = Field(DEFAULT_TIMEOUT_S, gt=0, le=MAX_SECONDS, description="Seconds before an API call times out.")
     max_retries: int = Field(
         DEFAULT_MAX_RETRIES, ge=0, le=MAX_RETRIES_LIMIT, description="Retries of a failed safe API call."
     )

@@ -142,4 +142,6 @@ def test_the_cli_reports_a_bad_setting_in_one_line_and_exits_2(workdir):
     write_secrets(work, "STUDIO_TIMEOUT = 0\n")
     out = studio_command("generate", "A paper boat", cwd=work)
     assert out.returncode == 2
-    assert out.stderr.strip().count("\n") == 0 and out.stderr.startswith("error: Invalid settings: STUDIO_TIMEOUT (timeout)")
+    assert out.stderr.strip().count("\n") == 0 and out.stderr.startswith(
+        "error: Invalid settings: STUDIO_TIMEOUT (timeout)"
+    )

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
-import shutil
 import textwrap
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -285,7 +285,11 @@ def test_a_data_folder_that_cannot_be_used_is_named(tmp_path, monkeypatch, capsy
     monkeypatch.setenv("STUDIO_DATA_DIR", str(folder))
     assert cli.main(["generate", "x"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "STUDIO_DATA_DIR" in err and str(blocker if where != "media is a file" else folder) in err
+    assert (
+        err.startswith("error: ")
+        and "STUDIO_DATA_DIR" in err
+        and str(blocker if where != "media is a file" else folder) in err
+    )
     assert blocker.read_text() == "mine"
 
 
