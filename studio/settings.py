@@ -33,7 +33,7 @@ from pydantic_settings import (
 )
 
 from .costs import parse_credit_rates
-from .errors import SettingsError
+from .errors import ParamsError, SettingsError
 
 DEFAULT_BASE_URL = "https://api.mosaic.so"
 DEFAULT_DATA_DIR = Path("studio-data")
@@ -249,17 +249,17 @@ def secret_problem(text: str) -> str | None:
 
 
 def checked_url(value: str) -> str:
-    "An http(s) URL with a host, as given; ValueError otherwise."
+    "An http(s) URL with a host, as given; ParamsError (a ValueError, for the validators) otherwise."
     text = value.strip()
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 (a port that is not a number raises here)
     except ValueError as err:
-        raise ValueError(f"is not a URL ({err})") from None
+        raise ParamsError(f"is not a URL ({err})") from None
     if parts.scheme.lower() not in URL_SCHEMES:
-        raise ValueError("must start with http:// or https://")
+        raise ParamsError("must start with http:// or https://")
     if not parts.hostname:
-        raise ValueError("must name a host, such as https://api.mosaic.so")
+        raise ParamsError("must name a host, such as https://api.mosaic.so")
     return text
 
 
