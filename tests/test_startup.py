@@ -4,6 +4,7 @@ every setting checked with a message naming its variable, and the key in no byte
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
+from sqlite_utils import Database
 from streamlit.testing.v1 import AppTest
 from support import ENTRY, TEST_KEY
 
@@ -23,7 +25,7 @@ from studio import cli
 from studio import services as svc
 from studio import settings as studio_settings
 from studio.errors import ApiStatusError, SettingsError, StoreError
-from studio.migrations import known_migrations
+from studio.migrations import known_migrations, migrate
 from studio.models import VideoGenerationParams
 from studio.mosaic import MosaicClient
 from studio.store import HistoryStore
@@ -94,6 +96,17 @@ def test_eight_processes_opening_a_new_data_folder_all_succeed(tmp_path):
         names = [r[0] for r in store.db.execute("SELECT name FROM _sqlite_migrations")]
         assert names == known_migrations()
         store.close()
+
+
+def test_a_process_stuck_in_the_migration_pass_is_named_not_waited_on_forever(tmp_path):
+    lock = tmp_path / "schema.lock"
+    with open(lock, "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another process, mid-migration
+        db = Database(sqlite3.connect(tmp_path / "studio.db"))
+        with pytest.raises(StoreError, match="Another studio process"):
+            migrate(db, tmp_path / "studio.db", lock, timeout_s=0.3)
+        db.close()
+    assert sqlite3.connect(tmp_path / "studio.db").execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
 
 
 # ------------------------------------------------------------------ 2. a database not ours to change
