@@ -140,6 +140,7 @@ class Settings(BaseSettings):
     unknown_outcome_horizon: float = Field(
         DEFAULT_UNKNOWN_OUTCOME_HORIZON_S,
         gt=0,
+        le=MAX_SECONDS,
         description="Seconds after a run request with no answer during which its run may still turn up "
         "(its agent waits meanwhile; a late run a job no longer needs is cancelled).",
     )

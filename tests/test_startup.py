@@ -237,6 +237,7 @@ BAD_SETTINGS = [
     ("STUDIO_FIRST_POLL_AFTER", "-1", "greater than or equal to 0"),
     ("STUDIO_WEBHOOK_POLL_INTERVAL", "0", "greater than 0"),
     ("STUDIO_STUCK_AFTER", "inf", "finite"),
+    ("STUDIO_UNKNOWN_OUTCOME_HORIZON", "0", "greater than 0"),
     ("STUDIO_WEBHOOK_SECRET", "two words", "space"),
     ("MOSAIC_API_KEY", "mk_a b", "space"),
 ]
