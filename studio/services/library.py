@@ -80,10 +80,17 @@ class AddResult:
     errors: list[str] = field(default_factory=list)
 
 
-def upload_reference(services: Services, filename: str, data: bytes) -> UploadResult:
-    """Add a file to the reference library: checked by content first (ParamsError naming the file
-    and the rule), uploaded to Mosaic once, found again by its content hash."""
-    return _upload(services, filename, data)[0]
+def upload_reference(services: Services, filename: str, data: bytes | Path) -> UploadResult:
+    """Add a file (its bytes or its path) to the reference library: checked by content first
+    (ParamsError naming the file and the rule; a folder or a missing path before any API call),
+    uploaded to Mosaic once, found again by its content hash."""
+    if not isinstance(data, (bytes, bytearray)):
+        rules.check_file(filename, data)  # a folder, a pipe or a missing path stops here
+        try:
+            data = Path(data).read_bytes()
+        except OSError as err:  # it changed or vanished since it was checked
+            raise ParamsError(f"Cannot read {Path(filename).name}: {err.strerror or err}", field="references") from err
+    return _upload(services, filename, bytes(data))[0]
 
 
 def _upload(services: Services, filename: str, data: bytes) -> tuple[UploadResult, ReferenceFacts]:
