@@ -31,7 +31,7 @@ def generate(
     A `launch_key` makes the launch idempotent: the same key again returns the same ids. The
     references are checked together first (counts, total lengths, audio beside an image or video).
     """
-    if not 1 <= takes <= MAX_TAKES:
+    if isinstance(takes, bool) or not isinstance(takes, int) or not 1 <= takes <= MAX_TAKES:
         raise ParamsError(f"Takes must be between 1 and {MAX_TAKES}", field="takes")
     if not isinstance(params, VideoGenerationParams):
         params = VideoGenerationParams.parse(params)

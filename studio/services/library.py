@@ -21,6 +21,8 @@ MAX_PRESET_NAME_CHARS = 60
 
 def save_preset(services: Services, name: str, values: dict[str, Any]) -> None:
     "Save node settings under a name (the prompt too, when given); overwrites a preset of that name."
+    if not isinstance(name, str):
+        raise ParamsError("Give the preset a name", field="preset")
     name = name.strip()
     if not name:
         raise ParamsError("Give the preset a name", field="preset")
@@ -32,6 +34,8 @@ def save_preset(services: Services, name: str, values: dict[str, Any]) -> None:
 
 def check_preset(values: dict[str, Any]) -> None:
     "Refuse preset values that could not run: the settings always, the prompt when it is kept."
+    if not isinstance(values, dict):
+        raise ParamsError("A preset holds settings by name (a mapping)", field="preset")
     settings = {k: v for k, v in values.items() if k != "prompt"}
     if "prompt" in values:
         VideoGenerationParams.parse(values)
