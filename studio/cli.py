@@ -27,11 +27,13 @@ from . import settings as studio_settings
 from .errors import ParamsError, StudioError
 from .models import ASPECT_RATIOS, DURATIONS, FINAL_STATUSES, RESOLUTIONS, Generation, VideoGenerationParams
 from .references import ReferenceFacts
+from .services.grids import repeated
 from .store import HistoryStore
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_FLAGS = ("image", "video", "audio")  # each flag is also the kind its files must be
 DEFAULT_PORT = 8501
+MAX_PORT = 65535
 WAIT_TIMEOUT_S = 1800.0
 BAD_INPUT_EXIT = 2
 
@@ -49,14 +51,40 @@ def _error_line(err: StudioError) -> int:
 
 
 def _csv(allowed: Sequence[str]):
+    "A comma list of choices; a value listed twice is refused (it would be a second billable cell)."
+
     def parse(text: str) -> list[str]:
         values = [v.strip() for v in text.split(",") if v.strip()]
         bad = [v for v in values if v not in allowed]
         if bad or not values:
             raise argparse.ArgumentTypeError(f"choose from {', '.join(allowed)} (got {text!r})")
+        if (twice := repeated(values)) is not None:
+            raise argparse.ArgumentTypeError(f"{twice} is listed twice; each makes its own cells, so list it once")
         return values
 
     return parse
+
+
+def _bounded_int(low: int, high: int):
+    "A whole number from `low` to `high`, refused at parse time (before anything starts)."
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"a whole number from {low} to {high} (got {text!r})") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"a whole number from {low} to {high} (got {text!r})")
+        return value
+
+    return parse
+
+
+def _address(text: str) -> str:
+    "A host name or IP address to listen on: not empty, no spaces."
+    if not text.strip() or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"an IP address or host name such as 0.0.0.0 (got {text!r})")
+    return text
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,8 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="launch the web app (worker starts at boot)")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
-    serve.add_argument("--address", default="0.0.0.0")
+    serve.add_argument("--port", type=_bounded_int(1, MAX_PORT), default=DEFAULT_PORT)
+    serve.add_argument("--address", type=_address, default="0.0.0.0")
 
     sub.add_parser("simulate", help="run the local Mosaic simulator alone", add_help=False)
 
@@ -88,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     add_params(gen)
     gen.add_argument("--resolution", default="720p", choices=RESOLUTIONS)
     gen.add_argument("--aspect-ratio", default="auto", choices=ASPECT_RATIOS)
-    gen.add_argument("--takes", type=int, default=1)
+    gen.add_argument("--takes", type=_bounded_int(1, svc.MAX_TAKES), default=1)
 
     sub.add_parser("status", help="takes in progress, agents waiting on an unanswered request, stray runs")
 

@@ -140,6 +140,8 @@ class NodeSettings(BaseModel):
     @classmethod
     def parse(cls, data: dict[str, Any] | None = None, **kwargs: Any) -> Self:
         "Validate input and raise `ParamsError` with a message a person understands."
+        if data is not None and not isinstance(data, dict):
+            raise ParamsError(f"Params must be a mapping of field to value, not {type(data).__name__}")
         merged = {**(data or {}), **kwargs}
         try:
             return cls.model_validate(merged)
@@ -173,6 +175,8 @@ class VideoGenerationParams(NodeSettings):
             raise ValueError("the prompt is empty; describe the shot you want")
         if len(v) > PROMPT_MAX_CHARS:
             raise ValueError(f"the prompt is {len(v)} characters; the limit is {PROMPT_MAX_CHARS}")
+        if any(ord(c) < 32 and c not in "\t\n\r" for c in v):  # NUL and other control bytes
+            raise ValueError("the prompt contains a control character (such as NUL); remove it")
         return v
 
     @property

@@ -707,6 +707,8 @@ class MosaicClient:
                 size = Path(data).stat().st_size
             except OSError as err:
                 raise ParamsError(f"Cannot read {filename}: {err.strerror}", field="file") from err
+            if not Path(data).is_file():  # checked before the upload ticket is asked for
+                raise ParamsError(f"{filename} is a folder or device, not a file", field="file")
         if size == 0:
             raise ParamsError(f"{filename} is empty", field="file")
         content_type = content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import stat
 import struct
 import warnings
 from collections.abc import Sequence
@@ -167,11 +168,10 @@ def check_file(name: str, source: bytes | Path) -> ReferenceFacts:
     name = Path(name).name or str(name)
     if isinstance(source, (bytes, bytearray)):
         size = len(source)
+    elif isinstance(source, (str, os.PathLike)):
+        size = _regular_file_size(name, Path(source))
     else:
-        try:
-            size = Path(source).stat().st_size
-        except OSError as err:
-            raise _fail(f"Cannot read {name}: {err.strerror}") from err
+        raise _fail(f"{name}: a reference is a file's bytes or its path, not {type(source).__name__}")
     if size == 0:
         raise _fail(f"{name} is empty")
     try:
@@ -184,6 +184,20 @@ def check_file(name: str, source: bytes | Path) -> ReferenceFacts:
         raise _fail(f"Cannot read {name}: {err.strerror or err}") from err
     _check_limits(facts)
     return facts
+
+
+def _regular_file_size(name: str, path: Path) -> int:
+    """The size of a regular file, checked before it is opened: a folder or a device (a pipe would
+    block the read) gets one clear line, never an error from deep in a decoder or after an upload."""
+    try:
+        info = path.stat()
+    except OSError as err:
+        raise _fail(f"Cannot read {name}: {err.strerror or err}") from err
+    if stat.S_ISDIR(info.st_mode):
+        raise _fail(f"{name} is a folder, not a file; give a reference image, video or audio file")
+    if not stat.S_ISREG(info.st_mode):
+        raise _fail(f"{name} is not a regular file (a device or pipe); give a reference image, video or audio file")
+    return info.st_size
 
 
 def _open(source: bytes | Path) -> BinaryIO:

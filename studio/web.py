@@ -1,24 +1,31 @@
 """The studio's own HTTP routes beside the Streamlit UI (Starlette only, no Streamlit import):
 a lifespan that starts the job worker at server boot, `/healthz`, the Mosaic webhook receiver
-for `callback_url`, `/files/` serving saved media from disk with Range requests, and the deep
-links of the pages (`/gallery?q=...`), which get Streamlit's page told where the server is.
+for `callback_url` (size-capped, signature first, replays dropped), `/files/` serving saved media
+from disk with Range requests (RFC 9110: a malformed Range is ignored), and the deep links of the
+pages (`/gallery?q=...`), which get Streamlit's page told where the server is.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib.util
+import json
 import logging
 import os
+import re
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RangeNotSatisfiable, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.staticfiles import NotModifiedResponse, StaticFiles
+from starlette.types import Scope
 
 from . import services as svc
 from .errors import StudioError
@@ -29,6 +36,12 @@ from .settings import MEDIA_ROUTE, Settings, load
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/hooks/mosaic"
+# Mosaic's events are a few KB (a RUN_FINISHED with every output well under 100 KB); anything past
+# this is not Mosaic's and is refused before it is read, so a stranger cannot make the studio hold it.
+WEBHOOK_MAX_BYTES = 1024 * 1024
+# Events remembered to drop a replay (Mosaic redelivers at least once; an attacker may resend).
+# In memory and bounded: after a restart a replay only costs one listing, never a wrong state.
+WEBHOOK_SEEN_MAX = 4096
 # The URL paths of the pages (the file names in pages/, as st.navigation names them).
 PAGE_PATHS = ("create", "compare", "gallery", "status")
 # On a deep link such as /gallery, Streamlit's frontend does not know whether /gallery is a page
@@ -72,6 +85,55 @@ def make_lifespan(settings_factory: Callable[[], Settings]) -> Callable[[Any], A
     return lifespan
 
 
+# RFC 9110 §14.1.2: range-spec = int-range / suffix-range, digits only, separated by commas.
+_RANGE_SPEC = re.compile(r"(?:(\d+)-(\d*)|-(\d+))")
+
+
+class MediaFileResponse(FileResponse):
+    """A file with Range requests as RFC 9110 §14.2 has them: a Range header that is not valid
+    (another unit, bad syntax, last before first) is ignored and the whole file is served (200);
+    only a valid header none of whose ranges overlaps the file is 416."""
+
+    @classmethod
+    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
+        unit, _, spec = http_range.partition("=")
+        if unit.strip().lower() != "bytes" or not spec.strip():
+            return []  # ignored: the whole file
+        parts = [p.strip() for p in spec.split(",")]
+        if len(parts) > cls.max_ranges:
+            return []
+        ranges: list[tuple[int, int]] = []
+        for part in parts:
+            if not part:
+                continue  # RFC 9110 allows empty list elements
+            found = _RANGE_SPEC.fullmatch(part)
+            if found is None:
+                return []
+            first, last, suffix = found.groups()
+            if suffix is not None:
+                length = int(suffix)
+                if length > 0 and file_size > 0:
+                    ranges.append((max(file_size - length, 0), file_size))
+                continue
+            start = int(first)
+            if last and int(last) < start:
+                return []  # invalid, so the whole header is ignored
+            if start < file_size:
+                ranges.append((start, min(int(last) + 1, file_size) if last else file_size))
+        if not ranges:
+            if any(parts):
+                raise RangeNotSatisfiable(file_size)  # Starlette answers 416
+            return []
+        ranges.sort()
+        merged = [ranges[0]]
+        for start, end in ranges[1:]:
+            if start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        return merged
+
+
 class MediaFiles(StaticFiles):
     "Saved media from disk with Range requests; a download still in progress (`.part`) is never served."
 
@@ -79,6 +141,54 @@ class MediaFiles(StaticFiles):
         if path.endswith(PARTIAL_SUFFIX):
             return "", None  # as if absent: 404
         return super().lookup_path(path)
+
+    def file_response(
+        self, full_path: Any, stat_result: os.stat_result, scope: Scope, status_code: int = 200
+    ) -> Response:
+        response = MediaFileResponse(full_path, status_code=status_code, stat_result=stat_result)
+        if self.is_not_modified(response.headers, Headers(scope=scope)):
+            return NotModifiedResponse(response.headers)
+        return response
+
+
+class RecentEvents:
+    "The identities of the last `size` webhook events taken, to drop a replay (bounded, in memory)."
+
+    def __init__(self, size: int = WEBHOOK_SEEN_MAX):
+        self.size = size
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    @staticmethod
+    def identity(payload: dict[str, Any]) -> str:
+        """An event is its whole content: Mosaic's retry repeats it exactly, while a new progress
+        event differs in its node counts or nodes. Canonical JSON, so key order does not matter."""
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def first_time(self, payload: dict[str, Any]) -> bool:
+        "True (and remembered) the first time an event is seen; False for a replay."
+        key = self.identity(payload)
+        if key in self._seen:
+            self._seen.move_to_end(key)
+            return False
+        self._seen[key] = None
+        while len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+        return True
+
+
+async def _capped_body(request: Request, limit: int) -> bytes | None:
+    "The request body, or None as soon as it is past `limit` (never holding more than one chunk past it)."
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _too_large() -> Response:
+    return JSONResponse({"detail": f"body over {WEBHOOK_MAX_BYTES} bytes"}, status_code=413)
 
 
 def app_parts(load_settings: Callable[[], Settings] = load) -> dict[str, Any]:
@@ -112,16 +222,35 @@ def make_routes(settings: Settings, services: Callable[[], svc.Services] | None 
             }
         )
 
+    seen = RecentEvents()
+
     async def webhook(request: Request) -> Response:
+        # Cheapest refusal first: the declared size, then the signature (a header), and only then
+        # the body, read with a running cap (a chunked body declares no size).
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.strip().isdigit() or int(declared) > WEBHOOK_MAX_BYTES):
+            return _too_large() if declared.strip().isdigit() else JSONResponse({"detail": "bad Content-Length"}, 400)
+        raw_signature = request.headers.get("x-mosaic-signature")
+        # Header values arrive as latin-1 text; compared as the bytes that were sent.
+        signature = raw_signature.encode("latin-1") if raw_signature is not None else None
         try:
-            payload = await request.json()
+            studio = get()
+        except StudioError as err:  # the studio cannot start (a bad database): Mosaic will resend
+            return JSONResponse({"detail": str(err)}, status_code=503)
+        if not svc.webhook_signed(studio, signature):
+            return JSONResponse({"detail": "bad signature"}, status_code=401)
+        body = await _capped_body(request, WEBHOOK_MAX_BYTES)
+        if body is None:
+            return _too_large()
+        try:
+            payload = json.loads(body)
         except ValueError:
             return JSONResponse({"detail": "body is not JSON"}, status_code=400)
         if not isinstance(payload, dict):
             return JSONResponse({"detail": "body must be a JSON object"}, status_code=400)
-        accepted = svc.handle_webhook(get(), payload, request.headers.get("x-mosaic-signature"))
-        if not accepted:
-            return JSONResponse({"detail": "bad signature"}, status_code=401)
+        if not seen.first_time(payload):
+            return JSONResponse({"received": True, "duplicate": True})  # 2xx: Mosaic stops resending
+        svc.handle_webhook(studio, payload, signature)
         return JSONResponse({"received": True})
 
     index_html = streamlit_index_html()

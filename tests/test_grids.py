@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from support import settings_for
 
+from studio import cli
 from studio import services as svc
 from studio.errors import ParamsError
 from studio.models import Generation, NodeSettings, VideoGenerationParams
@@ -171,3 +172,48 @@ def test_one_winner_that_is_not_starred_and_can_be_cleared(quiet):
         svc.clear_winner(quiet, "nope")
     with pytest.raises(ParamsError):
         svc.mark_winner(quiet, svc.generate(quiet, base)[0])
+
+
+# ---------------------------------------------------------------------- repeated values (issue 7 §6)
+
+
+@pytest.mark.parametrize(
+    ("axes", "field", "words"),
+    [
+        ({"aspect_ratios": ["16:9", "16:9"]}, "aspect_ratios", "The aspect ratio '16:9' is listed twice"),
+        ({"resolutions": ["480p", "720p", "480p"]}, "resolutions", "The resolution '480p' is listed twice"),
+        ({"durations": ["4", "4"]}, "durations", "The duration '4' is listed twice"),
+        ({"audio": [False, False]}, "audio", "The audio setting off is listed twice"),
+        ({"prompts": ["A fox", " A fox "]}, "prompts", "The prompt ' A fox ' is listed twice"),
+        ({"resolutions": []}, "resolutions", "Pick at least one resolution"),
+        ({"prompts": [f"take {i}" for i in range(61)]}, "cells", "That is 61 cells; one comparison holds at most 60"),
+    ],
+)
+def test_start_grid_refuses_a_repeated_value_before_saving_anything(quiet, axes, field, words):
+    base = VideoGenerationParams(prompt="A fox", duration="4")
+    with pytest.raises(ParamsError) as refused:
+        svc.start_grid(quiet, base, **{"resolutions": ["480p"], "aspect_ratios": ["16:9"], **axes})
+    assert refused.value.field == field and str(refused.value).startswith(words)
+    assert svc.history(quiet) == [] and svc.grids(quiet) == []
+
+
+def test_a_plan_with_a_repeated_or_unknown_value_says_so_at_the_field(quiet):
+    plan = svc.plan_grid(quiet, form(resolutions=("720p", "720p"), aspect_ratios=("16:9", "21:10")))
+    assert not plan.launchable
+    assert plan.errors["resolutions"].startswith("The resolution '720p' is listed twice")
+    assert plan.errors["aspect_ratios"].startswith("There is no aspect ratio '21:10'")
+    with pytest.raises(ParamsError) as refused:
+        svc.launch_grid(quiet, plan, confirmed=True)
+    assert refused.value.field == "resolutions"
+    assert svc.history(quiet) == []
+
+
+def test_the_cli_refuses_a_repeated_aspect_ratio_in_one_line(clean_sim, monkeypatch, capsys):
+    monkeypatch.setenv("MOSAIC_BASE_URL", clean_sim.base_url)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["grid", "A fox", "--resolutions", "480p", "--aspect-ratios", "16:9,1:1,16:9"])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2
+    assert err.strip().splitlines() == [
+        "error: studio grid: argument --aspect-ratios: 16:9 is listed twice; each makes its own cells, so list it once"
+    ]

@@ -3,13 +3,16 @@ each file meets its limits, and a generation's selection meets the counts and to
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import httpx
 import pytest
 from media_files import clip, ffmpeg, picture, tone
 from PIL import Image
 
 from studio import references as refs
+from studio import services as svc
 from studio.errors import ParamsError
 from studio.models import Reference
 from studio.references import MB, ReferenceFacts, UploadResult, check_file, check_selection
@@ -318,3 +321,43 @@ def test_upload_result_says_when_the_file_was_already_in_the_library():
 def test_bytes_and_paths_give_the_same_facts(tmp_path):
     path = clip(tmp_path / "c.mp4", 3)
     assert check_file("c.mp4", path) == check_file("c.mp4", path.read_bytes())
+
+
+# ---------------------------------------------------------------- a folder or a pipe (issue 7 §6)
+
+
+def test_a_folder_is_refused_in_one_line_before_it_is_opened(tmp_path):
+    (tmp_path / "shots.png").mkdir()
+    assert refused(tmp_path / "shots.png") == (
+        "shots.png is a folder, not a file; give a reference image, video or audio file"
+    )
+
+
+def test_a_pipe_is_refused_without_waiting_for_a_writer(tmp_path):
+    pipe = tmp_path / "live.wav"
+    os.mkfifo(pipe)
+    assert refused(pipe).startswith("live.wav is not a regular file")
+
+
+def _tickets(sim) -> int:
+    requests = httpx.get(f"{sim.base_url}/_sim/stats").json()["requests"]
+    return sum(requests.get(route, 0) for route in ("upload_url", "upload_finalize"))
+
+
+def test_a_folder_never_gets_an_upload_ticket(studio, sim, tmp_path):
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    before = _tickets(sim)
+    with pytest.raises(ParamsError, match="refs is a folder"):
+        svc.upload_reference(studio, "refs", folder)
+    with pytest.raises(ParamsError, match="refs is a folder or device, not a file"):
+        studio.client.upload("image", folder, "refs")
+    assert _tickets(sim) == before
+    assert svc.references(studio) == []
+
+
+def test_a_path_is_uploaded_once_checked(studio, tmp_path):
+    face = picture(tmp_path / "face.png", 640, 480)
+    result = svc.upload_reference(studio, "face.png", face)
+    assert result.reference.kind == "image" and not result.already_had
+    assert svc.upload_reference(studio, "face.png", face.read_bytes()).already_had

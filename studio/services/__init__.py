@@ -64,6 +64,7 @@ from .generations import (
     retry,
     take_layout,
     wait_for,
+    webhook_signed,
 )
 from .grids import (
     AUDIO_CHOICES,
@@ -236,4 +237,5 @@ __all__ = [
     "url_problems",
     "wait_for",
     "waits",
+    "webhook_signed",
 ]

@@ -100,18 +100,29 @@ def page_number(value: str | None) -> int | None:
     return int(value)
 
 
+def _texts(name: str, value: Any) -> list[str]:
+    "A filter's values as a list of text: one value or a list of them (ParamsError otherwise)."
+    if value is None or value == "":
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
+        raise ParamsError(f"The {name} filter takes text values, not {type(value).__name__}", field=name)
+    return list(items)
+
+
 def gallery_query(values: Mapping[Any, Any]) -> GalleryQuery:
     "The store query the search box and filters hold (their values by URL parameter name)."
     audio = values.get("audio")
     since, until = values.get("since"), values.get("until")
+    authors = [a for text in _texts("author", values.get("author")) for a in text.split(",")]
     return GalleryQuery(
         text=values.get("q") or "",
-        resolution=values.get("resolution") or [],
-        aspect_ratio=values.get("aspect_ratio") or [],
-        duration=values.get("duration") or [],
-        status=values.get("status") or [],
-        model=values.get("model") or [],
-        author=[a.strip() for a in (values.get("author") or "").split(",") if a.strip()],
+        resolution=_texts("resolution", values.get("resolution")),
+        aspect_ratio=_texts("aspect_ratio", values.get("aspect_ratio")),
+        duration=_texts("duration", values.get("duration")),
+        status=_texts("status", values.get("status")),
+        model=_texts("model", values.get("model")),
+        author=[a.strip() for a in authors if a.strip()],
         generate_audio=None if audio is None else audio == "on",
         starred=True if values.get("starred") else None,
         grid_id=(values.get("grid_id") or "").strip() or None,
@@ -179,6 +190,9 @@ def gallery_page(
     services: Services, query: GalleryQuery, page: int = 1, *, page_size: int = GALLERY_PAGE_SIZE
 ) -> GalleryPage:
     "Page `page` (from 1; past the end, the last page) of a search, with its bounded count."
+    for name, value in (("page", page), ("page size", page_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ParamsError(f"The {name} must be a whole number from 1 (got {value!r})", field="page")
     shown = page_with_count(services, query, page=max(1, page) - 1, page_size=page_size)
     return GalleryPage(shown.gens, shown.number + 1, shown.total, page_size)
 
@@ -186,13 +200,23 @@ def gallery_page(
 # ---------------------------------------------------------------------- curation
 
 
+def _must_exist(services: Services, gen_id: str) -> None:
+    "Curation of a generation that is gone (deleted in another tab) says so instead of doing nothing."
+    if services.store.get(gen_id) is None:
+        raise ParamsError(f"There is no generation {gen_id!r}: it may have been deleted", field="id")
+
+
 def set_starred(services: Services, gen_id: str, starred: bool) -> None:
+    _must_exist(services, gen_id)
     services.store.update(gen_id, starred=int(starred))
 
 
 def set_rating(services: Services, gen_id: str, rating: int | None) -> None:
-    if rating is not None and not 1 <= rating <= MAX_RATING:
+    if rating is not None and (
+        isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= MAX_RATING
+    ):
         raise ParamsError(f"Rating must be 1 to {MAX_RATING} stars", field="rating")
+    _must_exist(services, gen_id)
     services.store.update(gen_id, rating=rating)
 
 
@@ -203,6 +227,7 @@ def set_tags(services: Services, gen_id: str, tags: Sequence[str] | str) -> list
     too_long = [t for t in clean if len(t) > MAX_TAG_CHARS]
     if too_long:
         raise ParamsError(f"Tags are at most {MAX_TAG_CHARS} characters: {too_long[0][:20]}…", field="tags")
+    _must_exist(services, gen_id)
     services.store.update(gen_id, tags=", ".join(clean) or None)
     return clean
 
@@ -210,6 +235,7 @@ def set_tags(services: Services, gen_id: str, tags: Sequence[str] | str) -> list
 def set_notes(services: Services, gen_id: str, notes: str) -> None:
     if len(notes) > MAX_NOTES_CHARS:
         raise ParamsError(f"Notes are at most {MAX_NOTES_CHARS} characters", field="notes")
+    _must_exist(services, gen_id)
     services.store.update(gen_id, notes=notes.strip() or None)
 
 

@@ -31,7 +31,7 @@ def generate(
     A `launch_key` makes the launch idempotent: the same key again returns the same ids. The
     references are checked together first (counts, total lengths, audio beside an image or video).
     """
-    if not 1 <= takes <= MAX_TAKES:
+    if isinstance(takes, bool) or not isinstance(takes, int) or not 1 <= takes <= MAX_TAKES:
         raise ParamsError(f"Takes must be between 1 and {MAX_TAKES}", field="takes")
     if not isinstance(params, VideoGenerationParams):
         params = VideoGenerationParams.parse(params)
@@ -75,10 +75,20 @@ def retry(services: Services, gen_id: str) -> None:
     services.runner.retry(gen_id)
 
 
-def handle_webhook(services: Services, payload: dict[str, Any], signature: str | None) -> bool:
-    "Take a Mosaic webhook: check the signature, then make the run's job poll now. False if refused."
+def webhook_signed(services: Services, signature: str | bytes | None) -> bool:
+    """Whether a webhook's `X-Mosaic-Signature` is the configured secret (always, when none is set).
+    Compared as bytes in constant time: any header value, even non-ASCII, is an answer, not an error."""
     secret = services.settings.webhook_secret
-    if secret is not None and (not signature or not hmac.compare_digest(signature, secret.get_secret_value())):
+    if secret is None:
+        return True
+    if isinstance(signature, str):
+        signature = signature.encode("utf-8", "surrogateescape")
+    return bool(signature) and hmac.compare_digest(signature or b"", secret.get_secret_value().encode("utf-8"))
+
+
+def handle_webhook(services: Services, payload: dict[str, Any], signature: str | bytes | None) -> bool:
+    "Take a Mosaic webhook: check the signature, then make the run's job poll now. False if refused."
+    if not webhook_signed(services, signature):
         return False
     run_id = payload.get("run_id")
     if isinstance(run_id, str) and run_id:

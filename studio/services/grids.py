@@ -1,10 +1,14 @@
 """Comparisons (grids): plan the cells of one prompt across settings, launch them together (once
 per click, by launch key), reopen a saved comparison, lay it out, pick its winner, and set two
-takes side by side (A/B). Pages read a form into `GridForm` and render what these return."""
+takes side by side (A/B). Pages read a form into `GridForm` and render what these return.
+
+A value listed twice on an axis is refused, never silently dropped: it would be a second billable
+cell identical to the first, and a person who typed it twice likely meant another value."""
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +39,39 @@ AUDIO_CHOICES: dict[str, tuple[bool, ...]] = {
 DEFAULT_AUDIO_CHOICE = "On"
 # The fields of the new-comparison form a plan can find wrong ("cells" is the grid's size).
 FORM_FIELDS = ("prompt", "resolutions", "aspect_ratios", "durations", "variants", "cells")
+# Each axis of `start_grid` as a person names one of its values.
+AXIS_NOUNS = {
+    "resolutions": "resolution",
+    "aspect_ratios": "aspect ratio",
+    "durations": "duration",
+    "audio": "audio setting",
+    "prompts": "prompt",
+}
+
+
+def repeated(values: Sequence[Any]) -> Any | None:
+    "The first value listed twice (prompts compared without surrounding spaces), or None."
+    seen: set[Any] = set()
+    for value in values:
+        key = value.strip() if isinstance(value, str) else value
+        if key in seen:
+            return value
+        seen.add(key)
+    return None
+
+
+def repeat_problem(axis: str, values: Sequence[Any]) -> str | None:
+    "Why an axis cannot be launched as given because a value repeats (None when none does)."
+    value = repeated(values)
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        shown = "on" if value else "off"
+    elif isinstance(value, str):
+        shown = repr(value) if len(value) <= 40 else f"{value[:40]!r}…"
+    else:
+        shown = str(value)
+    return f"The {AXIS_NOUNS[axis]} {shown} is listed twice; each value makes its own billable cells, so list it once."
 
 
 def cell_label(params: VideoGenerationParams, axes: Sequence[str], prompts: Sequence[str] = ()) -> str:
@@ -95,21 +132,32 @@ def start_grid(
 ) -> tuple[str, list[str]]:
     """Save a comparison and queue all of its cells together; returns (grid id, generation ids).
 
-    A `launch_key` makes the launch idempotent: the same key again returns the same grid.
+    A `launch_key` makes the launch idempotent: the same key again returns the same grid. Refuses
+    (ParamsError naming the axis) an empty resolution or ratio list, a value listed twice on any
+    axis, and more than MAX_CELLS cells, before anything is saved.
     """
-    cells = grid_cells(
-        base, resolutions=resolutions, aspect_ratios=aspect_ratios, durations=durations, audio=audio, prompts=prompts
-    )
-    axes = {
+    given: dict[str, list[Any]] = {
         "resolutions": list(resolutions),
         "aspect_ratios": list(aspect_ratios),
         "durations": list(durations),
         "audio": list(audio),
         "prompts": list(prompts),
     }
+    for axis in ("resolutions", "aspect_ratios"):
+        if not given[axis]:
+            raise ParamsError(f"Pick at least one {AXIS_NOUNS[axis]}.", field=axis)
+    for axis, values in given.items():
+        if problem := repeat_problem(axis, values):
+            raise ParamsError(problem, field=axis)
+    count = math.prod(max(1, len(values)) for values in given.values())
+    if count > MAX_CELLS:
+        raise ParamsError(f"That is {count} cells; one comparison holds at most {MAX_CELLS}.", field="cells")
+    cells = grid_cells(
+        base, resolutions=resolutions, aspect_ratios=aspect_ratios, durations=durations, audio=audio, prompts=prompts
+    )
     grid_id, ids = services.store.add_grid(
         prompt=base.prompt,
-        axes=axes,
+        axes=given,
         cells=cells,
         name=name,
         author=author if author is not None else services.settings.author,
@@ -224,6 +272,13 @@ def plan_grid(services: Services, form: GridForm) -> GridPlan:
         errors["resolutions"] = "Pick at least one resolution: each one becomes a column."
     if not ratios:
         errors["aspect_ratios"] = "Pick at least one aspect ratio: each one becomes a row."
+    for axis, allowed in (("resolutions", RESOLUTIONS), ("aspect_ratios", ASPECT_RATIOS), ("durations", DURATIONS)):
+        chosen = getattr(form, axis)
+        unknown = [v for v in chosen if v not in allowed]
+        if unknown:
+            errors[axis] = f"There is no {AXIS_NOUNS[axis]} {unknown[0]!r}; choose from {', '.join(allowed)}."
+        elif problem := repeat_problem(axis, chosen):
+            errors[axis] = problem
     variants, problem = _variants(form.variants, form.prompt)
     if problem:
         errors["variants"] = problem

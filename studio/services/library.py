@@ -21,6 +21,8 @@ MAX_PRESET_NAME_CHARS = 60
 
 def save_preset(services: Services, name: str, values: dict[str, Any]) -> None:
     "Save node settings under a name (the prompt too, when given); overwrites a preset of that name."
+    if not isinstance(name, str):
+        raise ParamsError("Give the preset a name", field="preset")
     name = name.strip()
     if not name:
         raise ParamsError("Give the preset a name", field="preset")
@@ -32,6 +34,8 @@ def save_preset(services: Services, name: str, values: dict[str, Any]) -> None:
 
 def check_preset(values: dict[str, Any]) -> None:
     "Refuse preset values that could not run: the settings always, the prompt when it is kept."
+    if not isinstance(values, dict):
+        raise ParamsError("A preset holds settings by name (a mapping)", field="preset")
     settings = {k: v for k, v in values.items() if k != "prompt"}
     if "prompt" in values:
         VideoGenerationParams.parse(values)
@@ -80,10 +84,17 @@ class AddResult:
     errors: list[str] = field(default_factory=list)
 
 
-def upload_reference(services: Services, filename: str, data: bytes) -> UploadResult:
-    """Add a file to the reference library: checked by content first (ParamsError naming the file
-    and the rule), uploaded to Mosaic once, found again by its content hash."""
-    return _upload(services, filename, data)[0]
+def upload_reference(services: Services, filename: str, data: bytes | Path) -> UploadResult:
+    """Add a file (its bytes or its path) to the reference library: checked by content first
+    (ParamsError naming the file and the rule; a folder or a missing path before any API call),
+    uploaded to Mosaic once, found again by its content hash."""
+    if not isinstance(data, (bytes, bytearray)):
+        rules.check_file(filename, data)  # a folder, a pipe or a missing path stops here
+        try:
+            data = Path(data).read_bytes()
+        except OSError as err:  # it changed or vanished since it was checked
+            raise ParamsError(f"Cannot read {Path(filename).name}: {err.strerror or err}", field="references") from err
+    return _upload(services, filename, bytes(data))[0]
 
 
 def _upload(services: Services, filename: str, data: bytes) -> tuple[UploadResult, ReferenceFacts]:

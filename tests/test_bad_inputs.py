@@ -1,0 +1,375 @@
+"""Bad input, everywhere (issue 7 §6): a table of bad inputs against the `studio` command and the
+service layer. Each is answered in words. The CLI prints one `error: …` line and exits 2: no
+traceback, no hang, nothing uploaded or queued, and the generation saved before is still there.
+A service raises a StudioError with a message, never a bare ValueError, KeyError, TypeError or a
+pydantic ValidationError. The CLI runs in-process against the session simulator (`serve`, which
+would become the server, runs as a subprocess)."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from media_files import clip, picture, tone
+from support import ROOT, TEST_KEY, settings_for
+
+from studio import cli
+from studio import services as svc
+from studio.errors import StudioError
+from studio.models import PROMPT_MAX_CHARS, Generation, VideoGenerationParams
+
+CALL_TIMEOUT_S = 60.0  # a bad input is refused at once; this only turns a hang into a failure
+LONG = "x" * (PROMPT_MAX_CHARS + 1)
+KEPT_PROMPT = "A lighthouse kept from before the bad inputs"
+
+
+# ---------------------------------------------------------------------- the data a bad input must not harm
+
+
+@pytest.fixture(scope="module")
+def saved(sim, tmp_path_factory) -> tuple[Path, str]:
+    "A data folder holding one finished generation, made before any bad input is tried."
+    data = tmp_path_factory.mktemp("saved") / "data"
+    services = svc.build_services(settings_for(sim, data))
+    try:
+        params = VideoGenerationParams(prompt=KEPT_PROMPT, resolution="480p", duration="4", aspect_ratio="16:9")
+        [gen] = svc.wait_for(services, svc.generate(services, params), timeout=60)
+        assert gen.status == "done", gen.error
+    finally:
+        services.close()
+    return data, gen.id
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> Path:
+    "Reference files that break one rule each (all small: the big ones are sparse)."
+    d = tmp_path_factory.mktemp("refs")
+    (d / "folder.png").mkdir()
+    (d / "text.png").write_text("not a picture")
+    (d / "noise.bin").write_bytes(os.urandom(4096))
+    (d / "empty.png").write_bytes(b"")
+    picture(d / "tiny.png", 100, 100)
+    picture(d / "face.png", 640, 480)
+    picture(d / "thin.png", 3000, 300)
+    big = picture(d / "big.png", 640, 480)
+    with open(big, "r+b") as fh:  # a real picture followed by a sparse 31 MB tail
+        fh.truncate(31 * 1024**2)
+    loud = tone(d / "loud.wav", 3)
+    with open(loud, "r+b") as fh:
+        fh.truncate(16 * 1024**2)
+    tone(d / "voice.wav", 3)
+    tone(d / "long.wav", 16)
+    clip(d / "walk.mp4", 3)
+    clip(d / "slow.mp4", 3, fps="12")
+    for i in range(10):
+        picture(d / f"many{i}.png", 400 + i, 300)
+    return d
+
+
+def _sim_uploads(sim) -> set[str]:
+    return {u["id"] for u in httpx.get(f"{sim.base_url}/_sim/uploads").json()["uploads"]}
+
+
+def _history(sim, data: Path) -> list[str]:
+    services = svc.build_services(settings_for(sim, data), start_worker=False)
+    try:
+        return [g.id for g in svc.history(services, limit=100_000)]
+    finally:
+        services.close()
+
+
+# ---------------------------------------------------------------------- the command line
+
+P = "A fox in fresh snow"
+GEN = ["generate", P]
+GRID = ["grid", P]
+MANY_IMAGES = [a for i in range(10) for a in ("--image", f"{{d}}/many{i}.png")]
+
+CLI_CASES: list[tuple[str, list[str]]] = [
+    # prompts
+    *[
+        (f"{cmd} prompt {name}", [cmd, text])
+        for cmd in ("generate", "grid")
+        for name, text in [
+            ("empty", ""),
+            ("spaces", "   "),
+            ("whitespace", "\t\n "),
+            ("too long", LONG),
+            ("nul", "a\x00b"),
+            ("only nul", "\x00"),
+        ]
+    ],
+    # every numeric option
+    *[
+        (f"duration {v!r}", [*GEN, "--duration", v])
+        for v in ("0", "-1", "nan", "inf", "-inf", "abc", "1e309", "99999999999999999999", "3", "16", "4.5", "", "4s5")
+    ],
+    *[(f"grid duration {v!r}", [*GRID, "--duration", v]) for v in ("0", "nan", "abc")],
+    *[
+        (f"takes {v!r}", [*GEN, "--takes", v])
+        for v in ("0", "-1", "nan", "inf", "abc", "100000000000000000000", "5", "", "1.5", "0x2")
+    ],
+    # enums
+    *[(f"resolution {v!r}", [*GEN, "--resolution", v]) for v in ("999p", "", "720P", "4k", "-1", "nan")],
+    *[(f"aspect ratio {v!r}", [*GEN, "--aspect-ratio", v]) for v in ("0:0", "16:0", "abc", "-16:9", "16:9:1", "")],
+    # grid specs
+    *[
+        (f"grid resolutions {v!r}", [*GRID, "--resolutions", v])
+        for v in ("", ",", " , ", "720p,720p", "480p,720p,480p", "999p", "720p,999p", "nan")
+    ],
+    *[
+        (f"grid aspect ratios {v!r}", [*GRID, "--aspect-ratios", v])
+        for v in ("16:9,16:9", "16:9, 16:9", "", ",,", "0:0", "16:9,abc")
+    ],
+    ("grid both axes repeat", [*GRID, "--resolutions", "480p,480p", "--aspect-ratios", "1:1,1:1"]),
+    # references
+    ("image missing", [*GEN, "--image", "{d}/nowhere.png"]),
+    ("image is a folder", [*GEN, "--image", "{d}/folder.png"]),
+    ("video is a folder", [*GEN, "--video", "{d}"]),
+    ("image is the current folder", [*GEN, "--image", ""]),
+    ("grid image is a folder", [*GRID, "--resolutions", "480p", "--image", "{d}/folder.png"]),
+    ("image is text", [*GEN, "--image", "{d}/text.png"]),
+    ("image is noise", [*GEN, "--image", "{d}/noise.bin"]),
+    ("image is empty", [*GEN, "--image", "{d}/empty.png"]),
+    ("image too small", [*GEN, "--image", "{d}/tiny.png"]),
+    ("image too thin", [*GEN, "--image", "{d}/thin.png"]),
+    ("image too big", [*GEN, "--image", "{d}/big.png"]),
+    ("audio too big", [*GEN, "--image", "{d}/face.png", "--audio", "{d}/loud.wav"]),
+    ("audio too long", [*GEN, "--image", "{d}/face.png", "--audio", "{d}/long.wav"]),
+    ("audio alone", [*GEN, "--audio", "{d}/voice.wav"]),
+    ("video too slow", [*GEN, "--video", "{d}/slow.mp4"]),
+    ("picture as video", [*GEN, "--video", "{d}/face.png"]),
+    ("clip as image", [*GEN, "--image", "{d}/walk.mp4"]),
+    ("tone as image", [*GEN, "--image", "{d}/voice.wav"]),
+    ("too many images", [*GEN, *MANY_IMAGES]),
+    ("good then missing", [*GEN, "--image", "{d}/face.png", "--image", "{d}/gone.png"]),
+    # usage
+    ("no command", []),
+    ("unknown command", ["render", P]),
+    ("no prompt", ["generate"]),
+    ("unknown option", [*GEN, "--bogus"]),
+    ("takes without a value", [*GEN, "--takes"]),
+    ("grid resolutions without a value", [*GRID, "--resolutions"]),
+    ("image without a file", [*GEN, "--image"]),
+]
+
+SERVE_CASES: list[tuple[str, list[str]]] = [
+    (f"serve port {v!r}", ["serve", "--port", v]) for v in ("-1", "0", "70000", "abc", "nan")
+] + [("serve address empty", ["serve", "--address", ""]), ("serve address spaces", ["serve", "--address", " a b "])]
+
+
+def _run_main(argv: list[str]) -> int | None:
+    "`studio` in-process on a thread, so a hang fails the test instead of the run."
+    result: list[int] = []
+
+    def target() -> None:
+        try:
+            result.append(cli.main(argv))
+        except SystemExit as stop:
+            result.append(stop.code if isinstance(stop.code, int) else 1)
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(CALL_TIMEOUT_S)
+    return result[0] if result else None
+
+
+def _one_error_line(err: str) -> list[str]:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err, err
+    assert len(lines) == 1 and lines[0].startswith("error: ") and len(lines[0]) > len("error: ") + 5, err
+    return lines
+
+
+@pytest.mark.parametrize(("argv"), [c[1] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES])
+def test_the_cli_answers_a_bad_input_with_one_line_and_exit_2(argv, saved, files, sim, monkeypatch, capsys):
+    data, kept = saved
+    monkeypatch.setenv("MOSAIC_API_KEY", TEST_KEY)
+    monkeypatch.setenv("MOSAIC_BASE_URL", sim.base_url)
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(data))
+    monkeypatch.setenv("STUDIO_POLL_INTERVAL", "0.1")
+    uploads, before = _sim_uploads(sim), _history(sim, data)
+    code = _run_main([a.replace("{d}", str(files)) for a in argv])
+    out = capsys.readouterr()
+    assert code == 2, (code, out.err)
+    _one_error_line(out.err)
+    assert out.out == ""  # no ids printed: nothing was queued
+    assert _history(sim, data) == before and kept in before  # nothing queued, the earlier generation kept
+    assert _sim_uploads(sim) == uploads  # nothing uploaded
+
+
+@pytest.mark.parametrize(("argv"), [c[1] for c in SERVE_CASES], ids=[c[0] for c in SERVE_CASES])
+def test_serve_refuses_a_bad_port_or_address_before_starting(argv, tmp_path):
+    env = {**os.environ, "STUDIO_DATA_DIR": str(tmp_path / "data"), "MOSAIC_API_KEY": ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "studio.cli", *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, done.stderr
+    _one_error_line(done.stderr)
+
+
+# ---------------------------------------------------------------------- the service layer
+
+
+@pytest.fixture(scope="module")
+def studio_on_saved(saved, sim):
+    "Services on the saved folder with the worker off: whatever slips through stays queued, visible."
+    data, _ = saved
+    services = svc.build_services(settings_for(sim, data), start_worker=False)
+    yield services
+    services.close()
+
+
+Call = Callable[[svc.Services, str, Path], Any]
+BAD_DURATIONS: tuple[Any, ...] = (0, -1, math.nan, math.inf, "abc", 10**100, None, 4.5, True, "3", [], "1e309")
+NOTHING: Any = None  # None where the signature wants a value: what a careless caller passes
+
+
+def _saved_gen(services: svc.Services, gen_id: str) -> Generation:
+    found = svc.get(services, gen_id)
+    assert found is not None
+    return found
+
+
+def _generate(params: Any, **kw: Any) -> Call:
+    return lambda s, kept, d: svc.generate(s, params, **kw)
+
+
+def _params(**fields: Any) -> Call:
+    return _generate({"prompt": P, **fields})
+
+
+def _grid(**axes: Any) -> Call:
+    base = VideoGenerationParams(prompt=P)
+    axes = {"resolutions": ["480p"], "aspect_ratios": ["16:9"], **axes}
+    return lambda s, kept, d: svc.start_grid(s, base, **axes)
+
+
+def _plan(**form: Any) -> Call:
+    def launch(s: svc.Services, kept: str, d: Path) -> Any:
+        plan = svc.plan_grid(s, svc.GridForm(**{"prompt": P, **form}))
+        return svc.launch_grid(s, plan, confirmed=True)
+
+    return launch
+
+
+def _upload(name: str, source: Callable[[Path], Any]) -> Call:
+    return lambda s, kept, d: svc.upload_reference(s, name, source(d))
+
+
+SERVICE_CASES: list[tuple[str, Call]] = [
+    # prompts
+    *[
+        (f"prompt {name}", _params(prompt=v))
+        for name, v in [
+            ("empty", ""),
+            ("spaces", "  "),
+            ("too long", LONG),
+            ("nul", "a\x00b"),
+            ("none", None),
+            ("number", 12),
+            ("list", ["a"]),
+        ]
+    ],
+    # numbers
+    *[(f"duration {v!r}", _params(duration=v)) for v in BAD_DURATIONS],
+    *[(f"takes {v!r}", _generate({"prompt": P}, takes=v)) for v in (0, -1, 5, math.nan, math.inf, "2", None, 10**20)],
+    # enums
+    *[(f"resolution {v!r}", _params(resolution=v)) for v in ("999p", None, 720, "")],
+    *[(f"aspect ratio {v!r}", _params(aspect_ratio=v)) for v in ("0:0", "abc", None, 1.78)],
+    *[(f"audio {v!r}", _params(generate_audio=v)) for v in ("maybe", None, 2)],
+    *[(f"model {v!r}", _params(model=v)) for v in ("sora", "", None)],
+    ("unknown param", _params(colour="red")),
+    *[(f"params {type(v).__name__}", _generate(v)) for v in (None, ["prompt"], "A fox", 42)],
+    # references in params
+    ("ten unknown images", _params(selected_context={"images": [f"u{i}" for i in range(10)]})),
+    ("images not a list", _params(selected_context={"images": "u1"})),
+    ("image id a number", _params(selected_context={"videos": [1]})),
+    ("unknown context key", _params(selected_context={"gifs": ["u1"]})),
+    # grids
+    ("grid repeated resolution", _grid(resolutions=["720p", "720p"])),
+    ("grid repeated ratio", _grid(aspect_ratios=["16:9", "16:9"])),
+    ("grid repeated duration", _grid(durations=["4", "4"])),
+    ("grid repeated audio", _grid(audio=[True, True])),
+    ("grid repeated prompt", _grid(prompts=["a", "a"])),
+    ("grid no resolutions", _grid(resolutions=[])),
+    ("grid no ratios", _grid(aspect_ratios=[])),
+    ("grid unknown resolution", _grid(resolutions=["999p"])),
+    ("grid blank prompt variant", _grid(prompts=["a", "  "])),
+    ("grid too many cells", _grid(prompts=[f"prompt {i}" for i in range(61)])),
+    ("plan repeated resolution", _plan(resolutions=("720p", "720p"))),
+    ("plan unknown ratio", _plan(aspect_ratios=("0:0",))),
+    ("plan no resolutions", _plan(resolutions=())),
+    ("plan empty prompt", _plan(prompt="")),
+    ("plan repeated variant", _plan(variants="a\na")),
+    ("plan too many cells", _plan(variants="\n".join(f"v{i}" for i in range(30)))),
+    # ids
+    ("cancel unknown", lambda s, kept, d: svc.cancel(s, "nope")),
+    ("cancel empty id", lambda s, kept, d: svc.cancel(s, "")),
+    ("cancel finished", lambda s, kept, d: svc.cancel(s, kept)),
+    ("retry unknown", lambda s, kept, d: svc.retry(s, "nope")),
+    ("retry finished", lambda s, kept, d: svc.retry(s, kept)),
+    ("winner unknown", lambda s, kept, d: svc.mark_winner(s, "nope")),
+    ("winner not a cell", lambda s, kept, d: svc.mark_winner(s, kept)),
+    ("clear winner unknown", lambda s, kept, d: svc.clear_winner(s, "nope")),
+    *[(f"rating {v!r}", lambda s, kept, d, v=v: svc.set_rating(s, kept, v)) for v in (0, 6, -1, math.nan, "3")],
+    ("rating unknown id", lambda s, kept, d: svc.set_rating(s, "nope", 3)),
+    ("star unknown id", lambda s, kept, d: svc.set_starred(s, "nope", True)),
+    ("tag too long", lambda s, kept, d: svc.set_tags(s, kept, "x" * 41)),
+    ("notes too long", lambda s, kept, d: svc.set_notes(s, kept, "x" * 5001)),
+    ("notes unknown id", lambda s, kept, d: svc.set_notes(s, "nope", "hi")),
+    # gallery queries
+    *[
+        (f"gallery page {v!r}", lambda s, kept, d, v=v: svc.gallery_page(s, svc.gallery_query({}), v))
+        for v in ("2", math.nan, None)
+    ],
+    ("gallery page size 0", lambda s, kept, d: svc.gallery_page(s, svc.gallery_query({}), 1, page_size=0)),
+    ("gallery filter a number", lambda s, kept, d: svc.gallery_query({"resolution": 720})),
+    ("gallery author not text", lambda s, kept, d: svc.gallery_query({"author": [1]})),
+    # presets
+    ("preset empty name", lambda s, kept, d: svc.save_preset(s, "", {"resolution": "480p"})),
+    ("preset blank name", lambda s, kept, d: svc.save_preset(s, " \t", {"resolution": "480p"})),
+    ("preset huge name", lambda s, kept, d: svc.save_preset(s, "n" * 10_000, {"resolution": "480p"})),
+    ("preset bad value", lambda s, kept, d: svc.save_preset(s, "p", {"duration": "nan"})),
+    ("preset unknown key", lambda s, kept, d: svc.save_preset(s, "p", {"colour": "red"})),
+    ("preset empty prompt", lambda s, kept, d: svc.save_preset(s, "p", {"prompt": ""})),
+    ("preset values none", lambda s, kept, d: svc.save_preset(s, "p", NOTHING)),
+    ("preset name none", lambda s, kept, d: svc.save_preset(s, NOTHING, {})),
+    ("load unknown preset", lambda s, kept, d: svc.load_preset(s, "nope")),
+    ("delete unknown preset", lambda s, kept, d: svc.delete_preset(s, "nope")),
+    # reference files
+    ("upload empty bytes", _upload("a.png", lambda d: b"")),
+    ("upload noise", _upload("a.png", lambda d: os.urandom(2048))),
+    ("upload text", _upload("a.txt", lambda d: b"hello")),
+    ("upload tiny picture", _upload("tiny.png", lambda d: (d / "tiny.png").read_bytes())),
+    ("upload a folder", _upload("folder.png", lambda d: d / "folder.png")),
+    ("upload a missing file", _upload("gone.png", lambda d: d / "gone.png")),
+    ("upload not bytes", _upload("a.png", lambda d: 42)),
+    ("check ten unknown images", lambda s, kept, d: svc.check_references(s, {"images": [f"u{i}" for i in range(10)]})),
+    # snippets and drafts
+    ("snippet language", lambda s, kept, d: svc.api_request(VideoGenerationParams(prompt=P), language="cobol")),
+    ("snippet flow", lambda s, kept, d: svc.api_request(VideoGenerationParams(prompt=P), flow="four_call")),
+    ("draft keep", lambda s, kept, d: svc.draft_from(_saved_gen(s, kept), keep="everything")),
+]
+
+
+@pytest.mark.parametrize("call", [c[1] for c in SERVICE_CASES], ids=[c[0] for c in SERVICE_CASES])
+def test_a_service_answers_a_bad_input_with_a_studio_error(call, saved, files, sim, studio_on_saved):
+    data, kept = saved
+    before = _history(sim, data)
+    with pytest.raises(StudioError) as caught:
+        call(studio_on_saved, kept, files)
+    assert str(caught.value).strip()
+    assert _history(sim, data) == before and kept in before  # nothing queued, nothing lost
+
+
+def test_the_table_holds_at_least_100_bad_inputs():
+    assert len(CLI_CASES) + len(SERVE_CASES) + len(SERVICE_CASES) >= 100
