@@ -42,6 +42,13 @@ DEFAULT_WEBHOOK_POLL_INTERVAL_S = 300.0  # with webhooks, timed polls only catch
 DEFAULT_UNKNOWN_OUTCOME_HORIZON_S = 10 * 60.0
 DEFAULT_STUCK_AFTER_S = 20 * 60.0  # seedance-2.md: not stuck before about 20 minutes
 DEFAULT_CONFIRM_ABOVE_CELLS = 12
+# Downloads (studio.mosaic.DownloadLimits): a take is tens of megabytes, so 2 GiB is no take;
+# 15 minutes and 64 KB/s over 30 s end a trickle but let a slow line finish a real one.
+DEFAULT_STORAGE_HOSTS = "storage.googleapis.com"  # mosaic-api.md: outputs are signed GCS URLs
+DEFAULT_DOWNLOAD_MAX_BYTES = 2 * 1024**3
+DEFAULT_DOWNLOAD_DEADLINE_S = 15 * 60.0
+DEFAULT_DOWNLOAD_MIN_RATE = 64 * 1000.0  # bytes per second
+DEFAULT_DOWNLOAD_RATE_WINDOW_S = 30.0
 SIMULATOR_API_KEY = "mk_local_simulator"
 SIMULATOR_SCOPE = "simulator"
 MEDIA_ROUTE = "/files"  # where the web app serves saved media (studio.web), and pages point at it
@@ -111,6 +118,26 @@ class Settings(BaseSettings):
     )
     stuck_after: float = Field(
         DEFAULT_STUCK_AFTER_S, gt=0, description="Seconds without progress after which a run is called stuck."
+    )
+
+    storage_hosts: str = Field(
+        DEFAULT_STORAGE_HOSTS,
+        description="Hosts (comma list; subdomains match) the studio downloads videos from over https, "
+        "besides the API's own host.",
+    )
+    download_max_bytes: int = Field(
+        DEFAULT_DOWNLOAD_MAX_BYTES, gt=0, description="Largest video file downloaded, in bytes."
+    )
+    download_deadline: float = Field(
+        DEFAULT_DOWNLOAD_DEADLINE_S, gt=0, description="Seconds one video may take to download, retries included."
+    )
+    download_min_rate: float = Field(
+        DEFAULT_DOWNLOAD_MIN_RATE,
+        ge=0,
+        description="Bytes per second a download must average over download_rate_window, or it is abandoned.",
+    )
+    download_rate_window: float = Field(
+        DEFAULT_DOWNLOAD_RATE_WINDOW_S, gt=0, description="Seconds over which the download rate is averaged."
     )
 
     @field_validator("credits_per_second", mode="before")
