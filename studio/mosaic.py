@@ -330,9 +330,17 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port or default
 
 
-def _host_allowed(host: str, allowed: Collection[str]) -> bool:
-    host = host.lower().rstrip(".")
-    return any(host == entry or host.endswith("." + entry) for entry in allowed)
+def _storage_allowed(target: httpx.URL, allowed: Collection[str]) -> bool:
+    """A host entry allows https on it and its subdomains; an entry with a scheme
+    (http://127.0.0.1:9000, say a local proxy's storage) allows exactly that origin."""
+    host = target.host.lower().rstrip(".")
+    for entry in allowed:
+        if "://" in entry:
+            if _origin(httpx.URL(entry)) == _origin(target):
+                return True
+        elif target.scheme == "https" and (host == entry or host.endswith("." + entry)):
+            return True
+    return False
 
 
 def _content_length(response: httpx.Response) -> int | None:
@@ -418,6 +426,13 @@ class MosaicClient:
         self._random = random
         self._clock = clock
         self.storage_hosts = tuple(h.strip().lower().rstrip(".") for h in storage_hosts if h.strip())
+        for entry in self.storage_hosts:
+            try:
+                valid = "://" not in entry or (httpx.URL(entry).scheme in ("http", "https") and httpx.URL(entry).host)
+            except httpx.InvalidURL:
+                valid = False
+            if not valid:
+                raise SettingsError(f"STUDIO_STORAGE_HOSTS: {entry!r} is neither a host name nor an http(s) origin")
         self._api = httpx.Client(
             base_url=self.base_url,
             timeout=timeout,
@@ -578,11 +593,12 @@ class MosaicClient:
             raise ApiError(f"Mosaic gave an invalid storage URL{self._reason(err)}") from err
         if _origin(target) == _origin(httpx.URL(self.base_url)):
             return target
-        if target.scheme != "https" or not _host_allowed(target.host, self.storage_hosts):
+        if not _storage_allowed(target, self.storage_hosts):
             where = f"{target.scheme}://{target.host}" if target.host else "a URL without a host"
             raise ApiError(
-                f"Mosaic gave a storage URL on {where}, which the studio does not fetch from: only https on "
-                f"{', '.join(self.storage_hosts) or 'no host'} (STUDIO_STORAGE_HOSTS) or the API's own host"
+                f"Mosaic gave a storage URL on {where}, which the studio does not fetch from: only "
+                f"{', '.join(self.storage_hosts) or 'no host'} (STUDIO_STORAGE_HOSTS; a bare host means https) "
+                "or the API's own host"
             )
         return target
 

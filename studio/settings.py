@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     storage_hosts: str = Field(
         DEFAULT_STORAGE_HOSTS,
         description="Hosts (comma list; subdomains match) the studio downloads videos from over https, "
-        "besides the API's own host.",
+        "besides the API's own host; an entry with a scheme (http://127.0.0.1:9000) allows that one origin.",
     )
     download_max_bytes: int = Field(
         DEFAULT_DOWNLOAD_MAX_BYTES, gt=0, description="Largest video file downloaded, in bytes."

@@ -175,6 +175,20 @@ def test_a_video_url_off_the_storage_hosts_is_refused_without_a_request(dl_api, 
     assert not (tmp_path / "x.part").exists()
 
 
+def test_a_storage_entry_with_a_scheme_allows_exactly_that_origin(tmp_path):
+    api = FakeApi(storage_url="http://127.0.0.1:9000")
+    api.files["/v.mp4"] = b"local"
+    options = {"transport": api.transport(), "sleep": api.sleeps.append, "storage_hosts": ["http://127.0.0.1:9000"]}
+    with MosaicClient(api.base_url, FAKE_KEY, **options) as client:
+        assert client.download("http://127.0.0.1:9000/v.mp4", tmp_path / "v")[0] == 5
+        for other in ("http://127.0.0.1:9001/v.mp4", "https://127.0.0.1:9000/v.mp4"):
+            with pytest.raises(errors.ApiError, match="STUDIO_STORAGE_HOSTS"):
+                client.download(other, tmp_path / "w")
+    assert len(api.requests) == 1
+    with pytest.raises(errors.SettingsError, match="STUDIO_STORAGE_HOSTS"):
+        MosaicClient(api.base_url, FAKE_KEY, storage_hosts=["ftp://files.test"])
+
+
 def test_signed_gcs_urls_are_allowed_by_default_and_get_no_key(tmp_path):
     api = FakeApi(storage_url="https://bucket.storage.googleapis.com")
     api.files["/v.mp4"] = b"gcs"
