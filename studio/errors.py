@@ -17,6 +17,7 @@
     ├── SettingsError                a setting (environment or secrets.toml) is missing its mark
     ├── StoreError                   the local history could not be read or written
     ├── MediaError                   a video file is unreadable or damaged, or could not be rendered
+    │   └── WrongVideoError          a whole, playable video that is not the take that was asked for
     └── JobError                     a job cannot do what was asked (e.g. cancel a finished run)
 
 No message ever contains the API key: errors are built from status, `detail` and paths only.
@@ -116,6 +117,10 @@ class StoreError(StudioError):
 
 class MediaError(StudioError):
     "A video file is unreadable, damaged or could not be rendered; download or render it again."
+
+
+class WrongVideoError(MediaError):
+    "The video is whole and plays, but its size or length is not what the job asked for."
 
 
 class JobError(StudioError):

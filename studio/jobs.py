@@ -51,6 +51,8 @@ from .errors import (
     RateLimitError,
     ServerError,
     StoreError,
+    StudioError,
+    WrongVideoError,
 )
 from .models import (
     ACTIVE_STATUSES,
@@ -62,7 +64,7 @@ from .models import (
     Run,
     VideoGenerationParams,
 )
-from .mosaic import MosaicClient
+from .mosaic import DownloadLimits, MosaicClient
 from .settings import Settings
 from .store import HistoryStore, JobPhase, new_id, utcnow
 
@@ -122,6 +124,7 @@ class Schedule:
         self._download_failures: dict[str, int] = {}
         self._cancel_sent: set[str] = set()
         self._urls: dict[str, str] = {}  # a video URL the listing handed over for the download task
+        self._download_started: dict[str, float] = {}  # when a job's first download attempt began
 
     def later(self, key: str, seconds: float) -> None:
         "Not before `seconds` from now; unless `now` was asked since the job's task began."
@@ -170,6 +173,7 @@ class Schedule:
             self._download_failures.pop(key, None)
             self._cancel_sent.discard(key)
             self._urls.pop(key, None)
+            self._download_started.pop(key, None)
 
     # listing
     def ask_poll(self, within: float) -> None:
@@ -195,6 +199,11 @@ class Schedule:
         with self._lock:
             count = self._download_failures[key] = self._download_failures.get(key, 0) + 1
             return count
+
+    def download_began(self, key: str) -> float:
+        "When this job's first download attempt began (now, on the first ask); its deadline counts from it."
+        with self._lock:
+            return self._download_started.setdefault(key, self._clock())
 
     def note_cancel_sent(self, key: str) -> None:
         with self._lock:
@@ -237,6 +246,33 @@ def _stray_reason(gen: Generation | None) -> str:
     if gen.status != "submitting":
         return f"the job had already ended ({gen.status})"
     return "the job had no use for it"
+
+
+def _no_video(run: Run) -> str:
+    "Why a run that says it finished well gave the job nothing to download."
+    said = "completed" if run.status == "completed" else f"partly completed ({run.status})"
+    message = f"Mosaic says the run {said} but returned no video for this node"
+    details = run.error_text()
+    return message if details == f"Run {run.status}" else f"{message}: {details}"
+
+
+def _expected_take(gen: Generation) -> tuple[frozenset[tuple[int, int]], float | None]:
+    "The frame sizes and seconds a job's take may have (empty / None: not known, not checked)."
+    try:
+        sizes = media.take_sizes(gen.resolution, gen.aspect_ratio)
+    except ParamsError:
+        sizes = frozenset()
+    seconds = None if gen.duration == "auto" or not gen.duration.isdigit() else float(gen.duration)
+    return sizes, seconds
+
+
+def _discard(*paths: Path) -> None:
+    "Delete what a failed download left (the .part, a final file, its thumbnail); never served."
+    for path in paths:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as err:  # nothing more to do: the job fails or retries either way
+            log.warning("could not delete %s: %s", path.name, err.strerror or err)
 
 
 def _transient(err: ApiStatusError) -> bool:
@@ -834,6 +870,9 @@ class JobRunner:
                 self.schedule.hand_url(gen.id, output.video_url)
                 self._schedule(gen.model_copy(update={"status": "downloading"}), self._fetch)
             return
+        if run.status in ("completed", "partial_complete"):
+            self._finish(gen, "failed", error=_no_video(run))
+            return
         status = "cancelled" if run.status == "cancelled" else "failed"
         self._finish(gen, status, error=run.error_text())
 
@@ -899,30 +938,45 @@ class JobRunner:
                 return
             output = run.output_for(gen.node_id)
             if output is None or not output.video_url:
-                self._finish(gen, "failed", error=run.error_text())
+                error = _no_video(run) if run.status in ("completed", "partial_complete") else run.error_text()
+                self._finish(gen, "failed", error=error, from_statuses=("downloading",))
                 return
             url = output.video_url
         self._download(gen, url)
 
     def _download(self, gen: Generation, url: str) -> None:
+        """Download to a .part file, check it (length, cap, rate, every promised frame, the size and
+        length asked for), then rename it into place. Broken bytes are deleted, never kept: a
+        transfer or a damaged file is tried again, a whole video of the wrong take fails the job."""
         dest = self.media_dir / f"{gen.id}.mp4"
         part = dest.with_name(dest.name + media.PARTIAL_SUFFIX)
-        try:
-            size, sha256 = self.client.download(url, part)
-            os.replace(part, dest)  # a file under the final name is always complete
-            facts = media.probe(dest)
-            thumb = dest.with_suffix(".jpg")
-            media.make_thumbnail(dest, thumb)
-        except ApiError as err:
-            part.unlink(missing_ok=True)
-            self._download_failed(gen, err)
+        thumb = dest.with_suffix(".jpg")
+        deadline = self.settings.download_deadline
+        left = deadline - (self._clock() - self.schedule.download_began(gen.id))
+        if left <= 0:
+            error = f"The video could not be downloaded within {deadline:g} s (STUDIO_DOWNLOAD_DEADLINE)"
+            last = self.store.job(gen.id).get("last_error")
+            self._finish(gen, "failed", error=f"{error}: {last}" if last else error, from_statuses=("downloading",))
             return
-        except MediaError as err:  # not a playable file
-            error = f"The downloaded video is not playable: {err}"
+        limits = DownloadLimits.from_settings(self.settings)
+        limits = DownloadLimits(limits.max_bytes, left, limits.min_rate, limits.rate_window_s)
+        sizes, seconds = _expected_take(gen)
+        try:
+            size, sha256 = self.client.download(url, part, limits)
+            facts = media.verify(part, sizes=sizes, seconds=seconds, name=dest.name)
+            os.replace(part, dest)  # a file under the final name is always complete and checked
+            media.make_thumbnail(dest, thumb)
+        except WrongVideoError as err:  # whole and playable, but not this take: another try gets the same
+            _discard(part, dest, thumb)
+            error = f"Mosaic sent a video that is not this take: {err}"
             self._finish(gen, "failed", error=error, from_statuses=("downloading",))
             return
+        except (ApiError, MediaError) as err:  # a bad transfer, or a damaged file: worth another try
+            _discard(part, dest, thumb)
+            self._download_failed(gen, err)
+            return
         except OSError as err:  # the finished file could not be put in place (disk full, permissions)
-            part.unlink(missing_ok=True)
+            _discard(part, dest, thumb)
             error = f"The video could not be saved: {err.strerror or err}"
             self._finish(gen, "failed", error=error, from_statuses=("downloading",))
             return
@@ -940,12 +994,14 @@ class JobRunner:
             sha256=sha256,
         )
 
-    def _download_failed(self, gen: Generation, err: ApiError) -> None:
+    def _download_failed(self, gen: Generation, err: StudioError) -> None:
         failures = self.schedule.download_failed(gen.id)
         if failures >= MAX_DOWNLOAD_ATTEMPTS:
-            self._finish(
-                gen, "failed", error=f"The video could not be downloaded: {err}", from_statuses=("downloading",)
-            )
+            if isinstance(err, MediaError):
+                error = f"The downloaded video is not playable ({failures} tries; deleted): {err}"
+            else:
+                error = f"The video could not be downloaded ({failures} tries): {err}"
+            self._finish(gen, "failed", error=error, from_statuses=("downloading",))
         else:
             self._retry_later(gen, err, self.settings.poll_interval * failures)
 

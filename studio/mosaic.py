@@ -2,7 +2,10 @@
 that never repeats a request Mosaic may already have processed, and every `httpx` error translated
 into `studio.errors`. It knows nothing about the store, jobs or Streamlit.
 
-The API key goes only to the API host: signed storage URLs get a second client without it.
+The API key goes only to the API host: signed storage URLs get a second client without it, which
+fetches only from the API's own origin or an allowed storage host (https), follows redirects only
+within one host, and checks what it downloads against its length, a size cap, a deadline and a
+minimum rate (`DownloadLimits`).
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import mimetypes
 import random
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -27,6 +31,7 @@ from urllib.parse import quote, quote_plus
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from . import settings as settings_module
 from .errors import (
     ApiConnectionError,
     ApiError,
@@ -56,7 +61,7 @@ from .models import (
     VideoGenerationParams,
     Whoami,
 )
-from .settings import Settings
+from .settings import Settings, checked_storage_hosts
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=DEFAULT_CONNECT_TIMEOUT)
@@ -72,7 +77,18 @@ MAX_PARSED_RETRY_AFTER = 24 * 3600.0
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # A rate-limited request was not processed, so even a non-idempotent call may repeat it.
 UNSENT_RETRY_STATUSES = frozenset({429})
-DOWNLOAD_CHUNK = 1024 * 1024
+# Where Mosaic's signed media URLs live (mosaic-api.md: signed GCS URLs); the API's own origin is
+# always allowed too (the simulator serves its renders beside the API). A subdomain of an entry
+# matches (bucket.storage.googleapis.com).
+DEFAULT_STORAGE_HOSTS = tuple(settings_module.DEFAULT_STORAGE_HOSTS.split(","))
+MAX_STORAGE_REDIRECTS = 5
+# A take is tens of megabytes; anything near the cap is not a video Mosaic made for us. Below the
+# minimum rate (averaged over the window) a transfer is abandoned and tried again: a 60 MB take at
+# that rate still finishes within the deadline, a 100 B/s trickle never would.
+DEFAULT_MAX_DOWNLOAD_BYTES = settings_module.DEFAULT_DOWNLOAD_MAX_BYTES
+DEFAULT_DOWNLOAD_DEADLINE_S = settings_module.DEFAULT_DOWNLOAD_DEADLINE_S
+DEFAULT_MIN_DOWNLOAD_RATE = settings_module.DEFAULT_DOWNLOAD_MIN_RATE
+DEFAULT_RATE_WINDOW_S = settings_module.DEFAULT_DOWNLOAD_RATE_WINDOW_S
 # Most seconds one call may spend waiting between its retries. A longer wait (a Retry-After of a
 # minute, say) raises at once with `retry_after` set, so the job runner reschedules the job instead
 # of parking one of its worker threads, and a page answers instead of hanging.
@@ -301,6 +317,89 @@ def _follow(page: Callable[[str | None], RunList]) -> Iterator[Run]:
         seen.add(cursor)
 
 
+# ---------------------------------------------------------------- downloads (pure parts)
+
+
+@dataclass(frozen=True)
+class DownloadLimits:
+    "What one download may cost: bytes, seconds in all (retries included), and the slowest rate kept."
+
+    max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES
+    deadline_s: float = DEFAULT_DOWNLOAD_DEADLINE_S
+    min_rate: float = DEFAULT_MIN_DOWNLOAD_RATE  # bytes per second, averaged over rate_window_s
+    rate_window_s: float = DEFAULT_RATE_WINDOW_S
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DownloadLimits:
+        "The limits the STUDIO_DOWNLOAD_* settings give."
+        return cls(
+            max_bytes=settings.download_max_bytes,
+            deadline_s=settings.download_deadline,
+            min_rate=settings.download_min_rate,
+            rate_window_s=settings.download_rate_window,
+        )
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme, url.host, url.port or default
+
+
+def _storage_allowed(target: httpx.URL, allowed: Collection[str]) -> bool:
+    """A host entry allows https on it and its subdomains; an entry with a scheme
+    (http://127.0.0.1:9000, say a local proxy's storage) allows exactly that origin."""
+    host = target.host.lower().rstrip(".")
+    for entry in allowed:
+        if "://" in entry:
+            if _origin(httpx.URL(entry)) == _origin(target):
+                return True
+        elif target.scheme == "https" and (host == entry or host.endswith("." + entry)):
+            return True
+    return False
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    try:
+        value = int(response.headers.get("content-length", ""))
+    except ValueError:
+        return None
+    return value if value >= 0 else None
+
+
+class _RateWatch:
+    "Abandons a transfer that runs past its deadline or averages below the minimum rate over a window."
+
+    def __init__(self, label: str, limits: DownloadLimits, clock: Callable[[], float], started: float):
+        self.label, self.limits, self.clock = label, limits, clock
+        self.deadline = started + limits.deadline_s
+        self.mark_time, self.mark_bytes = clock(), 0
+
+    def remaining(self) -> float:
+        left = self.deadline - self.clock()
+        if left <= 0:
+            raise ApiError(
+                f"{self.label}: the download did not finish within {self.limits.deadline_s:g} s "
+                "(STUDIO_DOWNLOAD_DEADLINE); abandoned"
+            )
+        return left
+
+    def saw(self, total: int) -> None:
+        "Called after each piece arrives, with the bytes received so far in this attempt."
+        self.remaining()
+        now = self.clock()
+        span = now - self.mark_time
+        if span < self.limits.rate_window_s:
+            return
+        rate = (total - self.mark_bytes) / span
+        if rate < self.limits.min_rate:
+            raise ApiError(
+                f"{self.label}: the download was too slow ({_human_bytes(round(rate))}/s over {span:.0f} s, "
+                f"below the minimum {_human_bytes(round(self.limits.min_rate))}/s, STUDIO_DOWNLOAD_MIN_RATE); "
+                "abandoned"
+            )
+        self.mark_time, self.mark_bytes = now, total
+
+
 # ---------------------------------------------------------------- the client
 
 
@@ -324,6 +423,8 @@ class MosaicClient:
         sleep: Callable[[float], None] = time.sleep,
         random: Callable[[], float] = random.random,
         user_agent: str = USER_AGENT,
+        storage_hosts: Collection[str] = DEFAULT_STORAGE_HOSTS,
+        clock: Callable[[], float] = time.monotonic,
     ):
         if not api_key or not api_key.strip():
             raise SettingsError("MOSAIC_API_KEY is empty; set it, or leave it unset to use the simulator")
@@ -339,6 +440,11 @@ class MosaicClient:
         self._key_forms = key_forms(self._key)
         self._sleep = sleep
         self._random = random
+        self._clock = clock
+        try:
+            self.storage_hosts = checked_storage_hosts(storage_hosts)
+        except ParamsError as err:
+            raise SettingsError(f"STUDIO_STORAGE_HOSTS: {err}") from None
         self._api = httpx.Client(
             base_url=self.base_url,
             timeout=timeout,
@@ -346,8 +452,9 @@ class MosaicClient:
             headers={"Authorization": f"Bearer {self._key}", "Accept": "application/json", "User-Agent": user_agent},
         )
         # Signed storage URLs authenticate themselves; the API key must never reach that host.
+        # Redirects are followed by hand (_storage_get), and only within one host.
         self._storage = httpx.Client(
-            timeout=timeout, transport=transport, follow_redirects=True, headers={"User-Agent": user_agent}
+            timeout=timeout, transport=transport, follow_redirects=False, headers={"User-Agent": user_agent}
         )
 
     @classmethod
@@ -356,6 +463,7 @@ class MosaicClient:
         options: dict[str, Any] = {
             "timeout": settings.timeout,  # a float: __init__ keeps connect at DEFAULT_CONNECT_TIMEOUT
             "max_retries": settings.max_retries,
+            "storage_hosts": settings.storage_hosts.split(","),
         }
         options.update(kw)
         return cls(base_url or settings.base_url, settings.key, **options)
@@ -491,12 +599,51 @@ class MosaicClient:
         return _validated(model, data, f"{method} {path}")
 
     def _storage_url(self, url: str) -> httpx.URL:
+        """A storage URL Mosaic handed over, if the studio may fetch it: the API's own origin (the
+        simulator; relative URLs live beside the API) or https on an allowed storage host. Anything
+        else (an internal address, plain http, another site) could copy a page into a served file."""
         try:
             target = httpx.URL(url)
             # The simulator may hand out relative media URLs; they live beside the API.
-            return target if target.is_absolute_url else httpx.URL(self.base_url + "/").join(url)
+            target = target if target.is_absolute_url else httpx.URL(self.base_url + "/").join(url)
         except httpx.InvalidURL as err:
             raise ApiError(f"Mosaic gave an invalid storage URL{self._reason(err)}") from err
+        if _origin(target) == _origin(httpx.URL(self.base_url)):
+            return target
+        if not _storage_allowed(target, self.storage_hosts):
+            where = f"{target.scheme}://{target.host}" if target.host else "a URL without a host"
+            raise ApiError(
+                f"Mosaic gave a storage URL on {where}, which the studio does not fetch from: only "
+                f"{', '.join(self.storage_hosts) or 'no host'} (STUDIO_STORAGE_HOSTS; a bare host means https) "
+                "or the API's own host"
+            )
+        return target
+
+    @contextmanager
+    def _storage_get(self, target: httpx.URL, timeout: httpx.Timeout) -> Iterator[httpx.Response]:
+        "A streamed GET of a storage URL, following redirects within its own host only."
+        for _ in range(MAX_STORAGE_REDIRECTS + 1):
+            response = self._storage.send(self._storage.build_request("GET", target, timeout=timeout), stream=True)
+            if not response.is_redirect:
+                try:
+                    yield response
+                finally:
+                    response.close()
+                return
+            response.close()
+            try:
+                following = target.join(response.headers.get("location", ""))
+            except httpx.InvalidURL as err:
+                raise ApiError(f"GET {target.host}{target.path}: storage redirected to an invalid URL") from err
+            if _origin(following) != _origin(target):
+                # The signed URL's host answered with another host: following it would let that
+                # answer pick what the studio fetches (and saves, and serves).
+                raise ApiError(
+                    f"GET {target.host}{target.path}: storage redirected to another host "
+                    f"({following.host or 'none'}); not followed"
+                )
+            target = following
+        raise ApiError(f"GET {target.host}{target.path}: storage redirected more than {MAX_STORAGE_REDIRECTS} times")
 
     # ------------------------------------------------------------ account
 
@@ -746,28 +893,57 @@ class MosaicClient:
         self._send("POST", f"/uploads/{kind}/finalize_upload", mode=SAFE, json={f"{kind}_id": asset_id})
         return asset_id
 
-    def download(self, url: str, dest: Path) -> tuple[int, str]:
+    def download(self, url: str, dest: Path, limits: DownloadLimits | None = None) -> tuple[int, str]:
         """Stream a signed media URL to `dest` (the caller picks a .part name) without the API key.
-        Returns (bytes written, sha256 hex). On failure `dest` is removed."""
+        Returns (bytes written, sha256 hex). On failure `dest` is removed.
+
+        A body shorter than its Content-Length is a lost connection (retried); one larger than
+        `limits.max_bytes` is refused before it is read, or cut when it passes the cap; a transfer
+        past `limits.deadline_s` (retries included) or slower than `limits.min_rate` is abandoned."""
+        limits = limits or DownloadLimits()
         target = self._storage_url(url)
         label = f"GET {target.host}{target.path}"
         dest = Path(dest)
+        started = self._clock()
 
         def once() -> tuple[int, str]:
+            watch = _RateWatch(label, limits, self._clock, started)
+            timeout = httpx.Timeout(min(self.timeout.read or math.inf, watch.remaining()), connect=self.timeout.connect)
             digest = hashlib.sha256()
             size = 0
-            with self._translated(label, target.host or "storage"), self._storage.stream("GET", target) as response:
+            with self._translated(label, target.host or "storage"), self._storage_get(target, timeout) as response:
                 if not response.is_success:
                     response.read()
                     raise self._status_error(label, response)
+                declared = _content_length(response)
+                if declared is not None and declared > limits.max_bytes:
+                    raise ApiError(
+                        f"{label}: the file is {_human_bytes(declared)}, more than the "
+                        f"{_human_bytes(limits.max_bytes)} cap (STUDIO_DOWNLOAD_MAX_BYTES); not downloaded"
+                    )
                 try:
                     with dest.open("wb") as fh:  # "wb": a retry starts the file over
-                        for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
+                        # No chunk size: each piece is handled as it arrives, so a trickle is seen.
+                        for chunk in response.iter_bytes():
+                            size += len(chunk)
+                            if size > limits.max_bytes:
+                                raise ApiError(
+                                    f"{label}: the file passed the {_human_bytes(limits.max_bytes)} cap "
+                                    "(STUDIO_DOWNLOAD_MAX_BYTES); download stopped"
+                                )
                             fh.write(chunk)
                             digest.update(chunk)
-                            size += len(chunk)
+                            watch.saw(size)
                 except OSError as err:
                     raise StoreError(f"Could not write {dest.name}: {err.strerror or err}") from err
+                # Content-Length counts the bytes as sent, before any content-encoding is undone.
+                encoded = response.headers.get("content-encoding", "identity").lower() != "identity"
+                received = response.num_bytes_downloaded if encoded else size
+                if declared is not None and received != declared:
+                    raise ApiConnectionError(
+                        f"{label}: the body ended after {received} of the {declared} bytes its Content-Length promised",
+                        request_sent=True,
+                    )
             logger.debug("%s -> %d bytes", label, size)
             return size, digest.hexdigest()
 
@@ -789,9 +965,13 @@ def _validated(model: type[M], data: Any, label: str) -> M:
 
 
 __all__ = [
+    "DEFAULT_DOWNLOAD_DEADLINE_S",
+    "DEFAULT_MAX_DOWNLOAD_BYTES",
     "DEFAULT_MAX_RETRIES",
+    "DEFAULT_MIN_DOWNLOAD_RATE",
+    "DEFAULT_RATE_WINDOW_S",
+    "DEFAULT_STORAGE_HOSTS",
     "DEFAULT_TIMEOUT",
-    "DOWNLOAD_CHUNK",
     "INITIAL_RETRY_DELAY",
     "MAX_RETRY_AFTER",
     "MAX_RETRY_DELAY",
@@ -799,6 +979,7 @@ __all__ = [
     "SAFE",
     "UNSENT",
     "UNSENT_RETRY_STATUSES",
+    "DownloadLimits",
     "MosaicClient",
     "RetryMode",
     "parse_retry_after",

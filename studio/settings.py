@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterable
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
@@ -53,10 +54,18 @@ DEFAULT_CONFIRM_ABOVE_CELLS = 12
 MAX_SECONDS = 7 * 24 * 3600.0
 MAX_IN_FLIGHT_LIMIT = 1_000
 MAX_RETRIES_LIMIT = 100
+MAX_DOWNLOAD_BYTES = 1024**4  # a terabyte: past any video, and past any disk meant for them
 URL_SCHEMES = ("http", "https")
 SECRET_FIELDS = ("api_key", "webhook_secret")  # never echoed in a message
 MAX_SHOWN_CHARS = 80  # of a bad value quoted back in a message
 WRITE_PROBE_PREFIX = ".studio-write-probe-"
+# Downloads (studio.mosaic.DownloadLimits): a take is tens of megabytes, so 2 GiB is no take;
+# 15 minutes and 64 KB/s over 30 s end a trickle but let a slow line finish a real one.
+DEFAULT_STORAGE_HOSTS = "storage.googleapis.com"  # mosaic-api.md: outputs are signed GCS URLs
+DEFAULT_DOWNLOAD_MAX_BYTES = 2 * 1024**3
+DEFAULT_DOWNLOAD_DEADLINE_S = 15 * 60.0
+DEFAULT_DOWNLOAD_MIN_RATE = 64 * 1000.0  # bytes per second
+DEFAULT_DOWNLOAD_RATE_WINDOW_S = 30.0
 SIMULATOR_API_KEY = "mk_local_simulator"
 SIMULATOR_SCOPE = "simulator"
 MEDIA_ROUTE = "/files"  # where the web app serves saved media (studio.web), and pages point at it
@@ -151,6 +160,33 @@ class Settings(BaseSettings):
         description="Seconds without progress after which a run is called stuck.",
     )
 
+    storage_hosts: str = Field(
+        DEFAULT_STORAGE_HOSTS,
+        description="Hosts (comma list; subdomains match) the studio downloads videos from over https, "
+        "besides the API's own host; an entry with a scheme (http://127.0.0.1:9000) allows that one origin.",
+    )
+    download_max_bytes: int = Field(
+        DEFAULT_DOWNLOAD_MAX_BYTES, gt=0, le=MAX_DOWNLOAD_BYTES, description="Largest video file downloaded, in bytes."
+    )
+    download_deadline: float = Field(
+        DEFAULT_DOWNLOAD_DEADLINE_S,
+        gt=0,
+        le=MAX_SECONDS,
+        description="Seconds one video may take to download, retries included.",
+    )
+    download_min_rate: float = Field(
+        DEFAULT_DOWNLOAD_MIN_RATE,
+        ge=0,
+        le=MAX_DOWNLOAD_BYTES,
+        description="Bytes per second a download must average over download_rate_window, or it is abandoned.",
+    )
+    download_rate_window: float = Field(
+        DEFAULT_DOWNLOAD_RATE_WINDOW_S,
+        gt=0,
+        le=MAX_SECONDS,
+        description="Seconds over which the download rate is averaged.",
+    )
+
     @field_validator("api_key", "webhook_secret", mode="before")
     @classmethod
     def _sendable(cls, v: object) -> object:
@@ -172,6 +208,11 @@ class Settings(BaseSettings):
     @classmethod
     def _public_url(cls, v: str | None) -> str | None:
         return checked_url(v) if v and v.strip() else None
+
+    @field_validator("storage_hosts")
+    @classmethod
+    def _storage_hosts(cls, v: str) -> str:
+        return ",".join(checked_storage_hosts(v.split(",")))
 
     @field_validator("author")
     @classmethod
@@ -262,6 +303,18 @@ def checked_url(value: str) -> str:
     if not parts.hostname:
         raise ParamsError("must name a host, such as https://api.mosaic.so")
     return text
+
+
+def checked_storage_hosts(entries: Iterable[str]) -> tuple[str, ...]:
+    """Storage hosts as the client compares them (lower case, no trailing dot): each a bare host
+    name (https) or an http(s) origin; ParamsError (a ValueError, for the validators) otherwise."""
+    hosts = tuple(h.strip().lower().rstrip(".") for h in entries if h.strip())
+    for entry in hosts:
+        if any(c.isspace() or not c.isprintable() for c in entry):
+            raise ParamsError(f"{entry!r} is not a host name")
+        if "://" in entry:
+            checked_url(entry)
+    return hosts
 
 
 def env_name(field: str) -> str:

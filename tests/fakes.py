@@ -139,7 +139,12 @@ class FakeApi:
         "A real MosaicClient wired to this fake; sleeps are recorded, jitter is off."
         from studio.mosaic import MosaicClient
 
-        options: dict[str, Any] = {"transport": self.transport(), "sleep": self.sleeps.append, "random": lambda: 0.0}
+        options: dict[str, Any] = {
+            "transport": self.transport(),
+            "sleep": self.sleeps.append,
+            "random": lambda: 0.0,
+            "storage_hosts": [httpx.URL(self.storage_url).host],  # the fake's storage host is allowed
+        }
         options.update(kw)
         return MosaicClient(self.base_url, self.key or FAKE_KEY, **options)
 

@@ -403,9 +403,9 @@ def test_cancel_after_a_lost_answer_cancels_that_run_and_nobody_adopts_it(slow_r
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> bytes:
-    "A real, tiny MP4 for the fake storage host to serve."
+    "A real, short MP4 for the fake storage host to serve, at a size the default params can have (720p, auto)."
     path = tmp_path_factory.mktemp("clip") / "clip.mp4"
-    media.render_clip(path, width=160, height=90, seconds=1, audio=False, text="")
+    media.render_clip(path, width=1280, height=720, seconds=1, audio=False, text="")
     return path.read_bytes()
 
 

@@ -238,6 +238,13 @@ BAD_SETTINGS = [
     ("STUDIO_WEBHOOK_POLL_INTERVAL", "0", "greater than 0"),
     ("STUDIO_STUCK_AFTER", "inf", "finite"),
     ("STUDIO_UNKNOWN_OUTCOME_HORIZON", "0", "greater than 0"),
+    ("STUDIO_STORAGE_HOSTS", "ftp://files.example.com", "http:// or https://"),
+    ("STUDIO_STORAGE_HOSTS", "two words.example.com", "not a host name"),
+    ("STUDIO_DOWNLOAD_MAX_BYTES", "0", "greater than 0"),
+    ("STUDIO_DOWNLOAD_MAX_BYTES", "abc", "integer"),
+    ("STUDIO_DOWNLOAD_DEADLINE", "inf", "finite"),
+    ("STUDIO_DOWNLOAD_MIN_RATE", "-1", "greater than or equal to 0"),
+    ("STUDIO_DOWNLOAD_RATE_WINDOW", "0", "greater than 0"),
     ("STUDIO_WEBHOOK_SECRET", "two words", "space"),
     ("MOSAIC_API_KEY", "mk_a b", "space"),
 ]

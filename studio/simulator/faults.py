@@ -2,9 +2,11 @@
 
 Transport faults (rate_limit, server_error, slow, late, drop) hit requests: "slow" does the work
 and then answers late, "late" holds the request and only then does the work (a run created after
-the client gave up). Outcome faults (run_fail, run_partial, needs_credits) decide how a new run
-ends; `listing_without_outputs` strips outputs from run listings. Random choices come from
-`random.Random(seed)`, so a seed replays exactly.
+the client gave up). Outcome faults (run_fail, run_partial, needs_credits, no_outputs, wrong_size)
+decide how a new run ends; download faults (short_body, truncated_video, trickle,
+redirect_foreign) spoil a render's download and are scripted only; `listing_without_outputs`
+strips outputs from run listings. Random choices come from `random.Random(seed)`, so a seed
+replays exactly.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
 DEFAULT_SLOW_SECONDS = 35.0  # past the studio's default 30 s client timeout
 DEFAULT_RETRY_AFTER_S = 1.0
 SERVER_ERROR_STATUSES = (500, 502, 503)
+DEFAULT_TRICKLE_BYTES_PER_S = 100.0  # the trickle that once "downloaded" forever
+TRUNCATE_SHARE = 0.4  # short_body and truncated_video send this share of the file
 
 # Route names, as used by Faults.routes, script_fault() and the request counts of /_sim/stats.
 API_ROUTES = (
@@ -44,8 +48,17 @@ API_ROUTES = (
 )
 STORAGE_ROUTES = ("storage_upload", "storage_download")
 TRANSPORT_FAULTS = ("rate_limit", "server_error", "slow", "drop", "late")
-OUTCOME_FAULTS = ("run_fail", "run_partial", "needs_credits")
-FAULT_KINDS = TRANSPORT_FAULTS + OUTCOME_FAULTS
+# no_outputs: the run says completed but lists no output; wrong_size: the take is rendered at
+# another frame size than asked (someone else's video).
+OUTCOME_FAULTS = ("run_fail", "run_partial", "needs_credits", "no_outputs", "wrong_size")
+# On storage_download only. short_body: Content-Length of the whole file, then part of it and the
+# line is cut; truncated_video: an honest, complete answer holding the first part of the MP4 (its
+# header whole, most frames missing); trickle: the file at trickle_bytes_per_s; redirect_foreign:
+# a 302 to the same file on another host name.
+DOWNLOAD_FAULTS = ("short_body", "truncated_video", "trickle", "redirect_foreign")
+FAULT_KINDS = TRANSPORT_FAULTS + OUTCOME_FAULTS + DOWNLOAD_FAULTS
+# The route a scripted fault applies to when the script names none.
+DEFAULT_FAULT_ROUTE = dict.fromkeys(DOWNLOAD_FAULTS, "storage_download")
 
 
 class Faults(BaseModel):
@@ -69,6 +82,9 @@ class Faults(BaseModel):
     run_fail: float = Field(0.0, ge=0, le=1, description="Probability per run of ending failed.")
     run_partial: float = Field(0.0, ge=0, le=1, description="Probability per run of ending partial_complete.")
     needs_credits: bool = Field(False, description="Every run ends failed with needs_credits.")
+    trickle_bytes_per_s: float = Field(
+        DEFAULT_TRICKLE_BYTES_PER_S, gt=0, description="Speed of the scripted trickle download fault, bytes/s."
+    )
     listing_without_outputs: bool = Field(
         False, description="Run listings answer outputs: [] (clients must fall back to one GET per run)."
     )
@@ -170,3 +186,12 @@ def pick_outcome(sim: Simulator, route: str) -> str:
     if chosen:
         sim.faults_injected[chosen] += 1
     return chosen or "ok"
+
+
+def pick_download_fault(sim: Simulator) -> str | None:
+    "The scripted download fault this storage download gets, or None."
+    with sim.lock:
+        chosen = take_scripted(sim, "storage_download", DOWNLOAD_FAULTS)
+        if chosen:
+            sim.faults_injected[chosen] += 1
+        return chosen

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from . import agents, faults, runs, uploads
-from .faults import FAULT_KINDS, SERVER_ERROR_STATUSES, Faults
+from .faults import DEFAULT_FAULT_ROUTE, FAULT_KINDS, SERVER_ERROR_STATUSES, Faults
 from .protocol import ApiFail, error_response, iso, json_body, now_ts
 
 if TYPE_CHECKING:
@@ -223,7 +223,8 @@ async def sim_faults(sim: Simulator, request: Request) -> Response:
             with sim.lock:
                 sim.set_faults(Faults.from_dict(body, None if reset else sim.config.faults), clear_script=reset)
                 for item in script:
-                    sim.script_fault(item["kind"], item.get("route", "run"), int(item.get("count", 1)))
+                    route = item.get("route", DEFAULT_FAULT_ROUTE.get(item["kind"], "run"))
+                    sim.script_fault(item["kind"], route, int(item.get("count", 1)))
         except (TypeError, ValueError) as err:
             raise ApiFail(400, str(err)) from None
     with sim.lock:

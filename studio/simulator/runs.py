@@ -142,6 +142,8 @@ def output(sim: Simulator, render: Render, base: str) -> dict[str, Any]:
 
 def outputs(sim: Simulator, run: Run, base: str) -> list[dict[str, Any]]:
     "Every output of a run so far."
+    if run.outcome == "no_outputs":  # the fault: a run that ends "completed" with nothing to show
+        return []
     return [output(sim, n.render, base) for n in run.nodes if n.render is not None]
 
 

@@ -10,6 +10,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .. import latency
+from ..models import output_size
 from . import rendering, state, webhooks
 from .protocol import now_ts
 from .state import STATE_SAVE_INTERVAL_S, TERMINAL_NODE_STATUSES, Run, RunNode
@@ -52,6 +53,8 @@ def start_nodes(sim: Simulator, run: Run, nodes: list[RunNode], outcome: str) ->
             node.plan = "fail"
         else:
             node.plan = "ok"
+        if outcome == "wrong_size":
+            node.size = wrong_size(node.size)
         took = run_time(sim, node)
         node.queued_until, node.due_at = now + QUEUE_SHARE * took, now + took
         if node.plan == "ok":
@@ -60,6 +63,12 @@ def start_nodes(sim: Simulator, run: Run, nodes: list[RunNode], outcome: str) ->
         node.status, node.status_message, node.errors, node.needs_credits = "queued", None, [], False
         if node.plan == "pass":
             node.due_at = now
+
+
+def wrong_size(size: tuple[int, int]) -> tuple[int, int]:
+    "A frame size a take asked for as `size` never has (the wrong_size fault): 480p 1:1, else 480p 16:9."
+    other = output_size("480p", "1:1")
+    return output_size("480p", "16:9") if size == other else other
 
 
 def schedule_loop(sim: Simulator) -> None:

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from . import faults
 from .protocol import ApiFail, error_response, iso, json_body, new_id
 from .state import Upload
 
@@ -154,7 +155,44 @@ async def storage_download(sim: Simulator, request: Request) -> Response:
     path = sim.media_dir / "renders" / name
     if not re.fullmatch(r"[0-9a-f-]{36}\.(mp4|jpg)", name) or not path.is_file():
         return error_response(404, "No such object")
-    return FileResponse(path, media_type="video/mp4" if name.endswith(".mp4") else "image/jpeg")
+    media_type = "video/mp4" if name.endswith(".mp4") else "image/jpeg"
+    fault = faults.pick_download_fault(sim)
+    if fault is None:
+        return FileResponse(path, media_type=media_type)
+    data = await asyncio.to_thread(path.read_bytes)
+    cut = data[: int(len(data) * faults.TRUNCATE_SHARE)]
+    if fault == "truncated_video":
+        return Response(cut, media_type=media_type)
+    if fault == "short_body":
+        return CutShort(cut, len(data), media_type)
+    if fault == "trickle":
+        rate = sim.config.faults.trickle_bytes_per_s
+        headers = {"content-length": str(len(data))}
+        return StreamingResponse(trickle(data, rate), media_type=media_type, headers=headers)
+    # redirect_foreign: the same object on another host name of this machine
+    other = "localhost" if request.url.hostname != "localhost" else "127.0.0.1"
+    return RedirectResponse(str(request.url.replace(hostname=other)), status_code=302)
+
+
+class CutShort(Response):
+    "Promises `total` bytes, sends `body`, then ends: the client sees the line cut (the short_body fault)."
+
+    def __init__(self, body: bytes, total: int, media_type: str):
+        super().__init__(body, media_type=media_type)
+        self.headers["content-length"] = str(total)
+
+    async def __call__(self, scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.body, "more_body": True})
+        # Returning mid-body makes uvicorn close the connection (as routes.drop_connection does).
+
+
+async def trickle(data: bytes, rate: float):
+    "The bytes of `data` at `rate` bytes per second, a few at a time (the trickle fault)."
+    step = max(1, round(rate / 10))
+    for start in range(0, len(data), step):
+        yield data[start : start + step]
+        await asyncio.sleep(step / rate)
 
 
 def copy_limited(src, dest: Path, limit: int) -> int | None:
