@@ -76,7 +76,7 @@ def test_a_refused_poll_ends_the_job_at_once_with_mosaics_words(clean_sim, studi
         clean_sim.set_faults(Faults(listing_without_outputs=True))
     clean_sim.script_fault(fault, route, count=FOREVER)
     [gen] = ended(studio, svc.generate(studio, small()))
-    assert gen.status == "failed"
+    assert gen.status == "failed" and gen.error and gen.run_id
     assert words in gen.error and "(simulated" in gen.error  # the API's own words
     assert "can no longer be followed" in gen.error and gen.run_id in gen.error
 
@@ -91,7 +91,7 @@ def test_a_run_past_the_hard_limit_is_cancelled_on_mosaic_and_failed(clean_sim, 
         [gen] = ended(services, svc.generate(services, small()))
     finally:
         services.close()
-    assert gen.status == "failed"
+    assert gen.status == "failed" and gen.error
     assert "hard limit: not finished 1 s after Mosaic accepted it" in gen.error, gen.error
     assert "cancelled on Mosaic" in gen.error
     with api_client(clean_sim.base_url) as api:
@@ -211,7 +211,7 @@ def test_a_download_into_a_full_disk_waits_for_space_and_loses_nothing(clean_sim
         assert gen.status == "done", gen.error
         video = services.media_path(gen.video_path)
         assert video is not None and video.is_file() and not video.is_symlink()
-        assert video.stat().st_size == gen.file_size > 0
+        assert gen.file_size and video.stat().st_size == gen.file_size
     finally:
         services.close()
     assert not [r for r in caplog.records if r.exc_info], "no tracebacks for a full disk"
