@@ -195,17 +195,20 @@ def test_a_download_into_a_full_disk_waits_for_space_and_loses_nothing(clean_sim
     caplog.set_level(logging.INFO, logger="studio.jobs")
     services = svc.build_services(settings_for(clean_sim, tmp_path / "data", disk_retry_interval=0.2))
     media_dir = services.runner.media_dir
-    probe = services.runner.space_probe
+    probe = media_dir / ".space-probe"  # what the runner writes to see whether space has returned
     try:
         (gen_id,) = svc.generate(services, small("A heron at a pond"))
         # The video and the runner's look for space both land on a full disk (ENOSPC) for now.
         os.symlink("/dev/full", media_dir / f"{gen_id}.mp4.part")
         os.symlink("/dev/full", probe)
-        reason = wait_until(lambda: svc.worker_paused(services))
-        assert "No space left on device" in reason
+        wait_until(lambda: services.store.job(gen_id).get("progress") == 0.9)  # the run is over: saving
         time.sleep(1.0)
+        assert not [r for r in caplog.records if r.exc_info], "no tracebacks for a full disk"
         gen = services.store.get(gen_id)
         assert gen is not None and gen.status == "downloading"  # waiting, not failed
+        assert services.runner.space_probe == probe
+        reason = wait_until(lambda: svc.worker_paused(services))
+        assert "No space left on device" in reason
         probe.unlink()  # space returns
         [gen] = ended(services, [gen_id], timeout=60)
         assert gen.status == "done", gen.error
