@@ -18,6 +18,12 @@ agent whose create or node-add answer was lost is found on the account and kept 
 The worker never calls Streamlit; pages read the rows. One runner per data folder does the
 work (a file lock); another process's runner waits on standby until the lock frees.
 
+Every run ends: a key refused (401/403) while following runs, or a run Mosaic does not know (404),
+ends the job with Mosaic's words; a run still going `run_deadline` after Mosaic accepted it is
+cancelled there and failed. A full disk (SQLITE_FULL, ENOSPC) fails no job: the worker pauses,
+says so (in memory and in its lock file, for other processes), looks for space every
+`disk_retry_interval` and resumes; the job whose write failed is simply done again.
+
 Waiting costs few calls: one listing (`GET /agent_runs`, filtered by status and by the oldest
 run in flight) follows every run at once, no sooner than a run can finish, less often the
 longer the runs have taken; a webhook makes it look at once. The in-memory schedule (`Schedule`)
@@ -99,7 +105,7 @@ LOCK_FILE = "worker.lock"
 # The worker's state is published inside its lock file, padded to this size once when the lock is
 # taken: later notes overwrite those bytes in place, so saying "disk full" needs no new disk space.
 STATE_RECORD_BYTES = 1024
-SPACE_PROBE_FILE = ".space-probe"  # written (then removed) in the media folder to see whether space returned
+SPACE_PROBE_FILE = ".space-probe"  # written (then removed) in the data folder to see whether space returned
 SPACE_PROBE_BYTES = 64 * 1024
 # A key refused (401) or a scope missing (403) does not heal by asking again: the runs in flight
 # cannot be followed, so their jobs end with Mosaic's words instead of polling forever.
@@ -362,7 +368,7 @@ class JobRunner:
         self._paused: str | None = None  # why the worker waits (the disk is full), or None
         self._pause_lock = threading.Lock()
         # Written to see whether the disk has space again (a constructor argument: the test seam).
-        self.space_probe = space_probe or self.media_dir / SPACE_PROBE_FILE
+        self.space_probe = space_probe or Path(settings.data_dir) / SPACE_PROBE_FILE
 
     # ------------------------------------------------------------------ lifecycle
 

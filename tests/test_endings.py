@@ -195,7 +195,7 @@ def test_a_download_into_a_full_disk_waits_for_space_and_loses_nothing(clean_sim
     caplog.set_level(logging.INFO, logger="studio.jobs")
     services = svc.build_services(settings_for(clean_sim, tmp_path / "data", disk_retry_interval=0.2))
     media_dir = services.runner.media_dir
-    probe = media_dir / ".space-probe"  # what the runner writes to see whether space has returned
+    probe = services.settings.data_dir / ".space-probe"  # what the runner writes to see whether space returned
     try:
         (gen_id,) = svc.generate(services, small("A heron at a pond"))
         # The video and the runner's look for space both land on a full disk (ENOSPC) for now.
