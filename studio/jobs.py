@@ -506,17 +506,18 @@ class JobRunner:
 
     def _publish(self) -> None:
         "Write this worker's state into its lock file, in place, for pages and commands in other processes."
-        handle = self._lock_file
-        if handle is None:
-            return
-        paused = self._paused[: STATE_RECORD_BYTES // 2] if self._paused else None
-        record = json.dumps({"paused": paused, "pid": os.getpid()})  # ASCII: one byte per character
-        try:
-            handle.seek(0)
-            handle.write(record.ljust(STATE_RECORD_BYTES))
-            handle.flush()
-        except OSError as err:  # the note is a courtesy: this process still knows its own state
-            log.debug("could not publish the worker's state: %s", err)
+        with self._pause_lock:  # the loop and pool threads both publish: one note at a time, the latest
+            handle = self._lock_file
+            if handle is None:
+                return
+            paused = self._paused[: STATE_RECORD_BYTES // 2] if self._paused else None
+            record = json.dumps({"paused": paused, "pid": os.getpid()})  # ASCII: one byte per character
+            try:
+                handle.seek(0)
+                handle.write(record.ljust(STATE_RECORD_BYTES))
+                handle.flush()
+            except OSError as err:  # the note is a courtesy: this process still knows its own state
+                log.debug("could not publish the worker's state: %s", err)
 
     # ------------------------------------------------------------------ one pass
 

@@ -120,6 +120,8 @@ def test_studio_status_shows_a_stuck_run(idle, monkeypatch, capsys):
     [line] = [line for line in out.splitlines() if line.startswith(gen_id)]
     assert "[STUCK]" in line and "no progress for 21 min: it may be stuck" in line
     assert "worker: not paused" in out
+    cli._progress(idle, time.monotonic())(idle.store.many([gen_id]))  # the line `--wait` prints
+    assert "1 stuck (no progress for 20 min)" in capsys.readouterr().err
 
 
 def test_wait_timeout_says_what_is_still_going_and_exits_3(clean_sim, cli_env, capsys):
@@ -176,6 +178,8 @@ def test_a_full_database_pauses_the_worker_visibly_and_it_resumes_when_space_ret
         assert any(e.value.startswith("Disk full: the worker is paused") for e in at.error), at.error
         assert cli.main(["status"]) == 0  # another process's view: the note in the worker's lock file
         assert "worker paused: disk full" in capsys.readouterr().out
+        cli._progress(services, time.monotonic())(services.store.many(ids))  # what `--wait` prints
+        assert "worker paused: disk full" in capsys.readouterr().err
 
         services.store.max_page_count = None  # space returns
         gens = ended(services, ids, timeout=60)
