@@ -117,7 +117,7 @@ def test_studio_status_shows_a_stuck_run(idle, monkeypatch, capsys):
     monkeypatch.setenv("MOSAIC_BASE_URL", idle.settings.base_url)
     assert cli.main(["status"]) == 0
     out = capsys.readouterr().out
-    [line] = [line for line in out.splitlines() if line.startswith(gen_id)]
+    [line] = [line for line in out.splitlines() if line.strip().startswith(gen_id)]
     assert "[STUCK]" in line and "no progress for 21 min: it may be stuck" in line
     assert "worker: not paused" in out
     cli._progress(idle, time.monotonic())(idle.store.many([gen_id]))  # the line `--wait` prints
