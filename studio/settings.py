@@ -164,10 +164,14 @@ class Settings(BaseSettings):
     run_deadline: float = Field(
         DEFAULT_RUN_DEADLINE_S,
         gt=0,
+        le=MAX_SECONDS,
         description="Hard limit: seconds after Mosaic accepted a run before it is cancelled there and failed.",
     )
     disk_retry_interval: float = Field(
-        DEFAULT_DISK_RETRY_S, gt=0, description="While the disk is full, seconds between looks for space again."
+        DEFAULT_DISK_RETRY_S,
+        gt=0,
+        le=MAX_SECONDS,
+        description="While the disk is full, seconds between looks for space again.",
     )
 
     storage_hosts: str = Field(
