@@ -227,6 +227,11 @@ class Schedule:
         with self._lock:
             return self._download_started.setdefault(key, self._clock())
 
+    def download_waited(self, key: str) -> None:
+        "The disk was full: the download's deadline counts afresh from its next attempt (the wait was not its own)."
+        with self._lock:
+            self._download_started.pop(key, None)
+
     def note_cancel_sent(self, key: str) -> None:
         with self._lock:
             self._cancel_sent.add(key)
@@ -599,6 +604,7 @@ class JobRunner:
             except Exception as err:
                 if disk_full(err):  # not the job's fault: nothing is written, the job waits for space
                     self._pause_for_disk(err)
+                    self.schedule.download_waited(key)
                     self.schedule.later(key, self.settings.disk_retry_interval)
                     return
                 log.exception("job task %s failed", key)

@@ -197,7 +197,9 @@ def test_a_full_database_pauses_the_worker_visibly_and_it_resumes_when_space_ret
 
 def test_a_download_into_a_full_disk_waits_for_space_and_loses_nothing(clean_sim, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="studio.jobs")
-    services = svc.build_services(settings_for(clean_sim, tmp_path / "data", disk_retry_interval=0.2))
+    # The download's own deadline is shorter than the wait for space: the wait is not held against it.
+    settings = settings_for(clean_sim, tmp_path / "data", disk_retry_interval=0.2, download_deadline=0.8)
+    services = svc.build_services(settings)
     media_dir = services.runner.media_dir
     probe = services.settings.data_dir / ".space-probe"  # what the runner writes to see whether space returned
     try:
