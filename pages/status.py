@@ -72,7 +72,19 @@ def watch_for_new_jobs(studio: svc.Services) -> None:
         st.rerun()
 
 
+def paused_banner(studio: svc.Services) -> None:
+    "The worker waits for disk space: say so above the queue, where the runs seem not to move."
+    reason = svc.worker_paused(studio)
+    if reason:
+        st.error(
+            f"Disk full: the worker is paused ({reason}). Free some space on the disk holding the data folder; "
+            "the worker looks again now and then and resumes by itself. Nothing saved is lost.",
+            icon="💽",
+        )
+
+
 def queue_section(studio: svc.Services) -> None:
+    paused_banner(studio)
     active = svc.active_count(studio)
     st.subheader(f"Queue: {active} in progress" if active else "Queue")
     if not active:

@@ -1,9 +1,11 @@
 """The `studio` command: serve the web app, run the simulator alone, generate from a shell.
 
 `generate` and `grid` print progress to stderr and end stdout with one line of JSON, so
-scripts can read the result; the exit status is 1 when any run failed. Both take reference files
+scripts can read the result; the exit status is 1 when any run failed, 3 when `--wait --timeout`
+ran out with runs still going (they go on in the worker). Both take reference files
 (`--image`, `--video`, `--audio`, repeatable), checked by `studio.references` before anything is
-uploaded or queued, then added to the reference library once. Bad input (arguments,
+uploaded or queued, then added to the reference library once. `status` says whether the worker is
+paused (disk full), lists the runs in flight (which are stuck), agents kept aside and stray runs. Bad input (arguments,
 params, settings) prints one `error: …` line and exits 2. Settings come from
 `studio.settings.load`, the same loader as the web app.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import sys
 import time
@@ -21,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from . import format as fmt
 from . import references
 from . import services as svc
 from . import settings as studio_settings
@@ -35,7 +39,15 @@ REFERENCE_FLAGS = ("image", "video", "audio")  # each flag is also the kind its 
 DEFAULT_PORT = 8501
 MAX_PORT = 65535
 WAIT_TIMEOUT_S = 1800.0
+RUN_FAILED_EXIT = 1
 BAD_INPUT_EXIT = 2
+WAIT_TIMEOUT_EXIT = 3
+EXIT_STATUSES = f"""exit status:
+  0  every run done (or nothing to wait for)
+  {RUN_FAILED_EXIT}  a run failed or was cancelled
+  {BAD_INPUT_EXIT}  bad input: arguments, settings, files (one `error: ...` line)
+  {WAIT_TIMEOUT_EXIT}  --wait gave up after --timeout seconds; the runs still going keep going in the worker
+"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -87,8 +99,24 @@ def _address(text: str) -> str:
     return text
 
 
+def _seconds(text: str) -> float:
+    "A number of seconds above 0 (`--timeout`), refused at parse time."
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"a number of seconds above 0 (got {text!r})")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="studio", description="Mosaic Prompt Studio")
+    parser = _Parser(
+        prog="studio",
+        description="Mosaic Prompt Studio",
+        epilog=EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="launch the web app (worker starts at boot)")
@@ -102,6 +130,14 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--duration", default="auto", choices=DURATIONS)
         p.add_argument("--no-audio", action="store_true", help="generate without an audio track")
         p.add_argument("--wait", action="store_true", help="wait for the result and print it")
+        p.add_argument(
+            "--timeout",
+            type=_seconds,
+            default=WAIT_TIMEOUT_S,
+            metavar="SECONDS",
+            help=f"with --wait: give up waiting after this long, exit {WAIT_TIMEOUT_EXIT} and say which runs "
+            f"are still going (they keep going in the worker); default {WAIT_TIMEOUT_S:g}",
+        )
         for kind in REFERENCE_FLAGS:
             p.add_argument(
                 f"--{kind}",
@@ -112,41 +148,73 @@ def _parser() -> argparse.ArgumentParser:
                 help=f"a reference {kind} (repeatable); checked as Seedance 2 checks it, uploaded once",
             )
 
-    gen = sub.add_parser("generate", help="generate one video")
+    raw = argparse.RawDescriptionHelpFormatter
+    gen = sub.add_parser("generate", help="generate one video", epilog=EXIT_STATUSES, formatter_class=raw)
     add_params(gen)
     gen.add_argument("--resolution", default="720p", choices=RESOLUTIONS)
     gen.add_argument("--aspect-ratio", default="auto", choices=ASPECT_RATIOS)
     gen.add_argument("--takes", type=_bounded_int(1, svc.MAX_TAKES), default=1)
 
-    sub.add_parser("status", help="takes in progress, agents waiting on an unanswered request, stray runs")
+    sub.add_parser(
+        "status",
+        help="takes in progress (which are stuck), whether the worker is paused (disk full), agents waiting on "
+        "an unanswered request, stray runs",
+    )
 
-    grid = sub.add_parser("grid", help="one prompt across resolutions x aspect ratios, submitted together")
+    grid = sub.add_parser(
+        "grid",
+        help="one prompt across resolutions x aspect ratios, submitted together",
+        epilog=EXIT_STATUSES,
+        formatter_class=raw,
+    )
     add_params(grid)
     grid.add_argument("--resolutions", type=_csv(RESOLUTIONS), default=list(RESOLUTIONS))
     grid.add_argument("--aspect-ratios", type=_csv(ASPECT_RATIOS), default=list(ASPECT_RATIOS[1:]))
     return parser
 
 
-def _progress(started: float):
+def _progress(services: svc.Services, started: float):
     last = [""]
+    paused: list[str | None] = [None]
 
     def show(gens: list[Generation]) -> None:
         counts = Counter(g.status for g in gens)
         done = sum(counts[s] for s in FINAL_STATUSES)
         parts = [f"{n} {s}" for s, n in sorted(counts.items())]
+        stuck = len(svc.stuck_ids(services, [g.id for g in gens]))
+        if stuck:
+            parts.append(f"{stuck} stuck (no progress for {fmt.elapsed(services.settings.stuck_after)})")
         line = f"[{time.monotonic() - started:6.1f}s] {done}/{len(gens)} finished · {', '.join(parts)}"
         if line[10:] != last[0][10:] or int(time.monotonic() - started) % 5 == 0:
             print(line, file=sys.stderr, flush=True)
             last[0] = line
+        reason = svc.worker_paused(services)
+        if reason != paused[0]:  # said once when it starts, once when it ends
+            print(_paused_line(reason) if reason else "worker resumed: the disk has space again", file=sys.stderr)
+            paused[0] = reason
 
     return show
 
 
-def _finish(services: svc.Services, ids: list[str], wait: bool, single: bool) -> int:
-    if not wait:
+def _paused_line(reason: str) -> str:
+    return f"worker paused: {reason}; it resumes by itself once space is freed, nothing saved is lost"
+
+
+def _finish(services: svc.Services, ids: list[str], args: argparse.Namespace, single: bool) -> int:
+    if not args.wait:
         print(json.dumps(ids if not single else ids[0]))
         return 0
-    gens = svc.wait_for(services, ids, timeout=WAIT_TIMEOUT_S, on_progress=_progress(time.monotonic()))
+    gens = svc.wait_for(services, ids, timeout=args.timeout, on_progress=_progress(services, time.monotonic()))
+    going = [g for g in gens if g.status not in FINAL_STATUSES]
+    if going:
+        listed = ", ".join(f"{g.id} ({g.status})" for g in going)
+        print(
+            f"timed out after {args.timeout:g} s; still going: {listed}. They keep going in the studio's worker "
+            "(`studio serve`, or the next studio command); see `studio status`.",
+            file=sys.stderr,
+        )
+        print(json.dumps([services.facts(g) for g in gens] if not single else services.facts(gens[0])))
+        return WAIT_TIMEOUT_EXIT
     facts = [services.facts(g) for g in gens]
     for f in facts:
         if f["status"] == "done":
@@ -158,7 +226,7 @@ def _finish(services: svc.Services, ids: list[str], wait: bool, single: bool) ->
         else:
             print(f"{f['cell'] or f['id']}: {f['status']}: {f['error'] or ''}", file=sys.stderr)
     print(json.dumps(facts[0] if single else facts))
-    return 0 if all(g.status == "done" for g in gens) else 1
+    return 0 if all(g.status == "done" for g in gens) else RUN_FAILED_EXIT
 
 
 def _checked_references(args: argparse.Namespace) -> list[tuple[ReferenceFacts, bytes]]:
@@ -197,13 +265,19 @@ def _upload_references(services: svc.Services, chosen: list[tuple[ReferenceFacts
 
 
 def _status() -> int:
-    "Print what the studio holds: takes in progress, agents waiting, and runs no take follows."
+    """Print what the studio holds: whether the worker is paused (disk full), takes in progress (which
+    are stuck), agents waiting, and runs no take follows."""
     try:
         services = svc.build_services(studio_settings.load(), start_worker=False)
     except StudioError as err:
         return _error_line(err)
     try:
+        reason = svc.worker_paused(services)
+        print(_paused_line(reason) if reason else "worker: not paused")
         print(f"takes in progress: {svc.active_count(services)}")
+        for wait in svc.queue_waits(services):  # one line each: its phase, how long, stuck or not
+            stuck = " [STUCK]" if wait.stuck else ""
+            print(f"  {wait.gen.id}{stuck} {fmt.settings_line(wait.gen)} · {wait.describe()}")
         waiting = svc.agents_waiting(services)
         if waiting:
             print(f"{waiting} agent(s) kept aside until Mosaic's answer to their last run request is known")
@@ -277,10 +351,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             params = VideoGenerationParams.parse({**params.model_dump(), "selected_context": context})
         if args.command == "generate":
             ids = svc.generate(services, params, takes=args.takes)
-            return _finish(services, ids, args.wait, single=args.takes == 1)
+            return _finish(services, ids, args, single=args.takes == 1)
         grid_id, ids = svc.start_grid(services, params, resolutions=args.resolutions, aspect_ratios=args.aspect_ratios)
         print(f"grid {grid_id}: {len(ids)} cells submitted together", file=sys.stderr)
-        return _finish(services, ids, args.wait, single=False)
+        return _finish(services, ids, args, single=False)
     except StudioError as err:
         return _error_line(err)
     finally:

@@ -16,6 +16,7 @@
     │       └── ServerError            5xx
     ├── SettingsError                a setting (environment or secrets.toml) is missing its mark
     ├── StoreError                   the local history could not be read or written
+    │   └── DiskFullError              ... because the disk is full (SQLITE_FULL, ENOSPC): wait for space
     ├── MediaError                   a video file is unreadable or damaged, or could not be rendered
     │   └── WrongVideoError          a whole, playable video that is not the take that was asked for
     └── JobError                     a job cannot do what was asked (e.g. cancel a finished run)
@@ -113,6 +114,10 @@ class SettingsError(StudioError):
 
 class StoreError(StudioError):
     "The local history could not be read or written."
+
+
+class DiskFullError(StoreError):
+    "The disk is full (SQLite's SQLITE_FULL, or ENOSPC on a file): nothing can be saved until space is freed."
 
 
 class MediaError(StudioError):

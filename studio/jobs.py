@@ -18,6 +18,12 @@ agent whose create or node-add answer was lost is found on the account and kept 
 The worker never calls Streamlit; pages read the rows. One runner per data folder does the
 work (a file lock); another process's runner waits on standby until the lock frees.
 
+Every run ends: a key refused (401/403) while following runs, or a run Mosaic does not know (404),
+ends the job with Mosaic's words; a run still going `run_deadline` after Mosaic accepted it is
+cancelled there and failed. A full disk (SQLITE_FULL, ENOSPC) fails no job: the worker pauses,
+says so (in memory and in its lock file, for other processes), looks for space every
+`disk_retry_interval` and resumes; the job whose write failed is simply done again.
+
 Waiting costs few calls: one listing (`GET /agent_runs`, filtered by status and by the oldest
 run in flight) follows every run at once, no sooner than a run can finish, less often the
 longer the runs have taken; a webhook makes it look at once. The in-memory schedule (`Schedule`)
@@ -27,7 +33,9 @@ a restart every job is looked at afresh, which the lost-answer lookup makes safe
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import json
 import logging
 import math
 import os
@@ -40,14 +48,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
+from . import format as fmt
 from . import media
 from .errors import (
     ApiError,
     ApiStatusError,
+    AuthError,
+    ConflictError,
+    DiskFullError,
     JobError,
     MediaError,
     NotFoundError,
     ParamsError,
+    PermissionDeniedError,
     RateLimitError,
     ServerError,
     StoreError,
@@ -88,6 +101,15 @@ POLL_KEY = "\0poll"  # the listing's entry in the schedule; never a generation i
 AGENT_NAME = "Mosaic Prompt Studio"
 AGENT_NAME_MAX_CHARS = 120  # Mosaic's limit on an agent's name
 OUTCOMES_KEY = "\0outcomes"  # the schedule's entry for looking again at unknown outcomes; never a generation id
+LOCK_FILE = "worker.lock"
+# The worker's state is published inside its lock file, padded to this size once when the lock is
+# taken: later notes overwrite those bytes in place, so saying "disk full" needs no new disk space.
+STATE_RECORD_BYTES = 1024
+SPACE_PROBE_FILE = ".space-probe"  # written (then removed) in the data folder to see whether space returned
+SPACE_PROBE_BYTES = 64 * 1024
+# A key refused (401) or a scope missing (403) does not heal by asking again: the runs in flight
+# cannot be followed, so their jobs end with Mosaic's words instead of polling forever.
+UNRECOVERABLE_POLL_ERRORS = (AuthError, PermissionDeniedError)
 
 
 def _parse_time(text: str) -> datetime:
@@ -205,6 +227,11 @@ class Schedule:
         with self._lock:
             return self._download_started.setdefault(key, self._clock())
 
+    def download_waited(self, key: str) -> None:
+        "The disk was full: the download's deadline counts afresh from its next attempt (the wait was not its own)."
+        with self._lock:
+            self._download_started.pop(key, None)
+
     def note_cancel_sent(self, key: str) -> None:
         with self._lock:
             self._cancel_sent.add(key)
@@ -280,6 +307,43 @@ def _transient(err: ApiStatusError) -> bool:
     return isinstance(err, (ServerError, RateLimitError)) or err.status_code == 408
 
 
+def disk_full(err: BaseException | None) -> bool:
+    "True when `err`, or an error it was raised from, says the disk is full (SQLITE_FULL or ENOSPC)."
+    for _ in range(8):  # causes chain a few deep at most; never loop on a strange chain
+        if err is None:
+            return False
+        if isinstance(err, DiskFullError) or (isinstance(err, OSError) and err.errno == errno.ENOSPC):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def worker_paused(data_dir: Path) -> str | None:
+    """Why the worker that holds `data_dir`'s lock is paused (its note in the lock file), or None
+    when it is not paused or no worker runs (then nothing holds the lock and the note is stale)."""
+    try:
+        handle = open(Path(data_dir) / LOCK_FILE, "rb")  # noqa: SIM115 (the lock is tried on this handle)
+    except OSError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:  # a worker holds it: its note is current
+            try:
+                note = json.loads(handle.read(STATE_RECORD_BYTES).decode().strip() or "{}")
+            except (OSError, ValueError):
+                return None
+            paused = note.get("paused") if isinstance(note, dict) else None
+            return paused if isinstance(paused, str) else None
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return None
+
+
+def _cannot_follow(gen: Generation, err: ApiStatusError) -> str:
+    "The ending of a job whose run Mosaic will not show us: its words, and that the run may go on."
+    return f"Run {gen.run_id} can no longer be followed: {err}. It may still be going on Mosaic."
+
+
 class JobRunner:
     "Submits, follows and finishes generations; start() resumes whatever an earlier process left."
 
@@ -291,6 +355,7 @@ class JobRunner:
         *,
         scope: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        space_probe: Path | None = None,
     ):
         self.store = store
         self.client = client
@@ -305,6 +370,10 @@ class JobRunner:
         self._thread: threading.Thread | None = None
         self._lock_file: IO[str] | None = None
         self._intents_lock = threading.Lock()
+        self._paused: str | None = None  # why the worker waits (the disk is full), or None
+        self._pause_lock = threading.Lock()
+        # Written to see whether the disk has space again (a constructor argument: the test seam).
+        self.space_probe = space_probe or Path(settings.data_dir) / SPACE_PROBE_FILE
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -361,15 +430,17 @@ class JobRunner:
     def _acquire_lock(self) -> bool:
         if self._lock_file:
             return True
-        path = Path(self.settings.data_dir) / "worker.lock"
+        path = Path(self.settings.data_dir) / LOCK_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a+")  # noqa: SIM115 (held open for the worker's life: the flock lives on it)
+        # Read-write without truncating (not "a+": appends ignore the offset the note is written at).
+        handle = open(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+")  # noqa: SIM115 (held for the worker's life)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             handle.close()
             return False
         self._lock_file = handle
+        self._publish()
         return True
 
     def _release_lock(self) -> None:
@@ -383,13 +454,75 @@ class JobRunner:
             if not self._acquire_lock():
                 self._stop.wait(STANDBY_RETRY_S)
                 continue
+            if self._paused is not None and not self._space_returned():
+                self._stop.wait(self.settings.disk_retry_interval)  # calm: a webhook does not hurry it
+                continue
             pause = TICK_S
             try:
                 pause = min(pause, max(self.tick(), MIN_PAUSE_S))
-            except Exception:  # the worker must outlive any one bad pass
+            except Exception as err:  # the worker must outlive any one bad pass
+                if disk_full(err):
+                    self._pause_for_disk(err)
+                    continue
                 log.exception("job worker pass failed")
             self._wake.wait(pause)
             self._wake.clear()
+
+    # ------------------------------------------------------------------ disk full
+
+    @property
+    def paused(self) -> str | None:
+        """Why the data folder's worker is paused ("disk full: …"), or None. This runner's own state
+        when it does the work, else the note the working runner (maybe another process) published."""
+        if self.is_leader:
+            return self._paused
+        return worker_paused(Path(self.settings.data_dir))
+
+    def _pause_for_disk(self, err: BaseException) -> None:
+        "Stop taking work until space returns; one log line when the state changes, none per try."
+        with self._pause_lock:
+            if self._paused is not None:
+                return
+            self._paused = f"disk full: {err}"
+        log.warning("job worker paused, the disk is full (retrying every %.0f s): %s", self._retry_s, err)
+        self._publish()
+
+    @property
+    def _retry_s(self) -> float:
+        return self.settings.disk_retry_interval
+
+    def _space_returned(self) -> bool:
+        "Whether the database and the media folder can grow again; if so, the worker resumes."
+        try:
+            if not self.store.has_space():
+                return False
+            with open(self.space_probe, "wb") as probe:  # a partial probe on failure is removed next time
+                probe.write(bytes(SPACE_PROBE_BYTES))
+                probe.flush()
+                os.fsync(probe.fileno())
+            self.space_probe.unlink(missing_ok=True)
+        except (OSError, StoreError):  # still full, or the disk is unwell: keep waiting, quietly
+            return False
+        with self._pause_lock:
+            self._paused = None
+        log.warning("job worker resumed: the disk has space again")
+        self._publish()
+        return True
+
+    def _publish(self) -> None:
+        "Write this worker's state into its lock file, in place, for pages and commands in other processes."
+        with self._pause_lock:  # the loop and pool threads both publish: one note at a time, the latest
+            handle = self._lock_file
+            if handle is None:
+                return
+            paused = self._paused[: STATE_RECORD_BYTES // 2] if self._paused else None
+            record = json.dumps({"paused": paused, "pid": os.getpid()})  # ASCII: one byte per character
+            try:
+                handle.seek(0)
+                handle.write(record.ljust(STATE_RECORD_BYTES))
+                handle.flush()
+            except OSError as err:  # the note is a courtesy: this process still knows its own state
+                log.debug("could not publish the worker's state: %s", err)
 
     # ------------------------------------------------------------------ one pass
 
@@ -409,10 +542,13 @@ class JobRunner:
         if not running:
             return TICK_S
         jobs = self.store.jobs([g.id for g in running])
+        now = datetime.now(UTC)
         for gen in running:
             wants_cancel = jobs.get(gen.id, {}).get("cancel_requested")
             if wants_cancel and not self.schedule.cancel_was_sent(gen.id) and self.schedule.is_due(gen.id):
                 self._schedule(gen, self._send_cancel)
+            elif self._past_deadline(gen, now) and self.schedule.is_due(gen.id):
+                self._schedule(gen, self._end_overdue)
         if self.schedule.holds(POLL_KEY):
             return TICK_S  # the listing in hand wakes the worker when it is done
         wait = self._poll_wait(running)
@@ -466,6 +602,11 @@ class JobRunner:
             try:
                 step()
             except Exception as err:
+                if disk_full(err):  # not the job's fault: nothing is written, the job waits for space
+                    self._pause_for_disk(err)
+                    self.schedule.download_waited(key)
+                    self.schedule.later(key, self.settings.disk_retry_interval)
+                    return
                 log.exception("job task %s failed", key)
                 if failed:
                     failed(err)
@@ -823,6 +964,29 @@ class JobRunner:
         self.schedule.note_cancel_sent(gen.id)
         self.schedule.ask_poll(0.0)
 
+    def _past_deadline(self, gen: Generation, now: datetime) -> bool:
+        "Whether Mosaic has had this run longer than the hard limit (settings.run_deadline)."
+        age = _seconds_between(gen.submitted_at, now)
+        return age is not None and age > self.settings.run_deadline
+
+    def _end_overdue(self, gen: Generation) -> None:
+        "Past the hard limit: cancel the run on Mosaic (it bills while it runs) and fail the job, saying so."
+        limit = fmt.elapsed(self.settings.run_deadline)
+        why = f"Stopped at the hard limit: not finished {limit} after Mosaic accepted it (STUDIO_RUN_DEADLINE)"
+        try:
+            self.client.cancel_run(_run_of(gen))
+        except ConflictError:  # it finished meanwhile: the listing says how, and the job takes that
+            self.schedule.ask_poll(0.0)
+            self._later(gen.id, self.settings.poll_interval)
+            return
+        except ApiError as err:
+            log.warning("job %s: past the hard limit; cancelling run %s failed: %s", gen.id, gen.run_id, err)
+            error = f"{why}; cancelling run {gen.run_id} on Mosaic failed ({err}): check it there"
+        else:
+            log.info("job %s: past the hard limit; run %s cancelled", gen.id, gen.run_id)
+            error = f"{why}; the run was cancelled on Mosaic"
+        self._finish(gen, "failed", error=error, from_statuses=("running",))
+
     def _poll_all(self) -> None:
         "One listing for every run in flight; then each job takes its run's news."
         gens = [g for g in self.store.with_status("running") if g.run_id]
@@ -839,6 +1003,11 @@ class JobRunner:
                     found[run.run_id] = run
                     if len(found) == len(waiting):
                         break  # every run in flight is accounted for: no further pages
+        except UNRECOVERABLE_POLL_ERRORS as err:
+            log.warning("listing runs was refused; ending the %d jobs in flight: %s", len(gens), err)
+            for gen in gens:
+                self._finish(gen, "failed", error=_cannot_follow(gen, err), from_statuses=("running",))
+            return
         except ApiError as err:
             log.warning("listing runs failed; will try again: %s", err)
             for gen in gens:
@@ -849,6 +1018,11 @@ class JobRunner:
         for run_id, gen in waiting.items():
             try:
                 self._take_news(gen, found.get(run_id))
+            except ApiStatusError as err:
+                if _transient(err):
+                    self.store.update_job(gen.id, last_error=str(err))
+                else:  # asking again gets the same answer: end the job with Mosaic's words
+                    self._finish(gen, "failed", error=_cannot_follow(gen, err), from_statuses=("running",))
             except ApiError as err:
                 self.store.update_job(gen.id, last_error=str(err))
 
@@ -857,8 +1031,8 @@ class JobRunner:
         if run is None or (run.is_terminal and self._needs_detail(gen, run)):
             try:
                 run = self.client.get_run(_run_of(gen))
-            except NotFoundError:
-                self._finish(gen, "failed", error=f"Mosaic has no record of run {gen.run_id}")
+            except NotFoundError as err:
+                self._finish(gen, "failed", error=f"Mosaic has no record of run {gen.run_id}: {err}")
                 return
         if not run.is_terminal:
             self._note_run(gen, run)

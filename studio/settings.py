@@ -49,6 +49,8 @@ DEFAULT_WEBHOOK_POLL_INTERVAL_S = 300.0  # with webhooks, timed polls only catch
 # queue): until then its agent is kept from other jobs and looked at now and then; after it, "no run".
 DEFAULT_UNKNOWN_OUTCOME_HORIZON_S = 10 * 60.0
 DEFAULT_STUCK_AFTER_S = 20 * 60.0  # seedance-2.md: not stuck before about 20 minutes
+DEFAULT_RUN_DEADLINE_S = 60 * 60.0  # a run still going an hour after Mosaic accepted it is cancelled
+DEFAULT_DISK_RETRY_S = 10.0  # while the disk is full, how often the worker looks for space again
 DEFAULT_CONFIRM_ABOVE_CELLS = 12
 # Sanity bounds: a wait longer than a week is a typo (and past what a socket or a timer can take).
 MAX_SECONDS = 7 * 24 * 3600.0
@@ -158,6 +160,18 @@ class Settings(BaseSettings):
         gt=0,
         le=MAX_SECONDS,
         description="Seconds without progress after which a run is called stuck.",
+    )
+    run_deadline: float = Field(
+        DEFAULT_RUN_DEADLINE_S,
+        gt=0,
+        le=MAX_SECONDS,
+        description="Hard limit: seconds after Mosaic accepted a run before it is cancelled there and failed.",
+    )
+    disk_retry_interval: float = Field(
+        DEFAULT_DISK_RETRY_S,
+        gt=0,
+        le=MAX_SECONDS,
+        description="While the disk is full, seconds between looks for space again.",
     )
 
     storage_hosts: str = Field(

@@ -10,6 +10,7 @@ message says what to do; no `sqlite3` exception reaches a caller.
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 import threading
@@ -24,7 +25,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlite_utils import Database
 
-from .errors import JobError, StoreError
+from .errors import DiskFullError, JobError, StoreError
 from .migrations import migrate
 from .models import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Generation, Preset, Reference, VideoGenerationParams
 
@@ -49,6 +50,8 @@ DATED_INDEX_COLUMNS = ("resolution", "aspect_ratio", "duration", "model", "autho
 ID_HEX_CHARS = 12
 RECENT_RUNS = 20  # how many past runs at the same settings a time estimate looks at
 RECENT_SCAN = 2_000  # ... found among this many newest runs at that resolution
+SQLITE_MAX_PAGE_COUNT = 0xFFFFFFFE  # SQLite's largest page count (it lowers it to its build's limit)
+PROBE_BYTES = 64 * 1024  # what `has_space` writes (and rolls back): more than a page or two of growth
 
 
 # What a person can do about each SQLite failure, by primary result code (sqlite.org/rescode.html).
@@ -75,14 +78,22 @@ SQLITE_HINT_OTHER = "The history database {path} could not be read or written"
 
 
 def store_error(err: sqlite3.Error | OSError, path: Path) -> StoreError:
-    "A `StoreError` that says, in words a person understands, what went wrong with the database file."
+    """A `StoreError` that says, in words a person understands, what went wrong with the database file;
+    a `DiskFullError` when the disk is full, so the worker can wait for space instead of failing jobs."""
     if isinstance(err, OSError):
-        return StoreError(f"The history database's folder {path.parent} cannot be used: {err.strerror or err}")
+        cls = DiskFullError if err.errno == errno.ENOSPC else StoreError
+        return cls(f"The history database's folder {path.parent} cannot be used: {err.strerror or err}")
     code = getattr(err, "sqlite_errorcode", None)
-    hint = SQLITE_HINTS.get(code & 0xFF) if isinstance(code, int) else None  # extended codes keep it low
+    primary = code & 0xFF if isinstance(code, int) else None  # extended codes keep it low
+    hint = SQLITE_HINTS.get(primary) if primary is not None else None
     if hint is None:
         return StoreError(f"{SQLITE_HINT_OTHER.format(path=path)}: {err}")
-    return StoreError(f"{hint.format(path=path)} (SQLite: {err})")
+    cls = DiskFullError if primary == sqlite3.SQLITE_FULL else StoreError
+    return cls(f"{hint.format(path=path)} (SQLite: {err})")
+
+
+class _Probed(Exception):
+    "Ends `HistoryStore.has_space`'s transaction: the write fitted, and is rolled back."
 
 
 def utcnow() -> str:
@@ -188,8 +199,13 @@ class HistoryStore:
         count_bound: int = COUNT_BOUND,
         count_steps: int = COUNT_STEPS,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        max_page_count: int | None = None,
     ):
         self.path = Path(path)
+        # The test seam for a full disk: SQLite answers SQLITE_FULL once the file would grow past
+        # this many pages (None: SQLite's own limit). Read on every use, so a test can lower it and
+        # raise it again (space returns) while connections are open.
+        self.max_page_count = max_page_count
         # How long a write waits for another program's lock before giving up (tests make it short).
         self.busy_timeout_ms = busy_timeout_ms
         # Where the pager's counts stop, in matches and in SQLite steps (tests make them small).
@@ -227,6 +243,11 @@ class HistoryStore:
                 conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
                 conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             db = self._local.db = Database(conn)
+            self._local.page_cap = None
+        if self._local.page_cap != self.max_page_count:  # the seam moved: tell this connection
+            with self._translated():
+                db.conn.execute(f"PRAGMA max_page_count={int(self.max_page_count or SQLITE_MAX_PAGE_COUNT)}")
+            self._local.page_cap = self.max_page_count
         return db
 
     def close(self) -> None:
@@ -527,6 +548,19 @@ class HistoryStore:
             [*STUCK_STATUSES, cutoff],
         )
         return [r["id"] for r in rows]
+
+    def has_space(self) -> bool:
+        """True when the database can grow again: a write of PROBE_BYTES in a transaction that is
+        rolled back (nothing is kept). False on SQLITE_FULL; other errors raise `StoreError`."""
+        try:
+            with self._immediate() as conn:
+                conn.execute("CREATE TABLE space_probe (data BLOB)")
+                conn.execute("INSERT INTO space_probe VALUES (zeroblob(?))", [PROBE_BYTES])
+                raise _Probed
+        except _Probed:
+            return True
+        except DiskFullError:
+            return False
 
     def reset_for_retry(self, gen_id: str) -> bool:
         "Put a failed or cancelled generation back in the queue as a new attempt."

@@ -245,6 +245,8 @@ BAD_SETTINGS = [
     ("STUDIO_DOWNLOAD_DEADLINE", "inf", "finite"),
     ("STUDIO_DOWNLOAD_MIN_RATE", "-1", "greater than or equal to 0"),
     ("STUDIO_DOWNLOAD_RATE_WINDOW", "0", "greater than 0"),
+    ("STUDIO_RUN_DEADLINE", "0", "greater than 0"),
+    ("STUDIO_DISK_RETRY_INTERVAL", "inf", "finite"),
     ("STUDIO_WEBHOOK_SECRET", "two words", "space"),
     ("MOSAIC_API_KEY", "mk_a b", "space"),
 ]

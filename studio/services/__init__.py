@@ -124,7 +124,9 @@ from .watch import (
     ended,
     queue_waits,
     stray_runs,
+    stuck_ids,
     waits,
+    worker_paused,
 )
 
 __all__ = [
@@ -232,10 +234,12 @@ __all__ = [
     "shared_services",
     "start_grid",
     "stray_runs",
+    "stuck_ids",
     "take_layout",
     "upload_reference",
     "url_problems",
     "wait_for",
     "waits",
     "webhook_signed",
+    "worker_paused",
 ]

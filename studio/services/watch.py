@@ -1,6 +1,7 @@
 """Watching runs: what each run in flight is doing and for how long (queued, submitted, generating,
 saving), the time it has left, whether it is stuck; and which runs a person is waiting for have
-ended since they last looked, for a toast and a browser notification on any page.
+ended since they last looked, for a toast and a browser notification on any page; and whether
+the worker is paused because the disk is full.
 
 "A person's runs": until the studio knows who people are, they are the runs launched or watched
 from one browser session (the pages keep their ids in the session); see `ended`.
@@ -219,3 +220,15 @@ def stray_runs(services: Services, limit: int = 20) -> list[dict[str, Any]]:
 def agents_waiting(services: Services) -> int:
     "Agents kept out of use because their last run request has no answer yet (issue 7 §1)."
     return len(services.store.pending_posts())
+
+
+def stuck_ids(services: Services, ids: Sequence[str]) -> list[str]:
+    "Which of `ids` are stuck: waiting on Mosaic with no progress for `settings.stuck_after` seconds."
+    wanted = set(ids)
+    return [i for i in services.runner.stuck() if i in wanted]
+
+
+def worker_paused(services: Services) -> str | None:
+    """Why the worker is paused ("disk full: …"), or None. Whichever process runs the queue (this
+    one, `studio serve`, a `studio generate --wait`) publishes it, so every page and command sees it."""
+    return services.runner.paused

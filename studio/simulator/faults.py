@@ -1,12 +1,12 @@
 """Fault injection: the `Faults` knobs, scripted one-off faults, and the dice that pick them.
 
-Transport faults (rate_limit, server_error, slow, late, drop) hit requests: "slow" does the work
-and then answers late, "late" holds the request and only then does the work (a run created after
-the client gave up). Outcome faults (run_fail, run_partial, needs_credits, no_outputs, wrong_size)
-decide how a new run ends; download faults (short_body, truncated_video, trickle,
-redirect_foreign) spoil a render's download and are scripted only; `listing_without_outputs`
-strips outputs from run listings. Random choices come from `random.Random(seed)`, so a seed
-replays exactly.
+Transport faults (rate_limit, server_error, slow, late, drop, unauthorized, forbidden) hit
+requests: "slow" does the work and then answers late, "late" holds the request and only then does
+the work (a run created after the client gave up), unauthorized / forbidden answer 401 / 403.
+Outcome faults (run_fail, run_partial, needs_credits, no_outputs, wrong_size, run_hang) decide how
+a new run ends; download faults (short_body, truncated_video, trickle, redirect_foreign) spoil a
+render's download and are scripted only; `listing_without_outputs` strips outputs from run
+listings. Random choices come from `random.Random(seed)`, so a seed replays exactly.
 """
 
 from __future__ import annotations
@@ -47,10 +47,11 @@ API_ROUTES = (
     "agent_node",
 )
 STORAGE_ROUTES = ("storage_upload", "storage_download")
-TRANSPORT_FAULTS = ("rate_limit", "server_error", "slow", "drop", "late")
+# unauthorized / forbidden: a 401 / 403 as if the key were revoked (or lost a scope) on those routes.
+TRANSPORT_FAULTS = ("rate_limit", "server_error", "slow", "drop", "late", "unauthorized", "forbidden")
 # no_outputs: the run says completed but lists no output; wrong_size: the take is rendered at
-# another frame size than asked (someone else's video).
-OUTCOME_FAULTS = ("run_fail", "run_partial", "needs_credits", "no_outputs", "wrong_size")
+# another frame size than asked (someone else's video); run_hang: the run never ends (until cancelled).
+OUTCOME_FAULTS = ("run_fail", "run_partial", "needs_credits", "no_outputs", "wrong_size", "run_hang")
 # On storage_download only. short_body: Content-Length of the whole file, then part of it and the
 # line is cut; truncated_video: an honest, complete answer holding the first part of the MP4 (its
 # header whole, most frames missing); trickle: the file at trickle_bytes_per_s; redirect_foreign:
@@ -79,12 +80,15 @@ class Faults(BaseModel):
         0.0, ge=0, le=1, description="Probability per request of holding it slow_seconds before doing the work."
     )
     drop: float = Field(0.0, ge=0, le=1, description="Probability per request of processing it, then cutting the line.")
+    unauthorized: float = Field(0.0, ge=0, le=1, description="Probability per request of a 401 (key revoked).")
+    forbidden: float = Field(0.0, ge=0, le=1, description="Probability per request of a 403 (scope missing).")
     run_fail: float = Field(0.0, ge=0, le=1, description="Probability per run of ending failed.")
     run_partial: float = Field(0.0, ge=0, le=1, description="Probability per run of ending partial_complete.")
     needs_credits: bool = Field(False, description="Every run ends failed with needs_credits.")
     trickle_bytes_per_s: float = Field(
         DEFAULT_TRICKLE_BYTES_PER_S, gt=0, description="Speed of the scripted trickle download fault, bytes/s."
     )
+    run_hang: float = Field(0.0, ge=0, le=1, description="Probability per run of never ending (until cancelled).")
     listing_without_outputs: bool = Field(
         False, description="Run listings answer outputs: [] (clients must fall back to one GET per run)."
     )
@@ -98,7 +102,9 @@ class Faults(BaseModel):
     seed: int = Field(0, description="Seed of the fault dice.")
 
     @field_validator(
-        "rate_limit", "server_error", "slow", "late", "drop", "run_fail", "run_partial", "seed", mode="before"
+        *("rate_limit", "server_error", "slow", "late", "drop", "unauthorized", "forbidden"),
+        *("run_fail", "run_partial", "run_hang", "seed"),
+        mode="before",
     )
     @classmethod
     def _no_bools(cls, value: Any) -> Any:
@@ -183,6 +189,8 @@ def pick_outcome(sim: Simulator, route: str) -> str:
             chosen = "run_fail"
         elif faults.run_partial > 0 and sim.rng.random() < faults.run_partial:
             chosen = "run_partial"
+        elif faults.run_hang > 0 and sim.rng.random() < faults.run_hang:
+            chosen = "run_hang"
     if chosen:
         sim.faults_injected[chosen] += 1
     return chosen or "ok"

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 Handler = Callable[["Simulator", Request], Awaitable[Response]]
 ORGANIZATION_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "https://api.mosaic.so/simulator"))
 DROP_MESSAGE = "ASGI callable returned without completing response"
+AUTH_FAULTS = {
+    "unauthorized": (401, "Invalid API key (simulated: the key was revoked)"),
+    "forbidden": (403, "This API key may not do this (simulated: a scope is missing)"),
+}
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,10 @@ class Endpoint:
             with sim.lock:
                 status = sim.rng.choice(SERVER_ERROR_STATUSES)
             await error_response(status, "Internal server error (simulated)")(scope, receive, send)
+            return
+        if fault in AUTH_FAULTS:
+            status, words = AUTH_FAULTS[fault]
+            await error_response(status, words)(scope, receive, send)
             return
         if fault == "late":
             await request.body()  # kept on the request: a client that gave up cannot take it back

@@ -49,6 +49,8 @@ def start_nodes(sim: Simulator, run: Run, nodes: list[RunNode], outcome: str) ->
     for index, node in enumerate(generators):
         if outcome == "needs_credits":
             node.plan = "credits"
+        elif outcome == "run_hang":
+            node.plan = "hang"  # goes running, then never moves again: only a cancel ends it
         elif outcome == "run_fail" or (outcome == "run_partial" and (index > 0 or len(generators) == 1)):
             node.plan = "fail"
         else:
@@ -111,7 +113,7 @@ def advance(sim: Simulator, run: Run, node: RunNode, now: float) -> bool:
             node.status, node.started_at = "running", now
             return True
         return False
-    if node.status != "running" or now < node.due_at:
+    if node.status != "running" or now < node.due_at or node.plan == "hang":
         return False
     if node.plan == "pass":
         node.status = "completed"

@@ -66,7 +66,7 @@ class RunNode:
     params: dict[str, Any]
     seconds: int = 0
     size: tuple[int, int] = (0, 0)
-    plan: str = "ok"  # ok | fail | credits | pass (a non-generation node: completes, no output)
+    plan: str = "ok"  # ok | fail | credits | hang (never ends) | pass (a non-generation node: completes, no output)
     status: str = "queued"
     status_message: str | None = None
     errors: list[str] = field(default_factory=list)
