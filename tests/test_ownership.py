@@ -16,13 +16,14 @@ from support import settings_for
 
 from studio import services as svc
 from studio.models import VideoGenerationParams
-from studio.simulator import Faults
+from studio.simulator import Faults, SimConfig, Simulator
 
 pytestmark = pytest.mark.usefixtures("clean_sim")
 
 CLIENT_TIMEOUT_S = 1.0  # the studio gives up on an answer after this long ...
 LATE_S = 6.0  # ... and the simulator creates the run this long after the POST arrived
 WAIT_S = 60.0
+RUN_S = 3.0  # a run outlasts the cancel of a late duplicate (Seedance's take minutes), even under load
 
 
 def params(**kw) -> VideoGenerationParams:
@@ -60,10 +61,18 @@ def untracked_billing(sim, services, before: set[str]) -> list[str]:
     ]
 
 
-def test_a_late_run_is_never_adopted_by_another_job_nor_left_billing(sim, tmp_path):
+@pytest.fixture
+def patient_sim(tmp_path):
+    "A simulator whose runs take RUN_S seconds, so a late duplicate is still running when it is cancelled."
+    with Simulator(SimConfig(latency=RUN_S, latency_per_second=0.0, media_dir=tmp_path / "sim")).start() as simulator:
+        yield simulator
+
+
+def test_a_late_run_is_never_adopted_by_another_job_nor_left_billing(patient_sim, tmp_path):
     """The issue's reproduction, scaled down: A's POST answer comes after the studio gave up and the
     run is created later still; A goes on elsewhere. B's POST on the same pool then gets a 502.
     B must end with its own 720p 16:9 6 s video, and A's late run must be cancelled and recorded."""
+    sim = patient_sim
     sim.set_faults(Faults(slow_seconds=LATE_S))
     services = svc.build_services(settings_for(sim, tmp_path / "d", timeout=CLIENT_TIMEOUT_S))
     before = set(sim_runs(sim))
