@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import settings_for
@@ -123,7 +124,7 @@ def test_a_grid_under_every_fault_saves_no_wrong_video_and_leaves_no_billed_run_
     assert figures["faults injected"] >= 2 * len(SCRIPTED), figures
 
 
-def _judge(sim, services, gens) -> dict[str, object]:
+def _judge(sim, services, gens) -> dict[str, Any]:
     "What a fault test from outside would count, from the studio's rows, its files and the simulator."
     store = services.store
     wrong = []
