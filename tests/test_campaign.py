@@ -1,7 +1,8 @@
 """The fault campaign: a comparison grid run end to end while Mosaic misbehaves in every way issue 7
 lists at once (5xx and dropped lines on every call, run requests answered too late or whose run is
 created after the client gave up, lost agent creates, truncated and cut-off downloads, a trickle, a
-redirect to another host, a run that completes with no video, a video of another size), then the
+redirect to another host, a run that completes with no video, a video of another size, a run that
+never ends), then the
 outcome checked against the simulator's own record of what it created and billed:
 
 - no wrong or broken video saved: every "done" take is whole and is the take that was asked for;
@@ -54,7 +55,9 @@ SCRIPTED = [
     ("redirect_foreign", "storage_download", 1),
     ("no_outputs", "run", 1),
     ("wrong_size", "run", 1),
+    ("run_hang", "run", 1),
 ]
+RUN_DEADLINE_S = 20.0  # the hung run is cancelled on Mosaic and failed after this long
 WAIT_S = 240.0
 RUN_S = 6.0  # a run outlasts the cancel of a late duplicate, as Seedance's minutes do
 
@@ -74,6 +77,7 @@ def campaign_settings(sim, data_dir):
         max_retries=2,
         max_in_flight=6,
         unknown_outcome_horizon=20.0,
+        run_deadline=RUN_DEADLINE_S,
         download_deadline=30.0,
         download_min_rate=50_000.0,
         download_rate_window=1.0,
@@ -119,6 +123,7 @@ def test_a_grid_under_every_fault_saves_no_wrong_video_and_leaves_no_billed_run_
     assert figures["untracked billed runs"] == 0, figures
     assert figures["stray runs that finished before their cancel"] == 0, figures
     assert figures["failed without a message"] == 0, figures
+    assert figures["runs still going on Mosaic after every job ended"] == 0, figures
     # The campaign did shake things: every scripted misbehaviour happened, and the dice rolled.
     assert {kind for kind, _, _ in SCRIPTED} <= set(figures["faults by kind"]), figures
     assert figures["faults injected"] >= 2 * len(SCRIPTED), figures
@@ -168,6 +173,7 @@ def _judge(sim, services, gens) -> dict[str, Any]:
         "stray runs recorded": len(strays),
         "stray runs that finished before their cancel": len(billed_strays),
         "untracked billed runs": len(untracked),
+        "runs still going on Mosaic after every job ended": sum(status == "running" for status in runs.values()),
         "agents on the account": len(sim.agents),
         "faults injected": sum(sim.faults_injected.values()),
         "faults by kind": dict(sorted(sim.faults_injected.items())),
