@@ -11,6 +11,7 @@ from studio import ui
 
 PROMPT_PREVIEW_CHARS = 90
 RECENT_FAILURES = 10
+RECENT_STRAYS = 10
 IDLE_CHECK_S = 5.0  # an idle Status page notices runs started in another tab or by the CLI
 
 
@@ -114,9 +115,30 @@ def failures_section(studio: svc.Services) -> None:
                     ui.act(svc.retry, gen.id)
 
 
+def strays_section(studio: svc.Services) -> None:
+    "Runs the studio found on its agents and stopped: what a lost answer cost, never hidden."
+    strays = svc.stray_runs(studio, limit=RECENT_STRAYS)
+    if not strays:
+        return
+    st.subheader("Duplicate runs stopped")
+    st.caption(
+        "Runs that Mosaic started for a request whose answer was lost, found after the take had gone on "
+        "with another run (or whose owner could not be proven). The studio cancels them so they stop billing."
+    )
+    for stray in strays:
+        with st.container(border=True, key=f"status_stray_{stray['run_id']}"):
+            c1, c2 = st.columns([4, 4])
+            c1.text(f"Run {stray['run_id']}")
+            c1.caption(f"take {stray['generation_id'] or 'deleted'} · found {fmt.when(stray['found_at'])}")
+            c2.text(stray["reason"])
+            ended = bool(stray["cancelled_at"])
+            c2.caption(("Stopped: " if ended else "Still to cancel: ") + (stray["outcome"] or "cancel not sent yet"))
+
+
 studio = ui.services()
 st.title("Status")
 st.caption("Which API the studio uses, whether it answers, and what is running now.")
 api_section(studio)
 queue_section(studio)
 failures_section(studio)
+strays_section(studio)

@@ -216,3 +216,21 @@ def test_a_stuck_run_is_called_stuck_with_its_time_and_offers_cancel(idle):
     assert cancel.proto.type == "primary"
     cancel.click().run()
     assert not at.exception and idle.store.job(gen_id)["cancel_requested"]  # sent at the worker's next look
+
+
+def test_a_stopped_duplicate_run_is_listed_with_why_and_what_the_cancel_did(idle):
+    idle.store.claim_stray("run-late-1", "gen-a", "agent-1", "a late duplicate: the job already follows run run-2")
+    idle.store.stray_cancelled("run-late-1", "cancelled", ended=True)
+    idle.store.claim_stray("run-late-2", None, "agent-1", "its generation was deleted")
+    at = open_page(STATUS, idle)
+    assert "Duplicate runs stopped" in [h.value for h in at.subheader]
+    texts = [t.value for t in at.text]
+    assert "Run run-late-1" in texts and "a late duplicate: the job already follows run run-2" in texts
+    captions = " ".join(c.value for c in at.caption)
+    assert "Stopped: cancelled" in captions and "Still to cancel: cancel not sent yet" in captions
+    assert "take deleted" in captions
+
+
+def test_no_duplicate_section_when_nothing_was_stopped(idle):
+    at = open_page(STATUS, idle)
+    assert "Duplicate runs stopped" not in [h.value for h in at.subheader]
