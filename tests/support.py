@@ -31,6 +31,14 @@ def settings_for(sim, data_dir, **overrides) -> Settings:
     return Settings(**{**base, **overrides})
 
 
+def use_sim_env(monkeypatch, sim) -> None:
+    "The environment `studio` commands read: the test simulator as Mosaic, quick polls."
+    monkeypatch.setenv("MOSAIC_API_KEY", TEST_KEY)
+    monkeypatch.setenv("MOSAIC_BASE_URL", sim.base_url)
+    monkeypatch.setenv("STUDIO_POLL_INTERVAL", "0.1")
+    monkeypatch.setenv("STUDIO_MAX_POLL_INTERVAL", "0.3")
+
+
 def open_page(path: str, services, query_params: Mapping[str, str | list[str]] | None = None) -> AppTest:
     """A new browser session opening a link to one page: the entry script (sidebar, navigation) with
     `services` injected, routed straight to `path` with `query_params` in the URL, run once."""

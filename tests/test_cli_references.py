@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 from media_files import clip, picture, tone
-from support import TEST_KEY, settings_for
+from support import settings_for, use_sim_env
 
 from studio import cli
 from studio import services as svc
@@ -18,10 +18,7 @@ from studio import services as svc
 @pytest.fixture
 def studio_env(clean_sim, monkeypatch, isolated_env):
     "The environment `studio` reads: the test simulator as Mosaic, quick polls, this test's data folder."
-    monkeypatch.setenv("MOSAIC_API_KEY", TEST_KEY)
-    monkeypatch.setenv("MOSAIC_BASE_URL", clean_sim.base_url)
-    monkeypatch.setenv("STUDIO_POLL_INTERVAL", "0.1")
-    monkeypatch.setenv("STUDIO_MAX_POLL_INTERVAL", "0.3")
+    use_sim_env(monkeypatch, clean_sim)
     return clean_sim
 
 

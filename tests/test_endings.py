@@ -15,7 +15,7 @@ import time
 
 import pytest
 from sim_helpers import api_client
-from support import STATUS, TEST_KEY, open_page, settings_for, started_ago
+from support import STATUS, TEST_KEY, open_page, settings_for, started_ago, use_sim_env
 
 from studio import cli
 from studio import services as svc
@@ -54,10 +54,7 @@ def ended(services: svc.Services, ids: list[str], timeout: float = ENDS_WITHIN_S
 @pytest.fixture
 def cli_env(clean_sim, monkeypatch, isolated_env):
     "The environment `studio` reads: the test simulator as Mosaic, quick polls, this test's data folder."
-    monkeypatch.setenv("MOSAIC_API_KEY", TEST_KEY)
-    monkeypatch.setenv("MOSAIC_BASE_URL", clean_sim.base_url)
-    monkeypatch.setenv("STUDIO_POLL_INTERVAL", "0.1")
-    monkeypatch.setenv("STUDIO_MAX_POLL_INTERVAL", "0.3")
+    use_sim_env(monkeypatch, clean_sim)
     return isolated_env / "data"
 
 
@@ -174,7 +171,8 @@ def test_a_full_database_pauses_the_worker_visibly_and_it_resumes_when_space_ret
         time.sleep(1.0)  # about five calm retries while the disk stays full
         assert all(g.status not in ("failed", "cancelled") for g in services.store.many(ids))
 
-        at = open_page(STATUS, services)
+        with capsys.disabled():  # Streamlit's log handlers must not keep this test's captured stream
+            at = open_page(STATUS, services)
         assert any(e.value.startswith("Disk full: the worker is paused") for e in at.error), at.error
         assert cli.main(["status"]) == 0  # another process's view: the note in the worker's lock file
         assert "worker paused: disk full" in capsys.readouterr().out
