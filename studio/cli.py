@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import os
+import socket
 import sys
 import time
 from collections import Counter
@@ -97,6 +98,26 @@ def _address(text: str) -> str:
     if not text.strip() or any(c.isspace() for c in text):
         raise argparse.ArgumentTypeError(f"an IP address or host name such as 0.0.0.0 (got {text!r})")
     return text
+
+
+def _check_listen(address: str, port: int) -> None:
+    """The server can listen on address:port: the address is this machine's and the port is free,
+    tried by binding it (and letting go) the way the server will, so a mistake is one line here
+    rather than a traceback from the server."""
+    try:
+        infos = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as err:
+        raise ParamsError(f"--address {address}: not an IP address or host name of this machine ({err})") from None
+    family, kind, proto, _, where = infos[0]
+    try:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+            sock.bind(where)
+            sock.listen()
+    except OSError as err:
+        raise ParamsError(
+            f"cannot listen on {address} port {port} (--address, --port): {err.strerror or err}"
+        ) from None
 
 
 def _seconds(text: str) -> float:
@@ -315,6 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "true",
         ]
         try:
+            _check_listen(args.address, args.port)
             settings = studio_settings.load()
             # The history is opened (and migrated) once here, so a damaged or newer database is one
             # line and exit 2 where the command was typed, not a server that cannot start.

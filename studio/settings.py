@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
@@ -255,6 +255,14 @@ class Settings(BaseSettings):
         files = [SecretsToml(settings_cls, path) for path in _secrets_files.get()]
         return (init_settings, env_settings, *files)
 
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _named(cls, v: object) -> object:
+        # An empty value would resolve to whatever folder the command was started in.
+        if isinstance(v, str | Path) and not str(v).strip():
+            raise ValueError("is empty; name the folder for the history and videos (unset: ./studio-data)")
+        return v
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, v: Path) -> Path:
@@ -307,6 +315,9 @@ def secret_problem(text: str) -> str | None:
 def checked_url(value: str) -> str:
     "An http(s) URL with a host, as given; ParamsError (a ValueError, for the validators) otherwise."
     text = value.strip()
+    if any(c.isspace() or not c.isprintable() for c in text):
+        # urlsplit keeps them, and httpx would send a request to a host that cannot exist.
+        raise ParamsError("must not contain a space or a control character")
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 (a port that is not a number raises here)
@@ -380,6 +391,12 @@ def load(**overrides: Any) -> Settings:
     finally:
         _secrets_files.reset(token)
     check_data_dir(settings.data_dir)
+    if settings.simulated:
+        # The built-in simulator reads its own STUDIO_SIM_* variables: checked here too, so a bad
+        # one is the same one line as any other setting, before anything is opened.
+        from .simulator.settings import checked_sim_settings
+
+        checked_sim_settings()
     return settings
 
 
@@ -425,15 +442,25 @@ def as_environment(settings: Settings) -> dict[str, str]:
 
 def _problems(err: ValidationError) -> str:
     "Every problem on one line, each naming its variable (and the field, as secrets.toml may name it)."
-    by_name = {name: field for field in Settings.model_fields for name in (field, env_name(field))}
+    return validation_problems(err, Settings.model_fields, lambda path: env_name(path[0]))
+
+
+def validation_problems(
+    err: ValidationError, fields: Collection[str], name_of: Callable[[tuple[str, ...]], str]
+) -> str:
+    """The one message rule for every settings object (the studio's, the simulator's): each problem
+    names what sets it (`name_of` the field path: a variable or a flag) and the field, and quotes
+    the value unless it is a secret."""
+    by_name = {name: field for field in fields for name in (field, name_of((field,)))}
     parts = []
     for problem in err.errors():
         loc = str(problem["loc"][0]) if problem["loc"] else ""
         field = by_name.get(loc, by_name.get(loc.upper(), loc))
-        name = env_name(field) if field in Settings.model_fields else (loc or "settings")
+        path = (field, *(str(p) for p in problem["loc"][1:] if isinstance(p, str)))
+        name = name_of(path) if field in fields else (loc or "settings")
         message = problem["msg"].removeprefix("Value error, ").removeprefix(f"{name}: ")
         shown = ""
         if field not in SECRET_FIELDS and "(got " not in message and not isinstance(problem.get("input"), dict):
             shown = f" (got {str(repr(problem['input']))[:MAX_SHOWN_CHARS]})"
-        parts.append(f"{name} ({field}): {message}{shown}")
+        parts.append(f"{name} ({'.'.join(path)}): {message}{shown}")
     return "; ".join(parts)

@@ -198,8 +198,29 @@ def app_parts(load_settings: Callable[[], Settings] = load) -> dict[str, Any]:
         settings = load_settings()
     except StudioError as err:
         log.error("the studio cannot start: %s", err)
-        return {"lifespan": None, "routes": []}
+        reason = str(err)
+
+        async def cannot_start(request: Request) -> Response:
+            # A health check, a webhook (Mosaic resends) or a media link is told why, not served
+            # Streamlit's HTML with a 200.
+            return JSONResponse({"ok": False, "error": reason}, status_code=503)
+
+        routes: list[BaseRoute] = [
+            Route("/healthz", cannot_start),
+            Route(WEBHOOK_PATH, cannot_start, methods=["POST"]),
+            Mount(MEDIA_ROUTE, app=cannot_start_app(reason)),
+        ]
+        return {"lifespan": None, "routes": routes}
     return {"lifespan": make_lifespan(lambda: settings), "routes": make_routes(settings)}
+
+
+def cannot_start_app(reason: str) -> Callable[..., Any]:
+    "An ASGI app answering every request 503 with `reason` (what the studio could not start on)."
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        await JSONResponse({"ok": False, "error": reason}, status_code=503)(scope, receive, send)
+
+    return app
 
 
 def make_routes(settings: Settings, services: Callable[[], svc.Services] | None = None) -> list[BaseRoute]:

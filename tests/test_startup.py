@@ -8,6 +8,7 @@ import fcntl
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -228,6 +229,9 @@ BAD_SETTINGS = [
     ("MOSAIC_BASE_URL", "notaurl", "http:// or https://"),
     ("MOSAIC_BASE_URL", "ftp://api.mosaic.so", "http:// or https://"),
     ("MOSAIC_BASE_URL", "https://", "host"),
+    ("MOSAIC_BASE_URL", "http://exa mple.com", "space"),
+    ("MOSAIC_BASE_URL", "http://example.com/\x07", "control character"),
+    ("STUDIO_DATA_DIR", "", "empty"),
     ("STUDIO_PUBLIC_URL", "studio.example.com", "http:// or https://"),
     ("STUDIO_CREDITS_PER_SECOND", "-1", "zero or more"),
     ("STUDIO_AUTHOR", "two\nlines", "control character"),
@@ -250,6 +254,88 @@ BAD_SETTINGS = [
     ("STUDIO_WEBHOOK_SECRET", "two words", "space"),
     ("MOSAIC_API_KEY", "mk_a b", "space"),
 ]
+
+
+# The built-in simulator's own variables (simulator mode is the default: no key), by the same rule.
+BAD_SIM_SETTINGS = [
+    ("STUDIO_SIM_TIME_SCALE", "0", "greater than 0"),
+    ("STUDIO_SIM_RENDER_WORKERS", "0", "greater than or equal to 1"),
+    ("STUDIO_SIM_AUTO_DURATION", "99", "less than or equal to 15"),
+    ("STUDIO_SIM_LATENCY_SEED", "abc", "integer"),
+    ("STUDIO_SIM_REALISTIC", "maybe", "boolean"),
+    ("STUDIO_SIM_UPLOAD_MAX_BYTES", "notjson", "JSON"),
+    ("STUDIO_SIM_UPLOAD_MAX_BYTES", '{"image": -1}', "greater than 0"),
+    ("STUDIO_SIM_UPLOAD_MAX_BYTES", '{"picture": 5}', "no upload type picture"),
+    ("STUDIO_SIM_CREDITS_BALANCE", "nan", "finite"),
+    ("STUDIO_SIM_FAULTS__ROUTES", '["bogus"]', "bogus"),
+]
+
+
+@pytest.mark.parametrize("name,value,says", BAD_SIM_SETTINGS, ids=[f"{n}={v!r}" for n, v, _ in BAD_SIM_SETTINGS])
+def test_a_bad_simulator_setting_is_one_line_naming_the_variable_and_exit_2(
+    tmp_path, monkeypatch, capsys, name, value, says
+):
+    monkeypatch.setenv(name, value)
+    code = cli.main(["generate", "A lighthouse", "--resolution", "480p"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("error: ") and err.strip().count("\n") == 0
+    assert name in err and says in err
+    assert not (tmp_path / "data" / "studio.db").exists()  # refused before anything was opened
+
+
+def _busy_port() -> socket.socket:
+    "A socket listening on a free local port: that port is taken while it is open."
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen()
+    return held
+
+
+@pytest.mark.parametrize(
+    "argv,env,says",
+    [
+        (["--time-scale", "0"], {}, "--time-scale"),
+        (["--port", "99999"], {}, "--port"),
+        (["--fault-routes", "bogus"], {}, "--fault-routes"),
+        ([], {"STUDIO_SIM_TIME_SCALE": "0"}, "STUDIO_SIM_TIME_SCALE"),
+        ([], {"STUDIO_SIM_UPLOAD_MAX_BYTES": "notjson"}, "STUDIO_SIM_UPLOAD_MAX_BYTES"),
+        (["--host", "127.0.0.1", "--port", "busy"], {}, "--port"),
+    ],
+)
+def test_studio_simulate_refuses_a_bad_value_in_one_line(monkeypatch, capsys, argv, env, says):
+    from studio.simulator import cli as sim_cli
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with _busy_port() as held:
+        argv = [str(held.getsockname()[1]) if a == "busy" else a for a in argv]
+        code = sim_cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("error: ") and err.strip().count("\n") == 0 and says in err, err
+
+
+@pytest.mark.parametrize("address", ["notanip", "8.8.8.8", "busy"])
+def test_serve_checks_the_address_and_port_before_the_server_starts(tmp_path, address):
+    env = {**os.environ, "STUDIO_DATA_DIR": str(tmp_path / "data"), "MOSAIC_API_KEY": ""}
+    with _busy_port() as held:
+        port = str(held.getsockname()[1]) if address == "busy" else "8599"
+        where = "127.0.0.1" if address == "busy" else address
+        try:  # a subprocess: `serve` becomes the server (exec), which must not happen here
+            out = subprocess.run(
+                [sys.executable, "-m", "studio.cli", "serve", "--port", port, "--address", where],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        except subprocess.TimeoutExpired as err:
+            raise AssertionError(f"studio serve started a server on {where}:{port}") from err
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("error: ") and out.stderr.strip().count("\n") == 0, out.stderr
+    assert ("--address" if address != "busy" else "--port") in out.stderr
 
 
 def _env_name(field: str) -> str:
@@ -391,6 +477,26 @@ def test_the_server_boots_with_a_bad_database_and_says_why(tmp_path, no_shared_s
     with TestClient(app) as client:  # the lifespan does not crash the server
         health = client.get("/healthz")
     assert health.status_code == 503 and "move it aside" in health.json()["error"]
+
+
+def test_with_bad_settings_the_server_answers_503_with_the_reason_not_html(no_shared_studio):
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from studio import web
+
+    def bad() -> studio_settings.Settings:
+        raise SettingsError("Invalid settings: STUDIO_TIMEOUT (timeout): must be finite")
+
+    parts = web.app_parts(bad)
+    app = Starlette(lifespan=parts["lifespan"], routes=parts["routes"])
+    with TestClient(app) as client:
+        health = client.get("/healthz")
+        media = client.get(f"{studio_settings.MEDIA_ROUTE}/some/take.mp4")
+        hook = client.post(web.WEBHOOK_PATH, content=b"{}")
+    assert health.status_code == 503 and "STUDIO_TIMEOUT" in health.json()["error"]
+    assert media.status_code == 503 and media.headers["content-type"] == "application/json"
+    assert hook.status_code == 503
 
 
 # ------------------------------------------------------------------ 4. the key

@@ -12,17 +12,19 @@ import threading
 import time
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from ..errors import SettingsError, StudioError
 from .faults import API_ROUTES, STORAGE_ROUTES, Faults
 from .server import Simulator
-from .settings import SimSettings
+from .settings import SimSettings, checked_sim_settings, sim_env_name
 
 # Earlier flag names kept where they differ from the field names.
 FLAG_NAMES = {"credits_balance": "credits"}
 FAULT_FLAG_NAMES = {"retry_after_s": "fault-retry-after", "include_storage": "fault-storage"}
 NO_FLAG = {"upload_max_bytes", "faults"}  # a dict and the nested faults (which get --fault-* flags)
 SERVE_POLL_S = 0.5
+BAD_INPUT_EXIT = 2  # as `studio`: a bad flag, variable or address is one `error:` line
 
 
 def _flag(name: str, prefix: str = "") -> str:
@@ -72,13 +74,23 @@ def parser() -> argparse.ArgumentParser:
 
 
 def settings_from_args(argv: list[str] | None = None) -> SimSettings:
-    "SimSettings from the environment with the given flags on top (ValidationError when invalid)."
+    "SimSettings from the environment with the given flags on top (SettingsError naming the flag or variable)."
     given: dict[str, Any] = vars(parser().parse_args(argv))
     fault_flags = {k.removeprefix("fault."): v for k, v in given.items() if k.startswith("fault.")}
     top = {k: v for k, v in given.items() if not k.startswith("fault.")}
+
+    def name_of(path: tuple[str, ...]) -> str:
+        "The flag when one set this field, else its variable."
+        if path[0] == "faults":
+            if len(path) > 1 and path[1] in fault_flags:
+                return "--" + FAULT_FLAG_NAMES.get(path[1], "fault-" + path[1].replace("_", "-"))
+        elif path[0] in top:
+            return _flag(FLAG_NAMES.get(path[0], path[0]))
+        return sim_env_name(path)
+
     if fault_flags:
-        top["faults"] = {**SimSettings().faults.model_dump(), **fault_flags}
-    return SimSettings(**top)
+        top["faults"] = {**checked_sim_settings().faults.model_dump(), **fault_flags}
+    return checked_sim_settings(name_of, **top)
 
 
 def serve(settings: SimSettings | None = None) -> None:
@@ -87,7 +99,14 @@ def serve(settings: SimSettings | None = None) -> None:
     sim = Simulator(settings)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    sim.start(host=settings.host, port=settings.port)
+    try:
+        sim.start(host=settings.host, port=settings.port)
+    except OSError as err:  # the port is taken, or the address is not this machine's
+        sim.stop()
+        raise SettingsError(
+            f"cannot listen on {settings.host}:{settings.port} (--host/--port, STUDIO_SIM_HOST/STUDIO_SIM_PORT): "
+            f"{err.strerror or err}"
+        ) from None
     mode = "realistic" if settings.realistic else f"{settings.latency} s + {settings.latency_per_second} s/s"
     print(
         f"Mosaic simulator listening on {sim.base_url} (latency {mode}, time scale {settings.time_scale}; "
@@ -107,8 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     "Command line: `studio simulate --port 8765 --realistic --time-scale 0.02`."
     try:
         settings = settings_from_args(argv)
-    except ValidationError as err:
+        serve(settings)
+    except StudioError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
-    serve(settings)
+        return BAD_INPUT_EXIT
     return 0

@@ -6,11 +6,17 @@ and, in `cli.py`, by command-line flags generated from these fields.
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, PositiveInt, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
+from ..errors import SettingsError
+from ..settings import validation_problems
 from .faults import Faults
 
 DEFAULT_HOST = "127.0.0.1"
@@ -21,12 +27,23 @@ DEFAULT_CREDITS_BALANCE = 10000
 DEFAULT_CREDITS_PER_SECOND = 10
 RENDER_WORKERS = min(8, 2 * (os.cpu_count() or 1))
 UPLOAD_MAX_BYTES = {"video": 5 * 1024**3, "audio": 500 * 1024**2, "image": 50 * 1024**2}
+ENV_PREFIX = "STUDIO_SIM_"
+NESTED_DELIMITER = "__"
+# pydantic-settings names the field when a variable's JSON cannot be read (a dict, the faults).
+UNREADABLE_FIELD = re.compile(r'field "(\w+)"')
 
 
 class SimSettings(BaseSettings):
     "How the simulator behaves; the defaults suit interactive use and tests (short, fixed latency)."
 
-    model_config = SettingsConfigDict(env_prefix="STUDIO_SIM_", env_nested_delimiter="__", extra="ignore")
+    # No NaN or infinity (a NaN balance compared false with every charge); no input in error text.
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=NESTED_DELIMITER,
+        extra="ignore",
+        allow_inf_nan=False,
+        hide_input_in_errors=True,
+    )
 
     host: str = Field(DEFAULT_HOST, description="Interface `studio simulate` binds.")
     port: int = Field(DEFAULT_PORT, ge=0, le=65535, description="Port `studio simulate` binds; 0 = any free port.")
@@ -61,10 +78,40 @@ class SimSettings(BaseSettings):
     render_workers: int = Field(RENDER_WORKERS, ge=1, description="Clips rendered at once.")
     # finalize_upload checks these current limits (413); the storage POST enforces the limit signed
     # into the upload policy (400). Lowering a limit after an upload is how tests provoke the 413.
-    upload_max_bytes: dict[str, int] = Field(
+    upload_max_bytes: dict[str, PositiveInt] = Field(
         default_factory=lambda: dict(UPLOAD_MAX_BYTES), description="Largest upload per type, in bytes."
     )
     faults: Faults = Field(default_factory=Faults, description="Fault injection (see faults.py); all off.")
+
+    @field_validator("upload_max_bytes")
+    @classmethod
+    def _upload_kinds(cls, v: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(v) - set(UPLOAD_MAX_BYTES))
+        if unknown:
+            raise ValueError(f"has no upload type {', '.join(unknown)}; the types are {', '.join(UPLOAD_MAX_BYTES)}")
+        return {**UPLOAD_MAX_BYTES, **v}  # a type left out keeps its default limit
+
+
+def sim_env_name(path: tuple[str, ...]) -> str:
+    "The variable that sets a (nested) field: STUDIO_SIM_TIME_SCALE, STUDIO_SIM_FAULTS__ROUTES."
+    return ENV_PREFIX + NESTED_DELIMITER.join(part.upper() for part in path)
+
+
+def checked_sim_settings(name_of: Callable[[tuple[str, ...]], str] = sim_env_name, **values: Any) -> SimSettings:
+    """SimSettings from the environment and `values`; a bad one is a SettingsError naming what sets
+    it (`name_of`: the variable, or a flag), by the studio's one message rule."""
+    try:
+        return SimSettings(**values)
+    except ValidationError as err:
+        problems = validation_problems(err, SimSettings.model_fields, name_of)
+        raise SettingsError(f"Invalid simulator settings: {problems}") from None
+    except SourceError as err:  # a variable holding JSON (a dict) that is not JSON
+        found = UNREADABLE_FIELD.search(str(err))
+        field = found.group(1) if found else "settings"
+        raise SettingsError(
+            f"Invalid simulator settings: {name_of((field,))} ({field}): is not valid JSON, such as "
+            '{"image": 1000000}'
+        ) from None
 
 
 SimConfig = SimSettings  # the earlier name, kept for callers written before the settings object
