@@ -534,7 +534,20 @@ class JobRunner:
         for gen in self.store.claim_queued(free):
             self._schedule(gen, self._submit)
         running: list[Generation] = []
-        for gen in self.store.with_status("submitting", "running", "downloading"):
+        active = self.store.with_status("submitting", "running", "downloading")
+        # The hard limit covers the submitting phase too: a job Mosaic has not accepted within
+        # run_deadline of its first attempt (an unreachable API, a POST never answered) is failed.
+        # Its pending POSTs stay: a run that turns up later is a stray the outcome checker cancels.
+        submitting = [g.id for g in active if g.status == "submitting"]
+        since = {k: j.get("submitting_since") for k, j in self.store.jobs(submitting).items()} if submitting else {}
+        for gen in active:
+            if gen.status != "submitting":
+                pass
+            elif not since.get(gen.id):
+                self.store.update_job(gen.id, submitting_since=utcnow())
+            elif (_seconds_between(since[gen.id], datetime.now(UTC)) or 0.0) > self.settings.run_deadline:
+                self._schedule(gen, self._end_not_accepted)
+                continue
             if gen.status == "running":
                 running.append(gen)
             elif self.schedule.is_due(gen.id):
@@ -968,6 +981,17 @@ class JobRunner:
         "Whether Mosaic has had this run longer than the hard limit (settings.run_deadline)."
         age = _seconds_between(gen.submitted_at, now)
         return age is not None and age > self.settings.run_deadline
+
+    def _end_not_accepted(self, gen: Generation) -> None:
+        "Past the hard limit while submitting: fail the job, saying so and why it was not accepted."
+        limit = fmt.elapsed(self.settings.run_deadline)
+        last = self.store.job(gen.id).get("last_error") or "none recorded"
+        error = (
+            f"Not accepted by Mosaic within {limit} of its first submit attempt (STUDIO_RUN_DEADLINE); "
+            f"last error: {last}"
+        )
+        log.warning("job %s: %s", gen.id, error)
+        self._finish(gen, "failed", error=error, from_statuses=("submitting",))
 
     def _end_overdue(self, gen: Generation) -> None:
         "Past the hard limit: cancel the run on Mosaic (it bills while it runs) and fail the job, saying so."

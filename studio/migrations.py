@@ -386,3 +386,12 @@ def m013_run_ownership(db: Database) -> None:
         "JOIN jobs j ON j.generation_id = g.id WHERE g.status = 'submitting' AND g.agent_id IS NOT NULL "
         "AND j.submit_started_at IS NOT NULL"
     )
+
+
+@migrations()
+def m014_submitting_since(db: Database) -> None:
+    """When a job first tried to reach Mosaic (`submitting_since`): a job Mosaic never accepts is
+    failed `run_deadline` after it, so an unreachable API cannot keep it submitting forever."""
+    table = db.table("jobs")
+    if "submitting_since" not in table.columns_dict:
+        table.add_column("submitting_since", str)

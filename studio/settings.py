@@ -165,7 +165,8 @@ class Settings(BaseSettings):
         DEFAULT_RUN_DEADLINE_S,
         gt=0,
         le=MAX_SECONDS,
-        description="Hard limit: seconds after Mosaic accepted a run before it is cancelled there and failed.",
+        description="Hard limit: seconds after Mosaic accepted a run before it is cancelled there and failed; "
+        "also seconds from a job's first submit attempt before one Mosaic never accepted is failed.",
     )
     disk_retry_interval: float = Field(
         DEFAULT_DISK_RETRY_S,

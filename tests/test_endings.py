@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 
 import pytest
@@ -223,3 +224,22 @@ def test_a_download_into_a_full_disk_waits_for_space_and_loses_nothing(clean_sim
         services.close()
     assert not [r for r in caplog.records if r.exc_info], "no tracebacks for a full disk"
     assert not probe.exists()
+
+
+# ---------------------------------------------------------------- never accepted
+
+
+def test_a_job_mosaic_never_accepts_fails_at_the_hard_limit(clean_sim, isolated_env):
+    "An unreachable API (a port nothing listens on) kept a job submitting forever."
+    with socket.socket() as closed:  # bound, never listening: every connect is refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        settings = settings_for(clean_sim, isolated_env / "data", base_url=url, run_deadline=1.0, timeout=1.0)
+        services = svc.build_services(settings)
+        try:
+            [gen] = ended(services, svc.generate(services, small()))
+        finally:
+            services.close()
+    assert gen.status == "failed" and gen.error and not gen.run_id
+    assert "Not accepted by Mosaic within" in gen.error and "STUDIO_RUN_DEADLINE" in gen.error
+    assert "last error: " in gen.error and "none recorded" not in gen.error  # why it was not accepted
