@@ -392,12 +392,6 @@ def load(**overrides: Any) -> Settings:
     finally:
         _secrets_files.reset(token)
     check_data_dir(settings.data_dir)
-    if settings.simulated:
-        # The built-in simulator reads its own STUDIO_SIM_* variables: checked here too, so a bad
-        # one is the same one line as any other setting, before anything is opened.
-        from .simulator.settings import checked_sim_settings
-
-        checked_sim_settings()
     return settings
 
 

@@ -19,6 +19,7 @@ from ..models import Generation
 from ..mosaic import MosaicClient
 from ..settings import Settings, load
 from ..simulator import SimConfig, Simulator
+from ..simulator.settings import checked_sim_settings
 from ..store import HistoryStore
 
 SIMULATOR_DIR = "simulator"
@@ -70,21 +71,25 @@ class Services:
             self.simulator.stop()
 
 
-def _start_simulator(settings: Settings) -> Simulator:
-    "The in-process simulator; its failures to start leave as studio errors (it is our boundary here)."
-    # The simulator keeps its state beside the history, so runs in flight survive a restart.
+def _simulator_settings(settings: Settings) -> SimConfig:
+    """The in-process simulator's settings, its STUDIO_SIM_* variables checked like every other
+    setting (one line naming the variable). It keeps its state beside the history, so runs in
+    flight survive a restart."""
     sim_dir = Path(settings.data_dir) / SIMULATOR_DIR
+    return checked_sim_settings(
+        latency=settings.sim_latency,
+        latency_per_second=settings.sim_latency_per_second,
+        media_dir=sim_dir,
+        state_file=sim_dir / "state.json",
+    )
+
+
+def _start_simulator(config: SimConfig) -> Simulator:
+    "The in-process simulator; its failures to start leave as studio errors (it is our boundary here)."
     try:
-        return Simulator(
-            SimConfig(
-                latency=settings.sim_latency,
-                latency_per_second=settings.sim_latency_per_second,
-                media_dir=sim_dir,
-                state_file=sim_dir / "state.json",
-            )
-        ).start()
+        return Simulator(config).start()
     except OSError as err:  # its folder cannot be made, or no local port can be bound
-        raise StoreError(f"The built-in simulator cannot use {sim_dir}: {err.strerror or err}") from err
+        raise StoreError(f"The built-in simulator cannot use {config.media_dir}: {err.strerror or err}") from err
     except RuntimeError as err:  # its server did not come up
         raise ApiConnectionError(
             f"The built-in simulator did not start ({err}); try again, or set MOSAIC_API_KEY to use Mosaic",
@@ -97,11 +102,13 @@ def build_services(
 ) -> Services:
     "Build the studio: store, client (Mosaic or a started simulator), job runner."
     settings = settings or load()
+    # Checked before the history is opened: a bad STUDIO_SIM_* variable touches nothing.
+    sim_config = _simulator_settings(settings) if settings.simulated and simulator is None else None
     store = HistoryStore(settings.db_path)
     base_url = settings.base_url
     if settings.simulated:
         if simulator is None:
-            simulator = _start_simulator(settings)
+            simulator = _start_simulator(sim_config or _simulator_settings(settings))
         base_url = simulator.base_url
         settings = _polling_for_simulator(settings)
     client = MosaicClient.from_settings(settings, base_url=base_url)
