@@ -25,6 +25,7 @@ import av
 from PIL import Image, UnidentifiedImageError
 
 from .errors import ParamsError
+from .format import one_line
 from .models import MAX_REFERENCE_AUDIO, MAX_REFERENCE_IMAGES, MAX_REFERENCE_VIDEOS, Reference
 
 FIELD = "references"
@@ -166,6 +167,10 @@ def check_file(name: str, source: bytes | Path) -> ReferenceFacts:
     `source` is the file's bytes or its path (read here). Raises ParamsError naming the file.
     """
     name = Path(name).name or str(name)
+    try:  # a name in another encoding arrives as lone surrogates; no upload or database takes it
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _fail(f"{one_line(name)}: its file name is not UTF-8 text; rename the file and add it again") from None
     if isinstance(source, (bytes, bytearray)):
         size = len(source)
     elif isinstance(source, (str, os.PathLike)):
