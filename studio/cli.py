@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from . import format as fmt
 from . import references
@@ -59,7 +59,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _error_line(err: StudioError) -> int:
-    print(f"error: {err}", file=sys.stderr)
+    print(f"error: {fmt.one_line(str(err))}", file=sys.stderr)
     return BAD_INPUT_EXIT
 
 
@@ -280,7 +280,7 @@ def _upload_references(services: svc.Services, chosen: list[tuple[ReferenceFacts
     context: dict[str, list[str]] = {key: [] for key in references.CONTEXT_KEYS.values()}
     for facts, data in chosen:
         result = svc.upload_reference(services, facts.name, data)
-        print(f"reference: {result.message()}", file=sys.stderr)
+        print(f"reference: {fmt.one_line(result.message())}", file=sys.stderr)
         context[facts.context_key].append(result.reference.upload_id)
     return context
 
@@ -305,13 +305,21 @@ def _status() -> int:
         strays = svc.stray_runs(services)
         print(f"stray runs (found on our agents, followed by no take): {len(strays)}")
         for s in strays:
-            state = f"cancelled {s['cancelled_at']}" if s["cancelled_at"] else "NOT cancelled yet"
+            state = _stray_state(s)
             print(f"  run {s['run_id']} (take {s['generation_id']}, agent {s['agent_id']}): {s['reason']}; {state}")
     except StudioError as err:
         return _error_line(err)
     finally:
         services.close()
     return 0
+
+
+def _stray_state(stray: dict[str, Any]) -> str:
+    "What became of a stray: cancelled, already ended (billed what it ran), or still to cancel."
+    outcome, at = stray.get("outcome") or "", stray["cancelled_at"]
+    if not at:
+        return f"NOT cancelled yet ({outcome})" if outcome else "NOT cancelled yet"
+    return f"cancelled {at}" if outcome in ("", "cancelled") else f"{outcome} (settled {at})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

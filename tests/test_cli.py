@@ -11,6 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support import use_sim_env
+
+from studio import cli
+from studio.store import HistoryStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,3 +114,25 @@ def test_serve_is_the_server_so_a_plain_kill_stops_it(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_status_says_a_stray_whose_cancel_was_refused_had_already_ended(sim, tmp_path, monkeypatch, capsys):
+    "A stray whose cancel got 409 (it had completed, and billed) is not shown as 'cancelled'."
+    use_sim_env(monkeypatch, sim)
+    data = tmp_path / "data"
+    store = HistoryStore(data / "studio.db")  # where `studio status` (STUDIO_DATA_DIR) reads
+    try:
+        for run_id, outcome in [
+            ("run-billed", "it had already ended: 409 Conflict: run run-billed is completed"),
+            ("run-stopped", "cancelled"),
+            ("run-pending", "cancel not yet accepted: 503 Service Unavailable"),
+        ]:
+            assert store.claim_stray(run_id, None, "agent-1", "a late duplicate")
+            store.stray_cancelled(run_id, outcome, ended=not run_id.endswith("pending"))
+    finally:
+        store.close()
+    assert cli.main(["status"]) == 0
+    lines = {line.split()[1]: line for line in capsys.readouterr().out.splitlines() if line.startswith("  run ")}
+    assert "already ended: 409" in lines["run-billed"] and "; cancelled" not in lines["run-billed"]
+    assert "; cancelled " in lines["run-stopped"]
+    assert "NOT cancelled yet" in lines["run-pending"] and "503" in lines["run-pending"]
