@@ -163,6 +163,8 @@ CLI_CASES: list[tuple[str, list[str]]] = [
     ("no prompt", ["generate"]),
     ("unknown option", [*GEN, "--bogus"]),
     ("takes without a value", [*GEN, "--takes"]),
+    ("timeout without wait", [*GEN, "--timeout", "5"]),
+    ("grid timeout without wait", [*GRID, "--resolutions", "480p", "--timeout", "5"]),
     ("grid resolutions without a value", [*GRID, "--resolutions"]),
     ("image without a file", [*GEN, "--image"]),
 ]
