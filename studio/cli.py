@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from . import format as fmt
 from . import references
@@ -40,6 +40,10 @@ REFERENCE_FLAGS = ("image", "video", "audio")  # each flag is also the kind its 
 DEFAULT_PORT = 8501
 MAX_PORT = 65535
 WAIT_TIMEOUT_S = 1800.0
+# Before `--wait` exits with a run request unanswered, the worker looks this long for its late run
+# (to cancel it); bounded so a script is never held for minutes, the next studio command looks on.
+LATE_RUN_LOOK_S = 5.0
+LATE_RUN_LOOK_STEP_S = 0.5
 RUN_FAILED_EXIT = 1
 BAD_INPUT_EXIT = 2
 WAIT_TIMEOUT_EXIT = 3
@@ -59,7 +63,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _error_line(err: StudioError) -> int:
-    print(f"error: {err}", file=sys.stderr)
+    print(f"error: {fmt.one_line(str(err))}", file=sys.stderr)
     return BAD_INPUT_EXIT
 
 
@@ -154,10 +158,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--timeout",
             type=_seconds,
-            default=WAIT_TIMEOUT_S,
+            default=None,
             metavar="SECONDS",
-            help=f"with --wait: give up waiting after this long, exit {WAIT_TIMEOUT_EXIT} and say which runs "
-            f"are still going (they keep going in the worker); default {WAIT_TIMEOUT_S:g}",
+            help=f"only with --wait (refused without it): give up waiting after this long, exit {WAIT_TIMEOUT_EXIT} "
+            f"and say which runs are still going (they keep going in the worker); default {WAIT_TIMEOUT_S:g}",
         )
         for kind in REFERENCE_FLAGS:
             p.add_argument(
@@ -202,9 +206,10 @@ def _progress(services: svc.Services, started: float):
         counts = Counter(g.status for g in gens)
         done = sum(counts[s] for s in FINAL_STATUSES)
         parts = [f"{n} {s}" for s, n in sorted(counts.items())]
-        stuck = len(svc.stuck_ids(services, [g.id for g in gens]))
-        if stuck:
-            parts.append(f"{stuck} stuck (no progress for {fmt.elapsed(services.settings.stuck_after)})")
+        stuck = [w for w in svc.waits(services, [g.id for g in gens if g.status not in FINAL_STATUSES]) if w.stuck]
+        if stuck:  # the longest-idle run's real time without progress, not the threshold it passed
+            idle = max(w.idle_s or services.settings.stuck_after for w in stuck)
+            parts.append(f"{len(stuck)} stuck (no progress for {fmt.elapsed(idle)})")
         line = f"[{time.monotonic() - started:6.1f}s] {done}/{len(gens)} finished · {', '.join(parts)}"
         if line[10:] != last[0][10:] or int(time.monotonic() - started) % 5 == 0:
             print(line, file=sys.stderr, flush=True)
@@ -226,6 +231,7 @@ def _finish(services: svc.Services, ids: list[str], args: argparse.Namespace, si
         print(json.dumps(ids if not single else ids[0]))
         return 0
     gens = svc.wait_for(services, ids, timeout=args.timeout, on_progress=_progress(services, time.monotonic()))
+    _look_for_late_runs(services)
     going = [g for g in gens if g.status not in FINAL_STATUSES]
     if going:
         listed = ", ".join(f"{g.id} ({g.status})" for g in going)
@@ -248,6 +254,21 @@ def _finish(services: svc.Services, ids: list[str], args: argparse.Namespace, si
             print(f"{f['cell'] or f['id']}: {f['status']}: {f['error'] or ''}", file=sys.stderr)
     print(json.dumps(facts[0] if single else facts))
     return 0 if all(g.status == "done" for g in gens) else RUN_FAILED_EXIT
+
+
+def _look_for_late_runs(services: svc.Services) -> None:
+    """A run request whose answer never came may still start a run on Mosaic: give the worker a last,
+    bounded look for it (a run found is cancelled), then say so if any request is still unanswered."""
+    deadline = time.monotonic() + LATE_RUN_LOOK_S
+    while svc.agents_waiting(services) and time.monotonic() < deadline:
+        services.runner.look_for_late_runs()
+        time.sleep(LATE_RUN_LOOK_STEP_S)
+    if left := svc.agents_waiting(services):
+        print(
+            f"{fmt.plural(left, 'run request')} had no answer; a late duplicate run may still appear on Mosaic: "
+            "`studio serve` (or the next studio command) will find and cancel it",
+            file=sys.stderr,
+        )
 
 
 def _checked_references(args: argparse.Namespace) -> list[tuple[ReferenceFacts, bytes]]:
@@ -280,7 +301,7 @@ def _upload_references(services: svc.Services, chosen: list[tuple[ReferenceFacts
     context: dict[str, list[str]] = {key: [] for key in references.CONTEXT_KEYS.values()}
     for facts, data in chosen:
         result = svc.upload_reference(services, facts.name, data)
-        print(f"reference: {result.message()}", file=sys.stderr)
+        print(f"reference: {fmt.one_line(result.message())}", file=sys.stderr)
         context[facts.context_key].append(result.reference.upload_id)
     return context
 
@@ -305,13 +326,21 @@ def _status() -> int:
         strays = svc.stray_runs(services)
         print(f"stray runs (found on our agents, followed by no take): {len(strays)}")
         for s in strays:
-            state = f"cancelled {s['cancelled_at']}" if s["cancelled_at"] else "NOT cancelled yet"
+            state = _stray_state(s)
             print(f"  run {s['run_id']} (take {s['generation_id']}, agent {s['agent_id']}): {s['reason']}; {state}")
     except StudioError as err:
         return _error_line(err)
     finally:
         services.close()
     return 0
+
+
+def _stray_state(stray: dict[str, Any]) -> str:
+    "What became of a stray: cancelled, already ended (billed what it ran), or still to cancel."
+    outcome, at = stray.get("outcome") or "", stray["cancelled_at"]
+    if not at:
+        return f"NOT cancelled yet ({outcome})" if outcome else "NOT cancelled yet"
+    return f"cancelled {at}" if outcome in ("", "cancelled") else f"{outcome} (settled {at})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -350,6 +379,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.execve(sys.executable, cmd, env)  # become the server: signals reach it directly
     if args.command == "status":
         return _status()
+    if args.timeout is not None and not args.wait:  # a limit on a wait that will not happen is a mistake
+        print("error: --timeout limits --wait; add --wait (or drop --timeout)", file=sys.stderr)
+        return BAD_INPUT_EXIT
+    if args.timeout is None:
+        args.timeout = WAIT_TIMEOUT_S
     audio = not args.no_audio
     try:  # check the input before anything starts
         if args.command == "generate":

@@ -5,6 +5,7 @@ labels for statuses and settings. Plain functions of values; no Streamlit, no ma
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 
 from .models import Generation
@@ -50,6 +51,12 @@ PARAM_LABELS = {
     "selected_context": "References",
 }
 MISSING = "—"
+
+
+def one_line(text: str) -> str:
+    """Text for a one-line message: control characters (a line break in a file name) and bytes that
+    were not UTF-8 (lone surrogates) shown escaped, as '\\n' and '\\udcff'."""
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) in ("Cc", "Cs") else c for c in text)
 
 
 def plural(n: int, noun: str, plural_noun: str | None = None) -> str:

@@ -414,6 +414,11 @@ class JobRunner:
         "Look at the queue now (a job was added, a webhook arrived)."
         self._wake.set()
 
+    def look_for_late_runs(self) -> None:
+        "Look again at once for the runs of unanswered run requests (and strays to cancel)."
+        self.schedule.now(OUTCOMES_KEY)
+        self.wake()
+
     def notify_run(self, run_id: str, *, status: str | None = None, flag: str | None = None) -> None:
         """A webhook said this run changed. A run still going is noted as progress without a call;
         a finish (or news we cannot read) makes the worker list runs within one poll interval,

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import imageio_ffmpeg
@@ -305,17 +306,9 @@ def verify(
     label = name or path.name
     facts = probe(path)
     try:
-        present, promised, tail_packets, tail_frames = _count_frames(path)
+        check_frames(path, label)
     except (av.FFmpegError, OSError) as err:
         raise _unreadable(path, err) from err
-    if present == 0:
-        raise MediaError(f"{label} has no video frame; download or render it again")
-    if present + FRAME_SLACK < promised:
-        raise MediaError(
-            f"{label} is cut short: only {present} of the {promised} frames its header promises are in the file"
-        )
-    if tail_frames < tail_packets:
-        raise MediaError(f"{label} is damaged: {tail_frames} of its last {tail_packets} frames decode")
     if sizes and (facts.width, facts.height) not in set(sizes):
         wanted = " or ".join(f"{w}×{h}" for w, h in sorted(sizes))
         raise WrongVideoError(f"{label} is {facts.width}×{facts.height}, not the {wanted} this take was asked for")
@@ -324,10 +317,25 @@ def verify(
     return facts
 
 
-def _count_frames(path: Path) -> tuple[int, int, int, int]:
+def check_frames(source: Path | BinaryIO, label: str) -> None:
+    """The whole-file rule, for downloads and reference videos alike (`MediaError`): a video frame,
+    every frame its header promises, and the last group of pictures decoding. `source` is a path or
+    an open binary file; PyAV's own errors (not a video at all) are the caller's to word."""
+    present, promised, tail_packets, tail_frames = _count_frames(source)
+    if present == 0:
+        raise MediaError(f"{label} has no video frame; download or render it again")
+    if present + FRAME_SLACK < promised:
+        raise MediaError(
+            f"{label} is cut short: only {present} of the {promised} frames its header promises are in the file"
+        )
+    if tail_frames < tail_packets:
+        raise MediaError(f"{label} is damaged: {tail_frames} of its last {tail_packets} frames decode")
+
+
+def _count_frames(source: Path | BinaryIO) -> tuple[int, int, int, int]:
     """(frames present, frames promised, packets from the last keyframe, frames decoded from it).
     Demuxing reads every packet's bytes without decoding, so a file cut short shows at once."""
-    with av.open(str(path)) as container:
+    with av.open(str(source) if isinstance(source, Path) else source, mode="r") as container:
         if not container.streams.video:
             return 0, 0, 0, 0
         stream = container.streams.video[0]

@@ -177,6 +177,10 @@ class VideoGenerationParams(NodeSettings):
             raise ValueError(f"the prompt is {len(v)} characters; the limit is {PROMPT_MAX_CHARS}")
         if any(ord(c) < 32 and c not in "\t\n\r" for c in v):  # NUL and other control bytes
             raise ValueError("the prompt contains a control character (such as NUL); remove it")
+        try:  # bytes that were not UTF-8 arrive from a shell as lone surrogates; no database or API takes them
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("the prompt has bytes that are not UTF-8 text; retype it or fix its encoding") from None
         return v
 
     @property

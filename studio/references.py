@@ -24,7 +24,9 @@ from typing import Any, BinaryIO
 import av
 from PIL import Image, UnidentifiedImageError
 
-from .errors import ParamsError
+from . import media
+from .errors import MediaError, ParamsError
+from .format import one_line
 from .models import MAX_REFERENCE_AUDIO, MAX_REFERENCE_IMAGES, MAX_REFERENCE_VIDEOS, Reference
 
 FIELD = "references"
@@ -166,6 +168,10 @@ def check_file(name: str, source: bytes | Path) -> ReferenceFacts:
     `source` is the file's bytes or its path (read here). Raises ParamsError naming the file.
     """
     name = Path(name).name or str(name)
+    try:  # a name in another encoding arrives as lone surrogates; no upload or database takes it
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _fail(f"{one_line(name)}: its file name is not UTF-8 text; rename the file and add it again") from None
     if isinstance(source, (bytes, bytearray)):
         size = len(source)
     elif isinstance(source, (str, os.PathLike)):
@@ -180,10 +186,22 @@ def check_file(name: str, source: bytes | Path) -> ReferenceFacts:
             if facts is None:
                 fh.seek(0)
                 facts = _sniff_media(name, fh, size)
+            if facts.kind == "video":  # a cut clip is refused as a cut download is (one rule)
+                fh.seek(0)
+                _check_whole(name, fh)
     except OSError as err:
         raise _fail(f"Cannot read {name}: {err.strerror or err}") from err
     _check_limits(facts)
     return facts
+
+
+def _check_whole(name: str, fh: BinaryIO) -> None:
+    try:
+        media.check_frames(fh, name)
+    except MediaError as err:
+        raise _fail(f"{err}; a reference video must be the whole clip") from err
+    except av.FFmpegError as err:
+        raise _unreadable(name) from err
 
 
 def _regular_file_size(name: str, path: Path) -> int:

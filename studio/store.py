@@ -14,6 +14,7 @@ import errno
 import json
 import sqlite3
 import threading
+import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -186,7 +187,9 @@ class GalleryQuery(BaseModel):
     @field_validator("text")
     @classmethod
     def _strip(cls, v: str) -> str:
-        return v.strip()
+        # Control characters (NUL above all: SQLite's text functions stop at it) cannot be typed in a
+        # search and match nothing a prompt holds (prompts refuse them); each is read as a space.
+        return "".join(" " if unicodedata.category(c) == "Cc" else c for c in v).strip()
 
 
 class HistoryStore:

@@ -265,7 +265,7 @@ def make_routes(settings: Settings, services: Callable[[], svc.Services] | None 
             return _too_large()
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             return JSONResponse({"detail": "body is not JSON"}, status_code=400)
         if not isinstance(payload, dict):
             return JSONResponse({"detail": "body must be a JSON object"}, status_code=400)

@@ -21,9 +21,10 @@ from typing import Any
 import httpx
 import pytest
 from media_files import clip, picture, tone
-from support import ROOT, TEST_KEY, settings_for
+from support import ROOT, TEST_KEY, settings_for, use_sim_env
 
 from studio import cli
+from studio import format as fmt
 from studio import services as svc
 from studio.errors import StudioError
 from studio.models import PROMPT_MAX_CHARS, Generation, VideoGenerationParams
@@ -60,6 +61,8 @@ def files(tmp_path_factory) -> Path:
     (d / "empty.png").write_bytes(b"")
     picture(d / "tiny.png", 100, 100)
     picture(d / "face.png", 640, 480)
+    picture(d / "\udcff.png", 640, 480)  # a name in Latin-1: the byte 0xff, not UTF-8
+    (d / "bad\nname.png").write_text("not a picture")
     picture(d / "thin.png", 3000, 300)
     big = picture(d / "big.png", 640, 480)
     with open(big, "r+b") as fh:  # a real picture followed by a sparse 31 MB tail
@@ -105,6 +108,7 @@ CLI_CASES: list[tuple[str, list[str]]] = [
             ("too long", LONG),
             ("nul", "a\x00b"),
             ("only nul", "\x00"),
+            ("not utf-8", "\udcff\udcfe bad"),  # what Python makes of `$'\xff\xfe bad'`
         ]
     ],
     # every numeric option
@@ -150,6 +154,8 @@ CLI_CASES: list[tuple[str, list[str]]] = [
     ("clip as image", [*GEN, "--image", "{d}/walk.mp4"]),
     ("tone as image", [*GEN, "--image", "{d}/voice.wav"]),
     ("too many images", [*GEN, *MANY_IMAGES]),
+    ("image name not utf-8", [*GEN, "--image", "{d}/\udcff.png"]),
+    ("text named with a line break", [*GEN, "--image", "{d}/bad\nname.png"]),
     ("good then missing", [*GEN, "--image", "{d}/face.png", "--image", "{d}/gone.png"]),
     # usage
     ("no command", []),
@@ -157,6 +163,8 @@ CLI_CASES: list[tuple[str, list[str]]] = [
     ("no prompt", ["generate"]),
     ("unknown option", [*GEN, "--bogus"]),
     ("takes without a value", [*GEN, "--takes"]),
+    ("timeout without wait", [*GEN, "--timeout", "5"]),
+    ("grid timeout without wait", [*GRID, "--resolutions", "480p", "--timeout", "5"]),
     ("grid resolutions without a value", [*GRID, "--resolutions"]),
     ("image without a file", [*GEN, "--image"]),
 ]
@@ -274,6 +282,7 @@ SERVICE_CASES: list[tuple[str, Call]] = [
             ("spaces", "  "),
             ("too long", LONG),
             ("nul", "a\x00b"),
+            ("not utf-8", "\udcff\udcfe bad"),
             ("none", None),
             ("number", 12),
             ("list", ["a"]),
@@ -352,6 +361,7 @@ SERVICE_CASES: list[tuple[str, Call]] = [
     ("upload tiny picture", _upload("tiny.png", lambda d: (d / "tiny.png").read_bytes())),
     ("upload a folder", _upload("folder.png", lambda d: d / "folder.png")),
     ("upload a missing file", _upload("gone.png", lambda d: d / "gone.png")),
+    ("upload name not utf-8", _upload("\udcff.png", lambda d: (d / "face.png").read_bytes())),
     ("upload not bytes", _upload("a.png", lambda d: 42)),
     ("check ten unknown images", lambda s, kept, d: svc.check_references(s, {"images": [f"u{i}" for i in range(10)]})),
     # snippets and drafts
@@ -373,3 +383,36 @@ def test_a_service_answers_a_bad_input_with_a_studio_error(call, saved, files, s
 
 def test_the_table_holds_at_least_100_bad_inputs():
     assert len(CLI_CASES) + len(SERVE_CASES) + len(SERVICE_CASES) >= 100
+
+
+@pytest.mark.parametrize("text", ["\x00", "a\x00b", "\x00\x07\x1b"])
+def test_a_gallery_search_with_control_characters_reads_them_as_spaces(text, saved, studio_on_saved):
+    "NUL in a search (`/gallery?q=%00`) is no damaged database: it matches as a space would."
+    query = svc.gallery_query({"q": text})
+    assert not any(ord(c) < 32 for c in query.text)
+    svc.gallery_page(studio_on_saved, query, 1)  # raised "the database could not be read" before
+
+
+def test_a_gallery_search_finds_words_a_control_character_split(saved, studio_on_saved):
+    _, kept = saved
+    first, second = KEPT_PROMPT.split()[:2]
+    found = svc.gallery_page(studio_on_saved, svc.gallery_query({"q": f"{first}\x00{second}"}), 1)
+    assert kept in [g.id for g in found.gens]
+
+
+def test_a_file_name_with_a_line_break_is_shown_on_one_line(sim, tmp_path, monkeypatch, capsys):
+    "`reference: Added new⏎line.png` spanned two lines; names in one-line output show \\n instead."
+    use_sim_env(monkeypatch, sim)
+    name = tmp_path / "new\nline.png"
+    picture(name, 640, 480)
+    assert _run_main([*GEN, "--image", str(name)]) == 0
+    err = capsys.readouterr().err
+    [line] = [line for line in err.splitlines() if line.startswith("reference: ")]
+    assert "new\\nline.png" in line
+    assert not any(line.startswith("line.png") for line in err.splitlines()), err
+
+
+def test_one_line_escapes_control_characters_and_stray_bytes():
+    assert fmt.one_line("new\nline\t.png") == "new\\nline\\t.png"
+    assert fmt.one_line("\udcff.jpg") == "\\udcff.jpg"
+    assert fmt.one_line("Füchse im Schnee 🦊") == "Füchse im Schnee 🦊"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import socket
 import subprocess
@@ -11,6 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support import settings_for, use_sim_env
+
+from studio import cli
+from studio import services as svc
+from studio.store import HistoryStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,3 +117,46 @@ def test_serve_is_the_server_so_a_plain_kill_stops_it(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_status_says_a_stray_whose_cancel_was_refused_had_already_ended(sim, tmp_path, monkeypatch, capsys):
+    "A stray whose cancel got 409 (it had completed, and billed) is not shown as 'cancelled'."
+    use_sim_env(monkeypatch, sim)
+    data = tmp_path / "data"
+    store = HistoryStore(data / "studio.db")  # where `studio status` (STUDIO_DATA_DIR) reads
+    try:
+        for run_id, outcome in [
+            ("run-billed", "it had already ended: 409 Conflict: run run-billed is completed"),
+            ("run-stopped", "cancelled"),
+            ("run-pending", "cancel not yet accepted: 503 Service Unavailable"),
+        ]:
+            assert store.claim_stray(run_id, None, "agent-1", "a late duplicate")
+            store.stray_cancelled(run_id, outcome, ended=not run_id.endswith("pending"))
+    finally:
+        store.close()
+    assert cli.main(["status"]) == 0
+    lines = {line.split()[1]: line for line in capsys.readouterr().out.splitlines() if line.startswith("  run ")}
+    assert "already ended: 409" in lines["run-billed"] and "; cancelled" not in lines["run-billed"]
+    assert "; cancelled " in lines["run-stopped"]
+    assert "NOT cancelled yet" in lines["run-pending"] and "503" in lines["run-pending"]
+
+
+STUCK_AFTER_S = 1.0
+
+
+def test_the_wait_line_gives_how_long_the_stuck_run_has_been_idle(clean_sim, tmp_path, monkeypatch, capsys):
+    "'1 stuck (no progress for 1 s)' was the threshold; the line gives the run's real idle time."
+    use_sim_env(monkeypatch, clean_sim)
+    monkeypatch.setenv("STUDIO_STUCK_AFTER", str(STUCK_AFTER_S))
+    clean_sim.script_fault("run_hang", route="run")
+    code = cli.main(["generate", "A fox that never arrives", "--wait", "--timeout", "6"])
+    out = capsys.readouterr()
+    services = svc.build_services(settings_for(clean_sim, tmp_path / "data"), start_worker=False)
+    try:  # the hung run would otherwise hold the session simulator for later tests
+        svc.cancel(services, json.loads(out.out)["id"])
+    finally:
+        services.close()
+    assert code == cli.WAIT_TIMEOUT_EXIT
+    idle = [int(m) for m in re.findall(r"1 stuck \(no progress for (\d+) s\)", out.err)]
+    assert idle, "the run was never reported stuck"
+    assert max(idle) > STUCK_AFTER_S  # it grew past the threshold while the command waited

@@ -12,8 +12,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from support import settings_for
+from support import settings_for, use_sim_env
 
+from studio import cli
 from studio import services as svc
 from studio.models import VideoGenerationParams
 from studio.simulator import Faults, SimConfig, Simulator
@@ -231,3 +232,32 @@ def test_an_unanswered_post_survives_a_restart_and_keeps_its_agent_from_other_jo
     again.end_post("agent-1")
     lease = again.lease_agent("s", "reuse", "gen-b")
     assert lease is not None and lease.agent_id == "agent-1"
+
+
+UNANSWERED = "had no answer; a late duplicate run may still appear on Mosaic"
+
+
+@pytest.mark.parametrize(("late_s", "says"), [(2.0, False), (4 * cli.LATE_RUN_LOOK_S, True)])
+def test_wait_looks_for_a_late_run_before_exiting_and_says_when_one_may_still_come(
+    late_s, says, tmp_path, monkeypatch, capsys
+):
+    """`generate --wait` gives the worker a bounded last look for the run of an unanswered request:
+    one that turns up is known (adopted or cancelled); one that may still come is named on stderr."""
+    with Simulator(SimConfig(media_dir=tmp_path / "sim")).start() as sim:
+        use_sim_env(monkeypatch, sim)
+        monkeypatch.setenv("STUDIO_TIMEOUT", str(CLIENT_TIMEOUT_S))
+        sim.set_faults(Faults(slow_seconds=late_s))
+        sim.script_fault("late", route="run")
+        code = cli.main(["generate", "A kite over a beach", "--resolution", "480p", "--duration", "4", "--wait"])
+        err = capsys.readouterr().err
+        services = svc.build_services(settings_for(sim, tmp_path / "data"), start_worker=False)
+        try:
+            waiting, strays = svc.agents_waiting(services), services.store.stray_runs()
+        finally:
+            services.close()
+    assert code == 0, err
+    assert (UNANSWERED in err) == says, err
+    if says:
+        assert waiting == 1 and f"1 run request {UNANSWERED}" in err
+    else:  # the late run turned up in time: adopted by its job, or recorded and cancelled
+        assert waiting == 0 and all(s["cancelled_at"] for s in strays), (strays, err)

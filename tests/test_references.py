@@ -361,3 +361,22 @@ def test_a_path_is_uploaded_once_checked(studio, tmp_path):
     result = svc.upload_reference(studio, "face.png", face)
     assert result.reference.kind == "image" and not result.already_had
     assert svc.upload_reference(studio, "face.png", face.read_bytes()).already_had
+
+
+def _cut_clip(path: Path) -> Path:
+    "A 4 s clip (96 frames promised by its header, which comes first) of which only the first half is kept."
+    ffmpeg(
+        *("-f", "lavfi", "-i", "testsrc=s=320x240:r=24:d=4", "-c:v", "libx264", "-preset", "ultrafast"),
+        *("-g", "24", "-pix_fmt", "yuv420p", "-threads", "1", "-movflags", "+faststart", str(path)),
+    )
+    whole = path.read_bytes()
+    assert check_file(path.name, whole).kind == "video"  # whole, it passes
+    path.write_bytes(whole[: len(whole) // 2])
+    return path
+
+
+def test_a_cut_video_is_refused_as_a_cut_download_is(tmp_path):
+    cut = _cut_clip(tmp_path / "cut.mp4")
+    for source in (cut, cut.read_bytes()):  # a path (the CLI) or the bytes (an upload from the page)
+        with pytest.raises(ParamsError, match=r"cut\.mp4 is cut short: only \d+ of the 96 frames"):
+            check_file("cut.mp4", source)

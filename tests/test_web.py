@@ -215,3 +215,10 @@ def test_valid_ranges_are_served_and_unsatisfiable_ones_are_416(web, header, sta
         assert answer.headers["content-range"] == "bytes */200"
     else:
         assert answer.content == body
+
+
+@pytest.mark.parametrize("body", ["[" * 100_000 + "]" * 100_000, '{"a":' * 100_000 + "1" + "}" * 100_000])
+def test_a_deeply_nested_body_is_a_400_not_a_500(web, body):
+    client, _ = web
+    answer = client.post("/hooks/mosaic", content=body.encode(), headers={"X-Mosaic-Signature": "s3cret"})
+    assert answer.status_code == 400, answer.text
