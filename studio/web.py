@@ -269,7 +269,11 @@ def make_routes(settings: Settings, services: Callable[[], svc.Services] | None 
             return JSONResponse({"detail": "body is not JSON"}, status_code=400)
         if not isinstance(payload, dict):
             return JSONResponse({"detail": "body must be a JSON object"}, status_code=400)
-        if not seen.first_time(payload):
+        try:
+            first = seen.first_time(payload)
+        except RecursionError:  # parsed, but too deep to write out again: no event of Mosaic's
+            return JSONResponse({"detail": "body is nested too deeply"}, status_code=400)
+        if not first:
             return JSONResponse({"received": True, "duplicate": True})  # 2xx: Mosaic stops resending
         svc.handle_webhook(studio, payload, signature)
         return JSONResponse({"received": True})
