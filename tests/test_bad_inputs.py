@@ -7,6 +7,7 @@ would become the server, runs as a subprocess)."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sqlite3
@@ -214,14 +215,41 @@ def test_the_cli_answers_a_bad_input_with_one_line_and_exit_2(argv, saved, files
     assert _sim_uploads(sim) == uploads  # nothing uploaded
 
 
-@pytest.mark.parametrize(("argv"), [c[1] for c in SERVE_CASES], ids=[c[0] for c in SERVE_CASES])
-def test_serve_refuses_a_bad_port_or_address_before_starting(argv, tmp_path):
-    env = {**os.environ, "STUDIO_DATA_DIR": str(tmp_path / "data"), "MOSAIC_API_KEY": ""}
+# `serve` hands its process over to the server once its arguments pass, so it is tried in a process
+# of its own: one for every case (a case that started a server would hang it, and fail them all).
+SERVE_SCRIPT = """
+import contextlib, io, json, sys
+from studio import cli
+answers = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            code = cli.main(argv)
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else 1
+    answers.append([code, err.getvalue()])
+print(json.dumps(answers))
+"""
+
+
+@pytest.fixture(scope="module")
+def serve_answers(tmp_path_factory) -> dict[str, tuple[int, str]]:
+    env = {**os.environ, "STUDIO_DATA_DIR": str(tmp_path_factory.mktemp("serve") / "data"), "MOSAIC_API_KEY": ""}
+    argvs = json.dumps([argv for _, argv in SERVE_CASES])
     done = subprocess.run(
-        [sys.executable, "-m", "studio.cli", *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", SERVE_SCRIPT, argvs], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
-    assert done.returncode == 2, done.stderr
-    _one_error_line(done.stderr)
+    assert done.returncode == 0, done.stderr
+    answers = json.loads(done.stdout.strip().splitlines()[-1])
+    return {name: (code, err) for (name, _), (code, err) in zip(SERVE_CASES, answers, strict=True)}
+
+
+@pytest.mark.parametrize("name", [c[0] for c in SERVE_CASES])
+def test_serve_refuses_a_bad_port_or_address_before_starting(name, serve_answers):
+    code, err = serve_answers[name]
+    assert code == 2, err
+    _one_error_line(err)
 
 
 # ---------------------------------------------------------------------- the service layer

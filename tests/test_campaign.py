@@ -59,7 +59,7 @@ SCRIPTED = [
 ]
 RUN_DEADLINE_S = 20.0  # the hung run is cancelled on Mosaic and failed after this long
 WAIT_S = 240.0
-RUN_S = 6.0  # a run outlasts the cancel of a late duplicate, as Seedance's minutes do
+RUN_S = 9.0  # a run outlasts the cancel of a late duplicate, as Seedance's minutes do
 
 
 @pytest.fixture
