@@ -30,7 +30,7 @@ from studio.simulator import Faults, SimConfig, Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-SEEDS = (1, 4)  # fault dice that, among them, leave late duplicates to cancel
+SEEDS = (4,)  # dice that leave a late duplicate to cancel; seeds 1 and 5 pass too (one keeps CI short)
 STUDIO_TIMEOUT_S = 1.5
 LATE_S = 5.0  # past the studio timeout and its first look: a late run turns up after the job moved on
 # Calls that hit the dice: everything the runner sends to Mosaic.
