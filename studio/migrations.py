@@ -395,3 +395,34 @@ def m014_submitting_since(db: Database) -> None:
     table = db.table("jobs")
     if "submitting_since" not in table.columns_dict:
         table.add_column("submitting_since", str)
+
+
+@migrations()
+def m015_collections(db: Database) -> None:
+    """Collections (boards, issue 8 §2): a named, ordered list of generations with an owner.
+
+    An item belongs to one collection once (the primary key); `position` orders it (a reorder
+    rewrites them). Deleting a generation deletes its items; deleting a collection leaves the
+    generations alone. `cover_id` is the generation shown on the collection's card (NULL: the first).
+    """
+    db["collections"].create(
+        {
+            "id": str,
+            "created_at": str,
+            "updated_at": str,
+            "owner": str,
+            "name": str,
+            "description": str,
+            "cover_id": str,
+        },
+        pk="id",
+        defaults={"owner": "", "description": ""},
+    )
+    db["collections"].create_index(["updated_at"])
+    db["collection_items"].create(
+        {"collection_id": str, "generation_id": str, "position": int, "added_by": str, "added_at": str},
+        pk=("collection_id", "generation_id"),
+        defaults={"added_by": ""},
+    )
+    db["collection_items"].create_index(["generation_id"])
+    db["collection_items"].create_index(["collection_id", "position"])

@@ -514,6 +514,21 @@ class Preset(BaseModel):
         return json.loads(v) if isinstance(v, str) else v
 
 
+class Collection(BaseModel):
+    "A collection (board): a named, ordered list of generations with an owner; the generations stay its own."
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    name: str
+    description: str = ""
+    owner: str = ""
+    cover_id: str | None = None
+    created_at: str
+    updated_at: str
+    items: int = 0  # how many generations it holds
+
+
 # Seedance 2's output sizes: fixed per resolution × aspect ratio, the same in ByteDance's reference
 # and every reseller (seedance-2.md). Not "short side = 720": 16:9 at 480p is 864×496, 1:1 at 720p
 # is 960×960. `auto` has no row: the model picks one of these six.

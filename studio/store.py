@@ -28,7 +28,15 @@ from sqlite_utils import Database
 
 from .errors import DiskFullError, JobError, StoreError
 from .migrations import migrate
-from .models import ACTIVE_STATUSES, IN_FLIGHT_STATUSES, Generation, Preset, Reference, VideoGenerationParams
+from .models import (
+    ACTIVE_STATUSES,
+    IN_FLIGHT_STATUSES,
+    Collection,
+    Generation,
+    Preset,
+    Reference,
+    VideoGenerationParams,
+)
 
 BUSY_TIMEOUT_MS = 10_000
 SCHEMA_LOCK_FILE = "schema.lock"  # beside studio.db: held while a process migrates (studio.migrations)
@@ -459,6 +467,8 @@ class HistoryStore:
         "Remove a generation and its job row (files are the caller's to remove)."
         with self._immediate() as conn:
             conn.execute("DELETE FROM jobs WHERE generation_id = ?", [gen_id])
+            conn.execute("DELETE FROM collection_items WHERE generation_id = ?", [gen_id])
+            conn.execute("UPDATE collections SET cover_id = NULL WHERE cover_id = ?", [gen_id])
             conn.execute("DELETE FROM generations WHERE id = ?", [gen_id])
 
     # ------------------------------------------------------------------ job progress
@@ -829,6 +839,121 @@ class HistoryStore:
             conn.execute("UPDATE generations SET winner = 0 WHERE grid_id = ? AND winner = 1", [grid_id])
             if gen_id:
                 conn.execute("UPDATE generations SET winner = 1 WHERE grid_id = ? AND id = ?", [grid_id, gen_id])
+
+    # ------------------------------------------------------------------ collections
+
+    def add_collection(self, *, name: str, description: str = "", owner: str = "") -> Collection:
+        coll_id, now = new_id(), utcnow()
+        with self._immediate() as conn:
+            conn.execute(
+                "INSERT INTO collections (id, created_at, updated_at, owner, name, description) VALUES (?,?,?,?,?,?)",
+                [coll_id, now, now, owner, name, description],
+            )
+        return Collection(id=coll_id, name=name, description=description, owner=owner, created_at=now, updated_at=now)
+
+    _COLLECTION_SQL = (
+        "SELECT c.*, (SELECT count(*) FROM collection_items i WHERE i.collection_id = c.id) AS items FROM collections c"
+    )
+
+    def get_collection(self, coll_id: str) -> Collection | None:
+        rows = self._rows(self._COLLECTION_SQL + " WHERE c.id = ?", [coll_id])
+        return Collection.model_validate(rows[0]) if rows else None
+
+    def collections(self, *, limit: int = 200, offset: int = 0, containing: str | None = None) -> list[Collection]:
+        "Collections, the most recently changed first (only those holding `containing`, if given)."
+        sql, params = self._COLLECTION_SQL, []
+        if containing:
+            sql += " WHERE c.id IN (SELECT collection_id FROM collection_items WHERE generation_id = ?)"
+            params.append(containing)
+        rows = self._rows(sql + " ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ? OFFSET ?", [*params, limit, offset])
+        return [Collection.model_validate(r) for r in rows]
+
+    def update_collection(self, coll_id: str, **fields: Any) -> bool:
+        "Change name, description or cover_id; False when there is no such collection."
+        unknown = set(fields) - {"name", "description", "cover_id"}
+        if unknown:
+            raise ValueError(f"not a collection field: {sorted(unknown)}")
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self._immediate() as conn:
+            cur = conn.execute(
+                f"UPDATE collections SET {sets}, updated_at = ? WHERE id = ?", [*fields.values(), utcnow(), coll_id]
+            )
+            return cur.rowcount == 1
+
+    def delete_collection(self, coll_id: str) -> bool:
+        "Remove a collection and its item list; the generations stay."
+        with self._immediate() as conn:
+            conn.execute("DELETE FROM collection_items WHERE collection_id = ?", [coll_id])
+            return conn.execute("DELETE FROM collections WHERE id = ?", [coll_id]).rowcount == 1
+
+    def add_to_collection(self, coll_id: str, gen_ids: Sequence[str], *, added_by: str = "") -> int:
+        """Append generations to a collection, in the order given; one already in it stays where it
+        is (adding twice is not an error). Ids of no generation are skipped. Returns how many were added."""
+        now = utcnow()
+        with self._immediate() as conn:
+            if conn.execute("SELECT 1 FROM collections WHERE id = ?", [coll_id]).fetchone() is None:
+                return 0
+            (last,) = conn.execute(
+                "SELECT coalesce(max(position), -1) FROM collection_items WHERE collection_id = ?", [coll_id]
+            ).fetchone()
+            added = 0
+            for gen_id in dict.fromkeys(gen_ids):
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO collection_items (collection_id, generation_id, position, added_by, "
+                    "added_at) SELECT ?, id, ?, ?, ? FROM generations WHERE id = ?",
+                    [coll_id, last + 1 + added, added_by, now, gen_id],
+                )
+                added += cur.rowcount
+            if added:
+                conn.execute("UPDATE collections SET updated_at = ? WHERE id = ?", [now, coll_id])
+            return added
+
+    def remove_from_collection(self, coll_id: str, gen_ids: Sequence[str]) -> int:
+        with self._immediate() as conn:
+            removed = sum(
+                conn.execute(
+                    "DELETE FROM collection_items WHERE collection_id = ? AND generation_id = ?", [coll_id, gen_id]
+                ).rowcount
+                for gen_id in dict.fromkeys(gen_ids)
+            )
+            if removed:
+                conn.execute(
+                    "UPDATE collections SET updated_at = ?, cover_id = CASE WHEN cover_id IN "
+                    f"({','.join('?' * len(gen_ids))}) THEN NULL ELSE cover_id END WHERE id = ?",
+                    [utcnow(), *gen_ids, coll_id],
+                )
+            return removed
+
+    def reorder_collection(self, coll_id: str, gen_ids: Sequence[str]) -> None:
+        "Put the given items first, in this order; the others follow in their old order."
+        with self._immediate() as conn:
+            current = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT generation_id FROM collection_items WHERE collection_id = ? ORDER BY position", [coll_id]
+                )
+            ]
+            wanted = [g for g in dict.fromkeys(gen_ids) if g in set(current)]
+            order = wanted + [g for g in current if g not in set(wanted)]
+            conn.executemany(
+                "UPDATE collection_items SET position = ? WHERE collection_id = ? AND generation_id = ?",
+                [(i, coll_id, g) for i, g in enumerate(order)],
+            )
+            conn.execute("UPDATE collections SET updated_at = ? WHERE id = ?", [utcnow(), coll_id])
+
+    def collection_items(self, coll_id: str) -> list[Generation]:
+        "The collection's generations, in its order."
+        rows = self._rows(
+            "SELECT g.* FROM collection_items i JOIN generations g ON g.id = i.generation_id "
+            "WHERE i.collection_id = ? ORDER BY i.position",
+            [coll_id],
+        )
+        return [Generation.model_validate(r) for r in rows]
+
+    def collection_item_authors(self, coll_id: str) -> dict[str, str]:
+        "Who added each item: generation id -> name."
+        rows = self._rows("SELECT generation_id, added_by FROM collection_items WHERE collection_id = ?", [coll_id])
+        return {r["generation_id"]: r["added_by"] or "" for r in rows}
 
     # ------------------------------------------------------------------ reference library
 

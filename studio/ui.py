@@ -71,6 +71,12 @@ def services() -> svc.Services:
     return st.session_state["services"]
 
 
+def who() -> str:
+    """The display name of the person using this session: what new generations, comparisons,
+    collections and share links record as their author (the settings' author until people sign in)."""
+    return services().settings.author
+
+
 def media_url(name: str | None) -> str | None:
     """Absolute URL of a saved media file, served from disk by the app's `/files` route.
 

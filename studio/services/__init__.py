@@ -5,6 +5,8 @@
 - `generations`: queue, follow, wait for, cancel and retry takes
 - `grids`: comparisons: plan, launch, reopen, A/B
 - `gallery`: the history and its curation
+- `collections`: collections (boards) of takes
+- `selections`: what a share link or an export covers
 - `library`: presets and references
 - `estimates`: what a launch will request
 - `account`: API mode, key check, credits
@@ -15,6 +17,25 @@
 from ..store import CountedPage, GalleryCount, GalleryQuery
 from .account import api_status
 from .app import Services, build_services, close_shared_services, shared_services
+from .collections import (
+    COLLECTION_PARAM,
+    MAX_COLLECTION_DESCRIPTION_CHARS,
+    MAX_COLLECTION_NAME_CHARS,
+    add_to_collection,
+    added_by,
+    collection,
+    collection_items,
+    collections,
+    cover,
+    create_collection,
+    delete_collection,
+    describe_collection,
+    move_item,
+    remove_from_collection,
+    rename_collection,
+    reorder_collection,
+    set_cover,
+)
 from .estimates import Estimate, cost_note, estimate, run_times
 from .gallery import (
     DATE_PARAMS,
@@ -105,6 +126,14 @@ from .library import (
     save_preset,
     upload_reference,
 )
+from .selections import (
+    MAX_SELECTION_ITEMS,
+    SELECTION_KINDS,
+    Selected,
+    Selection,
+    describe_query,
+    resolve,
+)
 from .snippets import (
     DRAFT_KEEP,
     FLOWS,
@@ -132,6 +161,7 @@ from .watch import (
 __all__ = [
     "AUDIO_CHOICES",
     "BROWSER_UPLOAD_MAX_MB",
+    "COLLECTION_PARAM",
     "DATE_PARAMS",
     "DETAIL_PARAM",
     "DRAFT_KEEP",
@@ -141,14 +171,18 @@ __all__ = [
     "GALLERY_PAGE_SIZE",
     "LANGUAGES",
     "MAX_CELLS",
+    "MAX_COLLECTION_DESCRIPTION_CHARS",
+    "MAX_COLLECTION_NAME_CHARS",
     "MAX_NOTES_CHARS",
     "MAX_PRESET_NAME_CHARS",
     "MAX_RATING",
+    "MAX_SELECTION_ITEMS",
     "MAX_TAG_CHARS",
     "MAX_TAKES",
     "PAGE_PARAM",
     "REFERENCES_DIR",
     "REFERENCE_MAX_COUNT",
+    "SELECTION_KINDS",
     "SNIPPET_KEY",
     "SNIPPET_OUTPUT",
     "SNIPPET_POLL_S",
@@ -168,6 +202,8 @@ __all__ = [
     "GridTab",
     "JobView",
     "RunWait",
+    "Selected",
+    "Selection",
     "Services",
     "TakeLayout",
     "ab_candidates",
@@ -175,6 +211,8 @@ __all__ = [
     "active_filters",
     "active_ids",
     "add_references",
+    "add_to_collection",
+    "added_by",
     "agents_waiting",
     "api_request",
     "api_status",
@@ -187,11 +225,19 @@ __all__ = [
     "check_references",
     "clear_winner",
     "close_shared_services",
+    "collection",
+    "collection_items",
+    "collections",
     "compare_params",
     "cost_note",
     "count",
+    "cover",
+    "create_collection",
+    "delete_collection",
     "delete_generation",
     "delete_preset",
+    "describe_collection",
+    "describe_query",
     "draft_from",
     "ended",
     "estimate",
@@ -212,6 +258,7 @@ __all__ = [
     "launch_grid",
     "load_preset",
     "mark_winner",
+    "move_item",
     "open_draft",
     "page_number",
     "page_with_count",
@@ -223,9 +270,14 @@ __all__ = [
     "queue_waits",
     "recent_failures",
     "references",
+    "remove_from_collection",
+    "rename_collection",
+    "reorder_collection",
+    "resolve",
     "retry",
     "run_times",
     "save_preset",
+    "set_cover",
     "set_notes",
     "set_rating",
     "set_starred",

@@ -1,0 +1,126 @@
+"""What a share link or an export covers: a collection, a comparison, one generation, or a gallery
+search. `resolve` is the one place that turns such a selection into its title, owner, ordered takes
+and (for a comparison) its grid layout, so a share page and an export of the same thing agree."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import ValidationError
+
+from ..errors import ParamsError
+from ..models import Generation
+from ..store import GalleryQuery
+from .app import Services
+from .grids import GridTab, grid_layout
+
+SelectionKind = Literal["collection", "grid", "generation", "query"]
+SELECTION_KINDS: tuple[SelectionKind, ...] = ("collection", "grid", "generation", "query")
+# A search shared or exported holds at most this many takes (newest first): a page or a ZIP, not the
+# whole history by accident.
+MAX_SELECTION_ITEMS = 1000
+KIND_LABELS = {"collection": "collection", "grid": "comparison", "generation": "take", "query": "gallery search"}
+
+
+@dataclass(frozen=True)
+class Selection:
+    "A thing to share or export: `ref` is the id, or for a search the GalleryQuery as JSON."
+
+    kind: SelectionKind
+    ref: str
+
+    @classmethod
+    def of_query(cls, query: GalleryQuery) -> Selection:
+        return cls("query", query.model_dump_json(exclude_defaults=True))
+
+    def query(self) -> GalleryQuery:
+        "The search a `query` selection holds (ParamsError if it is not one)."
+        try:
+            return GalleryQuery.model_validate(json.loads(self.ref or "{}"))
+        except (ValueError, ValidationError):
+            raise ParamsError("This gallery search cannot be read", field="selection") from None
+
+
+@dataclass
+class Selected:
+    "A selection resolved: what a share page or an export shows, in order."
+
+    selection: Selection
+    title: str
+    owner: str
+    created_at: str | None
+    items: list[Generation]
+    description: str = ""
+    layout: list[GridTab] = field(default_factory=list)  # a comparison's tables; [] for anything else
+    added_by: dict[str, str] = field(default_factory=dict)  # collection items: who added each
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS[self.selection.kind]
+
+
+def _gone(kind: str) -> ParamsError:
+    return ParamsError(f"There is no such {KIND_LABELS.get(kind, kind)}: it may have been deleted", field="selection")
+
+
+def describe_query(query: GalleryQuery) -> str:
+    "A search in words, for titles: 'Search “fox” · 9:16 · starred'."
+    parts = [f"“{query.text}”"] if query.text else []
+    for values in (query.resolution, query.aspect_ratio, query.duration, query.status, query.model, query.author):
+        parts += [str(v) for v in values]
+    if query.generate_audio is not None:
+        parts.append("audio on" if query.generate_audio else "audio off")
+    if query.starred:
+        parts.append("starred")
+    if query.since or query.until:
+        parts.append(f"{query.since or '…'} to {query.until or '…'}")
+    return "Gallery search" + (": " + " · ".join(parts) if parts else ": everything")
+
+
+def resolve(services: Services, selection: Selection) -> Selected:
+    "The takes a selection covers, in the order it shows them; ParamsError when it is gone."
+    store = services.store
+    if selection.kind == "collection":
+        coll = store.get_collection(selection.ref)
+        if coll is None:
+            raise _gone("collection")
+        return Selected(
+            selection,
+            title=coll.name,
+            owner=coll.owner,
+            created_at=coll.created_at,
+            items=store.collection_items(coll.id),
+            description=coll.description,
+            added_by=store.collection_item_authors(coll.id),
+        )
+    if selection.kind == "grid":
+        found = store.get_grid(selection.ref)
+        if found is None:
+            raise _gone("grid")
+        cells = store.grid_cells(selection.ref)
+        return Selected(
+            selection,
+            title=found.get("name") or "Comparison",
+            owner=found.get("author") or "",
+            created_at=found.get("created_at"),
+            items=cells,
+            description=found.get("prompt") or "",
+            layout=grid_layout(cells),
+        )
+    if selection.kind == "generation":
+        gen = store.get(selection.ref)
+        if gen is None:
+            raise _gone("generation")
+        return Selected(selection, title=gen.prompt[:80], owner=gen.author, created_at=gen.created_at, items=[gen])
+    if selection.kind == "query":
+        query = selection.query()
+        return Selected(
+            selection,
+            title=describe_query(query),
+            owner="",
+            created_at=None,
+            items=store.page(query, limit=MAX_SELECTION_ITEMS, offset=0),
+        )
+    raise ParamsError(f"Cannot share or export a {selection.kind!r}", field="selection")
