@@ -111,6 +111,9 @@ def test_selections_resolve_to_the_same_takes_the_pages_show(idle):
     one = svc.resolve(idle, svc.Selection("generation", a))
     assert [g.id for g in one.items] == [a]
 
+    picked = svc.resolve(idle, svc.Selection.of_takes([b, "gone", a]))
+    assert [g.id for g in picked.items] == [b, a] and picked.title == "2 takes"
+
     search = svc.Selection.of_query(GalleryQuery(text="owl"))
     found = svc.resolve(idle, search)
     assert [g.id for g in found.items] == [b] and found.title == "Gallery search: “owl”"

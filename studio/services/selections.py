@@ -5,6 +5,7 @@ and (for a comparison) its grid layout, so a share page and an export of the sam
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -16,17 +17,24 @@ from ..store import GalleryQuery
 from .app import Services
 from .grids import GridTab, grid_layout
 
-SelectionKind = Literal["collection", "grid", "generation", "query"]
-SELECTION_KINDS: tuple[SelectionKind, ...] = ("collection", "grid", "generation", "query")
+SelectionKind = Literal["collection", "grid", "generation", "generations", "query"]
+SELECTION_KINDS: tuple[SelectionKind, ...] = ("collection", "grid", "generation", "generations", "query")
 # A search shared or exported holds at most this many takes (newest first): a page or a ZIP, not the
 # whole history by accident.
 MAX_SELECTION_ITEMS = 1000
-KIND_LABELS = {"collection": "collection", "grid": "comparison", "generation": "take", "query": "gallery search"}
+KIND_LABELS = {
+    "collection": "collection",
+    "grid": "comparison",
+    "generation": "take",
+    "generations": "set of takes",
+    "query": "gallery search",
+}
 
 
 @dataclass(frozen=True)
 class Selection:
-    "A thing to share or export: `ref` is the id, or for a search the GalleryQuery as JSON."
+    """A thing to share or export: `ref` is the id; for `generations` (takes picked in the Gallery)
+    the ids joined by commas; for a search the GalleryQuery as JSON."""
 
     kind: SelectionKind
     ref: str
@@ -34,6 +42,10 @@ class Selection:
     @classmethod
     def of_query(cls, query: GalleryQuery) -> Selection:
         return cls("query", query.model_dump_json(exclude_defaults=True))
+
+    @classmethod
+    def of_takes(cls, gen_ids: Sequence[str]) -> Selection:
+        return cls("generations", ",".join(dict.fromkeys(gen_ids)))
 
     def query(self) -> GalleryQuery:
         "The search a `query` selection holds (ParamsError if it is not one)."
@@ -114,6 +126,13 @@ def resolve(services: Services, selection: Selection) -> Selected:
         if gen is None:
             raise _gone("generation")
         return Selected(selection, title=gen.prompt[:80], owner=gen.author, created_at=gen.created_at, items=[gen])
+    if selection.kind == "generations":
+        ids = [i for i in selection.ref.split(",") if i]
+        found = {g.id: g for g in store.many(ids)}
+        if not found:
+            raise ParamsError("None of these takes exists any more (deleted?)", field="selection")
+        items = [found[i] for i in ids if i in found]
+        return Selected(selection, title=f"{len(items)} takes", owner="", created_at=None, items=items)
     if selection.kind == "query":
         query = selection.query()
         return Selected(
