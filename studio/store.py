@@ -39,6 +39,7 @@ from .models import (
 )
 
 BUSY_TIMEOUT_MS = 10_000
+COLLECTION_FIELDS = ("name", "description", "cover_id")  # what update_collection may change
 SCHEMA_LOCK_FILE = "schema.lock"  # beside studio.db: held while a process migrates (studio.migrations)
 # Read through a memory map and keep a larger page cache: at a million generations a gallery
 # search reads pages scattered over a ~1 GB file, and a read() per page costs more than the query.
@@ -868,11 +869,9 @@ class HistoryStore:
         rows = self._rows(sql + " ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ? OFFSET ?", [*params, limit, offset])
         return [Collection.model_validate(r) for r in rows]
 
-    def update_collection(self, coll_id: str, **fields: Any) -> bool:
-        "Change name, description or cover_id; False when there is no such collection."
-        unknown = set(fields) - {"name", "description", "cover_id"}
-        if unknown:
-            raise ValueError(f"not a collection field: {sorted(unknown)}")
+    def update_collection(self, coll_id: str, **fields: str | None) -> bool:
+        "Change name, description or cover_id (other keys are ignored); False when there is no such collection."
+        fields = {k: v for k, v in fields.items() if k in COLLECTION_FIELDS}
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self._immediate() as conn:
             cur = conn.execute(
