@@ -42,11 +42,13 @@ def test_renaming_describing_cover_and_deleting_leave_the_takes(idle):
     svc.add_to_collection(idle, board.id, [a, b])
     svc.rename_collection(idle, board.id, "Finals")
     svc.describe_collection(idle, board.id, "Friday's picks")
-    assert svc.cover(idle, svc.collection(idle, board.id)).id == a  # none done yet: the first
+    first = svc.cover(idle, svc.collection(idle, board.id))
+    assert first is not None and first.id == a  # none done yet: the first
     svc.set_cover(idle, board.id, b)
     found = svc.collection(idle, board.id)
     assert (found.name, found.description, found.cover_id) == ("Finals", "Friday's picks", b)
-    assert svc.cover(idle, found).id == b
+    chosen = svc.cover(idle, found)
+    assert chosen is not None and chosen.id == b
     svc.delete_collection(idle, board.id)
     with pytest.raises(ParamsError, match="may have been deleted"):
         svc.collection(idle, board.id)
