@@ -402,6 +402,7 @@ def detail(gen_id: str, others: list[Generation]) -> None:
         _table(_facts_rows(gen))
         with st.expander("Ids and checksum"):
             _table(_ids_rows(gen))
+        ui.collection_picker(studio, [gen.id], key=f"detail_pick_{gen.id}")
         if gen.error:
             st.markdown("**Error**")
             st.text(gen.error)
