@@ -108,3 +108,35 @@ def test_the_gallery_detail_adds_its_take(idle):
     assert not at.exception
     [board] = svc.collections(idle)
     assert item_ids(idle, board.id) == [gen_id]
+
+
+# ---------------------------------------------------------------------- the Gallery's filter
+
+
+def card_texts(at) -> list[str]:
+    return [t.value for t in at.text]
+
+
+def test_the_gallery_filters_by_collection_newest_first(idle):
+    a, b, c = (add_done(idle, f"Shot {n}") for n in ("one", "two", "three"))
+    board = svc.create_collection(idle, "Picks", owner="ana")
+    svc.add_to_collection(idle, board.id, [a, c])  # the collection's order is a, c; the gallery's is newest first
+    at = open_page(GALLERY, idle, {"collection": board.id})
+    assert at.selectbox(key="collection").value == board.id
+    assert card_texts(at) == ["Shot three", "Shot one"]
+    assert "collection" in at.expander[0].label
+    at.selectbox(key="collection").set_value(None).run()
+    assert card_texts(at) == ["Shot three", "Shot two", "Shot one"] and "collection" not in at.query_params
+    at.selectbox(key="collection").set_value(board.id).run()  # the pick is in the link, as an id
+    assert card_texts(at) == ["Shot three", "Shot one"] and at.query_params["collection"] == board.id
+    at.button(key="gallery_clear").click().run()
+    assert at.selectbox(key="collection").value is None and "collection" not in at.query_params
+    assert card_texts(at) == ["Shot three", "Shot two", "Shot one"] and b
+
+
+def test_a_gallery_link_to_a_deleted_collection_says_so_and_shows_everything(idle):
+    add_done(idle, "Shot one")
+    at = open_page(GALLERY, idle, {"collection": "gone1234"})
+    assert not at.exception
+    assert any("There is no collection “gone1234”" in w.value for w in at.warning)
+    assert card_texts(at) == ["Shot one"]
