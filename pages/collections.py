@@ -152,15 +152,15 @@ def item_card(board: Collection, gen: Generation, *, at: int, last: int, cover_i
             people.append(f"added by {ui.plain(adder)}")
         st.caption(" · ".join(people) + f" · {fmt.when(gen.created_at)}")
         moves = st.container(horizontal=True, gap="small")
-        for label, steps, tip, off in (
-            ("⏮", -last, "Move to the front", at == 0),
-            ("◀", -1, "Move one place earlier", at == 0),
-            ("▶", 1, "Move one place later", at == last),
-            ("⏭", last, "Move to the end", at == last),
+        for name, label, steps, tip, off in (
+            ("first", "⏮", -last, "Move to the front", at == 0),
+            ("up", "◀", -1, "Move one place earlier", at == 0),
+            ("down", "▶", 1, "Move one place later", at == last),
+            ("last", "⏭", last, "Move to the end", at == last),
         ):
             moves.button(
                 label,
-                key=f"collection_move_{steps}_{gen.id}",
+                key=f"collection_{name}_{gen.id}",
                 help=tip,
                 disabled=off,
                 on_click=_do,

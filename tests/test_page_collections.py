@@ -4,12 +4,21 @@ and the Gallery's filter by collection. On the real entry script with an injecte
 
 from __future__ import annotations
 
-from support import COMPARE, CREATE, GALLERY, open_page
+import pytest
+from support import COMPARE, CREATE, GALLERY, open_page, settings_for
 
 from studio import services as svc
 from studio.models import VideoGenerationParams
 
 COLLECTIONS = "pages/collections.py"
+
+
+@pytest.fixture
+def ana_studio(clean_sim, tmp_path):
+    "A studio (worker off) whose person is Ana: what `ui.who()` records as owner and adder."
+    services = svc.build_services(settings_for(clean_sim, tmp_path / "ana", author="Ana"), start_worker=False)
+    yield services
+    services.close()
 
 
 def add_done(studio, prompt: str, *, author: str = "ana", grid_id: str | None = None, **params) -> str:
@@ -59,18 +68,19 @@ def item_ids(studio, coll_id: str) -> list[str]:
 # ---------------------------------------------------------------------- the picker
 
 
-def test_a_result_on_create_goes_into_a_new_collection_then_again_is_not_an_error(idle):
+def test_a_result_on_create_goes_into_a_new_collection_then_again_is_not_an_error(ana_studio):
+    idle = ana_studio
     gen_id = add_done(idle, "A fox at dawn")
     at = open_page(CREATE, idle, {"jobs": gen_id})
     key = f"create_pick_{gen_id}"
     pick_new(at, key, "Fox picks")
     assert not at.exception
     [board] = svc.collections(idle)
-    assert (board.name, board.owner, board.items) == ("Fox picks", idle.settings.author, 1)
-    assert svc.added_by(idle, board.id) == {gen_id: idle.settings.author}
+    assert (board.name, board.owner, board.items) == ("Fox picks", "Ana", 1)
+    assert svc.added_by(idle, board.id) == {gen_id: "Ana"}
     assert "Added 1 take to “Fox picks”." in [s.value for s in at.success]
     [link] = [p for p in at.get("page_link") if p.proto.label == "Open the collection"]
-    assert link.proto.page.endswith("collections") or "collections" in link.proto.page
+    assert (link.proto.page, link.proto.query_string) == ("collections", f"id={board.id}")
     pick_existing(at, key, board.id)
     assert not at.exception and not at.error
     assert "“Fox picks” already has it; nothing changed." in [s.value for s in at.success]
@@ -140,3 +150,136 @@ def test_a_gallery_link_to_a_deleted_collection_says_so_and_shows_everything(idl
     assert not at.exception
     assert any("There is no collection “gone1234”" in w.value for w in at.warning)
     assert card_texts(at) == ["Shot one"]
+
+
+# ---------------------------------------------------------------------- the Collections page
+
+
+def board_with(studio, name: str, *prompts: str, owner: str = "ana") -> tuple[str, list[str]]:
+    board = svc.create_collection(studio, name, owner=owner)
+    ids = [add_done(studio, p) for p in prompts]
+    svc.add_to_collection(studio, board.id, ids, added_by="ben")
+    return board.id, ids
+
+
+def test_the_list_shows_each_collection_and_an_empty_studio_says_how_to_start(idle):
+    at = open_page(COLLECTIONS, idle)
+    assert any("No collections yet" in i.value for i in at.info)
+    first, ids = board_with(idle, "Fox picks", "fox one", "fox two")
+    second = svc.create_collection(idle, "Empty board", owner="cleo")
+    at.run()
+    names = [m.value for m in at.markdown if m.value.startswith("**") and m.value != "**New collection**"]
+    assert names == ["**Empty board**", "**Fox picks**"]  # the most recently changed first
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("2 takes · by ana · updated") for c in captions)
+    assert any(c.startswith("0 takes · by cleo · updated") for c in captions)
+    assert at.image[0].value == [f"http://localhost:8501/files/{ids[0]}.jpg"]  # the cover: the first finished take
+    at.button(key=f"collections_open_{second.id}").click().run()
+    assert at.query_params["id"] == second.id and at.title[0].value == "📚 Empty board"
+    assert first
+
+
+def test_a_new_collection_is_made_from_the_form_and_opens(ana_studio):
+    idle = ana_studio
+    at = open_page(COLLECTIONS, idle)
+    at.text_input(key="collections_new_name").set_value("  Friday   review ")
+    at.text_area(key="collections_new_description").set_value("What we show the client")
+    at.button[0].click().run()  # the form's submit button comes first
+    [board] = svc.collections(idle)
+    assert (board.name, board.description) == ("Friday review", "What we show the client")
+    assert board.owner == "Ana"  # ui.who()
+    assert at.query_params["id"] == board.id
+    assert at.title[0].value == "📚 Friday review"
+    assert any("Created “Friday review”" in s.value for s in at.success)
+
+
+@pytest.mark.parametrize(("name", "message"), [("", "Give the collection a name"), ("y" * 81, "at most 80")])
+def test_a_bad_name_in_the_form_is_said_and_nothing_is_made(idle, name, message):
+    at = open_page(COLLECTIONS, idle)
+    at.text_input(key="collections_new_name").set_value(name)
+    at.button[0].click().run()
+    assert any(message in e.value for e in at.error)
+    assert svc.collections(idle) == [] and "id" not in at.query_params
+
+
+def test_one_collection_shows_its_takes_with_settings_and_people(idle):
+    board = svc.create_collection(idle, "Fox picks", description="For the client", owner="ana")
+    a = add_done(idle, "A fox at dawn", author="dan", resolution="1080p", aspect_ratio="9:16", duration="8")
+    b = add_done(idle, "A fox at dusk", author="eve", resolution="480p", generate_audio=False)
+    svc.add_to_collection(idle, board.id, [a], added_by="ben")
+    svc.add_to_collection(idle, board.id, [b], added_by="cleo")
+    model = idle.store.get(a).model
+    at = open_page(COLLECTIONS, idle, {"id": board.id})
+    assert at.title[0].value == "📚 Fox picks"
+    assert "For the client" in [t.value for t in at.text]
+    assert [t.value for t in at.text if t.value.startswith("A fox")] == ["A fox at dawn", "A fox at dusk"]
+    captions = [c.value for c in at.caption]
+    assert captions[0].startswith("Owner: ana · 2 takes · created ")
+    assert f"1080p · 9:16 · 8 s · audio · {model}" in captions
+    assert f"480p · auto ratio · auto length · no audio · {model}" in captions
+    assert any(c.startswith("by dan · added by ben · ") for c in captions)
+    assert any(c.startswith("by eve · added by cleo · ") for c in captions)
+    assert [v.proto.url for v in at.get("video")] == [f"http://localhost:8501/files/{i}.mp4" for i in (a, b)]
+    assert [m.value for m in at.markdown if "badge" in m.value] == [":blue-badge[🖼️ Cover]"]  # on the first
+
+
+def test_rename_and_describe_and_a_too_long_name_is_said(idle):
+    coll_id, _ = board_with(idle, "Fox picks", "fox one")
+    at = open_page(COLLECTIONS, idle, {"id": coll_id})
+    at.text_input(key=f"collection_name_{coll_id}").set_value("z" * 81)
+    at.button(key=f"FormSubmitter:collection_edit_{coll_id}-Save").click().run()
+    assert any("at most 80 characters" in e.value for e in at.error)
+    assert svc.collection(idle, coll_id).name == "Fox picks"
+    at.text_input(key=f"collection_name_{coll_id}").set_value("Finals")
+    at.text_area(key=f"collection_description_{coll_id}").set_value("Friday's picks")
+    at.button(key=f"FormSubmitter:collection_edit_{coll_id}-Save").click().run()
+    found = svc.collection(idle, coll_id)
+    assert (found.name, found.description) == ("Finals", "Friday's picks")
+    assert at.title[0].value == "📚 Finals"
+
+
+def test_reorder_remove_and_cover(idle):
+    coll_id, (a, b, c) = board_with(idle, "Board", "one", "two", "three")
+    at = open_page(COLLECTIONS, idle, {"id": coll_id})
+    assert at.button(key=f"collection_first_{a}").disabled and at.button(key=f"collection_last_{c}").disabled
+    at.button(key=f"collection_first_{c}").click().run()  # to the front
+    assert item_ids(idle, coll_id) == [c, a, b]
+    at.button(key=f"collection_down_{c}").click().run()  # one place later
+    assert item_ids(idle, coll_id) == [a, c, b]
+    at.button(key=f"collection_last_{a}").click().run()  # to the end
+    assert item_ids(idle, coll_id) == [c, b, a]
+    assert [t.value for t in at.text if t.value in ("one", "two", "three")] == ["three", "two", "one"]
+    at.button(key=f"collection_cover_{b}").click().run()
+    assert svc.collection(idle, coll_id).cover_id == b and at.button(key=f"collection_cover_{b}").disabled
+    at.button(key=f"collection_remove_{b}").click().run()
+    assert item_ids(idle, coll_id) == [c, a] and svc.get(idle, b) is not None  # the take stays
+    assert svc.collection(idle, coll_id).cover_id is None
+
+
+def test_delete_needs_the_tick_and_leaves_the_takes(idle):
+    coll_id, ids = board_with(idle, "Board", "one", "two")
+    at = open_page(COLLECTIONS, idle, {"id": coll_id})
+    assert at.button(key=f"collection_delete_{coll_id}").disabled
+    at.checkbox(key=f"collection_delete_sure_{coll_id}").check().run()
+    at.button(key=f"collection_delete_{coll_id}").click().run()
+    assert svc.collections(idle) == [] and all(svc.get(idle, i) is not None for i in ids)
+    assert "id" not in at.query_params
+    assert any("Deleted the collection “Board”" in s.value for s in at.success)
+
+
+@pytest.mark.parametrize("coll_id", ["gone1234", ""])
+def test_an_unknown_or_deleted_collection_says_so_with_the_way_back(idle, coll_id):
+    at = open_page(COLLECTIONS, idle, {"id": coll_id})
+    assert any("no such collection" in e.value and "deleted" in e.value for e in at.error)
+    assert "See every collection" in [p.proto.label for p in at.get("page_link")]
+
+
+def test_a_take_deleted_in_the_gallery_leaves_its_collections(idle):
+    coll_id, (a, b) = board_with(idle, "Board", "one", "two")
+    at = open_page(GALLERY, idle, {"id": a})
+    at.checkbox(key=f"detail_delete_sure_{a}").check().run()
+    at.button(key=f"detail_delete_{a}").click().run()
+    at = open_page(COLLECTIONS, idle, {"id": coll_id})
+    assert [t.value for t in at.text if t.value in ("one", "two")] == ["two"]
+    assert any(c.value.startswith("Owner: ana · 1 take ·") for c in at.caption)
+    assert item_ids(idle, coll_id) == [b]
