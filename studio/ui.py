@@ -276,6 +276,7 @@ def _pick(studio: svc.Services, key: str, gen_ids: list[str], new: bool) -> None
             board = svc.create_collection(studio, st.session_state.get(f"{key}_new_name", ""), owner=who())
             st.session_state[f"{key}_choice"] = board.id
             st.session_state[f"{key}_new_name"] = ""
+            st.session_state[f"{key}_made"] = True
         else:
             board = svc.collection(studio, st.session_state.get(f"{key}_choice"))
         added = svc.add_to_collection(studio, board.id, gen_ids, added_by=who())
@@ -300,6 +301,10 @@ def collection_picker(
     first) or a new one named here, owned by `who()`. Adding a take that is already in it is not an
     error: it says so. Below the button: what happened, with a link to the collection."""
     ids = list(dict.fromkeys(gen_ids))
+    if st.session_state.pop(f"{key}_made", False):
+        # A picker inside a fragment (a live grid, a dialog) reruns only that fragment: redraw the
+        # whole page so every other picker on it offers the new collection too.
+        st.rerun()
     with st.popover(label, icon="📚", key=f"{key}_popover"):
         boards = {c.id: c for c in svc.collections(studio)}
         if boards:
