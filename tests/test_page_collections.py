@@ -96,6 +96,17 @@ def test_a_too_long_name_is_refused_where_the_person_is(idle):
     assert svc.collections(idle) == []
 
 
+def test_a_collection_deleted_in_another_tab_is_said_and_nothing_is_added(idle):
+    gen_id = add_done(idle, "A fox at dawn")
+    board = svc.create_collection(idle, "Soon gone")
+    at = open_page(CREATE, idle, {"jobs": gen_id})
+    svc.delete_collection(idle, board.id)  # the picker on screen still offers it
+    at.button(key=f"create_pick_{gen_id}_add").click().run()
+    assert not at.exception
+    assert any("no such collection" in e.value and "deleted" in e.value for e in at.error)
+    assert svc.collections(idle) == [] and not at.success
+
+
 def test_a_compare_cell_and_the_whole_comparison_go_into_a_collection(idle):
     grid_id, ids = done_grid(idle)
     board = svc.create_collection(idle, "Lighthouse", owner="ana")
