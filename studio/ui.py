@@ -307,6 +307,8 @@ def collection_picker(
         st.rerun()
     with st.popover(label, icon="📚", key=f"{key}_popover"):
         boards = {c.id: c for c in svc.collections(studio)}
+        if len(ids) == 1 and (holding := svc.collections(studio, containing=ids[0])):
+            st.caption("Already in " + ", ".join(f"“{plain(c.name)}”" for c in holding))
         if boards:
             st.selectbox(
                 "Collection",

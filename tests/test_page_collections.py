@@ -81,6 +81,7 @@ def test_a_result_on_create_goes_into_a_new_collection_then_again_is_not_an_erro
     assert "Added 1 take to “Fox picks”." in [s.value for s in at.success]
     [link] = [p for p in at.get("page_link") if p.proto.label == "Open the collection"]
     assert (link.proto.page, link.proto.query_string) == ("collections", f"id={board.id}")
+    assert "Already in “Fox picks”" in [c.value for c in at.caption]  # the popover says where the take is
     pick_existing(at, key, board.id)
     assert not at.exception and not at.error
     assert "“Fox picks” already has it; nothing changed." in [s.value for s in at.success]
