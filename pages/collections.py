@@ -236,13 +236,15 @@ def delete(studio: svc.Services, board: Collection) -> None:
 
 
 def one_collection(studio: svc.Services, coll_id: str) -> None:
-    st.page_link("pages/collections.py", label="All collections", icon="⬅️")
+    # A button, not st.page_link: a link to the page already open redraws the list but leaves
+    # ?id= in the address bar, so a reload would bring the collection back.
+    st.button("All collections", key="collection_back", icon="⬅️", type="tertiary", on_click=st.query_params.clear)
     try:
         board = svc.collection(studio, coll_id)
     except StudioError as err:
         st.title("📚 Collection")
         ui.error_box(err)
-        st.page_link("pages/collections.py", label="See every collection", icon="📚")
+        st.button("See every collection", key="collection_gone_back", icon="📚", on_click=st.query_params.clear)
         return
     st.title(f"📚 {ui.plain(board.name)}")
     if flash := st.session_state.pop(FLASH_KEY, None):

@@ -283,7 +283,8 @@ def test_delete_needs_the_tick_and_leaves_the_takes(idle):
 def test_an_unknown_or_deleted_collection_says_so_with_the_way_back(idle, coll_id):
     at = open_page(COLLECTIONS, idle, {"id": coll_id})
     assert any("no such collection" in e.value and "deleted" in e.value for e in at.error)
-    assert "See every collection" in [p.proto.label for p in at.get("page_link")]
+    at.button(key="collection_gone_back").click().run()
+    assert "id" not in at.query_params and at.title[0].value == "📚 Collections"
 
 
 def test_a_take_deleted_in_the_gallery_leaves_its_collections(idle):

@@ -21,6 +21,11 @@ ITEM_VIDEOS_READY = f"""() => {{
 }}"""
 
 
+def cards(n: int) -> str:
+    "A browser condition: the Gallery shows exactly n cards."
+    return f"() => document.querySelectorAll(\"[class*='st-key-gallery_card_']\").length === {n}"
+
+
 def open_popover(page, key_start: str):
     "Open the first picker whose key starts so; returns its open panel."
     page.locator(f"[class*='st-key-{key_start}'][class*='_popover'] button").first.click()
@@ -103,9 +108,37 @@ def test_collections_journey(page, studio_server):
     page.get_by_role("heading", name="Lantern finals").wait_for()
     page.wait_for_function(ITEM_VIDEOS_READY, timeout=30_000)
     assert item_ratios(page) == ["16:9", "9:16"]
-    page.get_by_role("link", name="All collections").click()
+    page.get_by_role("button", name="All collections").click()
+    page.wait_for_url(re.compile(r"/collections$"), timeout=15_000)
     wait_for_app(page)
     card = page.locator("[class*='st-key-collections_card_']", has_text="Lantern finals")
     card.get_by_text(re.compile(r"^2 takes · ")).wait_for()
-    assert card.locator("img").count() == 1
+    card.locator("img").wait_for()  # the cover
     screenshot(page, "collections-list")
+
+    # Take the 9:16 one out: it stays in the Gallery, which, filtered to the collection, shows the other.
+    card.get_by_role("button", name="Open").click()
+    page.get_by_role("heading", name="Lantern finals").wait_for()
+    page.wait_for_function(ITEM_VIDEOS_READY, timeout=30_000)
+    page.locator(ITEMS).nth(1).get_by_role("button", name="Remove").click()
+    page.wait_for_function(f"""() => document.querySelectorAll("{ITEMS}").length === 1""", timeout=15_000)
+    wait_for_app(page)
+    assert item_ratios(page) == ["16:9"]
+    page.get_by_role("link", name="Show in the Gallery").click()
+    page.wait_for_url(re.compile(r"/gallery\?collection=[0-9a-f]+$"), timeout=30_000)
+    assert page.url.endswith(board_url.split("?id=")[1])
+    wait_for_app(page)
+    page.wait_for_function(cards(1), timeout=15_000)
+    page.locator("[class*='st-key-gallery_card_']", has_text="720p · 16:9").wait_for()
+    page.get_by_text("Filters · 1 on: collection").click()
+    shown = page.locator(".st-key-collection").evaluate(
+        "e => e.innerText + ' ' + (e.querySelector('input')?.value ?? '')"
+    )
+    assert "Lantern finals" in shown, shown
+    screenshot(page, "collections-gallery-filter")
+    page.goto(page.url)  # the link alone (a bookmark, a colleague) filters the same way
+    wait_for_app(page)
+    page.wait_for_function(cards(1), timeout=15_000)
+    page.goto(f"{studio_server}/gallery")  # and without it, both takes
+    wait_for_app(page)
+    page.wait_for_function(cards(2), timeout=15_000)
