@@ -301,6 +301,14 @@ def _upload(name: str, source: Callable[[Path], Any]) -> Call:
     return lambda s, kept, d: svc.upload_reference(s, name, source(d))
 
 
+def _board(services, *, deleted: bool = False) -> str:
+    "A collection's id (of one deleted already, when asked)."
+    board = svc.create_collection(services, "Board")
+    if deleted:
+        svc.delete_collection(services, board.id)
+    return board.id
+
+
 SERVICE_CASES: list[tuple[str, Call]] = [
     # prompts
     *[
@@ -371,6 +379,17 @@ SERVICE_CASES: list[tuple[str, Call]] = [
     ("gallery page size 0", lambda s, kept, d: svc.gallery_page(s, svc.gallery_query({}), 1, page_size=0)),
     ("gallery filter a number", lambda s, kept, d: svc.gallery_query({"resolution": 720})),
     ("gallery author not text", lambda s, kept, d: svc.gallery_query({"author": [1]})),
+    ("gallery collection not an id", lambda s, kept, d: svc.gallery_query({"collection": ["a", "b"]})),
+    # collections (issue 8 §2)
+    ("collection name too long", lambda s, kept, d: svc.create_collection(s, "n" * 81)),
+    ("collection name none", lambda s, kept, d: svc.create_collection(s, NOTHING)),
+    ("collection description none", lambda s, kept, d: svc.create_collection(s, "Board", description=NOTHING)),
+    ("collection unknown", lambda s, kept, d: svc.add_to_collection(s, "nope", [kept])),
+    ("collection id none", lambda s, kept, d: svc.collection(s, NOTHING)),
+    ("collection add unknown take", lambda s, kept, d: svc.add_to_collection(s, _board(s), ["nope"])),
+    ("collection cover not in it", lambda s, kept, d: svc.set_cover(s, _board(s), kept)),
+    ("collection move a take not in it", lambda s, kept, d: svc.move_item(s, _board(s), kept, 1)),
+    ("collection rename deleted", lambda s, kept, d: svc.rename_collection(s, _board(s, deleted=True), "New")),
     # presets
     ("preset empty name", lambda s, kept, d: svc.save_preset(s, "", {"resolution": "480p"})),
     ("preset blank name", lambda s, kept, d: svc.save_preset(s, " \t", {"resolution": "480p"})),
