@@ -100,18 +100,21 @@ def render_share(shared: svc.Shared, token: str) -> str:
         }
         for tab in selected.layout
     ]
+    prompts = list(dict.fromkeys(g.prompt for g in selected.items))
     return _env.get_template("share.html").render(
         css=Markup(CSS),
         title=selected.title,
         kind_label=selected.kind_label,
-        description=selected.description,
+        # A comparison's description is its prompt, shown once above the grid instead.
+        description="" if tabs else selected.description,
         owner=selected.owner,
         created=fmt.when(selected.created_at) if selected.created_at else "",
         count_text=fmt.plural(len(items), "take"),
         expires=fmt.when(link.expires_at) if link.expires_at else "",
         items=list(items.values()),
         tabs=tabs,
-        same_prompt=bool(tabs) and len({g.prompt for g in selected.items}) == 1,
+        same_prompt=bool(tabs) and len(prompts) == 1,
+        prompt=prompts[0] if len(prompts) == 1 else "",
         allow_download=link.allow_download,
     )
 

@@ -225,8 +225,13 @@ def cannot_start_app(reason: str) -> Callable[..., Any]:
     return app
 
 
-def make_routes(settings: Settings, services: Callable[[], svc.Services] | None = None) -> list[BaseRoute]:
-    "Routes for /healthz, the webhook receiver and the media files of `settings`."
+def make_routes(
+    settings: Settings,
+    services: Callable[[], svc.Services] | None = None,
+    *,
+    share_now: Callable[[], Any] | None = None,
+) -> list[BaseRoute]:
+    "Routes for /healthz, the webhook receiver, the media files of `settings` and share links (`share_now`: a clock)."
     get = services or (lambda: svc.shared_services(lambda: settings))
 
     async def healthz(request: Request) -> Response:
@@ -291,7 +296,7 @@ def make_routes(settings: Settings, services: Callable[[], svc.Services] | None 
     from .share_page import share_routes
 
     return [
-        *share_routes(get, MediaFileResponse),
+        *share_routes(get, MediaFileResponse, now=share_now),
         Route("/healthz", healthz),
         Route(WEBHOOK_PATH, webhook, methods=["POST"]),
         Mount(MEDIA_ROUTE, app=MediaFiles(directory=settings.media_dir, check_dir=False), name="files"),
