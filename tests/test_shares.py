@@ -5,6 +5,7 @@ gone, and no byte of the API key anywhere."""
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from contextlib import closing
@@ -15,8 +16,9 @@ import pytest
 from media_files import clip, picture
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
-from support import settings_for
+from support import settings_for, use_sim_env
 
+from studio import cli
 from studio import services as svc
 from studio.errors import ParamsError, ShareLinkError, StoreError
 from studio.models import VideoGenerationParams
@@ -90,7 +92,7 @@ def add_grid(studio, prompt: str = "A paper boat on a rainy street") -> tuple[st
 
 
 @pytest.fixture
-def web(shop):
+def share_web(shop):
     "The studio's routes (share pages included) over TestClient, with a clock the test moves."
     clock = Clock()
     app = Starlette(routes=make_routes(shop.settings, services=lambda: shop, share_now=clock))
@@ -147,8 +149,8 @@ def test_a_bad_expiry_is_refused_in_words(expiry):
     assert caught.value.field == "expires" and str(caught.value)
 
 
-def test_a_link_expires_at_its_time_and_says_so(web, shop):
-    client, links, clock = web
+def test_a_link_expires_at_its_time_and_says_so(share_web, shop):
+    client, links, clock = share_web
     new = links.create(svc.Selection("generation", add_done(shop, "A fox")), expires="1d")
     assert client.get(f"/share/{new.token}").status_code == 200
     clock.at = START + timedelta(days=1) - timedelta(seconds=1)
@@ -160,8 +162,8 @@ def test_a_link_expires_at_its_time_and_says_so(web, shop):
     assert links.get(new.link.id).state(clock.at) == "expired"
 
 
-def test_a_date_expiry_lasts_through_that_utc_day(web, shop):
-    client, links, clock = web
+def test_a_date_expiry_lasts_through_that_utc_day(share_web, shop):
+    client, links, clock = share_web
     new = links.create(svc.Selection("generation", add_done(shop, "A fox")), expires="2026-12-05")
     clock.at = datetime(2026, 12, 5, 23, 59, 59, tzinfo=UTC)
     assert client.get(f"/share/{new.token}").status_code == 200
@@ -196,16 +198,16 @@ def test_a_deleted_or_unknown_selection_cannot_be_shared(shop):
 
 
 @pytest.mark.parametrize("token", ["x", "a" * 43, "not-a-token-at-all", "%3Cscript%3E", "a" * 200])
-def test_an_unknown_token_is_a_clear_404_page(web, token):
-    client, _, _ = web
+def test_an_unknown_token_is_a_clear_404_page(share_web, token):
+    client, _, _ = share_web
     page = client.get(f"/share/{token}")
     assert page.status_code == 404 and "This share link does not exist" in page.text
     assert page.headers["content-type"].startswith("text/html")
     assert "<script" not in page.text
 
 
-def test_a_revoked_link_is_a_clear_410_page_never_the_content(web, shop):
-    client, links, clock = web
+def test_a_revoked_link_is_a_clear_410_page_never_the_content(share_web, shop):
+    client, links, clock = share_web
     gen_id = add_done(shop, "A glass whale over the city")
     new = links.create(svc.Selection("generation", gen_id))
     assert client.get(f"/share/{new.token}/media/{gen_id}/video").status_code == 200
@@ -221,8 +223,8 @@ def test_a_revoked_link_is_a_clear_410_page_never_the_content(web, shop):
         assert page.headers[header] == value
 
 
-def test_regenerate_gives_a_new_token_and_kills_the_old_one(web, shop):
-    client, links, _ = web
+def test_regenerate_gives_a_new_token_and_kills_the_old_one(share_web, shop):
+    client, links, _ = share_web
     gen_id = add_done(shop, "A lighthouse")
     old = links.create(svc.Selection("generation", gen_id), expires="7d", allow_download=False, created_by="Ana")
     new = links.regenerate(old.link.id)
@@ -239,8 +241,8 @@ def test_regenerate_gives_a_new_token_and_kills_the_old_one(web, shop):
     assert caught.value.status == 410
 
 
-def test_a_deleted_collection_or_comparison_leaves_a_410_page(web, shop):
-    client, links, _ = web
+def test_a_deleted_collection_or_comparison_leaves_a_410_page(share_web, shop):
+    client, links, _ = share_web
     coll = svc.create_collection(shop, "Picks", owner="Ana")
     svc.add_to_collection(shop, coll.id, [add_done(shop, "A fox")])
     new = links.create(svc.Selection("collection", coll.id))
@@ -253,8 +255,8 @@ def test_a_deleted_collection_or_comparison_leaves_a_410_page(web, shop):
 # ---------------------------------------------------------------------- the page
 
 
-def test_the_page_shows_every_item_read_only(web, shop):
-    client, links, _ = web
+def test_the_page_shows_every_item_read_only(share_web, shop):
+    client, links, _ = share_web
     fox = add_done(shop, "A red fox in fresh snow", resolution="720p", aspect_ratio="16:9")
     owl = add_done(shop, "An owl at dusk", resolution="480p", aspect_ratio="9:16")
     shop.store.update(owl, width=496, height=864)
@@ -280,8 +282,8 @@ def test_the_page_shows_every_item_read_only(web, shop):
     assert page.headers["Cache-Control"].startswith("private")
 
 
-def test_a_comparison_keeps_its_grid_layout_and_labels(web, shop):
-    client, links, _ = web
+def test_a_comparison_keeps_its_grid_layout_and_labels(share_web, shop):
+    client, links, _ = share_web
     grid_id, ids = add_grid(shop)
     shop.store.set_winner(grid_id, ids[3])
     html = client.get(f"/share/{links.create(svc.Selection('grid', grid_id)).token}").text
@@ -298,8 +300,8 @@ def test_a_comparison_keeps_its_grid_layout_and_labels(web, shop):
     assert not EDIT_TAGS.search(html)
 
 
-def test_the_prompt_is_escaped_text(web, shop):
-    client, links, _ = web
+def test_the_prompt_is_escaped_text(share_web, shop):
+    client, links, _ = share_web
     nasty = 'A fox </p><script>alert("x")</script><img src=x onerror=alert(1)> & "friends"'
     new = links.create(svc.Selection("generation", add_done(shop, nasty)))
     html = client.get(f"/share/{new.token}").text
@@ -307,8 +309,8 @@ def test_the_prompt_is_escaped_text(web, shop):
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html and "&amp; &#34;friends&#34;" in html
 
 
-def test_a_shared_search_shows_what_matches_now(web, shop):
-    client, links, _ = web
+def test_a_shared_search_shows_what_matches_now(share_web, shop):
+    client, links, _ = share_web
     fox = add_done(shop, "A red fox in the snow")
     add_done(shop, "An owl at dusk")
     new = links.create(svc.Selection.of_query(svc.GalleryQuery(text="fox")))
@@ -320,8 +322,8 @@ def test_a_shared_search_shows_what_matches_now(web, shop):
         assert client.get(f"/share/{new.token}/media/{gen_id}/thumb").status_code == 200
 
 
-def test_a_deleted_take_disappears_from_the_page_and_its_media(web, shop):
-    client, links, _ = web
+def test_a_deleted_take_disappears_from_the_page_and_its_media(share_web, shop):
+    client, links, _ = share_web
     grid_id, ids = add_grid(shop)
     new = links.create(svc.Selection("grid", grid_id))
     assert client.get(f"/share/{new.token}/media/{ids[0]}/video").status_code == 200
@@ -338,8 +340,8 @@ def test_a_deleted_take_disappears_from_the_page_and_its_media(web, shop):
 # ---------------------------------------------------------------------- media only through the token
 
 
-def test_media_is_served_only_for_the_takes_the_link_shares(web, shop):
-    client, links, _ = web
+def test_media_is_served_only_for_the_takes_the_link_shares(share_web, shop):
+    client, links, _ = share_web
     shared, other = add_done(shop, "A fox"), add_done(shop, "A private owl")
     new = links.create(svc.Selection("generation", shared))
     video = client.get(f"/share/{new.token}/media/{shared}/video")
@@ -363,8 +365,8 @@ def test_media_is_served_only_for_the_takes_the_link_shares(web, shop):
         assert b"ftyp" not in answer.content
 
 
-def test_downloads_only_when_the_link_allows_them(web, shop):
-    client, links, _ = web
+def test_downloads_only_when_the_link_allows_them(share_web, shop):
+    client, links, _ = share_web
     gen_id = add_done(shop, "A fox", resolution="720p", aspect_ratio="16:9")
     allowed = links.create(svc.Selection("generation", gen_id), allow_download=True)
     html = client.get(f"/share/{allowed.token}").text
@@ -377,8 +379,8 @@ def test_downloads_only_when_the_link_allows_them(web, shop):
     assert client.get(f"/share/{closed.token}/media/{gen_id}/video").status_code == 200  # still plays
 
 
-def test_the_api_key_is_in_no_byte_of_a_page_or_its_media(web, shop):
-    client, links, _ = web
+def test_the_api_key_is_in_no_byte_of_a_page_or_its_media(share_web, shop):
+    client, links, _ = share_web
     assert shop.settings.api_key is not None and shop.settings.api_key.get_secret_value() == SECRET_KEY
     grid_id, ids = add_grid(shop)
     new = links.create(svc.Selection("grid", grid_id), allow_download=True)
@@ -435,3 +437,57 @@ def test_m016_adds_share_links_to_a_m015_database_with_rows(tmp_path):
     assert store.share_link(token_hash="h") == {
         **row, "created_by": "", "expires_at": None, "allow_download": 1, "revoked_at": None
     }  # fmt: skip
+
+
+# ---------------------------------------------------------------------- studio share
+
+
+def test_studio_share_prints_the_link_then_json_and_revokes_it(clean_sim, tmp_path, monkeypatch, capsys):
+    data = tmp_path / "cli"
+    made = svc.build_services(settings_for(clean_sim, data), start_worker=False)
+    grid_id, _ = add_grid(made)
+    made.close()
+    use_sim_env(monkeypatch, clean_sim)
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(data))
+    monkeypatch.setenv("STUDIO_SHARE_URL", "https://studio.example.com/team/")
+    monkeypatch.setenv("STUDIO_AUTHOR", "Ana")
+
+    assert cli.main(["share", "--grid", grid_id, "--expires", "7d", "--no-download"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    url, facts = out[0], json.loads(out[-1])
+    assert len(out) == 2 and re.fullmatch(r"https://studio\.example\.com/team/share/[A-Za-z0-9_-]{43}", url)
+    assert facts["url"] == url and facts["kind"] == "grid" and facts["ref"] == grid_id
+    assert facts["allow_download"] is False and facts["expires_at"] and facts["state"] == "live"
+    assert facts["created_by"] == "Ana" and facts["hint"] == url[-4:]
+
+    studio = svc.build_services(settings_for(clean_sim, data), start_worker=False)
+    try:
+        app = Starlette(routes=make_routes(studio.settings, services=lambda: studio))
+        with TestClient(app) as client:
+            token = url.rsplit("/", 1)[1]
+            assert client.get(f"/share/{token}").status_code == 200
+            assert cli.main(["share", "--list"]) == 0
+            listed = capsys.readouterr().out.splitlines()
+            assert [x["id"] for x in json.loads(listed[-1])] == [facts["id"]] and "no downloads" in listed[0]
+            assert cli.main(["share", "--revoke", url]) == 0
+            revoked = json.loads(capsys.readouterr().out.splitlines()[-1])
+            assert revoked["state"] == "revoked" and revoked["id"] == facts["id"]
+            assert client.get(f"/share/{token}").status_code == 410
+            assert cli.main(["share", "--revoke", token]) == 0  # again: not an error, it stays revoked
+            assert cli.main(["share", "--query", "paper boat"]) == 0
+            query_url = capsys.readouterr().out.splitlines()[-2]
+            assert "A paper boat" in client.get(f"/share/{query_url.rsplit('/', 1)[1]}").text
+    finally:
+        studio.close()
+
+
+def test_studio_share_without_a_share_url_says_which_address_it_used(clean_sim, tmp_path, monkeypatch, capsys):
+    data = tmp_path / "cli"
+    made = svc.build_services(settings_for(clean_sim, data), start_worker=False)
+    gen_id = add_done(made, "A fox")
+    made.close()
+    use_sim_env(monkeypatch, clean_sim)
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(data))
+    assert cli.main(["share", "--generation", gen_id]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("http://localhost:8501/share/") and "STUDIO_SHARE_URL" in err
