@@ -357,6 +357,8 @@ def _saved_grid(grid_id: str, grid: dict[str, Any] | None, cells: list[Generatio
         args=(svc.form_of(grid),),
     )
     actions.button("➕ New comparison", key="compare_new", on_click=st.query_params.clear)
+    with actions:
+        ui.share_controls(studio, svc.Selection("grid", grid["id"]), key="compare_share")
     ui.live([c.id for c in cells], _render_grid, key="compare_grid_live")
     if len(cells) >= 2:
         st.subheader("A/B: two takes side by side")
