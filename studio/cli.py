@@ -5,7 +5,8 @@ scripts can read the result; the exit status is 1 when any run failed, 3 when `-
 ran out with runs still going (they go on in the worker). Both take reference files
 (`--image`, `--video`, `--audio`, repeatable), checked by `studio.references` before anything is
 uploaded or queued, then added to the reference library once. `status` says whether the worker is
-paused (disk full), lists the runs in flight (which are stuck), agents kept aside and stray runs. Bad input (arguments,
+paused (disk full), lists the runs in flight (which are stuck), agents kept aside and stray runs. `share`
+makes a read-only share link and prints it (or revokes or lists them). Bad input (arguments,
 params, settings) prints one `error: …` line and exits 2. Settings come from
 `studio.settings.load`, the same loader as the web app.
 """
@@ -17,13 +18,14 @@ import hashlib
 import json
 import math
 import os
+import re
 import socket
 import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from . import format as fmt
 from . import references
@@ -33,6 +35,7 @@ from .errors import ParamsError, StudioError
 from .models import ASPECT_RATIOS, DURATIONS, FINAL_STATUSES, RESOLUTIONS, Generation, VideoGenerationParams
 from .references import ReferenceFacts
 from .services.grids import repeated
+from .services.selections import SelectionKind
 from .store import HistoryStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,6 +198,7 @@ def _parser() -> argparse.ArgumentParser:
     add_params(grid)
     grid.add_argument("--resolutions", type=_csv(RESOLUTIONS), default=list(RESOLUTIONS))
     grid.add_argument("--aspect-ratios", type=_csv(ASPECT_RATIOS), default=list(ASPECT_RATIOS[1:]))
+    _add_share_parser(sub)
     return parser
 
 
@@ -343,6 +347,101 @@ def _stray_state(stray: dict[str, Any]) -> str:
     return f"cancelled {at}" if outcome in ("", "cancelled") else f"{outcome} (settled {at})"
 
 
+# ---------------------------------------------------------------------- studio share (issue 8 §3, §5)
+
+SHARE_SELECTIONS = ("collection", "grid", "generation", "query")
+FALLBACK_SHARE_BASE = f"http://localhost:{DEFAULT_PORT}"
+
+
+def _expiry(text: str) -> str:
+    "never, 1d, 7d, 30d or YYYY-MM-DD (a date in the past is refused once the clock is read)."
+    value = text.strip()
+    if value in svc.EXPIRY_CHOICES or re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return value
+    raise argparse.ArgumentTypeError(f"never, 1d, 7d, 30d or a date as YYYY-MM-DD (got {text!r})")
+
+
+def _add_share_parser(sub: Any) -> None:
+    share = sub.add_parser(
+        "share",
+        help="make a read-only share link (prints it), revoke one, or list them",
+        description="A read-only link to a collection, a comparison, one take or a gallery search; "
+        "the last line of output is JSON.",
+    )
+    what = share.add_mutually_exclusive_group(required=True)
+    what.add_argument("--collection", metavar="ID")
+    what.add_argument("--grid", metavar="ID", help="a comparison")
+    what.add_argument("--generation", metavar="ID", help="one take")
+    what.add_argument("--query", metavar="TEXT", help="a gallery search: the takes whose prompt, notes or tags match")
+    what.add_argument("--revoke", metavar="TOKEN_OR_URL", help="end a link now (it answers 410 from then on)")
+    what.add_argument("--list", action="store_true", help="every link, newest first (revoked and expired too)")
+    share.add_argument("--expires", type=_expiry, default="never", help="never (default), 1d, 7d, 30d or YYYY-MM-DD")
+    share.add_argument("--no-download", action="store_true", help="the page plays the videos but offers no download")
+
+
+def _share_json(link: svc.ShareLink, now: Any) -> dict[str, Any]:
+    return {
+        "id": link.id,
+        "kind": link.selection.kind,
+        "ref": link.selection.ref,
+        "hint": link.hint,
+        "created_by": link.created_by,
+        "created_at": link.created_at,
+        "expires_at": link.expires_at,
+        "allow_download": link.allow_download,
+        "revoked_at": link.revoked_at,
+        "state": link.state(now),
+    }
+
+
+def _share(args: argparse.Namespace) -> int:
+    "studio share: make a link and print it, revoke one, or list them; the last stdout line is JSON."
+    making = not args.list and args.revoke is None
+    if not making and (args.expires != "never" or args.no_download):
+        print("error: --expires and --no-download go with a link being made, not --revoke or --list", file=sys.stderr)
+        return BAD_INPUT_EXIT
+    if args.query is not None and not args.query.strip():
+        print("error: --query needs words to search for (an empty search would share every take)", file=sys.stderr)
+        return BAD_INPUT_EXIT
+    try:
+        services = svc.build_services(studio_settings.load(), start_worker=False)
+    except StudioError as err:
+        return _error_line(err)
+    try:
+        links = svc.ShareLinks(services)
+        if args.list:
+            found = links.list()
+            now = links.now()
+            for link in found:
+                print(f"{link.selection.kind} {link.selection.ref[:60]} · {link.describe(now)}")
+            print(json.dumps([_share_json(link, now) for link in found]))
+            return 0
+        if args.revoke is not None:
+            link = links.revoke(links.find(args.revoke).id)
+            print(f"revoked: {link.selection.kind} {link.selection.ref[:60]} · {link.describe(links.now())}")
+            print(json.dumps(_share_json(link, links.now())))
+            return 0
+        kind = next(k for k in SHARE_SELECTIONS if getattr(args, k) is not None)
+        ref = getattr(args, kind)
+        query = svc.GalleryQuery(text=ref) if kind == "query" else None
+        selection = svc.Selection.of_query(query) if query else svc.Selection(cast(SelectionKind, kind), ref)
+        new = links.create(
+            selection, expires=args.expires, allow_download=not args.no_download, created_by=services.settings.author
+        )
+        base = services.settings.share_url or services.settings.public_url
+        if base is None:
+            base = FALLBACK_SHARE_BASE
+            print(f"note: set STUDIO_SHARE_URL to the address others open the studio at; using {base}", file=sys.stderr)
+        url = new.url(base)
+        print(url)
+        print(json.dumps({"url": url, **_share_json(new.link, links.now())}))
+        return 0
+    except StudioError as err:
+        return _error_line(err)
+    finally:
+        services.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["simulate"]:
@@ -379,6 +478,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.execve(sys.executable, cmd, env)  # become the server: signals reach it directly
     if args.command == "status":
         return _status()
+    if args.command == "share":
+        return _share(args)
     if args.timeout is not None and not args.wait:  # a limit on a wait that will not happen is a mistake
         print("error: --timeout limits --wait; add --wait (or drop --timeout)", file=sys.stderr)
         return BAD_INPUT_EXIT

@@ -426,3 +426,33 @@ def m015_collections(db: Database) -> None:
     )
     db["collection_items"].create_index(["generation_id"])
     db["collection_items"].create_index(["collection_id", "position"])
+
+
+@migrations()
+def m016_share_links(db: Database) -> None:
+    """Read-only share links (issue 8 §3): what a link shares (a selection: kind and ref), who made
+    it and when, when it expires (NULL: never), whether downloads are allowed, when it was revoked.
+
+    Only the SHA-256 of a link's token is kept (`token_hash`, unique), so the database cannot give a
+    working link away; `hint` is the token's last characters, for telling links apart in a list.
+    """
+    db["share_links"].create(
+        {
+            "id": str,
+            "token_hash": str,
+            "hint": str,
+            "kind": str,
+            "ref": str,
+            "created_by": str,
+            "created_at": str,
+            "expires_at": str,
+            "allow_download": int,
+            "revoked_at": str,
+        },
+        pk="id",
+        not_null={"token_hash", "kind", "ref", "created_at"},
+        defaults={"created_by": "", "hint": "", "allow_download": 1},
+    )
+    db["share_links"].create_index(["token_hash"], unique=True)
+    db["share_links"].create_index(["kind", "ref"])
+    db["share_links"].create_index(["created_by", "created_at"])

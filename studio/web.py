@@ -1,8 +1,9 @@
 """The studio's own HTTP routes beside the Streamlit UI (Starlette only, no Streamlit import):
 a lifespan that starts the job worker at server boot, `/healthz`, the Mosaic webhook receiver
 for `callback_url` (size-capped, signature first, replays dropped), `/files/` serving saved media
-from disk with Range requests (RFC 9110: a malformed Range is ignored), and the deep links of the
-pages (`/gallery?q=...`), which get Streamlit's page told where the server is.
+from disk with Range requests (RFC 9110: a malformed Range is ignored), the read-only share pages
+(`/share/<token>`, studio.share_page), and the deep links of the pages (`/gallery?q=...`), which get
+Streamlit's page told where the server is.
 """
 
 from __future__ import annotations
@@ -209,6 +210,7 @@ def app_parts(load_settings: Callable[[], Settings] = load) -> dict[str, Any]:
             Route("/healthz", cannot_start),
             Route(WEBHOOK_PATH, cannot_start, methods=["POST"]),
             Mount(MEDIA_ROUTE, app=cannot_start_app(reason)),
+            Mount(svc.SHARE_ROUTE, app=cannot_start_app(reason)),  # a share link is never Streamlit's page
         ]
         return {"lifespan": None, "routes": routes}
     return {"lifespan": make_lifespan(lambda: settings), "routes": make_routes(settings)}
@@ -223,8 +225,13 @@ def cannot_start_app(reason: str) -> Callable[..., Any]:
     return app
 
 
-def make_routes(settings: Settings, services: Callable[[], svc.Services] | None = None) -> list[BaseRoute]:
-    "Routes for /healthz, the webhook receiver and the media files of `settings`."
+def make_routes(
+    settings: Settings,
+    services: Callable[[], svc.Services] | None = None,
+    *,
+    share_now: Callable[[], Any] | None = None,
+) -> list[BaseRoute]:
+    "Routes for /healthz, the webhook receiver, the media files of `settings` and share links (`share_now`: a clock)."
     get = services or (lambda: svc.shared_services(lambda: settings))
 
     async def healthz(request: Request) -> Response:
@@ -285,7 +292,11 @@ def make_routes(settings: Settings, services: Callable[[], svc.Services] | None 
 
     with suppress(OSError):  # a data folder the studio cannot use is reported by the pages and /healthz
         settings.media_dir.mkdir(parents=True, exist_ok=True)
+    # Read-only share links (issue 8 §3). Imported here: share_page builds on MediaFileResponse above.
+    from .share_page import share_routes
+
     return [
+        *share_routes(get, MediaFileResponse, now=share_now),
         Route("/healthz", healthz),
         Route(WEBHOOK_PATH, webhook, methods=["POST"]),
         Mount(MEDIA_ROUTE, app=MediaFiles(directory=settings.media_dir, check_dir=False), name="files"),

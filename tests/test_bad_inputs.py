@@ -168,6 +168,21 @@ CLI_CASES: list[tuple[str, list[str]]] = [
     ("grid timeout without wait", [*GRID, "--resolutions", "480p", "--timeout", "5"]),
     ("grid resolutions without a value", [*GRID, "--resolutions"]),
     ("image without a file", [*GEN, "--image"]),
+    # share links (issue 8 §3)
+    ("share nothing named", ["share"]),
+    ("share two things", ["share", "--grid", "a", "--generation", "b"]),
+    ("share unknown comparison", ["share", "--grid", "nope"]),
+    ("share unknown collection", ["share", "--collection", "nope"]),
+    ("share unknown take", ["share", "--generation", "nope"]),
+    ("share blank search", ["share", "--query", "  "]),
+    *[
+        (f"share expires {v!r}", ["share", "--generation", "x", "--expires", v])
+        for v in ("2d", "", "2020-01-01", "2026-13-45")
+    ],
+    ("share revoke unknown token", ["share", "--revoke", "nope"]),
+    ("share revoke unknown link", ["share", "--revoke", "http://localhost:8501/share/" + "a" * 43]),
+    ("share revoke without a token", ["share", "--revoke"]),
+    ("share list with expiry", ["share", "--list", "--expires", "7d"]),
 ]
 
 SERVE_CASES: list[tuple[str, list[str]]] = [

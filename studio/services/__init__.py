@@ -7,6 +7,7 @@
 - `gallery`: the history and its curation
 - `collections`: collections (boards) of takes
 - `selections`: what a share link or an export covers
+- `shares`: read-only share links (make, list, revoke, regenerate, open by token)
 - `library`: presets and references
 - `estimates`: what a launch will request
 - `account`: API mode, key check, credits
@@ -135,6 +136,16 @@ from .selections import (
     describe_query,
     resolve,
 )
+from .shares import (
+    EXPIRY_CHOICES,
+    EXPIRY_LABELS,
+    SHARE_ROUTE,
+    NewShareLink,
+    Shared,
+    ShareLink,
+    ShareLinks,
+    share_url,
+)
 from .snippets import (
     DRAFT_KEEP,
     FLOWS,
@@ -167,6 +178,8 @@ __all__ = [
     "DATE_PARAMS",
     "DETAIL_PARAM",
     "DRAFT_KEEP",
+    "EXPIRY_CHOICES",
+    "EXPIRY_LABELS",
     "FILTER_CHOICES",
     "FLOWS",
     "GALLERY_AUDIO_CHOICES",
@@ -185,6 +198,7 @@ __all__ = [
     "REFERENCES_DIR",
     "REFERENCE_MAX_COUNT",
     "SELECTION_KINDS",
+    "SHARE_ROUTE",
     "SNIPPET_KEY",
     "SNIPPET_OUTPUT",
     "SNIPPET_POLL_S",
@@ -203,10 +217,14 @@ __all__ = [
     "GridPlan",
     "GridTab",
     "JobView",
+    "NewShareLink",
     "RunWait",
     "Selected",
     "Selection",
     "Services",
+    "ShareLink",
+    "ShareLinks",
+    "Shared",
     "TakeLayout",
     "ab_candidates",
     "active_count",
@@ -284,6 +302,7 @@ __all__ = [
     "set_rating",
     "set_starred",
     "set_tags",
+    "share_url",
     "shared_grid",
     "shared_services",
     "start_grid",
