@@ -357,6 +357,9 @@ def _saved_grid(grid_id: str, grid: dict[str, Any] | None, cells: list[Generatio
         args=(svc.form_of(grid),),
     )
     actions.button("➕ New comparison", key="compare_new", on_click=st.query_params.clear)
+    ui.export_controls(
+        ui.services(), svc.Selection("grid", grid_id), key="compare_grid", label="Export this comparison"
+    )
     ui.live([c.id for c in cells], _render_grid, key="compare_grid_live")
     if len(cells) >= 2:
         st.subheader("A/B: two takes side by side")

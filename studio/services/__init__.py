@@ -7,6 +7,7 @@
 - `gallery`: the history and its curation
 - `collections`: collections (boards) of takes
 - `selections`: what a share link or an export covers
+- `exports`: exports as background jobs (the files themselves: `studio.exports`)
 - `library`: presets and references
 - `estimates`: what a launch will request
 - `account`: API mode, key check, credits
@@ -37,6 +38,17 @@ from .collections import (
     set_cover,
 )
 from .estimates import Estimate, cost_note, estimate, run_times
+from .exports import (
+    EXPORT_ROUTE,
+    KEEP_EXPORTS_DAYS,
+    ExportJob,
+    check_kinds,
+    export_file,
+    export_job,
+    recent_exports,
+    start_export,
+    stop_export_workers,
+)
 from .gallery import (
     DATE_PARAMS,
     DETAIL_PARAM,
@@ -165,10 +177,12 @@ __all__ = [
     "DATE_PARAMS",
     "DETAIL_PARAM",
     "DRAFT_KEEP",
+    "EXPORT_ROUTE",
     "FILTER_CHOICES",
     "FLOWS",
     "GALLERY_AUDIO_CHOICES",
     "GALLERY_PAGE_SIZE",
+    "KEEP_EXPORTS_DAYS",
     "LANGUAGES",
     "MAX_CELLS",
     "MAX_COLLECTION_DESCRIPTION_CHARS",
@@ -194,6 +208,7 @@ __all__ = [
     "Draft",
     "Ended",
     "Estimate",
+    "ExportJob",
     "GalleryCount",
     "GalleryPage",
     "GalleryQuery",
@@ -221,6 +236,7 @@ __all__ = [
     "can_retry",
     "cancel",
     "cell_label",
+    "check_kinds",
     "check_preset",
     "check_references",
     "clear_winner",
@@ -242,6 +258,8 @@ __all__ = [
     "ended",
     "estimate",
     "existing",
+    "export_file",
+    "export_job",
     "form_of",
     "gallery_page",
     "gallery_query",
@@ -268,6 +286,7 @@ __all__ = [
     "prompt_problem",
     "queue",
     "queue_waits",
+    "recent_exports",
     "recent_failures",
     "references",
     "remove_from_collection",
@@ -284,7 +303,9 @@ __all__ = [
     "set_tags",
     "shared_grid",
     "shared_services",
+    "start_export",
     "start_grid",
+    "stop_export_workers",
     "stray_runs",
     "stuck_ids",
     "take_layout",
