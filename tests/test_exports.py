@@ -477,7 +477,9 @@ def test_m017_adds_the_exports_table_to_a_database_with_rows(tmp_path):
     db = Database(sqlite3.connect(path))
     migrations.apply(db, stop_before="m017_exports")
     db.execute("INSERT INTO generations (id, created_at, prompt, status) VALUES ('old1', '2026-01-01', 'old', 'done')")
-    db.execute("INSERT INTO collections (id, created_at, name) VALUES ('c1', '2026-01-01', 'Board')")
+    db.execute(
+        "INSERT INTO collections (id, created_at, updated_at, name) VALUES ('c1', '2026-01-01', '2026-01-01', 'Board')"
+    )
     db.conn.commit()
     assert "exports" not in db.table_names()
     db.close()
