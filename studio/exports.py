@@ -110,7 +110,7 @@ def slug(title: str) -> str:
 def file_names(title: str) -> dict[str, str]:
     "The file each export kind writes, named after the selection."
     stem = slug(title)
-    return {"zip": f"{stem}.zip", "sheet": f"{stem}-contact-sheet.png", "video": f"{stem}-comparison.mp4"}
+    return {"zip": f"{stem}.zip", "sheet": f"{stem}-contact-sheet.png", "video": f"{stem}-video.mp4"}
 
 
 def nothing_to_export(selected: Selected) -> str:
@@ -254,7 +254,7 @@ h1{margin:0 0 4px}h2{margin:28px 0 8px}.muted{color:#666;font-size:.9rem}
 .prompt{white-space:pre-wrap;background:#f0f0f0;border-radius:6px;padding:8px 10px;font-size:.9rem}
 table.grid{border-collapse:separate;border-spacing:10px}table.grid th{font-size:.95rem}
 table.grid td{vertical-align:top;width:320px}
-video,.novideo{display:block;width:100%;max-height:360px;background:#111;object-fit:contain;border-radius:4px}
+video,.novideo{display:block;width:100%;height:auto;max-height:360px;background:#111;object-fit:contain;border-radius:4px}
 .novideo{color:#ddd;padding:40px 8px;text-align:center;font-size:.9rem}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:16px}
 .card{background:#fff;border:1px solid #ddd;border-radius:8px;padding:10px}
