@@ -101,7 +101,8 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
 
     print(
-        f"\n{len(members)}-cell comparison: {len(sources)} files ({len(members)} videos + thumbnails), {source_bytes:,} bytes"
+        f"\n{len(members)}-cell comparison: {len(sources)} files ({len(members)} videos + thumbnails), "
+        f"{source_bytes:,} bytes"
     )
     print(f"{'':28}{'time':>10}{'bytes':>14}{'time ratio':>12}{'bytes ratio':>13}")
     print(f"{'copy the files':28}{copy_s * 1000:>8.1f}ms{copy_bytes:>14,}{1.0:>12.2f}{1.0:>13.3f}")
