@@ -303,7 +303,11 @@ def test_an_export_left_unfinished_by_a_stopped_process_is_marked_interrupted(ex
     rows.insert({**base, "id": "deadrunning", "status": "running", "progress": 0.4, "process": "a" * 32})
     rows.insert({**base, "id": "deadqueued", "status": "queued", "process": "b" * 32})
     rows.insert({**base, "id": "aliverunning", "status": "running", "process": live.token})
+    rows.insert({**base, "id": "deadfollowed", "status": "running", "process": "c" * 32})
     try:
+        # A page following one export sees it interrupted without waiting for a sweep.
+        followed = svc.export_job(services, "deadfollowed")
+        assert followed is not None and followed.status == "interrupted"
         assert export_jobs.mark_interrupted(services) == 2
         for export_id in ("deadrunning", "deadqueued"):
             job = svc.export_job(services, export_id)

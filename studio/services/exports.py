@@ -136,13 +136,22 @@ def _execute(services: Services, sql: str, params: Sequence[Any] = ()) -> int:
 
 
 def export_job(services: Services, export_id: str) -> ExportJob | None:
+    "One export; an unfinished one whose process has stopped comes back (and is saved) as interrupted."
     rows = _rows(services, "SELECT * FROM exports WHERE id = ?", [export_id])
-    return _job(rows[0]) if rows else None
+    if not rows:
+        return None
+    job = _job(rows[0])
+    if job.active and _owner_gone(services, job.process):
+        _interrupt(services, job.id)
+        return export_job(services, export_id)
+    return job
 
 
 def recent_exports(services: Services, *, limit: int = RECENT_EXPORTS) -> list[ExportJob]:
-    "The newest exports, anyone's (those a stopped process left unfinished are marked interrupted first)."
+    """The newest exports, anyone's. Those a stopped process left unfinished are marked interrupted
+    first, and the files of old ones removed (also done hourly by the worker, which may not run)."""
     mark_interrupted(services)
+    clean_old_exports(services)
     rows = _rows(services, "SELECT * FROM exports ORDER BY created_at DESC LIMIT ?", [limit])
     return [_job(r) for r in rows]
 
@@ -291,13 +300,17 @@ def mark_interrupted(services: Services) -> int:
         if token not in gone:
             gone[token] = not token or _owner_gone(services, token)
         if gone[token]:
-            changed += _execute(
-                services,
-                "UPDATE exports SET status = 'interrupted', error = ?, finished_at = ? "
-                "WHERE id = ? AND status IN ('queued', 'running')",
-                [INTERRUPTED_MESSAGE, utcnow(), row["id"]],
-            )
+            changed += _interrupt(services, row["id"])
     return changed
+
+
+def _interrupt(services: Services, export_id: str) -> int:
+    return _execute(
+        services,
+        "UPDATE exports SET status = 'interrupted', error = ?, finished_at = ? "
+        "WHERE id = ? AND status IN ('queued', 'running')",
+        [INTERRUPTED_MESSAGE, utcnow(), export_id],
+    )
 
 
 def clean_old_exports(services: Services, *, keep_days: float = KEEP_EXPORTS_DAYS, now: datetime | None = None) -> int:
