@@ -500,3 +500,39 @@ def test_m017_adds_the_exports_table_to_a_database_with_rows(tmp_path):
     )
     [row] = store.db.query("SELECT status, progress, files FROM exports")
     assert row == {"status": "queued", "progress": 0.0, "files": "[]"}
+
+
+KILLED_SCRIPT = """
+import sys, time
+from studio import services as svc
+from studio.settings import Settings
+services = svc.build_services(
+    Settings(api_key=sys.argv[1], base_url=sys.argv[2], data_dir=sys.argv[3]), start_worker=False
+)
+job = svc.start_export(services, svc.Selection("grid", sys.argv[4]), ["video"])
+while svc.export_job(services, job.id).status != "running":
+    time.sleep(0.02)
+print(job.id, flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_process_killed_while_exporting_leaves_the_export_interrupted(export_studio, sim):
+    import subprocess
+    import sys
+
+    services, grid_id = export_studio
+    assert services.settings.api_key is not None
+    argv = [services.settings.api_key.get_secret_value(), sim.base_url, str(services.settings.data_dir), grid_id]
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_SCRIPT, *argv], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        export_id = proc.stdout.readline().strip()
+        running = svc.export_job(services, export_id)
+        assert running is not None and running.status == "running"  # its process is alive: left alone
+    finally:
+        proc.kill()  # kill -9: no clean-up of any kind
+        proc.wait(30)
+    job = svc.export_job(services, export_id)
+    assert job is not None and job.status == "interrupted" and job.error == export_jobs.INTERRUPTED_MESSAGE
+    assert not (export_jobs.exports_dir(services) / export_id).exists()

@@ -305,6 +305,8 @@ def mark_interrupted(services: Services) -> int:
 
 
 def _interrupt(services: Services, export_id: str) -> int:
+    "Mark one unfinished export interrupted and drop what its stopped process had half written."
+    shutil.rmtree(exports_dir(services) / export_id, ignore_errors=True)
     return _execute(
         services,
         "UPDATE exports SET status = 'interrupted', error = ?, finished_at = ? "
