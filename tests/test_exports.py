@@ -536,3 +536,24 @@ def test_a_process_killed_while_exporting_leaves_the_export_interrupted(export_s
     job = svc.export_job(services, export_id)
     assert job is not None and job.status == "interrupted" and job.error == export_jobs.INTERRUPTED_MESSAGE
     assert not (export_jobs.exports_dir(services) / export_id).exists()
+
+
+def test_a_collection_exports_as_cards_with_who_added_each(export_studio, tmp_path):
+    services, grid_id = export_studio
+    cells = svc.resolve(services, svc.Selection("grid", grid_id)).items
+    board = svc.create_collection(services, "Client picks", description="Shortlist <for> Friday", owner="Ana")
+    svc.add_to_collection(services, board.id, [cells[3].id, cells[0].id], added_by="Ben")
+    selected = svc.resolve(services, svc.Selection("collection", board.id))
+    out = tmp_path / "board.zip"
+    exports.write_zip(selected, services.settings.media_dir, out)
+    with zipfile.ZipFile(out) as z:
+        page = z.read("index.html").decode()
+        meta = json.loads(z.read("metadata.json"))
+        names = set(z.namelist())
+    assert [i["id"] for i in meta["items"]] == [cells[3].id, cells[0].id]  # the collection's order
+    assert {i["added_by"] for i in meta["items"]} == {"Ben"} and meta["owner"] == "Ana"
+    refs = Refs()
+    refs.feed(page)
+    assert len(refs.videos) == 2 and "table" not in refs.tags and all(v["src"] in names for v in refs.videos)
+    assert "Shortlist &lt;for&gt; Friday" in page and "Added by" in page
+    assert exports.file_names(selected.title)["zip"] == "client-picks.zip"
