@@ -48,6 +48,11 @@ def test_compare_exports_the_comparison_with_its_video(studio):
     at.button(key="compare_grid_start").click().run()
     assert not at.error, texts(at, "error")
     export_id = at.session_state["compare_grid_export_id"]
+    # While it is built, a progress bar says so (and the page goes on: nothing waited for it).
+    bars = [b.proto.text for b in at.get("progress") if "cells done" not in b.proto.text]
+    assert len(bars) == 1 and bars[0].startswith(
+        ("Waiting to start (ZIP + contact sheet + comparison video)", "Building ")
+    )
     wait_until(at, lambda a: any("Ready" in t for t in texts(a, "success")), timeout=90)
     job = svc.export_job(studio, export_id)
     assert job is not None and job.status == "done" and len(job.files) == 3
