@@ -557,3 +557,23 @@ def test_a_collection_exports_as_cards_with_who_added_each(export_studio, tmp_pa
     assert len(refs.videos) == 2 and "table" not in refs.tags and all(v["src"] in names for v in refs.videos)
     assert "Shortlist &lt;for&gt; Friday" in page and "Added by" in page
     assert exports.file_names(selected.title)["zip"] == "client-picks.zip"
+
+
+def test_the_comparison_video_fills_a_failed_cell_and_works_with_one_cell(export_studio, tmp_path):
+    services, _ = export_studio
+    full = grid_selected(export_studio)
+    four = [g for g in full.items if g.duration == "4"]
+    failed = [four[0].model_copy(update={"status": "failed", "error": "boom"}), *four[1:]]
+    partial = svc.Selected(full.selection, title="t", owner="", created_at=None, items=failed)
+    partial.layout = svc.grid_layout(failed)
+    plan = exports.mosaic(partial, exports.members(partial, services.settings.media_dir))
+    assert [label.endswith("failed") for m, label in plan.cells if m is None] == [True]
+    size = exports.write_comparison_video(partial, services.settings.media_dir, tmp_path / "p.mp4")
+    one = svc.Selected(full.selection, title="t", owner="", created_at=None, items=four[:1])
+    one.layout = svc.grid_layout(four[:1])
+    single = exports.write_comparison_video(one, services.settings.media_dir, tmp_path / "one.mp4")
+    for path, expected in ((tmp_path / "p.mp4", size), (tmp_path / "one.mp4", single)):
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            assert (stream.width, stream.height) == expected and stream.frames == round(4.04 * 24)
+    assert size == (2 * plan.box_w, 2 * (plan.box_h + plan.label_h))
