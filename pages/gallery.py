@@ -488,6 +488,7 @@ def main() -> None:
             icon="🔎",
         )
         st.button("OK", key="gallery_unknown_ok", on_click=_close_detail)
+    ui.export_controls(studio, svc.Selection.of_query(query), key="gallery", label="Export these results")
     if total.n == 0:
         if query == svc.GalleryQuery() or svc.count(studio) == 0:
             st.info(

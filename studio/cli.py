@@ -24,16 +24,27 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
+from . import exports, references
 from . import format as fmt
-from . import references
 from . import services as svc
 from . import settings as studio_settings
 from .errors import ParamsError, StudioError
-from .models import ASPECT_RATIOS, DURATIONS, FINAL_STATUSES, RESOLUTIONS, Generation, VideoGenerationParams
+from .models import (
+    ASPECT_RATIOS,
+    DURATIONS,
+    FINAL_STATUSES,
+    MODELS,
+    RESOLUTIONS,
+    STATUSES,
+    Generation,
+    VideoGenerationParams,
+)
 from .references import ReferenceFacts
+from .services import exports as export_jobs
 from .services.grids import repeated
 from .services.selections import SelectionKind
 from .store import HistoryStore
@@ -199,7 +210,100 @@ def _parser() -> argparse.ArgumentParser:
     grid.add_argument("--resolutions", type=_csv(RESOLUTIONS), default=list(RESOLUTIONS))
     grid.add_argument("--aspect-ratios", type=_csv(ASPECT_RATIOS), default=list(ASPECT_RATIOS[1:]))
     _add_share_parser(sub)
+    _export_parser(sub)
     return parser
+
+
+# ---------------------------------------------------------------------- studio export (issue 8 §4, §5)
+
+EXPORT_FILTERS = ("resolution", "aspect_ratio", "duration", "status", "model", "author", "audio", "starred")
+
+
+def _export_parser(sub: Any) -> None:
+    exp = sub.add_parser(
+        "export",
+        help="export a collection, a comparison or a gallery search as a ZIP (and a contact sheet, a comparison video)",
+    )
+    which = exp.add_mutually_exclusive_group(required=True)
+    which.add_argument("--collection", metavar="ID", help="a collection's id")
+    which.add_argument("--grid", metavar="ID", help="a comparison's id")
+    which.add_argument("--query", metavar="TEXT", help="a gallery search ('' for everything), with the filters below")
+    exp.add_argument("--out", type=Path, required=True, metavar="FILE.zip", help="where to write the ZIP")
+    exp.add_argument("--contact-sheet", type=Path, metavar="FILE.png", help="also write a contact sheet")
+    exp.add_argument("--video", type=Path, metavar="FILE.mp4", help="also write the comparison video (--grid only)")
+    filters = exp.add_argument_group("gallery filters (with --query; each repeatable, as in the Gallery)")
+    filters.add_argument("--resolution", action="append", choices=RESOLUTIONS)
+    filters.add_argument("--aspect-ratio", action="append", choices=ASPECT_RATIOS)
+    filters.add_argument("--duration", action="append", choices=DURATIONS)
+    filters.add_argument("--status", action="append", choices=STATUSES)
+    filters.add_argument("--model", action="append", choices=MODELS)
+    filters.add_argument("--author", action="append", metavar="NAME")
+    filters.add_argument("--audio", choices=svc.GALLERY_AUDIO_CHOICES)
+    filters.add_argument("--starred", action="store_true")
+    filters.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="created on or after (UTC)")
+    filters.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="created on or before (UTC)")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a date such as 2026-01-31 (got {text!r})") from None
+
+
+def _export_selection(args: argparse.Namespace) -> svc.Selection:
+    "What `studio export` was asked for; filters without --query are a mistake, not ignored."
+    used = [f for f in (*EXPORT_FILTERS, "since", "until") if getattr(args, f) not in (None, False, [])]
+    if args.query is None:
+        if used:
+            raise ParamsError(f"--{used[0].replace('_', '-')} filters a gallery search: use it with --query")
+        return svc.Selection("collection", args.collection) if args.collection else svc.Selection("grid", args.grid)
+    values = {f: getattr(args, f) for f in (*EXPORT_FILTERS, "since", "until")}
+    return svc.Selection.of_query(svc.gallery_query({**values, "q": args.query}))
+
+
+def _export(args: argparse.Namespace) -> int:
+    "Build the export in this process (no server needed) and end with one JSON line."
+    try:
+        selection = _export_selection(args)
+        outputs = {"zip": args.out, "sheet": args.contact_sheet, "video": args.video}
+        outputs = {k: v for k, v in outputs.items() if v is not None}
+        if len({Path(p).resolve() for p in outputs.values()}) < len(outputs):
+            raise ParamsError("--out, --contact-sheet and --video must be three different files")
+        if args.video is not None and selection.kind != "grid":
+            raise ParamsError("--video makes a comparison video: use it with --grid")
+        for path in outputs.values():
+            exports.check_writable(path)
+        services = svc.build_services(studio_settings.load(), start_worker=False)
+    except StudioError as err:
+        return _error_line(err)
+    try:
+        selected, _kinds = export_jobs.checked(services, selection, list(outputs))
+        started = time.monotonic()
+        shown = [""]
+
+        def progress(fraction: float, words: str) -> None:
+            line = f"[{time.monotonic() - started:6.1f}s] {fraction:4.0%} {words}"
+            if line[9:] != shown[0][9:]:
+                print(line, file=sys.stderr, flush=True)
+                shown[0] = line
+
+        results = export_jobs.build(
+            services, selected, outputs, exported_by=services.settings.author, progress=progress
+        )
+    except StudioError as err:
+        return _error_line(err)
+    finally:
+        services.close()
+    names = {"zip": "zip", "sheet": "contact_sheet", "video": "video"}
+    summary: dict[str, Any] = {
+        "selection": {"kind": selection.kind, "ref": selection.ref},
+        "title": selected.title,
+        "items": len(selected.items),
+    }
+    summary.update({names[k]: {**v, "path": str(Path(v["path"]).resolve())} for k, v in results.items()})
+    print(json.dumps(summary))
+    return 0
 
 
 def _progress(services: svc.Services, started: float):
@@ -480,6 +584,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _status()
     if args.command == "share":
         return _share(args)
+    if args.command == "export":
+        return _export(args)
     if args.timeout is not None and not args.wait:  # a limit on a wait that will not happen is a mistake
         print("error: --timeout limits --wait; add --wait (or drop --timeout)", file=sys.stderr)
         return BAD_INPUT_EXIT

@@ -456,3 +456,37 @@ def m016_share_links(db: Database) -> None:
     db["share_links"].create_index(["token_hash"], unique=True)
     db["share_links"].create_index(["kind", "ref"])
     db["share_links"].create_index(["created_by", "created_at"])
+
+
+@migrations()
+def m017_exports(db: Database) -> None:
+    """Exports (issue 8 §4): one row per export asked for in the web app, built by the export
+    worker of the process that took the request (`process`, a token whose lock file says whether
+    that process still runs). `kinds` and `files` are JSON lists; `progress` runs from 0 to 1 with
+    `stage` saying what is being done. Statuses: queued, running, done, failed, interrupted (the
+    process stopped before it finished), expired (its files were cleaned away)."""
+    db["exports"].create(
+        {
+            "id": str,
+            "selection_kind": str,
+            "selection_ref": str,
+            "title": str,
+            "kinds": str,
+            "status": str,
+            "progress": float,
+            "stage": str,
+            "error": str,
+            "files": str,
+            "bytes": int,
+            "created_by": str,
+            "created_at": str,
+            "started_at": str,
+            "finished_at": str,
+            "process": str,
+        },
+        pk="id",
+        defaults={"status": "queued", "progress": 0.0, "stage": "", "files": "[]", "created_by": "", "title": ""},
+        not_null={"selection_kind", "selection_ref", "kinds", "status", "created_at"},
+    )
+    db["exports"].create_index(["created_at"])
+    db["exports"].create_index(["status"])

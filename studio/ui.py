@@ -5,6 +5,7 @@ never from `st.secrets`. Prompts are always shown as text (never markdown or HTM
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -336,6 +337,8 @@ def collection_picker(
             return
         st.success(plain(said), icon="📚")
         st.page_link(COLLECTIONS_PAGE, label="Open the collection", icon="📚", query_params={"id": coll_id})
+
+
 # ---------------------------------------------------------------------- share links (issue 8 §3)
 
 SHARE_DATE_CHOICE = "date"  # the expiry select's last option: a date picked below it
@@ -441,3 +444,69 @@ def share_controls(studio: svc.Services, selection: svc.Selection, *, key: str) 
                 on_click=_share_action,
                 args=(key, lambda link_id=link.id: links.regenerate(link_id), "New link made; the old one is dead."),
             )
+
+
+# ---------------------------------------------------------------------- exports (issue 8 §4)
+
+EXPORT_POLL_S = 1.5  # an export's progress, while it is being built
+EXPORT_KIND_LABELS = {
+    "zip": "ZIP: videos, thumbnails, metadata (JSON, CSV) and an index.html that plays offline",
+    "sheet": "Contact sheet: one PNG of labelled thumbnails",
+    "video": "Comparison video: every cell side by side in one MP4",
+}
+
+
+def export_links(job: svc.ExportJob) -> None:
+    "Download links to a finished export's files (plain links: the files stream from disk, never via memory)."
+    items = "".join(
+        f'<li><a href="{html.escape(job.url(name))}" download="{html.escape(name)}">⬇️ {html.escape(name)}</a></li>'
+        for name in job.files
+    )
+    st.html(f'<ul class="studio-export-links" style="margin:0">{items}</ul>')
+
+
+def export_state(job: svc.ExportJob) -> None:
+    "One export's state: a progress bar while it is built, links when ready, the reason when it failed."
+    if job.active:
+        st.progress(job.progress, text=job.describe())
+    elif job.status == "done":
+        st.success(f"{job.describe()} ({fmt.size(job.bytes)}); kept {svc.KEEP_EXPORTS_DAYS} days.", icon="📦")
+        export_links(job)
+    elif job.status == "expired":
+        st.caption(job.describe())
+    else:
+        st.error(plain(job.describe()), icon="⚠️")
+
+
+def export_controls(studio: svc.Services, selection: svc.Selection, *, key: str, label: str = "Export") -> None:
+    """Export this selection: pick the ZIP, the contact sheet and (for a comparison) the comparison
+    video, start it, follow its progress (the page stays usable: it is built in the background) and
+    download the files when they are ready."""
+    kinds = [k for k in EXPORT_KIND_LABELS if k != "video" or selection.kind == "grid"]
+    current_key = f"{key}_export_id"
+    with st.expander(label, icon="📦", key=f"{key}_export"):
+        chosen = [k for k in kinds if st.checkbox(EXPORT_KIND_LABELS[k], value=k == "zip", key=f"{key}_kind_{k}")]
+        if st.button("Start export", key=f"{key}_start", disabled=not chosen):
+            try:
+                job = svc.start_export(studio, selection, chosen, created_by=who())
+                st.session_state[current_key] = job.id
+            except StudioError as err:
+                error_box(err)
+        export_id = st.session_state.get(current_key)
+        if not export_id:
+            return
+        first = svc.export_job(studio, export_id)
+        if first is None:
+            return
+
+        @st.fragment(run_every=EXPORT_POLL_S if first.active else None)
+        def follow() -> None:
+            job = svc.export_job(studio, export_id)
+            if job is None:
+                return
+            export_state(job)
+            if first.active and not job.active:
+                st.rerun()  # one full run switches the timer off
+
+        with st.container(key=f"{key}_export_state"):
+            follow()

@@ -285,6 +285,18 @@ def make_routes(
         svc.handle_webhook(studio, payload, signature)
         return JSONResponse({"received": True})
 
+    async def export_download(request: Request) -> Response:
+        # Exports (issue 8 §4): only a file the export made, only once it is done; as an attachment.
+        try:
+            studio = get()
+        except StudioError as err:
+            return JSONResponse({"detail": str(err)}, status_code=503)
+        export_id, filename = request.path_params["export_id"], request.path_params["filename"]
+        path = await asyncio.to_thread(svc.export_file, studio, export_id, filename)
+        if path is None:
+            return Response("No such export file (it may have expired).", status_code=404, media_type="text/plain")
+        return FileResponse(path, filename=filename, content_disposition_type="attachment")
+
     index_html = streamlit_index_html()
 
     async def page(request: Request) -> Response:
@@ -300,5 +312,6 @@ def make_routes(
         Route("/healthz", healthz),
         Route(WEBHOOK_PATH, webhook, methods=["POST"]),
         Mount(MEDIA_ROUTE, app=MediaFiles(directory=settings.media_dir, check_dir=False), name="files"),
+        Route(svc.EXPORT_ROUTE + "/{export_id}/{filename}", export_download, methods=["GET", "HEAD"]),
         *(Route(f"/{name}", page, methods=["GET", "HEAD"]) for name in PAGE_PATHS),
     ]

@@ -8,6 +8,7 @@
 - `collections`: collections (boards) of takes
 - `selections`: what a share link or an export covers
 - `shares`: read-only share links (make, list, revoke, regenerate, open by token)
+- `exports`: exports as background jobs (the files themselves: `studio.exports`)
 - `library`: presets and references
 - `estimates`: what a launch will request
 - `account`: API mode, key check, credits
@@ -38,6 +39,17 @@ from .collections import (
     set_cover,
 )
 from .estimates import Estimate, cost_note, estimate, run_times
+from .exports import (
+    EXPORT_ROUTE,
+    KEEP_EXPORTS_DAYS,
+    ExportJob,
+    check_kinds,
+    export_file,
+    export_job,
+    recent_exports,
+    start_export,
+    stop_export_workers,
+)
 from .gallery import (
     COLLECTION_FILTER,
     DATE_PARAMS,
@@ -180,10 +192,12 @@ __all__ = [
     "DRAFT_KEEP",
     "EXPIRY_CHOICES",
     "EXPIRY_LABELS",
+    "EXPORT_ROUTE",
     "FILTER_CHOICES",
     "FLOWS",
     "GALLERY_AUDIO_CHOICES",
     "GALLERY_PAGE_SIZE",
+    "KEEP_EXPORTS_DAYS",
     "LANGUAGES",
     "MAX_CELLS",
     "MAX_COLLECTION_DESCRIPTION_CHARS",
@@ -210,6 +224,7 @@ __all__ = [
     "Draft",
     "Ended",
     "Estimate",
+    "ExportJob",
     "GalleryCount",
     "GalleryPage",
     "GalleryQuery",
@@ -241,6 +256,7 @@ __all__ = [
     "can_retry",
     "cancel",
     "cell_label",
+    "check_kinds",
     "check_preset",
     "check_references",
     "clear_winner",
@@ -262,6 +278,8 @@ __all__ = [
     "ended",
     "estimate",
     "existing",
+    "export_file",
+    "export_job",
     "form_of",
     "gallery_page",
     "gallery_query",
@@ -288,6 +306,7 @@ __all__ = [
     "prompt_problem",
     "queue",
     "queue_waits",
+    "recent_exports",
     "recent_failures",
     "references",
     "remove_from_collection",
@@ -305,7 +324,9 @@ __all__ = [
     "share_url",
     "shared_grid",
     "shared_services",
+    "start_export",
     "start_grid",
+    "stop_export_workers",
     "stray_runs",
     "stuck_ids",
     "take_layout",
