@@ -53,7 +53,7 @@ def test_compare_exports_the_comparison_with_its_video(studio):
     assert len(bars) == 1 and bars[0].startswith(
         ("Waiting to start (ZIP + contact sheet + comparison video)", "Building ")
     )
-    wait_until(at, lambda a: any("Ready" in t for t in texts(a, "success")), timeout=90)
+    wait_until(at, lambda a: any("Ready" in t for t in texts(a, "success")), timeout=200)
     job = svc.export_job(studio, export_id)
     assert job is not None and job.status == "done" and len(job.files) == 3
     shown = links(at)
@@ -73,7 +73,7 @@ def test_the_gallery_exports_its_search_and_says_when_nothing_matches(studio):
 
     at = open_page(GALLERY, studio, {"q": "lighthouse"})
     at.button(key="gallery_start").click().run()
-    wait_until(at, lambda a: any("Ready" in t for t in texts(a, "success")), timeout=60)
+    wait_until(at, lambda a: any("Ready" in t for t in texts(a, "success")), timeout=150)
     job = svc.export_job(studio, at.session_state["gallery_export_id"])
     assert job is not None and job.selection.kind == "query" and job.kinds == ["zip"]
     assert svc.resolve(studio, job.selection).items and "lighthouse" in job.title
@@ -101,7 +101,7 @@ def test_status_lists_recent_exports_with_their_state(studio):
         }
     )
     at = open_page(STATUS, studio)
-    wait_until(at, lambda a: any("Ready" in t for t in texts(a, "success")), timeout=60)
+    wait_until(at, lambda a: any("Ready" in t for t in texts(a, "success")), timeout=150)
     assert "Exports" in texts(at, "subheader")
     at.container(f"status_export_{done.id}")
     at.container("status_export_deadbeef0001")
