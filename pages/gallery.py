@@ -441,6 +441,7 @@ def detail(gen_id: str, others: list[Generation]) -> None:
         with st.expander("Ids and checksum"):
             _table(_ids_rows(gen))
         ui.collection_picker(studio, [gen.id], key=f"detail_pick_{gen.id}")
+        ui.share_controls(studio, svc.Selection("generation", gen.id), key=f"detail_share_{gen.id}")
         if gen.error:
             st.markdown("**Error**")
             st.text(gen.error)
@@ -487,6 +488,7 @@ def main() -> None:
             icon="🔎",
         )
         st.button("OK", key="gallery_unknown_ok", on_click=_close_detail)
+    ui.export_controls(studio, svc.Selection.of_query(query), key="gallery", label="Export these results")
     if total.n == 0:
         if query == svc.GalleryQuery() or svc.count(studio) == 0:
             st.info(
@@ -502,6 +504,7 @@ def main() -> None:
             f"<style>.st-key-gallery_cards [data-testid='stImage'] img {{ height: {THUMB_HEIGHT_PX}px; "
             "width: 100%; object-fit: contain; background: #111; border-radius: 4px; }</style>"
         )
+        ui.share_controls(studio, svc.Selection.of_query(query), key="gallery_share")  # this search, as filtered
         pager(result, "top")
         ui.live([g.id for g in gens], cards, key="gallery_cards", follow=False)
         if result.pages > 1 or not total.exact:
