@@ -259,9 +259,14 @@ def one_collection(studio: svc.Services, coll_id: str) -> None:
     )
     tools = st.container(horizontal=True)
     tools.page_link("pages/gallery.py", label="Show in the Gallery", icon="🖼️", query_params={"collection": board.id})
-    # Sharing and exporting go here, once those pieces are merged:
-    #   ui.share_controls(studio, svc.Selection("collection", board.id), key=f"collection_share_{board.id}")
-    #   ui.export_controls(studio, svc.Selection("collection", board.id), key=f"collection_export_{board.id}")
+    with tools:
+        ui.share_controls(studio, svc.Selection("collection", board.id), key=f"collection_share_{board.id}")
+    ui.export_controls(
+        studio,
+        svc.Selection("collection", board.id),
+        key=f"collection_export_{board.id}",
+        label="Export this collection",
+    )
     edit(studio, board)
     items(studio, board)
     st.divider()

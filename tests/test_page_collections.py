@@ -296,3 +296,20 @@ def test_a_take_deleted_in_the_gallery_leaves_its_collections(idle):
     assert [t.value for t in at.text if t.value in ("one", "two")] == ["two"]
     assert any(c.value.startswith("Owner: ana · 1 take ·") for c in at.caption)
     assert item_ids(idle, coll_id) == [b]
+
+
+def test_a_collection_is_shared_and_exported_from_its_page_and_an_empty_one_says_so(idle):
+    coll_id, _ = board_with(idle, "Fox picks", "fox one", "fox two")
+    key = f"collection_share_{coll_id}"
+    at = open_page(COLLECTIONS, idle, {"id": coll_id})
+    at.button(key=f"{key}_create").click().run()
+    assert not at.exception and not at.error
+    [link] = svc.ShareLinks(idle).list()
+    assert link.selection == svc.Selection("collection", coll_id)
+    assert any("/share/" in c.value for c in at.code)
+
+    empty = svc.create_collection(idle, "Empty board", owner="cleo")
+    at = open_page(COLLECTIONS, idle, {"id": empty.id})
+    at.button(key=f"collection_export_{empty.id}_start").click().run()
+    assert any("Nothing to export: this collection is empty" in e.value.replace("\\", "") for e in at.error)
+    assert f"collection_export_{empty.id}_export_id" not in at.session_state
