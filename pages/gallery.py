@@ -33,7 +33,7 @@ def _clear_filters() -> None:
         "until": None,
         "starred": False,
     }
-    st.session_state.update(cleared | dict.fromkeys(svc.TEXT_PARAMS, ""))
+    st.session_state.update(cleared | dict.fromkeys(svc.TEXT_PARAMS, "") | {svc.WHOSE_PARAM: svc.WHOSE_EVERYONE})
 
 
 # ---------------------------------------------------------------------- search and filters
@@ -50,8 +50,9 @@ def filters() -> None:
         placeholder="Words from prompts, notes or tags, e.g. zebra neon",
         help="Every word must appear; each word also matches longer words (neon → neons).",
     )
+    whose()
     url = {k: st.query_params.get_all(k) for k in st.query_params}
-    on = svc.active_filters(svc.gallery_query(st.session_state), url)
+    on = svc.active_filters(svc.gallery_query(st.session_state, me=ui.who()), url)
     label = f"Filters · {len(on)} on: {', '.join(on)}" if on else "Filters"
     # Folded by default: on a phone the open panel fills two screens before the first card.
     with st.expander(label, icon="🎛️", key="gallery_filters"):
@@ -89,6 +90,23 @@ def filters() -> None:
     since, until = st.session_state.get("since"), st.session_state.get("until")
     if since and until and since > until:
         st.warning(f"The From date ({since}) is after the To date ({until}), so nothing can match.", icon="📅")
+
+
+def whose() -> None:
+    "Whose takes: everyone's, mine, or one person's (bound to ?whose=, like the filters)."
+    me = ui.who()
+    people = [a for a in svc.authors(ui.services()) if a not in (svc.WHOSE_EVERYONE, svc.WHOSE_MINE)]
+    wanted = st.query_params.get(svc.WHOSE_PARAM)
+    if wanted and wanted not in (svc.WHOSE_EVERYONE, svc.WHOSE_MINE, *people):
+        st.info(f"Nobody called “{ui.plain(wanted)}” has made anything here yet: showing everyone's.", icon="👥")
+    labels = {svc.WHOSE_EVERYONE: "Everyone's", svc.WHOSE_MINE: f"Mine ({me})" if me else "Mine"}
+    st.selectbox(
+        "Whose takes",
+        [svc.WHOSE_EVERYONE, svc.WHOSE_MINE, *people],
+        key=svc.WHOSE_PARAM,
+        bind="query-params",
+        format_func=lambda v: labels.get(v, v),
+    )
 
 
 def url_notices() -> None:
@@ -425,7 +443,7 @@ def main() -> None:
     url_notices()
     wanted = st.query_params.get(DETAIL_PARAM)
     filters()
-    query = svc.gallery_query(st.session_state)
+    query = svc.gallery_query(st.session_state, me=ui.who())
     signature = query.model_dump_json()
     previous = st.session_state.get("gallery_query")
     st.session_state["gallery_query"] = signature
