@@ -99,13 +99,15 @@ def whose() -> None:
     wanted = st.query_params.get(svc.WHOSE_PARAM)
     if wanted and wanted not in (svc.WHOSE_EVERYONE, svc.WHOSE_MINE, *people):
         st.info(f"Nobody called “{ui.plain(wanted)}” has made anything here yet: showing everyone's.", icon="👥")
-    labels = {svc.WHOSE_EVERYONE: "Everyone's", svc.WHOSE_MINE: f"Mine ({me})" if me else "Mine"}
+    # The options are shown as they are: a bound widget puts the shown text in the link (?whose=mine).
     st.selectbox(
         "Whose takes",
         [svc.WHOSE_EVERYONE, svc.WHOSE_MINE, *people],
         key=svc.WHOSE_PARAM,
         bind="query-params",
-        format_func=lambda v: labels.get(v, v),
+        help=f"mine: what you made (signed “{me}”); or one person's."
+        if me
+        else "mine: what you made; or one person's.",
     )
 
 

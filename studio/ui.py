@@ -103,7 +103,7 @@ def person() -> people.Person:
     settings = services().settings
     request = st.session_state.get(REQUEST_KEY) or {}
     return people.resolve(
-        user=st.user.to_dict() if st.user.is_logged_in else None,
+        user=dict(st.user.to_dict()),  # counts only with is_logged_in (absent without [auth])
         headers=request.get("headers", st.context.headers),
         cookies=request.get("cookies", st.context.cookies),
         trusted_header=settings.trusted_user_header,
@@ -115,7 +115,7 @@ def person() -> people.Person:
 def login_screen() -> None:
     """With login configured, someone not logged in sees only a login button: the script stops
     here, before the studio is built (the web app's LoginGate keeps /files and the rest shut)."""
-    if not login_configured() or st.user.is_logged_in:
+    if not login_configured() or st.user.get("is_logged_in"):
         return
     st.title("Mosaic Prompt Studio")
     st.write("This studio is for the team: log in to make, compare and share videos.")
