@@ -21,6 +21,7 @@ DETAIL_PARAM = svc.DETAIL_PARAM
 PAGE_PARAM = svc.PAGE_PARAM
 NOTICES_KEY = "gallery_url_notices"
 DISMISSED_KEY = "gallery_url_notices_dismissed"
+COLLECTION_SYNCED_KEY = "gallery_collection_in_url"  # the ?collection= value the filter last saw or wrote
 KEEP_LABELS = {"all": "Prompt and all settings", "prompt": "Prompt only", "settings": "All settings, new prompt"}
 FLOW_LABELS = {"one_call": "The studio's way (one call per video)", "three_call": "The documented three calls"}
 
@@ -32,6 +33,7 @@ def _clear_filters() -> None:
         "since": None,
         "until": None,
         "starred": False,
+        svc.COLLECTION_FILTER: None,
     }
     st.session_state.update(cleared | dict.fromkeys(svc.TEXT_PARAMS, "") | {svc.WHOSE_PARAM: svc.WHOSE_EVERYONE})
 
@@ -87,6 +89,11 @@ def filters() -> None:
         row[1].date_input("To", value=None, key="until", bind="query-params", help="Created on or before (UTC).")
         row[2].checkbox("Starred only", key="starred", bind="query-params")
         row[3].button("Clear filters", key="gallery_clear", on_click=_clear_filters, width="stretch")
+        known = collection_filter(row=st.columns(4))
+    if (wanted := st.query_params.get(svc.COLLECTION_FILTER)) and wanted not in known:
+        st.warning(
+            f"There is no collection “{ui.plain(wanted)}” (deleted?), so the gallery shows everything.", icon="📚"
+        )
     since, until = st.session_state.get("since"), st.session_state.get("until")
     if since and until and since > until:
         st.warning(f"The From date ({since}) is after the To date ({until}), so nothing can match.", icon="📅")
@@ -109,6 +116,37 @@ def whose() -> None:
         if me
         else "mine: what you made; or one person's.",
     )
+
+
+def collection_filter(row) -> set[str]:
+    """Only the takes of one collection, still newest first; returns the ids it offers.
+
+    The link says `?collection=<id>`. A bound selectbox would put the option's label (the name) in
+    the URL, so this one keeps the URL itself: a link opened (or the back button) sets the widget,
+    and a pick writes the URL. An unknown id stays in the URL, and a notice says so.
+    """
+    boards = {c.id: c.name for c in svc.collections(ui.services())}
+    url = st.query_params.get(svc.COLLECTION_FILTER)
+    meant = url if url in boards else None
+    if url != st.session_state.get(COLLECTION_SYNCED_KEY):
+        st.session_state[svc.COLLECTION_FILTER] = meant
+        st.session_state[COLLECTION_SYNCED_KEY] = url
+    row[0].selectbox(
+        "Collection",
+        list(boards),
+        index=None,
+        key=svc.COLLECTION_FILTER,
+        placeholder="Any",
+        format_func=lambda i: boards.get(i, i),
+    )
+    value = st.session_state.get(svc.COLLECTION_FILTER)
+    if value != meant:  # picked or cleared here
+        if value:
+            st.query_params[svc.COLLECTION_FILTER] = value
+        else:
+            st.query_params.pop(svc.COLLECTION_FILTER, None)
+        st.session_state[COLLECTION_SYNCED_KEY] = value
+    return set(boards)
 
 
 def url_notices() -> None:
@@ -422,6 +460,8 @@ def detail(gen_id: str, others: list[Generation]) -> None:
         _table(_facts_rows(gen))
         with st.expander("Ids and checksum"):
             _table(_ids_rows(gen))
+        ui.collection_picker(studio, [gen.id], key=f"detail_pick_{gen.id}")
+        ui.share_controls(studio, svc.Selection("generation", gen.id), key=f"detail_share_{gen.id}")
         if gen.error:
             st.markdown("**Error**")
             st.text(gen.error)
@@ -468,6 +508,7 @@ def main() -> None:
             icon="🔎",
         )
         st.button("OK", key="gallery_unknown_ok", on_click=_close_detail)
+    ui.export_controls(studio, svc.Selection.of_query(query), key="gallery", label="Export these results")
     if total.n == 0:
         if query == svc.GalleryQuery() or svc.count(studio) == 0:
             st.info(
@@ -483,6 +524,7 @@ def main() -> None:
             f"<style>.st-key-gallery_cards [data-testid='stImage'] img {{ height: {THUMB_HEIGHT_PX}px; "
             "width: 100%; object-fit: contain; background: #111; border-radius: 4px; }</style>"
         )
+        ui.share_controls(studio, svc.Selection.of_query(query), key="gallery_share")  # this search, as filtered
         pager(result, "top")
         ui.live([g.id for g in gens], cards, key="gallery_cards", follow=False)
         if result.pages > 1 or not total.exact:

@@ -192,6 +192,7 @@ class GalleryQuery(BaseModel):
     generate_audio: bool | None = None
     starred: bool | None = None
     grid_id: str | None = None
+    collection: str | None = None  # a collection's id: only its takes (still newest first)
     since: str | None = None  # ISO date or timestamp, inclusive
     until: str | None = None  # ISO date or timestamp, inclusive (a date covers the whole day)
 
@@ -848,6 +849,46 @@ class HistoryStore:
             if gen_id:
                 conn.execute("UPDATE generations SET winner = 1 WHERE grid_id = ? AND id = ?", [grid_id, gen_id])
 
+    # ------------------------------------------------------------------ share links (only token hashes)
+
+    def add_share_link(self, row: dict[str, Any], *, replacing: str | None = None) -> bool:
+        """Insert a share link row (its `token_hash` is unique). With `replacing`, that live link is
+        revoked in the same transaction, and nothing is inserted (False) when it is not live."""
+        with self._immediate() as conn:
+            if replacing is not None:
+                cur = conn.execute(
+                    "UPDATE share_links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                    [row["created_at"], replacing],
+                )
+                if cur.rowcount != 1:
+                    return False
+            conn.execute(
+                f"INSERT INTO share_links ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+            )
+            return True
+
+    def share_link(self, *, link_id: str | None = None, token_hash: str | None = None) -> dict[str, Any] | None:
+        "One share link by its id or by its token's hash."
+        column, value = ("id", link_id) if link_id is not None else ("token_hash", token_hash)
+        rows = self._rows(f"SELECT * FROM share_links WHERE {column} = ?", [value])
+        return rows[0] if rows else None
+
+    def share_links(
+        self, *, kind: str | None = None, ref: str | None = None, created_by: str | None = None, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        "Share links, newest first, narrowed to a selection and/or a creator when given."
+        where = [(c, v) for c, v in (("kind", kind), ("ref", ref), ("created_by", created_by)) if v is not None]
+        sql = "SELECT * FROM share_links" + (" WHERE " + " AND ".join(f"{c} = ?" for c, _ in where) if where else "")
+        return self._rows(sql + " ORDER BY created_at DESC, rowid DESC LIMIT ?", [*(v for _, v in where), limit])
+
+    def revoke_share_link(self, link_id: str, at: str) -> bool:
+        "Mark a live link revoked; False when there is no such link or it was already revoked."
+        with self._immediate() as conn:
+            cur = conn.execute(
+                "UPDATE share_links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [at, link_id]
+            )
+            return cur.rowcount == 1
+
     # ------------------------------------------------------------------ collections
 
     def add_collection(self, *, name: str, description: str = "", owner: str = "") -> Collection:
@@ -1056,6 +1097,12 @@ class HistoryStore:
             clauses.append("g.created_at < ?")
             # A bare date covers that whole day.
             params.append(q.until + "\uffff" if len(q.until) <= 10 else q.until)
+        if q.collection:
+            # A collection holds a few dozen takes: start from them. The `+` stops SQLite from walking
+            # another filter's index instead and probing the collection for every row it meets.
+            clauses = ["+" + c for c in clauses]
+            clauses.append("g.id IN (SELECT generation_id FROM collection_items WHERE collection_id = ?)")
+            params.append(q.collection)
         return clauses, params
 
     def _select(
@@ -1074,11 +1121,11 @@ class HistoryStore:
                 params.extend([after[1], after[0]])
             where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
             return f"SELECT {columns} FROM generations g{where}", params, "g.created_at DESC, g.rowid DESC"
-        if q.grid_id:
+        if q.grid_id or q.collection:
             if after is not None:
                 clauses.append("g.rowid < ?")
                 params.append(after[0])
-            # A comparison has a few dozen cells: start from them and look each up in the match list
+            # A comparison (or a collection) has a few dozen takes: start from them and look each up in the match list
             # (the `+` stops SQLite from walking the list and probing the grid index per match).
             sql = (
                 f"SELECT {columns} FROM generations g WHERE "

@@ -1,8 +1,9 @@
 """The studio's own HTTP routes beside the Streamlit UI (Starlette only, no Streamlit import):
 a lifespan that starts the job worker at server boot, `/healthz`, the Mosaic webhook receiver
 for `callback_url` (size-capped, signature first, replays dropped), `/files/` serving saved media
-from disk with Range requests (RFC 9110: a malformed Range is ignored), and the deep links of the
-pages (`/gallery?q=...`), which get Streamlit's page told where the server is.
+from disk with Range requests (RFC 9110: a malformed Range is ignored), the read-only share pages
+(`/share/<token>`, studio.share_page), and the deep links of the pages (`/gallery?q=...`), which get
+Streamlit's page told where the server is.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ WEBHOOK_MAX_BYTES = 1024 * 1024
 # In memory and bounded: after a restart a replay only costs one listing, never a wrong state.
 WEBHOOK_SEEN_MAX = 4096
 # The URL paths of the pages (the file names in pages/, as st.navigation names them).
-PAGE_PATHS = ("create", "compare", "gallery", "status")
+PAGE_PATHS = ("create", "compare", "gallery", "status", "collections")
 # On a deep link such as /gallery, Streamlit's frontend does not know whether /gallery is a page
 # or the path the app is served under, so it first probes /gallery/_stcore/health and
 # /gallery/_stcore/host-config (two 404s, then a retry delay) before trying the root. The page
@@ -195,8 +196,6 @@ def _too_large() -> Response:
 
 # ---------------------------------------------------------------------- who may come in (studio.people)
 
-SHARE_PREFIX = "/share/"  # read-only share links: open to anyone holding the token
-
 
 def login_middleware(files: Iterable[Path] | None = None) -> list[Middleware]:
     """With Streamlit's login configured ([auth] in secrets.toml), the gate that keeps everything
@@ -210,7 +209,7 @@ def login_middleware(files: Iterable[Path] | None = None) -> list[Middleware]:
             people.LoginGate,
             secret=secret,
             open_paths={"/healthz", WEBHOOK_PATH, *pages},
-            open_prefixes=(SHARE_PREFIX,),
+            open_prefixes=(svc.SHARE_ROUTE + "/",),  # read-only share links: open to anyone with the token
         )
     ]
 
@@ -235,6 +234,7 @@ def app_parts(load_settings: Callable[[], Settings] = load, secrets: Iterable[Pa
             Route("/healthz", cannot_start),
             Route(WEBHOOK_PATH, cannot_start, methods=["POST"]),
             Mount(MEDIA_ROUTE, app=cannot_start_app(reason)),
+            Mount(svc.SHARE_ROUTE, app=cannot_start_app(reason)),  # a share link is never Streamlit's page
         ]
         return {"lifespan": None, "routes": routes}
     return {"lifespan": make_lifespan(lambda: settings), "routes": make_routes(settings), "middleware": middleware}
@@ -249,8 +249,13 @@ def cannot_start_app(reason: str) -> Callable[..., Any]:
     return app
 
 
-def make_routes(settings: Settings, services: Callable[[], svc.Services] | None = None) -> list[BaseRoute]:
-    "Routes for /healthz, the webhook receiver and the media files of `settings`."
+def make_routes(
+    settings: Settings,
+    services: Callable[[], svc.Services] | None = None,
+    *,
+    share_now: Callable[[], Any] | None = None,
+) -> list[BaseRoute]:
+    "Routes for /healthz, the webhook receiver, the media files of `settings` and share links (`share_now`: a clock)."
     get = services or (lambda: svc.shared_services(lambda: settings))
 
     async def healthz(request: Request) -> Response:
@@ -304,6 +309,18 @@ def make_routes(settings: Settings, services: Callable[[], svc.Services] | None 
         svc.handle_webhook(studio, payload, signature)
         return JSONResponse({"received": True})
 
+    async def export_download(request: Request) -> Response:
+        # Exports (issue 8 §4): only a file the export made, only once it is done; as an attachment.
+        try:
+            studio = get()
+        except StudioError as err:
+            return JSONResponse({"detail": str(err)}, status_code=503)
+        export_id, filename = request.path_params["export_id"], request.path_params["filename"]
+        path = await asyncio.to_thread(svc.export_file, studio, export_id, filename)
+        if path is None:
+            return Response("No such export file (it may have expired).", status_code=404, media_type="text/plain")
+        return FileResponse(path, filename=filename, content_disposition_type="attachment")
+
     index_html = streamlit_index_html()
 
     async def page(request: Request) -> Response:
@@ -311,9 +328,14 @@ def make_routes(settings: Settings, services: Callable[[], svc.Services] | None 
 
     with suppress(OSError):  # a data folder the studio cannot use is reported by the pages and /healthz
         settings.media_dir.mkdir(parents=True, exist_ok=True)
+    # Read-only share links (issue 8 §3). Imported here: share_page builds on MediaFileResponse above.
+    from .share_page import share_routes
+
     return [
+        *share_routes(get, MediaFileResponse, now=share_now),
         Route("/healthz", healthz),
         Route(WEBHOOK_PATH, webhook, methods=["POST"]),
         Mount(MEDIA_ROUTE, app=MediaFiles(directory=settings.media_dir, check_dir=False), name="files"),
+        Route(svc.EXPORT_ROUTE + "/{export_id}/{filename}", export_download, methods=["GET", "HEAD"]),
         *(Route(f"/{name}", page, methods=["GET", "HEAD"]) for name in PAGE_PATHS),
     ]

@@ -185,7 +185,7 @@ def test_login_is_configured_by_an_auth_section_with_a_cookie_secret(tmp_path):
 
 @pytest.fixture
 def gated(clean_sim, tmp_path):
-    "The studio's routes behind the gate, plus stand-ins for a share link, an export and a websocket."
+    "The studio's routes behind the gate, plus stand-ins for the login screen and websockets."
     services = svc.build_services(settings_for(clean_sim, tmp_path / "d"))
 
     async def stand_in(request):
@@ -197,8 +197,6 @@ def gated(clean_sim, tmp_path):
         await websocket.close()
 
     extra = [
-        Route("/share/{token}", stand_in),
-        Route("/exports/{name}", stand_in),
         Route("/", stand_in),
         WebSocketRoute("/_stcore/stream", stream),
         WebSocketRoute("/_stcore/other", stream),
@@ -218,7 +216,7 @@ def test_without_the_cookie_files_and_exports_are_locked(gated):
     [gen] = svc.wait_for(
         services, svc.generate(services, VideoGenerationParams(prompt="A fox", duration="4")), timeout=60
     )
-    for path in (f"/files/{gen.video_path}", "/exports/x.zip", "/media/abc.mp4", "/_stcore/upload_file/s/f"):
+    for path in (f"/files/{gen.video_path}", "/exports/x/export.zip", "/media/abc.mp4", "/_stcore/upload_file/s/f"):
         answer = client.get(path)
         assert answer.status_code == 401, path
         assert b"ftyp" not in answer.content and "Log in" in answer.text
@@ -226,12 +224,14 @@ def test_without_the_cookie_files_and_exports_are_locked(gated):
     assert client.get(f"/files/{gen.video_path}").status_code == 401
     client.cookies.set(people.USER_COOKIE, streamlit_cookie(LOGGED_IN))
     assert client.get(f"/files/{gen.video_path}").status_code == 200
-    assert client.get("/exports/x.zip").text == "content of /exports/x.zip"
+    past_the_gate = client.get("/exports/x/export.zip")  # the export route's own answer: no such export
+    assert past_the_gate.status_code == 404 and "Log in to the studio" not in past_the_gate.text
 
 
 def test_share_links_health_and_the_login_screen_stay_open(gated):
     client, _ = gated
-    assert client.get("/share/abc").text == "content of /share/abc"
+    shared = client.get("/share/not-a-token")  # the share page's own answer, not the gate's
+    assert shared.status_code == 404 and "Log in to the studio" not in shared.text
     assert client.get("/healthz").json()["ok"]
     assert client.get("/gallery").status_code == 200  # the app shell, whose script shows the login
     assert client.get("/").status_code == 200

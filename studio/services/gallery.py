@@ -41,7 +41,17 @@ WHOSE_MINE = "mine"
 DATE_PARAMS = ("since", "until")
 PAGE_PARAM = "page"  # 1-based, absent on page 1
 DETAIL_PARAM = "id"
-URL_PARAMS = (*FILTER_CHOICES, *TEXT_PARAMS, *DATE_PARAMS, "starred", WHOSE_PARAM, PAGE_PARAM, DETAIL_PARAM)
+COLLECTION_FILTER = "collection"  # ?collection=<id>: only that collection's takes (a bound selectbox)
+URL_PARAMS = (
+    *FILTER_CHOICES,
+    *TEXT_PARAMS,
+    *DATE_PARAMS,
+    "starred",
+    COLLECTION_FILTER,
+    WHOSE_PARAM,
+    PAGE_PARAM,
+    DETAIL_PARAM,
+)
 
 
 def history(
@@ -135,6 +145,9 @@ def gallery_query(values: Mapping[Any, Any], *, me: str | None = None) -> Galler
     audio = values.get("audio")
     since, until = values.get("since"), values.get("until")
     authors = [a for text in _texts("author", values.get("author")) for a in text.split(",")]
+    collection = values.get(COLLECTION_FILTER) or None
+    if collection is not None and not isinstance(collection, str):
+        raise ParamsError("The collection filter takes one collection's id", field=COLLECTION_FILTER)
     return GalleryQuery(
         text=values.get("q") or "",
         resolution=_texts("resolution", values.get("resolution")),
@@ -147,6 +160,7 @@ def gallery_query(values: Mapping[Any, Any], *, me: str | None = None) -> Galler
         generate_audio=None if audio is None else audio == "on",
         starred=True if values.get("starred") else None,
         grid_id=(values.get("grid_id") or "").strip() or None,
+        collection=collection,
         since=since.isoformat() if isinstance(since, date) else None,
         until=until.isoformat() if isinstance(until, date) else None,
     )
@@ -163,6 +177,7 @@ FILTER_LABELS = {
     "author": ("author", "author"),
     WHOSE_PARAM: ("whose", "by"),
     "grid_id": ("comparison", "grid_id"),
+    COLLECTION_FILTER: ("collection", "collection"),
     "since": ("from", "since"),
     "until": ("to", "until"),
     "starred": ("starred", "starred"),
