@@ -74,6 +74,16 @@ def test_nothing_without_the_login_then_the_provider_form_lets_ada_in(page: Page
     assert with_cookie.status_code == 404  # past the gate: there is just no such file
     assert httpx.get(f"{base}/files/anything.mp4").status_code == 401
 
+    box = page.locator(".st-key-create_prompt textarea")
+    box.fill("A lantern drifts over a lake")
+    box.press("Control+Enter")
+    wait_for_app(page)
+    page.locator(".st-key-create_run button").click()
+    page.wait_for_selector(".st-key-create_results video", timeout=45_000)
+    page.goto(f"{base}/gallery?whose=mine")
+    wait_for_app(page)
+    expect(page.locator("[class*=st-key-gallery_card_]").first).to_contain_text(f"by {EMAIL}", timeout=45_000)
+
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url(lambda url: "end_session" in url, timeout=30_000)  # the provider's own log out
     assert USER_COOKIE not in {c["name"] for c in page.context.cookies()}
