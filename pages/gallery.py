@@ -17,6 +17,7 @@ COLUMNS = 4
 THUMB_HEIGHT_PX = 150
 DETAIL_VIDEO_PX = 420
 PROMPT_PREVIEW_CHARS = 90
+WHOSE_WIDTH_PX = 320  # the whose-takes box: names are short, a full-width box reads as a second search
 DETAIL_PARAM = svc.DETAIL_PARAM
 PAGE_PARAM = svc.PAGE_PARAM
 NOTICES_KEY = "gallery_url_notices"
@@ -112,6 +113,7 @@ def whose() -> None:
         [svc.WHOSE_EVERYONE, svc.WHOSE_MINE, *people],
         key=svc.WHOSE_PARAM,
         bind="query-params",
+        width=WHOSE_WIDTH_PX,
         help=f"mine: what you made (signed “{me}”); or one person's."
         if me
         else "mine: what you made; or one person's.",
