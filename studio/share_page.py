@@ -13,14 +13,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from . import format as fmt
@@ -59,6 +59,7 @@ GONE_WORDS = {
     410: ("This share link no longer works", "Ask whoever sent it for a new link."),
 }
 UNAVAILABLE = 503
+STREAM_CHUNK_BYTES = 16 * 1024
 
 
 def _item(gen: Generation, token: str, link: svc.ShareLink, added_by: str = "") -> dict[str, Any]:
@@ -86,8 +87,8 @@ def _item(gen: Generation, token: str, link: svc.ShareLink, added_by: str = "") 
     }
 
 
-def render_share(shared: svc.Shared, token: str) -> str:
-    "The share page's HTML for an opened link."
+def _context(shared: svc.Shared, token: str) -> dict[str, Any]:
+    "What the share page template shows of an opened link."
     selected, link = shared.selected, shared.link
     items = {g.id: _item(g, token, link, selected.added_by.get(g.id, "")) for g in selected.items}
     tabs = [
@@ -101,7 +102,7 @@ def render_share(shared: svc.Shared, token: str) -> str:
         for tab in selected.layout
     ]
     prompts = list(dict.fromkeys(g.prompt for g in selected.items))
-    return _env.get_template("share.html").render(
+    return dict(
         css=Markup(CSS),
         title=selected.title,
         kind_label=selected.kind_label,
@@ -117,6 +118,26 @@ def render_share(shared: svc.Shared, token: str) -> str:
         prompt=prompts[0] if len(prompts) == 1 else "",
         allow_download=link.allow_download,
     )
+
+
+def render_share(shared: svc.Shared, token: str) -> str:
+    "The share page's HTML for an opened link."
+    return _env.get_template("share.html").render(_context(shared, token))
+
+
+def stream_share(shared: svc.Shared, token: str) -> Iterator[bytes]:
+    """The same HTML in chunks of about STREAM_CHUNK_BYTES, so the first bytes (the head, the title)
+    leave while the cards of a long page are still being rendered."""
+    pending: list[str] = []
+    size = 0
+    for piece in _env.get_template("share.html").generate(_context(shared, token)):
+        pending.append(piece)
+        size += len(piece)
+        if size >= STREAM_CHUNK_BYTES:
+            yield "".join(pending).encode()
+            pending, size = [], 0
+    if pending:
+        yield "".join(pending).encode()
 
 
 def gone_page(status: int, message: str) -> HTMLResponse:
@@ -141,13 +162,12 @@ def share_routes(
         token = request.path_params["token"]
         try:
             shared = links().open(token)
-            html = render_share(shared, token)
         except ShareLinkError as err:
             return gone_page(err.status, str(err))
         except StudioError as err:  # the studio cannot read its history right now
             log.error("share page: %s", err)
             return gone_page(UNAVAILABLE, "The studio could not read what this link shares.")
-        return HTMLResponse(html, headers=HEADERS)
+        return StreamingResponse(stream_share(shared, token), media_type="text/html; charset=utf-8", headers=HEADERS)
 
     def media(request: Request) -> Response:
         token, gen_id, what = (request.path_params[k] for k in ("token", "gen_id", "what"))

@@ -280,6 +280,9 @@ def test_the_page_shows_every_item_read_only(share_web, shop):
     assert "script-src" not in page.headers["Content-Security-Policy"]  # default-src 'none': no script at all
     assert page.headers["Referrer-Policy"] == "no-referrer" and "noindex" in page.headers["X-Robots-Tag"]
     assert page.headers["Cache-Control"].startswith("private")
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    head = client.head(f"/share/{new.token}")
+    assert head.status_code == 200 and head.content == b""
 
 
 def test_a_comparison_keeps_its_grid_layout_and_labels(share_web, shop):
@@ -394,6 +397,19 @@ def test_the_api_key_is_in_no_byte_of_a_page_or_its_media(share_web, shop):
     for answer in answers:
         raw = answer.content + b"".join(f"{k}: {v}".encode() for k, v in answer.headers.items())
         assert SECRET_KEY.encode() not in raw and b"mk_" not in raw
+
+
+def test_with_settings_the_studio_cannot_use_a_share_link_answers_503_not_streamlits_page():
+    from studio import web
+    from studio.errors import SettingsError
+
+    def bad():
+        raise SettingsError("Invalid settings: STUDIO_TIMEOUT (timeout): must be finite")
+
+    parts = web.app_parts(bad)
+    with TestClient(Starlette(routes=parts["routes"])) as client:
+        answer = client.get(f"/share/{'a' * 43}")
+    assert answer.status_code == 503 and "STUDIO_TIMEOUT" in answer.json()["error"]
 
 
 # ---------------------------------------------------------------------- the schema

@@ -86,6 +86,11 @@ def test_share_a_comparison_read_only_then_revoke_it(page, browser, studio_serve
             assert tuple(c["attr"]) == tuple(c["real"])  # the sizes the studio saved are the files' sizes
             assert abs(c["shown"] - c["real"][0] / c["real"][1]) < 0.02, c  # shown at its real shape
         screenshot(viewer, "share-page")
+        assert viewer.locator("a.download").count() == 4 and viewer.locator("a.download").first.is_visible()
+        viewer.emulate_media(media="print")  # printable: the grid stays, download links go
+        assert viewer.locator("table.grid").is_visible() and not viewer.locator("a.download").first.is_visible()
+        screenshot(viewer, "share-page-print")
+        viewer.emulate_media(media="screen")
 
         open_share_popover(page)
         page.locator("[class*='st-key-compare_share_revoke_'] button").first.click()
