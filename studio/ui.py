@@ -167,21 +167,21 @@ def identity() -> None:
                 return
         with st.form("studio_name_form", border=False):
             st.text_input(
-                "Your name",
+                "Who are you?",
                 value=me.name if me.source == "name" else "",
                 key=NAME_INPUT_KEY,
                 max_chars=people.MAX_NAME_CHARS,
                 placeholder="e.g. Ada",
-                help="Shown on what you make; this browser remembers it.",
+                help="Your name as the team knows you: shown on what you make; this browser remembers it.",
             )
-            st.form_submit_button("Save name", on_click=_save_name)
+            st.form_submit_button("Remember me", on_click=_save_name)
         if error := st.session_state.get(NAME_ERROR_KEY):
             st.error(plain(error), icon="⚠️")
         if me.source == "settings":
             st.caption(
-                f"Until you do, what you make is signed “{plain(me.name)}”."
+                f"Until then, what you make is signed “{plain(me.name)}”."
                 if me.name
-                else "Until you do, what you make is unsigned."
+                else "Until then, what you make is unsigned."
             )
 
 

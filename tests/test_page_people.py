@@ -59,7 +59,7 @@ def again(at: AppTest, services) -> AppTest:
 
 def save_name(at: AppTest, services, name: str) -> AppTest:
     at.sidebar.text_input(key=ui.NAME_INPUT_KEY).input(name)
-    [save] = [b for b in at.sidebar.button if b.label == "Save name"]
+    [save] = [b for b in at.sidebar.button if b.label == "Remember me"]
     save.click().run()
     assert not at.exception, at.exception
     return again(at, services)
@@ -99,7 +99,7 @@ def test_the_trusted_header_names_the_person_only_when_configured(idle):
 
 def test_a_name_is_asked_once_then_kept_and_can_change(idle):
     at = visit(CREATE, idle)
-    assert "Until you do, what you make is unsigned." in sidebar_text(at)
+    assert "Until then, what you make is unsigned." in sidebar_text(at)
     at = save_name(at, idle, "  Ada \t Lovelace ")
     assert "You are **Ada Lovelace**" in sidebar_text(at)
     [script] = [h.proto.body for h in at.sidebar.get("html") if people.NAME_COOKIE in h.proto.body]
@@ -117,7 +117,7 @@ def test_a_bad_name_is_refused_where_it_was_typed(idle):
     at = visit(CREATE, idle)
     at = save_name(at, idle, "\x00\x01 ")
     assert "Type a name" in at.sidebar.error[0].value
-    assert "Until you do" in sidebar_text(at)
+    assert "Until then" in sidebar_text(at)
 
 
 def test_the_server_author_signs_work_until_a_name_is_typed(idle):

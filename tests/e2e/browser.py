@@ -58,10 +58,10 @@ def pick(page, key: str, option: str) -> None:
 
 
 def type_name(page, name: str) -> None:
-    "Tell the studio who you are the way a person does: the sidebar's name box, then Save name."
+    "Tell the studio who you are the way a person does: the sidebar's name box, then Remember me."
     wait_for_app(page)
     page.locator(".st-key-studio_person_input input").fill(name)
-    page.get_by_role("button", name="Save name").click()
+    page.get_by_role("button", name="Remember me").click()
     wait_for_app(page)
 
 

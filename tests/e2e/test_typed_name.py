@@ -19,7 +19,7 @@ def test_a_typed_name_is_remembered_and_signs_the_take(page: Page, tmp_path):
         page.goto(base)
         wait_for_app(page)
         who = page.locator(".st-key-studio_identity")
-        expect(who).to_contain_text("Your name")
+        expect(who).to_contain_text("Who are you?")
         type_name(page, "Ada Lovelace")
         expect(who).to_contain_text("You are Ada Lovelace")
         page.wait_for_function("() => document.cookie.includes('studio_name=')", timeout=10_000)
