@@ -1,6 +1,7 @@
 """The typed name in Chromium: with no login, the sidebar asks for a name once; the browser keeps
 it (a reload, and a new tab of the same browser, still know it); a take made afterwards shows its
-author in the Gallery, and the Gallery's whose-takes filter keeps it in the link."""
+author in the Gallery, and the Gallery's whose-takes filter keeps it in the link. Behind a trusted
+proxy (STUDIO_TRUSTED_USER_HEADER), the header it adds names the person and nothing is asked."""
 
 from __future__ import annotations
 
@@ -49,5 +50,21 @@ def test_a_typed_name_is_remembered_and_signs_the_take(page: Page, tmp_path):
         expect(card).to_contain_text("by Ada Lovelace", timeout=RUN_TIMEOUT_MS)
         expect(page.locator(".st-key-whose [role=combobox]")).to_have_value("mine")
         screenshot(page, "typed-name-gallery")
+    finally:
+        server.stop()
+
+
+def test_behind_a_trusted_proxy_its_header_names_the_person(browser, tmp_path):
+    server = StudioServer(tmp_path / "data", STUDIO_TRUSTED_USER_HEADER="X-Forwarded-Email").start()
+    try:
+        # What a proxy that signs people in adds to every request, the websocket's included.
+        context = browser.new_context(extra_http_headers={"X-Forwarded-Email": "grace@example.com"})
+        page = context.new_page()
+        page.goto(server.base)
+        wait_for_app(page)
+        who = page.locator(".st-key-studio_identity")
+        expect(who).to_contain_text("grace@example.com (from your company sign-in)")
+        expect(page.get_by_role("textbox", name="Who are you?")).to_have_count(0)
+        context.close()
     finally:
         server.stop()
