@@ -1229,7 +1229,8 @@ class HistoryStore:
         after = (int(rows[-1]["rowid_"]), str(rows[-1]["created_at"]))
         sql, params = self._count_sql(q, ahead, after=after, stacked=stacked)
         if stacked:  # whether a row is its comparison's newest cell is read from the row
-            found, finished = self._count_rows(sql, params, steps=min(self.count_steps * STACKED_STEPS_FACTOR, MAX_STEPS))
+            steps = min(self.count_steps * STACKED_STEPS_FACTOR, MAX_STEPS)
+            found, finished = self._count_rows(sql, params, steps=steps)
         elif self._count_reads_rows(q):
             found, finished = self._count_rows(sql, params, steps=self.count_steps)
         else:  # index entries only, at most `ahead` of them: counted in SQLite, no budget needed
