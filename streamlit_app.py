@@ -19,6 +19,7 @@ page = st.navigation(
         st.Page("pages/create.py", title="Create", icon="✏️", default=True),
         st.Page("pages/compare.py", title="Compare", icon="🔀"),
         st.Page("pages/gallery.py", title="Gallery", icon="🖼️"),
+        st.Page("pages/collections.py", title="Collections", icon="📚"),
         st.Page("pages/status.py", title="Status", icon="📡"),
     ]
 )

@@ -283,6 +283,8 @@ def _cell(view: svc.RunWait, *, prefix: str, title: str) -> None:
             "✏️ New draft", key=f"{prefix}_draft_{gen.id}", help="Open these exact settings in Create as a new draft."
         ):
             st.switch_page("pages/create.py", query_params={"from": gen.id, "keep": "all"})
+        if gen.status == "done":
+            ui.collection_picker(ui.services(), [gen.id], key=f"{prefix}_pick_{gen.id}")
         if refused := st.session_state.pop(f"compare_refused_{gen.id}", None):
             st.error(refused, icon="⚠️")
 
@@ -357,6 +359,12 @@ def _saved_grid(grid_id: str, grid: dict[str, Any] | None, cells: list[Generatio
         args=(svc.form_of(grid),),
     )
     actions.button("➕ New comparison", key="compare_new", on_click=st.query_params.clear)
+    ui.collection_picker(
+        ui.services(),
+        [c.id for c in cells],
+        key=f"compare_pick_all_{grid_id}",
+        label="Add the whole comparison to a collection",
+    )
     ui.live([c.id for c in cells], _render_grid, key="compare_grid_live")
     if len(cells) >= 2:
         st.subheader("A/B: two takes side by side")

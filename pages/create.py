@@ -590,6 +590,7 @@ def render_jobs(views: list[svc.RunWait]) -> None:
                 if gen.status == "done":
                     st.caption(fmt.facts_line(gen))
                     st.page_link("pages/gallery.py", label="Open in the Gallery", icon="🖼️", query_params={"id": gen.id})
+                    ui.collection_picker(ui.services(), [gen.id], key=f"create_pick_{gen.id}")
                 elif st.button("Retry", key=f"create_retry_{gen.id}", type="primary"):
                     ui.act(svc.retry, gen.id)
 

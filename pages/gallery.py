@@ -49,6 +49,7 @@ HOVER_JS = """<script>(() => {
     const v = e.target; v.pause(); v.currentTime = 0; v.load();  // back to the poster
   }, true);
 })();</script>"""
+COLLECTION_SYNCED_KEY = "gallery_collection_in_url"  # the ?collection= value the filter last saw or wrote
 KEEP_LABELS = {"all": "Prompt and all settings", "prompt": "Prompt only", "settings": "All settings, new prompt"}
 FLOW_LABELS = {"one_call": "The studio's way (one call per video)", "three_call": "The documented three calls"}
 
@@ -60,6 +61,7 @@ def _clear_filters() -> None:
         "since": None,
         "until": None,
         "starred": False,
+        svc.COLLECTION_FILTER: None,
     }
     st.session_state.update(cleared | dict.fromkeys(svc.TEXT_PARAMS, ""))
 
@@ -114,9 +116,45 @@ def filters() -> None:
         row[1].date_input("To", value=None, key="until", bind="query-params", help="Created on or before (UTC).")
         row[2].checkbox("Starred only", key="starred", bind="query-params")
         row[3].button("Clear filters", key="gallery_clear", on_click=_clear_filters, width="stretch")
+        known = collection_filter(row=st.columns(4))
+    if (wanted := st.query_params.get(svc.COLLECTION_FILTER)) and wanted not in known:
+        st.warning(
+            f"There is no collection “{ui.plain(wanted)}” (deleted?), so the gallery shows everything.", icon="📚"
+        )
     since, until = st.session_state.get("since"), st.session_state.get("until")
     if since and until and since > until:
         st.warning(f"The From date ({since}) is after the To date ({until}), so nothing can match.", icon="📅")
+
+
+def collection_filter(row) -> set[str]:
+    """Only the takes of one collection, still newest first; returns the ids it offers.
+
+    The link says `?collection=<id>`. A bound selectbox would put the option's label (the name) in
+    the URL, so this one keeps the URL itself: a link opened (or the back button) sets the widget,
+    and a pick writes the URL. An unknown id stays in the URL, and a notice says so.
+    """
+    boards = {c.id: c.name for c in svc.collections(ui.services())}
+    url = st.query_params.get(svc.COLLECTION_FILTER)
+    meant = url if url in boards else None
+    if url != st.session_state.get(COLLECTION_SYNCED_KEY):
+        st.session_state[svc.COLLECTION_FILTER] = meant
+        st.session_state[COLLECTION_SYNCED_KEY] = url
+    row[0].selectbox(
+        "Collection",
+        list(boards),
+        index=None,
+        key=svc.COLLECTION_FILTER,
+        placeholder="Any",
+        format_func=lambda i: boards.get(i, i),
+    )
+    value = st.session_state.get(svc.COLLECTION_FILTER)
+    if value != meant:  # picked or cleared here
+        if value:
+            st.query_params[svc.COLLECTION_FILTER] = value
+        else:
+            st.query_params.pop(svc.COLLECTION_FILTER, None)
+        st.session_state[COLLECTION_SYNCED_KEY] = value
+    return set(boards)
 
 
 def url_notices() -> None:
@@ -357,19 +395,12 @@ def bulk_bar(studio: svc.Services, result: svc.GalleryPage) -> None:
         tag.text_input("Tag", key="gallery_bulk_tag", placeholder="e.g. client A", max_chars=svc.MAX_TAG_CHARS)
         add.button("🏷 Add tag", key="gallery_bulk_tag_add", on_click=_bulk, args=(_tag, True), width="stretch")
         drop.button("Remove tag", key="gallery_bulk_tag_remove", on_click=_bulk, args=(_tag, False), width="stretch")
-        collect, export, delete = st.columns(3)
-        with collect.popover("📚 Add to collection", width="stretch"):
-            picker = getattr(ui, "collection_picker", None)  # boards' helper; absent until it merges
-            if picker is not None:
-                picker(studio, chosen, key="gallery_bulk_collection")
-            else:
-                st.caption("Collections are not in this version of the studio yet.")
-        with export.popover("📦 Export", width="stretch"):
-            exporter = getattr(ui, "export_controls", None)  # exports' helper; absent until it merges
-            if exporter is not None:
-                exporter(studio, svc.Selection.of_takes(chosen), key="gallery_bulk_export", label="Export these takes")
-            else:
-                st.caption("Exports are not in this version of the studio yet.")
+        collect, delete = st.columns(2)
+        with collect:
+            ui.collection_picker(studio, chosen, key="gallery_bulk_collection")
+        exporter = getattr(ui, "export_controls", None)  # the exports helper's; absent until it merges
+        if exporter is not None:
+            exporter(studio, svc.Selection.of_takes(chosen), key="gallery_bulk_export", label="Export these takes")
         with delete.popover(f"🗑️ Delete {len(chosen)}…", width="stretch"):
             sure = st.checkbox(
                 f"Yes, delete these {fmt.plural(len(chosen), 'take')} and their files for good "
@@ -635,6 +666,7 @@ def detail(gen_id: str, others: list[Generation]) -> None:
         _table(_facts_rows(gen))
         with st.expander("Ids and checksum"):
             _table(_ids_rows(gen))
+        ui.collection_picker(studio, [gen.id], key=f"detail_pick_{gen.id}")
         if gen.error:
             st.markdown("**Error**")
             st.text(gen.error)

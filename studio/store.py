@@ -195,6 +195,7 @@ class GalleryQuery(BaseModel):
     generate_audio: bool | None = None
     starred: bool | None = None
     grid_id: str | None = None
+    collection: str | None = None  # a collection's id: only its takes (still newest first)
     since: str | None = None  # ISO date or timestamp, inclusive
     until: str | None = None  # ISO date or timestamp, inclusive (a date covers the whole day)
 
@@ -1099,6 +1100,12 @@ class HistoryStore:
             clauses.append("g.created_at < ?")
             # A bare date covers that whole day.
             params.append(q.until + "\uffff" if len(q.until) <= 10 else q.until)
+        if q.collection:
+            # A collection holds a few dozen takes: start from them. The `+` stops SQLite from walking
+            # another filter's index instead and probing the collection for every row it meets.
+            clauses = ["+" + c for c in clauses]
+            clauses.append("g.id IN (SELECT generation_id FROM collection_items WHERE collection_id = ?)")
+            params.append(q.collection)
         return clauses, params
 
     def _select(
@@ -1122,11 +1129,11 @@ class HistoryStore:
                 params.extend([after[1], after[0]])
             where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
             return f"SELECT {columns} FROM generations g{where}", params, "g.created_at DESC, g.rowid DESC"
-        if q.grid_id:
+        if q.grid_id or q.collection:
             if after is not None:
                 clauses.append("g.rowid < ?")
                 params.append(after[0])
-            # A comparison has a few dozen cells: start from them and look each up in the match list
+            # A comparison (or a collection) has a few dozen takes: start from them and look each up in the match list
             # (the `+` stops SQLite from walking the list and probing the grid index per match).
             sql = (
                 f"SELECT {columns} FROM generations g WHERE "

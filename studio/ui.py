@@ -259,3 +259,73 @@ def act(action, gen_id: str) -> None:
         error_box(err)
         return
     st.rerun()
+
+
+# ---------------------------------------------------------------------- collections (issue 8 §2)
+
+COLLECTIONS_PAGE = "pages/collections.py"
+PICKED_KEY = "studio_picked"  # session: picker key -> (take ids, what happened, collection id or None)
+
+
+def _pick(studio: svc.Services, key: str, gen_ids: list[str], new: bool) -> None:
+    """The picker's buttons (a callback, so the list it draws next already has a new collection):
+    add the takes to the chosen collection, or to a new one, and keep what happened to say."""
+    said: tuple[str, str | None]
+    try:
+        if new:
+            board = svc.create_collection(studio, st.session_state.get(f"{key}_new_name", ""), owner=who())
+            st.session_state[f"{key}_choice"] = board.id
+            st.session_state[f"{key}_new_name"] = ""
+        else:
+            board = svc.collection(studio, st.session_state.get(f"{key}_choice"))
+        added = svc.add_to_collection(studio, board.id, gen_ids, added_by=who())
+    except StudioError as err:
+        said = (str(err), None)
+    else:
+        name = f"“{board.name}”"
+        if added == len(gen_ids):
+            said = (f"Added {fmt.plural(added, 'take')} to {name}.", board.id)
+        elif added == 0:
+            had = "it" if len(gen_ids) == 1 else f"all {len(gen_ids)}"
+            said = (f"{name} already has {had}; nothing changed.", board.id)
+        else:
+            said = (f"Added {fmt.plural(added, 'take')} to {name}; {len(gen_ids) - added} already in it.", board.id)
+    st.session_state.setdefault(PICKED_KEY, {})[key] = (tuple(gen_ids), *said)
+
+
+def collection_picker(
+    studio: svc.Services, gen_ids: Sequence[str], *, key: str, label: str = "Add to collection"
+) -> None:
+    """A popover that puts these takes into a collection: one that exists (the most recently changed
+    first) or a new one named here, owned by `who()`. Adding a take that is already in it is not an
+    error: it says so. Below the button: what happened, with a link to the collection."""
+    ids = list(dict.fromkeys(gen_ids))
+    with st.popover(label, icon="📚", key=f"{key}_popover"):
+        boards = {c.id: c for c in svc.collections(studio)}
+        if boards:
+            st.selectbox(
+                "Collection",
+                list(boards),
+                key=f"{key}_choice",
+                format_func=lambda i: f"{boards[i].name} · {fmt.plural(boards[i].items, 'take')}",
+            )
+            st.button(
+                "Add", key=f"{key}_add", type="primary", width="stretch", on_click=_pick, args=(studio, key, ids, False)
+            )
+        st.text_input(
+            "Or a new collection" if boards else "New collection",
+            key=f"{key}_new_name",
+            placeholder="Its name, e.g. Client picks",
+            help=f"At most {svc.MAX_COLLECTION_NAME_CHARS} characters. You become its owner.",
+        )
+        st.button("Create and add", key=f"{key}_create", width="stretch", on_click=_pick, args=(studio, key, ids, True))
+    shown = st.session_state.get(PICKED_KEY, {}).get(key)
+    if shown is None or shown[0] != tuple(ids):  # news of other takes (a new run shown in the same place)
+        return
+    _ids, said, coll_id = shown
+    with st.container(key=f"{key}_said"):
+        if coll_id is None:
+            st.error(plain(said), icon="⚠️")
+            return
+        st.success(plain(said), icon="📚")
+        st.page_link(COLLECTIONS_PAGE, label="Open the collection", icon="📚", query_params={"id": coll_id})

@@ -142,3 +142,47 @@ def test_collections_arrive_on_a_database_with_history(tmp_path):
     board = store.add_collection(name="Old takes")
     assert store.add_to_collection(board.id, ["old1"]) == 1
     assert [g.id for g in store.collection_items(board.id)] == ["old1"]
+
+
+def test_the_gallery_filter_by_collection_keeps_the_gallery_order_and_combines_with_the_rest(idle):
+    store = idle.store
+    a, b, c, d = _takes(store, "fox at dawn", "owl at noon", "fox at dusk", "fox at night")
+    store.update(c, starred=1)
+    board = svc.create_collection(idle, "Foxes")
+    svc.add_to_collection(idle, board.id, [a, c, b])
+    other = svc.create_collection(idle, "Elsewhere")
+    svc.add_to_collection(idle, other.id, [d])
+
+    def ids(**query) -> list[str]:
+        q = GalleryQuery(collection=board.id, **query)
+        found = [g.id for g in store.page(q, limit=10)]
+        assert store.count(q) == len(found) == store.page_with_count(q, size=2).total.n
+        return found
+
+    assert ids() == [c, b, a]  # newest first, not the collection's order
+    assert ids(text="fox") == [c, a]
+    assert ids(starred=True) == [c]
+    assert ids(text="fox", starred=False) == [a]
+    assert [g.id for g in store.page_with_count(GalleryQuery(collection=board.id), number=1, size=2).gens] == [a]
+    assert store.page(GalleryQuery(collection="no-such-board")) == []
+    svc.remove_from_collection(idle, board.id, [c])
+    assert ids() == [b, a]
+
+
+def test_the_collection_filter_starts_from_the_collection_not_a_walk_of_the_history(idle):
+    for query in (
+        GalleryQuery(collection="c1"),
+        GalleryQuery(collection="c1", resolution=["720p"]),
+        GalleryQuery(collection="c1", text="zebra"),
+    ):
+        steps = idle.store.query_plans(query)["page"][1:]  # after the SQL: each take is looked up by id
+        assert any(step.startswith("SEARCH g USING INDEX sqlite_autoindex_generations_1 (id=?)") for step in steps)
+        assert any("SEARCH collection_items USING COVERING INDEX" in step for step in steps)
+        assert not any("idx_generations_" in step or step.startswith("SCAN g ") for step in steps), steps
+
+
+def test_a_search_in_a_collection_is_described_with_its_name(idle):
+    board = svc.create_collection(idle, "Foxes")
+    query = GalleryQuery(text="fox", collection=board.id)
+    assert svc.resolve(idle, svc.Selection.of_query(query)).title == "Gallery search: “fox” · in “Foxes”"
+    assert svc.describe_query(GalleryQuery(collection="gone")) == "Gallery search: in collection gone"

@@ -510,3 +510,14 @@ def test_thumbnails_preview_on_hover_without_loading_first(idle):
     assert 'preload="none"' in thumb and " muted " in thumb and " playsinline " in thumb
     [script] = [h.proto for h in at.get("html") if "__studioHover" in h.proto.body]
     assert script.unsafe_allow_javascript and "mouseenter" in script.body and "mouseleave" in script.body
+
+
+def test_ticked_cards_go_into_a_collection_together(idle):
+    ids = [add_done(idle, f"Shot {i}", created_at=f"2026-11-01T10:{i:02d}:00+00:00") for i in range(3)]
+    at = open_page(GALLERY, idle)
+    tick(at, ids[0])
+    tick(at, ids[2])
+    at.text_input(key="gallery_bulk_collection_new_name").set_value("Client picks").run()
+    at.button(key="gallery_bulk_collection_create").click().run()
+    [coll] = svc.collections(idle)
+    assert coll.name == "Client picks" and [g.id for g in svc.collection_items(idle, coll.id)] == [ids[0], ids[2]]

@@ -38,6 +38,7 @@ from .collections import (
 )
 from .estimates import Estimate, cost_note, estimate, run_times
 from .gallery import (
+    COLLECTION_FILTER,
     DATE_PARAMS,
     DETAIL_PARAM,
     FILTER_CHOICES,
@@ -168,6 +169,7 @@ from .watch import (
 __all__ = [
     "AUDIO_CHOICES",
     "BROWSER_UPLOAD_MAX_MB",
+    "COLLECTION_FILTER",
     "COLLECTION_PARAM",
     "DATE_PARAMS",
     "DETAIL_PARAM",

@@ -37,7 +37,8 @@ TEXT_PARAMS = ("q", "author", "grid_id")
 DATE_PARAMS = ("since", "until")
 PAGE_PARAM = "page"  # 1-based, absent on page 1
 DETAIL_PARAM = "id"
-URL_PARAMS = (*FILTER_CHOICES, *TEXT_PARAMS, *DATE_PARAMS, "starred", PAGE_PARAM, DETAIL_PARAM)
+COLLECTION_FILTER = "collection"  # ?collection=<id>: only that collection's takes (a bound selectbox)
+URL_PARAMS = (*FILTER_CHOICES, *TEXT_PARAMS, *DATE_PARAMS, "starred", COLLECTION_FILTER, PAGE_PARAM, DETAIL_PARAM)
 
 
 def history(
@@ -127,6 +128,7 @@ def gallery_query(values: Mapping[Any, Any]) -> GalleryQuery:
         generate_audio=None if audio is None else audio == "on",
         starred=True if values.get("starred") else None,
         grid_id=(values.get("grid_id") or "").strip() or None,
+        collection=values.get(COLLECTION_FILTER) or None,
         since=since.isoformat() if isinstance(since, date) else None,
         until=until.isoformat() if isinstance(until, date) else None,
     )
@@ -142,6 +144,7 @@ FILTER_LABELS = {
     "model": ("model", "model"),
     "author": ("author", "author"),
     "grid_id": ("comparison", "grid_id"),
+    COLLECTION_FILTER: ("collection", "collection"),
     "since": ("from", "since"),
     "until": ("to", "until"),
     "starred": ("starred", "starred"),

@@ -77,8 +77,8 @@ def _gone(kind: str) -> ParamsError:
     return ParamsError(f"There is no such {KIND_LABELS.get(kind, kind)}: it may have been deleted", field="selection")
 
 
-def describe_query(query: GalleryQuery) -> str:
-    "A search in words, for titles: 'Search “fox” · 9:16 · starred'."
+def describe_query(query: GalleryQuery, *, collection_name: str | None = None) -> str:
+    "A search in words, for titles: 'Search “fox” · 9:16 · starred · in “Picks”'."
     parts = [f"“{query.text}”"] if query.text else []
     for values in (query.resolution, query.aspect_ratio, query.duration, query.status, query.model, query.author):
         parts += [str(v) for v in values]
@@ -88,6 +88,8 @@ def describe_query(query: GalleryQuery) -> str:
         parts.append("starred")
     if query.since or query.until:
         parts.append(f"{query.since or '…'} to {query.until or '…'}")
+    if query.collection:
+        parts.append(f"in “{collection_name}”" if collection_name else f"in collection {query.collection}")
     return "Gallery search" + (": " + " · ".join(parts) if parts else ": everything")
 
 
@@ -135,9 +137,10 @@ def resolve(services: Services, selection: Selection) -> Selected:
         return Selected(selection, title=f"{len(items)} takes", owner="", created_at=None, items=items)
     if selection.kind == "query":
         query = selection.query()
+        board = store.get_collection(query.collection) if query.collection else None
         return Selected(
             selection,
-            title=describe_query(query),
+            title=describe_query(query, collection_name=board.name if board else None),
             owner="",
             created_at=None,
             items=store.page(query, limit=MAX_SELECTION_ITEMS, offset=0),
