@@ -296,7 +296,7 @@ def stack_card(view: svc.RunWait, stack: svc.GridStack) -> None:
         )
 
 
-def cards(views: list[svc.RunWait], stacks: svc.GalleryPage | None = None) -> None:
+def cards(views: list[svc.RunWait], stacks: svc.GalleryPage | None = None, *, in_fragment: bool = False) -> None:
     for start in range(0, len(views), COLUMNS):
         for col, view in zip(st.columns(COLUMNS), views[start : start + COLUMNS], strict=False):
             with col:
@@ -305,8 +305,8 @@ def cards(views: list[svc.RunWait], stacks: svc.GalleryPage | None = None) -> No
                     stack_card(view, stack)
                 else:
                     card(view)
-    if st.session_state.pop(PICKED_KEY, False):
-        st.rerun()  # a tick changed: redraw the whole page, so the bulk bar's count follows
+    if st.session_state.pop(PICKED_KEY, False) and in_fragment:
+        st.rerun()  # a tick changed only the fragment: redraw the whole page, so the bar's count follows
 
 
 # ---------------------------------------------------------------------- the bulk bar
@@ -403,8 +403,12 @@ def bulk_bar(studio: svc.Services, result: svc.GalleryPage) -> None:
             exporter(studio, svc.Selection.of_takes(chosen), key="gallery_bulk_export", label="Export these takes")
         with delete.popover(f"🗑️ Delete {len(chosen)}…", width="stretch"):
             sure = st.checkbox(
-                f"Yes, delete these {fmt.plural(len(chosen), 'take')} and their files for good "
-                "(nothing else is touched; running ones are left)",
+                (
+                    f"Yes, delete these {len(chosen):,} takes and their files"
+                    if len(chosen) > 1
+                    else "Yes, delete this take and its files"
+                )
+                + " for good (nothing else is touched; running ones are left)",
                 key="gallery_bulk_sure",
             )
             st.button(
@@ -732,7 +736,16 @@ def main() -> None:
         st.html(HOVER_JS, unsafe_allow_javascript=True)
         bulk_bar(studio, result)
         pager(result, "top")
-        ui.live([g.id for g in gens], lambda views: cards(views, result), key="gallery_cards", follow=False)
+        if ui.all_finished(gens):  # nothing to follow: no fragment, so a tick costs one run, not two
+            with st.container(key="gallery_cards"):
+                cards(svc.waits(studio, [g.id for g in gens]), result)
+        else:
+            ui.live(
+                [g.id for g in gens],
+                lambda views: cards(views, result, in_fragment=True),
+                key="gallery_cards",
+                follow=False,
+            )
         if result.pages > 1 or not total.exact:
             pager(result, "bottom")
     if target is not None:
