@@ -3,8 +3,9 @@
 Fills two history databases with varied, realistic rows and times, for each size: the service
 call alone (the store's stacked page_with_count: the page and its count, a comparison counted
 once, as the Gallery page makes it) and the first gallery page rendered by the real page in
-AppTest (one rerun), for four cases: the first page, a search word, a search word plus a filter, and a filter alone. Medians of several runs after a
-warm-up, the two sizes timed alternately so load lands on both alike; both figures are printed
+AppTest (one rerun), for four cases: the first page, a search word, a search word plus a
+filter, and a filter alone. Medians of several runs after a warm-up, the two sizes timed
+alternately so load lands on both alike; both figures are printed
 side by side with their ratios. Target: every ratio at most 1.5. Each case shows a full page at
 both sizes (the search word is in a tenth of the prompts), so both sides make the same number of
 rows into objects, which is most of a call's cost. The count the pager shows is printed beside
