@@ -738,7 +738,8 @@ def main() -> None:
         pager(result, "top")
         if ui.all_finished(gens):  # nothing to follow: no fragment, so a tick costs one run, not two
             with st.container(key="gallery_cards"):
-                cards(svc.waits(studio, [g.id for g in gens]), result)
+                # Finished takes need no time estimate (svc.waits prices every take: ~10 ms each).
+                cards([svc.RunWait(g, 1.0, None, phase=g.status) for g in gens], result)
         else:
             ui.live(
                 [g.id for g in gens],

@@ -57,9 +57,11 @@ COUNT_BOUND = 1_000
 # made a search plus a filter slow. A count that runs out of steps is a lower bound ("74+").
 COUNT_STEPS = 2_000
 # Filters whose (column, created_at) index answers a count past the page without reading rows.
-# A stacked count (a comparison as one item) reads each row and looks at its comparison's other
-# cells: more steps per row than a plain filter, so it gets this many times the budget.
-STACKED_STEPS_FACTOR = 4
+# A stacked count (a comparison as one item) reads each row and looks at its comparison's newer
+# cells: more steps per row than a plain filter, so it gets this many times the budget. At 100,000
+# generations it then reaches "1,000+" with no search or one filter in about 5 ms; a search,
+# which looks each newer cell up in the full-text index, stops earlier ("95+").
+STACKED_STEPS_FACTOR = 16
 MAX_STEPS = 2**31 - 1  # what SQLite's progress handler takes
 DATED_INDEX_COLUMNS = ("resolution", "aspect_ratio", "duration", "model", "author", "generate_audio", "starred")
 ID_HEX_CHARS = 12
@@ -1254,10 +1256,10 @@ class HistoryStore:
         clauses, params = self._filters(q)
         # The same filters on the other cells (alias c): `g.` is the only alias _filters writes.
         inner = [re.sub(r"\bg\.", "c.", clause) for clause in clauses]
-        if match is None:
-            inner.append("(c.created_at, c.rowid) > (g.created_at, g.rowid)")  # newer in the page's order
-        else:
-            inner.append("c.rowid > g.rowid")
+        # Newer by rowid, which is date order (created_at is stamped as the row is inserted): the
+        # grid_id index holds (grid_id, rowid), so the newest cell seeks past itself and reads nothing.
+        inner.append("c.rowid > g.rowid")
+        if match is not None:
             inner.append("EXISTS (SELECT 1 FROM generations_fts WHERE generations_fts MATCH ? AND rowid = c.rowid)")
             params.append(match)
         newer = "SELECT 1 FROM generations c WHERE c.grid_id = g.grid_id AND " + " AND ".join(inner)
