@@ -210,9 +210,10 @@ def _tick(ids: Sequence[str], key: str, label: str) -> None:
 def thumb_html(gen: Generation, *, stack: svc.GridStack | None = None) -> str:
     "A thumbnail that previews its video on hover (muted, nothing loaded before); stacked for a comparison."
     poster = html.escape(ui.media_url(gen.thumb_path) or "")
-    src = html.escape(ui.media_url(gen.video_path) or "")
+    video_url = ui.media_url(gen.video_path)
+    src = f' src="{html.escape(video_url)}"' if video_url else ""  # no file: the poster alone
     video = (
-        f'<video class="studio-hover" poster="{poster}" src="{src}" preload="none" muted playsinline loop '
+        f'<video class="studio-hover" poster="{poster}"{src} preload="none" muted playsinline loop '
         f'style="display:block;width:100%;height:{THUMB_HEIGHT_PX}px;object-fit:contain;background:#111;'
         'border-radius:4px"></video>'
     )
@@ -229,7 +230,7 @@ def thumb_html(gen: Generation, *, stack: svc.GridStack | None = None) -> str:
 
 def _preview(view: svc.RunWait, stack: svc.GridStack | None = None) -> None:
     gen = view.gen
-    if gen.status == "done" and gen.thumb_path and gen.video_path:
+    if gen.status == "done" and gen.thumb_path:
         st.html(thumb_html(gen, stack=stack))
     elif gen.is_active:
         ui.run_progress(view)
