@@ -48,10 +48,12 @@ def _refusal() -> None:
 # ---------------------------------------------------------------------- the list
 
 
-def new_collection(studio: svc.Services) -> None:
-    "A form to start a collection; it opens once made."
-    with st.form("collections_new", border=True):
-        st.markdown("**New collection**")
+def new_collection(studio: svc.Services, *, first: bool) -> None:
+    "A form to start a collection (open when there is none yet); the collection opens once made."
+    with (
+        st.expander("➕ New collection", expanded=first, key="collections_new_box"),
+        st.form("collections_new", border=False),
+    ):
         name = st.text_input("Name", key="collections_new_name", placeholder="e.g. Client picks, Friday review")
         description = st.text_area("Description (optional)", key="collections_new_description", height=80)
         made = st.form_submit_button("Create collection", type="primary")
@@ -94,8 +96,8 @@ def collection_list(studio: svc.Services) -> None:
     )
     if flash := st.session_state.pop(FLASH_KEY, None):
         st.success(ui.plain(flash), icon="📚")
-    new_collection(studio)
     boards = svc.collections(studio)
+    new_collection(studio, first=not boards)
     if not boards:
         st.info("No collections yet. Name one above, or use **Add to collection** under any take.", icon="📚")
         return

@@ -399,9 +399,9 @@ def bulk_bar(studio: svc.Services, result: svc.GalleryPage) -> None:
         collect, delete = st.columns(2)
         with collect:
             ui.collection_picker(studio, chosen, key="gallery_bulk_collection")
-        exporter = getattr(ui, "export_controls", None)  # the exports helper's; absent until it merges
-        if exporter is not None:
-            exporter(studio, svc.Selection.of_takes(chosen), key="gallery_bulk_export", label="Export these takes")
+        ui.export_controls(
+            studio, svc.Selection.of_takes(chosen), key="gallery_bulk_export", label="Export these takes"
+        )
         with delete.popover(f"🗑️ Delete {len(chosen)}…", width="stretch"):
             sure = st.checkbox(
                 (
@@ -672,6 +672,7 @@ def detail(gen_id: str, others: list[Generation]) -> None:
         with st.expander("Ids and checksum"):
             _table(_ids_rows(gen))
         ui.collection_picker(studio, [gen.id], key=f"detail_pick_{gen.id}")
+        ui.share_controls(studio, svc.Selection("generation", gen.id), key=f"detail_share_{gen.id}")
         if gen.error:
             st.markdown("**Error**")
             st.text(gen.error)
@@ -719,6 +720,7 @@ def main() -> None:
             icon="🔎",
         )
         st.button("OK", key="gallery_unknown_ok", on_click=_close_detail)
+    ui.export_controls(studio, svc.Selection.of_query(query), key="gallery", label="Export these results")
     if total.n == 0:
         if query == svc.GalleryQuery() or svc.count(studio) == 0:
             st.info(
@@ -735,6 +737,7 @@ def main() -> None:
         about.caption(f"The cells of comparison {ui.plain(query.grid_id)} that match the search and filters.")
     if total.n:
         st.html(HOVER_JS, unsafe_allow_javascript=True)
+        ui.share_controls(studio, svc.Selection.of_query(query), key="gallery_share")  # this search, as filtered
         bulk_bar(studio, result)
         pager(result, "top")
         if ui.all_finished(gens):  # nothing to follow: no fragment, so a tick costs one run, not two

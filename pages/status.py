@@ -135,6 +135,29 @@ def strays_section(studio: svc.Services) -> None:
             c2.caption(("Stopped: " if ended else "Still to cancel: ") + (stray["outcome"] or "cancel not sent yet"))
 
 
+def exports_section(studio: svc.Services) -> None:
+    "Recent exports, anyone's: their progress while built, links when ready, why one failed."
+    jobs = svc.recent_exports(studio)
+    if not jobs:
+        return
+    st.subheader("Exports")
+    active = any(j.active for j in jobs)
+
+    @st.fragment(run_every=ui.EXPORT_POLL_S if active else None)
+    def rows() -> None:
+        now = svc.recent_exports(studio)
+        for job in now:
+            with st.container(border=True, key=f"status_export_{job.id}"):
+                st.text(short(job.title))
+                by = f" · by {ui.plain(job.created_by)}" if job.created_by else ""
+                st.caption(f"{job.id} · {fmt.when(job.created_at)}{by}")
+                ui.export_state(job)
+        if active and not any(j.active for j in now):
+            st.rerun()
+
+    rows()
+
+
 studio = ui.services()
 st.title("Status")
 st.caption("Which API the studio uses, whether it answers, and what is running now.")
@@ -142,3 +165,4 @@ api_section(studio)
 queue_section(studio)
 failures_section(studio)
 strays_section(studio)
+exports_section(studio)

@@ -5,7 +5,8 @@ scripts can read the result; the exit status is 1 when any run failed, 3 when `-
 ran out with runs still going (they go on in the worker). Both take reference files
 (`--image`, `--video`, `--audio`, repeatable), checked by `studio.references` before anything is
 uploaded or queued, then added to the reference library once. `status` says whether the worker is
-paused (disk full), lists the runs in flight (which are stuck), agents kept aside and stray runs. Bad input (arguments,
+paused (disk full), lists the runs in flight (which are stuck), agents kept aside and stray runs. `share`
+makes a read-only share link and prints it (or revokes or lists them). Bad input (arguments,
 params, settings) prints one `error: …` line and exits 2. Settings come from
 `studio.settings.load`, the same loader as the web app.
 """
@@ -17,22 +18,35 @@ import hashlib
 import json
 import math
 import os
+import re
 import socket
 import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
+from . import exports, references
 from . import format as fmt
-from . import references
 from . import services as svc
 from . import settings as studio_settings
 from .errors import ParamsError, StudioError
-from .models import ASPECT_RATIOS, DURATIONS, FINAL_STATUSES, RESOLUTIONS, Generation, VideoGenerationParams
+from .models import (
+    ASPECT_RATIOS,
+    DURATIONS,
+    FINAL_STATUSES,
+    MODELS,
+    RESOLUTIONS,
+    STATUSES,
+    Generation,
+    VideoGenerationParams,
+)
 from .references import ReferenceFacts
+from .services import exports as export_jobs
 from .services.grids import repeated
+from .services.selections import SelectionKind
 from .store import HistoryStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,7 +209,101 @@ def _parser() -> argparse.ArgumentParser:
     add_params(grid)
     grid.add_argument("--resolutions", type=_csv(RESOLUTIONS), default=list(RESOLUTIONS))
     grid.add_argument("--aspect-ratios", type=_csv(ASPECT_RATIOS), default=list(ASPECT_RATIOS[1:]))
+    _add_share_parser(sub)
+    _export_parser(sub)
     return parser
+
+
+# ---------------------------------------------------------------------- studio export (issue 8 §4, §5)
+
+EXPORT_FILTERS = ("resolution", "aspect_ratio", "duration", "status", "model", "author", "audio", "starred")
+
+
+def _export_parser(sub: Any) -> None:
+    exp = sub.add_parser(
+        "export",
+        help="export a collection, a comparison or a gallery search as a ZIP (and a contact sheet, a comparison video)",
+    )
+    which = exp.add_mutually_exclusive_group(required=True)
+    which.add_argument("--collection", metavar="ID", help="a collection's id")
+    which.add_argument("--grid", metavar="ID", help="a comparison's id")
+    which.add_argument("--query", metavar="TEXT", help="a gallery search ('' for everything), with the filters below")
+    exp.add_argument("--out", type=Path, required=True, metavar="FILE.zip", help="where to write the ZIP")
+    exp.add_argument("--contact-sheet", type=Path, metavar="FILE.png", help="also write a contact sheet")
+    exp.add_argument("--video", type=Path, metavar="FILE.mp4", help="also write the comparison video (--grid only)")
+    filters = exp.add_argument_group("gallery filters (with --query; each repeatable, as in the Gallery)")
+    filters.add_argument("--resolution", action="append", choices=RESOLUTIONS)
+    filters.add_argument("--aspect-ratio", action="append", choices=ASPECT_RATIOS)
+    filters.add_argument("--duration", action="append", choices=DURATIONS)
+    filters.add_argument("--status", action="append", choices=STATUSES)
+    filters.add_argument("--model", action="append", choices=MODELS)
+    filters.add_argument("--author", action="append", metavar="NAME")
+    filters.add_argument("--audio", choices=svc.GALLERY_AUDIO_CHOICES)
+    filters.add_argument("--starred", action="store_true")
+    filters.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="created on or after (UTC)")
+    filters.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="created on or before (UTC)")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a date such as 2026-01-31 (got {text!r})") from None
+
+
+def _export_selection(args: argparse.Namespace) -> svc.Selection:
+    "What `studio export` was asked for; filters without --query are a mistake, not ignored."
+    used = [f for f in (*EXPORT_FILTERS, "since", "until") if getattr(args, f) not in (None, False, [])]
+    if args.query is None:
+        if used:
+            raise ParamsError(f"--{used[0].replace('_', '-')} filters a gallery search: use it with --query")
+        return svc.Selection("collection", args.collection) if args.collection else svc.Selection("grid", args.grid)
+    values = {f: getattr(args, f) for f in (*EXPORT_FILTERS, "since", "until")}
+    return svc.Selection.of_query(svc.gallery_query({**values, "q": args.query}))
+
+
+def _export(args: argparse.Namespace) -> int:
+    "Build the export in this process (no server needed) and end with one JSON line."
+    try:
+        selection = _export_selection(args)
+        outputs = {"zip": args.out, "sheet": args.contact_sheet, "video": args.video}
+        outputs = {k: v for k, v in outputs.items() if v is not None}
+        if len({Path(p).resolve() for p in outputs.values()}) < len(outputs):
+            raise ParamsError("--out, --contact-sheet and --video must be three different files")
+        if args.video is not None and selection.kind != "grid":
+            raise ParamsError("--video makes a comparison video: use it with --grid")
+        for path in outputs.values():
+            exports.check_writable(path)
+        services = svc.build_services(studio_settings.load(), start_worker=False)
+    except StudioError as err:
+        return _error_line(err)
+    try:
+        selected, _kinds = export_jobs.checked(services, selection, list(outputs))
+        started = time.monotonic()
+        shown = [""]
+
+        def progress(fraction: float, words: str) -> None:
+            line = f"[{time.monotonic() - started:6.1f}s] {fraction:4.0%} {words}"
+            if line[9:] != shown[0][9:]:
+                print(line, file=sys.stderr, flush=True)
+                shown[0] = line
+
+        results = export_jobs.build(
+            services, selected, outputs, exported_by=services.settings.author, progress=progress
+        )
+    except StudioError as err:
+        return _error_line(err)
+    finally:
+        services.close()
+    names = {"zip": "zip", "sheet": "contact_sheet", "video": "video"}
+    summary: dict[str, Any] = {
+        "selection": {"kind": selection.kind, "ref": selection.ref},
+        "title": selected.title,
+        "items": len(selected.items),
+    }
+    summary.update({names[k]: {**v, "path": str(Path(v["path"]).resolve())} for k, v in results.items()})
+    print(json.dumps(summary))
+    return 0
 
 
 def _progress(services: svc.Services, started: float):
@@ -343,6 +451,101 @@ def _stray_state(stray: dict[str, Any]) -> str:
     return f"cancelled {at}" if outcome in ("", "cancelled") else f"{outcome} (settled {at})"
 
 
+# ---------------------------------------------------------------------- studio share (issue 8 §3, §5)
+
+SHARE_SELECTIONS = ("collection", "grid", "generation", "query")
+FALLBACK_SHARE_BASE = f"http://localhost:{DEFAULT_PORT}"
+
+
+def _expiry(text: str) -> str:
+    "never, 1d, 7d, 30d or YYYY-MM-DD (a date in the past is refused once the clock is read)."
+    value = text.strip()
+    if value in svc.EXPIRY_CHOICES or re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return value
+    raise argparse.ArgumentTypeError(f"never, 1d, 7d, 30d or a date as YYYY-MM-DD (got {text!r})")
+
+
+def _add_share_parser(sub: Any) -> None:
+    share = sub.add_parser(
+        "share",
+        help="make a read-only share link (prints it), revoke one, or list them",
+        description="A read-only link to a collection, a comparison, one take or a gallery search; "
+        "the last line of output is JSON.",
+    )
+    what = share.add_mutually_exclusive_group(required=True)
+    what.add_argument("--collection", metavar="ID")
+    what.add_argument("--grid", metavar="ID", help="a comparison")
+    what.add_argument("--generation", metavar="ID", help="one take")
+    what.add_argument("--query", metavar="TEXT", help="a gallery search: the takes whose prompt, notes or tags match")
+    what.add_argument("--revoke", metavar="TOKEN_OR_URL", help="end a link now (it answers 410 from then on)")
+    what.add_argument("--list", action="store_true", help="every link, newest first (revoked and expired too)")
+    share.add_argument("--expires", type=_expiry, default="never", help="never (default), 1d, 7d, 30d or YYYY-MM-DD")
+    share.add_argument("--no-download", action="store_true", help="the page plays the videos but offers no download")
+
+
+def _share_json(link: svc.ShareLink, now: Any) -> dict[str, Any]:
+    return {
+        "id": link.id,
+        "kind": link.selection.kind,
+        "ref": link.selection.ref,
+        "hint": link.hint,
+        "created_by": link.created_by,
+        "created_at": link.created_at,
+        "expires_at": link.expires_at,
+        "allow_download": link.allow_download,
+        "revoked_at": link.revoked_at,
+        "state": link.state(now),
+    }
+
+
+def _share(args: argparse.Namespace) -> int:
+    "studio share: make a link and print it, revoke one, or list them; the last stdout line is JSON."
+    making = not args.list and args.revoke is None
+    if not making and (args.expires != "never" or args.no_download):
+        print("error: --expires and --no-download go with a link being made, not --revoke or --list", file=sys.stderr)
+        return BAD_INPUT_EXIT
+    if args.query is not None and not args.query.strip():
+        print("error: --query needs words to search for (an empty search would share every take)", file=sys.stderr)
+        return BAD_INPUT_EXIT
+    try:
+        services = svc.build_services(studio_settings.load(), start_worker=False)
+    except StudioError as err:
+        return _error_line(err)
+    try:
+        links = svc.ShareLinks(services)
+        if args.list:
+            found = links.list()
+            now = links.now()
+            for link in found:
+                print(f"{link.selection.kind} {link.selection.ref[:60]} · {link.describe(now)}")
+            print(json.dumps([_share_json(link, now) for link in found]))
+            return 0
+        if args.revoke is not None:
+            link = links.revoke(links.find(args.revoke).id)
+            print(f"revoked: {link.selection.kind} {link.selection.ref[:60]} · {link.describe(links.now())}")
+            print(json.dumps(_share_json(link, links.now())))
+            return 0
+        kind = next(k for k in SHARE_SELECTIONS if getattr(args, k) is not None)
+        ref = getattr(args, kind)
+        query = svc.GalleryQuery(text=ref) if kind == "query" else None
+        selection = svc.Selection.of_query(query) if query else svc.Selection(cast(SelectionKind, kind), ref)
+        new = links.create(
+            selection, expires=args.expires, allow_download=not args.no_download, created_by=services.settings.author
+        )
+        base = services.settings.share_url or services.settings.public_url
+        if base is None:
+            base = FALLBACK_SHARE_BASE
+            print(f"note: set STUDIO_SHARE_URL to the address others open the studio at; using {base}", file=sys.stderr)
+        url = new.url(base)
+        print(url)
+        print(json.dumps({"url": url, **_share_json(new.link, links.now())}))
+        return 0
+    except StudioError as err:
+        return _error_line(err)
+    finally:
+        services.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["simulate"]:
@@ -379,6 +582,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.execve(sys.executable, cmd, env)  # become the server: signals reach it directly
     if args.command == "status":
         return _status()
+    if args.command == "share":
+        return _share(args)
+    if args.command == "export":
+        return _export(args)
     if args.timeout is not None and not args.wait:  # a limit on a wait that will not happen is a mistake
         print("error: --timeout limits --wait; add --wait (or drop --timeout)", file=sys.stderr)
         return BAD_INPUT_EXIT

@@ -19,7 +19,8 @@
     │   └── DiskFullError              ... because the disk is full (SQLITE_FULL, ENOSPC): wait for space
     ├── MediaError                   a video file is unreadable or damaged, or could not be rendered
     │   └── WrongVideoError          a whole, playable video that is not the take that was asked for
-    └── JobError                     a job cannot do what was asked (e.g. cancel a finished run)
+    ├── JobError                     a job cannot do what was asked (e.g. cancel a finished run)
+    └── ShareLinkError               a share link that is unknown (404), revoked or expired (410)
 
 No message ever contains the API key: errors are built from status, `detail` and paths only.
 """
@@ -130,6 +131,15 @@ class WrongVideoError(MediaError):
 
 class JobError(StudioError):
     "A job cannot do what was asked in its current state."
+
+
+class ShareLinkError(StudioError):
+    """A share link that cannot be opened: `status` is the HTTP answer (404 unknown, 410 revoked,
+    expired, or what it shared was deleted); ask its owner for a new link."""
+
+    def __init__(self, message: str, *, status: int):
+        super().__init__(message)
+        self.status = status
 
 
 _STATUS_ERRORS: dict[int, tuple[type[ApiStatusError], str]] = {

@@ -426,3 +426,67 @@ def m015_collections(db: Database) -> None:
     )
     db["collection_items"].create_index(["generation_id"])
     db["collection_items"].create_index(["collection_id", "position"])
+
+
+@migrations()
+def m016_share_links(db: Database) -> None:
+    """Read-only share links (issue 8 §3): what a link shares (a selection: kind and ref), who made
+    it and when, when it expires (NULL: never), whether downloads are allowed, when it was revoked.
+
+    Only the SHA-256 of a link's token is kept (`token_hash`, unique), so the database cannot give a
+    working link away; `hint` is the token's last characters, for telling links apart in a list.
+    """
+    db["share_links"].create(
+        {
+            "id": str,
+            "token_hash": str,
+            "hint": str,
+            "kind": str,
+            "ref": str,
+            "created_by": str,
+            "created_at": str,
+            "expires_at": str,
+            "allow_download": int,
+            "revoked_at": str,
+        },
+        pk="id",
+        not_null={"token_hash", "kind", "ref", "created_at"},
+        defaults={"created_by": "", "hint": "", "allow_download": 1},
+    )
+    db["share_links"].create_index(["token_hash"], unique=True)
+    db["share_links"].create_index(["kind", "ref"])
+    db["share_links"].create_index(["created_by", "created_at"])
+
+
+@migrations()
+def m017_exports(db: Database) -> None:
+    """Exports (issue 8 §4): one row per export asked for in the web app, built by the export
+    worker of the process that took the request (`process`, a token whose lock file says whether
+    that process still runs). `kinds` and `files` are JSON lists; `progress` runs from 0 to 1 with
+    `stage` saying what is being done. Statuses: queued, running, done, failed, interrupted (the
+    process stopped before it finished), expired (its files were cleaned away)."""
+    db["exports"].create(
+        {
+            "id": str,
+            "selection_kind": str,
+            "selection_ref": str,
+            "title": str,
+            "kinds": str,
+            "status": str,
+            "progress": float,
+            "stage": str,
+            "error": str,
+            "files": str,
+            "bytes": int,
+            "created_by": str,
+            "created_at": str,
+            "started_at": str,
+            "finished_at": str,
+            "process": str,
+        },
+        pk="id",
+        defaults={"status": "queued", "progress": 0.0, "stage": "", "files": "[]", "created_by": "", "title": ""},
+        not_null={"selection_kind", "selection_ref", "kinds", "status", "created_at"},
+    )
+    db["exports"].create_index(["created_at"])
+    db["exports"].create_index(["status"])

@@ -123,6 +123,9 @@ class Settings(BaseSettings):
         None, description="Public URL of this studio; when set, runs carry callback_url for webhooks."
     )
     webhook_secret: SecretStr | None = Field(None, description="Expected X-Mosaic-Signature on webhooks.")
+    share_url: str | None = Field(
+        None, description="Base URL of share links (/share/<token> is added); unset: the address of the page."
+    )
     credits_per_second: str | None = Field(
         None,
         description="Credits per generated second, for estimates before a run: one number, or a rate per "
@@ -219,7 +222,7 @@ class Settings(BaseSettings):
     def _api_url(cls, v: str) -> str:
         return checked_url(v)
 
-    @field_validator("public_url")
+    @field_validator("public_url", "share_url")
     @classmethod
     def _public_url(cls, v: str | None) -> str | None:
         return checked_url(v) if v and v.strip() else None

@@ -897,6 +897,46 @@ class HistoryStore:
             if gen_id:
                 conn.execute("UPDATE generations SET winner = 1 WHERE grid_id = ? AND id = ?", [grid_id, gen_id])
 
+    # ------------------------------------------------------------------ share links (only token hashes)
+
+    def add_share_link(self, row: dict[str, Any], *, replacing: str | None = None) -> bool:
+        """Insert a share link row (its `token_hash` is unique). With `replacing`, that live link is
+        revoked in the same transaction, and nothing is inserted (False) when it is not live."""
+        with self._immediate() as conn:
+            if replacing is not None:
+                cur = conn.execute(
+                    "UPDATE share_links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                    [row["created_at"], replacing],
+                )
+                if cur.rowcount != 1:
+                    return False
+            conn.execute(
+                f"INSERT INTO share_links ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+            )
+            return True
+
+    def share_link(self, *, link_id: str | None = None, token_hash: str | None = None) -> dict[str, Any] | None:
+        "One share link by its id or by its token's hash."
+        column, value = ("id", link_id) if link_id is not None else ("token_hash", token_hash)
+        rows = self._rows(f"SELECT * FROM share_links WHERE {column} = ?", [value])
+        return rows[0] if rows else None
+
+    def share_links(
+        self, *, kind: str | None = None, ref: str | None = None, created_by: str | None = None, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        "Share links, newest first, narrowed to a selection and/or a creator when given."
+        where = [(c, v) for c, v in (("kind", kind), ("ref", ref), ("created_by", created_by)) if v is not None]
+        sql = "SELECT * FROM share_links" + (" WHERE " + " AND ".join(f"{c} = ?" for c, _ in where) if where else "")
+        return self._rows(sql + " ORDER BY created_at DESC, rowid DESC LIMIT ?", [*(v for _, v in where), limit])
+
+    def revoke_share_link(self, link_id: str, at: str) -> bool:
+        "Mark a live link revoked; False when there is no such link or it was already revoked."
+        with self._immediate() as conn:
+            cur = conn.execute(
+                "UPDATE share_links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [at, link_id]
+            )
+            return cur.rowcount == 1
+
     # ------------------------------------------------------------------ collections
 
     def add_collection(self, *, name: str, description: str = "", owner: str = "") -> Collection:

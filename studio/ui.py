@@ -5,9 +5,11 @@ never from `st.secrets`. Prompts are always shown as text (never markdown or HTM
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import streamlit as st
@@ -16,6 +18,7 @@ from . import format as fmt
 from . import services as svc
 from .errors import StudioError
 from .models import FINAL_STATUSES, Generation
+from .services.selections import KIND_LABELS
 from .settings import MEDIA_ROUTE, Settings
 
 POLL_EVERY_S = 2.0  # page refresh while jobs run: cheap on 2 cores (streamlit-notes.md §2)
@@ -276,6 +279,7 @@ def _pick(studio: svc.Services, key: str, gen_ids: list[str], new: bool) -> None
             board = svc.create_collection(studio, st.session_state.get(f"{key}_new_name", ""), owner=who())
             st.session_state[f"{key}_choice"] = board.id
             st.session_state[f"{key}_new_name"] = ""
+            st.session_state[f"{key}_made"] = True
         else:
             board = svc.collection(studio, st.session_state.get(f"{key}_choice"))
         added = svc.add_to_collection(studio, board.id, gen_ids, added_by=who())
@@ -300,6 +304,10 @@ def collection_picker(
     first) or a new one named here, owned by `who()`. Adding a take that is already in it is not an
     error: it says so. Below the button: what happened, with a link to the collection."""
     ids = list(dict.fromkeys(gen_ids))
+    if st.session_state.pop(f"{key}_made", False):
+        # A picker inside a fragment (a live grid, a dialog) reruns only that fragment: redraw the
+        # whole page so every other picker on it offers the new collection too.
+        st.rerun()
     with st.popover(label, icon="📚", key=f"{key}_popover"):
         boards = {c.id: c for c in svc.collections(studio)}
         if boards:
@@ -329,3 +337,176 @@ def collection_picker(
             return
         st.success(plain(said), icon="📚")
         st.page_link(COLLECTIONS_PAGE, label="Open the collection", icon="📚", query_params={"id": coll_id})
+
+
+# ---------------------------------------------------------------------- share links (issue 8 §3)
+
+SHARE_DATE_CHOICE = "date"  # the expiry select's last option: a date picked below it
+SHARE_DEFAULT_DAYS = 7  # what the date picker starts at
+
+
+def _share_base(studio: svc.Services) -> str:
+    "Where share links point: STUDIO_SHARE_URL, else the address this page was opened at."
+    if studio.settings.share_url:
+        return studio.settings.share_url
+    parts = urlsplit(st.context.url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else FALLBACK_ORIGIN
+
+
+def _share_action(key: str, action: Callable[[], svc.NewShareLink | None], note: str) -> None:
+    """Button callback: run a share action and keep, for the popover, its note and the new link (its
+    token is shown in this session only, once made) or the error."""
+    state = st.session_state
+    state.pop(f"{key}_error", None)
+    try:
+        made = action()
+    except StudioError as err:
+        state[f"{key}_error"] = str(err)
+        return
+    state[f"{key}_made"] = made.token if made else None
+    state[f"{key}_note"] = note
+
+
+def _share_create(studio: svc.Services, selection: svc.Selection, key: str) -> svc.NewShareLink:
+    "A link with the options the popover holds now."
+    state = st.session_state
+    expiry = state.get(f"{key}_expiry", "never")
+    chosen = state.get(f"{key}_date") if expiry == SHARE_DATE_CHOICE else expiry
+    return svc.ShareLinks(studio).create(
+        selection, expires=chosen, allow_download=bool(state.get(f"{key}_download", True)), created_by=who()
+    )
+
+
+def _share_revoke(studio: svc.Services, link_id: str) -> None:
+    svc.ShareLinks(studio).revoke(link_id)
+
+
+def share_controls(studio: svc.Services, selection: svc.Selection, *, key: str) -> None:
+    """A "Share" popover for a selection: choose the expiry and downloads, create a read-only link
+    (its full URL is shown here, to copy: the studio keeps only its hash), and revoke or regenerate
+    the links this selection already has."""
+    links = svc.ShareLinks(studio)
+    state = st.session_state
+    label = KIND_LABELS.get(selection.kind, "selection")
+    if state.get(f"{key}_for") != selection:  # another search (or take) than the link shown was made for
+        for part in ("made", "note", "error"):
+            state.pop(f"{key}_{part}", None)
+        state[f"{key}_for"] = selection
+    with st.popover("Share", icon="🔗", key=f"{key}_popover"):
+        st.caption(f"A read-only page of this {label} that anyone with the link can open, without logging in.")
+        expiry = st.selectbox(
+            "Link expires",
+            [*svc.EXPIRY_CHOICES, SHARE_DATE_CHOICE],
+            key=f"{key}_expiry",
+            format_func=lambda c: svc.EXPIRY_LABELS.get(c, "On a date…"),
+        )
+        if expiry == SHARE_DATE_CHOICE:
+            today = links.now().date()
+            st.date_input(
+                "Works through (UTC)",
+                value=today + timedelta(days=SHARE_DEFAULT_DAYS),
+                min_value=today,
+                key=f"{key}_date",
+            )
+        st.checkbox("Allow downloads", value=True, key=f"{key}_download")
+        st.button(
+            "Create link",
+            key=f"{key}_create",
+            type="primary",
+            on_click=_share_action,
+            args=(key, lambda: _share_create(studio, selection, key), "Link created: copy it now."),
+        )
+        if error := state.get(f"{key}_error"):
+            st.error(plain(error), icon="⚠️")
+        if note := state.get(f"{key}_note"):
+            st.success(note, icon="🔗")
+        if token := state.get(f"{key}_made"):
+            st.code(svc.share_url(_share_base(studio), token), language=None, wrap_lines=True)
+        now = links.now()
+        existing = links.list(selection=selection)
+        if existing:
+            st.markdown(f"**Links to this {label}**")
+        for link in existing:
+            row = st.container(horizontal=True, vertical_alignment="center", key=f"{key}_link_{link.id}")
+            row.caption(plain(link.describe(now)))
+            if link.state(now) != "live":
+                continue
+            row.button(
+                "Revoke",
+                key=f"{key}_revoke_{link.id}",
+                on_click=_share_action,
+                args=(key, lambda link_id=link.id: _share_revoke(studio, link_id), "Revoked: that link now says so."),
+            )
+            row.button(
+                "Regenerate",
+                key=f"{key}_regen_{link.id}",
+                help="A new link with the same options; this one stops working at once.",
+                on_click=_share_action,
+                args=(key, lambda link_id=link.id: links.regenerate(link_id), "New link made; the old one is dead."),
+            )
+
+
+# ---------------------------------------------------------------------- exports (issue 8 §4)
+
+EXPORT_POLL_S = 1.5  # an export's progress, while it is being built
+EXPORT_KIND_LABELS = {
+    "zip": "ZIP: videos, thumbnails, metadata (JSON, CSV) and an index.html that plays offline",
+    "sheet": "Contact sheet: one PNG of labelled thumbnails",
+    "video": "Comparison video: every cell side by side in one MP4",
+}
+
+
+def export_links(job: svc.ExportJob) -> None:
+    "Download links to a finished export's files (plain links: the files stream from disk, never via memory)."
+    items = "".join(
+        f'<li><a href="{html.escape(job.url(name))}" download="{html.escape(name)}">⬇️ {html.escape(name)}</a></li>'
+        for name in job.files
+    )
+    st.html(f'<ul class="studio-export-links" style="margin:0">{items}</ul>')
+
+
+def export_state(job: svc.ExportJob) -> None:
+    "One export's state: a progress bar while it is built, links when ready, the reason when it failed."
+    if job.active:
+        st.progress(job.progress, text=job.describe())
+    elif job.status == "done":
+        st.success(f"{job.describe()} ({fmt.size(job.bytes)}); kept {svc.KEEP_EXPORTS_DAYS} days.", icon="📦")
+        export_links(job)
+    elif job.status == "expired":
+        st.caption(job.describe())
+    else:
+        st.error(plain(job.describe()), icon="⚠️")
+
+
+def export_controls(studio: svc.Services, selection: svc.Selection, *, key: str, label: str = "Export") -> None:
+    """Export this selection: pick the ZIP, the contact sheet and (for a comparison) the comparison
+    video, start it, follow its progress (the page stays usable: it is built in the background) and
+    download the files when they are ready."""
+    kinds = [k for k in EXPORT_KIND_LABELS if k != "video" or selection.kind == "grid"]
+    current_key = f"{key}_export_id"
+    with st.expander(label, icon="📦", key=f"{key}_export"):
+        chosen = [k for k in kinds if st.checkbox(EXPORT_KIND_LABELS[k], value=k == "zip", key=f"{key}_kind_{k}")]
+        if st.button("Start export", key=f"{key}_start", disabled=not chosen):
+            try:
+                job = svc.start_export(studio, selection, chosen, created_by=who())
+                st.session_state[current_key] = job.id
+            except StudioError as err:
+                error_box(err)
+        export_id = st.session_state.get(current_key)
+        if not export_id:
+            return
+        first = svc.export_job(studio, export_id)
+        if first is None:
+            return
+
+        @st.fragment(run_every=EXPORT_POLL_S if first.active else None)
+        def follow() -> None:
+            job = svc.export_job(studio, export_id)
+            if job is None:
+                return
+            export_state(job)
+            if first.active and not job.active:
+                st.rerun()  # one full run switches the timer off
+
+        with st.container(key=f"{key}_export_state"):
+            follow()

@@ -1,8 +1,9 @@
 """The studio's own HTTP routes beside the Streamlit UI (Starlette only, no Streamlit import):
 a lifespan that starts the job worker at server boot, `/healthz`, the Mosaic webhook receiver
 for `callback_url` (size-capped, signature first, replays dropped), `/files/` serving saved media
-from disk with Range requests (RFC 9110: a malformed Range is ignored), and the deep links of the
-pages (`/gallery?q=...`), which get Streamlit's page told where the server is.
+from disk with Range requests (RFC 9110: a malformed Range is ignored), the read-only share pages
+(`/share/<token>`, studio.share_page), and the deep links of the pages (`/gallery?q=...`), which get
+Streamlit's page told where the server is.
 """
 
 from __future__ import annotations
@@ -209,6 +210,7 @@ def app_parts(load_settings: Callable[[], Settings] = load) -> dict[str, Any]:
             Route("/healthz", cannot_start),
             Route(WEBHOOK_PATH, cannot_start, methods=["POST"]),
             Mount(MEDIA_ROUTE, app=cannot_start_app(reason)),
+            Mount(svc.SHARE_ROUTE, app=cannot_start_app(reason)),  # a share link is never Streamlit's page
         ]
         return {"lifespan": None, "routes": routes}
     return {"lifespan": make_lifespan(lambda: settings), "routes": make_routes(settings)}
@@ -223,8 +225,13 @@ def cannot_start_app(reason: str) -> Callable[..., Any]:
     return app
 
 
-def make_routes(settings: Settings, services: Callable[[], svc.Services] | None = None) -> list[BaseRoute]:
-    "Routes for /healthz, the webhook receiver and the media files of `settings`."
+def make_routes(
+    settings: Settings,
+    services: Callable[[], svc.Services] | None = None,
+    *,
+    share_now: Callable[[], Any] | None = None,
+) -> list[BaseRoute]:
+    "Routes for /healthz, the webhook receiver, the media files of `settings` and share links (`share_now`: a clock)."
     get = services or (lambda: svc.shared_services(lambda: settings))
 
     async def healthz(request: Request) -> Response:
@@ -278,6 +285,18 @@ def make_routes(settings: Settings, services: Callable[[], svc.Services] | None 
         svc.handle_webhook(studio, payload, signature)
         return JSONResponse({"received": True})
 
+    async def export_download(request: Request) -> Response:
+        # Exports (issue 8 §4): only a file the export made, only once it is done; as an attachment.
+        try:
+            studio = get()
+        except StudioError as err:
+            return JSONResponse({"detail": str(err)}, status_code=503)
+        export_id, filename = request.path_params["export_id"], request.path_params["filename"]
+        path = await asyncio.to_thread(svc.export_file, studio, export_id, filename)
+        if path is None:
+            return Response("No such export file (it may have expired).", status_code=404, media_type="text/plain")
+        return FileResponse(path, filename=filename, content_disposition_type="attachment")
+
     index_html = streamlit_index_html()
 
     async def page(request: Request) -> Response:
@@ -285,9 +304,14 @@ def make_routes(settings: Settings, services: Callable[[], svc.Services] | None 
 
     with suppress(OSError):  # a data folder the studio cannot use is reported by the pages and /healthz
         settings.media_dir.mkdir(parents=True, exist_ok=True)
+    # Read-only share links (issue 8 §3). Imported here: share_page builds on MediaFileResponse above.
+    from .share_page import share_routes
+
     return [
+        *share_routes(get, MediaFileResponse, now=share_now),
         Route("/healthz", healthz),
         Route(WEBHOOK_PATH, webhook, methods=["POST"]),
         Mount(MEDIA_ROUTE, app=MediaFiles(directory=settings.media_dir, check_dir=False), name="files"),
+        Route(svc.EXPORT_ROUTE + "/{export_id}/{filename}", export_download, methods=["GET", "HEAD"]),
         *(Route(f"/{name}", page, methods=["GET", "HEAD"]) for name in PAGE_PATHS),
     ]

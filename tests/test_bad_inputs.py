@@ -168,6 +168,32 @@ CLI_CASES: list[tuple[str, list[str]]] = [
     ("grid timeout without wait", [*GRID, "--resolutions", "480p", "--timeout", "5"]),
     ("grid resolutions without a value", [*GRID, "--resolutions"]),
     ("image without a file", [*GEN, "--image"]),
+    # share links (issue 8 §3)
+    ("share nothing named", ["share"]),
+    ("share two things", ["share", "--grid", "a", "--generation", "b"]),
+    ("share unknown comparison", ["share", "--grid", "nope"]),
+    ("share unknown collection", ["share", "--collection", "nope"]),
+    ("share unknown take", ["share", "--generation", "nope"]),
+    ("share blank search", ["share", "--query", "  "]),
+    *[
+        (f"share expires {v!r}", ["share", "--generation", "x", "--expires", v])
+        for v in ("2d", "", "2020-01-01", "2026-13-45")
+    ],
+    ("share revoke unknown token", ["share", "--revoke", "nope"]),
+    ("share revoke unknown link", ["share", "--revoke", "http://localhost:8501/share/" + "a" * 43]),
+    ("share revoke without a token", ["share", "--revoke"]),
+    ("share list with expiry", ["share", "--list", "--expires", "7d"]),
+    # studio export (issue 8 §5)
+    ("export unknown grid", ["export", "--grid", "nope", "--out", "{d}/x.zip"]),
+    ("export unknown collection", ["export", "--collection", "nope", "--out", "{d}/x.zip"]),
+    ("export search with no match", ["export", "--query", "zzqxnomatch", "--out", "{d}/x.zip"]),
+    ("export into a missing folder", ["export", "--query", "", "--out", "{d}/nowhere/x.zip"]),
+    ("export onto a folder", ["export", "--query", "", "--out", "{d}/folder.png"]),
+    ("export video of a search", ["export", "--query", "", "--out", "{d}/x.zip", "--video", "{d}/x.mp4"]),
+    ("export filter without a search", ["export", "--grid", "g", "--starred", "--out", "{d}/x.zip"]),
+    ("export nothing named", ["export", "--out", "{d}/x.zip"]),
+    ("export without --out", ["export", "--query", ""]),
+    ("export bad date", ["export", "--query", "", "--since", "soon", "--out", "{d}/x.zip"]),
 ]
 
 SERVE_CASES: list[tuple[str, list[str]]] = [
@@ -301,6 +327,14 @@ def _upload(name: str, source: Callable[[Path], Any]) -> Call:
     return lambda s, kept, d: svc.upload_reference(s, name, source(d))
 
 
+def _board(services, *, deleted: bool = False) -> str:
+    "A collection's id (of one deleted already, when asked)."
+    board = svc.create_collection(services, "Board")
+    if deleted:
+        svc.delete_collection(services, board.id)
+    return board.id
+
+
 SERVICE_CASES: list[tuple[str, Call]] = [
     # prompts
     *[
@@ -371,6 +405,17 @@ SERVICE_CASES: list[tuple[str, Call]] = [
     ("gallery page size 0", lambda s, kept, d: svc.gallery_page(s, svc.gallery_query({}), 1, page_size=0)),
     ("gallery filter a number", lambda s, kept, d: svc.gallery_query({"resolution": 720})),
     ("gallery author not text", lambda s, kept, d: svc.gallery_query({"author": [1]})),
+    ("gallery collection not an id", lambda s, kept, d: svc.gallery_query({"collection": ["a", "b"]})),
+    # collections (issue 8 §2)
+    ("collection name too long", lambda s, kept, d: svc.create_collection(s, "n" * 81)),
+    ("collection name none", lambda s, kept, d: svc.create_collection(s, NOTHING)),
+    ("collection description none", lambda s, kept, d: svc.create_collection(s, "Board", description=NOTHING)),
+    ("collection unknown", lambda s, kept, d: svc.add_to_collection(s, "nope", [kept])),
+    ("collection id none", lambda s, kept, d: svc.collection(s, NOTHING)),
+    ("collection add unknown take", lambda s, kept, d: svc.add_to_collection(s, _board(s), ["nope"])),
+    ("collection cover not in it", lambda s, kept, d: svc.set_cover(s, _board(s), kept)),
+    ("collection move a take not in it", lambda s, kept, d: svc.move_item(s, _board(s), kept, 1)),
+    ("collection rename deleted", lambda s, kept, d: svc.rename_collection(s, _board(s, deleted=True), "New")),
     # presets
     ("preset empty name", lambda s, kept, d: svc.save_preset(s, "", {"resolution": "480p"})),
     ("preset blank name", lambda s, kept, d: svc.save_preset(s, " \t", {"resolution": "480p"})),
@@ -396,6 +441,18 @@ SERVICE_CASES: list[tuple[str, Call]] = [
     ("snippet language", lambda s, kept, d: svc.api_request(VideoGenerationParams(prompt=P), language="cobol")),
     ("snippet flow", lambda s, kept, d: svc.api_request(VideoGenerationParams(prompt=P), flow="four_call")),
     ("draft keep", lambda s, kept, d: svc.draft_from(_saved_gen(s, kept), keep="everything")),
+    # exports (issue 8 §4)
+    ("export no kind", lambda s, kept, d: svc.start_export(s, svc.Selection.of_takes([kept]), [])),
+    ("export unknown kind", lambda s, kept, d: svc.start_export(s, svc.Selection.of_takes([kept]), ["gif"])),
+    ("export video of a take", lambda s, kept, d: svc.start_export(s, svc.Selection.of_takes([kept]), ["video"])),
+    ("export unknown grid", lambda s, kept, d: svc.start_export(s, svc.Selection("grid", "nope"), ["zip"])),
+    ("export deleted takes", lambda s, kept, d: svc.start_export(s, svc.Selection.of_takes(["gone"]), ["zip"])),
+    ("export unknown selection", lambda s, kept, d: svc.start_export(s, svc.Selection(NOTHING, "x"), ["zip"])),
+    ("export unreadable search", lambda s, kept, d: svc.start_export(s, svc.Selection("query", "{"), ["zip"])),
+    (
+        "export a search with no match",
+        lambda s, kept, d: svc.start_export(s, svc.Selection.of_query(svc.GalleryQuery(text="zzqx")), ["zip"]),
+    ),
 ]
 
 

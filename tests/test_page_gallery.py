@@ -99,7 +99,7 @@ def test_the_page_number_is_in_the_link_so_a_reload_stays_on_it(idle):
 def test_the_filters_fold_away_and_say_which_are_on(idle):
     add_done(idle, "A zebra", resolution="720p")
     at = open_page(GALLERY, idle)
-    (panel,) = at.expander
+    (panel,) = [e for e in at.expander if e.label.startswith("Filters")]  # beside it: the export controls
     assert panel.label == "Filters" and not panel.proto.expanded
     at = open_page(GALLERY, idle, {"resolution": "720p", "starred": "true"})
     assert at.expander[0].label == "Filters · 2 on: resolution, starred"
@@ -521,3 +521,14 @@ def test_ticked_cards_go_into_a_collection_together(idle):
     at.button(key="gallery_bulk_collection_create").click().run()
     [coll] = svc.collections(idle)
     assert coll.name == "Client picks" and [g.id for g in svc.collection_items(idle, coll.id)] == [ids[0], ids[2]]
+
+
+def test_ticked_cards_are_exported_as_a_set_of_takes(idle):
+    ids = [add_done(idle, f"Shot {i}", created_at=f"2026-11-01T10:{i:02d}:00+00:00") for i in range(3)]
+    at = open_page(GALLERY, idle)
+    tick(at, ids[2])
+    tick(at, ids[0])
+    assert at.expander(key="gallery_bulk_export_export").label == "Export these takes"
+    at.button(key="gallery_bulk_export_start").click().run()
+    job = svc.export_job(idle, at.session_state["gallery_bulk_export_export_id"])
+    assert job is not None and job.selection == svc.Selection.of_takes([ids[2], ids[0]])

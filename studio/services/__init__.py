@@ -7,6 +7,8 @@
 - `gallery`: the history and its curation
 - `collections`: collections (boards) of takes
 - `selections`: what a share link or an export covers
+- `shares`: read-only share links (make, list, revoke, regenerate, open by token)
+- `exports`: exports as background jobs (the files themselves: `studio.exports`)
 - `library`: presets and references
 - `estimates`: what a launch will request
 - `account`: API mode, key check, credits
@@ -37,6 +39,17 @@ from .collections import (
     set_cover,
 )
 from .estimates import Estimate, cost_note, estimate, run_times
+from .exports import (
+    EXPORT_ROUTE,
+    KEEP_EXPORTS_DAYS,
+    ExportJob,
+    check_kinds,
+    export_file,
+    export_job,
+    recent_exports,
+    start_export,
+    stop_export_workers,
+)
 from .gallery import (
     COLLECTION_FILTER,
     DATE_PARAMS,
@@ -142,6 +155,16 @@ from .selections import (
     describe_query,
     resolve,
 )
+from .shares import (
+    EXPIRY_CHOICES,
+    EXPIRY_LABELS,
+    SHARE_ROUTE,
+    NewShareLink,
+    Shared,
+    ShareLink,
+    ShareLinks,
+    share_url,
+)
 from .snippets import (
     DRAFT_KEEP,
     FLOWS,
@@ -174,10 +197,14 @@ __all__ = [
     "DATE_PARAMS",
     "DETAIL_PARAM",
     "DRAFT_KEEP",
+    "EXPIRY_CHOICES",
+    "EXPIRY_LABELS",
+    "EXPORT_ROUTE",
     "FILTER_CHOICES",
     "FLOWS",
     "GALLERY_AUDIO_CHOICES",
     "GALLERY_PAGE_SIZE",
+    "KEEP_EXPORTS_DAYS",
     "LANGUAGES",
     "MAX_CELLS",
     "MAX_COLLECTION_DESCRIPTION_CHARS",
@@ -192,6 +219,7 @@ __all__ = [
     "REFERENCES_DIR",
     "REFERENCE_MAX_COUNT",
     "SELECTION_KINDS",
+    "SHARE_ROUTE",
     "SNIPPET_KEY",
     "SNIPPET_OUTPUT",
     "SNIPPET_POLL_S",
@@ -204,6 +232,7 @@ __all__ = [
     "Draft",
     "Ended",
     "Estimate",
+    "ExportJob",
     "GalleryCount",
     "GalleryPage",
     "GalleryQuery",
@@ -212,10 +241,14 @@ __all__ = [
     "GridStack",
     "GridTab",
     "JobView",
+    "NewShareLink",
     "RunWait",
     "Selected",
     "Selection",
     "Services",
+    "ShareLink",
+    "ShareLinks",
+    "Shared",
     "TakeLayout",
     "ab_candidates",
     "active_count",
@@ -233,6 +266,7 @@ __all__ = [
     "can_retry",
     "cancel",
     "cell_label",
+    "check_kinds",
     "check_preset",
     "check_references",
     "clear_winner",
@@ -255,6 +289,8 @@ __all__ = [
     "ended",
     "estimate",
     "existing",
+    "export_file",
+    "export_job",
     "form_of",
     "gallery_page",
     "gallery_query",
@@ -281,6 +317,7 @@ __all__ = [
     "prompt_problem",
     "queue",
     "queue_waits",
+    "recent_exports",
     "recent_failures",
     "references",
     "remove_from_collection",
@@ -295,10 +332,13 @@ __all__ = [
     "set_rating",
     "set_starred",
     "set_tags",
+    "share_url",
     "shared_grid",
     "shared_services",
     "star_many",
+    "start_export",
     "start_grid",
+    "stop_export_workers",
     "stray_runs",
     "stuck_ids",
     "tag_many",

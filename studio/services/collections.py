@@ -86,7 +86,8 @@ def add_to_collection(services: Services, coll_id: str, gen_ids: Sequence[str], 
     returns how many were new. Ids that are no generation are refused before anything is added."""
     found = collection(services, coll_id)
     ids = list(dict.fromkeys(gen_ids))
-    missing = [i for i in ids if i not in {g.id for g in services.store.many(ids)}]
+    existing = {g.id for g in services.store.many(ids)}  # one query (inside the comprehension: one per id)
+    missing = [i for i in ids if i not in existing]
     if missing:
         raise ParamsError(
             f"{len(missing)} of the takes to add no longer exist (deleted in another tab?): nothing was added",

@@ -117,6 +117,9 @@ def gallery_query(values: Mapping[Any, Any]) -> GalleryQuery:
     audio = values.get("audio")
     since, until = values.get("since"), values.get("until")
     authors = [a for text in _texts("author", values.get("author")) for a in text.split(",")]
+    collection = values.get(COLLECTION_FILTER) or None
+    if collection is not None and not isinstance(collection, str):
+        raise ParamsError("The collection filter takes one collection's id", field=COLLECTION_FILTER)
     return GalleryQuery(
         text=values.get("q") or "",
         resolution=_texts("resolution", values.get("resolution")),
@@ -128,7 +131,7 @@ def gallery_query(values: Mapping[Any, Any]) -> GalleryQuery:
         generate_audio=None if audio is None else audio == "on",
         starred=True if values.get("starred") else None,
         grid_id=(values.get("grid_id") or "").strip() or None,
-        collection=values.get(COLLECTION_FILTER) or None,
+        collection=collection,
         since=since.isoformat() if isinstance(since, date) else None,
         until=until.isoformat() if isinstance(until, date) else None,
     )

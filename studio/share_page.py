@@ -1,0 +1,201 @@
+"""The read-only share page: `/share/<token>` renders what a live link shares as plain HTML (Jinja2,
+autoescaped; no Streamlit session, no script, no form or button), and `/share/<token>/media/<take>/
+<video|thumb|download>` serves only the files of the takes that link shares, with Range requests.
+
+An unknown token is a 404 page, a revoked or expired one a 410 page, never the content. Every answer
+carries a strict Content-Security-Policy (no script runs, nothing is fetched from elsewhere),
+`Referrer-Policy: no-referrer` (the token never leaks to another site), `X-Robots-Tag: noindex`
+and `Cache-Control: private`. Nothing from the studio's settings is rendered, so no key can appear.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from . import format as fmt
+from . import services as svc
+from .errors import ShareLinkError, StudioError
+from .models import Generation
+
+log = logging.getLogger(__name__)
+
+MEDIA_KINDS = ("video", "thumb", "download")
+VIDEO_TYPE = "video/mp4"
+THUMB_TYPE = "image/jpeg"
+_env = Environment(
+    loader=PackageLoader("studio", "templates"),
+    autoescape=select_autoescape(["html"], default=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+CSS = (Path(__file__).parent / "templates" / "share.css").read_text(encoding="utf-8")
+# The only style is the inline sheet above, allowed by its hash; no script may run at all.
+_CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
+CSP = (
+    "default-src 'none'; img-src 'self'; media-src 'self'; "
+    f"style-src 'sha256-{_CSS_HASH}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Content-Type-Options": "nosniff",
+    # Private (no shared cache keeps a copy) and checked each time, so a revoked link stops at once.
+    "Cache-Control": "private, no-cache",
+}
+GONE_WORDS = {
+    404: ("This share link does not exist", "Check that the whole link was copied, or ask whoever sent it."),
+    410: ("This share link no longer works", "Ask whoever sent it for a new link."),
+}
+UNAVAILABLE = 503
+STREAM_CHUNK_BYTES = 16 * 1024
+
+
+def _item(gen: Generation, token: str, link: svc.ShareLink, added_by: str = "") -> dict[str, Any]:
+    "What a card shows of one take; media URLs are relative to the page, so they carry its token."
+    done = gen.status == "done" and bool(gen.video_path)
+    base = f"{token}/media/{gen.id}"
+    return {
+        "id": gen.id,
+        "heading": fmt.settings_line(gen),
+        "video": f"{base}/video" if done else None,
+        "thumb": f"{base}/thumb" if done and gen.thumb_path else None,
+        "download": f"{base}/download" if done and link.allow_download else None,
+        "size": fmt.size(gen.file_size),
+        "width": gen.width,
+        "height": gen.height,
+        "status": fmt.status_label(gen.status),
+        "prompt": gen.prompt,
+        "settings": fmt.settings_line(gen),
+        "facts": fmt.facts_line(gen),
+        "model": gen.model,
+        "author": gen.author or "—",
+        "added_by": added_by,
+        "date": fmt.when(gen.created_at),
+        "winner": gen.winner,
+    }
+
+
+def _context(shared: svc.Shared, token: str) -> dict[str, Any]:
+    "What the share page template shows of an opened link."
+    selected, link = shared.selected, shared.link
+    items = {g.id: _item(g, token, link, selected.added_by.get(g.id, "")) for g in selected.items}
+    tabs = [
+        {
+            "title": tab.title,
+            "prompt": tab.prompt,
+            "resolutions": tab.resolutions,
+            "aspect_ratios": tab.aspect_ratios,
+            "cells": {pos: items[gid] for pos, gid in tab.cells.items() if gid in items},
+        }
+        for tab in selected.layout
+    ]
+    prompts = list(dict.fromkeys(g.prompt for g in selected.items))
+    return dict(
+        css=Markup(CSS),
+        title=selected.title,
+        kind_label=selected.kind_label,
+        # A comparison's description is its prompt, shown once above the grid instead.
+        description="" if tabs else selected.description,
+        owner=selected.owner,
+        created=fmt.when(selected.created_at) if selected.created_at else "",
+        count_text=fmt.plural(len(items), "take"),
+        expires=fmt.when(link.expires_at) if link.expires_at else "",
+        items=list(items.values()),
+        tabs=tabs,
+        same_prompt=bool(tabs) and len(prompts) == 1,
+        prompt=prompts[0] if len(prompts) == 1 else "",
+        allow_download=link.allow_download,
+    )
+
+
+def render_share(shared: svc.Shared, token: str) -> str:
+    "The share page's HTML for an opened link."
+    return _env.get_template("share.html").render(_context(shared, token))
+
+
+def stream_share(shared: svc.Shared, token: str) -> Iterator[bytes]:
+    """The same HTML in chunks of about STREAM_CHUNK_BYTES, so the first bytes (the head, the title)
+    leave while the cards of a long page are still being rendered."""
+    pending: list[str] = []
+    size = 0
+    for piece in _env.get_template("share.html").generate(_context(shared, token)):
+        pending.append(piece)
+        size += len(piece)
+        if size >= STREAM_CHUNK_BYTES:
+            yield "".join(pending).encode()
+            pending, size = [], 0
+    if pending:
+        yield "".join(pending).encode()
+
+
+def gone_page(status: int, message: str) -> HTMLResponse:
+    "A clear page for a link that cannot be opened (404 unknown, 410 revoked or expired, 503 studio down)."
+    heading, advice = GONE_WORDS.get(status, ("The studio cannot show this link right now", "Try again shortly."))
+    html = _env.get_template("share_gone.html").render(
+        css=Markup(CSS), heading=heading, message=message, advice=advice, status=status
+    )
+    return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+
+def share_routes(
+    get: Callable[[], svc.Services], file_response: Callable[..., Response], *, now: Callable[[], Any] | None = None
+) -> list[BaseRoute]:
+    """`/share/{token}` and its media. `get` gives the studio; `file_response(path, **kw)` serves a
+    file with Range requests (studio.web's MediaFileResponse); `now` is the clock, for tests."""
+
+    def links() -> svc.ShareLinks:
+        return svc.ShareLinks(get(), now=now) if now else svc.ShareLinks(get())
+
+    def page(request: Request) -> Response:
+        token = request.path_params["token"]
+        try:
+            shared = links().open(token)
+        except ShareLinkError as err:
+            return gone_page(err.status, str(err))
+        except StudioError as err:  # the studio cannot read its history right now
+            log.error("share page: %s", err)
+            return gone_page(UNAVAILABLE, "The studio could not read what this link shares.")
+        return StreamingResponse(stream_share(shared, token), media_type="text/html; charset=utf-8", headers=HEADERS)
+
+    def media(request: Request) -> Response:
+        token, gen_id, what = (request.path_params[k] for k in ("token", "gen_id", "what"))
+        try:
+            studio = get()
+            link, gen = links().media(token, gen_id)
+        except ShareLinkError as err:
+            return gone_page(404 if err.status == 404 else err.status, str(err))
+        except StudioError as err:
+            log.error("share media: %s", err)
+            return gone_page(UNAVAILABLE, "The studio could not read this file.")
+        if what not in MEDIA_KINDS or (what == "download" and not link.allow_download):
+            return gone_page(404, "This link shares no such file.")
+        name = gen.thumb_path if what == "thumb" else gen.video_path
+        path = studio.media_path(name)
+        media_dir = Path(studio.settings.media_dir).resolve()
+        if path is None or not path.is_relative_to(media_dir) or not path.is_file():
+            return gone_page(404, "This file is no longer there.")
+        extra: dict[str, Any] = {}
+        if what == "download":
+            ratio = gen.aspect_ratio.replace(":", "x")
+            extra = {"filename": f"{gen.id}-{gen.resolution}-{ratio}.mp4", "content_disposition_type": "attachment"}
+        return file_response(
+            path, media_type=THUMB_TYPE if what == "thumb" else VIDEO_TYPE, headers=dict(HEADERS), **extra
+        )
+
+    route = svc.SHARE_ROUTE
+    return [
+        Route(f"{route}/{{token}}", page, methods=["GET", "HEAD"]),
+        Route(f"{route}/{{token}}/media/{{gen_id}}/{{what}}", media, methods=["GET", "HEAD"]),
+    ]

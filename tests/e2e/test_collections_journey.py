@@ -1,0 +1,111 @@
+"""Journey: a producer compares one prompt at two aspect ratios in Chromium, puts one cell into a
+new collection from its cell, then adds the whole comparison (the cell already in it stays put),
+opens the collection's page, moves a take to the front and renames the collection."""
+
+from __future__ import annotations
+
+import re
+
+from browser import pick, screenshot, wait_for_app
+
+PROMPT = "A lantern festival over a river at night"
+CELLS = "[class*='st-key-grid_cell_']"
+VIDEOS_READY = f"""() => {{
+    const v = [...document.querySelectorAll("{CELLS} video")];
+    return v.length === 2 && v.every(x => x.readyState >= 1 && x.videoWidth > 0);
+}}"""
+ITEMS = "[class*='st-key-collection_item_']"
+ITEM_VIDEOS_READY = f"""() => {{
+    const v = [...document.querySelectorAll("{ITEMS} video")];
+    return v.length === 2 && v.every(x => x.readyState >= 1 && x.videoWidth > 0);
+}}"""
+
+
+def open_popover(page, key_start: str):
+    "Open the first picker whose key starts so; returns its open panel."
+    page.locator(f"[class*='st-key-{key_start}'][class*='_popover'] button").first.click()
+    panel = page.get_by_test_id("stPopoverBody")
+    panel.wait_for()
+    return panel
+
+
+def item_ratios(page) -> list[str]:
+    "The aspect ratio of each take on the collection page, in the collection's order."
+    return [
+        item.get_by_text(re.compile(r"^720p · ")).first.inner_text().split(" · ")[1]
+        for item in page.locator(ITEMS).all()
+    ]
+
+
+def test_collections_journey(page, studio_server):
+    page.goto(f"{studio_server}/compare")
+    wait_for_app(page)
+    page.locator(".st-key-compare_prompt textarea").fill(PROMPT)
+    durations = page.locator(".st-key-compare_durations")
+    durations.get_by_role("button", name="Remove 5 s").click()
+    pick(page, "compare_durations", "4 s")
+    page.locator(".st-key-compare_summary", has_text="2 cells").wait_for()
+    page.locator(".st-key-compare_launch button").click()
+    page.wait_for_url(re.compile(r"/compare\?grid=[0-9a-f]+$"), timeout=30_000)
+    page.wait_for_function(VIDEOS_READY, timeout=60_000)
+    wait_for_app(page)
+
+    # One cell (the 9:16 one) into a new collection, from its own picker.
+    tall = page.locator(CELLS, has_text="720p · 9:16")
+    tall.locator("[class*='_popover'] button").click()
+    panel = page.get_by_test_id("stPopoverBody")
+    panel.get_by_role("textbox", name="New collection").fill("Lantern picks")
+    panel.get_by_role("button", name="Create and add").click()
+    tall.get_by_text("Added 1 take to “Lantern picks”.").wait_for()
+    page.keyboard.press("Escape")
+    wait_for_app(page)
+
+    # Then the whole comparison into the same collection: the cell already in it is not an error.
+    panel = open_popover(page, "compare_pick_all_")
+    panel.get_by_role("button", name="Add", exact=True).click()
+    said = page.locator("[class*='st-key-compare_pick_all_'][class*='_said']")
+    said.get_by_text("Added 1 take to “Lantern picks”; 1 already in it.").wait_for()
+    page.keyboard.press("Escape")
+    screenshot(page, "collections-compare-picked")
+    said.get_by_role("link", name="Open the collection").click()
+
+    page.wait_for_url(re.compile(r"/collections\?id=[0-9a-f]+$"), timeout=30_000)
+    board_url = page.url
+    wait_for_app(page)
+    page.get_by_role("heading", name="Lantern picks").wait_for()
+    page.wait_for_function(ITEM_VIDEOS_READY, timeout=30_000)
+    assert item_ratios(page) == ["9:16", "16:9"]
+    sizes = page.locator(f"{ITEMS} video").evaluate_all("vs => vs.map(v => [v.videoWidth, v.videoHeight])")
+    assert sizes == [[720, 1280], [1280, 720]]
+
+    # Reorder: the 16:9 take to the front.
+    page.locator(ITEMS).nth(1).get_by_role("button", name="⏮").click()
+    page.wait_for_function(
+        f"""() => document.querySelector("{ITEMS}")?.innerText.includes("720p · 16:9")""", timeout=15_000
+    )
+    wait_for_app(page)
+    assert item_ratios(page) == ["16:9", "9:16"]
+
+    # Rename.
+    page.get_by_text("Rename or describe").click()
+    name = page.get_by_role("textbox", name="Name")
+    name.fill("Lantern finals")
+    page.get_by_role("textbox", name="Description").fill("For Friday's review")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("heading", name="Lantern finals").wait_for()
+    wait_for_app(page)
+    page.get_by_text("For Friday's review").first.wait_for()
+    screenshot(page, "collections-board")
+
+    # A reload keeps all of it; the list shows the collection with its cover.
+    page.goto(board_url)
+    wait_for_app(page)
+    page.get_by_role("heading", name="Lantern finals").wait_for()
+    page.wait_for_function(ITEM_VIDEOS_READY, timeout=30_000)
+    assert item_ratios(page) == ["16:9", "9:16"]
+    page.get_by_role("link", name="All collections").click()
+    wait_for_app(page)
+    card = page.locator("[class*='st-key-collections_card_']", has_text="Lantern finals")
+    card.get_by_text(re.compile(r"^2 takes · ")).wait_for()
+    assert card.locator("img").count() == 1
+    screenshot(page, "collections-list")

@@ -1,0 +1,106 @@
+"""Journey: a producer makes a 2 × 2 comparison in Chromium, shares it from Compare's Share popover,
+and the link is opened in a fresh browser context (no cookies, no session): a read-only page with
+no input or button, whose four videos play at the sizes the studio saved, in the comparison's grid.
+Then the producer revokes the link, and the same page reloads as the clear 410 page."""
+
+from __future__ import annotations
+
+import re
+
+from browser import pick, screenshot, wait_for_app
+
+PROMPT = "A kite over a windy beach at noon"
+EXPECTED = {
+    ("480p", "16:9"): (864, 496),
+    ("480p", "9:16"): (496, 864),
+    ("720p", "16:9"): (1280, 720),
+    ("720p", "9:16"): (720, 1280),
+}
+CELLS = "[class*='st-key-grid_cell_']"
+STUDIO_VIDEOS_READY = f"""() => {{
+    const v = [...document.querySelectorAll("{CELLS} video")];
+    return v.length === 4 && v.every(x => x.readyState >= 1 && x.videoWidth > 0);
+}}"""
+SHARE_URL = re.compile(r"http://127\.0\.0\.1:\d+/share/[A-Za-z0-9_-]{43}")
+EDIT_CONTROLS = "input, button, select, textarea, form, [contenteditable], [role=button], [onclick]"
+PLAYING = """() => [...document.querySelectorAll("video")].every(v => v.readyState >= 3 && v.currentTime > 0.3)"""
+CELL_FACTS = """() => [...document.querySelectorAll("table.grid tbody tr")].flatMap(tr => {
+    const ratio = tr.querySelector("th").textContent.trim();
+    const heads = [...tr.closest("table").querySelectorAll("thead th")].map(th => th.textContent.trim());
+    return [...tr.querySelectorAll("td")].map((td, i) => {
+        const v = td.querySelector("video"), box = v.getBoundingClientRect();
+        return {ratio, resolution: heads[i + 1], attr: [v.width, v.height], real: [v.videoWidth, v.videoHeight],
+                shown: box.width / box.height};
+    });
+})"""
+
+
+def make_comparison(page, base: str) -> None:
+    page.goto(f"{base}/compare")
+    wait_for_app(page)
+    page.locator(".st-key-compare_prompt textarea").fill(PROMPT)
+    pick(page, "compare_resolutions", "480p")  # 720p, 16:9 and 9:16 are already chosen
+    page.locator(".st-key-compare_durations").get_by_role("button", name="Remove 5 s").click()
+    pick(page, "compare_durations", "4 s")
+    page.locator(".st-key-compare_summary", has_text="16 s of video").wait_for()
+    page.locator(".st-key-compare_launch button").click()
+    page.wait_for_url(re.compile(r"/compare\?grid=[0-9a-f]+$"), timeout=30_000)
+    page.wait_for_function(STUDIO_VIDEOS_READY, timeout=90_000)
+    wait_for_app(page)
+
+
+def open_share_popover(page) -> None:
+    wait_for_app(page)
+    if not page.locator(".st-key-compare_share_create button").is_visible():
+        page.locator(".st-key-compare_share_popover button").first.click()
+    page.locator(".st-key-compare_share_create button").wait_for()
+
+
+def test_share_a_comparison_read_only_then_revoke_it(page, browser, studio_server):
+    make_comparison(page, studio_server)
+    open_share_popover(page)
+    page.locator(".st-key-compare_share_create button").click()
+    code = page.locator("[data-testid='stCode']", has_text="/share/")
+    code.wait_for(timeout=30_000)
+    found = SHARE_URL.search(code.inner_text())
+    assert found, code.inner_text()
+    url = found.group(0)
+    screenshot(page, "share-popover")
+
+    stranger = browser.new_context(viewport={"width": 1400, "height": 1000})  # no cookies, no session
+    try:
+        viewer = stranger.new_page()
+        answer = viewer.goto(url)
+        assert answer is not None and answer.status == 200
+        assert answer.headers["referrer-policy"] == "no-referrer" and "noindex" in answer.headers["x-robots-tag"]
+        assert viewer.locator(EDIT_CONTROLS).count() == 0  # read-only: nothing to type in or press
+        assert viewer.locator("script").count() == 0
+        assert viewer.locator("video").count() == 4
+        assert viewer.get_by_role("heading", level=1).inner_text() == "Comparison"
+        assert viewer.locator("p.prompt").inner_text() == PROMPT  # once, above the grid
+        viewer.evaluate("() => document.querySelectorAll('video').forEach(v => { v.muted = true; v.play(); })")
+        viewer.wait_for_function(PLAYING, timeout=30_000)
+        cells = viewer.evaluate(CELL_FACTS)
+        assert {(c["resolution"], c["ratio"]): tuple(c["real"]) for c in cells} == EXPECTED  # the grid's labels
+        for c in cells:
+            assert tuple(c["attr"]) == tuple(c["real"])  # the sizes the studio saved are the files' sizes
+            assert abs(c["shown"] - c["real"][0] / c["real"][1]) < 0.02, c  # shown at its real shape
+        screenshot(viewer, "share-page")
+        assert viewer.locator("a.download").count() == 4 and viewer.locator("a.download").first.is_visible()
+        viewer.emulate_media(media="print")  # printable: the grid stays, download links go
+        assert viewer.locator("table.grid").is_visible() and not viewer.locator("a.download").first.is_visible()
+        screenshot(viewer, "share-page-print")
+        viewer.emulate_media(media="screen")
+
+        open_share_popover(page)
+        page.locator("[class*='st-key-compare_share_revoke_'] button").first.click()
+        page.get_by_text("Revoked: that link now says so.").wait_for(timeout=30_000)
+
+        gone = viewer.reload()
+        assert gone is not None and gone.status == 410
+        viewer.get_by_role("heading", name="This share link no longer works").wait_for()
+        assert "revoked on" in viewer.locator("body").inner_text()
+        assert viewer.locator("video").count() == 0
+        screenshot(viewer, "share-revoked")
+    finally:
+        stranger.close()
