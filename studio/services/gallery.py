@@ -346,6 +346,13 @@ class BulkDeleted:
 
 
 def _picked(gen_ids: Sequence[str]) -> list[str]:
+    "The selection's ids, once each (ParamsError when it is empty or not a list of ids)."
+    if (
+        isinstance(gen_ids, str)
+        or not isinstance(gen_ids, (list, tuple))
+        or not all(isinstance(i, str) for i in gen_ids)
+    ):
+        raise ParamsError("A selection is a list of take ids", field="selection")
     ids = list(dict.fromkeys(gen_ids))
     if not ids:
         raise ParamsError("Select at least one take first", field="selection")

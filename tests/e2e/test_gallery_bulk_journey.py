@@ -62,9 +62,13 @@ def gallery_server(tmp_path):
     server.stop()
 
 
+SETTLE_MS = 20_000  # on a loaded 2-core machine the widgets can take seconds to come back after a rerun
+
+
 def settle(page: Page) -> None:
     wait_for_app(page)
-    expect(page.locator(".st-key-q input")).to_be_visible()
+    expect(page.locator(".st-key-q input")).to_be_visible(timeout=SETTLE_MS)
+    wait_for_app(page)
 
 
 def press(page: Page, key: str) -> None:
