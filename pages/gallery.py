@@ -1,9 +1,14 @@
-"""Gallery: every generation as a thumbnail card, newest first, 24 to a page. The search box and
-filters live in the URL (bound widgets), so a filtered view can be bookmarked or sent;
-`?id=<generation>` opens one generation's detail view in a dialog over the grid.
+"""Gallery: every generation as a thumbnail card, newest first, 24 to a page; a comparison is one
+stacked card that opens into its cells (`?grid_id=`). The search box and filters live in the URL
+(bound widgets), so a filtered view can be bookmarked or sent; `?id=<generation>` opens one
+generation's detail view in a dialog over the grid. Cards can be ticked and acted on together
+(the bulk bar); a thumbnail plays a short muted preview while the pointer is over it.
 """
 
 from __future__ import annotations
+
+import html
+from collections.abc import Sequence
 
 import streamlit as st
 
@@ -22,6 +27,29 @@ DETAIL_PARAM = svc.DETAIL_PARAM
 PAGE_PARAM = svc.PAGE_PARAM
 NOTICES_KEY = "gallery_url_notices"
 DISMISSED_KEY = "gallery_url_notices_dismissed"
+SELECTED_KEY = "gallery_selected"  # session: the ticked takes' ids (a dict used as an ordered set)
+PICKED_KEY = "gallery_pick_changed"  # session: a tick changed inside the cards' fragment
+BULK_NOTE_KEY = "gallery_bulk_note"  # session: what the last bulk action did, shown once
+PICK_PREFIX = "gallery_pick_"
+STACK_OFFSET_PX = 5  # how far each sheet behind a stacked card shows
+# Hover previews: thumbnails are <video preload="none" poster=...>, so nothing loads until the pointer
+# is over one. One script for the page, listening on the document (mouseenter does not bubble, but
+# it does pass through the capture phase), so 24 cards cost no script each.
+HOVER_JS = """<script>(() => {
+  if (window.__studioHover) return;
+  window.__studioHover = true;
+  const doc = window.parent?.document || document;
+  const isThumb = (el) => el instanceof Element && el.matches("video.studio-hover");
+  doc.addEventListener("mouseenter", (e) => {
+    if (!isThumb(e.target)) return;
+    const v = e.target; v.muted = true; v.playsInline = true;
+    v.play().catch(() => {});
+  }, true);
+  doc.addEventListener("mouseleave", (e) => {
+    if (!isThumb(e.target)) return;
+    const v = e.target; v.pause(); v.currentTime = 0; v.load();  // back to the poster
+  }, true);
+})();</script>"""
 COLLECTION_SYNCED_KEY = "gallery_collection_in_url"  # the ?collection= value the filter last saw or wrote
 KEEP_LABELS = {"all": "Prompt and all settings", "prompt": "Prompt only", "settings": "All settings, new prompt"}
 FLOW_LABELS = {"one_call": "The studio's way (one call per video)", "three_call": "The documented three calls"}
@@ -178,19 +206,71 @@ def _open(gen_id: str) -> None:
     st.query_params[DETAIL_PARAM] = gen_id
 
 
+def selected() -> dict[str, None]:
+    "The ticked takes (ids in the order ticked); kept for the session, across pages and searches."
+    return st.session_state.setdefault(SELECTED_KEY, {})
+
+
+def _pick(key: str, ids: Sequence[str]) -> None:
+    "A card's tick changed: add its takes to the selection, or take them out."
+    chosen = selected()
+    for gen_id in ids:
+        if st.session_state[key]:
+            chosen[gen_id] = None
+        else:
+            chosen.pop(gen_id, None)
+    st.session_state[PICKED_KEY] = True  # the count above the cards is outside their fragment
+
+
+def _tick(ids: Sequence[str], key: str, label: str) -> None:
+    "A card's checkbox, ticked when all its takes are selected."
+    if key not in st.session_state:  # drawn again after paging: it shows what is selected now
+        st.session_state[key] = all(i in selected() for i in ids)
+    st.checkbox(label, key=key, on_change=_pick, args=(key, list(ids)))
+
+
+def thumb_html(gen: Generation, *, stack: svc.GridStack | None = None) -> str:
+    "A thumbnail that previews its video on hover (muted, nothing loaded before); stacked for a comparison."
+    poster = html.escape(ui.media_url(gen.thumb_path) or "")
+    video_url = ui.media_url(gen.video_path)
+    src = f' src="{html.escape(video_url)}"' if video_url else ""  # no file: the poster alone
+    video = (
+        f'<video class="studio-hover" poster="{poster}"{src} preload="none" muted playsinline loop '
+        f'style="display:block;width:100%;height:{THUMB_HEIGHT_PX}px;object-fit:contain;background:#111;'
+        'border-radius:4px"></video>'
+    )
+    if stack is None:
+        return video
+    d = STACK_OFFSET_PX
+    return (
+        f'<div class="studio-stack" style="position:relative;margin:{2 * d}px {2 * d}px 0 0;border-radius:4px;'
+        f'box-shadow:{d}px -{d}px 0 -1px #555,{2 * d}px -{2 * d}px 0 -2px #333">{video}'
+        '<span style="position:absolute;right:6px;bottom:6px;background:rgba(0,0,0,.7);color:#fff;'
+        f'font-size:.8rem;padding:1px 6px;border-radius:8px">🔀 {stack.size} cells</span></div>'
+    )
+
+
+def _preview(view: svc.RunWait, stack: svc.GridStack | None = None) -> None:
+    gen = view.gen
+    if gen.status == "done" and gen.thumb_path:
+        st.html(thumb_html(gen, stack=stack))
+    elif gen.is_active:
+        ui.run_progress(view)
+    else:
+        st.error(fmt.status_label(gen.status))
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= PROMPT_PREVIEW_CHARS else text[:PROMPT_PREVIEW_CHARS] + "…"
+
+
 def card(view: svc.RunWait) -> None:
-    "One generation as a card: thumbnail (or progress), prompt preview, settings, open button."
+    "One generation as a card: tick, thumbnail (or progress), prompt preview, settings, open button."
     gen = view.gen
     with st.container(border=True, key=f"gallery_card_{gen.id}"):
-        thumb = ui.media_url(gen.thumb_path) if gen.status == "done" else None
-        if thumb:
-            st.image(thumb, width="stretch")
-        elif gen.is_active:
-            ui.run_progress(view)
-        else:
-            st.error(fmt.status_label(gen.status))
-        preview = gen.prompt if len(gen.prompt) <= PROMPT_PREVIEW_CHARS else gen.prompt[:PROMPT_PREVIEW_CHARS] + "…"
-        st.text(preview)
+        _tick([gen.id], f"{PICK_PREFIX}{gen.id}", "Select")
+        _preview(view)
+        st.text(_shorten(gen.prompt))
         marks = ("⭐ " if gen.starred else "") + ("★" * (gen.rating or 0))
         st.caption(f"{marks} {fmt.settings_line(gen)}".strip())
         extra = [fmt.when(gen.created_at)]
@@ -206,11 +286,162 @@ def card(view: svc.RunWait) -> None:
             st.rerun()
 
 
-def cards(views: list[svc.RunWait]) -> None:
+def _open_stack(grid_id: str) -> None:
+    "Show the cells of this comparison (the search and filters stay on)."
+    st.session_state["grid_id"] = grid_id
+    _go_to(1)
+
+
+def _close_stack() -> None:
+    st.session_state["grid_id"] = ""
+    _go_to(1)
+
+
+def stack_card(view: svc.RunWait, stack: svc.GridStack) -> None:
+    "A comparison as one stacked card: its cell count and axes, a tick for all its cells, and a way in."
+    gen = view.gen
+    with st.container(border=True, key=f"gallery_stack_{stack.grid_id}"):
+        _tick(stack.cell_ids, f"{PICK_PREFIX}grid_{stack.grid_id}", f"Select its {stack.size} cells")
+        _preview(view, stack)
+        st.text(_shorten(stack.name or stack.prompt or gen.prompt))
+        st.caption(f"🔀 Comparison · {stack.describe()}")
+        extra = [fmt.when(gen.created_at)]
+        if gen.author:
+            extra.append(f"by {ui.plain(gen.author)}")
+        extra.append(f"{stack.done} of {stack.size} done")
+        st.caption(" · ".join(extra))
+        st.button(
+            f"Open its {stack.matching if stack.matching < stack.size else stack.size} cells",
+            key=f"gallery_open_stack_{stack.grid_id}",
+            width="stretch",
+            on_click=_open_stack,
+            args=(stack.grid_id,),
+        )
+
+
+def cards(views: list[svc.RunWait], stacks: svc.GalleryPage | None = None, *, in_fragment: bool = False) -> None:
     for start in range(0, len(views), COLUMNS):
         for col, view in zip(st.columns(COLUMNS), views[start : start + COLUMNS], strict=False):
             with col:
-                card(view)
+                stack = stacks.stack(view.gen) if stacks is not None else None
+                if stack is not None:
+                    stack_card(view, stack)
+                else:
+                    card(view)
+    if st.session_state.pop(PICKED_KEY, False) and in_fragment:
+        st.rerun()  # a tick changed only the fragment: redraw the whole page, so the bar's count follows
+
+
+# ---------------------------------------------------------------------- the bulk bar
+
+
+def _page_ids(result: svc.GalleryPage) -> list[str]:
+    "Every take on this page: the cards, and each stacked comparison's cells."
+    out: list[str] = []
+    for gen in result.gens:
+        stack = result.stack(gen)
+        out.extend(stack.cell_ids if stack is not None else [gen.id])
+    return out
+
+
+def _forget_ticks() -> None:
+    "Drop the checkboxes' own state, so they are drawn again from the selection."
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(PICK_PREFIX)]:
+        del st.session_state[key]
+
+
+def _select_page(ids: list[str]) -> None:
+    selected().update(dict.fromkeys(ids))
+    _forget_ticks()
+
+
+def _clear_selection() -> None:
+    selected().clear()
+    _forget_ticks()
+
+
+def _bulk(action, *args) -> None:
+    "Run a bulk action on the selection from a button's callback; keep what it did to say next."
+    studio = ui.services()
+    ids = list(selected())
+    try:
+        note = action(studio, ids, *args)
+    except StudioError as err:
+        st.session_state[BULK_NOTE_KEY] = ("error", str(err))
+        return
+    st.session_state[BULK_NOTE_KEY] = ("success", note)
+
+
+def _star(studio: svc.Services, ids: list[str], starred: bool) -> str:
+    n = svc.star_many(studio, ids, starred)
+    return f"{'Starred' if starred else 'Unstarred'} {fmt.plural(n, 'take')}."
+
+
+def _tag(studio: svc.Services, ids: list[str], add: bool) -> str:
+    tag = st.session_state.get("gallery_bulk_tag", "")
+    n = (svc.tag_many if add else svc.untag_many)(studio, ids, tag)
+    st.session_state["gallery_bulk_tag"] = ""
+    return f"{'Tagged' if add else 'Untagged'} {fmt.plural(n, 'take')} “{tag.strip()}”."
+
+
+def _delete(studio: svc.Services, ids: list[str]) -> str:
+    done = svc.delete_many(studio, ids)
+    for gen_id in ids:  # the ones still running stay selected
+        if svc.get(studio, gen_id) is None:
+            selected().pop(gen_id, None)
+    st.session_state["gallery_bulk_sure"] = False
+    _forget_ticks()
+    return done.message()
+
+
+def bulk_bar(studio: svc.Services, result: svc.GalleryPage) -> None:
+    "The selection's count and what can be done to every selected take at once."
+    chosen = list(selected())
+    with st.container(border=True, key="gallery_bulk"):
+        count, page_all, clear = st.columns([4, 2, 1], vertical_alignment="center")
+        if chosen:
+            count.markdown(f"**{fmt.plural(len(chosen), 'take')} selected** (kept while you page and search)")
+        else:
+            count.caption("Tick cards to star, tag, collect, export or delete several at once.")
+        page_all.button(
+            "Select all on this page", key="gallery_select_page", on_click=_select_page, args=(_page_ids(result),)
+        )
+        clear.button("Clear", key="gallery_select_clear", on_click=_clear_selection, disabled=not chosen)
+        if kind_note := st.session_state.pop(BULK_NOTE_KEY, None):
+            kind, note = kind_note
+            (st.error if kind == "error" else st.success)(ui.plain(note), icon="⚠️" if kind == "error" else "✅")
+        if not chosen:
+            return
+        star, unstar, tag, add, drop = st.columns([1, 1, 2, 1, 1], vertical_alignment="bottom")
+        star.button("⭐ Star", key="gallery_bulk_star", on_click=_bulk, args=(_star, True), width="stretch")
+        unstar.button("Unstar", key="gallery_bulk_unstar", on_click=_bulk, args=(_star, False), width="stretch")
+        tag.text_input("Tag", key="gallery_bulk_tag", placeholder="e.g. client A", max_chars=svc.MAX_TAG_CHARS)
+        add.button("🏷 Add tag", key="gallery_bulk_tag_add", on_click=_bulk, args=(_tag, True), width="stretch")
+        drop.button("Remove tag", key="gallery_bulk_tag_remove", on_click=_bulk, args=(_tag, False), width="stretch")
+        collect, delete = st.columns(2)
+        with collect:
+            ui.collection_picker(studio, chosen, key="gallery_bulk_collection")
+        ui.export_controls(
+            studio, svc.Selection.of_takes(chosen), key="gallery_bulk_export", label="Export these takes"
+        )
+        with delete.popover(f"🗑️ Delete {len(chosen)}…", width="stretch"):
+            sure = st.checkbox(
+                (
+                    f"Yes, delete these {len(chosen):,} takes and their files"
+                    if len(chosen) > 1
+                    else "Yes, delete this take and its files"
+                )
+                + " for good (nothing else is touched; running ones are left)",
+                key="gallery_bulk_sure",
+            )
+            st.button(
+                f"Delete {fmt.plural(len(chosen), 'take')}",
+                key="gallery_bulk_delete",
+                type="primary",
+                disabled=not sure,
+                on_click=_bulk,
+                args=(_delete,),
+            )
 
 
 def _go_to(page: int) -> None:
@@ -494,8 +725,9 @@ def main() -> None:
     if previous is not None and previous != signature:  # a new search starts on the first page
         _go_to(1)
     asked = svc.page_number(st.query_params.get(PAGE_PARAM)) or 1
+    stacked = not query.grid_id  # a comparison is one card, until it is opened into its cells
     try:
-        result = svc.gallery_page(studio, query, asked)
+        result = svc.gallery_page(studio, query, asked, stacked=stacked)
         target = svc.get(studio, wanted) if wanted else None
     except StudioError as err:
         ui.error_box(err)
@@ -521,14 +753,26 @@ def main() -> None:
             st.page_link("pages/create.py", label="Go to Create", icon="✏️")
         else:
             st.info("Nothing matches this search and these filters. Try fewer words or clear the filters.", icon="🔍")
-    else:
-        st.html(
-            f"<style>.st-key-gallery_cards [data-testid='stImage'] img {{ height: {THUMB_HEIGHT_PX}px; "
-            "width: 100%; object-fit: contain; background: #111; border-radius: 4px; }</style>"
-        )
+    if query.grid_id:
+        back, about = st.columns([1, 3], vertical_alignment="center")
+        back.button("← Back to the gallery", key="gallery_back", on_click=_close_stack)
+        about.caption(f"The cells of comparison {ui.plain(query.grid_id)} that match the search and filters.")
+    if total.n:
+        st.html(HOVER_JS, unsafe_allow_javascript=True)
         ui.share_controls(studio, svc.Selection.of_query(query), key="gallery_share")  # this search, as filtered
+        bulk_bar(studio, result)
         pager(result, "top")
-        ui.live([g.id for g in gens], cards, key="gallery_cards", follow=False)
+        if ui.all_finished(gens):  # nothing to follow: no fragment, so a tick costs one run, not two
+            with st.container(key="gallery_cards"):
+                # Finished takes need no time estimate (svc.waits prices every take: ~10 ms each).
+                cards([svc.RunWait(g, 1.0, None, phase=g.status) for g in gens], result)
+        else:
+            ui.live(
+                [g.id for g in gens],
+                lambda views: cards(views, result, in_fragment=True),
+                key="gallery_cards",
+                follow=False,
+            )
         if result.pages > 1 or not total.exact:
             pager(result, "bottom")
     if target is not None:

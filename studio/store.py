@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import errno
 import json
+import re
 import sqlite3
 import threading
 import unicodedata
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -55,8 +56,14 @@ COUNT_BOUND = 1_000
 # random place in a large file costs 20 times an index entry, so reading thousands of them is what
 # made a search plus a filter slow. A count that runs out of steps is a lower bound ("74+").
 COUNT_STEPS = 2_000
-# Filters whose (column, created_at) index answers a count past the page without reading rows.
 MAX_AUTHORS = 500  # names the Gallery's "whose takes" lists
+# A stacked count (a comparison as one item) reads each row and looks at its comparison's newer
+# cells: more steps per row than a plain filter, so without a search it gets this many times the
+# budget (at 100,000 generations it then reaches "1,000+" in about 5 ms). With a search each newer
+# cell is looked up in the full-text index, which costs as much as reading rows: the plain budget.
+STACKED_STEPS_FACTOR = 16
+MAX_STEPS = 2**31 - 1  # what SQLite's progress handler takes
+# Filters whose (column, created_at) index answers a count past the page without reading rows.
 DATED_INDEX_COLUMNS = ("resolution", "aspect_ratio", "duration", "model", "author", "generate_audio", "starred")
 ID_HEX_CHARS = 12
 RECENT_RUNS = 20  # how many past runs at the same settings a time estimate looks at
@@ -479,6 +486,54 @@ class HistoryStore:
             conn.execute("DELETE FROM collection_items WHERE generation_id = ?", [gen_id])
             conn.execute("UPDATE collections SET cover_id = NULL WHERE cover_id = ?", [gen_id])
             conn.execute("DELETE FROM generations WHERE id = ?", [gen_id])
+
+    # ------------------------------------------------------------------ many at once (the Gallery's bulk bar)
+
+    def set_many(self, gen_ids: Sequence[str], **fields: Any) -> int:
+        "Set the same columns on several generations in one transaction; returns how many exist."
+        ids = list(dict.fromkeys(gen_ids))
+        if not ids or not fields:
+            return 0
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self._immediate() as conn:
+            cur = conn.execute(
+                f"UPDATE generations SET {sets} WHERE id IN ({','.join('?' * len(ids))})", [*fields.values(), *ids]
+            )
+            return cur.rowcount
+
+    def edit_tags(self, gen_ids: Sequence[str], change: Callable[[str | None], str | None]) -> int:
+        """Rewrite the tags of several generations in one transaction (`change` maps old text to new:
+        no other writer slips between the read and the write). Returns how many changed."""
+        ids = list(dict.fromkeys(gen_ids))
+        if not ids:
+            return 0
+        with self._immediate() as conn:
+            rows = conn.execute(f"SELECT id, tags FROM generations WHERE id IN ({','.join('?' * len(ids))})", ids)
+            updates = [(new, gen_id) for gen_id, old in rows.fetchall() if (new := change(old)) != old]
+            conn.executemany("UPDATE generations SET tags = ? WHERE id = ?", updates)
+            return len(updates)
+
+    def delete_many(self, gen_ids: Sequence[str]) -> list[Generation]:
+        """Remove the finished ones of these generations (and their job rows, collection places and
+        covers) in one transaction; returns those removed (their files are the caller's to remove).
+        One still in flight is left as it is."""
+        ids = list(dict.fromkeys(gen_ids))
+        if not ids:
+            return []
+        active = ",".join("?" * len(ACTIVE_STATUSES))
+        with self._immediate() as conn:
+            cur = conn.execute(
+                f"SELECT * FROM generations WHERE id IN ({','.join('?' * len(ids))}) AND status NOT IN ({active})",
+                [*ids, *ACTIVE_STATUSES],
+            )
+            names = [d[0] for d in cur.description]
+            gone = [Generation.model_validate(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+            for gen in gone:
+                conn.execute("DELETE FROM jobs WHERE generation_id = ?", [gen.id])
+                conn.execute("DELETE FROM collection_items WHERE generation_id = ?", [gen.id])
+                conn.execute("UPDATE collections SET cover_id = NULL WHERE cover_id = ?", [gen.id])
+                conn.execute("DELETE FROM generations WHERE id = ?", [gen.id])
+        return gone
 
     # ------------------------------------------------------------------ job progress
 
@@ -1106,14 +1161,19 @@ class HistoryStore:
         return clauses, params
 
     def _select(
-        self, q: GalleryQuery, columns: str, after: tuple[int, str] | None = None
+        self, q: GalleryQuery, columns: str, after: tuple[int, str] | None = None, *, stacked: bool = False
     ) -> tuple[str, list[Any], str]:
         """SELECT ... FROM ... WHERE for a gallery query, its parameters, and its newest-first order.
 
         `after` is the (rowid, created_at) of a row: only rows after it in that order are selected.
+        `stacked`: one row per comparison (its newest matching cell) or per generation outside one.
         """
         clauses, params = self._filters(q)
         match = self._match(q.text) if q.text else None
+        if stacked:
+            clause, extra = self._newest_of_its_grid(q, match)
+            clauses.append(clause)
+            params.extend(extra)
         if match is None:
             if after is not None:
                 # A row value: the date index (or a filter's (column, created_at) index) seeks to it.
@@ -1145,15 +1205,17 @@ class HistoryStore:
         )
         return sql, [match, *params], "f.rowid DESC"
 
-    def _page_sql(self, q: GalleryQuery, limit: int, offset: int, columns: str = "g.*") -> tuple[str, list[Any]]:
-        sql, params, order = self._select(q, columns)
+    def _page_sql(
+        self, q: GalleryQuery, limit: int, offset: int, columns: str = "g.*", *, stacked: bool = False
+    ) -> tuple[str, list[Any]]:
+        sql, params, order = self._select(q, columns, stacked=stacked)
         return f"{sql} ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset]
 
     def _count_sql(
-        self, q: GalleryQuery, bound: int | None, after: tuple[int, str] | None = None
+        self, q: GalleryQuery, bound: int | None, after: tuple[int, str] | None = None, *, stacked: bool = False
     ) -> tuple[str, list[Any]]:
         "A query with one row per match (after `after`), at most `bound + 1` of them."
-        if q.text and q == GalleryQuery(text=q.text) and (match := self._match(q.text)):
+        if not stacked and q.text and q == GalleryQuery(text=q.text) and (match := self._match(q.text)):
             # A search alone is counted on the full-text index without reading any row.
             sql = "SELECT 1 FROM generations_fts WHERE generations_fts MATCH ?"
             params: list[Any] = [match]
@@ -1161,29 +1223,42 @@ class HistoryStore:
                 sql += " AND rowid < ?"
                 params.append(after[0])
         else:
-            sql, params, _order = self._select(q, "1", after)
+            sql, params, _order = self._select(q, "1", after, stacked=stacked)
         if bound is None:
             return sql, params
         return f"{sql} LIMIT ?", [*params, bound + 1]
 
     def page(
-        self, query: GalleryQuery | None = None, *, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0
+        self,
+        query: GalleryQuery | None = None,
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        offset: int = 0,
+        stacked: bool = False,
     ) -> list[Generation]:
-        "One page of the history, newest first."
-        sql, params = self._page_sql(query or GalleryQuery(), limit, offset)
+        "One page of the history, newest first (`stacked`: a comparison as its newest matching cell)."
+        sql, params = self._page_sql(query or GalleryQuery(), limit, offset, stacked=stacked)
         return [Generation.model_validate(r) for r in self._rows(sql, params)]
 
-    def count(self, query: GalleryQuery | None = None, *, bound: int | None = COUNT_BOUND) -> int:
-        """How many generations match, exact up to `bound`; past it, `bound + 1` ("1,000+").
+    def count(
+        self, query: GalleryQuery | None = None, *, bound: int | None = COUNT_BOUND, stacked: bool = False
+    ) -> int:
+        """How many generations match (`stacked`: comparisons and generations outside one), exact up
+        to `bound`; past it, `bound + 1` ("1,000+").
 
         For a yes/no or a small number; the gallery's pager uses `page_with_count`, whose work is bounded.
         `bound=None` counts all.
         """
-        sql, params = self._count_sql(query or GalleryQuery(), bound)
+        sql, params = self._count_sql(query or GalleryQuery(), bound, stacked=stacked)
         return int(self._rows(f"SELECT count(*) AS n FROM ({sql})", params)[0]["n"])
 
     def page_with_count(
-        self, query: GalleryQuery | None = None, *, number: int = 0, size: int = DEFAULT_PAGE_SIZE
+        self,
+        query: GalleryQuery | None = None,
+        *,
+        number: int = 0,
+        size: int = DEFAULT_PAGE_SIZE,
+        stacked: bool = False,
     ) -> CountedPage:
         """Page `number` (from 0) of a gallery query, newest first, and how many generations match.
 
@@ -1192,32 +1267,83 @@ class HistoryStore:
         must read rows, at most `count_steps` SQLite steps (it is then "at least" what it found):
         its work is the same in a history of a thousand or a million, at any depth. A page that
         comes back short ends the history, so it is counted with no more work; a page past the end
-        (an old link) gives the last page.
+        (an old link) gives the last page. `stacked` pages and counts a comparison as one item.
         """
         q = query or GalleryQuery()
         number = max(0, number)
         offset = number * size
-        sql, params = self._page_sql(q, size, offset, "g.rowid AS rowid_, g.*")
+        sql, params = self._page_sql(q, size, offset, "g.rowid AS rowid_, g.*", stacked=stacked)
         rows = self._rows(sql, params)
         if not rows and number > 0:
             # Every match lies before `offset`, so a count bounded there is exact.
-            n = self.count(q, bound=offset)
+            n = self.count(q, bound=offset, stacked=stacked)
             last = max(0, -(-n // size) - 1)
-            return CountedPage(self.page(q, limit=size, offset=last * size), last, GalleryCount(n, exact=True))
+            page = self.page(q, limit=size, offset=last * size, stacked=stacked)
+            return CountedPage(page, last, GalleryCount(n, exact=True))
         gens = [Generation.model_validate(r) for r in rows]
         if len(rows) < size:
             return CountedPage(gens, number, GalleryCount(offset + len(rows), exact=True))
         bound = ((offset + size) // self.count_bound + 1) * self.count_bound
         ahead = bound - offset - size
         after = (int(rows[-1]["rowid_"]), str(rows[-1]["created_at"]))
-        sql, params = self._count_sql(q, ahead, after=after)
-        if self._count_reads_rows(q):
+        sql, params = self._count_sql(q, ahead, after=after, stacked=stacked)
+        if stacked:  # whether a row is its comparison's newest cell is read from the row
+            steps = min(self.count_steps * (1 if q.text else STACKED_STEPS_FACTOR), MAX_STEPS)
+            found, finished = self._count_rows(sql, params, steps=steps)
+        elif self._count_reads_rows(q):
             found, finished = self._count_rows(sql, params, steps=self.count_steps)
         else:  # index entries only, at most `ahead` of them: counted in SQLite, no budget needed
             found, finished = int(self._rows(f"SELECT count(*) AS n FROM ({sql})", params)[0]["n"]), True
         if found > ahead:
             return CountedPage(gens, number, GalleryCount(bound, exact=False))
         return CountedPage(gens, number, GalleryCount(offset + size + found, exact=finished))
+
+    def _newest_of_its_grid(self, q: GalleryQuery, match: str | None) -> tuple[str, list[Any]]:
+        """A WHERE clause (on alias g) true for a generation outside any comparison, or for the
+        newest of its comparison's cells that match `q`: so a comparison takes one place in the
+        gallery, where its newest matching cell stands, and paging and counts stay exact. It looks
+        only at that comparison's cells (the grid_id index), never at the rest of the history."""
+        clauses, params = self._filters(q)
+        # The same filters on the other cells (alias c): `g.` is the only alias _filters writes.
+        inner = [re.sub(r"\bg\.", "c.", clause) for clause in clauses]
+        # Newer by rowid, which is date order (created_at is stamped as the row is inserted): the
+        # grid_id index holds (grid_id, rowid), so the newest cell seeks past itself and reads nothing.
+        inner.append("c.rowid > g.rowid")
+        if match is not None:
+            inner.append("EXISTS (SELECT 1 FROM generations_fts WHERE generations_fts MATCH ? AND rowid = c.rowid)")
+            params.append(match)
+        newer = "SELECT 1 FROM generations c WHERE c.grid_id = g.grid_id AND " + " AND ".join(inner)
+        return f"(g.grid_id IS NULL OR NOT EXISTS ({newer}))", params
+
+    def grid_stacks(self, grid_ids: Sequence[str], query: GalleryQuery | None = None) -> dict[str, dict[str, Any]]:
+        """For comparisons shown as one stacked card: by grid id, its name, prompt and axes, its
+        cells' ids in order, how many there are, how many are done, and how many match `query`."""
+        if not grid_ids:
+            return {}
+        q = query or GalleryQuery()
+        marks = ",".join("?" * len(grid_ids))
+        out: dict[str, dict[str, Any]] = {}
+        for row in self._rows(f"SELECT id, name, prompt, axes FROM grids WHERE id IN ({marks})", grid_ids):
+            out[row["id"]] = {**row, "axes": json.loads(row["axes"] or "{}"), "cells": [], "done": 0, "matching": 0}
+        for row in self._rows(
+            f"SELECT id, grid_id, status FROM generations WHERE grid_id IN ({marks}) ORDER BY rowid", grid_ids
+        ):
+            if row["grid_id"] in out:
+                out[row["grid_id"]]["cells"].append(row["id"])
+                out[row["grid_id"]]["done"] += row["status"] == "done"
+        clauses, params = self._filters(q)
+        if q.text and (match := self._match(q.text)):
+            clauses.append("EXISTS (SELECT 1 FROM generations_fts WHERE generations_fts MATCH ? AND rowid = g.rowid)")
+            params.append(match)
+        where = "".join(f" AND {c}" for c in clauses)
+        for row in self._rows(
+            f"SELECT g.grid_id, count(*) AS n FROM generations g WHERE g.grid_id IN ({marks}){where} "
+            "GROUP BY g.grid_id",
+            [*grid_ids, *params],
+        ):
+            if row["grid_id"] in out:
+                out[row["grid_id"]]["matching"] = row["n"]
+        return out
 
     @staticmethod
     def _count_reads_rows(q: GalleryQuery) -> bool:

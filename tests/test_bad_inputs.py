@@ -408,6 +408,15 @@ SERVICE_CASES: list[tuple[str, Call]] = [
     # a person's typed name (studio.people)
     *[(f"person name {v!r}", lambda s, kept, d, v=v: people.clean_name(v)) for v in ("", " \t", "\x00", "n" * 61, 7)],
     ("gallery collection not an id", lambda s, kept, d: svc.gallery_query({"collection": ["a", "b"]})),
+    # the Gallery's bulk bar (issue 8 §2)
+    ("bulk star nothing selected", lambda s, kept, d: svc.star_many(s, [])),
+    ("bulk star ids not a list", lambda s, kept, d: svc.star_many(s, kept)),
+    ("bulk star ids none", lambda s, kept, d: svc.star_many(s, NOTHING)),
+    ("bulk tag empty", lambda s, kept, d: svc.tag_many(s, [kept], "  ")),
+    ("bulk tag with a comma", lambda s, kept, d: svc.tag_many(s, [kept], "a, b")),
+    ("bulk tag too long", lambda s, kept, d: svc.tag_many(s, [kept], "x" * 41)),
+    ("bulk untag not text", lambda s, kept, d: svc.untag_many(s, [kept], NOTHING)),
+    ("bulk delete nothing selected", lambda s, kept, d: svc.delete_many(s, [])),
     # collections (issue 8 §2)
     ("collection name too long", lambda s, kept, d: svc.create_collection(s, "n" * 81)),
     ("collection name none", lambda s, kept, d: svc.create_collection(s, NOTHING)),

@@ -3,6 +3,7 @@ everything it can do), on the real entry script with an injected studio."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -40,6 +41,12 @@ def add_done(studio, prompt: str, *, created_at: str | None = None, grid_id: str
     return gen_id
 
 
+def thumbs(at) -> list[str]:
+    "The thumbnails on the page (each a poster of a hover-preview video), in order."
+    bodies = [h.proto.body for h in at.get("html")]
+    return [m.group(1) for b in bodies if (m := re.search(r'class="studio-hover" poster="([^"]+)"', b))]
+
+
 def texts(at) -> list[str]:
     return [t.value for t in at.text]
 
@@ -53,7 +60,7 @@ def test_empty_gallery_points_to_create(idle):
     assert not at.exception
     assert "No videos yet" in at.info[0].value
     assert [link.value for link in at.page_link] == ["Go to Create"]
-    assert not at.image
+    assert not thumbs(at)
 
 
 def test_cards_are_newest_first_and_paged_by_24(idle):
@@ -61,7 +68,7 @@ def test_cards_are_newest_first_and_paged_by_24(idle):
     at = open_page(GALLERY, idle)
     assert not at.exception
     assert texts(at)[:2] == ["Shot number 29", "Shot number 28"] and len(texts(at)) == 24
-    assert at.image[0].value == [f"http://localhost:8501/files/{ids[29]}.jpg"]
+    assert thumbs(at)[0] == f"http://localhost:8501/files/{ids[29]}.jpg"
     assert "1–24 of 30 · page 1 of 2" in [c.value for c in at.caption]
     assert at.button(key="gallery_prev_top").disabled
     at.button(key="gallery_next_bottom").click().run()
@@ -322,10 +329,10 @@ def test_grid_cells_link_to_their_comparison_and_to_an_ab_view(idle):
 def test_cards_follow_a_running_generation_until_its_thumbnail_shows(idle):
     gen_id = svc.generate(idle, VideoGenerationParams(prompt="A slow sunrise", duration="4"))[0]
     at = open_page(GALLERY, idle)
-    assert at.get("progress")[0].proto.text.startswith("⏳ waiting to start · ") and not at.image
+    assert at.get("progress")[0].proto.text.startswith("⏳ waiting to start · ") and not thumbs(at)
     idle.runner.start()  # the worker picks the job up while the page keeps rerunning
-    wait_until(at, lambda at: bool(at.image), timeout=60)
-    assert at.image[0].value == [f"http://localhost:8501/files/{found(idle, gen_id).thumb_path}"]
+    wait_until(at, lambda at: bool(thumbs(at)), timeout=60)
+    assert thumbs(at)[0] == f"http://localhost:8501/files/{found(idle, gen_id).thumb_path}"
     assert not at.get("progress") and texts(at) == ["A slow sunrise"]
 
 
@@ -345,3 +352,183 @@ def test_a_count_that_stops_says_at_least_and_the_pager_still_offers_next(idle):
     at.button(key="gallery_next_top").click().run()
     assert texts(at) == [f"Shot number {i}" for i in range(5, -1, -1)]
     assert "25–30 of 30 · page 2 of 2" in [c.value for c in at.caption]
+
+
+# ---------------------------------------------------------------------- many at once, stacked comparisons
+
+
+def add_grid_done(
+    studio, prompt: str, resolutions=("480p", "720p"), ratios=("16:9", "9:16", "1:1")
+) -> tuple[str, list]:
+    "A finished comparison (every cell done, with file names), written straight into the history."
+    cells = [
+        (VideoGenerationParams(prompt=prompt, resolution=r, aspect_ratio=a), f"{r} · {a}")
+        for r in resolutions
+        for a in ratios
+    ]
+    axes = {"resolutions": list(resolutions), "aspect_ratios": list(ratios)}
+    grid_id, ids = studio.store.add_grid(prompt=prompt, axes=axes, cells=cells, name="")
+    for gen_id in ids:
+        studio.store.update(gen_id, status="done", video_path=f"{gen_id}.mp4", thumb_path=f"{gen_id}.jpg")
+    return grid_id, ids
+
+
+def tick(at, gen_id: str):
+    return at.checkbox(key=f"gallery_pick_{gen_id}").check().run()
+
+
+def bar(at) -> str:
+    return "\n".join(m.value for m in at.markdown if "selected" in m.value)
+
+
+def test_ticked_cards_are_starred_tagged_untagged_together_and_the_count_shows(idle):
+    ids = [add_done(idle, f"Shot {i}", created_at=f"2026-11-01T10:{i:02d}:00+00:00") for i in range(5)]
+    at = open_page(GALLERY, idle)
+    assert "gallery_bulk_star" not in [b.key for b in at.button]  # nothing selected: no actions yet
+    for gen_id in ids[:3]:
+        tick(at, gen_id)
+    assert "3 takes selected" in bar(at)
+    at.button(key="gallery_bulk_star").click().run()
+    assert [found(idle, i).starred for i in ids] == [True, True, True, False, False]
+    assert any("Starred 3 takes" in s.value for s in at.success)
+    at.text_input(key="gallery_bulk_tag").set_value("client A").run()
+    at.button(key="gallery_bulk_tag_add").click().run()
+    assert [found(idle, i).tags for i in ids] == ["client A"] * 3 + [None, None]
+    at.text_input(key="gallery_bulk_tag").set_value("client A").run()
+    at.button(key="gallery_bulk_tag_remove").click().run()
+    assert [found(idle, i).tags for i in ids] == [None] * 5
+    at.button(key="gallery_bulk_unstar").click().run()
+    assert not any(found(idle, i).starred for i in ids)
+    at.button(key="gallery_bulk_tag_add").click().run()  # no tag typed: said where the bar is
+    assert any("Type one tag" in e.value for e in at.error)
+
+
+def test_bulk_delete_needs_confirmation_says_how_many_and_touches_nothing_else(studio):
+    ids = [add_done(studio, f"Shot {i}", created_at=f"2026-11-01T10:{i:02d}:00+00:00") for i in range(4)]
+    for gen_id in ids:
+        for name in (f"{gen_id}.mp4", f"{gen_id}.jpg"):
+            studio.media_path(name).write_bytes(b"x")
+    at = open_page(GALLERY, studio)
+    tick(at, ids[0])
+    tick(at, ids[1])
+    assert at.button(key="gallery_bulk_delete").disabled
+    assert at.button(key="gallery_bulk_delete").label == "Delete 2 takes"
+    assert "delete these 2 takes" in at.checkbox(key="gallery_bulk_sure").label
+    at.checkbox(key="gallery_bulk_sure").check().run()
+    at.button(key="gallery_bulk_delete").click().run()
+    assert [svc.get(studio, i) is None for i in ids] == [True, True, False, False]
+    assert not studio.media_path(f"{ids[0]}.mp4").exists() and studio.media_path(f"{ids[2]}.mp4").exists()
+    assert any("Deleted 2 takes" in s.value for s in at.success)
+    assert "selected" not in bar(at) and texts(at) == ["Shot 3", "Shot 2"]
+
+
+def test_the_selection_survives_paging_and_select_all_and_clear(idle):
+    ids = [add_done(idle, f"Shot {i}", created_at=f"2026-11-01T10:{i:02d}:00+00:00") for i in range(30)]
+    at = open_page(GALLERY, idle)
+    tick(at, ids[29])
+    at.button(key="gallery_next_top").click().run()
+    tick(at, ids[0])
+    assert "2 takes selected" in bar(at)
+    at.button(key="gallery_prev_top").click().run()
+    assert at.checkbox(key=f"gallery_pick_{ids[29]}").value and not at.checkbox(key=f"gallery_pick_{ids[28]}").value
+    at.button(key="gallery_select_page").click().run()
+    assert "25 takes selected" in bar(at)  # the 24 here and the one on page 2
+    assert all(at.checkbox(key=f"gallery_pick_{i}").value for i in ids[6:])
+    at.button(key="gallery_bulk_star").click().run()
+    assert sum(found(idle, i).starred for i in ids) == 25
+    at.button(key="gallery_select_clear").click().run()
+    assert "selected" not in bar(at) and not any(c.value for c in at.checkbox if c.key.startswith("gallery_pick_"))
+
+
+def test_a_comparison_is_one_stacked_card_that_opens_into_its_cells_and_back(idle):
+    before = add_done(idle, "A single before")
+    grid_id, cells = add_grid_done(idle, "A kite over the sea")
+    after = add_done(idle, "A single after")
+    at = open_page(GALLERY, idle)
+    assert texts(at) == ["A single after", "A kite over the sea", "A single before"]
+    assert "1–3 of 3 · page 1 of 1" in [c.value for c in at.caption]
+    assert "🔀 Comparison · 6 cells · 480p/720p × 16:9/9:16/1:1" in [c.value for c in at.caption]
+    assert f"gallery_open_{cells[0]}" not in [b.key for b in at.button]
+    at.button(key=f"gallery_open_stack_{grid_id}").click().run()
+    assert at.text_input(key="grid_id").value == grid_id
+    assert sorted(b.key for b in at.button if b.key.startswith("gallery_open_")) == sorted(
+        f"gallery_open_{c}" for c in cells
+    )
+    assert "1–6 of 6 · page 1 of 1" in [c.value for c in at.caption]
+    at.button(key="gallery_back").click().run()
+    assert at.text_input(key="grid_id").value == "" and len(texts(at)) == 3
+    assert {before, after} <= {b.key.removeprefix("gallery_open_") for b in at.button}
+
+
+def test_filters_apply_to_cells_and_the_stack_says_how_many_match(idle):
+    grid_id, cells = add_grid_done(idle, "A kite over the sea")
+    add_done(idle, "A single", resolution="480p")
+    at = open_page(GALLERY, idle, {"resolution": "720p"})
+    assert texts(at) == ["A kite over the sea"]
+    assert "🔀 Comparison · 6 cells · 480p/720p × 16:9/9:16/1:1 · 3 match" in [c.value for c in at.caption]
+    assert at.button(key=f"gallery_open_stack_{grid_id}").label == "Open its 3 cells"
+    at.button(key=f"gallery_open_stack_{grid_id}").click().run()
+    assert sorted(b.key for b in at.button if b.key.startswith("gallery_open_")) == sorted(
+        f"gallery_open_{c}" for c in cells if found(idle, c).resolution == "720p"
+    )
+    assert "1–3 of 3 · page 1 of 1" in [c.value for c in at.caption]
+    none = open_page(GALLERY, idle, {"q": "zebra"})
+    assert not texts(none) and "Nothing matches" in none.info[0].value
+
+
+def test_stacked_paging_counts_a_comparison_once_across_pages(idle):
+    expected = []
+    for i in range(30):
+        if i % 3 == 0:
+            add_grid_done(idle, f"Grid {i}", resolutions=("480p", "720p"), ratios=("16:9",))
+            expected.append(f"Grid {i}")
+        else:
+            add_done(idle, f"Single {i}")
+            expected.append(f"Single {i}")
+    expected.reverse()
+    at = open_page(GALLERY, idle)  # 30 items on the gallery (10 comparisons of 2 cells, 20 singles): 40 takes
+    assert "1–24 of 30 · page 1 of 2" in [c.value for c in at.caption]
+    assert texts(at) == expected[:24]
+    at.button(key="gallery_next_top").click().run()
+    assert texts(at) == expected[24:] and "25–30 of 30 · page 2 of 2" in [c.value for c in at.caption]
+
+
+def test_ticking_a_stack_selects_all_its_cells(idle):
+    grid_id, cells = add_grid_done(idle, "A kite over the sea")
+    at = open_page(GALLERY, idle)
+    at.checkbox(key=f"gallery_pick_grid_{grid_id}").check().run()
+    assert "6 takes selected" in bar(at)
+    at.button(key="gallery_bulk_star").click().run()
+    assert all(found(idle, c).starred for c in cells)
+
+
+def test_thumbnails_preview_on_hover_without_loading_first(idle):
+    gen_id = add_done(idle, "A zebra")
+    at = open_page(GALLERY, idle)
+    [thumb] = [h.proto.body for h in at.get("html") if "studio-hover" in h.proto.body and "<video" in h.proto.body]
+    assert f'src="http://localhost:8501/files/{gen_id}.mp4"' in thumb
+    assert 'preload="none"' in thumb and " muted " in thumb and " playsinline " in thumb
+    [script] = [h.proto for h in at.get("html") if "__studioHover" in h.proto.body]
+    assert script.unsafe_allow_javascript and "mouseenter" in script.body and "mouseleave" in script.body
+
+
+def test_ticked_cards_go_into_a_collection_together(idle):
+    ids = [add_done(idle, f"Shot {i}", created_at=f"2026-11-01T10:{i:02d}:00+00:00") for i in range(3)]
+    at = open_page(GALLERY, idle)
+    tick(at, ids[0])
+    tick(at, ids[2])
+    at.text_input(key="gallery_bulk_collection_new_name").set_value("Client picks").run()
+    at.button(key="gallery_bulk_collection_create").click().run()
+    [coll] = svc.collections(idle)
+    assert coll.name == "Client picks" and [g.id for g in svc.collection_items(idle, coll.id)] == [ids[0], ids[2]]
+
+
+def test_ticked_cards_are_exported_as_a_set_of_takes(idle):
+    ids = [add_done(idle, f"Shot {i}", created_at=f"2026-11-01T10:{i:02d}:00+00:00") for i in range(3)]
+    at = open_page(GALLERY, idle)
+    tick(at, ids[2])
+    tick(at, ids[0])
+    assert at.expander(key="gallery_bulk_export_export").label == "Export these takes"
+    at.button(key="gallery_bulk_export_start").click().run()
+    job = svc.export_job(idle, at.session_state["gallery_bulk_export_export_id"])
+    assert job is not None and job.selection == svc.Selection.of_takes([ids[2], ids[0]])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as default
 from datetime import date
 from typing import Any
 
@@ -198,13 +199,62 @@ def active_filters(query: GalleryQuery, url: Mapping[str, Sequence[str]] | None 
 
 
 @dataclass(frozen=True)
+class GridStack:
+    "A comparison shown as one stacked card in the gallery: its cells, its axes, how many match."
+
+    grid_id: str
+    name: str
+    prompt: str
+    axes: str  # e.g. "480p/720p × 16:9/9:16/1:1"
+    cell_ids: list[str]
+    done: int
+    matching: int  # cells that match the search and filters (all of them when nothing is on)
+
+    @property
+    def size(self) -> int:
+        return len(self.cell_ids)
+
+    def describe(self) -> str:
+        "'6 cells · 480p/720p × 16:9/9:16/1:1', with '· 2 match' when the filters leave fewer."
+        line = f"{self.size} cell{'s' if self.size != 1 else ''}" + (f" · {self.axes}" if self.axes else "")
+        return line + (f" · {self.matching} match" if self.matching < self.size else "")
+
+
+def _axis_values(name: str, values: Sequence[Any]) -> str:
+    if name == "durations":
+        return "/".join("auto" if v == "auto" else f"{v}s" for v in values)
+    if name == "audio":
+        return "/".join("audio on" if v else "audio off" for v in values)
+    if name == "prompts":
+        return f"{len(values)} prompts"
+    return "/".join(str(v) for v in values)
+
+
+def axes_line(axes: Mapping[str, Sequence[Any]]) -> str:
+    "A comparison's axes in a line: resolutions and ratios always, the others when they vary."
+    parts = [
+        _axis_values(name, axes.get(name) or [])
+        for name in ("resolutions", "aspect_ratios", "durations", "audio", "prompts")
+        if len(axes.get(name) or []) > 1 or (name in ("resolutions", "aspect_ratios") and axes.get(name))
+    ]
+    return " × ".join(parts)
+
+
+@dataclass(frozen=True)
 class GalleryPage:
-    "One page of the gallery: its generations, its number (from 1) and how many match, as far as counted."
+    """One page of the gallery: its generations, its number (from 1) and how many match, as far as
+    counted. A stacked page has one item per comparison (its newest matching cell, in `gens`) and
+    the comparisons' stacks by grid id."""
 
     gens: list[Generation]
     page: int  # 1-based; a page past the end comes back as the last one
     total: GalleryCount
     page_size: int = GALLERY_PAGE_SIZE
+    stacks: Mapping[str, GridStack] = default(default_factory=dict)
+
+    def stack(self, gen: Generation) -> GridStack | None:
+        "The stack this item stands for, when it stands for a comparison."
+        return self.stacks.get(gen.grid_id) if gen.grid_id else None
 
     @property
     def pages(self) -> int:
@@ -224,14 +274,33 @@ class GalleryPage:
 
 
 def gallery_page(
-    services: Services, query: GalleryQuery, page: int = 1, *, page_size: int = GALLERY_PAGE_SIZE
+    services: Services,
+    query: GalleryQuery,
+    page: int = 1,
+    *,
+    page_size: int = GALLERY_PAGE_SIZE,
+    stacked: bool = False,
 ) -> GalleryPage:
-    "Page `page` (from 1; past the end, the last page) of a search, with its bounded count."
+    """Page `page` (from 1; past the end, the last page) of a search, with its bounded count.
+    `stacked`: a comparison is one item (shown when any of its cells matches), counted once."""
     for name, value in (("page", page), ("page size", page_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ParamsError(f"The {name} must be a whole number from 1 (got {value!r})", field="page")
-    shown = page_with_count(services, query, page=max(1, page) - 1, page_size=page_size)
-    return GalleryPage(shown.gens, shown.number + 1, shown.total, page_size)
+    shown = services.store.page_with_count(query, number=max(1, page) - 1, size=page_size, stacked=stacked)
+    stacks: dict[str, GridStack] = {}
+    if stacked:
+        grid_ids = list(dict.fromkeys(g.grid_id for g in shown.gens if g.grid_id))
+        for grid_id, found in services.store.grid_stacks(grid_ids, query).items():
+            stacks[grid_id] = GridStack(
+                grid_id,
+                found["name"] or "",
+                found["prompt"] or "",
+                axes_line(found["axes"]),
+                found["cells"],
+                found["done"],
+                found["matching"],
+            )
+    return GalleryPage(shown.gens, shown.number + 1, shown.total, page_size, stacks)
 
 
 # ---------------------------------------------------------------------- curation
@@ -288,6 +357,93 @@ def delete_generation(services: Services, gen_id: str) -> None:
         if path is not None:
             path.unlink(missing_ok=True)
     services.store.delete(gen_id)
+
+
+# ---------------------------------------------------------------------- many at once (the bulk bar)
+
+
+@dataclass(frozen=True)
+class BulkDeleted:
+    "What a bulk delete did: how many were deleted, and how many were left because they still run."
+
+    deleted: int
+    running: int
+
+    def message(self) -> str:
+        text = f"Deleted {self.deleted} take{'s' if self.deleted != 1 else ''} and their files."
+        if self.running:
+            text += f" {self.running} still running {'was' if self.running == 1 else 'were'} left: cancel first."
+        return text
+
+
+def _picked(gen_ids: Sequence[str]) -> list[str]:
+    "The selection's ids, once each (ParamsError when it is empty or not a list of ids)."
+    if (
+        isinstance(gen_ids, str)
+        or not isinstance(gen_ids, (list, tuple))
+        or not all(isinstance(i, str) for i in gen_ids)
+    ):
+        raise ParamsError("A selection is a list of take ids", field="selection")
+    ids = list(dict.fromkeys(gen_ids))
+    if not ids:
+        raise ParamsError("Select at least one take first", field="selection")
+    return ids
+
+
+def star_many(services: Services, gen_ids: Sequence[str], starred: bool = True) -> int:
+    "Star (or unstar) every selected take in one transaction; returns how many exist."
+    return services.store.set_many(_picked(gen_ids), starred=int(starred))
+
+
+def _clean_tag(tag: str) -> str:
+    clean = tag.strip() if isinstance(tag, str) else ""
+    if not clean or "," in clean:
+        raise ParamsError("Type one tag (no commas) to add or remove", field="tags")
+    if len(clean) > MAX_TAG_CHARS:
+        raise ParamsError(f"Tags are at most {MAX_TAG_CHARS} characters: {clean[:20]}…", field="tags")
+    return clean
+
+
+def _tag_list(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def tag_many(services: Services, gen_ids: Sequence[str], tag: str) -> int:
+    "Add one tag to every selected take (kept once; the others stay); returns how many changed."
+    clean = _clean_tag(tag)
+    ids = _picked(gen_ids)
+
+    def add(old: str | None) -> str | None:
+        tags = _tag_list(old)
+        return old if clean in tags else ", ".join([*tags, clean])
+
+    return services.store.edit_tags(ids, add)
+
+
+def untag_many(services: Services, gen_ids: Sequence[str], tag: str) -> int:
+    "Remove one tag from every selected take that has it; returns how many changed."
+    clean = _clean_tag(tag)
+    ids = _picked(gen_ids)
+
+    def drop(old: str | None) -> str | None:
+        tags = _tag_list(old)
+        return old if clean not in tags else (", ".join(t for t in tags if t != clean) or None)
+
+    return services.store.edit_tags(ids, drop)
+
+
+def delete_many(services: Services, gen_ids: Sequence[str]) -> BulkDeleted:
+    """Delete the selected takes that have finished: their rows in one transaction, then their
+    files. A take still running is left (and counted), as the detail view's Delete does."""
+    ids = _picked(gen_ids)
+    gone = services.store.delete_many(ids)
+    for gen in gone:
+        for name in (gen.video_path, gen.thumb_path):
+            path = services.media_path(name)
+            if path is not None:
+                path.unlink(missing_ok=True)
+    running = len(services.store.many([i for i in ids if i not in {g.id for g in gone}]))
+    return BulkDeleted(len(gone), running)
 
 
 # ---------------------------------------------------------------------- Status page (pages/status.py)

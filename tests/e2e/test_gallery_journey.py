@@ -33,8 +33,9 @@ def settle(page: Page) -> None:
     wait_for_app(page)
     expect(page.locator(".st-key-q input")).to_be_visible()
     page.wait_for_function(
-        "() => [...document.querySelectorAll('[data-testid=stImage] img')]"
-        ".every(i => i.complete && i.naturalWidth > 0)",
+        # Thumbnails are hover-preview videos whose poster is the picture: every card has one.
+        "() => [...document.querySelectorAll(\"[class*='st-key-gallery_card_']\")]"
+        ".every(c => c.querySelector('video.studio-hover')?.poster)",
         timeout=10_000,
     )
 
@@ -68,7 +69,7 @@ def test_find_a_video_by_its_prompt_open_it_and_share_a_filtered_link(page: Page
     card = zebra_card(page)
     expect(card).to_be_visible()
     expect(page.locator(CARD)).to_have_count(1)
-    thumb = card.locator("img").get_attribute("src")
+    thumb = card.locator("video.studio-hover").get_attribute("poster")
     assert thumb.startswith(f"{studio_server}/files/") and thumb.endswith(".jpg")
     assert page.evaluate("(src) => fetch(src).then(r => r.status)", thumb) == 200
     screenshot(page, "gallery-search")

@@ -89,8 +89,9 @@ def test_gallery_on_a_phone(page: Page, filled_studio):
     expect(first).to_contain_text("Lighthouse shot")
     expect(page.locator(".st-key-q input")).to_be_visible()
     page.wait_for_function(
-        "() => [...document.querySelectorAll('[data-testid=stImage] img')]"
-        ".every(i => i.complete && i.naturalWidth > 0)",
+        # Thumbnails are hover-preview videos whose poster is the picture: every card has one.
+        "() => [...document.querySelectorAll(\"[class*='st-key-gallery_card_']\")]"
+        ".every(c => c.querySelector('video.studio-hover')?.poster)",
         timeout=10_000,
     )
     box = first.bounding_box()
