@@ -9,6 +9,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from studio.models import VideoGenerationParams
 from studio.settings import Settings
 
 TEST_KEY = "mk_test_runner_key_7c1d"
@@ -72,3 +73,26 @@ def started_ago(services, gen_id: str, seconds: float, *, generating_for: float 
     assert services.store.transition(gen_id, ("queued",), "running", submitted_at=ago(seconds), run_id=f"run-{gen_id}")
     if generating_for is not None:
         services.store.update_job(gen_id, generating_since=ago(generating_for))
+
+
+def add_done(
+    studio, prompt: str, *, author: str = "", created_at: str | None = None, grid_id: str | None = None, **params
+) -> str:
+    "A finished generation written straight into the history (no worker, no video file)."
+    gen_id = studio.store.add_generation(VideoGenerationParams(prompt=prompt, **params), grid_id=grid_id, author=author)
+    fields = dict(
+        status="done",
+        video_path=f"{gen_id}.mp4",
+        thumb_path=f"{gen_id}.jpg",
+        width=1280,
+        height=720,
+        duration_s=4.0,
+        has_audio=1,
+        file_size=1234567,
+        sha256="ab" * 32,
+        run_id=f"run-{gen_id}",
+    )
+    if created_at:
+        fields["created_at"] = created_at
+    studio.store.update(gen_id, **fields)
+    return gen_id

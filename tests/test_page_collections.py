@@ -5,6 +5,7 @@ and the Gallery's filter by collection. On the real entry script with an injecte
 from __future__ import annotations
 
 import pytest
+import support
 from support import COMPARE, CREATE, GALLERY, open_page, settings_for
 
 from studio import services as svc
@@ -21,21 +22,9 @@ def ana_studio(clean_sim, tmp_path):
     services.close()
 
 
-def add_done(studio, prompt: str, *, author: str = "ana", grid_id: str | None = None, **params) -> str:
-    "A finished generation written straight into the history (no worker, no video file)."
-    gen_id = studio.store.add_generation(VideoGenerationParams(prompt=prompt, **params), author=author, grid_id=grid_id)
-    studio.store.update(
-        gen_id,
-        status="done",
-        video_path=f"{gen_id}.mp4",
-        thumb_path=f"{gen_id}.jpg",
-        width=1280,
-        height=720,
-        duration_s=4.0,
-        has_audio=1,
-        run_id=f"run-{gen_id}",
-    )
-    return gen_id
+def add_done(studio, prompt: str, *, author: str = "ana", **params) -> str:
+    "A finished take (support.add_done) made by ana unless said."
+    return support.add_done(studio, prompt, author=author, **params)
 
 
 def done_grid(studio) -> tuple[str, list[str]]:

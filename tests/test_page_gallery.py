@@ -7,7 +7,7 @@ import re
 from datetime import date
 
 import pytest
-from support import GALLERY, open_page, wait_until
+from support import GALLERY, add_done, open_page, wait_until
 
 from studio import services as svc
 from studio.models import Generation, VideoGenerationParams
@@ -18,27 +18,6 @@ def found(studio, gen_id: str) -> Generation:
     gen = svc.get(studio, gen_id)
     assert gen is not None, gen_id
     return gen
-
-
-def add_done(studio, prompt: str, *, created_at: str | None = None, grid_id: str | None = None, **params) -> str:
-    "A finished generation written straight into the history (no worker, no video file)."
-    gen_id = studio.store.add_generation(VideoGenerationParams(prompt=prompt, **params), grid_id=grid_id)
-    fields = dict(
-        status="done",
-        video_path=f"{gen_id}.mp4",
-        thumb_path=f"{gen_id}.jpg",
-        width=1280,
-        height=720,
-        duration_s=4.0,
-        has_audio=1,
-        file_size=1234567,
-        sha256="ab" * 32,
-        run_id=f"run-{gen_id}",
-    )
-    if created_at:
-        fields["created_at"] = created_at
-    studio.store.update(gen_id, **fields)
-    return gen_id
 
 
 def thumbs(at) -> list[str]:
