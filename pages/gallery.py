@@ -372,24 +372,31 @@ def _delete(studio: svc.Services, ids: list[str]) -> str:
     return done.message()
 
 
+def _bulk_note() -> None:
+    "What the last bulk action did (or why it could not), once."
+    if kind_note := st.session_state.pop(BULK_NOTE_KEY, None):
+        kind, note = kind_note
+        (st.error if kind == "error" else st.success)(ui.plain(note), icon="⚠️" if kind == "error" else "✅")
+
+
 def bulk_bar(studio: svc.Services, result: svc.GalleryPage) -> None:
     "The selection's count and what can be done to every selected take at once."
     chosen = list(selected())
+    select_page = dict(key="gallery_select_page", on_click=_select_page, args=(_page_ids(result),))
+    if not chosen:  # one small button, so on a phone the first card still starts on the first screen
+        st.button(
+            "☑️ Select all on this page",
+            help="Or tick cards one by one: then star, tag, collect, export or delete them together.",
+            **select_page,  # type: ignore[arg-type]
+        )
+        _bulk_note()
+        return
     with st.container(border=True, key="gallery_bulk"):
         count, page_all, clear = st.columns([4, 2, 1], vertical_alignment="center")
-        if chosen:
-            count.markdown(f"**{fmt.plural(len(chosen), 'take')} selected** (kept while you page and search)")
-        else:
-            count.caption("Tick cards to star, tag, collect, export or delete several at once.")
-        page_all.button(
-            "Select all on this page", key="gallery_select_page", on_click=_select_page, args=(_page_ids(result),)
-        )
-        clear.button("Clear", key="gallery_select_clear", on_click=_clear_selection, disabled=not chosen)
-        if kind_note := st.session_state.pop(BULK_NOTE_KEY, None):
-            kind, note = kind_note
-            (st.error if kind == "error" else st.success)(ui.plain(note), icon="⚠️" if kind == "error" else "✅")
-        if not chosen:
-            return
+        count.markdown(f"**{fmt.plural(len(chosen), 'take')} selected** (kept while you page and search)")
+        page_all.button("Select all on this page", **select_page)  # type: ignore[arg-type]
+        clear.button("Clear", key="gallery_select_clear", on_click=_clear_selection)
+        _bulk_note()
         star, unstar, tag, add, drop = st.columns([1, 1, 2, 1, 1], vertical_alignment="bottom")
         star.button("⭐ Star", key="gallery_bulk_star", on_click=_bulk, args=(_star, True), width="stretch")
         unstar.button("Unstar", key="gallery_bulk_unstar", on_click=_bulk, args=(_star, False), width="stretch")
