@@ -9,6 +9,7 @@ from studio import ui
 from studio.settings import load
 
 st.set_page_config(page_title="Mosaic Prompt Studio", page_icon="🎬", layout="wide")
+ui.login_screen()  # with login configured, nothing below until the person has logged in
 
 if "services" not in st.session_state:
     st.session_state.services = ui.start_studio(load)  # a bad setting or database: a clear page
@@ -25,6 +26,7 @@ page = st.navigation(
 )
 ui.mode_badge(studio)
 with st.sidebar:
+    ui.identity()
     ui.mode_banner(studio)
 page.run()
 with st.sidebar:

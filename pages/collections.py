@@ -236,13 +236,15 @@ def delete(studio: svc.Services, board: Collection) -> None:
 
 
 def one_collection(studio: svc.Services, coll_id: str) -> None:
-    st.page_link("pages/collections.py", label="All collections", icon="⬅️")
+    # A button, not st.page_link: a link to the page already open redraws the list but leaves
+    # ?id= in the address bar, so a reload would bring the collection back.
+    st.button("All collections", key="collection_back", icon="⬅️", type="tertiary", on_click=st.query_params.clear)
     try:
         board = svc.collection(studio, coll_id)
     except StudioError as err:
         st.title("📚 Collection")
         ui.error_box(err)
-        st.page_link("pages/collections.py", label="See every collection", icon="📚")
+        st.button("See every collection", key="collection_gone_back", icon="📚", on_click=st.query_params.clear)
         return
     st.title(f"📚 {ui.plain(board.name)}")
     if flash := st.session_state.pop(FLASH_KEY, None):
@@ -257,9 +259,14 @@ def one_collection(studio: svc.Services, coll_id: str) -> None:
     )
     tools = st.container(horizontal=True)
     tools.page_link("pages/gallery.py", label="Show in the Gallery", icon="🖼️", query_params={"collection": board.id})
-    # Sharing and exporting go here, once those pieces are merged:
-    #   ui.share_controls(studio, svc.Selection("collection", board.id), key=f"collection_share_{board.id}")
-    #   ui.export_controls(studio, svc.Selection("collection", board.id), key=f"collection_export_{board.id}")
+    with tools:
+        ui.share_controls(studio, svc.Selection("collection", board.id), key=f"collection_share_{board.id}")
+    ui.export_controls(
+        studio,
+        svc.Selection("collection", board.id),
+        key=f"collection_export_{board.id}",
+        label="Export this collection",
+    )
     edit(studio, board)
     items(studio, board)
     st.divider()

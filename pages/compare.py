@@ -111,6 +111,7 @@ def _launch(studio: svc.Services, token: str) -> None:
             plan,
             confirmed=bool(st.session_state.get(f"compare_confirm_{plan.count}")),
             launch_key=token,
+            author=ui.who(),
         )
     except StudioError as err:
         field = getattr(err, "field", None)

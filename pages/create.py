@@ -171,7 +171,7 @@ def run_clicked(token: str) -> None:
         return
     state[UPLOAD_NOTES] = None  # the upload notice belonged to the form before this run
     try:
-        ids = svc.generate(studio, form_values(), takes=int(state[TAKES_KEY]), launch_key=token)
+        ids = svc.generate(studio, form_values(), takes=int(state[TAKES_KEY]), launch_key=token, author=ui.who())
     except StudioError as err:
         state[ERRORS_KEY] = {where(getattr(err, "field", None)): str(err)}
         return

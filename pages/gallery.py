@@ -22,6 +22,7 @@ COLUMNS = 4
 THUMB_HEIGHT_PX = 150
 DETAIL_VIDEO_PX = 420
 PROMPT_PREVIEW_CHARS = 90
+WHOSE_WIDTH_PX = 320  # the whose-takes box: names are short, a full-width box reads as a second search
 DETAIL_PARAM = svc.DETAIL_PARAM
 PAGE_PARAM = svc.PAGE_PARAM
 NOTICES_KEY = "gallery_url_notices"
@@ -63,7 +64,7 @@ def _clear_filters() -> None:
         "starred": False,
         svc.COLLECTION_FILTER: None,
     }
-    st.session_state.update(cleared | dict.fromkeys(svc.TEXT_PARAMS, ""))
+    st.session_state.update(cleared | dict.fromkeys(svc.TEXT_PARAMS, "") | {svc.WHOSE_PARAM: svc.WHOSE_EVERYONE})
 
 
 # ---------------------------------------------------------------------- search and filters
@@ -80,8 +81,9 @@ def filters() -> None:
         placeholder="Words from prompts, notes or tags, e.g. zebra neon",
         help="Every word must appear; each word also matches longer words (neon → neons).",
     )
+    whose()
     url = {k: st.query_params.get_all(k) for k in st.query_params}
-    on = svc.active_filters(svc.gallery_query(st.session_state), url)
+    on = svc.active_filters(svc.gallery_query(st.session_state, me=ui.who()), url)
     label = f"Filters · {len(on)} on: {', '.join(on)}" if on else "Filters"
     # Folded by default: on a phone the open panel fills two screens before the first card.
     with st.expander(label, icon="🎛️", key="gallery_filters"):
@@ -124,6 +126,26 @@ def filters() -> None:
     since, until = st.session_state.get("since"), st.session_state.get("until")
     if since and until and since > until:
         st.warning(f"The From date ({since}) is after the To date ({until}), so nothing can match.", icon="📅")
+
+
+def whose() -> None:
+    "Whose takes: everyone's, mine, or one person's (bound to ?whose=, like the filters)."
+    me = ui.who()
+    people = [a for a in svc.authors(ui.services()) if a not in (svc.WHOSE_EVERYONE, svc.WHOSE_MINE)]
+    wanted = st.query_params.get(svc.WHOSE_PARAM)
+    if wanted and wanted not in (svc.WHOSE_EVERYONE, svc.WHOSE_MINE, *people):
+        st.info(f"Nobody called “{ui.plain(wanted)}” has made anything here yet: showing everyone's.", icon="👥")
+    # The options are shown as they are: a bound widget puts the shown text in the link (?whose=mine).
+    st.selectbox(
+        "Whose takes",
+        [svc.WHOSE_EVERYONE, svc.WHOSE_MINE, *people],
+        key=svc.WHOSE_PARAM,
+        bind="query-params",
+        width=WHOSE_WIDTH_PX,
+        help=f"mine: what you made (signed “{me}”); or one person's."
+        if me
+        else "mine: what you made; or one person's.",
+    )
 
 
 def collection_filter(row) -> set[str]:
@@ -703,7 +725,7 @@ def main() -> None:
     url_notices()
     wanted = st.query_params.get(DETAIL_PARAM)
     filters()
-    query = svc.gallery_query(st.session_state)
+    query = svc.gallery_query(st.session_state, me=ui.who())
     signature = query.model_dump_json()
     previous = st.session_state.get("gallery_query")
     st.session_state["gallery_query"] = signature

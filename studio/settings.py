@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Callable, Collection, Iterable
 from contextvars import ContextVar
@@ -75,6 +76,7 @@ ENV_PREFIX = "STUDIO_"
 ENV_NAMES = {"api_key": "MOSAIC_API_KEY", "base_url": "MOSAIC_BASE_URL"}  # the rest: STUDIO_<FIELD>
 # Streamlit's own places for secrets.toml, in the order they win: the working folder's, then the user's.
 SECRETS_FILE = Path(".streamlit") / "secrets.toml"
+HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")  # RFC 9110 §5.1 token
 USER_SECRETS_FILE = Path("~") / ".streamlit" / "secrets.toml"
 
 
@@ -131,7 +133,15 @@ class Settings(BaseSettings):
         description="Credits per generated second, for estimates before a run: one number, or a rate per "
         "resolution such as 480p=1,720p=2,1080p=4.",
     )
-    author: str = Field("", description="Name recorded as the author of new generations.")
+    author: str = Field(
+        "", description="Name recorded as the author of new work by someone the studio does not know yet."
+    )
+    # Who is who (studio.people): the proxy header is believed only when named here.
+    trusted_user_header: str | None = Field(
+        None,
+        description="Header a trusted reverse proxy sets to the signed-in person (e.g. X-Forwarded-Email); "
+        "only set it when that proxy is the only way in.",
+    )
     confirm_above_cells: int = Field(
         DEFAULT_CONFIRM_ABOVE_CELLS, ge=1, description="Compare asks for confirmation above this many cells."
     )
@@ -238,6 +248,15 @@ class Settings(BaseSettings):
         if any(not c.isprintable() for c in v):
             raise ValueError("must be one line of text with no control character (a line break, a tab)")
         return v
+
+    @field_validator("trusted_user_header")
+    @classmethod
+    def _header_name(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        if not HEADER_NAME.fullmatch(v.strip()):
+            raise ValueError("must be an HTTP header name such as X-Forwarded-Email (letters, digits, -)")
+        return v.strip()
 
     @field_validator("credits_per_second", mode="before")
     @classmethod

@@ -56,13 +56,14 @@ COUNT_BOUND = 1_000
 # random place in a large file costs 20 times an index entry, so reading thousands of them is what
 # made a search plus a filter slow. A count that runs out of steps is a lower bound ("74+").
 COUNT_STEPS = 2_000
-# Filters whose (column, created_at) index answers a count past the page without reading rows.
+MAX_AUTHORS = 500  # names the Gallery's "whose takes" lists
 # A stacked count (a comparison as one item) reads each row and looks at its comparison's newer
 # cells: more steps per row than a plain filter, so without a search it gets this many times the
 # budget (at 100,000 generations it then reaches "1,000+" in about 5 ms). With a search each newer
 # cell is looked up in the full-text index, which costs as much as reading rows: the plain budget.
 STACKED_STEPS_FACTOR = 16
 MAX_STEPS = 2**31 - 1  # what SQLite's progress handler takes
+# Filters whose (column, created_at) index answers a count past the page without reading rows.
 DATED_INDEX_COLUMNS = ("resolution", "aspect_ratio", "duration", "model", "author", "generate_audio", "starred")
 ID_HEX_CHARS = 12
 RECENT_RUNS = 20  # how many past runs at the same settings a time estimate looks at
@@ -194,6 +195,7 @@ class GalleryQuery(BaseModel):
     duration: list[str] = []
     model: list[str] = []
     author: list[str] = []
+    by: list[str] = []  # whose takes (the Gallery's "mine" / a person): ANDed with `author`
     generate_audio: bool | None = None
     starred: bool | None = None
     grid_id: str | None = None
@@ -460,6 +462,11 @@ class HistoryStore:
                 statuses,
             )
         ]
+
+    def authors(self, limit: int = MAX_AUTHORS) -> list[str]:
+        "The names generations are signed with (none empty), in alphabetical order, at most `limit`."
+        rows = self._rows("SELECT DISTINCT author FROM generations WHERE author != '' ORDER BY author LIMIT ?", [limit])
+        return [r["author"] for r in rows]
 
     def count_status(self, *statuses: str) -> int:
         marks = ",".join("?" * len(statuses))
@@ -1126,6 +1133,9 @@ class HistoryStore:
             if values:
                 clauses.append(f"g.{column} IN ({','.join('?' * len(values))})")
                 params.extend(values)
+        if q.by:
+            clauses.append(f"g.author IN ({','.join('?' * len(q.by))})")
+            params.extend(q.by)
         if q.generate_audio is not None:
             clauses.append("g.generate_audio = ?")
             params.append(int(q.generate_audio))

@@ -8,13 +8,14 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import streamlit as st
 
 from . import format as fmt
+from . import people
 from . import services as svc
 from .errors import StudioError
 from .models import FINAL_STATUSES, Generation
@@ -76,8 +77,112 @@ def services() -> svc.Services:
 
 def who() -> str:
     """The display name of the person using this session: what new generations, comparisons,
-    collections and share links record as their author (the settings' author until people sign in)."""
-    return services().settings.author
+    collections and share links record as their author (`person()`; the settings' author for
+    someone the studio does not know yet)."""
+    return person().name
+
+
+# ---------------------------------------------------------------------- who is who (studio.people)
+
+TYPED_NAME_KEY = "studio_person_name"  # session: the name typed here (the cookie is read on the next visit)
+NAME_EDIT_KEY = "studio_person_editing"
+NAME_ERROR_KEY = "studio_person_error"
+NAME_INPUT_KEY = "studio_person_input"
+# Test seam: {"headers": {...}, "cookies": {...}} in session_state stands in for st.context, which
+# AppTest cannot set (a real browser sends them with the websocket's first request).
+REQUEST_KEY = "studio_request"
+
+
+def login_configured() -> bool:
+    "True when secrets.toml has an [auth] section: Streamlit's login (any OpenID Connect provider)."
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets.toml anywhere: StreamlitSecretNotFoundError (streamlit-notes.md §1)
+        return False
+
+
+def person() -> people.Person:
+    "Who uses this session: the login, the trusted proxy's header, the typed name, else the settings' author."
+    settings = services().settings
+    request = st.session_state.get(REQUEST_KEY) or {}
+    return people.resolve(
+        user=dict(st.user.to_dict()),  # counts only with is_logged_in (absent without [auth])
+        headers=request.get("headers", st.context.headers),
+        cookies=request.get("cookies", st.context.cookies),
+        trusted_header=settings.trusted_user_header,
+        typed=st.session_state.get(TYPED_NAME_KEY),
+        fallback=settings.author,
+    )
+
+
+def login_screen() -> None:
+    """With login configured, someone not logged in sees only a login button: the script stops
+    here, before the studio is built (the web app's LoginGate keeps /files and the rest shut)."""
+    if not login_configured() or st.user.get("is_logged_in"):
+        return
+    st.title("Mosaic Prompt Studio")
+    st.write("This studio is for the team: log in to make, compare and share videos.")
+    auth = st.secrets["auth"]
+    named = [k for k, v in auth.items() if isinstance(v, Mapping)]  # [auth.<provider>] sections
+    provider = None if "client_id" in auth or not named else named[0]
+    st.button("Log in", key="studio_login", type="primary", on_click=st.login, args=(provider,) if provider else ())
+    st.stop()
+
+
+def _save_name() -> None:
+    try:
+        st.session_state[TYPED_NAME_KEY] = people.clean_name(st.session_state.get(NAME_INPUT_KEY, ""))
+    except StudioError as err:
+        st.session_state[NAME_ERROR_KEY] = str(err)
+        return
+    st.session_state.pop(NAME_ERROR_KEY, None)
+    st.session_state[NAME_EDIT_KEY] = False
+
+
+def identity() -> None:
+    """The sidebar's who you are: the login (with log out), the proxy's name, or the typed name
+    (with change). With none, it asks for a name; the studio stays usable meanwhile and signs new
+    work with the settings' author. A typed name is kept by the browser (a 400-day cookie)."""
+    me = person()
+    with st.container(key="studio_identity"):
+        if me.source == "login":
+            st.caption(f"👤 Logged in as **{plain(me.name)}**")
+            st.button("Log out", key="studio_logout", on_click=st.logout)
+            return
+        if me.source == "header":
+            st.caption(f"👤 **{plain(me.name)}** (from your company sign-in)")
+            return
+        if me.source == "name":
+            cookies = (st.session_state.get(REQUEST_KEY) or {}).get("cookies", st.context.cookies)
+            if unquote(cookies.get(people.NAME_COOKIE, "")) != me.name:  # typed here: the browser keeps it
+                st.html(people.remember_script(me.name), unsafe_allow_javascript=True)
+            if not st.session_state.get(NAME_EDIT_KEY):
+                st.caption(f"👤 You are **{plain(me.name)}**")
+                st.button(
+                    "Change name",
+                    key="studio_change_name",
+                    on_click=st.session_state.update,
+                    args=({NAME_EDIT_KEY: True},),
+                )
+                return
+        with st.form("studio_name_form", border=False):
+            st.text_input(
+                "Who are you?",
+                value=me.name if me.source == "name" else "",
+                key=NAME_INPUT_KEY,
+                max_chars=people.MAX_NAME_CHARS,
+                placeholder="e.g. Ada",
+                help="Your name as the team knows you: shown on what you make; this browser remembers it.",
+            )
+            st.form_submit_button("Remember me", on_click=_save_name)
+        if error := st.session_state.get(NAME_ERROR_KEY):
+            st.error(plain(error), icon="⚠️")
+        if me.source == "settings":
+            st.caption(
+                f"Until then, what you make is signed “{plain(me.name)}”."
+                if me.name
+                else "Until then, what you make is unsigned."
+            )
 
 
 def media_url(name: str | None) -> str | None:
@@ -310,6 +415,8 @@ def collection_picker(
         st.rerun()
     with st.popover(label, icon="📚", key=f"{key}_popover"):
         boards = {c.id: c for c in svc.collections(studio)}
+        if len(ids) == 1 and (holding := svc.collections(studio, containing=ids[0])):
+            st.caption("Already in " + ", ".join(f"“{plain(c.name)}”" for c in holding))
         if boards:
             st.selectbox(
                 "Collection",

@@ -16,23 +16,25 @@ import logging
 import os
 import re
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RangeNotSatisfiable, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import Scope
 
+from . import people
 from . import services as svc
 from .errors import StudioError
 from .media import PARTIAL_SUFFIX
 from .models import STATUSES
-from .settings import MEDIA_ROUTE, Settings, load
+from .settings import MEDIA_ROUTE, Settings, load, secrets_files
 
 log = logging.getLogger(__name__)
 
@@ -192,11 +194,33 @@ def _too_large() -> Response:
     return JSONResponse({"detail": f"body over {WEBHOOK_MAX_BYTES} bytes"}, status_code=413)
 
 
-def app_parts(load_settings: Callable[[], Settings] = load) -> dict[str, Any]:
-    """The lifespan and routes of the ASGI app (`asgi_app.py`). Settings that cannot be used leave
-    only Streamlit's pages, whose entry script shows a clear page naming the setting."""
+# ---------------------------------------------------------------------- who may come in (studio.people)
+
+
+def login_middleware(files: Iterable[Path] | None = None) -> list[Middleware]:
+    """With Streamlit's login configured ([auth] in secrets.toml), the gate that keeps everything
+    but the login screen, share links, /healthz and the webhook behind it; none otherwise."""
+    secret = people.login_secret(secrets_files() if files is None else files)
+    if secret is None:
+        return []
+    pages = {f"/{name}" for name in PAGE_PATHS}
+    return [
+        Middleware(
+            people.LoginGate,
+            secret=secret,
+            open_paths={"/healthz", WEBHOOK_PATH, *pages},
+            open_prefixes=(svc.SHARE_ROUTE + "/",),  # read-only share links: open to anyone with the token
+        )
+    ]
+
+
+def app_parts(load_settings: Callable[[], Settings] = load, secrets: Iterable[Path] | None = None) -> dict[str, Any]:
+    """The lifespan, routes and middleware of the ASGI app (`asgi_app.py`); `secrets`: the
+    secrets.toml files to read the login from (by default Streamlit's). Settings that cannot be
+    used leave only Streamlit's pages, whose entry script shows a clear page naming the setting."""
     try:
         settings = load_settings()
+        middleware = login_middleware(secrets)
     except StudioError as err:
         log.error("the studio cannot start: %s", err)
         reason = str(err)
@@ -213,7 +237,7 @@ def app_parts(load_settings: Callable[[], Settings] = load) -> dict[str, Any]:
             Mount(svc.SHARE_ROUTE, app=cannot_start_app(reason)),  # a share link is never Streamlit's page
         ]
         return {"lifespan": None, "routes": routes}
-    return {"lifespan": make_lifespan(lambda: settings), "routes": make_routes(settings)}
+    return {"lifespan": make_lifespan(lambda: settings), "routes": make_routes(settings), "middleware": middleware}
 
 
 def cannot_start_app(reason: str) -> Callable[..., Any]:

@@ -24,7 +24,7 @@ import pytest
 from media_files import clip, picture, tone
 from support import ROOT, TEST_KEY, settings_for, use_sim_env
 
-from studio import cli
+from studio import cli, people
 from studio import format as fmt
 from studio import services as svc
 from studio.errors import StudioError
@@ -405,6 +405,8 @@ SERVICE_CASES: list[tuple[str, Call]] = [
     ("gallery page size 0", lambda s, kept, d: svc.gallery_page(s, svc.gallery_query({}), 1, page_size=0)),
     ("gallery filter a number", lambda s, kept, d: svc.gallery_query({"resolution": 720})),
     ("gallery author not text", lambda s, kept, d: svc.gallery_query({"author": [1]})),
+    # a person's typed name (studio.people)
+    *[(f"person name {v!r}", lambda s, kept, d, v=v: people.clean_name(v)) for v in ("", " \t", "\x00", "n" * 61, 7)],
     ("gallery collection not an id", lambda s, kept, d: svc.gallery_query({"collection": ["a", "b"]})),
     # the Gallery's bulk bar (issue 8 §2)
     ("bulk star nothing selected", lambda s, kept, d: svc.star_many(s, [])),

@@ -26,6 +26,7 @@ INDIRECT = {
     "pytest-timeout": "pytest plugin (the `timeout` ini option)",
     "pytest-xdist": "pytest plugin (scripts/test runs -n auto)",
     "pytest-playwright": "pytest plugin (the browser fixtures)",
+    "authlib": "Streamlit's st.login imports it (OpenID Connect)",
     "ruff": "gate tool (scripts/check)",
     "mypy": "gate tool (scripts/check)",
 }

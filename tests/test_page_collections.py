@@ -81,6 +81,7 @@ def test_a_result_on_create_goes_into_a_new_collection_then_again_is_not_an_erro
     assert "Added 1 take to “Fox picks”." in [s.value for s in at.success]
     [link] = [p for p in at.get("page_link") if p.proto.label == "Open the collection"]
     assert (link.proto.page, link.proto.query_string) == ("collections", f"id={board.id}")
+    assert "Already in “Fox picks”" in [c.value for c in at.caption]  # the popover says where the take is
     pick_existing(at, key, board.id)
     assert not at.exception and not at.error
     assert "“Fox picks” already has it; nothing changed." in [s.value for s in at.success]
@@ -94,6 +95,17 @@ def test_a_too_long_name_is_refused_where_the_person_is(idle):
     assert not at.exception
     assert any("at most 80 characters" in e.value for e in at.error)
     assert svc.collections(idle) == []
+
+
+def test_a_collection_deleted_in_another_tab_is_said_and_nothing_is_added(idle):
+    gen_id = add_done(idle, "A fox at dawn")
+    board = svc.create_collection(idle, "Soon gone")
+    at = open_page(CREATE, idle, {"jobs": gen_id})
+    svc.delete_collection(idle, board.id)  # the picker on screen still offers it
+    at.button(key=f"create_pick_{gen_id}_add").click().run()
+    assert not at.exception
+    assert any("no such collection" in e.value and "deleted" in e.value for e in at.error)
+    assert svc.collections(idle) == [] and not at.success
 
 
 def test_a_compare_cell_and_the_whole_comparison_go_into_a_collection(idle):
@@ -271,7 +283,8 @@ def test_delete_needs_the_tick_and_leaves_the_takes(idle):
 def test_an_unknown_or_deleted_collection_says_so_with_the_way_back(idle, coll_id):
     at = open_page(COLLECTIONS, idle, {"id": coll_id})
     assert any("no such collection" in e.value and "deleted" in e.value for e in at.error)
-    assert "See every collection" in [p.proto.label for p in at.get("page_link")]
+    at.button(key="collection_gone_back").click().run()
+    assert "id" not in at.query_params and at.title[0].value == "📚 Collections"
 
 
 def test_a_take_deleted_in_the_gallery_leaves_its_collections(idle):
@@ -283,3 +296,20 @@ def test_a_take_deleted_in_the_gallery_leaves_its_collections(idle):
     assert [t.value for t in at.text if t.value in ("one", "two")] == ["two"]
     assert any(c.value.startswith("Owner: ana · 1 take ·") for c in at.caption)
     assert item_ids(idle, coll_id) == [b]
+
+
+def test_a_collection_is_shared_and_exported_from_its_page_and_an_empty_one_says_so(idle):
+    coll_id, _ = board_with(idle, "Fox picks", "fox one", "fox two")
+    key = f"collection_share_{coll_id}"
+    at = open_page(COLLECTIONS, idle, {"id": coll_id})
+    at.button(key=f"{key}_create").click().run()
+    assert not at.exception and not at.error
+    [link] = svc.ShareLinks(idle).list()
+    assert link.selection == svc.Selection("collection", coll_id)
+    assert any("/share/" in c.value for c in at.code)
+
+    empty = svc.create_collection(idle, "Empty board", owner="cleo")
+    at = open_page(COLLECTIONS, idle, {"id": empty.id})
+    at.button(key=f"collection_export_{empty.id}_start").click().run()
+    assert any("Nothing to export: this collection is empty" in e.value.replace("\\", "") for e in at.error)
+    assert f"collection_export_{empty.id}_export_id" not in at.session_state

@@ -34,11 +34,25 @@ FILTER_CHOICES: dict[str, tuple[str, ...]] = {
     "model": MODELS,
 }
 TEXT_PARAMS = ("q", "author", "grid_id")
+# Whose takes (bound to `?whose=`): everyone's (absent from the link), mine (the person's name in
+# this session), or any other value: that person's name.
+WHOSE_PARAM = "whose"
+WHOSE_EVERYONE = "everyone"
+WHOSE_MINE = "mine"
 DATE_PARAMS = ("since", "until")
 PAGE_PARAM = "page"  # 1-based, absent on page 1
 DETAIL_PARAM = "id"
 COLLECTION_FILTER = "collection"  # ?collection=<id>: only that collection's takes (a bound selectbox)
-URL_PARAMS = (*FILTER_CHOICES, *TEXT_PARAMS, *DATE_PARAMS, "starred", COLLECTION_FILTER, PAGE_PARAM, DETAIL_PARAM)
+URL_PARAMS = (
+    *FILTER_CHOICES,
+    *TEXT_PARAMS,
+    *DATE_PARAMS,
+    "starred",
+    COLLECTION_FILTER,
+    WHOSE_PARAM,
+    PAGE_PARAM,
+    DETAIL_PARAM,
+)
 
 
 def history(
@@ -112,8 +126,23 @@ def _texts(name: str, value: Any) -> list[str]:
     return list(items)
 
 
-def gallery_query(values: Mapping[Any, Any]) -> GalleryQuery:
-    "The store query the search box and filters hold (their values by URL parameter name)."
+def authors(services: Services) -> list[str]:
+    "Everyone whose name is on a generation, alphabetically (for the Gallery's whose-takes filter)."
+    return services.store.authors()
+
+
+def whose_names(whose: object, me: str | None) -> list[str]:
+    "The authors a whose-takes value keeps: none (everyone's), `me` (mine), or the named person."
+    if not isinstance(whose, str) or whose in ("", WHOSE_EVERYONE):
+        return []
+    if whose == WHOSE_MINE:
+        return [me or ""]  # someone not known yet: the work signed with the settings' author
+    return [whose]
+
+
+def gallery_query(values: Mapping[Any, Any], *, me: str | None = None) -> GalleryQuery:
+    """The store query the search box and filters hold (their values by URL parameter name); `me`
+    is who "mine" means (ui.who())."""
     audio = values.get("audio")
     since, until = values.get("since"), values.get("until")
     authors = [a for text in _texts("author", values.get("author")) for a in text.split(",")]
@@ -128,6 +157,7 @@ def gallery_query(values: Mapping[Any, Any]) -> GalleryQuery:
         status=_texts("status", values.get("status")),
         model=_texts("model", values.get("model")),
         author=[a.strip() for a in authors if a.strip()],
+        by=whose_names(values.get(WHOSE_PARAM), me),
         generate_audio=None if audio is None else audio == "on",
         starred=True if values.get("starred") else None,
         grid_id=(values.get("grid_id") or "").strip() or None,
@@ -146,6 +176,7 @@ FILTER_LABELS = {
     "status": ("status", "status"),
     "model": ("model", "model"),
     "author": ("author", "author"),
+    WHOSE_PARAM: ("whose", "by"),
     "grid_id": ("comparison", "grid_id"),
     COLLECTION_FILTER: ("collection", "collection"),
     "since": ("from", "since"),

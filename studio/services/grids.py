@@ -314,7 +314,12 @@ def plan_grid(services: Services, form: GridForm) -> GridPlan:
 
 
 def launch_grid(
-    services: Services, plan: GridPlan, *, confirmed: bool = False, launch_key: str | None = None
+    services: Services,
+    plan: GridPlan,
+    *,
+    confirmed: bool = False,
+    launch_key: str | None = None,
+    author: str | None = None,
 ) -> tuple[str, list[str]]:
     """Launch a planned comparison; returns (grid id, generation ids).
 
@@ -340,6 +345,7 @@ def launch_grid(
         audio=plan.audio,
         prompts=plan.prompts,
         name=form.name.strip(),
+        author=author,
         launch_key=launch_key,
     )
 

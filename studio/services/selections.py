@@ -82,6 +82,7 @@ def describe_query(query: GalleryQuery, *, collection_name: str | None = None) -
     parts = [f"“{query.text}”"] if query.text else []
     for values in (query.resolution, query.aspect_ratio, query.duration, query.status, query.model, query.author):
         parts += [str(v) for v in values]
+    parts += [f"by {v}" for v in query.by]
     if query.generate_audio is not None:
         parts.append("audio on" if query.generate_audio else "audio off")
     if query.starred:

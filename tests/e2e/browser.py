@@ -57,7 +57,15 @@ def pick(page, key: str, option: str) -> None:
     page.keyboard.press("Escape")
 
 
-def _free_port() -> int:
+def type_name(page, name: str) -> None:
+    "Tell the studio who you are the way a person does: the sidebar's name box, then Remember me."
+    wait_for_app(page)
+    page.locator(".st-key-studio_person_input input").fill(name)
+    page.get_by_role("button", name="Remember me").click()
+    wait_for_app(page)
+
+
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -66,16 +74,22 @@ def _free_port() -> int:
 class StudioServer:
     "The studio as a person starts it (`streamlit run asgi_app.py`, simulator mode) on a data folder."
 
-    def __init__(self, data: Path, **env: str):
-        "`env`: settings for this server beyond the defaults below (e.g. STUDIO_SIM_LATENCY)."
+    def __init__(self, data: Path, *, home: Path | None = None, port: int | None = None, **env: str):
+        """`env`: settings for this server beyond the defaults below (e.g. STUDIO_SIM_LATENCY);
+        `home`: the server's home folder, whose .streamlit/secrets.toml it reads (e.g. a login's
+        [auth]); `port`: where it listens (by default a free one)."""
         self.data = data
         self.env = env
+        self.home = home
+        self.port = port
         self.proc: subprocess.Popen | None = None
         self.base = ""
 
     def start(self) -> StudioServer:
-        port = _free_port()
+        port = self.port or free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("MOSAIC_API_KEY", "MOSAIC_BASE_URL")}
+        if self.home is not None:
+            env["HOME"] = str(self.home)
         env.update(
             MOSAIC_API_KEY="",  # simulator mode even beside a developer's secrets.toml: the environment wins
             STUDIO_DATA_DIR=str(self.data),

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 
-from browser import pick, screenshot, wait_for_app
+from browser import SCREENSHOTS, pick, screenshot, wait_for_app
+from playwright.sync_api import expect
 
 PROMPT = "A lantern festival over a river at night"
 CELLS = "[class*='st-key-grid_cell_']"
@@ -21,6 +22,11 @@ ITEM_VIDEOS_READY = f"""() => {{
 }}"""
 
 
+def cards(n: int) -> str:
+    "A browser condition: the Gallery shows exactly n cards."
+    return f"() => document.querySelectorAll(\"[class*='st-key-gallery_card_']\").length === {n}"
+
+
 def open_popover(page, key_start: str):
     "Open the first picker whose key starts so; returns its open panel."
     page.locator(f"[class*='st-key-{key_start}'][class*='_popover'] button").first.click()
@@ -29,12 +35,14 @@ def open_popover(page, key_start: str):
     return panel
 
 
-def item_ratios(page) -> list[str]:
-    "The aspect ratio of each take on the collection page, in the collection's order."
-    return [
-        item.get_by_text(re.compile(r"^720p · ")).first.inner_text().split(" · ")[1]
-        for item in page.locator(ITEMS).all()
-    ]
+def wait_for_order(page, ratios: list[str]) -> None:
+    "Wait until the collection page shows its takes in this order (by aspect ratio): a rerun redraws them one by one."
+    page.wait_for_function(
+        """([selector, want]) => JSON.stringify([...document.querySelectorAll(selector)]
+            .map(e => (e.innerText.match(/720p · (\\S+)/) || [])[1])) === JSON.stringify(want)""",
+        arg=[ITEMS, ratios],
+        timeout=15_000,
+    )
 
 
 def test_collections_journey(page, studio_server):
@@ -74,23 +82,21 @@ def test_collections_journey(page, studio_server):
     wait_for_app(page)
     page.get_by_role("heading", name="Lantern picks").wait_for()
     page.wait_for_function(ITEM_VIDEOS_READY, timeout=30_000)
-    assert item_ratios(page) == ["9:16", "16:9"]
+    wait_for_order(page, ["9:16", "16:9"])
     sizes = page.locator(f"{ITEMS} video").evaluate_all("vs => vs.map(v => [v.videoWidth, v.videoHeight])")
     assert sizes == [[720, 1280], [1280, 720]]
 
     # Reorder: the 16:9 take to the front.
     page.locator(ITEMS).nth(1).get_by_role("button", name="⏮").click()
-    page.wait_for_function(
-        f"""() => document.querySelector("{ITEMS}")?.innerText.includes("720p · 16:9")""", timeout=15_000
-    )
+    wait_for_order(page, ["16:9", "9:16"])
     wait_for_app(page)
-    assert item_ratios(page) == ["16:9", "9:16"]
 
     # Rename.
     page.get_by_text("Rename or describe").click()
     name = page.get_by_role("textbox", name="Name")
     name.fill("Lantern finals")
     page.get_by_role("textbox", name="Description").fill("For Friday's review")
+    expect(name).to_have_value("Lantern finals")
     page.get_by_role("button", name="Save").click()
     page.get_by_role("heading", name="Lantern finals").wait_for()
     wait_for_app(page)
@@ -102,10 +108,47 @@ def test_collections_journey(page, studio_server):
     wait_for_app(page)
     page.get_by_role("heading", name="Lantern finals").wait_for()
     page.wait_for_function(ITEM_VIDEOS_READY, timeout=30_000)
-    assert item_ratios(page) == ["16:9", "9:16"]
-    page.get_by_role("link", name="All collections").click()
+    wait_for_order(page, ["16:9", "9:16"])
+    page.get_by_role("button", name="All collections").click()
+    page.wait_for_url(re.compile(r"/collections$"), timeout=15_000)
     wait_for_app(page)
     card = page.locator("[class*='st-key-collections_card_']", has_text="Lantern finals")
     card.get_by_text(re.compile(r"^2 takes · ")).wait_for()
-    assert card.locator("img").count() == 1
+    card.locator("img").wait_for()  # the cover
     screenshot(page, "collections-list")
+
+    # Take the 9:16 one out: it stays in the Gallery, which, filtered to the collection, shows the other.
+    card.get_by_role("button", name="Open").click()
+    page.get_by_role("heading", name="Lantern finals").wait_for()
+    page.wait_for_function(ITEM_VIDEOS_READY, timeout=30_000)
+    page.locator(ITEMS).nth(1).get_by_role("button", name="Remove").click()
+    wait_for_order(page, ["16:9"])
+    page.get_by_role("link", name="Show in the Gallery").click()
+    page.wait_for_url(re.compile(r"/gallery\?collection=[0-9a-f]+$"), timeout=30_000)
+    assert page.url.endswith(board_url.split("?id=")[1])
+    wait_for_app(page)
+    page.wait_for_function(cards(1), timeout=15_000)
+    page.locator("[class*='st-key-gallery_card_']", has_text="720p · 16:9").wait_for()
+    page.get_by_text("Filters · 1 on: collection").click()
+    shown = page.locator(".st-key-collection").evaluate(
+        "e => e.innerText + ' ' + (e.querySelector('input')?.value ?? '')"
+    )
+    assert "Lantern finals" in shown, shown
+    screenshot(page, "collections-gallery-filter")
+    page.goto(page.url)  # the link alone (a bookmark, a colleague) filters the same way
+    wait_for_app(page)
+    page.wait_for_function(cards(1), timeout=15_000)
+    page.goto(f"{studio_server}/gallery")  # and without it, both takes
+    wait_for_app(page)
+    page.wait_for_function(cards(2), timeout=15_000)
+
+    # On a phone the board is one column: every take fits the screen's width.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(board_url)
+    wait_for_app(page)
+    page.get_by_role("heading", name="Lantern finals").wait_for()
+    page.locator(f"{ITEMS} video").first.wait_for()
+    frame = page.locator(ITEMS).first.bounding_box()
+    assert frame is not None and frame["x"] >= 0 and frame["x"] + frame["width"] <= 390
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)  # the viewport as it is (the helper widens it)
+    page.screenshot(path=str(SCREENSHOTS / "collections-board-phone.png"))
