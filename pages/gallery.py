@@ -401,22 +401,27 @@ def _bulk_note() -> None:
         (st.error if kind == "error" else st.success)(ui.plain(note), icon="⚠️" if kind == "error" else "✅")
 
 
+def select_page_button(result: svc.GalleryPage) -> None:
+    st.button(
+        "☑️ Select all on this page",
+        key="gallery_select_page",
+        on_click=_select_page,
+        args=(_page_ids(result),),
+        help="Or tick cards one by one: then star, tag, collect, export or delete them together.",
+    )
+
+
 def bulk_bar(studio: svc.Services, result: svc.GalleryPage) -> None:
     "The selection's count and what can be done to every selected take at once."
     chosen = list(selected())
-    select_page = dict(key="gallery_select_page", on_click=_select_page, args=(_page_ids(result),))
-    if not chosen:  # one small button, so on a phone the first card still starts on the first screen
-        st.button(
-            "☑️ Select all on this page",
-            help="Or tick cards one by one: then star, tag, collect, export or delete them together.",
-            **select_page,  # type: ignore[arg-type]
-        )
+    if not chosen:  # select_page_button stands beside Share instead
         _bulk_note()
         return
     with st.container(border=True, key="gallery_bulk"):
         count, page_all, clear = st.columns([4, 2, 1], vertical_alignment="center")
         count.markdown(f"**{fmt.plural(len(chosen), 'take')} selected** (kept while you page and search)")
-        page_all.button("Select all on this page", **select_page)  # type: ignore[arg-type]
+        with page_all:
+            select_page_button(result)
         clear.button("Clear", key="gallery_select_clear", on_click=_clear_selection)
         _bulk_note()
         star, unstar, tag, add, drop = st.columns([1, 1, 2, 1, 1], vertical_alignment="bottom")
@@ -766,7 +771,12 @@ def main() -> None:
         about.caption(f"The cells of comparison {ui.plain(query.grid_id)} that match the search and filters.")
     if total.n:
         st.html(HOVER_JS, unsafe_allow_javascript=True)
-        ui.share_controls(studio, svc.Selection.of_query(query), key="gallery_share")  # this search, as filtered
+        # One row (a horizontal container does not stack on a phone, where columns do): the first
+        # card still starts on a phone's first screen.
+        with st.container(horizontal=True, key="gallery_actions"):
+            ui.share_controls(studio, svc.Selection.of_query(query), key="gallery_share")  # this search, as filtered
+            if not selected():
+                select_page_button(result)
         bulk_bar(studio, result)
         pager(result, "top")
         if ui.all_finished(gens):  # nothing to follow: no fragment, so a tick costs one run, not two
