@@ -394,24 +394,36 @@ def _delete(studio: svc.Services, ids: list[str]) -> str:
     return done.message()
 
 
+def _bulk_note() -> None:
+    "What the last bulk action did (or why it could not), once."
+    if kind_note := st.session_state.pop(BULK_NOTE_KEY, None):
+        kind, note = kind_note
+        (st.error if kind == "error" else st.success)(ui.plain(note), icon="⚠️" if kind == "error" else "✅")
+
+
+def select_page_button(result: svc.GalleryPage) -> None:
+    st.button(
+        "☑️ Select all on this page",
+        key="gallery_select_page",
+        on_click=_select_page,
+        args=(_page_ids(result),),
+        help="Or tick cards one by one: then star, tag, collect, export or delete them together.",
+    )
+
+
 def bulk_bar(studio: svc.Services, result: svc.GalleryPage) -> None:
     "The selection's count and what can be done to every selected take at once."
     chosen = list(selected())
+    if not chosen:  # select_page_button stands beside Share instead
+        _bulk_note()
+        return
     with st.container(border=True, key="gallery_bulk"):
         count, page_all, clear = st.columns([4, 2, 1], vertical_alignment="center")
-        if chosen:
-            count.markdown(f"**{fmt.plural(len(chosen), 'take')} selected** (kept while you page and search)")
-        else:
-            count.caption("Tick cards to star, tag, collect, export or delete several at once.")
-        page_all.button(
-            "Select all on this page", key="gallery_select_page", on_click=_select_page, args=(_page_ids(result),)
-        )
-        clear.button("Clear", key="gallery_select_clear", on_click=_clear_selection, disabled=not chosen)
-        if kind_note := st.session_state.pop(BULK_NOTE_KEY, None):
-            kind, note = kind_note
-            (st.error if kind == "error" else st.success)(ui.plain(note), icon="⚠️" if kind == "error" else "✅")
-        if not chosen:
-            return
+        count.markdown(f"**{fmt.plural(len(chosen), 'take')} selected** (kept while you page and search)")
+        with page_all:
+            select_page_button(result)
+        clear.button("Clear", key="gallery_select_clear", on_click=_clear_selection)
+        _bulk_note()
         star, unstar, tag, add, drop = st.columns([1, 1, 2, 1, 1], vertical_alignment="bottom")
         star.button("⭐ Star", key="gallery_bulk_star", on_click=_bulk, args=(_star, True), width="stretch")
         unstar.button("Unstar", key="gallery_bulk_unstar", on_click=_bulk, args=(_star, False), width="stretch")
@@ -759,7 +771,12 @@ def main() -> None:
         about.caption(f"The cells of comparison {ui.plain(query.grid_id)} that match the search and filters.")
     if total.n:
         st.html(HOVER_JS, unsafe_allow_javascript=True)
-        ui.share_controls(studio, svc.Selection.of_query(query), key="gallery_share")  # this search, as filtered
+        # One row (a horizontal container does not stack on a phone, where columns do): the first
+        # card still starts on a phone's first screen.
+        with st.container(horizontal=True, key="gallery_actions"):
+            ui.share_controls(studio, svc.Selection.of_query(query), key="gallery_share")  # this search, as filtered
+            if not selected():
+                select_page_button(result)
         bulk_bar(studio, result)
         pager(result, "top")
         if ui.all_finished(gens):  # nothing to follow: no fragment, so a tick costs one run, not two

@@ -370,7 +370,7 @@ class BulkDeleted:
     running: int
 
     def message(self) -> str:
-        text = f"Deleted {self.deleted} take{'s' if self.deleted != 1 else ''} and their files."
+        text = f"Deleted {self.deleted} take{'s and their' if self.deleted != 1 else ' and its'} files."
         if self.running:
             text += f" {self.running} still running {'was' if self.running == 1 else 'were'} left: cancel first."
         return text

@@ -136,7 +136,8 @@ def test_hover_previews_and_tick_star_tag_delete_and_open_a_comparison(page: Pag
     expect(delete).to_be_enabled()
     delete.click()
     wait_for_app(page)
-    expect(page.locator(BAR)).to_contain_text("Deleted 1 take")
+    expect(page.get_by_text("Deleted 1 take and its files.")).to_be_visible()
+    expect(page.locator(BAR)).to_have_count(0)  # nothing selected any more: the bar folds to one button
     expect(page.locator(CARD)).to_have_count(4)
     expect(card(page, 2)).to_have_count(0)
     expect(card(page, 3)).to_contain_text("client A")  # the others are untouched

@@ -31,7 +31,7 @@ def wait_for_url(page: Page, *parts: str, absent: tuple[str, ...] = ()) -> str:
 def settle(page: Page) -> None:
     "Wait for the script run, the search box and every thumbnail to be loaded."
     wait_for_app(page)
-    expect(page.locator(".st-key-q input")).to_be_visible()
+    expect(page.locator(".st-key-q input")).to_be_visible(timeout=20_000)  # widgets draw after the text when loaded
     page.wait_for_function(
         # Thumbnails are hover-preview videos whose poster is the picture: every card has one.
         "() => [...document.querySelectorAll(\"[class*='st-key-gallery_card_']\")]"

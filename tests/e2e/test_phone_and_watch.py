@@ -87,7 +87,7 @@ def test_gallery_on_a_phone(page: Page, filled_studio):
     first = page.locator(CARD).first
     expect(page.get_by_text("page 2 of 2").first).to_be_visible()
     expect(first).to_contain_text("Lighthouse shot")
-    expect(page.locator(".st-key-q input")).to_be_visible()
+    expect(page.locator(".st-key-q input")).to_be_visible(timeout=20_000)  # widgets draw after the text when loaded
     page.wait_for_function(
         # Thumbnails are hover-preview videos whose poster is the picture: every card has one.
         "() => [...document.querySelectorAll(\"[class*='st-key-gallery_card_']\")]"
