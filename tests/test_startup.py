@@ -233,6 +233,8 @@ BAD_SETTINGS = [
     ("MOSAIC_BASE_URL", "http://example.com/\x07", "control character"),
     ("STUDIO_DATA_DIR", "", "empty"),
     ("STUDIO_PUBLIC_URL", "studio.example.com", "http:// or https://"),
+    ("STUDIO_SHARE_URL", "share.example.com", "http:// or https://"),
+    ("STUDIO_TRUSTED_USER_HEADER", "X Forwarded Email", "HTTP header name"),
     ("STUDIO_CREDITS_PER_SECOND", "-1", "zero or more"),
     ("STUDIO_AUTHOR", "two\nlines", "control character"),
     ("STUDIO_CONFIRM_ABOVE_CELLS", "0", "greater than or equal to 1"),
