@@ -152,7 +152,7 @@ def item_card(board: Collection, gen: Generation, *, at: int, last: int, cover_i
         people = [f"by {ui.plain(gen.author)}" if gen.author else "author unknown"]
         if adder:
             people.append(f"added by {ui.plain(adder)}")
-        st.caption(" · ".join(people) + f" · {fmt.when(gen.created_at)}")
+        st.caption(" · ".join(people) + f" · made {fmt.when(gen.created_at)}")  # when the take was made
         moves = st.container(horizontal=True, gap="small")
         for name, label, steps, tip, off in (
             ("first", "⏮", -last, "Move to the front", at == 0),

@@ -361,11 +361,12 @@ def _saved_grid(grid_id: str, grid: dict[str, Any] | None, cells: list[Generatio
     )
     actions.button("➕ New comparison", key="compare_new", on_click=st.query_params.clear)
     with actions:
-        ui.collection_picker(
-            studio, [c.id for c in cells], key=f"compare_pick_all_{grid_id}", label="Add the whole comparison"
-        )
         ui.share_controls(studio, svc.Selection("grid", grid["id"]), key="compare_share")
-        ui.export_controls(studio, svc.Selection("grid", grid_id), key="compare_grid", label="Export this comparison")
+    # Below the row, not in it: what the picker says (added, or why not) needs the page's width.
+    ui.collection_picker(
+        studio, [c.id for c in cells], key=f"compare_pick_all_{grid_id}", label="Add the whole comparison"
+    )
+    ui.export_controls(studio, svc.Selection("grid", grid_id), key="compare_grid", label="Export this comparison")
     ui.live([c.id for c in cells], _render_grid, key="compare_grid_live")
     if len(cells) >= 2:
         st.subheader("A/B: two takes side by side")

@@ -70,8 +70,10 @@ def _clear_filters() -> None:
 # ---------------------------------------------------------------------- search and filters
 
 
-def filters() -> None:
-    "Search box and filters, each bound to its URL parameter."
+def filters() -> list[str]:
+    """Search box and filters, each bound to its URL parameter. Returns the filters the link asks
+    for that the gallery cannot apply (an unknown collection or person): what it shows is then more
+    than the link meant, so it must not be shared or exported as that search."""
     st.text_input(
         "Search",
         key="q",
@@ -81,7 +83,7 @@ def filters() -> None:
         placeholder="Words from prompts, notes or tags, e.g. zebra neon",
         help="Every word must appear; each word also matches longer words (neon → neons).",
     )
-    whose()
+    unapplied = whose()
     url = {k: st.query_params.get_all(k) for k in st.query_params}
     on = svc.active_filters(svc.gallery_query(st.session_state, me=ui.who()), url)
     label = f"Filters · {len(on)} on: {', '.join(on)}" if on else "Filters"
@@ -123,18 +125,24 @@ def filters() -> None:
         st.warning(
             f"There is no collection “{ui.plain(wanted)}” (deleted?), so the gallery shows everything.", icon="📚"
         )
+        unapplied.append("collection")
     since, until = st.session_state.get("since"), st.session_state.get("until")
     if since and until and since > until:
         st.warning(f"The From date ({since}) is after the To date ({until}), so nothing can match.", icon="📅")
+    return unapplied
 
 
-def whose() -> None:
-    "Whose takes: everyone's, mine, or one person's (bound to ?whose=, like the filters)."
+def whose() -> list[str]:
+    """Whose takes: everyone's, mine, or one person's (bound to ?whose=, like the filters). Returns
+    ["whose"] when the link names somebody who has made nothing here (everyone's are shown)."""
     me = ui.who()
     people = [a for a in svc.authors(ui.services()) if a not in (svc.WHOSE_EVERYONE, svc.WHOSE_MINE)]
     wanted = st.query_params.get(svc.WHOSE_PARAM)
     if wanted and wanted not in (svc.WHOSE_EVERYONE, svc.WHOSE_MINE, *people):
         st.info(f"Nobody called “{ui.plain(wanted)}” has made anything here yet: showing everyone's.", icon="👥")
+        unapplied = ["whose"]
+    else:
+        unapplied = []
     # The options are shown as they are: a bound widget puts the shown text in the link (?whose=mine).
     st.selectbox(
         "Whose takes",
@@ -146,6 +154,7 @@ def whose() -> None:
         if me
         else "mine: what you made; or one person's.",
     )
+    return unapplied
 
 
 def collection_filter(row) -> set[str]:
@@ -214,8 +223,9 @@ def selected() -> dict[str, None]:
 def _pick(key: str, ids: Sequence[str]) -> None:
     "A card's tick changed: add its takes to the selection, or take them out."
     chosen = selected()
+    ticked = bool(st.session_state.get(key))  # a tick forgotten by Clear (its callback may still come) is off
     for gen_id in ids:
-        if st.session_state[key]:
+        if ticked:
             chosen[gen_id] = None
         else:
             chosen.pop(gen_id, None)
@@ -427,7 +437,7 @@ def bulk_bar(studio: svc.Services, result: svc.GalleryPage) -> None:
         star, unstar, tag, add, drop = st.columns([1, 1, 2, 1, 1], vertical_alignment="bottom")
         star.button("⭐ Star", key="gallery_bulk_star", on_click=_bulk, args=(_star, True), width="stretch")
         unstar.button("Unstar", key="gallery_bulk_unstar", on_click=_bulk, args=(_star, False), width="stretch")
-        tag.text_input("Tag", key="gallery_bulk_tag", placeholder="e.g. client A", max_chars=svc.MAX_TAG_CHARS)
+        tag.text_input("Tag", key="gallery_bulk_tag", placeholder="e.g. client A")  # too long: the action says so
         add.button("🏷 Add tag", key="gallery_bulk_tag_add", on_click=_bulk, args=(_tag, True), width="stretch")
         drop.button("Remove tag", key="gallery_bulk_tag_remove", on_click=_bulk, args=(_tag, False), width="stretch")
         collect, delete = st.columns(2)
@@ -729,7 +739,7 @@ def main() -> None:
         st.toast(msg, icon="🗑️")
     url_notices()
     wanted = st.query_params.get(DETAIL_PARAM)
-    filters()
+    unapplied = filters()
     query = svc.gallery_query(st.session_state, me=ui.who())
     signature = query.model_dump_json()
     previous = st.session_state.get("gallery_query")
@@ -737,7 +747,9 @@ def main() -> None:
     if previous is not None and previous != signature:  # a new search starts on the first page
         _go_to(1)
     asked = svc.page_number(st.query_params.get(PAGE_PARAM)) or 1
-    stacked = not query.grid_id  # a comparison is one card, until it is opened into its cells
+    # A comparison is one card, until it is opened into its cells; a collection's takes were picked one
+    # by one, so filtered to a collection each shows as itself.
+    stacked = not query.grid_id and not query.collection
     try:
         result = svc.gallery_page(studio, query, asked, stacked=stacked)
         target = svc.get(studio, wanted) if wanted else None
@@ -754,7 +766,13 @@ def main() -> None:
             icon="🔎",
         )
         st.button("OK", key="gallery_unknown_ok", on_click=_close_detail)
-    ui.export_controls(studio, svc.Selection.of_query(query), key="gallery", label="Export these results")
+    if unapplied:  # the cards show more than the link meant: sharing or exporting them would say otherwise
+        st.caption(
+            f"Sharing and exporting this search are off until its {' and '.join(unapplied)} filter can be applied "
+            "(see above), or is cleared."
+        )
+    else:
+        ui.export_controls(studio, svc.Selection.of_query(query), key="gallery", label="Export these results")
     if total.n == 0:
         if query == svc.GalleryQuery() or svc.count(studio) == 0:
             st.info(
@@ -774,7 +792,8 @@ def main() -> None:
         # One row (a horizontal container does not stack on a phone, where columns do): the first
         # card still starts on a phone's first screen.
         with st.container(horizontal=True, key="gallery_actions"):
-            ui.share_controls(studio, svc.Selection.of_query(query), key="gallery_share")  # this search, as filtered
+            if not unapplied:
+                ui.share_controls(studio, svc.Selection.of_query(query), key="gallery_share")  # as filtered
             if not selected():
                 select_page_button(result)
         bulk_bar(studio, result)

@@ -169,8 +169,7 @@ def identity() -> None:
             st.text_input(
                 "Who are you?",
                 value=me.name if me.source == "name" else "",
-                key=NAME_INPUT_KEY,
-                max_chars=people.MAX_NAME_CHARS,
+                key=NAME_INPUT_KEY,  # no max_chars: Streamlit drops a longer paste silently; the save says why
                 placeholder="e.g. Ada",
                 help="Your name as the team knows you: shown on what you make; this browser remembers it.",
             )
@@ -485,7 +484,7 @@ def _share_create(studio: svc.Services, selection: svc.Selection, key: str) -> s
 
 
 def _share_revoke(studio: svc.Services, link_id: str) -> None:
-    svc.ShareLinks(studio).revoke(link_id)
+    svc.ShareLinks(studio).revoke(link_id, by=who())
 
 
 def share_controls(studio: svc.Services, selection: svc.Selection, *, key: str) -> None:
@@ -536,8 +535,8 @@ def share_controls(studio: svc.Services, selection: svc.Selection, *, key: str) 
         for link in existing:
             row = st.container(horizontal=True, vertical_alignment="center", key=f"{key}_link_{link.id}")
             row.caption(plain(link.describe(now)))
-            if link.state(now) != "live":
-                continue
+            if link.state(now) != "live" or (link.created_by and link.created_by != who()):
+                continue  # only its maker ends or replaces a link (the service says so too)
             row.button(
                 "Revoke",
                 key=f"{key}_revoke_{link.id}",
@@ -549,7 +548,11 @@ def share_controls(studio: svc.Services, selection: svc.Selection, *, key: str) 
                 key=f"{key}_regen_{link.id}",
                 help="A new link with the same options; this one stops working at once.",
                 on_click=_share_action,
-                args=(key, lambda link_id=link.id: links.regenerate(link_id), "New link made; the old one is dead."),
+                args=(
+                    key,
+                    lambda link_id=link.id: links.regenerate(link_id, by=who()),
+                    "New link made; the old one is dead.",
+                ),
             )
 
 

@@ -151,6 +151,22 @@ def test_a_gallery_link_to_a_deleted_collection_says_so_and_shows_everything(idl
     assert not at.exception
     assert any("There is no collection “gone1234”" in w.value for w in at.warning)
     assert card_texts(at) == ["Shot one"]
+    # What it shows is more than the link meant: it is not offered to share or export as that search.
+    assert any("Sharing and exporting this search are off" in c.value for c in at.caption)
+    for key in ("gallery_share_create", "gallery_start"):
+        with pytest.raises(KeyError):
+            at.button(key=key)
+
+
+def test_a_gallery_link_naming_nobody_known_shares_and_exports_nothing(idle):
+    add_done(idle, "Shot one", author="Ana")
+    at = open_page(GALLERY, idle, {"whose": "ana"})  # not "Ana": nobody of that name
+    assert any("Nobody called “ana”" in i.value for i in at.info)
+    assert any("whose filter" in c.value for c in at.caption)
+    with pytest.raises(KeyError):
+        at.button(key="gallery_share_create")
+    at = open_page(GALLERY, idle, {"whose": "Ana"})
+    assert at.button(key="gallery_share_create") and at.button(key="gallery_start")
 
 
 # ---------------------------------------------------------------------- the Collections page

@@ -7,9 +7,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from support import COMPARE, GALLERY, open_page
 
 from studio import services as svc
+from studio.errors import ParamsError
 from studio.models import VideoGenerationParams
 
 URL = re.compile(r"http://localhost:8501/share/([A-Za-z0-9_-]{43})")
@@ -81,6 +83,19 @@ def test_revoke_and_regenerate_from_the_popover(idle):
     assert all(x.revoked_at for x in svc.ShareLinks(idle).list())
     assert "revoked" in captions(at)
     assert not [b for b in at.button if b.key and b.key.startswith("compare_share_revoke_")]  # dead links: no buttons
+
+
+def test_only_the_maker_revokes_or_regenerates_a_link(idle):
+    grid_id = add_grid(idle)
+    links = svc.ShareLinks(idle)
+    made = links.create(svc.Selection("grid", grid_id), created_by="Ana")
+    at = open_page(COMPARE, idle, {"grid": grid_id})  # somebody else (not Ana) opens the popover
+    assert "by Ana" in captions(at)
+    assert not [b for b in at.button if b.key and b.key.startswith(("compare_share_revoke_", "compare_share_regen_"))]
+    for end in (links.revoke, links.regenerate):
+        with pytest.raises(ParamsError, match="Only Ana, who made this link, can revoke or regenerate it"):
+            end(made.link.id, by="Ben")
+    assert links.check(made.token) and links.revoke(made.link.id, by="Ana").revoked_at
 
 
 def test_the_detail_dialog_shares_one_take_until_a_date(idle):

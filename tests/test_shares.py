@@ -377,7 +377,9 @@ def test_downloads_only_when_the_link_allows_them(share_web, shop):
     got = client.get(f"/share/{allowed.token}/media/{gen_id}/download")
     assert got.status_code == 200
     assert got.headers["content-disposition"] == f'attachment; filename="{gen_id}-720p-16x9.mp4"'
+    assert 'controlslist="nodownload"' not in html
     closed = links.create(svc.Selection("generation", gen_id), allow_download=False)
+    assert 'controlslist="nodownload"' in client.get(f"/share/{closed.token}").text  # nor from the player's menu
     assert client.get(f"/share/{closed.token}/media/{gen_id}/download").status_code == 404
     assert client.get(f"/share/{closed.token}/media/{gen_id}/video").status_code == 200  # still plays
 

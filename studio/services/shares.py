@@ -247,17 +247,26 @@ class ShareLinks:
 
     # ------------------------------------------------------------------ ending links
 
-    def revoke(self, link_id: str) -> ShareLink:
-        "End a link now: it answers 410 from here on. Revoking a revoked link is not an error."
+    def _owned(self, link_id: str, by: str | None) -> ShareLink:
+        """The link, when `by` may end or replace it: the person who made it (a link made before
+        anyone was known is everyone's). `by=None` is whoever holds the token or runs the server (the
+        CLI)."""
         link = self.get(link_id)
+        if by is not None and link.created_by and by != link.created_by:
+            raise ParamsError(f"Only {link.created_by}, who made this link, can revoke or regenerate it", field="link")
+        return link
+
+    def revoke(self, link_id: str, *, by: str | None = None) -> ShareLink:
+        "End a link now: it answers 410 from here on. Revoking a revoked link is not an error."
+        link = self._owned(link_id, by)
         if link.revoked_at is None:
             self.services.store.revoke_share_link(link.id, self.now().isoformat(timespec="microseconds"))
         return self.get(link_id)
 
-    def regenerate(self, link_id: str) -> NewShareLink:
+    def regenerate(self, link_id: str, *, by: str | None = None) -> NewShareLink:
         """A new token for the same selection and options (expiry and downloads); the old token is
         revoked in the same step (it answers 410). An ended link cannot be regenerated: make a new one."""
-        link = self.get(link_id)
+        link = self._owned(link_id, by)
         now = self.now()
         if link.state(now) != "live":
             raise ShareLinkError(f"This link is {link.state(now)}: make a new one instead", status=410)

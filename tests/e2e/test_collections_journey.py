@@ -138,9 +138,10 @@ def test_collections_journey(page, studio_server):
     page.goto(page.url)  # the link alone (a bookmark, a colleague) filters the same way
     wait_for_app(page)
     page.wait_for_function(cards(1), timeout=15_000)
-    page.goto(f"{studio_server}/gallery")  # and without it, both takes
+    page.goto(f"{studio_server}/gallery")  # and without it, the whole comparison: one stacked card
     wait_for_app(page)
-    page.wait_for_function(cards(2), timeout=15_000)
+    stack = page.locator("[class*='st-key-gallery_stack_']", has_text=PROMPT)
+    stack.get_by_text("🔀 Comparison · 2 cells").wait_for(timeout=15_000)
 
     # On a phone the board is one column: every take fits the screen's width.
     page.set_viewport_size({"width": 390, "height": 844})

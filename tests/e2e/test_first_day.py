@@ -71,6 +71,13 @@ def test_first_day_compare_then_find_it_the_next_day(page: Page, tmp_path):
         search.press("Enter")
         page.wait_for_function("() => location.href.includes('q=origami')", timeout=10_000)
         wait_for_app(page)
+        # The comparison is one stacked card that opens into its nine cells.
+        stack = page.locator("[class*='st-key-gallery_stack_']")
+        expect(stack).to_have_count(1, timeout=15_000)
+        expect(stack).to_contain_text("9 cells")
+        stack.get_by_role("button", name="Open its 9 cells").click()
+        page.wait_for_function("() => location.href.includes('grid_id=')", timeout=10_000)
+        wait_for_app(page)
         expect(page.locator(CARD)).to_have_count(9, timeout=15_000)
         page.locator(CARD).first.get_by_role("button", name="Open").click()
         dialog = page.locator("[role=dialog]")
