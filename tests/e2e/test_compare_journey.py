@@ -62,9 +62,10 @@ def test_compare_grid_journey(page, studio_server):
         .startswith("4 cells (2 resolutions × 2 aspect ratios) · 4 runs · 16 s of video · about ")
     )
     screenshot(page, "compare-form")
+    wait_for_app(page)  # not while the page redraws: the click could land on a replaced button
     page.locator(".st-key-compare_launch button").click()
 
-    page.wait_for_url(re.compile(r"/compare\?grid=[0-9a-f]+$"), timeout=30_000)
+    page.wait_for_url(re.compile(r"/compare\?grid=[0-9a-f]+$"), timeout=60_000)
     grid_url = page.url
     page.wait_for_function(VIDEOS_READY, timeout=60_000)
     assert cell_sizes(page) == EXPECTED

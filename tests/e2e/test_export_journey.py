@@ -36,8 +36,9 @@ def test_export_a_comparison_and_open_it_offline(page, studio_server, tmp_path):
     durations.get_by_role("button", name="Remove 5 s").click()
     pick(page, "compare_durations", "4 s")
     page.locator(".st-key-compare_summary", has_text="4 cells").wait_for()
+    wait_for_app(page)  # a click while the page is still redrawing can land on the button it replaces
     page.locator(".st-key-compare_launch button").click()
-    page.wait_for_url(re.compile(r"/compare\?grid=[0-9a-f]+$"), timeout=30_000)
+    page.wait_for_url(re.compile(r"/compare\?grid=[0-9a-f]+$"), timeout=60_000)
     page.wait_for_function(GRID_READY, timeout=90_000)
     wait_for_app(page)
 

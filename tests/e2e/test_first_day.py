@@ -46,8 +46,9 @@ def test_first_day_compare_then_find_it_the_next_day(page: Page, tmp_path):
         page.locator(".st-key-compare_durations").get_by_role("button", name="Remove 5 s").click()
         pick(page, "compare_durations", "4 s")
         expect(page.locator(".st-key-compare_summary")).to_contain_text("9 cells")
+        wait_for_app(page)  # not while the page redraws: the click could land on a replaced button
         page.locator(".st-key-compare_launch button").click()
-        page.wait_for_url(re.compile(r"/compare\?grid=[0-9a-f]+$"), timeout=30_000)
+        page.wait_for_url(re.compile(r"/compare\?grid=[0-9a-f]+$"), timeout=60_000)
         page.wait_for_function(videos_ready(9), timeout=120_000)
         sizes = {}
         for cell in page.locator(CELLS).all():

@@ -43,8 +43,9 @@ def make_comparison(page, base: str) -> None:
     page.locator(".st-key-compare_durations").get_by_role("button", name="Remove 5 s").click()
     pick(page, "compare_durations", "4 s")
     page.locator(".st-key-compare_summary", has_text="16 s of video").wait_for()
+    wait_for_app(page)  # not while the page redraws: the click could land on a replaced button
     page.locator(".st-key-compare_launch button").click()
-    page.wait_for_url(re.compile(r"/compare\?grid=[0-9a-f]+$"), timeout=30_000)
+    page.wait_for_url(re.compile(r"/compare\?grid=[0-9a-f]+$"), timeout=60_000)
     page.wait_for_function(STUDIO_VIDEOS_READY, timeout=90_000)
     wait_for_app(page)
 

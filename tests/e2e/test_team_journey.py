@@ -40,8 +40,9 @@ def ana_compares_and_collects(page: Page, base: str) -> str:
     page.locator(".st-key-compare_durations").get_by_role("button", name="Remove 5 s").click()
     pick(page, "compare_durations", "4 s")
     page.locator(".st-key-compare_summary", has_text="2 cells").wait_for()
+    wait_for_app(page)  # not while the page redraws: the click could land on a replaced button
     page.locator(".st-key-compare_launch button").click()
-    page.wait_for_url(re.compile(r"/compare\?grid=[0-9a-f]+$"), timeout=30_000)
+    page.wait_for_url(re.compile(r"/compare\?grid=[0-9a-f]+$"), timeout=60_000)
     page.wait_for_function(
         f"""() => {{ const v = [...document.querySelectorAll("{CELLS} video")];
             return v.length === 2 && v.every(x => x.readyState >= 1 && x.videoWidth > 0); }}""",
