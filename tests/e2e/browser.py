@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -55,6 +56,38 @@ def pick(page, key: str, option: str) -> None:
         page.keyboard.press("ArrowDown")  # a selectbox that has a value opens from the keyboard
     page.get_by_role("option", name=option, exact=True).click()
     page.keyboard.press("Escape")
+
+
+CELLS = "[class*='st-key-grid_cell_']"  # a comparison's cells on Compare
+
+
+def videos_ready(count: int, within: str = CELLS) -> str:
+    "A browser condition: exactly `count` videos inside `within`, each far enough along to know its size."
+    return (
+        f'() => {{ const v = [...document.querySelectorAll("{within} video")];'
+        f" return v.length === {count} && v.every(x => x.readyState >= 1 && x.videoWidth > 0); }}"
+    )
+
+
+def launch_comparison(
+    page, prompt: str, *, cells: int, resolutions=(), aspect_ratios=(), timeout_ms: int = 90_000
+) -> None:
+    """On Compare, as a person: the prompt, these resolutions and aspect ratios beside the ones already
+    chosen (720p; 16:9 and 9:16), 4 s instead of 5 s; launch once the summary says `cells` cells, then
+    wait until every cell's video is there."""
+    page.locator(".st-key-compare_prompt textarea").fill(prompt)
+    for resolution in resolutions:
+        pick(page, "compare_resolutions", resolution)
+    for ratio in aspect_ratios:
+        pick(page, "compare_aspect_ratios", ratio)
+    page.locator(".st-key-compare_durations").get_by_role("button", name="Remove 5 s").click()
+    pick(page, "compare_durations", "4 s")
+    page.locator(".st-key-compare_summary", has_text=f"{cells} cells").wait_for()
+    wait_for_app(page)  # not while the page redraws: the click could land on a replaced button
+    page.locator(".st-key-compare_launch button").click()
+    page.wait_for_url(re.compile(r"/compare\?grid=[0-9a-f]+$"), timeout=60_000)
+    page.wait_for_function(videos_ready(cells), timeout=timeout_ms)
+    wait_for_app(page)
 
 
 def type_name(page, name: str) -> None:

@@ -6,20 +6,12 @@ from __future__ import annotations
 
 import re
 
-from browser import SCREENSHOTS, pick, screenshot, wait_for_app
+from browser import CELLS, SCREENSHOTS, launch_comparison, screenshot, videos_ready, wait_for_app
 from playwright.sync_api import expect
 
 PROMPT = "A lantern festival over a river at night"
-CELLS = "[class*='st-key-grid_cell_']"
-VIDEOS_READY = f"""() => {{
-    const v = [...document.querySelectorAll("{CELLS} video")];
-    return v.length === 2 && v.every(x => x.readyState >= 1 && x.videoWidth > 0);
-}}"""
 ITEMS = "[class*='st-key-collection_item_']"
-ITEM_VIDEOS_READY = f"""() => {{
-    const v = [...document.querySelectorAll("{ITEMS} video")];
-    return v.length === 2 && v.every(x => x.readyState >= 1 && x.videoWidth > 0);
-}}"""
+ITEM_VIDEOS_READY = videos_ready(2, ITEMS)
 
 
 def cards(n: int) -> str:
@@ -48,16 +40,7 @@ def wait_for_order(page, ratios: list[str]) -> None:
 def test_collections_journey(page, studio_server):
     page.goto(f"{studio_server}/compare")
     wait_for_app(page)
-    page.locator(".st-key-compare_prompt textarea").fill(PROMPT)
-    durations = page.locator(".st-key-compare_durations")
-    durations.get_by_role("button", name="Remove 5 s").click()
-    pick(page, "compare_durations", "4 s")
-    page.locator(".st-key-compare_summary", has_text="2 cells").wait_for()
-    wait_for_app(page)  # not while the page redraws: the click could land on a replaced button
-    page.locator(".st-key-compare_launch button").click()
-    page.wait_for_url(re.compile(r"/compare\?grid=[0-9a-f]+$"), timeout=60_000)
-    page.wait_for_function(VIDEOS_READY, timeout=60_000)
-    wait_for_app(page)
+    launch_comparison(page, PROMPT, cells=2, timeout_ms=60_000)
 
     # One cell (the 9:16 one) into a new collection, from its own picker.
     tall = page.locator(CELLS, has_text="720p · 9:16")

@@ -5,22 +5,16 @@ server): every video plays at its own size. The contact sheet and the comparison
 from __future__ import annotations
 
 import json
-import re
 import zipfile
 
 import av
-from browser import pick, screenshot, wait_for_app
+from browser import launch_comparison, screenshot, wait_for_app
 from PIL import Image
 
 from studio import exports
 
 PROMPT = "A <b>neon</b> tram crossing a bridge at night"
 SIZES = {(864, 496), (496, 864), (1280, 720), (720, 1280)}  # 480p/720p × 16:9/9:16
-CELLS = "[class*='st-key-grid_cell_']"
-GRID_READY = f"""() => {{
-    const v = [...document.querySelectorAll("{CELLS} video")];
-    return v.length === 4 && v.every(x => x.readyState >= 1 && x.videoWidth > 0);
-}}"""
 ALL_PLAYABLE = """() => {
     const v = [...document.querySelectorAll("video")];
     return v.length > 0 && v.every(x => x.readyState >= 2 && x.videoWidth > 0);
@@ -30,17 +24,7 @@ ALL_PLAYABLE = """() => {
 def test_export_a_comparison_and_open_it_offline(page, studio_server, tmp_path):
     page.goto(f"{studio_server}/compare")
     wait_for_app(page)
-    page.locator(".st-key-compare_prompt textarea").fill(PROMPT)
-    pick(page, "compare_resolutions", "480p")  # with 720p, 16:9 and 9:16 already chosen
-    durations = page.locator(".st-key-compare_durations")
-    durations.get_by_role("button", name="Remove 5 s").click()
-    pick(page, "compare_durations", "4 s")
-    page.locator(".st-key-compare_summary", has_text="4 cells").wait_for()
-    wait_for_app(page)  # a click while the page is still redrawing can land on the button it replaces
-    page.locator(".st-key-compare_launch button").click()
-    page.wait_for_url(re.compile(r"/compare\?grid=[0-9a-f]+$"), timeout=60_000)
-    page.wait_for_function(GRID_READY, timeout=90_000)
-    wait_for_app(page)
+    launch_comparison(page, PROMPT, cells=4, resolutions=["480p"])
 
     page.locator(".st-key-compare_grid_export summary").click()
     page.locator(".st-key-compare_grid_kind_sheet label").click()

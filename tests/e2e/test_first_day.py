@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from browser import StudioServer, pick, screenshot, wait_for_app
+from browser import CELLS, StudioServer, launch_comparison, screenshot, wait_for_app
 from playwright.sync_api import Page, expect
 
 from studio.models import output_size
@@ -14,15 +14,7 @@ from studio.models import output_size
 PROMPT = "An origami crane unfolding over a quiet harbour at dawn"
 RESOLUTIONS = ("480p", "720p", "1080p")
 RATIOS = ("16:9", "1:1", "9:16")
-CELLS = "[class*='st-key-grid_cell_']"
 CARD = "[class*='st-key-gallery_card_']"
-
-
-def videos_ready(count: int) -> str:
-    return (
-        f'() => {{ const v = [...document.querySelectorAll("{CELLS} video")];'
-        f" return v.length === {count} && v.every(x => x.readyState >= 1 && x.videoWidth > 0); }}"
-    )
 
 
 def expected_size(resolution: str, ratio: str) -> tuple[int, int]:
@@ -39,17 +31,9 @@ def test_first_day_compare_then_find_it_the_next_day(page: Page, tmp_path):
         expect(page.get_by_role("heading", name="Compare", level=1)).to_be_visible()
         expect(page.get_by_test_id("stSidebar").get_by_text("Simulator mode")).to_be_visible()
 
-        page.locator(".st-key-compare_prompt textarea").fill(PROMPT)
-        for resolution in ("480p", "1080p"):  # 720p is already chosen
-            pick(page, "compare_resolutions", resolution)
-        pick(page, "compare_aspect_ratios", "1:1")  # 16:9 and 9:16 are already chosen
-        page.locator(".st-key-compare_durations").get_by_role("button", name="Remove 5 s").click()
-        pick(page, "compare_durations", "4 s")
-        expect(page.locator(".st-key-compare_summary")).to_contain_text("9 cells")
-        wait_for_app(page)  # not while the page redraws: the click could land on a replaced button
-        page.locator(".st-key-compare_launch button").click()
-        page.wait_for_url(re.compile(r"/compare\?grid=[0-9a-f]+$"), timeout=60_000)
-        page.wait_for_function(videos_ready(9), timeout=120_000)
+        launch_comparison(
+            page, PROMPT, cells=9, resolutions=["480p", "1080p"], aspect_ratios=["1:1"], timeout_ms=120_000
+        )
         sizes = {}
         for cell in page.locator(CELLS).all():
             label = cell.get_by_text(re.compile(r"^(480p|720p|1080p) · ")).first.inner_text()

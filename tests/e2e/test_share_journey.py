@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from browser import pick, screenshot, wait_for_app
+from browser import launch_comparison, screenshot, wait_for_app
 
 PROMPT = "A kite over a windy beach at noon"
 EXPECTED = {
@@ -16,11 +16,6 @@ EXPECTED = {
     ("720p", "16:9"): (1280, 720),
     ("720p", "9:16"): (720, 1280),
 }
-CELLS = "[class*='st-key-grid_cell_']"
-STUDIO_VIDEOS_READY = f"""() => {{
-    const v = [...document.querySelectorAll("{CELLS} video")];
-    return v.length === 4 && v.every(x => x.readyState >= 1 && x.videoWidth > 0);
-}}"""
 SHARE_URL = re.compile(r"http://127\.0\.0\.1:\d+/share/[A-Za-z0-9_-]{43}")
 EDIT_CONTROLS = "input, button, select, textarea, form, [contenteditable], [role=button], [onclick]"
 PLAYING = """() => [...document.querySelectorAll("video")].every(v => v.readyState >= 3 && v.currentTime > 0.3)"""
@@ -38,16 +33,7 @@ CELL_FACTS = """() => [...document.querySelectorAll("table.grid tbody tr")].flat
 def make_comparison(page, base: str) -> None:
     page.goto(f"{base}/compare")
     wait_for_app(page)
-    page.locator(".st-key-compare_prompt textarea").fill(PROMPT)
-    pick(page, "compare_resolutions", "480p")  # 720p, 16:9 and 9:16 are already chosen
-    page.locator(".st-key-compare_durations").get_by_role("button", name="Remove 5 s").click()
-    pick(page, "compare_durations", "4 s")
-    page.locator(".st-key-compare_summary", has_text="16 s of video").wait_for()
-    wait_for_app(page)  # not while the page redraws: the click could land on a replaced button
-    page.locator(".st-key-compare_launch button").click()
-    page.wait_for_url(re.compile(r"/compare\?grid=[0-9a-f]+$"), timeout=60_000)
-    page.wait_for_function(STUDIO_VIDEOS_READY, timeout=90_000)
-    wait_for_app(page)
+    launch_comparison(page, PROMPT, cells=4, resolutions=["480p"])
 
 
 def open_share_popover(page) -> None:

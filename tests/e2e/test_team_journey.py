@@ -10,12 +10,11 @@ from __future__ import annotations
 import re
 import zipfile
 
-from browser import StudioServer, pick, screenshot, type_name, wait_for_app
+from browser import StudioServer, launch_comparison, screenshot, type_name, wait_for_app
 from playwright.sync_api import Page, expect
 
 ANA_PROMPT = "A lantern festival over a river at night"
 BEN_PROMPT = "A heron lands on a pier at dawn"
-CELLS = "[class*='st-key-grid_cell_']"
 ITEMS = "[class*='st-key-collection_item_']"
 BOARD = "Friday board"
 SHARE_URL = re.compile(r"http://127\.0\.0\.1:\d+/share/[A-Za-z0-9_-]{43}")
@@ -36,19 +35,7 @@ def ana_compares_and_collects(page: Page, base: str) -> str:
     wait_for_app(page)
     type_name(page, "Ana")
     expect(page.locator(".st-key-studio_identity")).to_contain_text("You are Ana")
-    page.locator(".st-key-compare_prompt textarea").fill(ANA_PROMPT)
-    page.locator(".st-key-compare_durations").get_by_role("button", name="Remove 5 s").click()
-    pick(page, "compare_durations", "4 s")
-    page.locator(".st-key-compare_summary", has_text="2 cells").wait_for()
-    wait_for_app(page)  # not while the page redraws: the click could land on a replaced button
-    page.locator(".st-key-compare_launch button").click()
-    page.wait_for_url(re.compile(r"/compare\?grid=[0-9a-f]+$"), timeout=60_000)
-    page.wait_for_function(
-        f"""() => {{ const v = [...document.querySelectorAll("{CELLS} video")];
-            return v.length === 2 && v.every(x => x.readyState >= 1 && x.videoWidth > 0); }}""",
-        timeout=RUN_TIMEOUT_MS,
-    )
-    wait_for_app(page)
+    launch_comparison(page, ANA_PROMPT, cells=2, timeout_ms=RUN_TIMEOUT_MS)
     page.locator("[class*='st-key-compare_pick_all_'][class*='_popover'] button").first.click()
     panel = page.get_by_test_id("stPopoverBody")
     panel.get_by_role("textbox", name="New collection").fill(BOARD)
