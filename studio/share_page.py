@@ -120,11 +120,6 @@ def _context(shared: svc.Shared, token: str) -> dict[str, Any]:
     )
 
 
-def render_share(shared: svc.Shared, token: str) -> str:
-    "The share page's HTML for an opened link."
-    return _env.get_template("share.html").render(_context(shared, token))
-
-
 def stream_share(shared: svc.Shared, token: str) -> Iterator[bytes]:
     """The same HTML in chunks of about STREAM_CHUNK_BYTES, so the first bytes (the head, the title)
     leave while the cards of a long page are still being rendered."""
