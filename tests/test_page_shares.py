@@ -8,21 +8,13 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from support import COMPARE, GALLERY, open_page
+from support import COMPARE, GALLERY, add_done, open_page
 
 from studio import services as svc
 from studio.errors import ParamsError
 from studio.models import VideoGenerationParams
 
 URL = re.compile(r"http://localhost:8501/share/([A-Za-z0-9_-]{43})")
-
-
-def add_done(studio, prompt: str, *, grid_id: str | None = None, **params) -> str:
-    "A finished take written straight into the history (no file: the page only links to it)."
-    gen_id = studio.store.add_generation(VideoGenerationParams(prompt=prompt, **params), grid_id=grid_id)
-    studio.store.update(gen_id, status="done", video_path=f"{gen_id}.mp4", thumb_path=f"{gen_id}.jpg")
-    studio.store.update(gen_id, width=1280, height=720, duration_s=4.0, has_audio=1, file_size=1000)
-    return gen_id
 
 
 def add_grid(studio) -> str:
