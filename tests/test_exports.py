@@ -5,6 +5,7 @@ the download route, and `studio export`."""
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import io
 import json
@@ -296,13 +297,20 @@ def test_exporting_nothing_says_so(export_studio):
 
 def test_an_export_left_unfinished_by_a_stopped_process_is_marked_interrupted(export_studio):
     services, grid_id = export_studio
-    live = export_jobs.worker_for(services)
+    # No worker of this process sweeps meanwhile (its own sweep would race this one); the live
+    # process is played by a lock held here, as a running worker holds its own.
+    svc.stop_export_workers()
+    live = "d" * 32
+    lock = export_jobs._lock_path(services, live)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    held = open(lock, "a+")  # noqa: SIM115 (closed in the finally below)
+    fcntl.flock(held, fcntl.LOCK_EX)
     rows = services.store.db.table("exports")
     base = {"selection_kind": "grid", "selection_ref": grid_id, "kinds": '["zip"]', "created_at": utcnow()}
     # A process that died mid-export (its lock went with it), one that died before starting, one alive.
     rows.insert({**base, "id": "deadrunning", "status": "running", "progress": 0.4, "process": "a" * 32})
     rows.insert({**base, "id": "deadqueued", "status": "queued", "process": "b" * 32})
-    rows.insert({**base, "id": "aliverunning", "status": "running", "process": live.token})
+    rows.insert({**base, "id": "aliverunning", "status": "running", "process": live})
     rows.insert({**base, "id": "deadfollowed", "status": "running", "process": "c" * 32})
     try:
         # A page following one export sees it interrupted without waiting for a sweep.
@@ -316,6 +324,7 @@ def test_an_export_left_unfinished_by_a_stopped_process_is_marked_interrupted(ex
         alive = svc.export_job(services, "aliverunning")
         assert alive is not None and alive.status == "running"
     finally:
+        held.close()
         services.store.db.execute("DELETE FROM exports WHERE id = 'aliverunning'")
 
 
