@@ -125,6 +125,8 @@ def test_hover_previews_and_tick_star_tag_delete_and_open_a_comparison(page: Pag
 
     # Delete one: clear, tick it, confirm in the Delete popover.
     press(page, "gallery_select_clear")
+    expect(page.locator(BAR)).to_have_count(0, timeout=SETTLE_MS)  # nothing ticked: no bar
+    settle(page)
     card(page, 2).get_by_text("Select", exact=True).click()
     wait_for_app(page)
     expect(page.locator(BAR)).to_contain_text("1 take selected")
