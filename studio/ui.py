@@ -817,3 +817,14 @@ def comments(studio: svc.Services, gen: Generation, *, key: str, player_key: str
             ),
         )
         _comment_error(key, "new")
+
+
+def commented_video(studio: svc.Services, gen: Generation, *, key: str) -> None:
+    """A take's video in the review player under `key` (its pinned comments as markers on the scrub
+    bar; comment time links seek it), or `video` while the player (studio.player) is not in this
+    build, or the take has no video."""
+    player = globals().get("review_player")
+    if player is None or gen.status != "done" or not gen.video_path:
+        video(gen)
+        return
+    player([gen], key=key, markers=comment_markers(svc.pinned_comments(studio, [gen.id])), seek_to=seek_to(key))
