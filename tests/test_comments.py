@@ -4,10 +4,14 @@ in it, threads, pins, who may edit and delete, bad input, and what deleting a ta
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
+from pathlib import Path
 
 import pytest
 from sqlite_utils import Database
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
 from support import add_done
 
 from studio import format as fmt
@@ -15,6 +19,7 @@ from studio import services as svc
 from studio.errors import ParamsError
 from studio.migrations import migrations
 from studio.store import HistoryStore
+from studio.web import make_routes
 
 
 def body(studio, comment_id: str) -> str | None:
@@ -217,3 +222,40 @@ def test_threads_by_take_leaves_out_takes_without_comments(idle):
     found = svc.threads_by_take(idle, [a, b])
     root = found[a][0].root
     assert list(found) == [a] and root is not None and root.body == "on a"
+
+
+# ---------------------------------------------------------------------- read-only on share pages
+
+EDIT_TAGS = re.compile(r"<\s*(form|input|button|select|textarea|script)\b", re.I)
+
+
+@pytest.fixture
+def comment_share(idle):
+    "The studio's routes (share pages included) over TestClient."
+    app = Starlette(routes=make_routes(idle.settings, services=lambda: idle))
+    with TestClient(app) as client:
+        yield client
+
+
+def test_a_share_page_shows_comments_read_only_and_escaped(comment_share, idle):
+    take, quiet = add_done(idle, "a red bicycle"), add_done(idle, "a blue car")
+    first = svc.add_comment(idle, take, "Ada", 'Wobble </p><script>alert("x")</script> & more', at_s=3.24)
+    svc.add_comment(idle, take, "Ben <b>", "Agreed", parent_id=first.id)
+    gone = svc.add_comment(idle, take, "Cy", "to be deleted")
+    svc.add_comment(idle, take, "Ada", "orphan reply", parent_id=gone.id)
+    svc.delete_comment(idle, gone.id, "Cy")
+    link = svc.ShareLinks(idle).create(svc.Selection("generation", take))
+    html = comment_share.get(f"/share/{link.token}").text
+    assert "<script>" not in html and "<b>" not in html and not EDIT_TAGS.search(html)
+    assert "Wobble &lt;/p&gt;&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; more" in html
+    assert "<strong>Ada</strong>" in html and "at 0:03.2" in html and " UTC" in html
+    assert "<strong>Ben &lt;b&gt;</strong>" in html and "Agreed" in html
+    assert "comment deleted" in html and "orphan reply" in html and "to be deleted" not in html
+
+    other = svc.ShareLinks(idle).create(svc.Selection("generation", quiet))
+    assert 'class="comments"' not in comment_share.get(f"/share/{other.token}").text  # no comments, no section
+
+
+def test_the_readme_states_the_comment_limit():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert f"over {svc.MAX_COMMENT_CHARS:,} characters" in readme
