@@ -699,8 +699,17 @@ def _new_moment(gen: Generation, key: str, player_key: str | None) -> float | No
     return None
 
 
-def _one_comment(studio: svc.Services, c: svc.Comment, *, key: str, player_key: str | None, me: str) -> None:
-    "A comment: its author, date and pinned time (a link that seeks the player), its text, and its author's buttons."
+def _one_comment(
+    studio: svc.Services,
+    c: svc.Comment,
+    *,
+    key: str,
+    player_key: str | None,
+    me: str,
+    reply: Callable[[st.delta_generator.DeltaGenerator], None] | None = None,
+) -> None:
+    """A comment: its author, date and pinned time (a link that seeks the player), its text, its
+    author's buttons and (`reply`, drawn into the same row) the thread's reply box."""
     head = st.container(horizontal=True, vertical_alignment="center", gap="small", key=f"{key}_c_{c.id}")
     edited = " · edited" if c.edited_at else ""
     head.markdown(f"**{plain(c.author)}** · :gray[{fmt.when(c.created_at)}{edited}]")
@@ -715,9 +724,14 @@ def _one_comment(studio: svc.Services, c: svc.Comment, *, key: str, player_key: 
             args=(player_key, c.at_s) if player_key else None,
         )
     st.markdown(plain(c.body))
-    if me and c.author == me:
-        mine = st.container(horizontal=True, gap="small")
-        with mine.popover("Edit", icon="✏️", key=f"{key}_edit_{c.id}"):
+    mine = me and c.author == me
+    if not mine and reply is None:
+        return
+    actions = st.container(horizontal=True, gap="small", vertical_alignment="center")
+    if reply is not None:
+        reply(actions)
+    if mine:
+        with actions.popover("Edit", icon="✏️", key=f"{key}_edit_{c.id}"):
             st.text_area("Your comment", value=c.body, key=f"{key}_edit_text_{c.id}")
             st.button(
                 "Save",
@@ -730,7 +744,7 @@ def _one_comment(studio: svc.Services, c: svc.Comment, *, key: str, player_key: 
                     lambda: svc.edit_comment(studio, c.id, me, st.session_state.get(f"{key}_edit_text_{c.id}", "")),
                 ),
             )
-        mine.button(
+        actions.button(
             "Delete",
             key=f"{key}_delete_{c.id}",
             icon="🗑️",
@@ -739,6 +753,27 @@ def _one_comment(studio: svc.Services, c: svc.Comment, *, key: str, player_key: 
             args=(key, c.id, lambda: svc.delete_comment(studio, c.id, me)),
         )
         _comment_error(key, c.id)
+
+
+def _reply_box(
+    studio: svc.Services, gen: Generation, row: st.delta_generator.DeltaGenerator, *, key: str, thread_id: str, me: str
+) -> None:
+    "A thread's Reply popover, drawn into `row`."
+    box = f"{key}_reply_text_{thread_id}"
+    with row.popover("Reply", icon="↩️", key=f"{key}_reply_to_{thread_id}"):
+        st.text_area("Your reply", key=box)
+        st.button(
+            "Send reply",
+            key=f"{key}_reply_send_{thread_id}",
+            type="primary",
+            on_click=_comment_action,
+            args=(
+                key,
+                f"reply_{thread_id}",
+                lambda: svc.add_comment(studio, gen.id, me, st.session_state.get(box, ""), parent_id=thread_id),
+                box,
+            ),
+        )
 
 
 def comments(studio: svc.Services, gen: Generation, *, key: str, player_key: str | None = None) -> None:
@@ -754,30 +789,15 @@ def comments(studio: svc.Services, gen: Generation, *, key: str, player_key: str
                 if thread.root is None:
                     st.caption(f"🗑️ _{svc.DELETED_PLACEHOLDER}_")
                 else:
-                    _one_comment(studio, thread.root, key=key, player_key=player_key, me=me)
-                for reply in thread.replies:
-                    with st.container(key=f"{key}_reply_{reply.id}"):
-                        st.html('<div style="border-left:3px solid rgba(128,128,128,0.35);height:0"></div>')
-                        _one_comment(studio, reply, key=key, player_key=player_key, me=me)
-                if thread.root is None:
-                    continue
-                with st.popover("Reply", icon="↩️", key=f"{key}_reply_to_{thread.id}"):
-                    box = f"{key}_reply_text_{thread.id}"
-                    st.text_area("Your reply", key=box)
-                    st.button(
-                        "Send reply",
-                        key=f"{key}_reply_send_{thread.id}",
-                        type="primary",
-                        on_click=_comment_action,
-                        args=(
-                            key,
-                            f"reply_{thread.id}",
-                            lambda tid=thread.id, box=box: svc.add_comment(
-                                studio, gen.id, me, st.session_state.get(box, ""), parent_id=tid
-                            ),
-                            box,
-                        ),
-                    )
+
+                    def replying(row: st.delta_generator.DeltaGenerator, tid: str = thread.id) -> None:
+                        _reply_box(studio, gen, row, key=key, thread_id=tid, me=me)
+
+                    _one_comment(studio, thread.root, key=key, player_key=player_key, me=me, reply=replying)
+                for answer in thread.replies:
+                    with st.container(key=f"{key}_reply_{answer.id}"):
+                        st.html('<div style="border-top:1px dashed rgba(128,128,128,0.35);height:0"></div>')
+                        _one_comment(studio, answer, key=key, player_key=player_key, me=me)
                 _comment_error(key, f"reply_{thread.id}")
         box = f"{key}_new_text"
         st.text_area(
