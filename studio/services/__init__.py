@@ -14,6 +14,7 @@
 - `account`: API mode, key check, credits
 - `snippets`: drafts from earlier takes, API requests to copy
 - `watch`: runs in flight (phase, elapsed, time left, stuck) and a session's runs that ended
+- `reviews`: blind review: the queue of pairs, votes (one per person per pair)
 """
 
 from ..store import CountedPage, GalleryCount, GalleryQuery
@@ -151,6 +152,21 @@ from .library import (
     save_preset,
     upload_reference,
 )
+from .reviews import (
+    REVIEW_SCOPES,
+    REVIEW_SETTING_NAMES,
+    REVIEW_SETTINGS,
+    VOTE_CHOICES,
+    ReviewPair,
+    ReviewQueue,
+    ReviewScope,
+    Vote,
+    differences,
+    pair_key,
+    record_vote,
+    review_queue,
+    votes,
+)
 from .selections import (
     MAX_SELECTION_ITEMS,
     SELECTION_KINDS,
@@ -222,6 +238,9 @@ __all__ = [
     "PAGE_PARAM",
     "REFERENCES_DIR",
     "REFERENCE_MAX_COUNT",
+    "REVIEW_SCOPES",
+    "REVIEW_SETTINGS",
+    "REVIEW_SETTING_NAMES",
     "SELECTION_KINDS",
     "SHARE_ROUTE",
     "SNIPPET_KEY",
@@ -230,6 +249,7 @@ __all__ = [
     "TEXT_PARAMS",
     "UPLOAD_TYPES",
     "URL_PARAMS",
+    "VOTE_CHOICES",
     "WHOSE_EVERYONE",
     "WHOSE_MINE",
     "WHOSE_PARAM",
@@ -249,6 +269,9 @@ __all__ = [
     "GridTab",
     "JobView",
     "NewShareLink",
+    "ReviewPair",
+    "ReviewQueue",
+    "ReviewScope",
     "RunWait",
     "Selected",
     "Selection",
@@ -257,6 +280,7 @@ __all__ = [
     "ShareLinks",
     "Shared",
     "TakeLayout",
+    "Vote",
     "ab_candidates",
     "active_count",
     "active_filters",
@@ -293,6 +317,7 @@ __all__ = [
     "delete_preset",
     "describe_collection",
     "describe_query",
+    "differences",
     "draft_from",
     "ended",
     "estimate",
@@ -319,6 +344,7 @@ __all__ = [
     "open_draft",
     "page_number",
     "page_with_count",
+    "pair_key",
     "plan_grid",
     "presets",
     "progress",
@@ -327,12 +353,14 @@ __all__ = [
     "queue_waits",
     "recent_exports",
     "recent_failures",
+    "record_vote",
     "references",
     "remove_from_collection",
     "rename_collection",
     "reorder_collection",
     "resolve",
     "retry",
+    "review_queue",
     "run_times",
     "save_preset",
     "set_cover",
@@ -354,6 +382,7 @@ __all__ = [
     "untag_many",
     "upload_reference",
     "url_problems",
+    "votes",
     "wait_for",
     "waits",
     "webhook_signed",
