@@ -14,6 +14,7 @@
 - `account`: API mode, key check, credits
 - `snippets`: drafts from earlier takes, API requests to copy
 - `watch`: runs in flight (phase, elapsed, time left, stuck) and a session's runs that ended
+- `promotions`: draft → final: promote a take, price it first, follow its lineage
 """
 
 from ..store import CountedPage, GalleryCount, GalleryQuery
@@ -150,6 +151,18 @@ from .library import (
     references,
     save_preset,
     upload_reference,
+)
+from .promotions import (
+    DELETED_TAKE,
+    SEED_NOTE,
+    STAGE_CHOICES,
+    DeletedTake,
+    PromotionPlan,
+    default_target,
+    draft_and_final,
+    lineage,
+    plan_promotion,
+    promote,
 )
 from .selections import (
     MAX_SELECTION_ITEMS,
@@ -358,4 +371,17 @@ __all__ = [
     "waits",
     "webhook_signed",
     "worker_paused",
+]
+# draft → final (issue 9 §4)
+__all__ += [
+    "DELETED_TAKE",
+    "SEED_NOTE",
+    "STAGE_CHOICES",
+    "DeletedTake",
+    "PromotionPlan",
+    "default_target",
+    "draft_and_final",
+    "lineage",
+    "plan_promotion",
+    "promote",
 ]
