@@ -14,7 +14,9 @@
 - `account`: API mode, key check, credits
 - `snippets`: drafts from earlier takes, API requests to copy
 - `watch`: runs in flight (phase, elapsed, time left, stuck) and a session's runs that ended
+- `reviews`: blind review: the queue of pairs, votes (one per person per pair)
 - `comments`: comment threads on a take, pinned to moments of its video
+- `promotions`: draft → final: promote a take, price it first, follow its lineage
 """
 
 from ..store import CountedPage, GalleryCount, GalleryQuery
@@ -168,6 +170,33 @@ from .library import (
     save_preset,
     upload_reference,
 )
+from .promotions import (
+    DELETED_TAKE,
+    SEED_NOTE,
+    STAGE_CHOICES,
+    DeletedTake,
+    PromotionPlan,
+    default_target,
+    draft_and_final,
+    lineage,
+    plan_promotion,
+    promote,
+)
+from .reviews import (
+    REVIEW_SCOPES,
+    REVIEW_SETTING_NAMES,
+    REVIEW_SETTINGS,
+    VOTE_CHOICES,
+    ReviewPair,
+    ReviewQueue,
+    ReviewScope,
+    Vote,
+    differences,
+    pair_key,
+    record_vote,
+    review_queue,
+    votes,
+)
 from .selections import (
     MAX_SELECTION_ITEMS,
     SELECTION_KINDS,
@@ -241,6 +270,9 @@ __all__ = [
     "PAGE_PARAM",
     "REFERENCES_DIR",
     "REFERENCE_MAX_COUNT",
+    "REVIEW_SCOPES",
+    "REVIEW_SETTINGS",
+    "REVIEW_SETTING_NAMES",
     "SELECTION_KINDS",
     "SHARE_ROUTE",
     "SNIPPET_KEY",
@@ -249,6 +281,7 @@ __all__ = [
     "TEXT_PARAMS",
     "UPLOAD_TYPES",
     "URL_PARAMS",
+    "VOTE_CHOICES",
     "WHOSE_EVERYONE",
     "WHOSE_MINE",
     "WHOSE_PARAM",
@@ -269,6 +302,9 @@ __all__ = [
     "GridTab",
     "JobView",
     "NewShareLink",
+    "ReviewPair",
+    "ReviewQueue",
+    "ReviewScope",
     "RunWait",
     "Selected",
     "Selection",
@@ -278,6 +314,7 @@ __all__ = [
     "Shared",
     "TakeLayout",
     "Thread",
+    "Vote",
     "ab_candidates",
     "active_count",
     "active_filters",
@@ -320,6 +357,7 @@ __all__ = [
     "delete_preset",
     "describe_collection",
     "describe_query",
+    "differences",
     "draft_from",
     "edit_comment",
     "ended",
@@ -347,6 +385,7 @@ __all__ = [
     "open_draft",
     "page_number",
     "page_with_count",
+    "pair_key",
     "pinned_comments",
     "plan_grid",
     "presets",
@@ -356,12 +395,14 @@ __all__ = [
     "queue_waits",
     "recent_exports",
     "recent_failures",
+    "record_vote",
     "references",
     "remove_from_collection",
     "rename_collection",
     "reorder_collection",
     "resolve",
     "retry",
+    "review_queue",
     "run_times",
     "save_preset",
     "set_cover",
@@ -385,8 +426,22 @@ __all__ = [
     "untag_many",
     "upload_reference",
     "url_problems",
+    "votes",
     "wait_for",
     "waits",
     "webhook_signed",
     "worker_paused",
+]
+# draft → final (issue 9 §4)
+__all__ += [
+    "DELETED_TAKE",
+    "SEED_NOTE",
+    "STAGE_CHOICES",
+    "DeletedTake",
+    "PromotionPlan",
+    "default_target",
+    "draft_and_final",
+    "lineage",
+    "plan_promotion",
+    "promote",
 ]
