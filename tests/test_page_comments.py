@@ -186,3 +186,17 @@ def test_the_ab_view_has_comments_under_each_take(idle):
     assert [c.body for c in svc.comments(idle, a)] == ["A opens well"]
     next(btn for btn in at.button if btn.label == "at 0:03.5").click().run()
     assert at.session_state[ui.seek_key("compare_ab_link_player")] == 3.5
+
+
+def test_gallery_cards_count_their_comments(idle):
+    talked = add_done(idle, "a red bicycle")
+    add_done(idle, "a blue car")  # no comments: its card says nothing about them
+    first = svc.add_comment(idle, talked, "Ada", "one")
+    svc.add_comment(idle, talked, "Ben", "two", parent_id=first.id)
+    at = AppTest.from_file(str(ENTRY), default_timeout=PAGE_TIMEOUT_S)
+    at.session_state["services"] = idle
+    at.switch_page(GALLERY).run()
+    assert not at.exception, at.exception
+    captions = [c.value for c in at.caption]
+    assert sum("💬 2 comments" in c for c in captions) == 1
+    assert sum("💬" in c for c in captions) == 1
