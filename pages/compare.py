@@ -28,7 +28,6 @@ PLACEHOLDER_PX = 200  # a cell still running keeps this much room, so the grid d
 AB_VIDEO_PX = 320  # the two A/B takes share one height, whatever their shapes
 GRID_TALL_MAX_PX = 420  # a square or tall take in a wide column stops here instead of filling the screen
 GRID_VIDEO_MAX_VH = 70  # and no take (an auto ratio may come out tall) is taller than most of the screen
-GRID_PLAYER_KEY = "compare_grid_player"  # the grid's review player: where comments pin and seek
 PHONE_PX = 640  # below this width Streamlit stacks columns: the axis labels hide, each cell names itself
 FORM_KEYS = {
     "prompt": "compare_prompt",
@@ -243,8 +242,9 @@ def _act(action: Callable[..., Any], gen_id: str, *args: Any) -> None:
     st.rerun()
 
 
-def _cell(view: svc.RunWait, *, prefix: str, title: str) -> None:
-    "One take: what it is, its video (or progress), its settings and time, and what to do with it."
+def _cell(view: svc.RunWait, *, prefix: str, title: str, player_key: str | None = None) -> None:
+    """One take: what it is, its video (or progress), its settings and time, and what to do with it.
+    `player_key`: the review player its comments pin to and seek."""
     gen = view.gen
     with st.container(border=True, key=f"{prefix}_cell_{gen.id}"):
         head = st.container(horizontal=True, vertical_alignment="center")
@@ -292,7 +292,7 @@ def _cell(view: svc.RunWait, *, prefix: str, title: str) -> None:
         if gen.status == "done" and prefix == "grid":  # a cell's comments (A/B shows them below each take)
             n = svc.comment_counts(ui.services(), [gen.id]).get(gen.id, 0)
             with bar.popover(f"Comments ({n})" if n else "Comments", icon="💬", key=f"grid_comments_{gen.id}"):
-                ui.comments(ui.services(), gen, key=f"grid_comments_{gen.id}", player_key=GRID_PLAYER_KEY)
+                ui.comments(ui.services(), gen, key=f"grid_comments_{gen.id}", player_key=player_key)
         if refused := st.session_state.pop(f"compare_refused_{gen.id}", None):
             st.error(refused, icon="⚠️")
 
@@ -316,7 +316,7 @@ def _grid_table(tab: svc.GridTab, views: dict[str, svc.RunWait], n: int) -> None
                 if gen_id is None or gen_id not in views:
                     st.caption("—")
                 else:
-                    _cell(views[gen_id], prefix="grid", title=f"{res} · {ratio}")
+                    _cell(views[gen_id], prefix="grid", title=f"{res} · {ratio}", player_key=f"compare_player_{n}")
 
 
 def _render_grid(views: list[svc.RunWait]) -> None:
