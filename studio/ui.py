@@ -649,12 +649,17 @@ def seek_to(player_key: str) -> float | None:
     return st.session_state.get(seek_key(player_key))
 
 
+def _player_value(player_key: str | None, name: str) -> float | None:
+    "A number the review player under `player_key` keeps in its session state (None: no such value)."
+    state = st.session_state.get(player_key) if player_key else None
+    value = state.get(name) if isinstance(state, Mapping) else getattr(state, name, None)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def player_position(player_key: str | None) -> float | None:
     """The review player's position (`PlayerState.position`, seconds) as its session state holds it
     under `player_key`; None with no player, or before it has said where it is."""
-    state = st.session_state.get(player_key) if player_key else None
-    value = state.get("position") if isinstance(state, Mapping) else getattr(state, "position", None)
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return _player_value(player_key, "position")
 
 
 def comment_markers(found: Sequence[svc.Comment]) -> list:
@@ -808,6 +813,10 @@ def comments(studio: svc.Services, gen: Generation, *, key: str, player_key: str
             help=f"At most {svc.MAX_COMMENT_CHARS} characters; signed with your name.",
         )
         if gen.status == "done" and gen.duration_s:
+            marked = _player_value(player_key, "marked")  # "Mark" (M) in the player: pin the new comment there
+            if marked is not None:
+                st.session_state[f"{key}_pin"] = PIN_TYPED
+                st.session_state[f"{key}_pin_at"] = min(max(marked, 0.0), float(gen.duration_s))
             pins = [PIN_NONE, *([PIN_PLAYER] if player_key else []), PIN_TYPED]
             choice = st.radio("Pin it to a moment", pins, key=f"{key}_pin", horizontal=True, format_func=PIN_LABELS.get)
             if choice == PIN_PLAYER:

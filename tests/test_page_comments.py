@@ -222,3 +222,14 @@ def test_a_compare_cell_has_its_comments_behind_a_button(idle):
     assert [(c.author, c.body) for c in svc.comments(idle, ids[0])] == [("Ada", "Lovely sky")]
     next(b for b in at.button if b.label == "at 0:02.0").click().run()
     assert at.session_state[ui.seek_key("compare_player_0")] == 2.0  # the grid's review player
+
+
+def test_a_moment_marked_in_the_player_becomes_the_new_comments_pin(idle):
+    take = add_done(idle, "a red bicycle")
+    player = f"detail_player_{take}"
+    # "Mark" (M) in the player: a trigger value beside its position, for one run.
+    at = detail_as(idle, take, name="Ada", state={player: {"position": 3.0, "marked": 1.5}})
+    assert at.radio(key=key(take, "pin")).value == "typed"
+    assert at.number_input(key=key(take, "pin_at")).value == 1.5
+    send(at, take, "Marked here")
+    assert [(c.body, c.at_s) for c in svc.pinned_comments(idle, [take])] == [("Marked here", 1.5)]
