@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 import streamlit as st
 
 from . import format as fmt
-from . import people
+from . import people, player
 from . import services as svc
 from .errors import StudioError
 from .models import ASPECT_RATIOS, DURATIONS, FINAL_STATUSES, RESOLUTIONS, Generation
@@ -987,3 +987,39 @@ def lineage_chain(studio: svc.Services, gen: Generation, *, key: str) -> None:
         with col:
             st.caption(f"**{label}** · {fmt.settings_line(take)}")
             video(take)
+
+
+# ---------------------------------------------------------------------- the review player (issue 9 §1)
+
+# Declared once, at import: Streamlit registers the component under this name for the process.
+_PLAYER = st.components.v2.component(player.COMPONENT_NAME, css=player.CSS, js=player.JS)
+
+
+def review_player(
+    gens: Sequence[Generation],
+    *,
+    key: str,
+    labels: Sequence[str] | None = None,
+    markers: Sequence[player.Marker] = (),
+    seek_to: float | None = None,
+    dense: bool = False,
+) -> player.PlayerState:
+    """These takes in one synchronized player (studio.player): one transport for every cell, audio
+    solo, markers on the scrub bar. Takes without a finished video are left out (`labels[i]` names
+    `gens[i]`). `seek_to` moves every cell there each time the value changes between runs. Returns
+    the leader's position (sent on pause, seek and frame step) and the moment marked this run."""
+    clips = player.clips_for(gens, media_url, labels)
+    if not clips:
+        st.caption("No finished take to play yet.")
+        return player.PlayerState()
+    last_key = f"{key}__seek"
+    last_to, seq = st.session_state.get(last_key, (None, 0))
+    if seek_to is not None and seek_to != last_to:
+        seq += 1
+    st.session_state[last_key] = (seek_to, seq)
+    data = player.player_data(clips, key=key, markers=markers, seek_to=seek_to, seek_seq=seq, dense=dense)
+    result = _PLAYER(
+        key=key, data=data, default={"position": 0.0}, on_position_change=lambda: None, on_marked_change=lambda: None
+    )
+    position, marked = result.get("position"), result.get("marked")
+    return player.PlayerState(float(position or 0.0), float(marked) if marked is not None else None)
