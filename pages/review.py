@@ -38,9 +38,9 @@ KIND_KEY, COLLECTION_KEY, COMPARISON_KEY, TAG_KEY = (
     "review_scope_tag",
 )
 BUTTONS = (  # choice, label, keyboard shortcut (names from Streamlit's shortcut_utils)
-    ("a", "⬅️ A is better", "Left"),
-    ("none", "⬇️ No preference", "Down"),
-    ("b", "B is better ➡️", "Right"),
+    ("a", "A is better", "Left"),
+    ("none", "No preference", "Down"),
+    ("b", "B is better", "Right"),
 )
 PICKED = {"a": "A", "b": "B", "none": "no preference"}
 
