@@ -4,6 +4,8 @@ reveal and the next pair at once, the counts, the empty queue saying why, the sc
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import pytest
 from support import add_done, open_page, settings_for
 
@@ -19,9 +21,9 @@ CURRENT_KEY = "review_current"  # pages/review.py: the pair on screen (scope key
 @pytest.fixture
 def reviewer(clean_sim, tmp_path):
     "A studio (worker off) whose person is Ana: the voter `ui.who()` gives the Review page."
-    services = svc.build_services(settings_for(clean_sim, tmp_path / "ana", author="Ana"), start_worker=False)
-    yield services
-    services.close()
+    settings = settings_for(clean_sim, tmp_path / "ana", author="Ana")
+    with closing(svc.build_services(settings, start_worker=False)) as ana:
+        yield ana
 
 
 def ratios(studio, prompt: str = PROMPT, **params) -> dict[str, str]:
