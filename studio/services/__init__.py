@@ -15,6 +15,8 @@
 - `snippets`: drafts from earlier takes, API requests to copy
 - `watch`: runs in flight (phase, elapsed, time left, stuck) and a session's runs that ended
 - `reviews`: blind review: the queue of pairs, votes (one per person per pair)
+- `comments`: comment threads on a take, pinned to moments of its video
+- `promotions`: draft → final: promote a take, price it first, follow its lineage
 """
 
 from ..store import CountedPage, GalleryCount, GalleryQuery
@@ -38,6 +40,22 @@ from .collections import (
     rename_collection,
     reorder_collection,
     set_cover,
+)
+from .comments import (
+    DELETED_PLACEHOLDER,
+    MAX_COMMENT_CHARS,
+    Comment,
+    Thread,
+    add_comment,
+    check_moment,
+    comment,
+    comment_counts,
+    comments,
+    delete_comment,
+    edit_comment,
+    pinned_comments,
+    threads,
+    threads_by_take,
 )
 from .estimates import Estimate, cost_note, estimate, run_times
 from .exports import (
@@ -152,6 +170,18 @@ from .library import (
     save_preset,
     upload_reference,
 )
+from .promotions import (
+    DELETED_TAKE,
+    SEED_NOTE,
+    STAGE_CHOICES,
+    DeletedTake,
+    PromotionPlan,
+    default_target,
+    draft_and_final,
+    lineage,
+    plan_promotion,
+    promote,
+)
 from .reviews import (
     REVIEW_SCOPES,
     REVIEW_SETTING_NAMES,
@@ -215,6 +245,7 @@ __all__ = [
     "COLLECTION_FILTER",
     "COLLECTION_PARAM",
     "DATE_PARAMS",
+    "DELETED_PLACEHOLDER",
     "DETAIL_PARAM",
     "DRAFT_KEEP",
     "EXPIRY_CHOICES",
@@ -229,6 +260,7 @@ __all__ = [
     "MAX_CELLS",
     "MAX_COLLECTION_DESCRIPTION_CHARS",
     "MAX_COLLECTION_NAME_CHARS",
+    "MAX_COMMENT_CHARS",
     "MAX_NOTES_CHARS",
     "MAX_PRESET_NAME_CHARS",
     "MAX_RATING",
@@ -255,6 +287,7 @@ __all__ = [
     "WHOSE_PARAM",
     "AddResult",
     "BulkDeleted",
+    "Comment",
     "CountedPage",
     "Draft",
     "Ended",
@@ -280,11 +313,13 @@ __all__ = [
     "ShareLinks",
     "Shared",
     "TakeLayout",
+    "Thread",
     "Vote",
     "ab_candidates",
     "active_count",
     "active_filters",
     "active_ids",
+    "add_comment",
     "add_references",
     "add_to_collection",
     "added_by",
@@ -299,6 +334,7 @@ __all__ = [
     "cancel",
     "cell_label",
     "check_kinds",
+    "check_moment",
     "check_preset",
     "check_references",
     "clear_winner",
@@ -306,12 +342,16 @@ __all__ = [
     "collection",
     "collection_items",
     "collections",
+    "comment",
+    "comment_counts",
+    "comments",
     "compare_params",
     "cost_note",
     "count",
     "cover",
     "create_collection",
     "delete_collection",
+    "delete_comment",
     "delete_generation",
     "delete_many",
     "delete_preset",
@@ -319,6 +359,7 @@ __all__ = [
     "describe_query",
     "differences",
     "draft_from",
+    "edit_comment",
     "ended",
     "estimate",
     "existing",
@@ -345,6 +386,7 @@ __all__ = [
     "page_number",
     "page_with_count",
     "pair_key",
+    "pinned_comments",
     "plan_grid",
     "presets",
     "progress",
@@ -379,6 +421,8 @@ __all__ = [
     "stuck_ids",
     "tag_many",
     "take_layout",
+    "threads",
+    "threads_by_take",
     "untag_many",
     "upload_reference",
     "url_problems",
@@ -387,4 +431,17 @@ __all__ = [
     "waits",
     "webhook_signed",
     "worker_paused",
+]
+# draft → final (issue 9 §4)
+__all__ += [
+    "DELETED_TAKE",
+    "SEED_NOTE",
+    "STAGE_CHOICES",
+    "DeletedTake",
+    "PromotionPlan",
+    "default_target",
+    "draft_and_final",
+    "lineage",
+    "plan_promotion",
+    "promote",
 ]
