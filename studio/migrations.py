@@ -490,3 +490,20 @@ def m017_exports(db: Database) -> None:
     )
     db["exports"].create_index(["created_at"])
     db["exports"].create_index(["status"])
+
+
+@migrations()
+def m018_votes(db: Database) -> None:
+    """Blind votes (issue 9 §2): one row per person per pair of takes (`pair_key`: the two ids
+    sorted, joined by "|"). `choice` is "a", "b" or "none"; `winner_id` the winning take (NULL for
+    no preference). The prompt and the settings that differed (`differed`, JSON
+    {setting: [value of A, value of B]}) are kept with the vote, so it still counts after a take
+    is deleted; no foreign key ties a vote to its takes. `scope`: what the queue was restricted to
+    ("collection:<id>", "comparison:<id>", "tag:<name>"; NULL for everything)."""
+    db.execute(
+        "CREATE TABLE votes (id TEXT PRIMARY KEY, voter TEXT NOT NULL, a_id TEXT NOT NULL, b_id TEXT NOT NULL, "
+        "pair_key TEXT NOT NULL, choice TEXT NOT NULL, winner_id TEXT, prompt TEXT NOT NULL, "
+        "differed TEXT NOT NULL, scope TEXT, created_at TEXT NOT NULL, UNIQUE(voter, pair_key))"
+    )
+    for column in ("voter", "created_at", "a_id", "b_id"):
+        db["votes"].create_index([column])

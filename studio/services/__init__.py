@@ -14,6 +14,7 @@
 - `account`: API mode, key check, credits
 - `snippets`: drafts from earlier takes, API requests to copy
 - `watch`: runs in flight (phase, elapsed, time left, stuck) and a session's runs that ended
+- `decisions`: blind votes rolled up per setting and value (win rates, intervals, costs, times)
 """
 
 from ..store import CountedPage, GalleryCount, GalleryQuery
@@ -37,6 +38,16 @@ from .collections import (
     rename_collection,
     reorder_collection,
     set_cover,
+)
+from .decisions import (
+    DECISION_PARAMS,
+    DecisionFilters,
+    Decisions,
+    SettingDecision,
+    ValueRow,
+    decision_filters,
+    decisions,
+    voters,
 )
 from .estimates import Estimate, cost_note, estimate, run_times
 from .exports import (
@@ -199,6 +210,7 @@ __all__ = [
     "COLLECTION_FILTER",
     "COLLECTION_PARAM",
     "DATE_PARAMS",
+    "DECISION_PARAMS",
     "DETAIL_PARAM",
     "DRAFT_KEEP",
     "EXPIRY_CHOICES",
@@ -236,6 +248,8 @@ __all__ = [
     "AddResult",
     "BulkDeleted",
     "CountedPage",
+    "DecisionFilters",
+    "Decisions",
     "Draft",
     "Ended",
     "Estimate",
@@ -253,10 +267,12 @@ __all__ = [
     "Selected",
     "Selection",
     "Services",
+    "SettingDecision",
     "ShareLink",
     "ShareLinks",
     "Shared",
     "TakeLayout",
+    "ValueRow",
     "ab_candidates",
     "active_count",
     "active_filters",
@@ -287,6 +303,8 @@ __all__ = [
     "count",
     "cover",
     "create_collection",
+    "decision_filters",
+    "decisions",
     "delete_collection",
     "delete_generation",
     "delete_many",
@@ -354,6 +372,7 @@ __all__ = [
     "untag_many",
     "upload_reference",
     "url_problems",
+    "voters",
     "wait_for",
     "waits",
     "webhook_signed",
