@@ -62,9 +62,9 @@ def filter_form(studio: svc.Services) -> dict[str, str]:
         st.expander(f"Filters · {on} on" if on else "Filters", icon="🎛️", expanded=bool(on), key="decisions_box"),
         st.form("decisions_filters", border=False),
     ):
-        row = st.columns(3)
-        row[0].text_input("Tag", key=WIDGET.format("tag"), placeholder="Any", help="Takes carrying this tag.")
-        row[1].selectbox(
+        top, bottom = st.columns(3), st.columns(3)
+        top[0].text_input("Tag", key=WIDGET.format("tag"), placeholder="Any", help="Takes carrying this tag.")
+        top[1].selectbox(
             "Collection",
             _options(list(boards), url.get("collection")),
             index=None,
@@ -72,23 +72,13 @@ def filter_form(studio: svc.Services) -> dict[str, str]:
             placeholder="Any",
             format_func=lambda i: boards.get(i, f"{i} (not found)"),
         )
-        row[2].selectbox(
-            "Author of the takes",
-            _options(svc.authors(studio), url.get("author")),
-            index=None,
-            key=WIDGET.format("author"),
-            placeholder="Anyone",
-        )
-        row = st.columns(3)
-        row[0].selectbox(
-            "Voter",
-            _options(svc.voters(studio), url.get("voter")),
-            index=None,
-            key=WIDGET.format("voter"),
-            placeholder="Everyone",
-        )
-        row[1].date_input("Votes from", value=None, key=WIDGET.format("since"), help="Cast on or after (UTC).")
-        row[2].date_input("Votes to", value=None, key=WIDGET.format("until"), help="Cast on or before (UTC).")
+        people = (("author", "Author of the takes", svc.authors(studio)), ("voter", "Voter", svc.voters(studio)))
+        for column, (name, label, known) in zip((top[2], bottom[0]), people, strict=True):
+            column.selectbox(
+                label, _options(known, url.get(name)), index=None, key=WIDGET.format(name), placeholder="Anyone"
+            )
+        bottom[1].date_input("Votes from", value=None, key=WIDGET.format("since"), help="Cast on or after (UTC).")
+        bottom[2].date_input("Votes to", value=None, key=WIDGET.format("until"), help="Cast on or before (UTC).")
         buttons = st.columns([1, 1, 4])
         applied = buttons[0].form_submit_button("Apply", type="primary", width="stretch")
         cleared = buttons[1].form_submit_button("Clear", width="stretch")

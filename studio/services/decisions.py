@@ -13,10 +13,9 @@ takes: a vote counts when either of its remaining takes matches all three).
 from __future__ import annotations
 
 import json
-import sqlite3
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -24,7 +23,6 @@ from .. import costs
 from .. import decisions as maths
 from ..errors import ParamsError
 from ..models import Generation
-from ..store import store_error
 from .app import Services
 
 # The filters, by their URL parameter (and `studio decisions` flag) names.
@@ -125,27 +123,7 @@ class ValueRow:
     win_rate_per_1k_tokens: float | None
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "value": self.value,
-            "label": self.label,
-            "votes": self.votes,
-            "wins": self.wins,
-            "losses": self.losses,
-            "ties": self.ties,
-            "win_rate": self.win_rate,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "takes": self.takes,
-            "starred": self.starred,
-            "rated": self.rated,
-            "mean_rating": self.mean_rating,
-            "grid_winners": self.grid_winners,
-            "tokens_per_second": self.tokens_per_second,
-            "credits_per_second": self.credits_per_second,
-            "median_time_s": self.median_time_s,
-            "win_rate_per_credit": self.win_rate_per_credit,
-            "win_rate_per_1k_tokens": self.win_rate_per_1k_tokens,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -198,14 +176,6 @@ class Decisions:
 # ---------------------------------------------------------------------- reading
 
 
-def _rows(services: Services, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-    store = services.store
-    try:
-        return list(store.db.query(sql, params))
-    except sqlite3.Error as err:
-        raise store_error(err, store.path) from err
-
-
 def _vote_rows(services: Services, filters: DecisionFilters) -> list[dict[str, Any]]:
     clauses, params = [], []
     if filters.voter:
@@ -218,7 +188,7 @@ def _vote_rows(services: Services, filters: DecisionFilters) -> list[dict[str, A
         clauses.append("created_at < ?")
         params.append((filters.until + timedelta(days=1)).isoformat())
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    return _rows(services, f"SELECT * FROM votes {where} ORDER BY created_at, id", params)
+    return services.store.query(f"SELECT * FROM votes {where} ORDER BY created_at, id", params)
 
 
 def _takes(services: Services, ids: Iterable[str]) -> dict[str, Generation]:
@@ -350,4 +320,4 @@ def decisions(services: Services, filters: DecisionFilters | None = None) -> Dec
 
 def voters(services: Services) -> list[str]:
     "Everyone who has voted, alphabetically (for the voter filter)."
-    return [r["voter"] for r in _rows(services, "SELECT DISTINCT voter FROM votes ORDER BY voter")]
+    return [r["voter"] for r in services.store.query("SELECT DISTINCT voter FROM votes ORDER BY voter")]
