@@ -24,8 +24,8 @@ from studio.errors import StudioError
 SYNCED_KEY = "decisions_synced"  # the URL filters the widgets were last set from
 WIDGET = "decisions_{}"  # widget keys, by filter name (not the bare names: other pages use those)
 REVIEW_PAGE = "pages/review.py"
-CHART_ROW_PX = 38
-CHART_MIN_PX = 90
+CHART_ROW_PX = 36
+CHART_AXIS_PX = 60
 PINNED_SHOWN = 12
 
 
@@ -154,7 +154,6 @@ def interval_chart(table: svc.SettingDecision) -> None:
     y = {"field": "value", "type": "nominal", "sort": None, "title": None}
     x_scale = {"domain": [0, 1]}
     spec: dict[str, Any] = {
-        "height": max(CHART_MIN_PX, CHART_ROW_PX * len(rated)),
         "layer": [
             {
                 "mark": {"type": "rule", "strokeWidth": 3},
@@ -187,7 +186,8 @@ def interval_chart(table: svc.SettingDecision) -> None:
             {"mark": {"type": "rule", "strokeDash": [4, 4], "opacity": 0.5}, "encoding": {"x": {"datum": 0.5}}},
         ],
     }
-    st.vega_lite_chart(data, spec, width="stretch")
+    # The height covers the axis below the rows; the plot gets the rest.
+    st.vega_lite_chart(data, spec, width="stretch", height=CHART_AXIS_PX + CHART_ROW_PX * len(rated))
 
 
 def _at(seconds: float | None) -> str:
