@@ -507,3 +507,44 @@ def m018_votes(db: Database) -> None:
     )
     for column in ("voter", "created_at", "a_id", "b_id"):
         db["votes"].create_index([column])
+
+
+@migrations()
+def m019_comments(db: Database) -> None:
+    """Comments on a take (issue 9 §3), in threads: `parent_id` is the comment a reply answers (NULL
+    for a thread's first comment); `at_s` the moment of the video it is pinned to, in seconds (NULL:
+    not pinned); `edited_at` NULL until its author edits it. A take's comments go with the take (the
+    trigger, so every way of deleting a take does it); a reply outlives a deleted parent (the thread
+    shows a placeholder), so no foreign key ties it to the parent."""
+    db["comments"].create(
+        {
+            "id": str,
+            "gen_id": str,
+            "parent_id": str,
+            "author": str,
+            "body": str,
+            "at_s": float,
+            "created_at": str,
+            "edited_at": str,
+        },
+        pk="id",
+        not_null={"gen_id", "author", "body", "created_at"},
+    )
+    db["comments"].create_index(["gen_id"])
+    db["comments"].create_index(["parent_id"])
+    db.execute(
+        "CREATE TRIGGER comments_of_deleted_generation AFTER DELETE ON generations BEGIN "
+        "DELETE FROM comments WHERE gen_id = old.id; END"
+    )
+
+
+@migrations()
+def m020_lineage(db: Database) -> None:
+    """Draft → final (issue 9 §4): a final's `draft_id` names the take it was promoted from (NULL
+    for every other take). It is not a foreign key: a final keeps it after its draft is deleted, so
+    the chain can say "a deleted take" where the draft was. Indexed, to find a draft's finals.
+
+    Keep it after m018_votes and m019_comments: migrations run in the order they are defined here."""
+    if "draft_id" not in db["generations"].columns_dict:  # defensive, as llm's migrations are
+        db["generations"].add_column("draft_id", str)
+    db["generations"].create_index(["draft_id"], if_not_exists=True)
