@@ -190,32 +190,25 @@ def interval_chart(table: svc.SettingDecision) -> None:
     st.vega_lite_chart(data, spec, width="stretch", height=CHART_AXIS_PX + CHART_ROW_PX * len(rated))
 
 
-def _at(seconds: float | None) -> str:
-    if seconds is None:
-        return "whole take"
-    minutes, rest = divmod(seconds, 60)
-    return f"{int(minutes)}:{rest:04.1f}"
-
-
 def pinned_comments(studio: svc.Services, table: svc.SettingDecision) -> None:
     "The comments pinned to moments of the leader's takes: what decided it, in the reviewers' words."
-    # Wiring point: `svc.pinned_comments` comes with the comments feature (issue 9 §3); until it is
-    # there this section is simply left out.
-    pinned = getattr(svc, "pinned_comments", None)
-    if pinned is None or table.verdict.leader is None or not table.leader_take_ids:
+    if table.verdict.leader is None or not table.leader_take_ids:
         return
-    found = list(pinned(studio, list(table.leader_take_ids)))
+    found = svc.pinned_comments(studio, list(table.leader_take_ids))
     if not found:
         return
     label = maths.value_label(table.setting, table.verdict.leader)
     with st.container(key=f"decisions_pinned_{table.setting}"):
-        st.markdown(f"**Pinned comments on the {label} takes**")
+        st.markdown(f"**Comments pinned to moments of the {ui.plain(label)} takes**")
         for comment in found[:PINNED_SHOWN]:
-            st.markdown(
-                f"- `{_at(comment.at_s)}` · {ui.plain(comment.author) or 'someone'} · "
-                f"{fmt.when(comment.created_at)}: {ui.plain(comment.body)}"
+            line = st.columns([5, 1], vertical_alignment="center")
+            line[0].markdown(
+                f"`{comment.moment}` · **{ui.plain(comment.author) or 'someone'}** · {fmt.when(comment.created_at)}: "
+                f"{ui.plain(comment.body)}"
             )
-            st.page_link("pages/gallery.py", label="Open the take", icon="🎬", query_params={"id": comment.gen_id})
+            line[1].page_link("pages/gallery.py", label="Open the take", icon="🎬", query_params={"id": comment.gen_id})
+        if len(found) > PINNED_SHOWN:
+            st.caption(f"…and {len(found) - PINNED_SHOWN} more on these takes.")
 
 
 def setting_section(studio: svc.Services, table: svc.SettingDecision, per_credit: bool) -> None:

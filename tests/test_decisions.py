@@ -274,3 +274,15 @@ def test_the_json_is_the_table(idle):
     prompts = next(s for s in out["settings"] if s["setting"] == "prompt")
     assert {v["value"] for v in prompts["values"]} == {"A red chair", "A red chair, studio light"}
     assert all(math.isfinite(v["ci_low"]) for s in out["settings"] for v in s["values"])
+
+
+def test_votes_cast_through_the_review_service_roll_up(idle):
+    a, b = pair(idle, res=("720p", "480p"))
+    silent = add_done(idle, "Product shot: a watch", author="ana", aspect_ratio="9:16", generate_audio=False)
+    svc.record_vote(idle, "ana", a, b, "a")
+    svc.record_vote(idle, "ben", b, a, "b")
+    svc.record_vote(idle, "cy", a, silent, "none")
+    table = svc.decisions(idle)
+    assert [(r.value, r.wins, r.losses) for r in section(table, "resolution").rows] == [("720p", 2, 0), ("480p", 0, 2)]
+    assert [(r.value, r.ties) for r in section(table, "generate_audio").rows] == [(True, 1), (False, 1)]
+    assert section(table, "aspect_ratio").verdict.leader == "9:16"

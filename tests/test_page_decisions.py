@@ -114,3 +114,16 @@ def test_the_page_is_in_the_navigation(idle):
     board = svc.create_collection(idle, "Picks")
     at = open_page(DECISIONS, idle, {"collection": board.id})
     assert not at.exception and at.selectbox(key="decisions_collection").value == board.id
+
+
+def test_comments_pinned_on_the_leaders_takes_are_listed(idle):
+    aspect_votes(idle, wins=3, losses=0)
+    [vote] = idle.store.query("SELECT a_id FROM votes LIMIT 1")
+    svc.add_comment(idle, vote["a_id"], "ben", "The strap *shines* here", at_s=2.5)
+    svc.add_comment(idle, vote["a_id"], "cy", "Not pinned to a moment")
+    at = open_page(DECISIONS, idle)
+    [line] = [m.value for m in at.markdown if "·" in m.value and "strap" in m.value]
+    assert shown(line).startswith("`0:02.5` · **ben** · ")
+    assert line.endswith("The strap \\*shines\\* here")  # the comment's own asterisks, escaped: not bold
+    assert not [m for m in at.markdown if "Not pinned" in m.value]
+    assert "Comments pinned to moments of the 9:16 takes" in " ".join(texts(at))

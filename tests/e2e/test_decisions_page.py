@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 import math
 import re
-from types import SimpleNamespace
 
 import pytest
 from browser import StudioServer, screenshot, wait_for_app
 from playwright.sync_api import Page
-from support import add_done
-from vote_rows import add_vote
+from support import add_done, settings_for
 
+from studio import services as svc
 from studio.store import HistoryStore
 
 PROMPT = "Product shot: a steel watch on black glass"
@@ -38,6 +37,11 @@ VOTES = [
 # Seedance 2's 720p sizes (seedance-2.md) and its token rule, written out here on purpose.
 SIZES_720P = {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (960, 960)}
 MINUTES = {"9:16": 4, "16:9": 5, "1:1": 3}  # how long each aspect ratio's takes took to make
+# (which 9:16 take, moment, author, text): the comments that decided it.
+PINNED = [
+    (0, 1.5, "ben", "The watch face fills the frame here"),
+    (2, 3.2, "cy", "Glass reflection reads better upright"),
+]
 
 
 def wilson(wins: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -65,21 +69,25 @@ def expected_from(store: HistoryStore) -> dict[str, dict[str, int]]:
 
 
 @pytest.fixture
-def voted_server(tmp_path):
-    "A studio of its own (a credit rate set) whose history holds the takes and the votes above."
+def voted_server(tmp_path, sim):
+    """A studio of its own (a credit rate set) whose history holds the takes, the votes above (cast
+    through the review service) and two comments pinned on 9:16 takes."""
     server = StudioServer(tmp_path / "data", STUDIO_CREDITS_PER_SECOND=CREDITS).start()
-    store = HistoryStore(tmp_path / "data" / "studio.db")
-    studio = SimpleNamespace(store=store)
+    studio = svc.build_services(settings_for(sim, tmp_path / "data"), start_worker=False)  # the same history
     try:
+        vertical = []
         for voter, a_ratio, b_ratio, choice in VOTES:
             a = add_done(studio, PROMPT, author="dana", aspect_ratio=a_ratio, resolution="720p", duration="5")
             b = add_done(studio, PROMPT, author="dana", aspect_ratio=b_ratio, resolution="720p", duration="5")
-            store.update(a, elapsed_s=60.0 * MINUTES[a_ratio])
-            store.update(b, elapsed_s=60.0 * MINUTES[b_ratio])
-            add_vote(studio, voter, a, b, choice)
-        yield server.base, store
+            studio.store.update(a, elapsed_s=60.0 * MINUTES[a_ratio])
+            studio.store.update(b, elapsed_s=60.0 * MINUTES[b_ratio])
+            svc.record_vote(studio, voter, a, b, choice)
+            vertical += [g for g, r in ((a, a_ratio), (b, b_ratio)) if r == "9:16"]
+        for gen_id, at_s, author, body in PINNED:
+            svc.add_comment(studio, vertical[gen_id], author, body, at_s=at_s)
+        yield server.base, studio.store
     finally:
-        store.close()
+        studio.close()
         server.stop()
 
 
@@ -141,6 +149,11 @@ def test_the_decisions_page_matches_wilson_intervals_computed_from_the_votes(pag
     assert chart.locator(".mark-symbol path").count() == len(counts)
     box = chart.bounding_box()
     assert box is not None and box["height"] > 100
+    pinned = page.locator(".st-key-decisions_pinned_aspect_ratio")
+    for _, at_s, author, body in PINNED:
+        line = pinned.locator("[data-testid=stMarkdownContainer]", has_text=body)
+        assert line.inner_text().startswith(f"0:0{at_s:.1f} · {author} · "), line.inner_text()
+    assert pinned.get_by_role("link", name="Open the take").count() == len(PINNED)
     screenshot(page, "decisions_page")
 
     # A filtered view is a link: ana's votes alone.
