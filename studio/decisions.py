@@ -24,7 +24,6 @@ SETTING_NAMES = {
     "generate_audio": "Audio",
     "prompt": "Prompt variant",
 }
-CHOICES = ("a", "b", "none")
 # The search for the votes that would separate two values stops here: past it, "not at these rates".
 MAX_VOTES_NEEDED = 1_000_000
 PROMPT_LABEL_CHARS = 60

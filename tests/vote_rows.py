@@ -1,5 +1,6 @@
 """Votes written straight into the `votes` table, as the review queue records them (the columns of
-m018_votes), so the Decisions tests do not depend on the queue (import as `from vote_rows import add_vote`)."""
+m018_votes), but with any date and on any two takes: the Decisions tests need votes cast on given
+days, which `svc.record_vote` (always now) cannot make (import as `from vote_rows import add_vote`)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-VOTE_SETTINGS = ("aspect_ratio", "resolution", "duration", "generate_audio", "prompt")
-
-
-def differed(a, b) -> dict[str, list]:
-    "What differed between two takes, as a vote keeps it: {setting: [A's value, B's value]}."
-    return {s: [getattr(a, s), getattr(b, s)] for s in VOTE_SETTINGS if getattr(a, s) != getattr(b, s)}
+from studio.services.reviews import differences
 
 
 def add_vote(studio, voter: str, a_id: str, b_id: str, choice: str, *, created_at: str | None = None) -> str:
@@ -33,7 +29,7 @@ def add_vote(studio, voter: str, a_id: str, b_id: str, choice: str, *, created_a
             choice,
             winner,
             a.prompt,
-            json.dumps(differed(a, b)),
+            json.dumps(differences(a, b)),
             created_at or datetime.now(UTC).isoformat(timespec="microseconds"),
         ],
     )
