@@ -242,9 +242,12 @@ def _act(action: Callable[..., Any], gen_id: str, *args: Any) -> None:
     st.rerun()
 
 
-def _cell(view: svc.RunWait, *, prefix: str, title: str, player_key: str | None = None) -> None:
+def _cell(
+    view: svc.RunWait, *, prefix: str, title: str, in_player: bool = False, player_key: str | None = None
+) -> None:
     """One take: what it is, its video (or progress), its settings and time, and what to do with it.
-    `player_key`: the review player its comments pin to and seek."""
+    `in_player`: its video plays in the review player above, so the card keeps only the rest;
+    `player_key`: that player, which the take's comments pin to and seek."""
     gen = view.gen
     with st.container(border=True, key=f"{prefix}_cell_{gen.id}"):
         head = st.container(horizontal=True, vertical_alignment="center")
@@ -257,7 +260,7 @@ def _cell(view: svc.RunWait, *, prefix: str, title: str, player_key: str | None 
             if gen.is_active:
                 with st.container(height=PLACEHOLDER_PX, border=False):
                     ui.run_progress(view)  # phase, elapsed, time left, stuck: as on every page
-            else:
+            elif not (in_player and gen.status == "done"):
                 ui.video(gen)
         st.caption(fmt.settings_line(gen))
         if not gen.is_active:  # while it runs, the progress line above says what it is doing
@@ -300,8 +303,27 @@ def _cell(view: svc.RunWait, *, prefix: str, title: str, player_key: str | None 
 # ---------------------------------------------------------------------- a saved grid
 
 
+def _tab_player(tab: svc.GridTab, views: dict[str, svc.RunWait], n: int) -> set[str]:
+    "Every finished take of the tab in one review player (rows of ratios, by resolution); the ids it plays."
+    cells = [(f"{res} · {ratio}", tab.at(ratio, res)) for ratio in tab.aspect_ratios for res in tab.resolutions]
+    done = [(label, views[i].gen) for label, i in cells if i in views and views[i].gen.status == "done"]
+    if not done:
+        return set()
+    with st.container(key=f"compare_player_wrap_{n}"):
+        ui.review_player(
+            [g for _, g in done],
+            key=f"compare_player_{n}",
+            labels=[label for label, _ in done],
+            dense=True,
+            markers=ui.comment_markers(svc.pinned_comments(ui.services(), [g.id for _, g in done])),
+            seek_to=ui.seek_to(f"compare_player_{n}"),
+        )
+    return {g.id for _, g in done}
+
+
 def _grid_table(tab: svc.GridTab, views: dict[str, svc.RunWait], n: int) -> None:
     "Resolutions as columns, aspect ratios as rows; on a phone the labels hide and each cell names itself."
+    playing = _tab_player(tab, views, n)
     spec = [0.45] + [3] * len(tab.resolutions)
     header = st.columns(spec)
     header[0].container(key=f"compare_axis_{n}_corner")
@@ -316,7 +338,13 @@ def _grid_table(tab: svc.GridTab, views: dict[str, svc.RunWait], n: int) -> None
                 if gen_id is None or gen_id not in views:
                     st.caption("—")
                 else:
-                    _cell(views[gen_id], prefix="grid", title=f"{res} · {ratio}", player_key=f"compare_player_{n}")
+                    _cell(
+                        views[gen_id],
+                        prefix="grid",
+                        title=f"{res} · {ratio}",
+                        in_player=gen_id in playing,
+                        player_key=f"compare_player_{n}",
+                    )
 
 
 def _render_grid(views: list[svc.RunWait]) -> None:
@@ -433,9 +461,18 @@ def _ab(a_id: str, b_id: str, *, key: str) -> None:
         if len(views) < 2:
             st.error("One of these takes no longer exists: it was deleted from the gallery.", icon="🔎")
             return
+        labels = [f"{tag} · {fmt.settings_line(v.gen)}" for tag, v in zip(("A", "B"), views, strict=False)]
+        with st.container(key=f"{key}_player_wrap"):
+            ui.review_player(
+                [v.gen for v in views],
+                key=f"{key}_player",
+                labels=labels,
+                markers=ui.comment_markers(svc.pinned_comments(ui.services(), [v.gen.id for v in views])),
+                seek_to=ui.seek_to(f"{key}_player"),
+            )
         for col, tag, view in zip(st.columns(2), ("A", "B"), views, strict=False):
             with col:
-                _cell(view, prefix=f"{key}_{tag}", title=f"{tag} · {fmt.settings_line(view.gen)}")
+                _cell(view, prefix=f"{key}_{tag}", title=f"{tag} · {fmt.settings_line(view.gen)}", in_player=True)
                 ui.show_prompt(view.gen.prompt)
                 ui.comments(ui.services(), view.gen, key=f"{key}_{tag}_comments", player_key=f"{key}_player")
         table = _differences(views[0].gen, views[1].gen)

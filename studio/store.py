@@ -304,6 +304,10 @@ class HistoryStore:
         with self._translated():
             return list(self.db.query(sql, params))
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        "The rows of one read-only query, any `sqlite3` error a StoreError (for a table a use-case owns)."
+        return self._rows(sql, params)
+
     # ------------------------------------------------------------------ generations
 
     def add_generations(

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 import streamlit as st
 
 from . import format as fmt
-from . import people
+from . import people, player
 from . import services as svc
 from .errors import StudioError
 from .models import ASPECT_RATIOS, DURATIONS, FINAL_STATUSES, RESOLUTIONS, Generation
@@ -630,6 +630,7 @@ def export_controls(studio: svc.Services, selection: svc.Selection, *, key: str,
 SEEK_NUDGE_S = 1e-4
 PIN_NONE, PIN_PLAYER, PIN_TYPED = "none", "player", "typed"
 PIN_LABELS = {PIN_NONE: "Not pinned", PIN_PLAYER: "Where the player is", PIN_TYPED: "At a time I type"}
+MARKER_LABEL_CHARS = 60  # a marker's tooltip: the author and the start of the comment
 
 
 def seek_key(player_key: str) -> str:
@@ -662,13 +663,12 @@ def player_position(player_key: str | None) -> float | None:
     return _player_value(player_key, "position")
 
 
-def comment_markers(found: Sequence[svc.Comment]) -> list:
-    """Scrub-bar markers (`studio.player.Marker`) for pinned comments, for `ui.review_player(markers=...)`."""
-    from importlib import import_module  # the player module lands on its own branch
-
-    marker = import_module("studio.player").Marker
+def comment_markers(found: Sequence[svc.Comment]) -> list[player.Marker]:
+    "Scrub-bar markers for pinned comments, for `review_player(markers=...)`: the author and the text's start."
     return [
-        marker(at_s=c.at_s, label=f"{c.author}: {c.body[:60]}", gen_id=c.gen_id) for c in found if c.at_s is not None
+        player.Marker(at_s=c.at_s, label=f"{c.author}: {c.body[:MARKER_LABEL_CHARS]}", gen_id=c.gen_id)
+        for c in found
+        if c.at_s is not None
     ]
 
 
@@ -851,13 +851,11 @@ def comments(studio: svc.Services, gen: Generation, *, key: str, player_key: str
 
 def commented_video(studio: svc.Services, gen: Generation, *, key: str) -> None:
     """A take's video in the review player under `key` (its pinned comments as markers on the scrub
-    bar; comment time links seek it), or `video` while the player (studio.player) is not in this
-    build, or the take has no video."""
-    player = globals().get("review_player")
-    if player is None or gen.status != "done" or not gen.video_path:
+    bar; comment time links seek it), or its status while it has no video."""
+    if gen.status != "done" or not gen.video_path:
         video(gen)
         return
-    player([gen], key=key, markers=comment_markers(svc.pinned_comments(studio, [gen.id])), seek_to=seek_to(key))
+    review_player([gen], key=key, markers=comment_markers(svc.pinned_comments(studio, [gen.id])), seek_to=seek_to(key))
 
 
 # ---------------------------------------------------------------------- draft → final (issue 9 §4)
@@ -1016,3 +1014,39 @@ def lineage_chain(studio: svc.Services, gen: Generation, *, key: str) -> None:
         with col:
             st.caption(f"**{label}** · {fmt.settings_line(take)}")
             video(take)
+
+
+# ---------------------------------------------------------------------- the review player (issue 9 §1)
+
+# Declared once, at import: Streamlit registers the component under this name for the process.
+_PLAYER = st.components.v2.component(player.COMPONENT_NAME, css=player.CSS, js=player.JS)
+
+
+def review_player(
+    gens: Sequence[Generation],
+    *,
+    key: str,
+    labels: Sequence[str] | None = None,
+    markers: Sequence[player.Marker] = (),
+    seek_to: float | None = None,
+    dense: bool = False,
+) -> player.PlayerState:
+    """These takes in one synchronized player (studio.player): one transport for every cell, audio
+    solo, markers on the scrub bar. Takes without a finished video are left out (`labels[i]` names
+    `gens[i]`). `seek_to` moves every cell there each time the value changes between runs. Returns
+    the leader's position (sent on pause, seek and frame step) and the moment marked this run."""
+    clips = player.clips_for(gens, media_url, labels)
+    if not clips:
+        st.caption("No finished take to play yet.")
+        return player.PlayerState()
+    last_key = f"{key}__seek"
+    last_to, seq = st.session_state.get(last_key, (None, 0))
+    if seek_to is not None and seek_to != last_to:
+        seq += 1
+    st.session_state[last_key] = (seek_to, seq)
+    data = player.player_data(clips, key=key, markers=markers, seek_to=seek_to, seek_seq=seq, dense=dense)
+    result = _PLAYER(
+        key=key, data=data, default={"position": 0.0}, on_position_change=lambda: None, on_marked_change=lambda: None
+    )
+    position, marked = result.get("position"), result.get("marked")
+    return player.PlayerState(float(position or 0.0), float(marked) if marked is not None else None)

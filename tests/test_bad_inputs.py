@@ -479,6 +479,16 @@ SERVICE_CASES: list[tuple[str, Call]] = [
     ("reply to a missing comment", lambda s, kept, d: svc.add_comment(s, kept, "Ada", "hi", parent_id="nope")),
     ("edit a missing comment", lambda s, kept, d: svc.edit_comment(s, "nope", "Ada", "hi")),
     ("delete a missing comment", lambda s, kept, d: svc.delete_comment(s, "nope", "Ada")),
+    # blind votes (issue 9 §2)
+    ("vote with no voter", lambda s, kept, d: svc.record_vote(s, " ", kept, "gone", "a")),
+    ("vote on a deleted take", lambda s, kept, d: svc.record_vote(s, "ana", kept, "gone", "a")),
+    ("vote a take against itself", lambda s, kept, d: svc.record_vote(s, "ana", kept, kept, "b")),
+    ("vote left", lambda s, kept, d: svc.record_vote(s, "ana", kept, "gone", "left")),
+    ("vote choice none", lambda s, kept, d: svc.record_vote(s, "ana", kept, "gone", NOTHING)),
+    ("vote ids not text", lambda s, kept, d: svc.record_vote(s, "ana", NOTHING, NOTHING, "a")),
+    ("vote unknown scope", lambda s, kept, d: svc.record_vote(s, "ana", kept, "gone", "a", "board:1")),
+    ("review unknown collection", lambda s, kept, d: svc.review_queue(s, "ana", "collection:nope")),
+    ("review with no voter", lambda s, kept, d: svc.review_queue(s, NOTHING)),
 ]
 
 

@@ -14,6 +14,7 @@
 - `account`: API mode, key check, credits
 - `snippets`: drafts from earlier takes, API requests to copy
 - `watch`: runs in flight (phase, elapsed, time left, stuck) and a session's runs that ended
+- `decisions`: blind votes rolled up per setting and value (win rates, intervals, costs, times)
 - `reviews`: blind review: the queue of pairs, votes (one per person per pair)
 - `comments`: comment threads on a take, pinned to moments of its video
 - `promotions`: draft → final: promote a take, price it first, follow its lineage
@@ -56,6 +57,16 @@ from .comments import (
     pinned_comments,
     threads,
     threads_by_take,
+)
+from .decisions import (
+    DECISION_PARAMS,
+    DecisionFilters,
+    Decisions,
+    SettingDecision,
+    ValueRow,
+    decision_filters,
+    decisions,
+    voters,
 )
 from .estimates import Estimate, cost_note, estimate, run_times
 from .exports import (
@@ -245,6 +256,7 @@ __all__ = [
     "COLLECTION_FILTER",
     "COLLECTION_PARAM",
     "DATE_PARAMS",
+    "DECISION_PARAMS",
     "DELETED_PLACEHOLDER",
     "DETAIL_PARAM",
     "DRAFT_KEEP",
@@ -289,6 +301,8 @@ __all__ = [
     "BulkDeleted",
     "Comment",
     "CountedPage",
+    "DecisionFilters",
+    "Decisions",
     "Draft",
     "Ended",
     "Estimate",
@@ -309,11 +323,13 @@ __all__ = [
     "Selected",
     "Selection",
     "Services",
+    "SettingDecision",
     "ShareLink",
     "ShareLinks",
     "Shared",
     "TakeLayout",
     "Thread",
+    "ValueRow",
     "Vote",
     "ab_candidates",
     "active_count",
@@ -350,6 +366,8 @@ __all__ = [
     "count",
     "cover",
     "create_collection",
+    "decision_filters",
+    "decisions",
     "delete_collection",
     "delete_comment",
     "delete_generation",
@@ -426,6 +444,7 @@ __all__ = [
     "untag_many",
     "upload_reference",
     "url_problems",
+    "voters",
     "votes",
     "wait_for",
     "waits",

@@ -11,14 +11,10 @@ import pytest
 from browser import SCREENSHOTS, StudioServer, screenshot, type_name, wait_for_app
 
 from studio import format as fmt
-from studio import media, ui
+from studio import media
 from studio import services as svc
 from studio.models import VideoGenerationParams
 from studio.settings import Settings
-
-pytestmark = pytest.mark.skipif(
-    not hasattr(ui, "review_player"), reason="the review player (issue 9 §1) is not in this build"
-)
 
 SECONDS = 6
 WIDTH, HEIGHT = 640, 360
