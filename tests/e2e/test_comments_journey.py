@@ -84,16 +84,18 @@ def test_pin_a_comment_where_the_player_paused_and_its_time_seeks_back_there(pag
     page.wait_for_function(f"() => window.__studioPlayers['{player}'].videos.every(v => v.paused)")
     paused_at = float(video.evaluate("v => v.currentTime"))
     assert 1.5 < paused_at < SECONDS, paused_at
+    page.wait_for_timeout(500)  # the player tells Python where it paused (after 250 ms), which reruns the page
+    wait_for_app(page)
 
     # Pin the comment where the player is: the page says where that is before it is sent.
     page.locator(f".st-key-{comments}_pin").get_by_text("Where the player is").click()
     shown = f"The player is at {fmt.clock(paused_at)}."
-    page.get_by_text(shown).wait_for(timeout=15_000)
+    page.get_by_text(shown).wait_for(timeout=30_000)
     page.locator(f".st-key-{comments}_new_text textarea").fill(BODY)
     page.locator(f".st-key-{comments}_send button").click()
     wait_for_app(page)
     link = page.get_by_role("button", name=f"at {fmt.clock(paused_at)}")
-    link.wait_for(timeout=15_000)
+    link.wait_for(timeout=30_000)
     assert page.get_by_text(BODY).count() >= 1
 
     studio = svc.build_services(Settings(api_key="", data_dir=data), start_worker=False)
@@ -105,7 +107,7 @@ def test_pin_a_comment_where_the_player_paused_and_its_time_seeks_back_there(pag
     assert pinned.at_s is not None and abs(pinned.at_s - paused_at) < 0.01
 
     # The pinned comment is a marker on the scrub bar.
-    root.locator(".sp-marker").first.wait_for(timeout=15_000)
+    root.locator(".sp-marker").first.wait_for(timeout=30_000)
 
     # Back to the start, then the comment's time: the video is at the pinned moment again.
     scrub = root.locator(".sp-range")
@@ -113,9 +115,11 @@ def test_pin_a_comment_where_the_player_paused_and_its_time_seeks_back_there(pag
     assert box is not None
     scrub.click(position={"x": 2, "y": box["height"] / 2})
     page.wait_for_function(f"() => window.__studioPlayers['{player}'].times()[0] < 0.5")
+    page.wait_for_timeout(500)
+    wait_for_app(page)
     link.click()
     page.wait_for_function(
-        f"() => Math.abs(window.__studioPlayers['{player}'].times()[0] - {pinned.at_s}) < 0.05", timeout=15_000
+        f"() => Math.abs(window.__studioPlayers['{player}'].times()[0] - {pinned.at_s}) < 0.05", timeout=30_000
     )
     now = float(video.evaluate("v => v.currentTime"))
     assert abs(now - pinned.at_s) < 0.05, (now, pinned.at_s)
