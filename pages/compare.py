@@ -28,7 +28,6 @@ PLACEHOLDER_PX = 200  # a cell still running keeps this much room, so the grid d
 AB_VIDEO_PX = 320  # the two A/B takes share one height, whatever their shapes
 GRID_TALL_MAX_PX = 420  # a square or tall take in a wide column stops here instead of filling the screen
 GRID_VIDEO_MAX_VH = 70  # and no take (an auto ratio may come out tall) is taller than most of the screen
-GRID_PLAYER_KEY = "compare_grid_player"  # the grid's review player: where comments pin and seek
 PHONE_PX = 640  # below this width Streamlit stacks columns: the axis labels hide, each cell names itself
 FORM_KEYS = {
     "prompt": "compare_prompt",
@@ -243,9 +242,12 @@ def _act(action: Callable[..., Any], gen_id: str, *args: Any) -> None:
     st.rerun()
 
 
-def _cell(view: svc.RunWait, *, prefix: str, title: str, in_player: bool = False) -> None:
+def _cell(
+    view: svc.RunWait, *, prefix: str, title: str, in_player: bool = False, player_key: str | None = None
+) -> None:
     """One take: what it is, its video (or progress), its settings and time, and what to do with it.
-    `in_player`: its video plays in the review player above, so the card keeps only the rest."""
+    `in_player`: its video plays in the review player above (under `player_key`, which its comments
+    pin to and seek), so the card keeps only the rest."""
     gen = view.gen
     with st.container(border=True, key=f"{prefix}_cell_{gen.id}"):
         head = st.container(horizontal=True, vertical_alignment="center")
@@ -293,7 +295,7 @@ def _cell(view: svc.RunWait, *, prefix: str, title: str, in_player: bool = False
         if gen.status == "done" and prefix == "grid":  # a cell's comments (A/B shows them below each take)
             n = svc.comment_counts(ui.services(), [gen.id]).get(gen.id, 0)
             with bar.popover(f"Comments ({n})" if n else "Comments", icon="💬", key=f"grid_comments_{gen.id}"):
-                ui.comments(ui.services(), gen, key=f"grid_comments_{gen.id}", player_key=GRID_PLAYER_KEY)
+                ui.comments(ui.services(), gen, key=f"grid_comments_{gen.id}", player_key=player_key)
         if refused := st.session_state.pop(f"compare_refused_{gen.id}", None):
             st.error(refused, icon="⚠️")
 
@@ -308,8 +310,8 @@ def _tab_player(tab: svc.GridTab, views: dict[str, svc.RunWait], n: int) -> set[
     if not done:
         return set()
     with st.container(key=f"compare_player_wrap_{n}"):
-        ui.review_player(
-            [g for _, g in done], key=f"compare_player_{n}", labels=[label for label, _ in done], dense=True
+        ui.commented_player(
+            ui.services(), [g for _, g in done], key=f"compare_player_{n}", labels=[lb for lb, _ in done], dense=True
         )
     return {g.id for _, g in done}
 
@@ -331,7 +333,13 @@ def _grid_table(tab: svc.GridTab, views: dict[str, svc.RunWait], n: int) -> None
                 if gen_id is None or gen_id not in views:
                     st.caption("—")
                 else:
-                    _cell(views[gen_id], prefix="grid", title=f"{res} · {ratio}", in_player=gen_id in playing)
+                    _cell(
+                        views[gen_id],
+                        prefix="grid",
+                        title=f"{res} · {ratio}",
+                        in_player=gen_id in playing,
+                        player_key=f"compare_player_{n}",
+                    )
 
 
 def _render_grid(views: list[svc.RunWait]) -> None:
@@ -450,7 +458,7 @@ def _ab(a_id: str, b_id: str, *, key: str) -> None:
             return
         labels = [f"{tag} · {fmt.settings_line(v.gen)}" for tag, v in zip(("A", "B"), views, strict=False)]
         with st.container(key=f"{key}_player_wrap"):
-            ui.review_player([v.gen for v in views], key=f"{key}_player", labels=labels)
+            ui.commented_player(ui.services(), [v.gen for v in views], key=f"{key}_player", labels=labels)
         for col, tag, view in zip(st.columns(2), ("A", "B"), views, strict=False):
             with col:
                 _cell(view, prefix=f"{key}_{tag}", title=f"{tag} · {fmt.settings_line(view.gen)}", in_player=True)

@@ -649,12 +649,17 @@ def seek_to(player_key: str) -> float | None:
     return st.session_state.get(seek_key(player_key))
 
 
+def _player_value(player_key: str | None, name: str) -> float | None:
+    "A number the review player under `player_key` keeps in its session state (None: no such value)."
+    state = st.session_state.get(player_key) if player_key else None
+    value = state.get(name) if isinstance(state, Mapping) else getattr(state, name, None)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def player_position(player_key: str | None) -> float | None:
     """The review player's position (`PlayerState.position`, seconds) as its session state holds it
     under `player_key`; None with no player, or before it has said where it is."""
-    state = st.session_state.get(player_key) if player_key else None
-    value = state.get("position") if isinstance(state, Mapping) else getattr(state, "position", None)
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return _player_value(player_key, "position")
 
 
 def comment_markers(found: Sequence[svc.Comment]) -> list:
@@ -700,8 +705,17 @@ def _new_moment(gen: Generation, key: str, player_key: str | None) -> float | No
     return None
 
 
-def _one_comment(studio: svc.Services, c: svc.Comment, *, key: str, player_key: str | None, me: str) -> None:
-    "A comment: its author, date and pinned time (a link that seeks the player), its text, and its author's buttons."
+def _one_comment(
+    studio: svc.Services,
+    c: svc.Comment,
+    *,
+    key: str,
+    player_key: str | None,
+    me: str,
+    reply: Callable[[st.delta_generator.DeltaGenerator], None] | None = None,
+) -> None:
+    """A comment: its author, date and pinned time (a link that seeks the player), its text, its
+    author's buttons and (`reply`, drawn into the same row) the thread's reply box."""
     head = st.container(horizontal=True, vertical_alignment="center", gap="small", key=f"{key}_c_{c.id}")
     edited = " · edited" if c.edited_at else ""
     head.markdown(f"**{plain(c.author)}** · :gray[{fmt.when(c.created_at)}{edited}]")
@@ -716,9 +730,14 @@ def _one_comment(studio: svc.Services, c: svc.Comment, *, key: str, player_key: 
             args=(player_key, c.at_s) if player_key else None,
         )
     st.markdown(plain(c.body))
-    if me and c.author == me:
-        mine = st.container(horizontal=True, gap="small")
-        with mine.popover("Edit", icon="✏️", key=f"{key}_edit_{c.id}"):
+    mine = me and c.author == me
+    if not mine and reply is None:
+        return
+    actions = st.container(horizontal=True, gap="small", vertical_alignment="center")
+    if reply is not None:
+        reply(actions)
+    if mine:
+        with actions.popover("Edit", icon="✏️", key=f"{key}_edit_{c.id}"):
             st.text_area("Your comment", value=c.body, key=f"{key}_edit_text_{c.id}")
             st.button(
                 "Save",
@@ -731,7 +750,7 @@ def _one_comment(studio: svc.Services, c: svc.Comment, *, key: str, player_key: 
                     lambda: svc.edit_comment(studio, c.id, me, st.session_state.get(f"{key}_edit_text_{c.id}", "")),
                 ),
             )
-        mine.button(
+        actions.button(
             "Delete",
             key=f"{key}_delete_{c.id}",
             icon="🗑️",
@@ -740,6 +759,27 @@ def _one_comment(studio: svc.Services, c: svc.Comment, *, key: str, player_key: 
             args=(key, c.id, lambda: svc.delete_comment(studio, c.id, me)),
         )
         _comment_error(key, c.id)
+
+
+def _reply_box(
+    studio: svc.Services, gen: Generation, row: st.delta_generator.DeltaGenerator, *, key: str, thread_id: str, me: str
+) -> None:
+    "A thread's Reply popover, drawn into `row`."
+    box = f"{key}_reply_text_{thread_id}"
+    with row.popover("Reply", icon="↩️", key=f"{key}_reply_to_{thread_id}"):
+        st.text_area("Your reply", key=box)
+        st.button(
+            "Send reply",
+            key=f"{key}_reply_send_{thread_id}",
+            type="primary",
+            on_click=_comment_action,
+            args=(
+                key,
+                f"reply_{thread_id}",
+                lambda: svc.add_comment(studio, gen.id, me, st.session_state.get(box, ""), parent_id=thread_id),
+                box,
+            ),
+        )
 
 
 def comments(studio: svc.Services, gen: Generation, *, key: str, player_key: str | None = None) -> None:
@@ -755,30 +795,15 @@ def comments(studio: svc.Services, gen: Generation, *, key: str, player_key: str
                 if thread.root is None:
                     st.caption(f"🗑️ _{svc.DELETED_PLACEHOLDER}_")
                 else:
-                    _one_comment(studio, thread.root, key=key, player_key=player_key, me=me)
-                for reply in thread.replies:
-                    with st.container(key=f"{key}_reply_{reply.id}"):
-                        st.html('<div style="border-left:3px solid rgba(128,128,128,0.35);height:0"></div>')
-                        _one_comment(studio, reply, key=key, player_key=player_key, me=me)
-                if thread.root is None:
-                    continue
-                with st.popover("Reply", icon="↩️", key=f"{key}_reply_to_{thread.id}"):
-                    box = f"{key}_reply_text_{thread.id}"
-                    st.text_area("Your reply", key=box)
-                    st.button(
-                        "Send reply",
-                        key=f"{key}_reply_send_{thread.id}",
-                        type="primary",
-                        on_click=_comment_action,
-                        args=(
-                            key,
-                            f"reply_{thread.id}",
-                            lambda tid=thread.id, box=box: svc.add_comment(
-                                studio, gen.id, me, st.session_state.get(box, ""), parent_id=tid
-                            ),
-                            box,
-                        ),
-                    )
+
+                    def replying(row: st.delta_generator.DeltaGenerator, tid: str = thread.id) -> None:
+                        _reply_box(studio, gen, row, key=key, thread_id=tid, me=me)
+
+                    _one_comment(studio, thread.root, key=key, player_key=player_key, me=me, reply=replying)
+                for answer in thread.replies:
+                    with st.container(key=f"{key}_reply_{answer.id}"):
+                        st.html('<div style="border-top:1px dashed rgba(128,128,128,0.35);height:0"></div>')
+                        _one_comment(studio, answer, key=key, player_key=player_key, me=me)
                 _comment_error(key, f"reply_{thread.id}")
         box = f"{key}_new_text"
         st.text_area(
@@ -788,6 +813,10 @@ def comments(studio: svc.Services, gen: Generation, *, key: str, player_key: str
             help=f"At most {svc.MAX_COMMENT_CHARS} characters; signed with your name.",
         )
         if gen.status == "done" and gen.duration_s:
+            marked = _player_value(player_key, "marked")  # "Mark" (M) in the player: pin the new comment there
+            if marked is not None:
+                st.session_state[f"{key}_pin"] = PIN_TYPED
+                st.session_state[f"{key}_pin_at"] = min(max(marked, 0.0), float(gen.duration_s))
             pins = [PIN_NONE, *([PIN_PLAYER] if player_key else []), PIN_TYPED]
             choice = st.radio("Pin it to a moment", pins, key=f"{key}_pin", horizontal=True, format_func=PIN_LABELS.get)
             if choice == PIN_PLAYER:
@@ -822,13 +851,27 @@ def comments(studio: svc.Services, gen: Generation, *, key: str, player_key: str
 
 def commented_video(studio: svc.Services, gen: Generation, *, key: str) -> None:
     """A take's video in the review player under `key` (its pinned comments as markers on the scrub
-    bar; comment time links seek it), or `video` while the player (studio.player) is not in this
-    build, or the take has no video."""
-    player = globals().get("review_player")
-    if player is None or gen.status != "done" or not gen.video_path:
+    bar; comment time links seek it), or `video` when the take has no video."""
+    if gen.status != "done" or not gen.video_path:
         video(gen)
         return
-    player([gen], key=key, markers=comment_markers(svc.pinned_comments(studio, [gen.id])), seek_to=seek_to(key))
+    commented_player(studio, [gen], key=key)
+
+
+def commented_player(
+    studio: svc.Services,
+    gens: Sequence[Generation],
+    *,
+    key: str,
+    labels: Sequence[str] | None = None,
+    dense: bool = False,
+) -> player.PlayerState:
+    """`review_player` for takes that have comments: their pinned comments as markers on the scrub
+    bar, and comment time links (`seek(key, t)`) move it."""
+    pinned = svc.pinned_comments(studio, [g.id for g in gens])
+    return review_player(
+        gens, key=key, labels=labels, markers=comment_markers(pinned), seek_to=seek_to(key), dense=dense
+    )
 
 
 # ---------------------------------------------------------------------- draft → final (issue 9 §4)
