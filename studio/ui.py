@@ -697,7 +697,8 @@ def _promote(studio: svc.Services, gen_id: str) -> None:
         _launched(studio, final_id)
         return
     draft = svc.get(studio, gen_id)
-    if draft is None:
+    if draft is None:  # deleted in another tab: this says more than the launch's refusal would
+        st.session_state.pop(PROMOTE_ERROR_KEY, None)
         st.error("This take no longer exists: it was deleted, so there is nothing to promote.", icon="🔎")
         return
     st.caption(f"From the draft: {fmt.settings_line(draft)} · {plain(fmt.one_line(draft.prompt)[:80])}")
