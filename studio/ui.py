@@ -743,10 +743,6 @@ def _promote(studio: svc.Services, gen_id: str) -> None:
         st.error(plain(error), icon="⚠️")
 
 
-def _open_take(gen_id: str) -> None:
-    st.query_params[svc.DETAIL_PARAM] = gen_id
-
-
 def lineage_chain(studio: svc.Services, gen: Generation, *, key: str) -> None:
     """A take's chain, draft → final(s), as small linked cards (a deleted link says so), then the
     draft beside its final: in the review player when there is one (`review_player`), else two
@@ -767,8 +763,9 @@ def lineage_chain(studio: svc.Services, gen: Generation, *, key: str) -> None:
                 role = "This take" if n == here else "Draft" if n < here else "Final"
                 st.markdown(f"**{role}**")
                 st.caption(f"{fmt.settings_line(link)} · {fmt.status_label(link.status)}")
-                if n != here:
-                    st.button("Open", key=f"{key}_open_{link.id}", on_click=_open_take, args=(link.id,))
+                if n != here and st.button("Open", key=f"{key}_open_{link.id}"):
+                    st.query_params[svc.DETAIL_PARAM] = link.id
+                    st.rerun()  # the whole page: a dialog's own rerun would keep showing this take
     pair = svc.draft_and_final(chain, gen)
     if pair is None:
         return
