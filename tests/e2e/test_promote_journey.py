@@ -42,18 +42,16 @@ def test_promote_a_draft_to_a_final_and_see_them_side_by_side(page: Page, studio
     # The draft, made as a person makes one: 480p, 16:9, 4 s.
     page.goto(studio_server)
     wait_for_app(page)
-    box = page.locator(".st-key-create_prompt textarea")
-    box.fill(PROMPT)
-    box.press("Control+Enter")
-    wait_for_app(page)
     page.locator(".st-key-create_resolution").get_by_text("480p", exact=True).click()
     wait_for_app(page)
     choose(page, page.locator(".st-key-create_aspect_ratio"), "16:9 wide")
     choose(page, page.locator(".st-key-create_duration"), "4 s")
+    prompt = page.locator(".st-key-create_prompt textarea")
+    prompt.fill(PROMPT)
+    prompt.press("Control+Enter")
+    wait_for_app(page)
     page.locator(".st-key-create_run button").click()
-    page.wait_for_function(
-        "() => document.querySelector('.st-key-create_results video')?.readyState >= 1", timeout=RUN_TIMEOUT_MS
-    )
+    expect(page.locator(".st-key-create_results")).to_contain_text("864×496 · 4.0 s · audio", timeout=RUN_TIMEOUT_MS)
 
     # Gallery: open the finished take; Promote closes the detail and opens the Promote dialog.
     page.locator("[data-testid=stSidebarNav]").get_by_role("link", name="Gallery", exact=True).click()
