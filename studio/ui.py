@@ -948,7 +948,8 @@ def _promote(studio: svc.Services, gen_id: str) -> None:
         _launched(studio, final_id)
         return
     draft = svc.get(studio, gen_id)
-    if draft is None:
+    if draft is None:  # deleted in another tab: this says more than the launch's refusal would
+        st.session_state.pop(PROMOTE_ERROR_KEY, None)
         st.error("This take no longer exists: it was deleted, so there is nothing to promote.", icon="🔎")
         return
     st.caption(f"From the draft: {fmt.settings_line(draft)} · {plain(fmt.one_line(draft.prompt)[:80])}")
@@ -993,10 +994,6 @@ def _promote(studio: svc.Services, gen_id: str) -> None:
         st.error(plain(error), icon="⚠️")
 
 
-def _open_take(gen_id: str) -> None:
-    st.query_params[svc.DETAIL_PARAM] = gen_id
-
-
 def lineage_chain(studio: svc.Services, gen: Generation, *, key: str) -> None:
     """A take's chain, draft → final(s), as small linked cards (a deleted link says so), then the
     draft beside its final: in the review player when there is one (`review_player`), else two
@@ -1017,8 +1014,9 @@ def lineage_chain(studio: svc.Services, gen: Generation, *, key: str) -> None:
                 role = "This take" if n == here else "Draft" if n < here else "Final"
                 st.markdown(f"**{role}**")
                 st.caption(f"{fmt.settings_line(link)} · {fmt.status_label(link.status)}")
-                if n != here:
-                    st.button("Open", key=f"{key}_open_{link.id}", on_click=_open_take, args=(link.id,))
+                if n != here and st.button("Open", key=f"{key}_open_{link.id}"):
+                    st.query_params[svc.DETAIL_PARAM] = link.id
+                    st.rerun()  # the whole page: a dialog's own rerun would keep showing this take
     pair = svc.draft_and_final(chain, gen)
     if pair is None:
         return
