@@ -14,11 +14,13 @@
 - `account`: API mode, key check, credits
 - `snippets`: drafts from earlier takes, API requests to copy
 - `watch`: runs in flight (phase, elapsed, time left, stuck) and a session's runs that ended
+- `budget`: today's spend by person, daily caps checked at every launch, a take's cost before and after
 """
 
 from ..store import CountedPage, GalleryCount, GalleryQuery
 from .account import api_status
 from .app import Services, build_services, close_shared_services, shared_services
+from .budget import CellCost, caps, cell_costs, check_launch, cost_line, spend_today, time_range
 from .collections import (
     COLLECTION_PARAM,
     MAX_COLLECTION_DESCRIPTION_CHARS,
@@ -235,6 +237,7 @@ __all__ = [
     "WHOSE_PARAM",
     "AddResult",
     "BulkDeleted",
+    "CellCost",
     "CountedPage",
     "Draft",
     "Ended",
@@ -273,8 +276,11 @@ __all__ = [
     "can_cancel",
     "can_retry",
     "cancel",
+    "caps",
+    "cell_costs",
     "cell_label",
     "check_kinds",
+    "check_launch",
     "check_preset",
     "check_references",
     "clear_winner",
@@ -283,6 +289,7 @@ __all__ = [
     "collection_items",
     "collections",
     "compare_params",
+    "cost_line",
     "cost_note",
     "count",
     "cover",
@@ -343,6 +350,7 @@ __all__ = [
     "share_url",
     "shared_grid",
     "shared_services",
+    "spend_today",
     "star_many",
     "start_export",
     "start_grid",
@@ -351,6 +359,7 @@ __all__ = [
     "stuck_ids",
     "tag_many",
     "take_layout",
+    "time_range",
     "untag_many",
     "upload_reference",
     "url_problems",
