@@ -179,7 +179,7 @@ def spend_section(studio: svc.Services) -> None:
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="status_spend", width="stretch")
     everyone = budget.total(spends, limits.rates)
-    used = limits.text(everyone.amount(limits.unit))
+    used = limits.text(everyone.amount(limits.unit), of_video=False)
     if limits.studio_day is not None:
         line = f"Studio today: {used} of its daily cap of {limits.text(limits.studio_day)}"
         st.progress(min(1.0, everyone.amount(limits.unit) / limits.studio_day), text=line)

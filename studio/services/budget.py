@@ -93,9 +93,15 @@ def cell_costs(services: Services, cells: Sequence[NodeSettings], labels: Sequen
 
 
 def time_range(span: tuple[float, float]) -> str:
-    "'4–6 s', '3 min 10 s–6 min'."
+    "'under 1 s', '4–6 s', '3 min 10 s–6 min'."
+    if span[1] < 1:
+        return "under 1 s"
     low, high = (fmt.elapsed(v) for v in span)
-    return low if low == high else f"{low}–{high}"
+    if low == high:
+        return low
+    if low.endswith(" s") and high.endswith(" s") and "min" not in low + high:
+        return f"{low.removesuffix(' s')}–{high}"
+    return f"{low}–{high}"
 
 
 def cost_line(services: Services, gen: Generation, expected_s: tuple[float, float] | None = None) -> str:
