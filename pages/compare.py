@@ -28,6 +28,7 @@ PLACEHOLDER_PX = 200  # a cell still running keeps this much room, so the grid d
 AB_VIDEO_PX = 320  # the two A/B takes share one height, whatever their shapes
 GRID_TALL_MAX_PX = 420  # a square or tall take in a wide column stops here instead of filling the screen
 GRID_VIDEO_MAX_VH = 70  # and no take (an auto ratio may come out tall) is taller than most of the screen
+GRID_PLAYER_KEY = "compare_grid_player"  # the grid's review player: where comments pin and seek
 PHONE_PX = 640  # below this width Streamlit stacks columns: the axis labels hide, each cell names itself
 FORM_KEYS = {
     "prompt": "compare_prompt",
@@ -309,6 +310,10 @@ def _cell(view: svc.RunWait, *, prefix: str, title: str) -> None:
             st.switch_page("pages/create.py", query_params={"from": gen.id, "keep": "all"})
         if gen.status == "done":
             ui.collection_picker(ui.services(), [gen.id], key=f"{prefix}_pick_{gen.id}")
+        if gen.status == "done" and prefix == "grid":  # a cell's comments (A/B shows them below each take)
+            n = svc.comment_counts(ui.services(), [gen.id]).get(gen.id, 0)
+            with bar.popover(f"Comments ({n})" if n else "Comments", icon="💬", key=f"grid_comments_{gen.id}"):
+                ui.comments(ui.services(), gen, key=f"grid_comments_{gen.id}", player_key=GRID_PLAYER_KEY)
         if refused := st.session_state.pop(f"compare_refused_{gen.id}", None):
             st.error(refused, icon="⚠️")
 
@@ -468,6 +473,7 @@ def _ab(a_id: str, b_id: str, *, key: str) -> None:
             with col:
                 _cell(view, prefix=f"{key}_{tag}", title=f"{tag} · {fmt.settings_line(view.gen)}")
                 ui.show_prompt(view.gen.prompt)
+                ui.comments(ui.services(), view.gen, key=f"{key}_{tag}_comments", player_key=f"{key}_player")
         st.markdown("**Prompt and settings: what differs**")
         ui.prompt_diff(views[0].gen, views[1].gen)
         table = _differences(views[0].gen, views[1].gen)

@@ -705,10 +705,11 @@ def detail(gen_id: str, others: list[Generation]) -> None:
     left, right = st.columns([3, 2])
     with left:
         ui.letterbox(DETAIL_VIDEO_PX)  # a 9:16 take stays on screen with its prompt and notes
-        ui.video(gen)
+        ui.commented_video(studio, gen, key=f"detail_player_{gen.id}")
         st.markdown("**Prompt**")
         ui.show_prompt(gen.prompt)
         _curation(studio, gen)
+        ui.comments(studio, gen, key=f"detail_comments_{gen.id}", player_key=f"detail_player_{gen.id}")
     with right:
         if gen.status != "done" or gen.duration_s is not None:  # facts_line needs a probed file when done
             st.caption(fmt.facts_line(gen))

@@ -62,6 +62,27 @@ UNAVAILABLE = 503
 STREAM_CHUNK_BYTES = 16 * 1024
 
 
+def _comments(threads: list[svc.Thread]) -> list[list[dict[str, Any]]]:
+    "A take's comment threads as the page shows them, read-only: author, date, pinned time, text."
+    shown = []
+    for thread in threads:
+        rows: list[dict[str, Any]] = [{"deleted": True, "reply": False}] if thread.root is None else []
+        for c in thread.comments:
+            rows.append(
+                {
+                    "deleted": False,
+                    "reply": c.parent_id is not None,
+                    "author": c.author,
+                    "date": fmt.when(c.created_at),
+                    "moment": c.moment,
+                    "edited": bool(c.edited_at),
+                    "body": c.body,
+                }
+            )
+        shown.append(rows)
+    return shown
+
+
 def _item(gen: Generation, token: str, link: svc.ShareLink, added_by: str = "") -> dict[str, Any]:
     "What a card shows of one take; media URLs are relative to the page, so they carry its token."
     done = gen.status == "done" and bool(gen.video_path)
@@ -87,10 +108,13 @@ def _item(gen: Generation, token: str, link: svc.ShareLink, added_by: str = "") 
     }
 
 
-def _context(shared: svc.Shared, token: str) -> dict[str, Any]:
-    "What the share page template shows of an opened link."
+def _context(shared: svc.Shared, token: str, comments: dict[str, list[svc.Thread]] | None = None) -> dict[str, Any]:
+    "What the share page template shows of an opened link (with each take's comment threads, if given)."
     selected, link = shared.selected, shared.link
     items = {g.id: _item(g, token, link, selected.added_by.get(g.id, "")) for g in selected.items}
+    for gen_id, threads in (comments or {}).items():
+        if gen_id in items:
+            items[gen_id]["comments"] = _comments(threads)
     tabs = [
         {
             "title": tab.title,
@@ -120,12 +144,14 @@ def _context(shared: svc.Shared, token: str) -> dict[str, Any]:
     )
 
 
-def stream_share(shared: svc.Shared, token: str) -> Iterator[bytes]:
+def stream_share(
+    shared: svc.Shared, token: str, comments: dict[str, list[svc.Thread]] | None = None
+) -> Iterator[bytes]:
     """The same HTML in chunks of about STREAM_CHUNK_BYTES, so the first bytes (the head, the title)
     leave while the cards of a long page are still being rendered."""
     pending: list[str] = []
     size = 0
-    for piece in _env.get_template("share.html").generate(_context(shared, token)):
+    for piece in _env.get_template("share.html").generate(_context(shared, token, comments)):
         pending.append(piece)
         size += len(piece)
         if size >= STREAM_CHUNK_BYTES:
@@ -157,12 +183,15 @@ def share_routes(
         token = request.path_params["token"]
         try:
             shared = links().open(token)
+            comments = svc.threads_by_take(get(), [g.id for g in shared.selected.items])
         except ShareLinkError as err:
             return gone_page(err.status, str(err))
         except StudioError as err:  # the studio cannot read its history right now
             log.error("share page: %s", err)
             return gone_page(UNAVAILABLE, "The studio could not read what this link shares.")
-        return StreamingResponse(stream_share(shared, token), media_type="text/html; charset=utf-8", headers=HEADERS)
+        return StreamingResponse(
+            stream_share(shared, token, comments), media_type="text/html; charset=utf-8", headers=HEADERS
+        )
 
     def media(request: Request) -> Response:
         token, gen_id, what = (request.path_params[k] for k in ("token", "gen_id", "what"))

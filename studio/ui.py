@@ -622,6 +622,214 @@ def export_controls(studio: svc.Services, selection: svc.Selection, *, key: str,
             follow()
 
 
+# ---------------------------------------------------------------------- comments (issue 9 §3)
+
+# The review player (studio.player) seeks when its `seek_to` changes from the last render; a second
+# click on the same time nudges it by this much (far under a frame), so it seeks there again.
+SEEK_NUDGE_S = 1e-4
+PIN_NONE, PIN_PLAYER, PIN_TYPED = "none", "player", "typed"
+PIN_LABELS = {PIN_NONE: "Not pinned", PIN_PLAYER: "Where the player is", PIN_TYPED: "At a time I type"}
+
+
+def seek_key(player_key: str) -> str:
+    "The session-state key holding where the review player under `player_key` should go next."
+    return f"{player_key}_seek_to"
+
+
+def seek(player_key: str, at_s: float) -> None:
+    """Ask the review player under `player_key` to move to `at_s` seconds on its next render (a page
+    passes `seek_to=ui.seek_to(player_key)` to `ui.review_player`)."""
+    key = seek_key(player_key)
+    st.session_state[key] = at_s + SEEK_NUDGE_S if st.session_state.get(key) == at_s else at_s
+
+
+def seek_to(player_key: str) -> float | None:
+    "Where a comment's time link last asked the player under `player_key` to go (None: nowhere yet)."
+    return st.session_state.get(seek_key(player_key))
+
+
+def player_position(player_key: str | None) -> float | None:
+    """The review player's position (`PlayerState.position`, seconds) as its session state holds it
+    under `player_key`; None with no player, or before it has said where it is."""
+    state = st.session_state.get(player_key) if player_key else None
+    value = state.get("position") if isinstance(state, Mapping) else getattr(state, "position", None)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def comment_markers(found: Sequence[svc.Comment]) -> list:
+    """Scrub-bar markers (`studio.player.Marker`) for pinned comments, for `ui.review_player(markers=...)`."""
+    from importlib import import_module  # the player module lands on its own branch
+
+    marker = import_module("studio.player").Marker
+    return [
+        marker(at_s=c.at_s, label=f"{c.author}: {c.body[:60]}", gen_id=c.gen_id) for c in found if c.at_s is not None
+    ]
+
+
+def _comment_action(key: str, slot: str, action: Callable[[], object], *clear: str) -> None:
+    "Button callback: run a comment action; on success empty the boxes in `clear`, else keep the error for `slot`."
+    errors = st.session_state.setdefault(f"{key}_comment_errors", {})
+    errors.pop(slot, None)
+    try:
+        action()
+    except StudioError as err:
+        errors[slot] = str(err)
+        return
+    for box in clear:
+        st.session_state[box] = ""
+
+
+def _comment_error(key: str, slot: str) -> None:
+    if said := st.session_state.get(f"{key}_comment_errors", {}).get(slot):
+        st.error(plain(said), icon="⚠️")
+
+
+def _new_moment(gen: Generation, key: str, player_key: str | None) -> float | None:
+    "The moment the new comment's pin controls say, read when it is sent."
+    choice = st.session_state.get(f"{key}_pin", PIN_NONE)
+    if choice == PIN_TYPED:
+        return st.session_state.get(f"{key}_pin_at")
+    if choice == PIN_PLAYER:
+        at = player_position(player_key)
+        if at is None:
+            from .errors import ParamsError  # (kept local: this block is the comments' own)
+
+            raise ParamsError("The player has not said where it is yet: play or scrub the video, or type a time")
+        return at
+    return None
+
+
+def _one_comment(studio: svc.Services, c: svc.Comment, *, key: str, player_key: str | None, me: str) -> None:
+    "A comment: its author, date and pinned time (a link that seeks the player), its text, and its author's buttons."
+    head = st.container(horizontal=True, vertical_alignment="center", gap="small", key=f"{key}_c_{c.id}")
+    edited = " · edited" if c.edited_at else ""
+    head.markdown(f"**{plain(c.author)}** · :gray[{fmt.when(c.created_at)}{edited}]")
+    if c.moment is not None:
+        head.button(
+            f"at {c.moment}",
+            key=f"{key}_at_{c.id}",
+            type="tertiary",
+            icon="⏱️",
+            help="Show this moment in the player" if player_key else "The moment this comment is about",
+            on_click=seek if player_key else None,
+            args=(player_key, c.at_s) if player_key else None,
+        )
+    st.markdown(plain(c.body))
+    if me and c.author == me:
+        mine = st.container(horizontal=True, gap="small")
+        with mine.popover("Edit", icon="✏️", key=f"{key}_edit_{c.id}"):
+            st.text_area("Your comment", value=c.body, key=f"{key}_edit_text_{c.id}")
+            st.button(
+                "Save",
+                key=f"{key}_edit_save_{c.id}",
+                type="primary",
+                on_click=_comment_action,
+                args=(
+                    key,
+                    c.id,
+                    lambda: svc.edit_comment(studio, c.id, me, st.session_state.get(f"{key}_edit_text_{c.id}", "")),
+                ),
+            )
+        mine.button(
+            "Delete",
+            key=f"{key}_delete_{c.id}",
+            icon="🗑️",
+            type="tertiary",
+            on_click=_comment_action,
+            args=(key, c.id, lambda: svc.delete_comment(studio, c.id, me)),
+        )
+        _comment_error(key, c.id)
+
+
+def comments(studio: svc.Services, gen: Generation, *, key: str, player_key: str | None = None) -> None:
+    """The comment threads of a take: author, date, text, and the pinned moment as a link that moves
+    the review player under `player_key` there; replies; edit and delete for their author (`who()`);
+    and a box for a new comment, pinned to where the player is, a typed time, or nothing."""
+    me = who()
+    threads = svc.threads(studio, gen.id)
+    with st.container(key=f"{key}_comments"):
+        st.markdown(f"**💬 Comments** · {fmt.plural(sum(len(t.comments) for t in threads), 'comment')}")
+        for thread in threads:
+            with st.container(border=True, key=f"{key}_thread_{thread.id}"):
+                if thread.root is None:
+                    st.caption(f"🗑️ _{svc.DELETED_PLACEHOLDER}_")
+                else:
+                    _one_comment(studio, thread.root, key=key, player_key=player_key, me=me)
+                for reply in thread.replies:
+                    with st.container(key=f"{key}_reply_{reply.id}"):
+                        st.html('<div style="border-left:3px solid rgba(128,128,128,0.35);height:0"></div>')
+                        _one_comment(studio, reply, key=key, player_key=player_key, me=me)
+                if thread.root is None:
+                    continue
+                with st.popover("Reply", icon="↩️", key=f"{key}_reply_to_{thread.id}"):
+                    box = f"{key}_reply_text_{thread.id}"
+                    st.text_area("Your reply", key=box)
+                    st.button(
+                        "Send reply",
+                        key=f"{key}_reply_send_{thread.id}",
+                        type="primary",
+                        on_click=_comment_action,
+                        args=(
+                            key,
+                            f"reply_{thread.id}",
+                            lambda tid=thread.id, box=box: svc.add_comment(
+                                studio, gen.id, me, st.session_state.get(box, ""), parent_id=tid
+                            ),
+                            box,
+                        ),
+                    )
+                _comment_error(key, f"reply_{thread.id}")
+        box = f"{key}_new_text"
+        st.text_area(
+            "Add a comment",
+            key=box,
+            placeholder="What works, what does not, and when",
+            help=f"At most {svc.MAX_COMMENT_CHARS} characters; signed with your name.",
+        )
+        if gen.status == "done" and gen.duration_s:
+            pins = [PIN_NONE, *([PIN_PLAYER] if player_key else []), PIN_TYPED]
+            choice = st.radio("Pin it to a moment", pins, key=f"{key}_pin", horizontal=True, format_func=PIN_LABELS.get)
+            if choice == PIN_PLAYER:
+                at = player_position(player_key)
+                st.caption(f"The player is at {fmt.clock(at)}." if at is not None else "Play or scrub the video first.")
+            elif choice == PIN_TYPED:
+                st.number_input(
+                    "Seconds from the start",
+                    min_value=0.0,
+                    max_value=float(gen.duration_s),
+                    value=0.0,
+                    step=0.1,
+                    format="%.1f",
+                    key=f"{key}_pin_at",
+                )
+        st.button(
+            "Comment",
+            key=f"{key}_send",
+            icon="💬",
+            on_click=_comment_action,
+            args=(
+                key,
+                "new",
+                lambda: svc.add_comment(
+                    studio, gen.id, me, st.session_state.get(box, ""), at_s=_new_moment(gen, key, player_key)
+                ),
+                box,
+            ),
+        )
+        _comment_error(key, "new")
+
+
+def commented_video(studio: svc.Services, gen: Generation, *, key: str) -> None:
+    """A take's video in the review player under `key` (its pinned comments as markers on the scrub
+    bar; comment time links seek it), or `video` while the player (studio.player) is not in this
+    build, or the take has no video."""
+    player = globals().get("review_player")
+    if player is None or gen.status != "done" or not gen.video_path:
+        video(gen)
+        return
+    player([gen], key=key, markers=comment_markers(svc.pinned_comments(studio, [gen.id])), seek_to=seek_to(key))
+
+
 # ---------------------------------------------------------------------- prompt diffs (issue 9 §5)
 
 DIFF_CSS = (
