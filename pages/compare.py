@@ -302,6 +302,8 @@ def _cell(view: svc.RunWait, *, prefix: str, title: str) -> None:
                 help="The one this comparison picked (one per comparison). It is not starred by this.",
             ):
                 _act(svc.mark_winner, gen.id, gen.id)
+        with bar:
+            ui.promote_button(gen, key=f"{prefix}_promote_{gen.id}")
         if svc.can_retry(gen) and bar.button("↻ Retry", key=f"{prefix}_retry_{gen.id}"):
             _act(svc.retry, gen.id, gen.id)  # a full run, so polling starts again
         if bar.button(
@@ -553,3 +555,4 @@ if grid_param:
     _saved_grid(grid_param, saved, saved_cells)
 st.divider()
 _recent(studio, grid_param)
+ui.promote_dialog(studio)

@@ -59,6 +59,7 @@ def _clear_filters() -> None:
     "Back to the whole gallery (bound widgets change through session_state, never st.query_params)."
     cleared: dict[str, object] = {key: [] for key in svc.FILTER_CHOICES} | {
         "audio": None,
+        "stage": None,
         "since": None,
         "until": None,
         "starred": False,
@@ -120,7 +121,17 @@ def filters() -> list[str]:
         row[1].date_input("To", value=None, key="until", bind="query-params", help="Created on or before (UTC).")
         row[2].checkbox("Starred only", key="starred", bind="query-params")
         row[3].button("Clear filters", key="gallery_clear", on_click=_clear_filters, width="stretch")
-        known = collection_filter(row=st.columns(4))
+        row = st.columns(4)
+        known = collection_filter(row=row)
+        row[1].selectbox(
+            "Drafts / finals",
+            svc.STAGE_CHOICES,
+            index=None,
+            key="stage",
+            bind="query-params",
+            placeholder="Any",
+            help="drafts: takes promoted to a final; finals: takes promoted from a draft.",
+        )
     if (wanted := st.query_params.get(svc.COLLECTION_FILTER)) and wanted not in known:
         st.warning(
             f"There is no collection “{ui.plain(wanted)}” (deleted?), so the gallery shows everything.", icon="📚"
@@ -290,6 +301,8 @@ def card(view: svc.RunWait) -> None:
             extra.append(f"{'cell ' if gen.grid_id else ''}{ui.plain(gen.cell_label)}")
         if gen.tags:
             extra.append("🏷 " + ui.plain(gen.tags))
+        if gen.draft_id:
+            extra.append("⬆️ final of a draft")
         st.caption(" · ".join(extra))
         if st.button("Open", key=f"gallery_open_{gen.id}", width="stretch"):
             _open(gen.id)
@@ -718,9 +731,11 @@ def detail(gen_id: str, others: list[Generation]) -> None:
             _table(_ids_rows(gen))
         ui.collection_picker(studio, [gen.id], key=f"detail_pick_{gen.id}")
         ui.share_controls(studio, svc.Selection("generation", gen.id), key=f"detail_share_{gen.id}")
+        ui.promote_button(gen, key=f"detail_promote_{gen.id}", before_open=_close_detail)
         if gen.error:
             st.markdown("**Error**")
             st.text(gen.error)
+    ui.lineage_chain(studio, gen, key=f"detail_lineage_{gen.id}")
     _reuse(studio, gen, others)
     st.divider()
     _lifecycle(studio, gen)
@@ -814,6 +829,8 @@ def main() -> None:
             pager(result, "bottom")
     if target is not None:
         detail(target.id, gens)
+    else:  # one dialog at a time: Promote closes the detail before it opens
+        ui.promote_dialog(studio)
 
 
 main()

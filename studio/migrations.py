@@ -536,3 +536,15 @@ def m019_comments(db: Database) -> None:
         "CREATE TRIGGER comments_of_deleted_generation AFTER DELETE ON generations BEGIN "
         "DELETE FROM comments WHERE gen_id = old.id; END"
     )
+
+
+@migrations()
+def m020_lineage(db: Database) -> None:
+    """Draft → final (issue 9 §4): a final's `draft_id` names the take it was promoted from (NULL
+    for every other take). It is not a foreign key: a final keeps it after its draft is deleted, so
+    the chain can say "a deleted take" where the draft was. Indexed, to find a draft's finals.
+
+    Keep it after m018_votes and m019_comments: migrations run in the order they are defined here."""
+    if "draft_id" not in db["generations"].columns_dict:  # defensive, as llm's migrations are
+        db["generations"].add_column("draft_id", str)
+    db["generations"].create_index(["draft_id"], if_not_exists=True)

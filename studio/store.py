@@ -22,7 +22,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlite_utils import Database
@@ -204,6 +204,7 @@ class GalleryQuery(BaseModel):
     collection: str | None = None  # a collection's id: only its takes (still newest first)
     since: str | None = None  # ISO date or timestamp, inclusive
     until: str | None = None  # ISO date or timestamp, inclusive (a date covers the whole day)
+    stage: Literal["drafts", "finals"] | None = None  # drafts: takes with finals; finals: takes with a draft
 
     @field_validator("text")
     @classmethod
@@ -1144,6 +1145,28 @@ class HistoryStore:
         with self._immediate() as conn:
             return conn.execute("DELETE FROM presets WHERE name = ?", [name]).rowcount == 1
 
+    # ------------------------------------------------------------------ lineage (draft → final, issue 9 §4)
+
+    def set_draft(self, gen_id: str, draft_id: str) -> None:
+        "Record that `gen_id` is a final promoted from `draft_id`."
+        self.update(gen_id, draft_id=draft_id)
+
+    def finals(self, draft_ids: Sequence[str]) -> list[Generation]:
+        "The takes promoted from any of these drafts, oldest first (the draft_id index)."
+        if not draft_ids:
+            return []
+        marks = ",".join("?" * len(draft_ids))
+        sql = f"SELECT * FROM generations WHERE draft_id IN ({marks}) ORDER BY created_at, rowid"
+        return [Generation.model_validate(r) for r in self._rows(sql, list(draft_ids))]
+
+    def launched_with_prefix(self, prefix: str) -> list[str]:
+        "The generation ids of every launch whose key starts with `prefix`, oldest first (the key index)."
+        rows = self._rows(
+            "SELECT generation_ids FROM launches WHERE key >= ? AND key < ? ORDER BY created_at",
+            [prefix, prefix + "\uffff"],
+        )
+        return [gen_id for row in rows for gen_id in json.loads(row["generation_ids"])]
+
     # ------------------------------------------------------------------ gallery
     #
     # The gallery's cost must not grow with the history. A page without search walks the date
@@ -1189,6 +1212,10 @@ class HistoryStore:
             clauses.append("g.created_at < ?")
             # A bare date covers that whole day.
             params.append(q.until + "\uffff" if len(q.until) <= 10 else q.until)
+        if q.stage == "finals":
+            clauses.append("g.draft_id IS NOT NULL")
+        elif q.stage == "drafts":  # the draft_id index answers for each row
+            clauses.append("EXISTS (SELECT 1 FROM generations fin WHERE fin.draft_id = g.id)")
         if q.collection:
             # A collection holds a few dozen takes: start from them. The `+` stops SQLite from walking
             # another filter's index instead and probing the collection for every row it meets.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from urllib.parse import unquote, urlsplit
@@ -18,7 +19,7 @@ from . import diffs, people
 from . import format as fmt
 from . import services as svc
 from .errors import StudioError
-from .models import FINAL_STATUSES, Generation
+from .models import ASPECT_RATIOS, DURATIONS, FINAL_STATUSES, RESOLUTIONS, Generation
 from .services.selections import KIND_LABELS
 from .settings import MEDIA_ROUTE, Settings
 
@@ -828,6 +829,164 @@ def commented_video(studio: svc.Services, gen: Generation, *, key: str) -> None:
         video(gen)
         return
     player([gen], key=key, markers=comment_markers(svc.pinned_comments(studio, [gen.id])), seek_to=seek_to(key))
+
+
+# ---------------------------------------------------------------------- draft → final (issue 9 §4)
+
+PROMOTE_KEY = "studio_promote"  # session: the take whose Promote dialog is open
+PROMOTED_KEY = "studio_promoted"  # session: draft id -> the final its dialog launched
+PROMOTE_TOKEN_KEY = "studio_promote_token"  # the launch key the dialog's Launch button carries now
+PROMOTE_ERROR_KEY = "studio_promote_error"  # why the last Launch click launched nothing
+PROMOTE_FULL_RUN_KEY = "studio_promote_full_run"  # a launch happened in the dialog: redraw the page once
+GALLERY_PAGE = "pages/gallery.py"
+
+
+def promote_button(gen: Generation, *, key: str, before_open: Callable[[], None] | None = None) -> None:
+    """A Promote button on a finished take; it opens the Promote dialog over the whole page (a
+    dialog cannot open inside another, so `before_open` closes the one it sits in)."""
+    if gen.status != "done":
+        return
+    if st.button(
+        "⬆️ Promote",
+        key=key,
+        help="Make a final of this take: the same prompt and references at other settings, priced before launch.",
+    ):
+        if before_open is not None:
+            before_open()
+        st.session_state[PROMOTE_KEY] = gen.id
+        st.session_state.get(PROMOTED_KEY, {}).pop(gen.id, None)  # a new dialog, not the last launch's news
+        st.rerun()
+
+
+def promote_dialog(studio: svc.Services) -> None:
+    "Open the Promote dialog when a Promote button asked for it (call once per page, outside dialogs)."
+    if gen_id := st.session_state.get(PROMOTE_KEY):
+        _promote(studio, gen_id)
+
+
+def _close_promote() -> None:
+    st.session_state.pop(PROMOTE_KEY, None)
+
+
+def _launch_final(studio: svc.Services, gen_id: str, target: dict[str, object], token: str) -> None:
+    """Launch button callback: once per token (a second click on the same button returns the same
+    final from the store), then a new token for the next launch; the sidebar watches the run."""
+    try:
+        final_id = svc.promote(studio, gen_id, target, who(), launch_key=token)
+    except StudioError as err:
+        st.session_state[PROMOTE_ERROR_KEY] = str(err)
+        return
+    st.session_state.setdefault(PROMOTED_KEY, {})[gen_id] = final_id
+    st.session_state.setdefault(WATCHING_KEY, {})[f"promote:{final_id}"] = [final_id]
+    st.session_state[PROMOTE_TOKEN_KEY] = secrets.token_hex(8)
+    st.session_state[PROMOTE_FULL_RUN_KEY] = True
+
+
+def _launched(studio: svc.Services, final_id: str) -> None:
+    "What the dialog says once the final is launched: what it is, and where to watch it."
+    final = svc.get(studio, final_id)
+    what = fmt.settings_line(final) if final else "the final"
+    st.success(
+        f"Launched the final ({what}). It takes minutes: the sidebar counts it among your runs in flight and "
+        "says when it is done. It is in the Gallery now, linked to its draft.",
+        icon="🚀",
+    )
+    if st.button("Open the final in the Gallery", key=f"promote_open_{final_id}", type="primary"):
+        _close_promote()
+        st.switch_page(GALLERY_PAGE, query_params={svc.DETAIL_PARAM: final_id})
+
+
+@st.dialog("⬆️ Promote to a final", on_dismiss=_close_promote)
+def _promote(studio: svc.Services, gen_id: str) -> None:
+    "The target settings, the cost difference before launch, the seed note, and Launch."
+    if st.session_state.pop(PROMOTE_FULL_RUN_KEY, False):
+        st.rerun()  # the whole page: the sidebar's watch starts following the final
+    if final_id := st.session_state.get(PROMOTED_KEY, {}).get(gen_id):
+        _launched(studio, final_id)
+        return
+    draft = svc.get(studio, gen_id)
+    if draft is None:
+        st.error("This take no longer exists: it was deleted, so there is nothing to promote.", icon="🔎")
+        return
+    st.caption(f"From the draft: {fmt.settings_line(draft)} · {plain(fmt.one_line(draft.prompt)[:80])}")
+    start = svc.default_target(draft)
+    key = f"promote_{gen_id}"
+    left, right = st.columns(2)
+    resolution = left.selectbox(
+        "Resolution", RESOLUTIONS, index=RESOLUTIONS.index(start.resolution), key=f"{key}_resolution"
+    )
+    duration = right.selectbox(
+        "Duration (seconds)", DURATIONS, index=DURATIONS.index(start.duration), key=f"{key}_duration"
+    )
+    ratio = left.selectbox(
+        "Aspect ratio", ASPECT_RATIOS, index=ASPECT_RATIOS.index(start.aspect_ratio), key=f"{key}_aspect_ratio"
+    )
+    with right:
+        st.space("small")
+        audio = st.toggle("Audio", value=start.generate_audio, key=f"{key}_audio")
+    target: dict[str, object] = {
+        "model": draft.model,
+        "resolution": resolution,
+        "duration": duration,
+        "aspect_ratio": ratio,
+        "generate_audio": audio,
+    }
+    plan = svc.plan_promotion(studio, gen_id, target)
+    if plan.problem:
+        st.warning(plain(plan.problem), icon="⚠️")
+    else:
+        st.info(plan.describe(), icon="💰")
+    st.caption(svc.SEED_NOTE)
+    token = st.session_state.setdefault(PROMOTE_TOKEN_KEY, secrets.token_hex(8))
+    st.button(
+        "🚀 Launch the final",
+        type="primary",
+        key=f"promote_launch_{token}",
+        disabled=plan.problem is not None,
+        on_click=_launch_final,
+        args=(studio, gen_id, target, token),
+    )
+    if error := st.session_state.pop(PROMOTE_ERROR_KEY, None):
+        st.error(plain(error), icon="⚠️")
+
+
+def _open_take(gen_id: str) -> None:
+    st.query_params[svc.DETAIL_PARAM] = gen_id
+
+
+def lineage_chain(studio: svc.Services, gen: Generation, *, key: str) -> None:
+    """A take's chain, draft → final(s), as small linked cards (a deleted link says so), then the
+    draft beside its final: in the review player when there is one (`review_player`), else two
+    videos of one height. Nothing for a take never promoted."""
+    chain = svc.lineage(studio, gen.id)
+    if len(chain) < 2:
+        return
+    st.markdown("**Draft → final**")
+    here = next(n for n, link in enumerate(chain) if link.id == gen.id)
+    with st.container(horizontal=True, vertical_alignment="center", key=f"{key}_chain"):
+        for n, link in enumerate(chain):
+            if n:
+                st.markdown("→")
+            with st.container(border=True, key=f"{key}_link_{n}", width=220):
+                if isinstance(link, svc.DeletedTake):
+                    st.caption(f"🗑️ {'Draft' if n < here else 'Final'}: {link.label}")
+                    continue
+                role = "This take" if n == here else "Draft" if n < here else "Final"
+                st.markdown(f"**{role}**")
+                st.caption(f"{fmt.settings_line(link)} · {fmt.status_label(link.status)}")
+                if n != here:
+                    st.button("Open", key=f"{key}_open_{link.id}", on_click=_open_take, args=(link.id,))
+    pair = svc.draft_and_final(chain, gen)
+    if pair is None:
+        return
+    player = globals().get("review_player")  # the synchronized player (issue 9 §1), once it is here
+    if callable(player):
+        player(list(pair), key=f"{key}_pair", labels=["Draft", "Final"])
+        return
+    for col, label, take in zip(st.columns(2), ("Draft", "Final"), pair, strict=True):
+        with col:
+            st.caption(f"**{label}** · {fmt.settings_line(take)}")
+            video(take)
 
 
 # ---------------------------------------------------------------------- prompt diffs (issue 9 §5)

@@ -232,11 +232,13 @@ def test_a_retry_is_refused_past_the_cap(capped, clean_sim):
     assert kept is not None and kept.status == "failed"  # left as it was, nothing queued
 
 
-def test_the_queue_path_a_promotion_uses_is_checked_too(capped):
-    "svc.promote (issue 9 §4) queues through the store's add_generations, where the check runs."
-    svc.generate(capped, params("12"), author="ann")
-    with pytest.raises(BudgetError, match="Your daily cap"):
-        capped.store.add_generations([(params("4"), None)], author="ann")
+def test_a_promotion_is_refused_past_the_cap(capped):
+    draft = add_done(capped, "A lighthouse", author="ann", resolution="480p", duration="4")  # 4 s made
+    svc.generate(capped, params("8"), author="ann")  # 12 s: Ann's whole day
+    with pytest.raises(BudgetError, match="you have used 12 s today and this run would add 5 s"):
+        svc.promote(capped, draft, NodeSettings(resolution="720p", duration="5"), "ann")
+    assert capped.store.finals([draft]) == []  # no final queued
+    svc.promote(capped, draft, NodeSettings(resolution="720p", duration="5"), "bob")  # Bob has his own cap
 
 
 def test_a_replayed_launch_key_returns_its_takes_even_when_now_over_the_cap(capped):

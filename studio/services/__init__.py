@@ -17,6 +17,7 @@
 - `budget`: today's spend by person, daily caps checked at every launch, a take's cost before and after
 - `reviews`: blind review: the queue of pairs, votes (one per person per pair)
 - `comments`: comment threads on a take, pinned to moments of its video
+- `promotions`: draft → final: promote a take, price it first, follow its lineage
 """
 
 from ..store import CountedPage, GalleryCount, GalleryQuery
@@ -170,6 +171,18 @@ from .library import (
     references,
     save_preset,
     upload_reference,
+)
+from .promotions import (
+    DELETED_TAKE,
+    SEED_NOTE,
+    STAGE_CHOICES,
+    DeletedTake,
+    PromotionPlan,
+    default_target,
+    draft_and_final,
+    lineage,
+    plan_promotion,
+    promote,
 )
 from .reviews import (
     REVIEW_SCOPES,
@@ -427,4 +440,17 @@ __all__ = [
     "waits",
     "webhook_signed",
     "worker_paused",
+]
+# draft → final (issue 9 §4)
+__all__ += [
+    "DELETED_TAKE",
+    "SEED_NOTE",
+    "STAGE_CHOICES",
+    "DeletedTake",
+    "PromotionPlan",
+    "default_target",
+    "draft_and_final",
+    "lineage",
+    "plan_promotion",
+    "promote",
 ]
