@@ -13,7 +13,9 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
+
+from .models import NodeParamFields, NodeSettings
 
 Run = tuple[str, bool]  # (text, changed)
 Change = tuple[str, Any, Any]  # (setting, value in A, value in B)
@@ -35,23 +37,8 @@ SETTING_NAMES = {
 REFERENCE_KINDS = (("images", "image"), ("videos", "video"), ("audio", "audio"))
 
 
-class Take(Protocol):
-    "What a diff reads of a take (a Generation, or VideoGenerationParams)."
-
-    @property
-    def prompt(self) -> str: ...
-    @property
-    def model(self) -> str: ...
-    @property
-    def resolution(self) -> str: ...
-    @property
-    def duration(self) -> str: ...
-    @property
-    def aspect_ratio(self) -> str: ...
-    @property
-    def generate_audio(self) -> bool: ...
-    @property
-    def selected_context(self) -> Any: ...
+# What a diff reads of a take: a Generation (NodeParamFields), VideoGenerationParams or NodeSettings.
+Take = NodeParamFields | NodeSettings
 
 
 def tokens(text: str) -> list[str]:

@@ -24,14 +24,9 @@ RATES = parse_credit_rates("480p=1,720p=2,1080p=4")
 
 
 def row(author="ann", status="done", resolution="720p", aspect_ratio="16:9", duration="5", duration_s=5.04):
-    return dict(
-        author=author,
-        status=status,
-        resolution=resolution,
-        aspect_ratio=aspect_ratio,
-        duration=duration,
-        duration_s=duration_s,
-    )
+    "A generation as the store reads it for the spend (budget.SPEND_COLUMNS)."
+    values = (author, status, resolution, aspect_ratio, duration, duration_s)
+    return dict(zip(budget.SPEND_COLUMNS, values, strict=True))
 
 
 # ---------------------------------------------------------------------- what counts
