@@ -156,7 +156,8 @@ def _plan_cells(studio: svc.Services, plan: svc.GridPlan) -> None:
         row["Time"] = svc.time_range(cost.time_s)
         rows.append(row)
     with st.expander(f"💰 Each cell's cost and time ({len(rows)})", key="compare_plan_cells"):
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        tokens = st.column_config.NumberColumn(format="localized")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={"Tokens": tokens})
         st.caption("Before the run: the seconds asked for (an automatic length at its longest, 10 s).")
 
 

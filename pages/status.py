@@ -177,7 +177,13 @@ def spend_section(studio: svc.Services) -> None:
             row["Share of the cap"] = f"{spend.amount(limits.unit) / limits.person_day:.0%}"
         rows.append(row)
     if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, key="status_spend", width="stretch")
+        st.dataframe(
+            pd.DataFrame(rows),
+            hide_index=True,
+            key="status_spend",
+            width="stretch",
+            column_config={"Tokens": st.column_config.NumberColumn(format="localized")},
+        )
     everyone = budget.total(spends, limits.rates)
     used = limits.text(everyone.amount(limits.unit), of_video=False)
     if limits.studio_day is not None:

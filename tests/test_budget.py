@@ -5,6 +5,7 @@ takes, a comparison, a retry, the queue path a promotion uses, and `studio gener
 from __future__ import annotations
 
 import re
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -264,3 +265,25 @@ def test_the_cli_refuses_with_one_line_and_exit_2_and_uploads_nothing(clean_sim,
     assert cli.main(["grid", "A fox", "--resolutions", "480p", "--aspect-ratios", "16:9,9:16", "--duration", "6"]) == 2
     assert "this comparison would add 12 s" in capsys.readouterr().err
     assert len(clean_sim.uploads) == uploads and runs_on(clean_sim) == runs  # nothing sent
+
+
+def test_two_launches_at_once_cannot_both_pass_on_the_same_remaining_budget(capped):
+    "The check runs inside the launch's write transaction: the second launch sees the first."
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def launch_8_s() -> None:
+        start.wait()
+        try:
+            svc.generate(capped, params("8"), author="ann")
+            outcomes.append("queued")
+        except BudgetError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=launch_8_s) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["queued", "refused"]
+    assert svc.spend_today(capped)["ann"].seconds == 8

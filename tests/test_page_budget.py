@@ -126,3 +126,18 @@ def test_a_prompt_variant_tab_shows_its_diff_against_the_first_prompt(priced):
     assert "<mark>dusk</mark>" in tab and "<mark>dawn</mark>" in tab and "Same settings" in tab
     assert 'class="label">A<' in ab
     assert 'class="label">Prompt 2<' in tab
+
+
+def test_compare_refuses_a_comparison_past_the_cap_next_to_launch(priced):
+    svc.generate(priced, VideoGenerationParams(prompt="Earlier", resolution="480p", duration="8"), author="ann")
+    at = open_page(COMPARE, priced)
+    at.text_area(key="compare_prompt").input("A paper boat")
+    at.multiselect(key="compare_durations").set_value(["4"])
+    at.run()
+    [button] = [b for b in at.button if b.key and b.key.startswith("compare_launch_")]
+    button.click().run()
+    assert any(
+        "Your daily cap is 12 s of video; you have used 8 s today and this comparison would add 8 s" in e.value
+        for e in at.error
+    ), [e.value for e in at.error]
+    assert svc.grids(priced) == [] and "grid" not in at.query_params
