@@ -15,8 +15,8 @@ from urllib.parse import unquote, urlsplit
 
 import streamlit as st
 
+from . import diffs, people, player
 from . import format as fmt
-from . import people, player
 from . import services as svc
 from .errors import StudioError
 from .models import ASPECT_RATIOS, DURATIONS, FINAL_STATUSES, RESOLUTIONS, Generation
@@ -1064,3 +1064,40 @@ def review_player(
     )
     position, marked = result.get("position"), result.get("marked")
     return player.PlayerState(float(position or 0.0), float(marked) if marked is not None else None)
+
+
+# ---------------------------------------------------------------------- prompt diffs (issue 9 §5)
+
+DIFF_CSS = (
+    "<style>.studio-prompt-diff { display: grid; grid-template-columns: 1fr 1fr; gap: 0.75rem; }"
+    ".studio-prompt-diff .side { border: 1px solid rgba(128,128,128,.35); border-radius: 0.5rem; "
+    "padding: 0.5rem 0.75rem; }"
+    ".studio-prompt-diff .label { font-size: 0.8rem; opacity: 0.7; margin-bottom: 0.25rem; }"
+    ".studio-prompt-diff .text { white-space: pre-wrap; overflow-wrap: anywhere; }"
+    ".studio-prompt-diff mark { background: #ffe08a; color: #1a1a1a; font-weight: 700; border-radius: 2px; }"
+    ".studio-diff-chips { display: flex; flex-wrap: wrap; gap: 0.4rem; margin-top: 0.5rem; }"
+    ".studio-diff-chips span { background: rgba(255,224,138,.35); border: 1px solid #e0b84a; "
+    "border-radius: 1rem; padding: 0.1rem 0.6rem; font-size: 0.85rem; }"
+    "@media (max-width: 640px) { .studio-prompt-diff { grid-template-columns: 1fr; } }</style>"
+)
+
+
+def _diff_side(label: str, runs: Sequence[tuple[str, bool]]) -> str:
+    text = "".join(f"<mark>{html.escape(t)}</mark>" if changed else html.escape(t) for t, changed in runs)
+    return f'<div class="side"><div class="label">{html.escape(label)}</div><div class="text">{text}</div></div>'
+
+
+def prompt_diff(a: Generation, b: Generation, *, labels: tuple[str, str] = ("A", "B")) -> None:
+    """Two takes' prompts side by side (stacked on a phone) with the words that differ highlighted,
+    and the settings that differ as chips ('16:9 → 9:16'). Escaped HTML: a prompt shows as typed."""
+    st.html(DIFF_CSS)
+    changes = [diffs.chip(c) for c in diffs.setting_changes(a, b)]
+    if a.prompt == b.prompt:
+        body = (
+            f'<div class="studio-diff-note">Same prompt in {html.escape(labels[0])} and {html.escape(labels[1])}.</div>'
+        )
+    else:
+        runs_a, runs_b = diffs.word_diff(a.prompt, b.prompt)
+        body = f'<div class="studio-prompt-diff">{_diff_side(labels[0], runs_a)}{_diff_side(labels[1], runs_b)}</div>'
+    chips = "".join(f"<span>{html.escape(c)}</span>" for c in changes) or "<em>Same settings</em>"
+    st.html(f'<div class="studio-diff">{body}<div class="studio-diff-chips">{chips}</div></div>')
