@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from support import COMPARE, GALLERY, add_done, open_page
+from support import COMPARE, GALLERY, add_done, open_page, settings_for
 
 from studio import services as svc
 from studio import ui
@@ -162,3 +162,18 @@ def test_promote_from_a_compare_cell(idle):
     [final] = [g for g in svc.history(idle) if g.id != cell_id]
     assert final.draft_id == cell_id and final.grid_id is None  # a final is not a cell of the comparison
     assert any(s.value.startswith("Launched the final") for s in at.success)
+
+
+def test_a_final_past_the_daily_cap_is_refused_in_the_dialog_and_nothing_is_queued(clean_sim, tmp_path):
+    capped = svc.build_services(settings_for(clean_sim, tmp_path / "capped", cap_person_day=12), start_worker=False)
+    try:
+        draft_id = draft_of(capped)  # 4 s of today's 12
+        at = open_promote(capped, draft_id)
+        launch_button(at).click().run()
+        [refusal] = [e.value for e in at.error]
+        assert refusal.startswith(
+            "Your daily cap is 12 s of video; you have used 4 s today and this run would add 10 s"
+        )
+        assert svc.count(capped) == 1 and not at.success
+    finally:
+        capped.close()
