@@ -996,8 +996,8 @@ def _promote(studio: svc.Services, gen_id: str) -> None:
 
 def lineage_chain(studio: svc.Services, gen: Generation, *, key: str) -> None:
     """A take's chain, draft → final(s), as small linked cards (a deleted link says so), then the
-    draft beside its final: in the review player when there is one (`review_player`), else two
-    videos of one height. Nothing for a take never promoted."""
+    draft beside its final in the review player, with what differs between them (`prompt_diff`).
+    Nothing for a take never promoted."""
     chain = svc.lineage(studio, gen.id)
     if len(chain) < 2:
         return
@@ -1020,14 +1020,10 @@ def lineage_chain(studio: svc.Services, gen: Generation, *, key: str) -> None:
     pair = svc.draft_and_final(chain, gen)
     if pair is None:
         return
-    player = globals().get("review_player")  # the synchronized player (issue 9 §1), once it is here
-    if callable(player):
-        player(list(pair), key=f"{key}_pair", labels=["Draft", "Final"])
-        return
-    for col, label, take in zip(st.columns(2), ("Draft", "Final"), pair, strict=True):
-        with col:
-            st.caption(f"**{label}** · {fmt.settings_line(take)}")
-            video(take)
+    draft, final = pair
+    st.caption(f"**Draft** · {fmt.settings_line(draft)} → **Final** · {fmt.settings_line(final)}")
+    review_player([draft, final], key=f"{key}_pair", labels=["Draft", "Final"])
+    prompt_diff(draft, final, labels=("Draft", "Final"))
 
 
 # ---------------------------------------------------------------------- the review player (issue 9 §1)

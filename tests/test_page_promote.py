@@ -5,7 +5,9 @@ by side, and the Gallery's drafts / finals filter."""
 
 from __future__ import annotations
 
-from support import COMPARE, GALLERY, add_done, open_page
+import json
+
+from support import COMPARE, GALLERY, add_done, open_page, settings_for
 
 from studio import services as svc
 from studio import ui
@@ -111,11 +113,11 @@ def test_the_detail_shows_the_chain_with_deleted_links_and_draft_beside_final(id
     at = open_page(GALLERY, idle, {"id": b})
     roles = [m.value for m in at.markdown if m.value in ("**Draft**", "**This take**", "**Final**")]
     assert roles == ["**Draft**", "**This take**", "**Final**"]
-    assert [cap for cap in captions(at) if cap.startswith(("**Draft** · ", "**Final** · "))] == [
-        "**Draft** · 480p · 16:9 · 4 s · audio",
-        "**Final** · 720p · auto ratio · 8 s · audio",
-    ]
-    assert len(at.get("video")) == 3  # the take itself, then draft and final side by side
+    assert "**Draft** · 480p · 16:9 · 4 s · audio → **Final** · 720p · auto ratio · 8 s · audio" in captions(at)
+    players = [json.loads(e.proto.json) for e in at.get("bidi_component")]
+    [pair] = [p for p in players if [c["label"] for c in p["clips"]] == ["Draft", "Final"]]  # side by side
+    assert [c["url"].rsplit("/", 1)[1] for c in pair["clips"]] == [f"{a}.mp4", f"{b}.mp4"]
+    assert any("studio-diff-chips" in h.proto.body and "720p" in h.proto.body for h in at.get("html"))
     at.button(key=f"detail_lineage_{b}_open_{a}").click().run()  # a card links to its take
     assert at.query_params["id"] == a
     svc.delete_generation(idle, a)
@@ -160,3 +162,18 @@ def test_promote_from_a_compare_cell(idle):
     [final] = [g for g in svc.history(idle) if g.id != cell_id]
     assert final.draft_id == cell_id and final.grid_id is None  # a final is not a cell of the comparison
     assert any(s.value.startswith("Launched the final") for s in at.success)
+
+
+def test_a_final_past_the_daily_cap_is_refused_in_the_dialog_and_nothing_is_queued(clean_sim, tmp_path):
+    capped = svc.build_services(settings_for(clean_sim, tmp_path / "capped", cap_person_day=12), start_worker=False)
+    try:
+        draft_id = draft_of(capped)  # 4 s of today's 12
+        at = open_promote(capped, draft_id)
+        launch_button(at).click().run()
+        [refusal] = [e.value for e in at.error]
+        assert refusal.startswith(
+            "Your daily cap is 12 s of video; you have used 4 s today and this run would add 10 s"
+        )
+        assert svc.count(capped) == 1 and not at.success
+    finally:
+        capped.close()

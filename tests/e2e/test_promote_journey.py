@@ -6,6 +6,7 @@ filters the Gallery to finals, all in a real Chromium."""
 from __future__ import annotations
 
 import re
+import time
 
 from browser import screenshot, wait_for_app
 from playwright.sync_api import Page, expect
@@ -26,16 +27,16 @@ def choose(page: Page, where, option: str) -> None:
 
 
 def sizes(page: Page, within: str) -> list[list[int]]:
-    "Width and height of every video inside `within`, once each has loaded its first frame."
-    page.wait_for_function(
-        "(sel) => { const v = [...document.querySelectorAll(sel + ' video')];"
-        " return v.length > 0 && v.every(x => x.readyState >= 2 && x.videoWidth > 0); }",
-        arg=within,
-        timeout=RUN_TIMEOUT_MS,
-    )
-    return page.evaluate(
-        "(sel) => [...document.querySelectorAll(sel + ' video')].map(v => [v.videoWidth, v.videoHeight])", within
-    )
+    """Width and height of every video inside `within` (the review player's too: locators see into
+    its shadow root), once each has loaded its first frame."""
+    videos = page.locator(f"{within} video")
+    deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
+    while True:
+        found = videos.evaluate_all("els => els.map(v => [v.readyState, v.videoWidth, v.videoHeight])")
+        if found and all(ready >= 2 and width > 0 for ready, width, _ in found):
+            return [[width, height] for _, width, height in found]
+        assert time.monotonic() < deadline, f"videos not loaded: {found}"
+        time.sleep(0.25)
 
 
 def test_promote_a_draft_to_a_final_and_see_them_side_by_side(page: Page, studio_server):
