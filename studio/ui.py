@@ -15,8 +15,8 @@ from urllib.parse import unquote, urlsplit
 
 import streamlit as st
 
+from . import diffs, people, player
 from . import format as fmt
-from . import people, player
 from . import services as svc
 from .errors import StudioError
 from .models import ASPECT_RATIOS, DURATIONS, FINAL_STATUSES, RESOLUTIONS, Generation
@@ -851,11 +851,27 @@ def comments(studio: svc.Services, gen: Generation, *, key: str, player_key: str
 
 def commented_video(studio: svc.Services, gen: Generation, *, key: str) -> None:
     """A take's video in the review player under `key` (its pinned comments as markers on the scrub
-    bar; comment time links seek it), or its status while it has no video."""
+    bar; comment time links seek it), or `video` when the take has no video."""
     if gen.status != "done" or not gen.video_path:
         video(gen)
         return
-    review_player([gen], key=key, markers=comment_markers(svc.pinned_comments(studio, [gen.id])), seek_to=seek_to(key))
+    commented_player(studio, [gen], key=key)
+
+
+def commented_player(
+    studio: svc.Services,
+    gens: Sequence[Generation],
+    *,
+    key: str,
+    labels: Sequence[str] | None = None,
+    dense: bool = False,
+) -> player.PlayerState:
+    """`review_player` for takes that have comments: their pinned comments as markers on the scrub
+    bar, and comment time links (`seek(key, t)`) move it."""
+    pinned = svc.pinned_comments(studio, [g.id for g in gens])
+    return review_player(
+        gens, key=key, labels=labels, markers=comment_markers(pinned), seek_to=seek_to(key), dense=dense
+    )
 
 
 # ---------------------------------------------------------------------- draft → final (issue 9 §4)
@@ -932,7 +948,8 @@ def _promote(studio: svc.Services, gen_id: str) -> None:
         _launched(studio, final_id)
         return
     draft = svc.get(studio, gen_id)
-    if draft is None:
+    if draft is None:  # deleted in another tab: this says more than the launch's refusal would
+        st.session_state.pop(PROMOTE_ERROR_KEY, None)
         st.error("This take no longer exists: it was deleted, so there is nothing to promote.", icon="🔎")
         return
     st.caption(f"From the draft: {fmt.settings_line(draft)} · {plain(fmt.one_line(draft.prompt)[:80])}")
@@ -977,14 +994,10 @@ def _promote(studio: svc.Services, gen_id: str) -> None:
         st.error(plain(error), icon="⚠️")
 
 
-def _open_take(gen_id: str) -> None:
-    st.query_params[svc.DETAIL_PARAM] = gen_id
-
-
 def lineage_chain(studio: svc.Services, gen: Generation, *, key: str) -> None:
     """A take's chain, draft → final(s), as small linked cards (a deleted link says so), then the
-    draft beside its final: in the review player when there is one (`review_player`), else two
-    videos of one height. Nothing for a take never promoted."""
+    draft beside its final in the review player, with what differs between them (`prompt_diff`).
+    Nothing for a take never promoted."""
     chain = svc.lineage(studio, gen.id)
     if len(chain) < 2:
         return
@@ -1001,19 +1014,16 @@ def lineage_chain(studio: svc.Services, gen: Generation, *, key: str) -> None:
                 role = "This take" if n == here else "Draft" if n < here else "Final"
                 st.markdown(f"**{role}**")
                 st.caption(f"{fmt.settings_line(link)} · {fmt.status_label(link.status)}")
-                if n != here:
-                    st.button("Open", key=f"{key}_open_{link.id}", on_click=_open_take, args=(link.id,))
+                if n != here and st.button("Open", key=f"{key}_open_{link.id}"):
+                    st.query_params[svc.DETAIL_PARAM] = link.id
+                    st.rerun()  # the whole page: a dialog's own rerun would keep showing this take
     pair = svc.draft_and_final(chain, gen)
     if pair is None:
         return
-    player = globals().get("review_player")  # the synchronized player (issue 9 §1), once it is here
-    if callable(player):
-        player(list(pair), key=f"{key}_pair", labels=["Draft", "Final"])
-        return
-    for col, label, take in zip(st.columns(2), ("Draft", "Final"), pair, strict=True):
-        with col:
-            st.caption(f"**{label}** · {fmt.settings_line(take)}")
-            video(take)
+    draft, final = pair
+    st.caption(f"**Draft** · {fmt.settings_line(draft)} → **Final** · {fmt.settings_line(final)}")
+    review_player([draft, final], key=f"{key}_pair", labels=["Draft", "Final"])
+    prompt_diff(draft, final, labels=("Draft", "Final"))
 
 
 # ---------------------------------------------------------------------- the review player (issue 9 §1)
@@ -1050,3 +1060,40 @@ def review_player(
     )
     position, marked = result.get("position"), result.get("marked")
     return player.PlayerState(float(position or 0.0), float(marked) if marked is not None else None)
+
+
+# ---------------------------------------------------------------------- prompt diffs (issue 9 §5)
+
+DIFF_CSS = (
+    "<style>.studio-prompt-diff { display: grid; grid-template-columns: 1fr 1fr; gap: 0.75rem; }"
+    ".studio-prompt-diff .side { border: 1px solid rgba(128,128,128,.35); border-radius: 0.5rem; "
+    "padding: 0.5rem 0.75rem; }"
+    ".studio-prompt-diff .label { font-size: 0.8rem; opacity: 0.7; margin-bottom: 0.25rem; }"
+    ".studio-prompt-diff .text { white-space: pre-wrap; overflow-wrap: anywhere; }"
+    ".studio-prompt-diff mark { background: #ffe08a; color: #1a1a1a; font-weight: 700; border-radius: 2px; }"
+    ".studio-diff-chips { display: flex; flex-wrap: wrap; gap: 0.4rem; margin-top: 0.5rem; }"
+    ".studio-diff-chips span { background: rgba(255,224,138,.35); border: 1px solid #e0b84a; "
+    "border-radius: 1rem; padding: 0.1rem 0.6rem; font-size: 0.85rem; }"
+    "@media (max-width: 640px) { .studio-prompt-diff { grid-template-columns: 1fr; } }</style>"
+)
+
+
+def _diff_side(label: str, runs: Sequence[tuple[str, bool]]) -> str:
+    text = "".join(f"<mark>{html.escape(t)}</mark>" if changed else html.escape(t) for t, changed in runs)
+    return f'<div class="side"><div class="label">{html.escape(label)}</div><div class="text">{text}</div></div>'
+
+
+def prompt_diff(a: Generation, b: Generation, *, labels: tuple[str, str] = ("A", "B")) -> None:
+    """Two takes' prompts side by side (stacked on a phone) with the words that differ highlighted,
+    and the settings that differ as chips ('16:9 → 9:16'). Escaped HTML: a prompt shows as typed."""
+    st.html(DIFF_CSS)
+    changes = [diffs.chip(c) for c in diffs.setting_changes(a, b)]
+    if a.prompt == b.prompt:
+        body = (
+            f'<div class="studio-diff-note">Same prompt in {html.escape(labels[0])} and {html.escape(labels[1])}.</div>'
+        )
+    else:
+        runs_a, runs_b = diffs.word_diff(a.prompt, b.prompt)
+        body = f'<div class="studio-prompt-diff">{_diff_side(labels[0], runs_a)}{_diff_side(labels[1], runs_b)}</div>'
+    chips = "".join(f"<span>{html.escape(c)}</span>" for c in changes) or "<em>Same settings</em>"
+    st.html(f'<div class="studio-diff">{body}<div class="studio-diff-chips">{chips}</div></div>')
