@@ -190,14 +190,14 @@ def _value(setting: str, value: Any) -> str:
 def pair_view(pair: svc.ReviewPair) -> None:
     "Two takes, A and B, the same height, side by side; nothing that gives their settings away."
     a, b = pair.a, pair.b
-    if hasattr(ui, "review_player"):
-        ui.review_player([a, b], key=f"review_player_{pair.pair_key}", labels=["A", "B"])
-    else:  # until the synchronized player lands: two muted, looping videos of one height
-        st.html(
-            f"<style>.st-key-review_pair video {{ height: {PAIR_VIDEO_PX}px !important; width: 100% !important; "
-            "object-fit: contain; background: #111; }</style>"
-        )
-        with st.container(key="review_pair"):
+    with st.container(key="review_pair"):
+        if hasattr(ui, "review_player"):  # the synchronized player (issue 9 §1), once it is on main
+            ui.review_player([a, b], key=f"review_player_{pair.pair_key}", labels=["A", "B"])
+        else:  # until then: two muted, looping videos of one height
+            st.html(
+                f"<style>.st-key-review_pair video {{ height: {PAIR_VIDEO_PX}px !important; "
+                "width: 100% !important; object-fit: contain; background: #111; }</style>"
+            )
             for col, label, gen in zip(st.columns(2), ("A", "B"), (a, b), strict=True):
                 with col:
                     st.markdown(f"### {label}")

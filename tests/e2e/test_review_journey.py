@@ -26,9 +26,16 @@ PAIR_READY = f"""() => {{ const v = [...document.querySelectorAll("{PAIR} video"
     return v.length === 2 && v.every(x => x.readyState >= 1 && x.videoWidth > 0); }}"""
 
 
-def pair_on_screen(page: Page) -> tuple[str, str]:
-    "The file names of the two videos, left (A) then right (B), once both have loaded."
-    page.wait_for_function(PAIR_READY, timeout=30_000)
+def pair_on_screen(page: Page, previous: tuple[str, str] | None) -> tuple[str, str]:
+    """The file names of the two videos, left (A) then right (B), once both have loaded and are not
+    the previous pair's (a rerun shows the new counts a moment before it replaces the videos)."""
+    page.wait_for_function(
+        f"""(previous) => {{ if (!({PAIR_READY})()) return false;
+            const s = [...document.querySelectorAll("{PAIR} video")].map(v => v.getAttribute('src').split('/').pop());
+            return !previous || s[0] !== previous[0] || s[1] !== previous[1]; }}""",
+        arg=list(previous) if previous else None,
+        timeout=30_000,
+    )
     srcs = page.locator(f"{PAIR} video").evaluate_all("vs => vs.map(v => v.getAttribute('src'))")
     assert len(srcs) == 2
     return srcs[0].rsplit("/", 1)[1], srcs[1].rsplit("/", 1)[1]
@@ -58,8 +65,9 @@ def test_a_blind_review_of_ten_pairs_by_keyboard_and_clicks(browser, tmp_path):
         page.get_by_text(re.compile(r"0 pairs voted · 15 left in this scope")).wait_for(timeout=30_000)
         expected: list[tuple[str, str, str]] = []
         seen: set[frozenset[str]] = set()
+        shown: tuple[str, str] | None = None
         for number in range(PAIRS_TO_JUDGE):
-            left, right = pair_on_screen(page)
+            shown = left, right = pair_on_screen(page, shown)
             a_id, b_id = files[left], files[right]
             assert frozenset((a_id, b_id)) not in seen  # a new pair every time
             seen.add(frozenset((a_id, b_id)))
