@@ -14,6 +14,8 @@
 - `account`: API mode, key check, credits
 - `snippets`: drafts from earlier takes, API requests to copy
 - `watch`: runs in flight (phase, elapsed, time left, stuck) and a session's runs that ended
+- `decisions`: blind votes rolled up per setting and value (win rates, intervals, costs, times)
+- `budget`: today's spend by person, daily caps checked at every launch, a take's cost before and after
 - `reviews`: blind review: the queue of pairs, votes (one per person per pair)
 - `comments`: comment threads on a take, pinned to moments of its video
 - `promotions`: draft → final: promote a take, price it first, follow its lineage
@@ -22,6 +24,7 @@
 from ..store import CountedPage, GalleryCount, GalleryQuery
 from .account import api_status
 from .app import Services, build_services, close_shared_services, shared_services
+from .budget import CellCost, caps, cell_costs, check_launch, cost_line, spend_today, time_range
 from .collections import (
     COLLECTION_PARAM,
     MAX_COLLECTION_DESCRIPTION_CHARS,
@@ -56,6 +59,16 @@ from .comments import (
     pinned_comments,
     threads,
     threads_by_take,
+)
+from .decisions import (
+    DECISION_PARAMS,
+    DecisionFilters,
+    Decisions,
+    SettingDecision,
+    ValueRow,
+    decision_filters,
+    decisions,
+    voters,
 )
 from .estimates import Estimate, cost_note, estimate, run_times
 from .exports import (
@@ -245,6 +258,7 @@ __all__ = [
     "COLLECTION_FILTER",
     "COLLECTION_PARAM",
     "DATE_PARAMS",
+    "DECISION_PARAMS",
     "DELETED_PLACEHOLDER",
     "DETAIL_PARAM",
     "DRAFT_KEEP",
@@ -287,8 +301,11 @@ __all__ = [
     "WHOSE_PARAM",
     "AddResult",
     "BulkDeleted",
+    "CellCost",
     "Comment",
     "CountedPage",
+    "DecisionFilters",
+    "Decisions",
     "Draft",
     "Ended",
     "Estimate",
@@ -309,11 +326,13 @@ __all__ = [
     "Selected",
     "Selection",
     "Services",
+    "SettingDecision",
     "ShareLink",
     "ShareLinks",
     "Shared",
     "TakeLayout",
     "Thread",
+    "ValueRow",
     "Vote",
     "ab_candidates",
     "active_count",
@@ -332,8 +351,11 @@ __all__ = [
     "can_cancel",
     "can_retry",
     "cancel",
+    "caps",
+    "cell_costs",
     "cell_label",
     "check_kinds",
+    "check_launch",
     "check_moment",
     "check_preset",
     "check_references",
@@ -346,10 +368,13 @@ __all__ = [
     "comment_counts",
     "comments",
     "compare_params",
+    "cost_line",
     "cost_note",
     "count",
     "cover",
     "create_collection",
+    "decision_filters",
+    "decisions",
     "delete_collection",
     "delete_comment",
     "delete_generation",
@@ -413,6 +438,7 @@ __all__ = [
     "share_url",
     "shared_grid",
     "shared_services",
+    "spend_today",
     "star_many",
     "start_export",
     "start_grid",
@@ -423,9 +449,11 @@ __all__ = [
     "take_layout",
     "threads",
     "threads_by_take",
+    "time_range",
     "untag_many",
     "upload_reference",
     "url_problems",
+    "voters",
     "votes",
     "wait_for",
     "waits",
