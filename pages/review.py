@@ -1,7 +1,8 @@
 """Review: blind votes. Two finished takes of the same prompt that differ in settings, side by side
-at one height, with no settings, authors or file names; "A is better", "No preference" or
-"B is better" (keys ← ↓ →). After a vote the previous pair's settings are revealed and the next
-pair is already there.
+at one height in the synchronized player (`ui.review_player`, labelled only A and B), with no
+settings, authors or file names; "A is better", "No preference" or "B is better" (keys ← ↓ →;
+inside the player ← → step a frame). After a vote the previous pair's settings are revealed
+(`ui.prompt_diff`) and the next pair is already there.
 
 URLs: /review (every finished take), /review?collection=<id>, /review?comparison=<id>,
 /review?tag=<name>: a lead sends a link and the reviewer's queue is restricted to it. The queue and
@@ -18,9 +19,7 @@ from studio import format as fmt
 from studio import services as svc
 from studio import ui
 from studio.errors import StudioError
-from studio.models import Generation
 
-PAIR_VIDEO_PX = 360  # both takes share this height, whatever their shapes
 RECENT_COMPARISONS = 50  # the comparisons the scope picker offers
 SCOPE_LABELS = {
     "everything": "Everything",
@@ -173,7 +172,7 @@ def reveal() -> None:
     picked = PICKED[vote.choice]
     with st.container(border=True, key="review_reveal"):
         st.markdown(f"**Vote saved: you picked {picked}.** The last pair differed in {ui.plain(differed)}.")
-        if a is not None and b is not None and hasattr(ui, "prompt_diff"):
+        if a is not None and b is not None:  # (either may have been deleted since: the text above stays)
             ui.prompt_diff(a, b)
 
 
@@ -190,18 +189,8 @@ def _value(setting: str, value: Any) -> str:
 def pair_view(pair: svc.ReviewPair) -> None:
     "Two takes, A and B, the same height, side by side; nothing that gives their settings away."
     a, b = pair.a, pair.b
-    if hasattr(ui, "review_player"):
+    with st.container(key="review_pair"):
         ui.review_player([a, b], key=f"review_player_{pair.pair_key}", labels=["A", "B"])
-    else:  # until the synchronized player lands: two muted, looping videos of one height
-        st.html(
-            f"<style>.st-key-review_pair video {{ height: {PAIR_VIDEO_PX}px !important; width: 100% !important; "
-            "object-fit: contain; background: #111; }</style>"
-        )
-        with st.container(key="review_pair"):
-            for col, label, gen in zip(st.columns(2), ("A", "B"), (a, b), strict=True):
-                with col:
-                    st.markdown(f"### {label}")
-                    _video(gen)
     cols = st.columns(3)
     for col, (choice, label, key) in zip(cols, BUTTONS, strict=True):
         with col:
@@ -214,10 +203,6 @@ def pair_view(pair: svc.ReviewPair) -> None:
                 width="stretch",
                 type="primary" if choice != "none" else "secondary",
             )
-
-
-def _video(gen: Generation) -> None:
-    st.video(ui.media_url(gen.video_path), muted=True, loop=True, autoplay=True)
 
 
 def empty(studio: svc.Services, queue: svc.ReviewQueue) -> None:
@@ -250,8 +235,9 @@ def empty(studio: svc.Services, queue: svc.ReviewQueue) -> None:
 studio: svc.Services = ui.services()
 st.title("⚖️ Review")
 st.caption(
-    "Blind votes: two takes of the same prompt, with no labels. Pick the better one (keys ← ↓ →); "
-    "what differed is shown after you vote. One vote per person per pair."
+    "Blind votes: two takes of the same prompt, with no labels. Pick the better one (keys ← ↓ →; "
+    "inside the player they step a frame); what differed is shown after you vote. One vote per "
+    "person per pair."
 )
 scope, link_problem = _scope_from_url()
 if link_problem:

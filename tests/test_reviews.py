@@ -4,6 +4,7 @@ from the previous schema."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import sqlite3
@@ -15,7 +16,8 @@ from support import add_done
 from studio import services as svc
 from studio.errors import ParamsError, StudioError
 from studio.migrations import migrations
-from studio.models import VideoGenerationParams
+from studio.models import ASPECT_RATIOS, DURATIONS, RESOLUTIONS, VideoGenerationParams
+from studio.services.reviews import MAX_GROUP_TAKES
 from studio.store import HistoryStore
 
 PROMPT = "a product shot of a red sneaker on white"
@@ -89,6 +91,14 @@ def test_a_comparisons_prompt_variants_pair_up_and_different_references_do_not(i
     vote = svc.votes(idle, gen_ids=[first])[0]
     assert list(vote.differed) == ["prompt"] and vote.differed["prompt"][0] == vote.prompt
     assert set(vote.differed["prompt"]) == {PROMPT, "a red sneaker, studio light"}
+
+
+def test_a_prompt_with_many_takes_pairs_up_its_newest_ones_only(idle):
+    combos = list(itertools.product(RESOLUTIONS, ASPECT_RATIOS, DURATIONS))[: MAX_GROUP_TAKES + 2]
+    for resolution, ratio, duration in combos:
+        add_done(idle, PROMPT, resolution=resolution, aspect_ratio=ratio, duration=duration)
+    queue = svc.review_queue(idle, "ana")
+    assert (queue.takes, queue.pairs) == (MAX_GROUP_TAKES + 2, MAX_GROUP_TAKES * (MAX_GROUP_TAKES - 1) // 2)
 
 
 def test_the_order_and_the_sides_come_from_the_rng_so_a_seed_repeats_them(idle):

@@ -90,7 +90,7 @@ def dana_pins_a_comment(page: Page, gen_id: str) -> None:
     wait_for_app(page)
     page.locator(f".st-key-grid_comments_{gen_id} button").first.click()
     panel = page.get_by_test_id("stPopoverBody")
-    panel.get_by_label("Add a comment").fill(COMMENT)
+    panel.locator(f".st-key-grid_comments_{gen_id}_new_text textarea").fill(COMMENT)
     panel.get_by_text("At a time I type", exact=True).click()
     wait_for_app(page)
     moment = panel.locator(f".st-key-grid_comments_{gen_id}_pin_at input")

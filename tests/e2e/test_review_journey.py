@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -22,16 +23,26 @@ CHOICES = ("a", "b", "none")
 KEYS = {"a": "ArrowLeft", "none": "ArrowDown", "b": "ArrowRight"}
 BUTTONS = {"a": "A is better", "none": "No preference", "b": "B is better"}
 PICKED = {"a": "A", "b": "B", "none": "no preference"}
-PAIR_READY = f"""() => {{ const v = [...document.querySelectorAll("{PAIR} video")];
-    return v.length === 2 && v.every(x => x.readyState >= 1 && x.videoWidth > 0); }}"""
+PAIR_WAIT_S = 30.0
+# Each video's file name and whether it has loaded far enough to know its size.
+VIDEO_STATE = (
+    "vs => vs.map(v => [(v.getAttribute('src') || '').split('/').pop(), v.readyState >= 1 && v.videoWidth > 0])"
+)
 
 
-def pair_on_screen(page: Page) -> tuple[str, str]:
-    "The file names of the two videos, left (A) then right (B), once both have loaded."
-    page.wait_for_function(PAIR_READY, timeout=30_000)
-    srcs = page.locator(f"{PAIR} video").evaluate_all("vs => vs.map(v => v.getAttribute('src'))")
-    assert len(srcs) == 2
-    return srcs[0].rsplit("/", 1)[1], srcs[1].rsplit("/", 1)[1]
+def pair_on_screen(page: Page, previous: tuple[str, str] | None) -> tuple[str, str]:
+    """The file names of the two videos, left (A) then right (B), once both have loaded and are not
+    the previous pair's (a rerun shows the new counts a moment before it replaces the videos). A
+    locator, not document.querySelectorAll: it also looks inside the review player's shadow root."""
+    videos = page.locator(f"{PAIR} video")
+    deadline = time.monotonic() + PAIR_WAIT_S
+    while True:
+        state = videos.evaluate_all(VIDEO_STATE)
+        names = tuple(name for name, _ in state)
+        if len(state) == 2 and all(ready for _, ready in state) and names != previous:
+            return names[0], names[1]
+        assert time.monotonic() < deadline, f"the next pair did not come: {state}"
+        page.wait_for_timeout(200)
 
 
 def ids_by_file(db: Path) -> dict[str, str]:
@@ -58,14 +69,19 @@ def test_a_blind_review_of_ten_pairs_by_keyboard_and_clicks(browser, tmp_path):
         page.get_by_text(re.compile(r"0 pairs voted · 15 left in this scope")).wait_for(timeout=30_000)
         expected: list[tuple[str, str, str]] = []
         seen: set[frozenset[str]] = set()
+        shown: tuple[str, str] | None = None
         for number in range(PAIRS_TO_JUDGE):
-            left, right = pair_on_screen(page)
+            shown = left, right = pair_on_screen(page, shown)
             a_id, b_id = files[left], files[right]
             assert frozenset((a_id, b_id)) not in seen  # a new pair every time
             seen.add(frozenset((a_id, b_id)))
-            pair_text = page.locator(PAIR).inner_text()
-            assert [line for line in pair_text.splitlines() if line.strip()] == ["A", "B"], pair_text
-            heights = page.locator(f"{PAIR} video").evaluate_all("vs => vs.map(v => v.getBoundingClientRect().height)")
+            labels = page.locator(f"{PAIR} .sp-label-text").all_inner_texts()
+            assert labels == ["A", "B"], labels  # the player names the takes A and B, nothing more
+            player_text = page.locator(f"{PAIR} .sp-root").inner_text()
+            assert not [w for w in SETTING_WORDS if w in player_text], player_text
+            heights = page.locator(f"{PAIR} .sp-frame").evaluate_all(
+                "fs => fs.map(f => Math.round(f.getBoundingClientRect().height))"
+            )
             assert heights[0] == heights[1] > 100  # the same height, whatever their shapes
             if number == 0:
                 main = page.get_by_test_id("stMain").inner_text()
