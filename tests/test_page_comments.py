@@ -245,3 +245,12 @@ def test_a_moment_marked_in_the_player_becomes_the_new_comments_pin(idle):
     assert at.number_input(key=key(take, "pin_at")).value == 1.5
     send(at, take, "Marked here")
     assert [(c.body, c.at_s) for c in svc.pinned_comments(idle, [take])] == [("Marked here", 1.5)]
+
+
+def test_someone_without_a_name_is_asked_for_one_and_keeps_the_text(idle):
+    take = add_done(idle, "a red bicycle")
+    at = detail_as(idle, take)  # no login, no typed name, and the server has no author
+    send(at, take, "Who am I?")
+    assert "Say who you are first" in errors(at)
+    assert at.text_area(key=key(take, "new_text")).value == "Who am I?"
+    assert svc.comments(idle, take) == []
