@@ -261,3 +261,9 @@ def test_a_share_page_shows_comments_read_only_and_escaped(comment_share, idle):
 def test_the_readme_states_the_comment_limit():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert f"over {svc.MAX_COMMENT_CHARS:,} characters" in readme
+
+
+def test_an_absurd_pin_is_named_in_seconds(idle):
+    take = add_done(idle, "a red bicycle")
+    with pytest.raises(ParamsError, match=r"The clip is 0:04\.0 long: 1e\+100 s is past its end"):
+        svc.add_comment(idle, take, "Ada", "here", at_s=1e100)

@@ -27,6 +27,7 @@ MAX_COMMENT_CHARS = 2000
 DELETED_PLACEHOLDER = "comment deleted"
 # A moment typed or taken from the player may sit a hair past the last frame's timestamp.
 PIN_SLACK_S = 0.05
+SECONDS_PER_DAY = 86_400  # a pinned time past this is shown in seconds, not as minutes
 TAKE_GONE = "This take no longer exists (it was deleted), so it cannot be commented on"
 
 
@@ -136,8 +137,9 @@ def check_moment(gen: Generation, at_s: object) -> float | None:
             field="at_s",
         )
     if at_s > gen.duration_s + PIN_SLACK_S:
+        asked = clock(at_s) if at_s < SECONDS_PER_DAY else f"{at_s:g} s"
         raise ParamsError(
-            f"The clip is {clock(gen.duration_s)} long: {clock(at_s)} is past its end. "
+            f"The clip is {clock(gen.duration_s)} long: {asked} is past its end. "
             f"Pin the comment between 0:00.0 and {clock(gen.duration_s)}",
             field="at_s",
         )
