@@ -7,16 +7,20 @@
 // it only when the clips change.
 //
 // Alignment (team-and-scale.md §1): the leader is the soloed cell, else the longest clip. After a
-// seek, a frame step or a pause every cell is set to the same time exactly. While playing, each
-// follower is corrected against the leader's clock from requestVideoFrameCallback (mediaTime):
-// drift under DRIFT_IGNORE_S is left alone, up to DRIFT_RESEEK_S its playbackRate is nudged by a
-// few percent, beyond that it is re-seeked.
+// seek, a frame step or a pause every cell is set to the same time exactly. While playing, every
+// frame the leader presents (requestVideoFrameCallback; its mediaTime drives the loop) corrects
+// each follower against the leader's clock: a new drift under DRIFT_IGNORE_S is left alone; up to
+// DRIFT_RESEEK_S its playbackRate is nudged by 2–8 % until it is within DRIFT_SETTLED_S; beyond
+// that it is re-seeked (at most once per RESEEK_COOLDOWN_MS).
 
 const FPS = 24;
 const FRAME_S = 1 / FPS;
 const DRIFT_IGNORE_S = 0.05;
 const DRIFT_RESEEK_S = 0.25;
-const NUDGE = 0.05; // ± 5 % playbackRate while a follower catches up
+const DRIFT_SETTLED_S = 0.015; // a follower being nudged is nudged until this close
+const NUDGE_MIN = 0.02; // playbackRate ± 2 % ...
+const NUDGE_MAX = 0.08; // ... to ± 8 % while a follower catches up
+const CATCH_UP_S = 1.5;
 const RESEEK_COOLDOWN_MS = 600; // a seek takes time to land: do not pile them up
 const POSITION_DEBOUNCE_MS = 250;
 const SPEEDS = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 2];
@@ -49,6 +53,11 @@ function button(cls, text, title) {
   return b;
 }
 
+// Assign only a change: Chromium resets part of its pipeline on every assignment, same value or not.
+function setRate(video, rate) {
+  if (Math.abs(video.playbackRate - rate) > 1e-6) video.playbackRate = rate;
+}
+
 function clipsSignature(data) {
   return JSON.stringify((data.clips || []).map((c) => [c.id, c.url]));
 }
@@ -62,6 +71,7 @@ class SyncPlayer {
     this.key = data.key || `player-${Object.keys(registry).length + 1}`;
     this.clips = data.clips || [];
     this.dense = !!data.dense;
+    this.noDownload = data.download === false;
     this.markers = [];
     this.solo = null;
     this.rate = 1;
@@ -69,8 +79,8 @@ class SyncPlayer {
     this.loopOut = null;
     this.playing = false;
     this.lastSeekSeq = null;
-    this.frame = new Map(); // video -> {media, now}: its last presented frame
     this.reseekAt = new Map();
+    this.nudging = new Set();
     this.drifts = []; // |follower - leader| samples in seconds, for the bench
     this.positionTimer = null;
     this.disposed = false;
@@ -100,6 +110,10 @@ class SyncPlayer {
       video.src = clip.url;
       if (clip.poster) video.poster = clip.poster;
       video.dataset.clip = clip.id;
+      if (this.noDownload) {
+        video.setAttribute("controlslist", "nodownload");
+        video.addEventListener("contextmenu", (e) => e.preventDefault()); // no "Save video as…"
+      }
       frame.appendChild(video);
       const badge = el("span", "sp-solo-badge", "🔊");
       frame.appendChild(badge);
@@ -111,7 +125,6 @@ class SyncPlayer {
       cell.addEventListener("click", () => this.toggleSolo(i));
       video.addEventListener("loadedmetadata", () => this.layout());
       video.addEventListener("ended", () => this.onEnded(video));
-      this.watchFrames(video);
       grid.appendChild(cell);
       return { cell, frame, video, label: text, clip };
     });
@@ -368,7 +381,8 @@ class SyncPlayer {
   }
 
   resetRates() {
-    for (const v of this.videos) v.playbackRate = this.rate;
+    this.nudging.clear();
+    for (const v of this.videos) setRate(v, this.rate);
   }
 
   onEnded(video) {
@@ -379,16 +393,6 @@ class SyncPlayer {
       return;
     }
     this.pause();
-  }
-
-  watchFrames(video) {
-    if (!video.requestVideoFrameCallback) return;
-    const onFrame = (now, meta) => {
-      if (this.disposed) return;
-      this.frame.set(video, { media: meta.mediaTime, now });
-      video.requestVideoFrameCallback(onFrame);
-    };
-    video.requestVideoFrameCallback(onFrame);
   }
 
   // The leader's clock drives the followers: called on every frame the leader presents.
@@ -413,24 +417,27 @@ class SyncPlayer {
       const end = isFinite(v.duration) ? v.duration : Infinity;
       if (v.ended || leadTime >= end) continue;
       if (v.paused) v.play().catch(() => null);
-      const seen = this.frame.get(v);
-      // The follower's time at the leader's frame: its last presented frame moved on by the wall clock.
-      const mine = seen ? seen.media + ((now - seen.now) / 1000) * v.playbackRate : v.currentTime;
-      const drift = mine - leadTime;
+      // Both positions read now, on the leader's frame: comparing a follower's currentTime with
+      // the leader's mediaTime instead measured 20–80 ms worse (bench/player_drift.py).
+      const drift = v.currentTime - lead.currentTime;
       const size = Math.abs(drift);
       this.drifts.push(size);
       if (this.drifts.length > 20000) this.drifts.splice(0, 10000);
-      if (size < DRIFT_IGNORE_S) {
-        if (v.playbackRate !== this.rate) v.playbackRate = this.rate;
+      const nudging = this.nudging.has(v);
+      if (size < (nudging ? DRIFT_SETTLED_S : DRIFT_IGNORE_S)) {
+        this.nudging.delete(v);
+        setRate(v, this.rate);
       } else if (size < DRIFT_RESEEK_S) {
-        v.playbackRate = this.rate * (1 - Math.sign(drift) * NUDGE);
+        // A few percent, more the further off: caught up within about CATCH_UP_S.
+        this.nudging.add(v);
+        const nudge = Math.min(NUDGE_MAX, Math.max(NUDGE_MIN, size / CATCH_UP_S));
+        setRate(v, this.rate * (1 - Math.sign(drift) * nudge));
       } else {
         const last = this.reseekAt.get(v) || 0;
         if (now - last > RESEEK_COOLDOWN_MS) {
           this.reseekAt.set(v, now);
           v.playbackRate = this.rate;
           v.currentTime = Math.min(end, lead.currentTime);
-          this.frame.delete(v);
         }
       }
     }
