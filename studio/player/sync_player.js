@@ -22,7 +22,10 @@ const NUDGE_MIN = 0.02; // playbackRate ± 2 % ...
 const NUDGE_MAX = 0.08; // ... to ± 8 % while a follower catches up
 const CATCH_UP_S = 1.5;
 const RESEEK_COOLDOWN_MS = 600; // a seek takes time to land: do not pile them up
+const SEEK_LEAD_S = 0.08; // first guess of how late a seek while playing lands ...
+const SEEK_LEAD_MAX_S = 0.4; // ... learned from each one, within reason
 const POSITION_DEBOUNCE_MS = 250;
+const START_WAIT_MS = 1500; // play waits at most this long for every cell to be ready
 const SPEEDS = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 2];
 const GAP_PX = 6;
 const LABEL_PX = 22;
@@ -58,6 +61,25 @@ function setRate(video, rate) {
   if (Math.abs(video.playbackRate - rate) > 1e-6) video.playbackRate = rate;
 }
 
+// Resolves once the video can play from where it is (its seek done), or after `ms` regardless.
+function ready(video, ms) {
+  if (!video.seeking && video.readyState >= 3) return Promise.resolve();
+  return new Promise((done) => {
+    const finish = () => {
+      clearTimeout(timer);
+      video.removeEventListener("canplay", check);
+      video.removeEventListener("seeked", check);
+      done();
+    };
+    const check = () => {
+      if (!video.seeking && video.readyState >= 3) finish();
+    };
+    const timer = setTimeout(finish, ms);
+    video.addEventListener("canplay", check);
+    video.addEventListener("seeked", check);
+  });
+}
+
 function clipsSignature(data) {
   return JSON.stringify((data.clips || []).map((c) => [c.id, c.url]));
 }
@@ -81,6 +103,7 @@ class SyncPlayer {
     this.lastSeekSeq = null;
     this.reseekAt = new Map();
     this.nudging = new Set();
+    this.seekLead = SEEK_LEAD_S;
     this.drifts = []; // |follower - leader| samples in seconds, for the bench
     this.positionTimer = null;
     this.disposed = false;
@@ -355,6 +378,9 @@ class SyncPlayer {
     this.playing = true;
     this.resetRates();
     this.root.classList.add("sp-playing");
+    // Start together: every cell has its frame at the start time before any of them plays.
+    await Promise.all(this.videos.map((v) => ready(v, START_WAIT_MS)));
+    if (!this.playing) return;
     await Promise.all(this.videos.map((v) => (v.ended ? null : v.play().catch(() => null))));
     this.followLeader();
   }
@@ -436,8 +462,20 @@ class SyncPlayer {
         const last = this.reseekAt.get(v) || 0;
         if (now - last > RESEEK_COOLDOWN_MS) {
           this.reseekAt.set(v, now);
-          v.playbackRate = this.rate;
-          v.currentTime = Math.min(end, lead.currentTime);
+          this.nudging.delete(v);
+          setRate(v, this.rate);
+          // A seek while playing lands late by about the time it takes: aim that far ahead, and
+          // learn the lead from where the last one landed.
+          v.currentTime = Math.min(end, lead.currentTime + this.seekLead * this.rate);
+          v.addEventListener(
+            "seeked",
+            () => {
+              if (!this.playing) return;
+              const landed = v.currentTime - this.leader().currentTime;
+              this.seekLead = Math.min(SEEK_LEAD_MAX_S, Math.max(0, this.seekLead - landed / 2));
+            },
+            { once: true },
+          );
         }
       }
     }
