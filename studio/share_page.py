@@ -130,8 +130,8 @@ def _context(shared: svc.Shared, token: str) -> dict[str, Any]:
                 "player": _player(f"share-{n}", order, link.allow_download),
             }
         )
-    numbered = [(f"{n + 1}. {i['heading']}", i) for n, i in enumerate(items.values())]
-    together = None if tabs else _player("share", numbered, link.allow_download)
+    in_order = [(i["heading"], i) for i in items.values()]  # the player numbers its cells 1, 2, ...
+    together = None if tabs else _player("share", in_order, link.allow_download)
     prompts = list(dict.fromkeys(g.prompt for g in selected.items))
     return dict(
         css=Markup(CSS),

@@ -283,8 +283,8 @@ def test_the_page_shows_every_item_read_only(share_web, shop):
     ]
     assert [(c["width"], c["height"]) for c in together["clips"]] == [(1280, 720), (496, 864)]  # real shapes
     assert [c["label"] for c in together["clips"]] == [
-        "1. 720p · 16:9 · auto length · audio",
-        "2. 480p · 9:16 · auto length · audio",
+        "720p · 16:9 · auto length · audio",
+        "480p · 9:16 · auto length · audio",
     ]
     assert together["download"] is False and "<video" not in html  # no second copy of each video
     assert "720p · 16:9 · auto length · audio" in html and "480p · 9:16 · auto length · audio" in html

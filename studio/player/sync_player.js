@@ -206,7 +206,8 @@ class SyncPlayer {
     root.addEventListener("keydown", this.onKey);
     root.addEventListener("pointerdown", () => root.focus({ preventScroll: true }));
     this.onFullscreen = () => {
-      root.classList.toggle("sp-is-full", document.fullscreenElement === root);
+      root.classList.toggle("sp-is-full", this.isFull());
+      root.dataset.full = String(this.isFull());
       this.layout();
     };
     document.addEventListener("fullscreenchange", this.onFullscreen);
@@ -242,7 +243,7 @@ class SyncPlayer {
   layout() {
     const n = this.cells.length;
     if (!n) return;
-    const full = document.fullscreenElement === this.root;
+    const full = this.isFull();
     const width = (full ? window.innerWidth : this.root.clientWidth) - 2;
     if (width <= 0) return;
     const cols = n <= 3 ? n : n === 4 ? 2 : 3;
@@ -515,8 +516,13 @@ class SyncPlayer {
     this.setTriggerValue("marked", t);
   }
 
+  // Inside Streamlit's shadow root the document only sees the host: ask the root's own tree.
+  isFull() {
+    return this.root.getRootNode().fullscreenElement === this.root;
+  }
+
   fullscreen() {
-    if (document.fullscreenElement === this.root) document.exitFullscreen?.();
+    if (this.isFull()) document.exitFullscreen?.();
     else this.root.requestFullscreen?.().catch(() => null);
   }
 

@@ -1,8 +1,8 @@
 """Journey: the synchronized review player in Chromium. A saved 3 × 3 comparison (three
 resolutions × 16:9, 1:1 and 9:16, real H.264 clips) opens on Compare at 1440 × 900: the whole
 grid is on screen at one height, a click on the scrub bar and a frame step put every cell at the
-same time (within 1/24 s), three seconds of playback keep them within 0.1 s, and a click on a cell
-hears only that cell."""
+same time (within 1/24 s), three seconds of playback keep them within 0.1 s, a click on a cell
+hears only that cell, the loop and mark keys work, and F fills the screen."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from browser import SCREENSHOTS, StudioServer, wait_for_app
+from playwright.sync_api import expect
 
 from studio import media
 from studio import services as svc
@@ -153,3 +154,23 @@ def test_review_player_keeps_nine_mixed_cells_in_step(page, grid_server):
     assert muted() == [i != 0 for i in range(9)]
     page.keyboard.press("1")  # again: all muted
     assert all(muted())
+
+    # A loop from here ([) to one second later (]); M marks the moment (a trigger back to Python).
+    at = times(page)[0]
+    page.keyboard.press("[")
+    for _ in range(24):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("]")
+    start, end = (float(x) for x in (root.get_attribute("data-loop") or "0-0").split("-"))
+    assert abs(start - at) < FRAME_S and abs(end - start - 1) < 2 * FRAME_S, (at, start, end)
+    page.keyboard.press("m")
+    assert abs(float(root.get_attribute("data-marked") or -1) - end) < 0.01
+
+    # F fills the screen with the player, every cell taller; F again comes back.
+    small = float(root.get_attribute("data-cell-height") or 0)
+    page.keyboard.press("f")
+    expect(root).to_have_attribute("data-full", "true")
+    page.wait_for_function(f"() => window.__studioPlayers['{PLAYER}'].root.dataset.cellHeight > {small}")
+    page.screenshot(path=str(SCREENSHOTS / "player_fullscreen.png"))
+    page.keyboard.press("f")
+    expect(root).to_have_attribute("data-full", "false")

@@ -21,8 +21,11 @@ SHARE_URL = re.compile(r"http://127\.0\.0\.1:\d+/share/[A-Za-z0-9_-]{43}")
 EDIT_CONTROLS = "textarea, form, [contenteditable], [onclick]"
 CONTROLS = "input, button, select, [role=button]"  # on a share page: only the review player's transport
 RUN_TIMEOUT_MS = 90_000
+VIDEO_FACTS = """() => [...document.querySelectorAll("video")].map(v => ({
+    ready: v.readyState, real: [v.videoWidth, v.videoHeight],
+    attr: [+v.getAttribute("width"), +v.getAttribute("height")]}))"""
 # The share page's review player: each video's real size and the size the studio saved (its data).
-VIDEO_FACTS = """() => { const data = JSON.parse(document.querySelector("[data-player]").dataset.player);
+PLAYER_FACTS = """() => { const data = JSON.parse(document.querySelector("[data-player]").dataset.player);
     return [...document.querySelectorAll("video")].map((v, i) => ({
         ready: v.readyState, real: [v.videoWidth, v.videoHeight],
         attr: [data.clips[i].width, data.clips[i].height]})); }"""
@@ -129,7 +132,7 @@ def test_two_people_build_a_collection_share_it_and_download_it(browser, tmp_pat
             body = viewer.locator("body").inner_text()
             assert ANA_PROMPT in body and BEN_PROMPT in body and "Ana" in body and "Ben" in body
             viewer.wait_for_function(ALL_READY, arg=3, timeout=30_000)
-            facts = viewer.evaluate(VIDEO_FACTS)
+            facts = viewer.evaluate(PLAYER_FACTS)
             assert {tuple(f["real"]) for f in facts} == SIZES and len(facts) == 3
             assert all(f["attr"] == f["real"] for f in facts)  # shown at the sizes the studio saved
             viewer.get_by_role("button", name="Play / pause (space)").click()  # one transport plays all three
