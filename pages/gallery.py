@@ -59,6 +59,7 @@ def _clear_filters() -> None:
     "Back to the whole gallery (bound widgets change through session_state, never st.query_params)."
     cleared: dict[str, object] = {key: [] for key in svc.FILTER_CHOICES} | {
         "audio": None,
+        "stage": None,
         "since": None,
         "until": None,
         "starred": False,
@@ -120,7 +121,17 @@ def filters() -> list[str]:
         row[1].date_input("To", value=None, key="until", bind="query-params", help="Created on or before (UTC).")
         row[2].checkbox("Starred only", key="starred", bind="query-params")
         row[3].button("Clear filters", key="gallery_clear", on_click=_clear_filters, width="stretch")
-        known = collection_filter(row=st.columns(4))
+        row = st.columns(4)
+        known = collection_filter(row=row)
+        row[1].selectbox(
+            "Drafts / finals",
+            svc.STAGE_CHOICES,
+            index=None,
+            key="stage",
+            bind="query-params",
+            placeholder="Any",
+            help="drafts: takes promoted to a final; finals: takes promoted from a draft.",
+        )
     if (wanted := st.query_params.get(svc.COLLECTION_FILTER)) and wanted not in known:
         st.warning(
             f"There is no collection “{ui.plain(wanted)}” (deleted?), so the gallery shows everything.", icon="📚"
@@ -274,7 +285,7 @@ def _shorten(text: str) -> str:
     return text if len(text) <= PROMPT_PREVIEW_CHARS else text[:PROMPT_PREVIEW_CHARS] + "…"
 
 
-def card(view: svc.RunWait) -> None:
+def card(view: svc.RunWait, comments: int = 0) -> None:
     "One generation as a card: tick, thumbnail (or progress), prompt preview, settings, open button."
     gen = view.gen
     with st.container(border=True, key=f"gallery_card_{gen.id}"):
@@ -290,6 +301,10 @@ def card(view: svc.RunWait) -> None:
             extra.append(f"{'cell ' if gen.grid_id else ''}{ui.plain(gen.cell_label)}")
         if gen.tags:
             extra.append("🏷 " + ui.plain(gen.tags))
+        if gen.draft_id:
+            extra.append("⬆️ final of a draft")
+        if comments:
+            extra.append(f"💬 {fmt.plural(comments, 'comment')}")
         st.caption(" · ".join(extra))
         if st.button("Open", key=f"gallery_open_{gen.id}", width="stretch"):
             _open(gen.id)
@@ -330,6 +345,7 @@ def stack_card(view: svc.RunWait, stack: svc.GridStack) -> None:
 
 
 def cards(views: list[svc.RunWait], stacks: svc.GalleryPage | None = None, *, in_fragment: bool = False) -> None:
+    comments = svc.comment_counts(ui.services(), [v.gen.id for v in views])  # one query for the page
     for start in range(0, len(views), COLUMNS):
         for col, view in zip(st.columns(COLUMNS), views[start : start + COLUMNS], strict=False):
             with col:
@@ -337,7 +353,7 @@ def cards(views: list[svc.RunWait], stacks: svc.GalleryPage | None = None, *, in
                 if stack is not None:
                     stack_card(view, stack)
                 else:
-                    card(view)
+                    card(view, comments.get(view.gen.id, 0))
     if st.session_state.pop(PICKED_KEY, False) and in_fragment:
         st.rerun()  # a tick changed only the fragment: redraw the whole page, so the bar's count follows
 
@@ -705,10 +721,11 @@ def detail(gen_id: str, others: list[Generation]) -> None:
     left, right = st.columns([3, 2])
     with left:
         ui.letterbox(DETAIL_VIDEO_PX)  # a 9:16 take stays on screen with its prompt and notes
-        ui.video(gen)
+        ui.commented_video(studio, gen, key=f"detail_player_{gen.id}")
         st.markdown("**Prompt**")
         ui.show_prompt(gen.prompt)
         _curation(studio, gen)
+        ui.comments(studio, gen, key=f"detail_comments_{gen.id}", player_key=f"detail_player_{gen.id}")
     with right:
         if gen.status != "done" or gen.duration_s is not None:  # facts_line needs a probed file when done
             st.caption(fmt.facts_line(gen))
@@ -717,9 +734,11 @@ def detail(gen_id: str, others: list[Generation]) -> None:
             _table(_ids_rows(gen))
         ui.collection_picker(studio, [gen.id], key=f"detail_pick_{gen.id}")
         ui.share_controls(studio, svc.Selection("generation", gen.id), key=f"detail_share_{gen.id}")
+        ui.promote_button(gen, key=f"detail_promote_{gen.id}", before_open=_close_detail)
         if gen.error:
             st.markdown("**Error**")
             st.text(gen.error)
+    ui.lineage_chain(studio, gen, key=f"detail_lineage_{gen.id}")
     _reuse(studio, gen, others)
     st.divider()
     _lifecycle(studio, gen)
@@ -813,6 +832,8 @@ def main() -> None:
             pager(result, "bottom")
     if target is not None:
         detail(target.id, gens)
+    else:  # one dialog at a time: Promote closes the detail before it opens
+        ui.promote_dialog(studio)
 
 
 main()

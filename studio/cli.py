@@ -211,6 +211,7 @@ def _parser() -> argparse.ArgumentParser:
     grid.add_argument("--aspect-ratios", type=_csv(ASPECT_RATIOS), default=list(ASPECT_RATIOS[1:]))
     _add_share_parser(sub)
     _export_parser(sub)
+    _decisions_parser(sub)
     return parser
 
 
@@ -546,6 +547,73 @@ def _share(args: argparse.Namespace) -> int:
         services.close()
 
 
+# ---------------------------------------------------------------------- studio decisions (issue 9 §2)
+
+
+def _decisions_parser(sub: Any) -> None:
+    dec = sub.add_parser(
+        "decisions", help="what the blind votes say: per setting and value, win rate, 95 %% interval, cost, time"
+    )
+    dec.add_argument("--tag", metavar="T", help="only votes on takes carrying this tag")
+    dec.add_argument("--collection", metavar="ID", help="only votes on takes in this collection")
+    dec.add_argument("--author", metavar="A", help="only votes on takes this person made")
+    dec.add_argument("--voter", metavar="V", help="only this person's votes")
+    dec.add_argument("--since", metavar="YYYY-MM-DD", help="votes cast on or after (UTC)")
+    dec.add_argument("--until", metavar="YYYY-MM-DD", help="votes cast on or before (UTC)")
+    dec.add_argument("--json", action="store_true", help="print the table as one JSON object")
+
+
+def _decision_lines(table: svc.Decisions) -> list[str]:
+    "The table as text: per setting, its sentence, then one aligned row per value."
+    worth = "per credit" if table.credit_rates else "per 1k tokens"
+    lines = [f"{fmt.plural(table.votes, 'vote')} from {fmt.plural(len(table.voters), 'voter')}"]
+    head = ("value", "win rate", "95 % CI", "votes", "W/L/T", "cost per s", "median time", f"win rate {worth}")
+    for section in table.settings:
+        lines += ["", f"{section.name}: {section.verdict.sentence}"]
+        if not section.rows:
+            continue
+        rows = [head]
+        for r in section.rows:
+            rate = "—" if r.win_rate is None else f"{r.win_rate:.0%}"
+            ci = "—" if r.win_rate is None else f"{r.ci_low:.0%}–{r.ci_high:.0%}"
+            cost = f"{r.tokens_per_second:,.0f} tokens" + (
+                f" = {r.credits_per_second:g} credits" if r.credits_per_second is not None else ""
+            )
+            ratio = r.win_rate_per_credit if table.credit_rates else r.win_rate_per_1k_tokens
+            rows.append(
+                (
+                    r.label,
+                    rate,
+                    ci,
+                    str(r.votes),
+                    f"{r.wins}/{r.losses}/{r.ties}",
+                    cost,
+                    fmt.elapsed(r.median_time_s),
+                    "—" if ratio is None else f"{ratio:.3f}",
+                )
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+        lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return lines
+
+
+def _decisions(args: argparse.Namespace) -> int:
+    "Print what the votes say (a text table, or the service's table as JSON); bad filters exit 2."
+    values = {k: getattr(args, k) for k in svc.DECISION_PARAMS if getattr(args, k) is not None}
+    try:
+        services = svc.build_services(studio_settings.load(), start_worker=False)
+    except StudioError as err:
+        return _error_line(err)
+    try:
+        table = svc.decisions(services, svc.decision_filters(services, values))
+    except StudioError as err:
+        return _error_line(err)
+    finally:
+        services.close()
+    print(json.dumps(table.as_json()) if args.json else "\n".join(_decision_lines(table)))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["simulate"]:
@@ -586,6 +654,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _share(args)
     if args.command == "export":
         return _export(args)
+    if args.command == "decisions":
+        return _decisions(args)
     if args.timeout is not None and not args.wait:  # a limit on a wait that will not happen is a mistake
         print("error: --timeout limits --wait; add --wait (or drop --timeout)", file=sys.stderr)
         return BAD_INPUT_EXIT
@@ -609,6 +679,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _error_line(err)
     try:
         print(f"studio: {services.mode_label}", file=sys.stderr)
+        if args.command == "generate":  # a daily cap refuses here, before any reference is uploaded
+            svc.check_launch(services, [params] * args.takes, services.settings.author)
+        else:
+            cells = svc.grid_cells(params, resolutions=args.resolutions, aspect_ratios=args.aspect_ratios)
+            svc.check_launch(services, [p for p, _ in cells], services.settings.author, what="comparison")
         if chosen:
             context = _upload_references(services, chosen)
             params = VideoGenerationParams.parse({**params.model_dump(), "selected_context": context})

@@ -280,3 +280,59 @@ def estimate(
         time_s=(slowest[0] * waves, slowest[1] * waves),
         history_runs=sum(used.values()),
     )
+
+
+# ---------------------------------------------------------------------- draft → final (issue 9 §4)
+
+
+def settings_words(params: NodeSettings) -> str:
+    "'480p 4 s', '1080p auto length': a take's resolution and length, as a cost line names them."
+    return f"{params.resolution} " + ("auto length" if params.seconds is None else f"{params.seconds} s")
+
+
+@dataclass(frozen=True)
+class CostDifference:
+    "What a final costs next to its draft: tokens (and credits, with a rate) of one run of each."
+
+    draft: NodeSettings
+    target: NodeSettings
+    draft_tokens: tuple[float, float]
+    target_tokens: tuple[float, float]
+    draft_credits: tuple[float, float] | None  # None when no credit rate is configured
+    target_credits: tuple[float, float] | None
+
+    @property
+    def ratio(self) -> tuple[float, float]:
+        "(low, high) target tokens ÷ draft tokens; equal unless a length is automatic."
+        return self.target_tokens[0] / self.draft_tokens[1], self.target_tokens[1] / self.draft_tokens[0]
+
+    def describe(self) -> str:
+        "'480p 4 s → 1080p 10 s: about 12× the tokens (≈ 4 → 40 credits)'."
+        low, high = (round(r, 1) for r in self.ratio)
+        times = f"{low:g}×" if low == high else f"{low:g}–{high:g}×"
+        line = f"{settings_words(self.draft)} → {settings_words(self.target)}: about {times} the tokens"
+        if self.draft_credits is not None and self.target_credits is not None:
+            line += f" (≈ {_credit_text(self.draft_credits)} → {_credit_text(self.target_credits)} credits)"
+        return line
+
+
+def _credit_text(span: tuple[float, float]) -> str:
+    low, high = (round(c, 2) for c in span)
+    return f"{low:g}" if low == high else f"{low:g}–{high:g}"
+
+
+def cost_difference(draft: NodeSettings, target: NodeSettings, rates: CreditRates | None = None) -> CostDifference:
+    "The token model (and `rates`, when configured) applied to one run of the draft's settings and of the target's."
+
+    def span(p: NodeSettings) -> tuple[float, float]:
+        low, high = seconds_range(p)
+        return tokens(p.resolution, p.aspect_ratio, low), tokens(p.resolution, p.aspect_ratio, high)
+
+    return CostDifference(
+        draft=draft,
+        target=target,
+        draft_tokens=span(draft),
+        target_tokens=span(target),
+        draft_credits=rates.credits(draft) if rates is not None else None,
+        target_credits=rates.credits(target) if rates is not None else None,
+    )

@@ -142,3 +142,10 @@ def facts_line(gen: Generation) -> str:
     if gen.elapsed_s is not None:
         parts.append(f"took {elapsed(gen.elapsed_s)}")
     return " · ".join(parts)
+
+
+def clock(seconds: float) -> str:
+    "A moment of a video as minutes, seconds and tenths: '0:03.2', '1:05.0' (a comment's pinned time)."
+    tenths = round(max(seconds, 0.0) * 10)
+    minutes, rest = divmod(tenths, 600)
+    return f"{minutes}:{rest // 10:02d}.{rest % 10}"

@@ -434,6 +434,7 @@ class Generation(NodeParamFields):
     tags: str | None = None  # comma-separated, as typed (indexed for search)
     notes: str | None = None
     winner: bool = False
+    draft_id: str | None = None  # the take this final was promoted from (issue 9 §4)
 
     @property
     def tag_list(self) -> list[str]:

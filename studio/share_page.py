@@ -64,6 +64,28 @@ GONE_WORDS = {
 }
 UNAVAILABLE = 503
 STREAM_CHUNK_BYTES = 16 * 1024
+MARKER_CHARS = 60  # of a pinned comment, in its marker's tooltip
+
+
+def _comments(threads: list[svc.Thread]) -> list[list[dict[str, Any]]]:
+    "A take's comment threads as the page shows them, read-only: author, date, pinned time, text."
+    shown = []
+    for thread in threads:
+        rows: list[dict[str, Any]] = [{"deleted": True, "reply": False}] if thread.root is None else []
+        for c in thread.comments:
+            rows.append(
+                {
+                    "deleted": False,
+                    "reply": c.parent_id is not None,
+                    "author": c.author,
+                    "date": fmt.when(c.created_at),
+                    "moment": c.moment,
+                    "edited": bool(c.edited_at),
+                    "body": c.body,
+                }
+            )
+        shown.append(rows)
+    return shown
 
 
 def _item(gen: Generation, token: str, link: svc.ShareLink, added_by: str = "") -> dict[str, Any]:
@@ -104,13 +126,24 @@ def _player(key: str, cells: list[tuple[str, dict[str, Any]]], download: bool) -
     ]
     if not clips:
         return None
-    return player.player_data(clips, key=key, dense=len(clips) > player.SHARE_DENSE_ABOVE, download=download)
+    pins = [pin for _, item in playing for pin in item.get("pins", [])]
+    dense = len(clips) > player.SHARE_DENSE_ABOVE
+    return player.player_data(clips, key=key, markers=pins, dense=dense, download=download)
 
 
-def _context(shared: svc.Shared, token: str) -> dict[str, Any]:
-    "What the share page template shows of an opened link."
+def _context(shared: svc.Shared, token: str, comments: dict[str, list[svc.Thread]] | None = None) -> dict[str, Any]:
+    "What the share page template shows of an opened link (with each take's comment threads, if given)."
     selected, link = shared.selected, shared.link
     items = {g.id: _item(g, token, link, selected.added_by.get(g.id, "")) for g in selected.items}
+    for gen_id, threads in (comments or {}).items():
+        if gen_id in items:
+            items[gen_id]["comments"] = _comments(threads)
+            items[gen_id]["pins"] = [  # pinned comments: markers on the player's scrub bar
+                player.Marker(c.at_s, f"{c.author}: {c.body[:MARKER_CHARS]}", gen_id)
+                for thread in threads
+                for c in thread.comments
+                if c.at_s is not None
+            ]
     tabs = []
     for n, tab in enumerate(selected.layout):
         cells = {pos: items[gid] for pos, gid in tab.cells.items() if gid in items}
@@ -154,12 +187,14 @@ def _context(shared: svc.Shared, token: str) -> dict[str, Any]:
     )
 
 
-def stream_share(shared: svc.Shared, token: str) -> Iterator[bytes]:
+def stream_share(
+    shared: svc.Shared, token: str, comments: dict[str, list[svc.Thread]] | None = None
+) -> Iterator[bytes]:
     """The same HTML in chunks of about STREAM_CHUNK_BYTES, so the first bytes (the head, the title)
     leave while the cards of a long page are still being rendered."""
     pending: list[str] = []
     size = 0
-    for piece in _env.get_template("share.html").generate(_context(shared, token)):
+    for piece in _env.get_template("share.html").generate(_context(shared, token, comments)):
         pending.append(piece)
         size += len(piece)
         if size >= STREAM_CHUNK_BYTES:
@@ -191,12 +226,15 @@ def share_routes(
         token = request.path_params["token"]
         try:
             shared = links().open(token)
+            comments = svc.threads_by_take(get(), [g.id for g in shared.selected.items])
         except ShareLinkError as err:
             return gone_page(err.status, str(err))
         except StudioError as err:  # the studio cannot read its history right now
             log.error("share page: %s", err)
             return gone_page(UNAVAILABLE, "The studio could not read what this link shares.")
-        return StreamingResponse(stream_share(shared, token), media_type="text/html; charset=utf-8", headers=HEADERS)
+        return StreamingResponse(
+            stream_share(shared, token, comments), media_type="text/html; charset=utf-8", headers=HEADERS
+        )
 
     def media(request: Request) -> Response:
         token, gen_id, what = (request.path_params[k] for k in ("token", "gen_id", "what"))

@@ -22,16 +22,18 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlite_utils import Database
 
+from .budget import day_start
 from .errors import DiskFullError, JobError, StoreError
 from .migrations import migrate
 from .models import (
     ACTIVE_STATUSES,
     IN_FLIGHT_STATUSES,
+    RETRYABLE_STATUSES,
     Collection,
     Generation,
     Preset,
@@ -202,6 +204,7 @@ class GalleryQuery(BaseModel):
     collection: str | None = None  # a collection's id: only its takes (still newest first)
     since: str | None = None  # ISO date or timestamp, inclusive
     until: str | None = None  # ISO date or timestamp, inclusive (a date covers the whole day)
+    stage: Literal["drafts", "finals"] | None = None  # drafts: takes with finals; finals: takes with a draft
 
     @field_validator("text")
     @classmethod
@@ -209,6 +212,14 @@ class GalleryQuery(BaseModel):
         # Control characters (NUL above all: SQLite's text functions stop at it) cannot be typed in a
         # search and match nothing a prompt holds (prompts refuse them); each is read as a space.
         return "".join(" " if unicodedata.category(c) == "Cc" else c for c in v).strip()
+
+
+# (the launch's settings, its author, what it is: "takes", "comparison" or "retry", and today's
+# takes as studio.budget reads them, through the launch's own transaction) -> None, or raises.
+LaunchGuard = Callable[[Sequence[VideoGenerationParams], str, str, list[dict[str, Any]]], None]
+SPEND_SQL = (
+    "SELECT author, status, resolution, aspect_ratio, duration, duration_s FROM generations WHERE created_at >= ?"
+)
 
 
 class HistoryStore:
@@ -234,6 +245,9 @@ class HistoryStore:
         self.count_bound = count_bound
         self.count_steps = count_steps
         self._local = threading.local()
+        # The daily-cap check (studio.budget, set by services.app when a cap is configured), run in
+        # every launch's transaction before anything is written: the one place all launches pass.
+        self.launch_guard: LaunchGuard | None = None
         with self._translated():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.path.exists() and not self.path.is_file():
@@ -303,6 +317,10 @@ class HistoryStore:
         with self._translated():
             return list(self.db.query(sql, params))
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        "The rows of one read-only query, any `sqlite3` error a StoreError (for a table a use-case owns)."
+        return self._rows(sql, params)
+
     # ------------------------------------------------------------------ generations
 
     def add_generations(
@@ -334,6 +352,7 @@ class HistoryStore:
         author: str,
         grid_id: str | None,
     ) -> list[str]:
+        self._guard(conn, [params for params, _ in cells], author, "comparison" if grid_id else "takes")
         ids = []
         now = utcnow()
         for params, label in cells:
@@ -360,6 +379,22 @@ class HistoryStore:
             )
             conn.execute("INSERT INTO jobs (generation_id, updated_at) VALUES (?, ?)", (gen_id, now))
         return ids
+
+    def _guard(self, conn: sqlite3.Connection, launch: Sequence[VideoGenerationParams], author: str, what: str) -> None:
+        if self.launch_guard is not None:
+            self.launch_guard(launch, author, what, self._spend_rows(conn))
+
+    @staticmethod
+    def _spend_rows(conn: sqlite3.Connection, since: str | None = None) -> list[dict[str, Any]]:
+        "Today's takes (since midnight UTC, or `since`), as studio.budget counts them."
+        cur = conn.execute(SPEND_SQL, [since or day_start().isoformat()])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def spend_rows(self, since: str | None = None) -> list[dict[str, Any]]:
+        "Takes queued since `since` (ISO; default: today's UTC midnight), for studio.budget."
+        with self._translated():
+            return self._spend_rows(self.db.conn, since)
 
     @staticmethod
     def _launch(conn: sqlite3.Connection, key: str | None) -> tuple[str | None, list[str]] | None:
@@ -642,6 +677,13 @@ class HistoryStore:
     def reset_for_retry(self, gen_id: str) -> bool:
         "Put a failed or cancelled generation back in the queue as a new attempt."
         with self._immediate() as conn:
+            if self.launch_guard is not None:
+                cur = conn.execute("SELECT * FROM generations WHERE id = ?", [gen_id])
+                names = [d[0] for d in cur.description]
+                rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+                if rows and rows[0]["status"] in RETRYABLE_STATUSES:
+                    gen = Generation.model_validate(rows[0])
+                    self._guard(conn, [gen.params], gen.author, "retry")
             cur = conn.execute(
                 "UPDATE generations SET status = 'queued', error = NULL, agent_id = NULL, node_id = NULL, "
                 "run_id = NULL, render_id = NULL, submitted_at = NULL, finished_at = NULL, elapsed_s = NULL, "
@@ -1107,6 +1149,28 @@ class HistoryStore:
         with self._immediate() as conn:
             return conn.execute("DELETE FROM presets WHERE name = ?", [name]).rowcount == 1
 
+    # ------------------------------------------------------------------ lineage (draft → final, issue 9 §4)
+
+    def set_draft(self, gen_id: str, draft_id: str) -> None:
+        "Record that `gen_id` is a final promoted from `draft_id`."
+        self.update(gen_id, draft_id=draft_id)
+
+    def finals(self, draft_ids: Sequence[str]) -> list[Generation]:
+        "The takes promoted from any of these drafts, oldest first (the draft_id index)."
+        if not draft_ids:
+            return []
+        marks = ",".join("?" * len(draft_ids))
+        sql = f"SELECT * FROM generations WHERE draft_id IN ({marks}) ORDER BY created_at, rowid"
+        return [Generation.model_validate(r) for r in self._rows(sql, list(draft_ids))]
+
+    def launched_with_prefix(self, prefix: str) -> list[str]:
+        "The generation ids of every launch whose key starts with `prefix`, oldest first (the key index)."
+        rows = self._rows(
+            "SELECT generation_ids FROM launches WHERE key >= ? AND key < ? ORDER BY created_at",
+            [prefix, prefix + "\uffff"],
+        )
+        return [gen_id for row in rows for gen_id in json.loads(row["generation_ids"])]
+
     # ------------------------------------------------------------------ gallery
     #
     # The gallery's cost must not grow with the history. A page without search walks the date
@@ -1152,6 +1216,10 @@ class HistoryStore:
             clauses.append("g.created_at < ?")
             # A bare date covers that whole day.
             params.append(q.until + "\uffff" if len(q.until) <= 10 else q.until)
+        if q.stage == "finals":
+            clauses.append("g.draft_id IS NOT NULL")
+        elif q.stage == "drafts":  # the draft_id index answers for each row
+            clauses.append("EXISTS (SELECT 1 FROM generations fin WHERE fin.draft_id = g.id)")
         if q.collection:
             # A collection holds a few dozen takes: start from them. The `+` stops SQLite from walking
             # another filter's index instead and probing the collection for every row it meets.

@@ -8,17 +8,18 @@ from __future__ import annotations
 import html
 import json
 import re
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from urllib.parse import unquote, urlsplit
 
 import streamlit as st
 
+from . import diffs, people, player
 from . import format as fmt
-from . import people, player
 from . import services as svc
 from .errors import StudioError
-from .models import FINAL_STATUSES, Generation
+from .models import ASPECT_RATIOS, DURATIONS, FINAL_STATUSES, RESOLUTIONS, Generation
 from .services.selections import KIND_LABELS
 from .settings import MEDIA_ROUTE, Settings
 
@@ -622,6 +623,409 @@ def export_controls(studio: svc.Services, selection: svc.Selection, *, key: str,
             follow()
 
 
+# ---------------------------------------------------------------------- comments (issue 9 §3)
+
+# The review player (studio.player) seeks when its `seek_to` changes from the last render; a second
+# click on the same time nudges it by this much (far under a frame), so it seeks there again.
+SEEK_NUDGE_S = 1e-4
+PIN_NONE, PIN_PLAYER, PIN_TYPED = "none", "player", "typed"
+PIN_LABELS = {PIN_NONE: "Not pinned", PIN_PLAYER: "Where the player is", PIN_TYPED: "At a time I type"}
+
+
+def seek_key(player_key: str) -> str:
+    "The session-state key holding where the review player under `player_key` should go next."
+    return f"{player_key}_seek_to"
+
+
+def seek(player_key: str, at_s: float) -> None:
+    """Ask the review player under `player_key` to move to `at_s` seconds on its next render (a page
+    passes `seek_to=ui.seek_to(player_key)` to `ui.review_player`)."""
+    key = seek_key(player_key)
+    st.session_state[key] = at_s + SEEK_NUDGE_S if st.session_state.get(key) == at_s else at_s
+
+
+def seek_to(player_key: str) -> float | None:
+    "Where a comment's time link last asked the player under `player_key` to go (None: nowhere yet)."
+    return st.session_state.get(seek_key(player_key))
+
+
+def _player_value(player_key: str | None, name: str) -> float | None:
+    "A number the review player under `player_key` keeps in its session state (None: no such value)."
+    state = st.session_state.get(player_key) if player_key else None
+    value = state.get(name) if isinstance(state, Mapping) else getattr(state, name, None)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def player_position(player_key: str | None) -> float | None:
+    """The review player's position (`PlayerState.position`, seconds) as its session state holds it
+    under `player_key`; None with no player, or before it has said where it is."""
+    return _player_value(player_key, "position")
+
+
+def comment_markers(found: Sequence[svc.Comment]) -> list:
+    """Scrub-bar markers (`studio.player.Marker`) for pinned comments, for `ui.review_player(markers=...)`."""
+    from importlib import import_module  # the player module lands on its own branch
+
+    marker = import_module("studio.player").Marker
+    return [
+        marker(at_s=c.at_s, label=f"{c.author}: {c.body[:60]}", gen_id=c.gen_id) for c in found if c.at_s is not None
+    ]
+
+
+def _comment_action(key: str, slot: str, action: Callable[[], object], *clear: str) -> None:
+    "Button callback: run a comment action; on success empty the boxes in `clear`, else keep the error for `slot`."
+    errors = st.session_state.setdefault(f"{key}_comment_errors", {})
+    errors.pop(slot, None)
+    try:
+        action()
+    except StudioError as err:
+        errors[slot] = str(err)
+        return
+    for box in clear:
+        st.session_state[box] = ""
+
+
+def _comment_error(key: str, slot: str) -> None:
+    if said := st.session_state.get(f"{key}_comment_errors", {}).get(slot):
+        st.error(plain(said), icon="⚠️")
+
+
+def _new_moment(gen: Generation, key: str, player_key: str | None) -> float | None:
+    "The moment the new comment's pin controls say, read when it is sent."
+    choice = st.session_state.get(f"{key}_pin", PIN_NONE)
+    if choice == PIN_TYPED:
+        return st.session_state.get(f"{key}_pin_at")
+    if choice == PIN_PLAYER:
+        at = player_position(player_key)
+        if at is None:
+            from .errors import ParamsError  # (kept local: this block is the comments' own)
+
+            raise ParamsError("The player has not said where it is yet: play or scrub the video, or type a time")
+        return at
+    return None
+
+
+def _one_comment(
+    studio: svc.Services,
+    c: svc.Comment,
+    *,
+    key: str,
+    player_key: str | None,
+    me: str,
+    reply: Callable[[st.delta_generator.DeltaGenerator], None] | None = None,
+) -> None:
+    """A comment: its author, date and pinned time (a link that seeks the player), its text, its
+    author's buttons and (`reply`, drawn into the same row) the thread's reply box."""
+    head = st.container(horizontal=True, vertical_alignment="center", gap="small", key=f"{key}_c_{c.id}")
+    edited = " · edited" if c.edited_at else ""
+    head.markdown(f"**{plain(c.author)}** · :gray[{fmt.when(c.created_at)}{edited}]")
+    if c.moment is not None:
+        head.button(
+            f"at {c.moment}",
+            key=f"{key}_at_{c.id}",
+            type="tertiary",
+            icon="⏱️",
+            help="Show this moment in the player" if player_key else "The moment this comment is about",
+            on_click=seek if player_key else None,
+            args=(player_key, c.at_s) if player_key else None,
+        )
+    st.markdown(plain(c.body))
+    mine = me and c.author == me
+    if not mine and reply is None:
+        return
+    actions = st.container(horizontal=True, gap="small", vertical_alignment="center")
+    if reply is not None:
+        reply(actions)
+    if mine:
+        with actions.popover("Edit", icon="✏️", key=f"{key}_edit_{c.id}"):
+            st.text_area("Your comment", value=c.body, key=f"{key}_edit_text_{c.id}")
+            st.button(
+                "Save",
+                key=f"{key}_edit_save_{c.id}",
+                type="primary",
+                on_click=_comment_action,
+                args=(
+                    key,
+                    c.id,
+                    lambda: svc.edit_comment(studio, c.id, me, st.session_state.get(f"{key}_edit_text_{c.id}", "")),
+                ),
+            )
+        actions.button(
+            "Delete",
+            key=f"{key}_delete_{c.id}",
+            icon="🗑️",
+            type="tertiary",
+            on_click=_comment_action,
+            args=(key, c.id, lambda: svc.delete_comment(studio, c.id, me)),
+        )
+        _comment_error(key, c.id)
+
+
+def _reply_box(
+    studio: svc.Services, gen: Generation, row: st.delta_generator.DeltaGenerator, *, key: str, thread_id: str, me: str
+) -> None:
+    "A thread's Reply popover, drawn into `row`."
+    box = f"{key}_reply_text_{thread_id}"
+    with row.popover("Reply", icon="↩️", key=f"{key}_reply_to_{thread_id}"):
+        st.text_area("Your reply", key=box)
+        st.button(
+            "Send reply",
+            key=f"{key}_reply_send_{thread_id}",
+            type="primary",
+            on_click=_comment_action,
+            args=(
+                key,
+                f"reply_{thread_id}",
+                lambda: svc.add_comment(studio, gen.id, me, st.session_state.get(box, ""), parent_id=thread_id),
+                box,
+            ),
+        )
+
+
+def comments(studio: svc.Services, gen: Generation, *, key: str, player_key: str | None = None) -> None:
+    """The comment threads of a take: author, date, text, and the pinned moment as a link that moves
+    the review player under `player_key` there; replies; edit and delete for their author (`who()`);
+    and a box for a new comment, pinned to where the player is, a typed time, or nothing."""
+    me = who()
+    threads = svc.threads(studio, gen.id)
+    with st.container(key=f"{key}_comments"):
+        st.markdown(f"**💬 Comments** · {fmt.plural(sum(len(t.comments) for t in threads), 'comment')}")
+        for thread in threads:
+            with st.container(border=True, key=f"{key}_thread_{thread.id}"):
+                if thread.root is None:
+                    st.caption(f"🗑️ _{svc.DELETED_PLACEHOLDER}_")
+                else:
+
+                    def replying(row: st.delta_generator.DeltaGenerator, tid: str = thread.id) -> None:
+                        _reply_box(studio, gen, row, key=key, thread_id=tid, me=me)
+
+                    _one_comment(studio, thread.root, key=key, player_key=player_key, me=me, reply=replying)
+                for answer in thread.replies:
+                    with st.container(key=f"{key}_reply_{answer.id}"):
+                        st.html('<div style="border-top:1px dashed rgba(128,128,128,0.35);height:0"></div>')
+                        _one_comment(studio, answer, key=key, player_key=player_key, me=me)
+                _comment_error(key, f"reply_{thread.id}")
+        box = f"{key}_new_text"
+        st.text_area(
+            "Add a comment",
+            key=box,
+            placeholder="What works, what does not, and when",
+            help=f"At most {svc.MAX_COMMENT_CHARS} characters; signed with your name.",
+        )
+        if gen.status == "done" and gen.duration_s:
+            marked = _player_value(player_key, "marked")  # "Mark" (M) in the player: pin the new comment there
+            if marked is not None:
+                st.session_state[f"{key}_pin"] = PIN_TYPED
+                st.session_state[f"{key}_pin_at"] = min(max(marked, 0.0), float(gen.duration_s))
+            pins = [PIN_NONE, *([PIN_PLAYER] if player_key else []), PIN_TYPED]
+            choice = st.radio("Pin it to a moment", pins, key=f"{key}_pin", horizontal=True, format_func=PIN_LABELS.get)
+            if choice == PIN_PLAYER:
+                at = player_position(player_key)
+                st.caption(f"The player is at {fmt.clock(at)}." if at is not None else "Play or scrub the video first.")
+            elif choice == PIN_TYPED:
+                st.number_input(
+                    "Seconds from the start",
+                    min_value=0.0,
+                    max_value=float(gen.duration_s),
+                    value=0.0,
+                    step=0.1,
+                    format="%.1f",
+                    key=f"{key}_pin_at",
+                )
+        st.button(
+            "Comment",
+            key=f"{key}_send",
+            icon="💬",
+            on_click=_comment_action,
+            args=(
+                key,
+                "new",
+                lambda: svc.add_comment(
+                    studio, gen.id, me, st.session_state.get(box, ""), at_s=_new_moment(gen, key, player_key)
+                ),
+                box,
+            ),
+        )
+        _comment_error(key, "new")
+
+
+def commented_video(studio: svc.Services, gen: Generation, *, key: str) -> None:
+    """A take's video in the review player under `key` (its pinned comments as markers on the scrub
+    bar; comment time links seek it), or `video` when the take has no video."""
+    if gen.status != "done" or not gen.video_path:
+        video(gen)
+        return
+    commented_player(studio, [gen], key=key)
+
+
+def commented_player(
+    studio: svc.Services,
+    gens: Sequence[Generation],
+    *,
+    key: str,
+    labels: Sequence[str] | None = None,
+    dense: bool = False,
+) -> player.PlayerState:
+    """`review_player` for takes that have comments: their pinned comments as markers on the scrub
+    bar, and comment time links (`seek(key, t)`) move it."""
+    pinned = svc.pinned_comments(studio, [g.id for g in gens])
+    return review_player(
+        gens, key=key, labels=labels, markers=comment_markers(pinned), seek_to=seek_to(key), dense=dense
+    )
+
+
+# ---------------------------------------------------------------------- draft → final (issue 9 §4)
+
+PROMOTE_KEY = "studio_promote"  # session: the take whose Promote dialog is open
+PROMOTED_KEY = "studio_promoted"  # session: draft id -> the final its dialog launched
+PROMOTE_TOKEN_KEY = "studio_promote_token"  # the launch key the dialog's Launch button carries now
+PROMOTE_ERROR_KEY = "studio_promote_error"  # why the last Launch click launched nothing
+PROMOTE_FULL_RUN_KEY = "studio_promote_full_run"  # a launch happened in the dialog: redraw the page once
+GALLERY_PAGE = "pages/gallery.py"
+
+
+def promote_button(gen: Generation, *, key: str, before_open: Callable[[], None] | None = None) -> None:
+    """A Promote button on a finished take; it opens the Promote dialog over the whole page (a
+    dialog cannot open inside another, so `before_open` closes the one it sits in)."""
+    if gen.status != "done":
+        return
+    if st.button(
+        "⬆️ Promote",
+        key=key,
+        help="Make a final of this take: the same prompt and references at other settings, priced before launch.",
+    ):
+        if before_open is not None:
+            before_open()
+        st.session_state[PROMOTE_KEY] = gen.id
+        st.session_state.get(PROMOTED_KEY, {}).pop(gen.id, None)  # a new dialog, not the last launch's news
+        st.rerun()
+
+
+def promote_dialog(studio: svc.Services) -> None:
+    "Open the Promote dialog when a Promote button asked for it (call once per page, outside dialogs)."
+    if gen_id := st.session_state.get(PROMOTE_KEY):
+        _promote(studio, gen_id)
+
+
+def _close_promote() -> None:
+    st.session_state.pop(PROMOTE_KEY, None)
+
+
+def _launch_final(studio: svc.Services, gen_id: str, target: dict[str, object], token: str) -> None:
+    """Launch button callback: once per token (a second click on the same button returns the same
+    final from the store), then a new token for the next launch; the sidebar watches the run."""
+    try:
+        final_id = svc.promote(studio, gen_id, target, who(), launch_key=token)
+    except StudioError as err:
+        st.session_state[PROMOTE_ERROR_KEY] = str(err)
+        return
+    st.session_state.setdefault(PROMOTED_KEY, {})[gen_id] = final_id
+    st.session_state.setdefault(WATCHING_KEY, {})[f"promote:{final_id}"] = [final_id]
+    st.session_state[PROMOTE_TOKEN_KEY] = secrets.token_hex(8)
+    st.session_state[PROMOTE_FULL_RUN_KEY] = True
+
+
+def _launched(studio: svc.Services, final_id: str) -> None:
+    "What the dialog says once the final is launched: what it is, and where to watch it."
+    final = svc.get(studio, final_id)
+    what = fmt.settings_line(final) if final else "the final"
+    st.success(
+        f"Launched the final ({what}). It takes minutes: the sidebar counts it among your runs in flight and "
+        "says when it is done. It is in the Gallery now, linked to its draft.",
+        icon="🚀",
+    )
+    if st.button("Open the final in the Gallery", key=f"promote_open_{final_id}", type="primary"):
+        _close_promote()
+        st.switch_page(GALLERY_PAGE, query_params={svc.DETAIL_PARAM: final_id})
+
+
+@st.dialog("⬆️ Promote to a final", on_dismiss=_close_promote)
+def _promote(studio: svc.Services, gen_id: str) -> None:
+    "The target settings, the cost difference before launch, the seed note, and Launch."
+    if st.session_state.pop(PROMOTE_FULL_RUN_KEY, False):
+        st.rerun()  # the whole page: the sidebar's watch starts following the final
+    if final_id := st.session_state.get(PROMOTED_KEY, {}).get(gen_id):
+        _launched(studio, final_id)
+        return
+    draft = svc.get(studio, gen_id)
+    if draft is None:  # deleted in another tab: this says more than the launch's refusal would
+        st.session_state.pop(PROMOTE_ERROR_KEY, None)
+        st.error("This take no longer exists: it was deleted, so there is nothing to promote.", icon="🔎")
+        return
+    st.caption(f"From the draft: {fmt.settings_line(draft)} · {plain(fmt.one_line(draft.prompt)[:80])}")
+    start = svc.default_target(draft)
+    key = f"promote_{gen_id}"
+    left, right = st.columns(2)
+    resolution = left.selectbox(
+        "Resolution", RESOLUTIONS, index=RESOLUTIONS.index(start.resolution), key=f"{key}_resolution"
+    )
+    duration = right.selectbox(
+        "Duration (seconds)", DURATIONS, index=DURATIONS.index(start.duration), key=f"{key}_duration"
+    )
+    ratio = left.selectbox(
+        "Aspect ratio", ASPECT_RATIOS, index=ASPECT_RATIOS.index(start.aspect_ratio), key=f"{key}_aspect_ratio"
+    )
+    with right:
+        st.space("small")
+        audio = st.toggle("Audio", value=start.generate_audio, key=f"{key}_audio")
+    target: dict[str, object] = {
+        "model": draft.model,
+        "resolution": resolution,
+        "duration": duration,
+        "aspect_ratio": ratio,
+        "generate_audio": audio,
+    }
+    plan = svc.plan_promotion(studio, gen_id, target)
+    if plan.problem:
+        st.warning(plain(plan.problem), icon="⚠️")
+    else:
+        st.info(plan.describe(), icon="💰")
+    st.caption(svc.SEED_NOTE)
+    token = st.session_state.setdefault(PROMOTE_TOKEN_KEY, secrets.token_hex(8))
+    st.button(
+        "🚀 Launch the final",
+        type="primary",
+        key=f"promote_launch_{token}",
+        disabled=plan.problem is not None,
+        on_click=_launch_final,
+        args=(studio, gen_id, target, token),
+    )
+    if error := st.session_state.pop(PROMOTE_ERROR_KEY, None):
+        st.error(plain(error), icon="⚠️")
+
+
+def lineage_chain(studio: svc.Services, gen: Generation, *, key: str) -> None:
+    """A take's chain, draft → final(s), as small linked cards (a deleted link says so), then the
+    draft beside its final in the review player, with what differs between them (`prompt_diff`).
+    Nothing for a take never promoted."""
+    chain = svc.lineage(studio, gen.id)
+    if len(chain) < 2:
+        return
+    st.markdown("**Draft → final**")
+    here = next(n for n, link in enumerate(chain) if link.id == gen.id)
+    with st.container(horizontal=True, vertical_alignment="center", key=f"{key}_chain"):
+        for n, link in enumerate(chain):
+            if n:
+                st.markdown("→")
+            with st.container(border=True, key=f"{key}_link_{n}", width=220):
+                if isinstance(link, svc.DeletedTake):
+                    st.caption(f"🗑️ {'Draft' if n < here else 'Final'}: {link.label}")
+                    continue
+                role = "This take" if n == here else "Draft" if n < here else "Final"
+                st.markdown(f"**{role}**")
+                st.caption(f"{fmt.settings_line(link)} · {fmt.status_label(link.status)}")
+                if n != here and st.button("Open", key=f"{key}_open_{link.id}"):
+                    st.query_params[svc.DETAIL_PARAM] = link.id
+                    st.rerun()  # the whole page: a dialog's own rerun would keep showing this take
+    pair = svc.draft_and_final(chain, gen)
+    if pair is None:
+        return
+    draft, final = pair
+    st.caption(f"**Draft** · {fmt.settings_line(draft)} → **Final** · {fmt.settings_line(final)}")
+    review_player([draft, final], key=f"{key}_pair", labels=["Draft", "Final"])
+    prompt_diff(draft, final, labels=("Draft", "Final"))
+
+
 # ---------------------------------------------------------------------- the review player (issue 9 §1)
 
 # Declared once, at import: Streamlit registers the component under this name for the process.
@@ -651,8 +1055,45 @@ def review_player(
         seq += 1
     st.session_state[last_key] = (seek_to, seq)
     data = player.player_data(clips, key=key, markers=markers, seek_to=seek_to, seek_seq=seq, dense=dense)
-    result = _PLAYER(
-        key=key, data=data, default={"position": 0.0}, on_position_change=lambda: None, on_marked_change=lambda: None
-    )
+    # No default position: until the browser says where it is, session state holds none (ui.comments
+    # tells "play or scrub first" apart from a real 0:00).
+    result = _PLAYER(key=key, data=data, on_position_change=lambda: None, on_marked_change=lambda: None)
     position, marked = result.get("position"), result.get("marked")
     return player.PlayerState(float(position or 0.0), float(marked) if marked is not None else None)
+
+
+# ---------------------------------------------------------------------- prompt diffs (issue 9 §5)
+
+DIFF_CSS = (
+    "<style>.studio-prompt-diff { display: grid; grid-template-columns: 1fr 1fr; gap: 0.75rem; }"
+    ".studio-prompt-diff .side { border: 1px solid rgba(128,128,128,.35); border-radius: 0.5rem; "
+    "padding: 0.5rem 0.75rem; }"
+    ".studio-prompt-diff .label { font-size: 0.8rem; opacity: 0.7; margin-bottom: 0.25rem; }"
+    ".studio-prompt-diff .text { white-space: pre-wrap; overflow-wrap: anywhere; }"
+    ".studio-prompt-diff mark { background: #ffe08a; color: #1a1a1a; font-weight: 700; border-radius: 2px; }"
+    ".studio-diff-chips { display: flex; flex-wrap: wrap; gap: 0.4rem; margin-top: 0.5rem; }"
+    ".studio-diff-chips span { background: rgba(255,224,138,.35); border: 1px solid #e0b84a; "
+    "border-radius: 1rem; padding: 0.1rem 0.6rem; font-size: 0.85rem; }"
+    "@media (max-width: 640px) { .studio-prompt-diff { grid-template-columns: 1fr; } }</style>"
+)
+
+
+def _diff_side(label: str, runs: Sequence[tuple[str, bool]]) -> str:
+    text = "".join(f"<mark>{html.escape(t)}</mark>" if changed else html.escape(t) for t, changed in runs)
+    return f'<div class="side"><div class="label">{html.escape(label)}</div><div class="text">{text}</div></div>'
+
+
+def prompt_diff(a: Generation, b: Generation, *, labels: tuple[str, str] = ("A", "B")) -> None:
+    """Two takes' prompts side by side (stacked on a phone) with the words that differ highlighted,
+    and the settings that differ as chips ('16:9 → 9:16'). Escaped HTML: a prompt shows as typed."""
+    st.html(DIFF_CSS)
+    changes = [diffs.chip(c) for c in diffs.setting_changes(a, b)]
+    if a.prompt == b.prompt:
+        body = (
+            f'<div class="studio-diff-note">Same prompt in {html.escape(labels[0])} and {html.escape(labels[1])}.</div>'
+        )
+    else:
+        runs_a, runs_b = diffs.word_diff(a.prompt, b.prompt)
+        body = f'<div class="studio-prompt-diff">{_diff_side(labels[0], runs_a)}{_diff_side(labels[1], runs_b)}</div>'
+    chips = "".join(f"<span>{html.escape(c)}</span>" for c in changes) or "<em>Same settings</em>"
+    st.html(f'<div class="studio-diff">{body}<div class="studio-diff-chips">{chips}</div></div>')

@@ -32,6 +32,7 @@ FILTER_CHOICES: dict[str, tuple[str, ...]] = {
     "audio": GALLERY_AUDIO_CHOICES,
     "status": STATUSES,
     "model": MODELS,
+    "stage": ("drafts", "finals"),  # drafts: takes promoted to a final; finals: takes promoted from a draft
 }
 TEXT_PARAMS = ("q", "author", "grid_id")
 # Whose takes (bound to `?whose=`): everyone's (absent from the link), mine (the person's name in
@@ -149,6 +150,9 @@ def gallery_query(values: Mapping[Any, Any], *, me: str | None = None) -> Galler
     collection = values.get(COLLECTION_FILTER) or None
     if collection is not None and not isinstance(collection, str):
         raise ParamsError("The collection filter takes one collection's id", field=COLLECTION_FILTER)
+    stage = values.get("stage") or None
+    if stage is not None and stage not in FILTER_CHOICES["stage"]:
+        raise ParamsError(f"The stage filter takes {_either(FILTER_CHOICES['stage'])}", field="stage")
     return GalleryQuery(
         text=values.get("q") or "",
         resolution=_texts("resolution", values.get("resolution")),
@@ -164,6 +168,7 @@ def gallery_query(values: Mapping[Any, Any], *, me: str | None = None) -> Galler
         collection=collection,
         since=since.isoformat() if isinstance(since, date) else None,
         until=until.isoformat() if isinstance(until, date) else None,
+        stage=stage,
     )
 
 
@@ -182,6 +187,7 @@ FILTER_LABELS = {
     "since": ("from", "since"),
     "until": ("to", "until"),
     "starred": ("starred", "starred"),
+    "stage": ("drafts/finals", "stage"),
 }
 
 
