@@ -538,3 +538,18 @@ def test_studio_share_without_a_share_url_says_which_address_it_used(clean_sim, 
     assert cli.main(["share", "--generation", gen_id]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("http://localhost:8501/share/") and "STUDIO_SHARE_URL" in err
+
+
+def test_pinned_comments_are_markers_on_the_share_pages_player(share_web, shop):
+    client, links, _ = share_web
+    take = add_done(shop, "A fox", resolution="720p", aspect_ratio="16:9")
+    first = svc.add_comment(shop, take, "Ada", 'Too dark <script>alert("x")</script>', at_s=0.5)
+    svc.add_comment(shop, take, "Ben", "Agreed", parent_id=first.id)  # not pinned: no marker
+    svc.add_comment(shop, take, "Cy", "The cut", at_s=0.25)
+    html = client.get(f"/share/{links.create(svc.Selection('generation', take)).token}").text
+    [shown] = player_data(html)
+    assert shown["markers"] == [
+        {"at": 0.25, "label": "Cy: The cut", "gen_id": take},
+        {"at": 0.5, "label": 'Ada: Too dark <script>alert("x")</script>', "gen_id": take},
+    ]
+    assert "<script>alert" not in html  # the JSON in the attribute is escaped
