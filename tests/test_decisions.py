@@ -286,3 +286,22 @@ def test_votes_cast_through_the_review_service_roll_up(idle):
     assert [(r.value, r.wins, r.losses) for r in section(table, "resolution").rows] == [("720p", 2, 0), ("480p", 0, 2)]
     assert [(r.value, r.ties) for r in section(table, "generate_audio").rows] == [(True, 1), (False, 1)]
     assert section(table, "aspect_ratio").verdict.leader == "9:16"
+
+
+def test_with_three_values_the_verdict_names_every_value_not_yet_apart_from_the_leader():
+    wide, square = ("9:16", "16:9"), ("9:16", "1:1")
+    ballots = [ballot("a", aspect_ratio=wide)] * 3 + [ballot("a", aspect_ratio=square)]
+    v = maths.verdict("aspect_ratio", maths.tally(ballots)["aspect_ratio"])
+    needs = {u.value: u.votes_needed for u in v.unseparated}
+    assert set(needs) == {"16:9", "1:1"}
+    assert needs["16:9"] == maths.votes_needed(1.0, 4, 0.0, 3) and needs["1:1"] == maths.votes_needed(1.0, 4, 0.0, 1)
+    more = max(n or 0 for n in needs.values())
+    assert v.sentence.startswith(f"The data do not yet separate 9:16 from 16:9 or 1:1: about {more} more votes")
+    many = (
+        [ballot("a", aspect_ratio=wide)] * 30
+        + [ballot("b", aspect_ratio=wide)] * 2
+        + [ballot("a", aspect_ratio=square), ballot("b", aspect_ratio=square)]
+    )
+    v = maths.verdict("aspect_ratio", maths.tally(many)["aspect_ratio"])
+    assert [u.value for u in v.unseparated] == ["1:1"]  # apart from 16:9 by now, not yet from 1:1
+    assert v.sentence.startswith("The data do not yet separate 9:16 and 1:1: ")
