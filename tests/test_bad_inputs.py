@@ -194,6 +194,10 @@ CLI_CASES: list[tuple[str, list[str]]] = [
     ("export nothing named", ["export", "--out", "{d}/x.zip"]),
     ("export without --out", ["export", "--query", ""]),
     ("export bad date", ["export", "--query", "", "--since", "soon", "--out", "{d}/x.zip"]),
+    # decisions (issue 9 §2)
+    ("decisions bad date", ["decisions", "--since", "soon"]),
+    ("decisions since after until", ["decisions", "--since", "2026-03-02", "--until", "2026-03-01"]),
+    ("decisions unknown collection", ["decisions", "--collection", "nope", "--json"]),
 ]
 
 SERVE_CASES: list[tuple[str, list[str]]] = [
@@ -464,6 +468,10 @@ SERVICE_CASES: list[tuple[str, Call]] = [
         "export a search with no match",
         lambda s, kept, d: svc.start_export(s, svc.Selection.of_query(svc.GalleryQuery(text="zzqx")), ["zip"]),
     ),
+    # decisions (issue 9 §2)
+    ("decisions date not text", lambda s, kept, d: svc.decision_filters(s, {"since": 42})),
+    ("decisions tag not text", lambda s, kept, d: svc.decision_filters(s, {"tag": ["hero"]})),
+    ("decisions unknown filter", lambda s, kept, d: svc.decision_filters(s, {"colour": "red"})),
 ]
 
 
