@@ -127,3 +127,18 @@ def test_comments_pinned_on_the_leaders_takes_are_listed(idle):
     assert line.endswith("The strap \\*shines\\* here")  # the comment's own asterisks, escaped: not bold
     assert not [m for m in at.markdown if "Not pinned" in m.value]
     assert "Comments pinned to moments of the 9:16 takes" in " ".join(texts(at))
+
+
+def test_the_cost_column_says_what_it_holds_fixed(idle):
+    aspect_votes(idle, wins=2, losses=1)
+    short = add_done(idle, "Product shot: a watch", author="ana", duration="4")
+    long = add_done(idle, "Product shot: a watch", author="ana", duration="10")
+    add_vote(idle, "ana", short, long, "a")
+    at = open_page(DECISIONS, idle)
+    assert (
+        "A generated second costs the same whichever duration: priced at 720p, auto aspect ratio (as 16:9), "
+        "as most of these takes." in texts(at)
+    )
+    assert "Cost per generated second at 720p, as most of these takes, so it shows what the aspect ratio changes." in (
+        texts(at)
+    )
