@@ -21,7 +21,8 @@ page = st.navigation(
         st.Page("pages/compare.py", title="Compare", icon="🔀"),
         st.Page("pages/gallery.py", title="Gallery", icon="🖼️"),
         st.Page("pages/collections.py", title="Collections", icon="📚"),
-        st.Page("pages/decisions.py", title="Decisions", icon="⚖️"),
+        st.Page("pages/review.py", title="Review", icon="⚖️"),
+        st.Page("pages/decisions.py", title="Decisions", icon="📊"),
         st.Page("pages/status.py", title="Status", icon="📡"),
     ]
 )

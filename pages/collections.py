@@ -22,6 +22,8 @@ LIST_COLUMNS = 4
 ITEM_COLUMNS = 3
 THUMB_HEIGHT_PX = 150
 VIDEO_HEIGHT_PX = 220
+PLAYER_MAX = 9  # takes played together in the review player (a 3 × 3 grid); later ones keep their own video
+PLAYER_DENSE_FROM = 4  # more than this many: the dense layout, so all fit on one screen
 PROMPT_PREVIEW_CHARS = 120
 ID_PARAM = svc.COLLECTION_PARAM
 FLASH_KEY = "collections_flash"
@@ -138,14 +140,18 @@ def edit(studio: svc.Services, board: Collection) -> None:
             st.rerun()
 
 
-def item_card(board: Collection, gen: Generation, *, at: int, last: int, cover_id: str | None, adder: str) -> None:
-    "One take of the collection: its video, prompt, settings, who made and added it, and its controls."
+def item_card(
+    board: Collection, gen: Generation, *, at: int, last: int, cover_id: str | None, adder: str, in_player: bool
+) -> None:
+    """One take of the collection: its video (unless the review player above plays it), prompt,
+    settings, who made and added it, and its controls."""
     with st.container(border=True, key=f"collection_item_{gen.id}"):
         head = st.container(horizontal=True, vertical_alignment="center")
         head.markdown(f"**{at + 1}.**")
         if gen.id == cover_id:
             head.badge("Cover", icon="🖼️", color="blue")
-        ui.video(gen, muted=True)
+        if not in_player:
+            ui.video(gen, muted=True)
         preview = gen.prompt if len(gen.prompt) <= PROMPT_PREVIEW_CHARS else gen.prompt[:PROMPT_PREVIEW_CHARS] + "…"
         st.text(preview)
         st.caption(f"{fmt.settings_line(gen)} · {gen.model}")
@@ -197,6 +203,16 @@ def items(studio: svc.Services, board: Collection) -> None:
         return
     adders = svc.added_by(studio, board.id)
     shown_cover = svc.cover(studio, board)
+    # The first PLAYER_MAX finished takes play together, in the collection's order.
+    together = [(n, g) for n, g in enumerate(gens) if g.status == "done" and g.video_path][:PLAYER_MAX]
+    if together:
+        ui.review_player(
+            [g for _, g in together],
+            key=f"collection_player_{board.id}",
+            labels=[f"{n + 1}. {fmt.settings_line(g)}" for n, g in together],
+            dense=len(together) > PLAYER_DENSE_FROM,
+        )
+    playing = {g.id for _, g in together}
     ui.letterbox(VIDEO_HEIGHT_PX)
     last = len(gens) - 1
     for start in range(0, len(gens), ITEM_COLUMNS):
@@ -211,6 +227,7 @@ def items(studio: svc.Services, board: Collection) -> None:
                     last=last,
                     cover_id=shown_cover.id if shown_cover else None,
                     adder=adders.get(gen.id, ""),
+                    in_player=gen.id in playing,
                 )
 
 

@@ -16,9 +16,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from studio import diffs, ui
 from studio import format as fmt
 from studio import services as svc
-from studio import ui
 from studio.errors import StudioError
 from studio.models import ASPECT_RATIOS, DURATIONS, PROMPT_MAX_CHARS, RESOLUTIONS, Generation
 
@@ -28,7 +28,6 @@ PLACEHOLDER_PX = 200  # a cell still running keeps this much room, so the grid d
 AB_VIDEO_PX = 320  # the two A/B takes share one height, whatever their shapes
 GRID_TALL_MAX_PX = 420  # a square or tall take in a wide column stops here instead of filling the screen
 GRID_VIDEO_MAX_VH = 70  # and no take (an auto ratio may come out tall) is taller than most of the screen
-GRID_PLAYER_KEY = "compare_grid_player"  # the grid's review player: where comments pin and seek
 PHONE_PX = 640  # below this width Streamlit stacks columns: the axis labels hide, each cell names itself
 FORM_KEYS = {
     "prompt": "compare_prompt",
@@ -139,6 +138,28 @@ def _prompt_length(prompt: str) -> None:
         st.caption(f"{length:,} / {PROMPT_MAX_CHARS:,} characters")
 
 
+def _plan_cells(studio: svc.Services, plan: svc.GridPlan) -> None:
+    "Each cell's estimate before launch: seconds, tokens, credits (with a rate) and how long it takes."
+    per_prompt = max(1, len(plan.cells) // max(1, len(plan.prompts)))
+    labels = [
+        (f"Prompt {n // per_prompt + 1} · " if plan.prompts else "")
+        + f"{c.resolution} · {c.aspect_ratio} · {fmt.duration_name(c.duration)} · "
+        + ("audio" if c.generate_audio else "no audio")
+        for n, c in enumerate(plan.cells)
+    ]
+    rows = []
+    for cost in svc.cell_costs(studio, plan.cells, labels):
+        row: dict[str, Any] = {"Cell": cost.label, "Seconds": cost.seconds, "Tokens": round(cost.tokens)}
+        if cost.credits is not None:
+            row["Credits"] = round(cost.credits, 2)
+        row["Time"] = svc.time_range(cost.time_s)
+        rows.append(row)
+    with st.expander(f"💰 Each cell's cost and time ({len(rows)})", key="compare_plan_cells"):
+        tokens = st.column_config.NumberColumn(format="localized")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={"Tokens": tokens})
+        st.caption("Before the run: the seconds asked for (an automatic length at its longest, 10 s).")
+
+
 def _new_comparison(studio: svc.Services) -> None:
     for name, key in FORM_KEYS.items():
         default = getattr(svc.GridForm(), name)
@@ -200,6 +221,7 @@ def _new_comparison(studio: svc.Services) -> None:
             f"**{plan.count} cell{'s' if plan.count != 1 else ''}** ({plan.breakdown}) · {plan.estimate.describe()}"
         )
         st.caption("Per second of video: " + "; ".join(plan.cost_notes) + " (Seedance 2's token model).")
+        _plan_cells(studio, plan)
         if plan.needs_confirm:
             # The key carries the count, so changing the grid's size asks again.
             st.checkbox(
@@ -243,8 +265,12 @@ def _act(action: Callable[..., Any], gen_id: str, *args: Any) -> None:
     st.rerun()
 
 
-def _cell(view: svc.RunWait, *, prefix: str, title: str) -> None:
-    "One take: what it is, its video (or progress), its settings and time, and what to do with it."
+def _cell(
+    view: svc.RunWait, *, prefix: str, title: str, in_player: bool = False, player_key: str | None = None
+) -> None:
+    """One take: what it is, its video (or progress), its settings and time, and what to do with it.
+    `in_player`: its video plays in the review player above (under `player_key`, which its comments
+    pin to and seek), so the card keeps only the rest."""
     gen = view.gen
     with st.container(border=True, key=f"{prefix}_cell_{gen.id}"):
         head = st.container(horizontal=True, vertical_alignment="center")
@@ -257,11 +283,12 @@ def _cell(view: svc.RunWait, *, prefix: str, title: str) -> None:
             if gen.is_active:
                 with st.container(height=PLACEHOLDER_PX, border=False):
                     ui.run_progress(view)  # phase, elapsed, time left, stuck: as on every page
-            else:
+            elif not (in_player and gen.status == "done"):
                 ui.video(gen)
         st.caption(fmt.settings_line(gen))
         if not gen.is_active:  # while it runs, the progress line above says what it is doing
             st.caption(fmt.facts_line(gen))
+        st.caption(svc.cost_line(ui.services(), gen, view.expected_s))
         bar = st.container(horizontal=True)
         if gen.status == "done":
             if bar.button(
@@ -292,7 +319,7 @@ def _cell(view: svc.RunWait, *, prefix: str, title: str) -> None:
         if gen.status == "done" and prefix == "grid":  # a cell's comments (A/B shows them below each take)
             n = svc.comment_counts(ui.services(), [gen.id]).get(gen.id, 0)
             with bar.popover(f"Comments ({n})" if n else "Comments", icon="💬", key=f"grid_comments_{gen.id}"):
-                ui.comments(ui.services(), gen, key=f"grid_comments_{gen.id}", player_key=GRID_PLAYER_KEY)
+                ui.comments(ui.services(), gen, key=f"grid_comments_{gen.id}", player_key=player_key)
         if refused := st.session_state.pop(f"compare_refused_{gen.id}", None):
             st.error(refused, icon="⚠️")
 
@@ -300,8 +327,22 @@ def _cell(view: svc.RunWait, *, prefix: str, title: str) -> None:
 # ---------------------------------------------------------------------- a saved grid
 
 
+def _tab_player(tab: svc.GridTab, views: dict[str, svc.RunWait], n: int) -> set[str]:
+    "Every finished take of the tab in one review player (rows of ratios, by resolution); the ids it plays."
+    cells = [(f"{res} · {ratio}", tab.at(ratio, res)) for ratio in tab.aspect_ratios for res in tab.resolutions]
+    done = [(label, views[i].gen) for label, i in cells if i in views and views[i].gen.status == "done"]
+    if not done:
+        return set()
+    with st.container(key=f"compare_player_wrap_{n}"):
+        ui.commented_player(
+            ui.services(), [g for _, g in done], key=f"compare_player_{n}", labels=[lb for lb, _ in done], dense=True
+        )
+    return {g.id for _, g in done}
+
+
 def _grid_table(tab: svc.GridTab, views: dict[str, svc.RunWait], n: int) -> None:
     "Resolutions as columns, aspect ratios as rows; on a phone the labels hide and each cell names itself."
+    playing = _tab_player(tab, views, n)
     spec = [0.45] + [3] * len(tab.resolutions)
     header = st.columns(spec)
     header[0].container(key=f"compare_axis_{n}_corner")
@@ -316,7 +357,13 @@ def _grid_table(tab: svc.GridTab, views: dict[str, svc.RunWait], n: int) -> None
                 if gen_id is None or gen_id not in views:
                     st.caption("—")
                 else:
-                    _cell(views[gen_id], prefix="grid", title=f"{res} · {ratio}")
+                    _cell(
+                        views[gen_id],
+                        prefix="grid",
+                        title=f"{res} · {ratio}",
+                        in_player=gen_id in playing,
+                        player_key=f"compare_player_{n}",
+                    )
 
 
 def _render_grid(views: list[svc.RunWait]) -> None:
@@ -331,11 +378,26 @@ def _render_grid(views: list[svc.RunWait]) -> None:
     if len(tabs) == 1:
         _grid_table(tabs[0], by_id, 0)
         return
+    first = next((t.prompt for t in tabs if t.prompt is not None), None)
     for n, (shown, tab) in enumerate(zip(st.tabs([t.title for t in tabs]), tabs, strict=False)):
         with shown:
             if tab.prompt is not None:
                 ui.show_prompt(tab.prompt)
+                if tab.prompt != first and (pair := _variant_pair(gens, tab, first)) is not None:
+                    ui.prompt_diff(*pair, labels=("Prompt 1", tab.title.split(" · ")[0]))
             _grid_table(tab, by_id, n)
+
+
+def _variant_pair(
+    gens: list[Generation], tab: svc.GridTab, prompt_1: str | None
+) -> tuple[Generation, Generation] | None:
+    "A cell of this variant's tab and the first prompt's cell at the same settings (or its first cell)."
+    mine = next((g for g in gens if g.prompt == tab.prompt), None)
+    if mine is None:
+        return None
+    same = [g for g in gens if g.prompt == prompt_1]
+    twin = next((g for g in same if not diffs.setting_changes(g, mine)), same[0] if same else None)
+    return (twin, mine) if twin is not None else None
 
 
 def _saved_grid(grid_id: str, grid: dict[str, Any] | None, cells: list[Generation]) -> None:
@@ -433,11 +495,16 @@ def _ab(a_id: str, b_id: str, *, key: str) -> None:
         if len(views) < 2:
             st.error("One of these takes no longer exists: it was deleted from the gallery.", icon="🔎")
             return
+        labels = [f"{tag} · {fmt.settings_line(v.gen)}" for tag, v in zip(("A", "B"), views, strict=False)]
+        with st.container(key=f"{key}_player_wrap"):
+            ui.commented_player(ui.services(), [v.gen for v in views], key=f"{key}_player", labels=labels)
         for col, tag, view in zip(st.columns(2), ("A", "B"), views, strict=False):
             with col:
-                _cell(view, prefix=f"{key}_{tag}", title=f"{tag} · {fmt.settings_line(view.gen)}")
+                _cell(view, prefix=f"{key}_{tag}", title=f"{tag} · {fmt.settings_line(view.gen)}", in_player=True)
                 ui.show_prompt(view.gen.prompt)
                 ui.comments(ui.services(), view.gen, key=f"{key}_{tag}_comments", player_key=f"{key}_player")
+        st.markdown("**Prompt and settings: what differs**")
+        ui.prompt_diff(views[0].gen, views[1].gen)
         table = _differences(views[0].gen, views[1].gen)
         different = int((table["Differs"] != "").sum())
         st.markdown(f"**What differs** — {different} of {len(table)} rows, highlighted")

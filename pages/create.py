@@ -593,6 +593,7 @@ def render_jobs(views: list[svc.RunWait]) -> None:
                     ui.collection_picker(ui.services(), [gen.id], key=f"create_pick_{gen.id}")
                 elif st.button("Retry", key=f"create_retry_{gen.id}", type="primary"):
                     ui.act(svc.retry, gen.id)
+            st.caption(svc.cost_line(ui.services(), gen, view.expected_s))  # the estimate, then what it cost
 
 
 def results_section(studio: svc.Services) -> None:

@@ -285,7 +285,7 @@ def _shorten(text: str) -> str:
     return text if len(text) <= PROMPT_PREVIEW_CHARS else text[:PROMPT_PREVIEW_CHARS] + "…"
 
 
-def card(view: svc.RunWait) -> None:
+def card(view: svc.RunWait, comments: int = 0) -> None:
     "One generation as a card: tick, thumbnail (or progress), prompt preview, settings, open button."
     gen = view.gen
     with st.container(border=True, key=f"gallery_card_{gen.id}"):
@@ -303,6 +303,8 @@ def card(view: svc.RunWait) -> None:
             extra.append("🏷 " + ui.plain(gen.tags))
         if gen.draft_id:
             extra.append("⬆️ final of a draft")
+        if comments:
+            extra.append(f"💬 {fmt.plural(comments, 'comment')}")
         st.caption(" · ".join(extra))
         if st.button("Open", key=f"gallery_open_{gen.id}", width="stretch"):
             _open(gen.id)
@@ -343,6 +345,7 @@ def stack_card(view: svc.RunWait, stack: svc.GridStack) -> None:
 
 
 def cards(views: list[svc.RunWait], stacks: svc.GalleryPage | None = None, *, in_fragment: bool = False) -> None:
+    comments = svc.comment_counts(ui.services(), [v.gen.id for v in views])  # one query for the page
     for start in range(0, len(views), COLUMNS):
         for col, view in zip(st.columns(COLUMNS), views[start : start + COLUMNS], strict=False):
             with col:
@@ -350,7 +353,7 @@ def cards(views: list[svc.RunWait], stacks: svc.GalleryPage | None = None, *, in
                 if stack is not None:
                     stack_card(view, stack)
                 else:
-                    card(view)
+                    card(view, comments.get(view.gen.id, 0))
     if st.session_state.pop(PICKED_KEY, False) and in_fragment:
         st.rerun()  # a tick changed only the fragment: redraw the whole page, so the bar's count follows
 

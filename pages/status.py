@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
+from studio import budget, ui
 from studio import format as fmt
 from studio import services as svc
-from studio import ui
+from studio.budget import NO_NAME, RESET_NOTE
 
 PROMPT_PREVIEW_CHARS = 90
 RECENT_FAILURES = 10
@@ -158,11 +160,47 @@ def exports_section(studio: svc.Services) -> None:
     rows()
 
 
+def spend_section(studio: svc.Services) -> None:
+    "Today's spend (UTC day) by person, and the studio's total against its cap."
+    limits = svc.caps(studio.settings)
+    spends = svc.spend_today(studio)
+    st.subheader("Today's spend")
+    if not spends:
+        st.caption("Nothing launched today (UTC).")
+    rows = []
+    for person, spend in spends.items():
+        row = {"Person": person or NO_NAME, "Takes": spend.takes, "Seconds of video": round(spend.seconds, 1)}
+        row["Tokens"] = round(spend.tokens)
+        if spend.credits is not None:
+            row["Credits"] = round(spend.credits, 2)
+        if limits.person_day is not None:
+            row["Share of the cap"] = f"{spend.amount(limits.unit) / limits.person_day:.0%}"
+        rows.append(row)
+    if rows:
+        st.dataframe(
+            pd.DataFrame(rows),
+            hide_index=True,
+            key="status_spend",
+            width="stretch",
+            column_config={"Tokens": st.column_config.NumberColumn(format="localized")},
+        )
+    everyone = budget.total(spends, limits.rates)
+    used = limits.text(everyone.amount(limits.unit), of_video=False)
+    if limits.studio_day is not None:
+        line = f"Studio today: {used} of its daily cap of {limits.text(limits.studio_day)}"
+        st.progress(min(1.0, everyone.amount(limits.unit) / limits.studio_day), text=line)
+    else:
+        st.caption(f"Studio today: {used}; no studio cap set (STUDIO_CAP_STUDIO_DAY).")
+    if limits.person_day is not None:
+        st.caption(f"Each person's daily cap: {limits.text(limits.person_day)}. {RESET_NOTE}")
+
+
 studio = ui.services()
 st.title("Status")
 st.caption("Which API the studio uses, whether it answers, and what is running now.")
 api_section(studio)
 queue_section(studio)
+spend_section(studio)
 failures_section(studio)
 strays_section(studio)
 exports_section(studio)

@@ -679,6 +679,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _error_line(err)
     try:
         print(f"studio: {services.mode_label}", file=sys.stderr)
+        if args.command == "generate":  # a daily cap refuses here, before any reference is uploaded
+            svc.check_launch(services, [params] * args.takes, services.settings.author)
+        else:
+            cells = svc.grid_cells(params, resolutions=args.resolutions, aspect_ratios=args.aspect_ratios)
+            svc.check_launch(services, [p for p, _ in cells], services.settings.author, what="comparison")
         if chosen:
             context = _upload_references(services, chosen)
             params = VideoGenerationParams.parse({**params.model_dump(), "selected_context": context})

@@ -20,6 +20,7 @@
     ├── MediaError                   a video file is unreadable or damaged, or could not be rendered
     │   └── WrongVideoError          a whole, playable video that is not the take that was asked for
     ├── JobError                     a job cannot do what was asked (e.g. cancel a finished run)
+    ├── BudgetError                  a launch would pass a daily spend cap (nothing was queued)
     └── ShareLinkError               a share link that is unknown (404), revoked or expired (410)
 
 No message ever contains the API key: errors are built from status, `detail` and paths only.
@@ -131,6 +132,15 @@ class WrongVideoError(MediaError):
 
 class JobError(StudioError):
     "A job cannot do what was asked in its current state."
+
+
+class BudgetError(StudioError):
+    """A launch would take a person or the studio past a daily cap; nothing was queued. The message
+    says the cap, what is spent today and what the launch would add (`scope`: person or studio)."""
+
+    def __init__(self, message: str, *, scope: str, cap: float, spent: float, adding: float, unit: str):
+        super().__init__(message)
+        self.scope, self.cap, self.spent, self.adding, self.unit = scope, cap, spent, adding, unit
 
 
 class ShareLinkError(StudioError):

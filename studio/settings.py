@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -57,6 +57,7 @@ DEFAULT_CONFIRM_ABOVE_CELLS = 12
 MAX_SECONDS = 7 * 24 * 3600.0
 MAX_IN_FLIGHT_LIMIT = 1_000
 MAX_RETRIES_LIMIT = 100
+MAX_CAP = 1e12  # a daily cap past this is a typo
 MAX_DOWNLOAD_BYTES = 1024**4  # a terabyte: past any video, and past any disk meant for them
 URL_SCHEMES = ("http", "https")
 SECRET_FIELDS = ("api_key", "webhook_secret")  # never echoed in a message
@@ -132,6 +133,16 @@ class Settings(BaseSettings):
         None,
         description="Credits per generated second, for estimates before a run: one number, or a rate per "
         "resolution such as 480p=1,720p=2,1080p=4.",
+    )
+    # Daily spend caps (studio.budget), after credits_per_second: a credit cap needs the rate.
+    cap_person_day: float | None = Field(
+        None, gt=0, le=MAX_CAP, description="Most one person may launch per UTC day, in cap_unit (unset: no cap)."
+    )
+    cap_studio_day: float | None = Field(
+        None, gt=0, le=MAX_CAP, description="Most the whole studio may launch per UTC day, in cap_unit (unset: no cap)."
+    )
+    cap_unit: Literal["seconds", "credits"] = Field(
+        "seconds", description="Unit of the caps: seconds of video, or credits (needs credits_per_second)."
     )
     author: str = Field(
         "", description="Name recorded as the author of new work by someone the studio does not know yet."
@@ -264,6 +275,22 @@ class Settings(BaseSettings):
         # Checked by the one reader of the rates (costs.parse_credit_rates), kept in its plain form.
         rates = parse_credit_rates(v)
         return None if rates is None else str(rates)
+
+    @field_validator("cap_person_day", "cap_studio_day", mode="before")
+    @classmethod
+    def _blank_cap(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("cap_unit")
+    @classmethod
+    def _cap_rate(cls, v: str, info: ValidationInfo) -> str:
+        capped = info.data.get("cap_person_day") is not None or info.data.get("cap_studio_day") is not None
+        if v == "credits" and capped and not info.data.get("credits_per_second"):
+            raise ValueError(
+                "a cap in credits needs STUDIO_CREDITS_PER_SECOND (credits per generated second) to count them; "
+                "set the rate, or give the caps in seconds of video (STUDIO_CAP_UNIT=seconds)"
+            )
+        return v
 
     @classmethod
     def settings_customise_sources(

@@ -27,11 +27,13 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlite_utils import Database
 
+from .budget import day_start
 from .errors import DiskFullError, JobError, StoreError
 from .migrations import migrate
 from .models import (
     ACTIVE_STATUSES,
     IN_FLIGHT_STATUSES,
+    RETRYABLE_STATUSES,
     Collection,
     Generation,
     Preset,
@@ -212,6 +214,14 @@ class GalleryQuery(BaseModel):
         return "".join(" " if unicodedata.category(c) == "Cc" else c for c in v).strip()
 
 
+# (the launch's settings, its author, what it is: "takes", "comparison" or "retry", and today's
+# takes as studio.budget reads them, through the launch's own transaction) -> None, or raises.
+LaunchGuard = Callable[[Sequence[VideoGenerationParams], str, str, list[dict[str, Any]]], None]
+SPEND_SQL = (
+    "SELECT author, status, resolution, aspect_ratio, duration, duration_s FROM generations WHERE created_at >= ?"
+)
+
+
 class HistoryStore:
     "The studio's SQLite history. Safe to share between threads; each thread gets its own connection."
 
@@ -235,6 +245,9 @@ class HistoryStore:
         self.count_bound = count_bound
         self.count_steps = count_steps
         self._local = threading.local()
+        # The daily-cap check (studio.budget, set by services.app when a cap is configured), run in
+        # every launch's transaction before anything is written: the one place all launches pass.
+        self.launch_guard: LaunchGuard | None = None
         with self._translated():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.path.exists() and not self.path.is_file():
@@ -339,6 +352,7 @@ class HistoryStore:
         author: str,
         grid_id: str | None,
     ) -> list[str]:
+        self._guard(conn, [params for params, _ in cells], author, "comparison" if grid_id else "takes")
         ids = []
         now = utcnow()
         for params, label in cells:
@@ -365,6 +379,22 @@ class HistoryStore:
             )
             conn.execute("INSERT INTO jobs (generation_id, updated_at) VALUES (?, ?)", (gen_id, now))
         return ids
+
+    def _guard(self, conn: sqlite3.Connection, launch: Sequence[VideoGenerationParams], author: str, what: str) -> None:
+        if self.launch_guard is not None:
+            self.launch_guard(launch, author, what, self._spend_rows(conn))
+
+    @staticmethod
+    def _spend_rows(conn: sqlite3.Connection, since: str | None = None) -> list[dict[str, Any]]:
+        "Today's takes (since midnight UTC, or `since`), as studio.budget counts them."
+        cur = conn.execute(SPEND_SQL, [since or day_start().isoformat()])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def spend_rows(self, since: str | None = None) -> list[dict[str, Any]]:
+        "Takes queued since `since` (ISO; default: today's UTC midnight), for studio.budget."
+        with self._translated():
+            return self._spend_rows(self.db.conn, since)
 
     @staticmethod
     def _launch(conn: sqlite3.Connection, key: str | None) -> tuple[str | None, list[str]] | None:
@@ -647,6 +677,13 @@ class HistoryStore:
     def reset_for_retry(self, gen_id: str) -> bool:
         "Put a failed or cancelled generation back in the queue as a new attempt."
         with self._immediate() as conn:
+            if self.launch_guard is not None:
+                cur = conn.execute("SELECT * FROM generations WHERE id = ?", [gen_id])
+                names = [d[0] for d in cur.description]
+                rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+                if rows and rows[0]["status"] in RETRYABLE_STATUSES:
+                    gen = Generation.model_validate(rows[0])
+                    self._guard(conn, [gen.params], gen.author, "retry")
             cur = conn.execute(
                 "UPDATE generations SET status = 'queued', error = NULL, agent_id = NULL, node_id = NULL, "
                 "run_id = NULL, render_id = NULL, submitted_at = NULL, finished_at = NULL, elapsed_s = NULL, "

@@ -15,8 +15,8 @@ from urllib.parse import unquote, urlsplit
 
 import streamlit as st
 
+from . import diffs, people, player
 from . import format as fmt
-from . import people
 from . import services as svc
 from .errors import StudioError
 from .models import ASPECT_RATIOS, DURATIONS, FINAL_STATUSES, RESOLUTIONS, Generation
@@ -649,12 +649,17 @@ def seek_to(player_key: str) -> float | None:
     return st.session_state.get(seek_key(player_key))
 
 
+def _player_value(player_key: str | None, name: str) -> float | None:
+    "A number the review player under `player_key` keeps in its session state (None: no such value)."
+    state = st.session_state.get(player_key) if player_key else None
+    value = state.get(name) if isinstance(state, Mapping) else getattr(state, name, None)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def player_position(player_key: str | None) -> float | None:
     """The review player's position (`PlayerState.position`, seconds) as its session state holds it
     under `player_key`; None with no player, or before it has said where it is."""
-    state = st.session_state.get(player_key) if player_key else None
-    value = state.get("position") if isinstance(state, Mapping) else getattr(state, "position", None)
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return _player_value(player_key, "position")
 
 
 def comment_markers(found: Sequence[svc.Comment]) -> list:
@@ -700,8 +705,17 @@ def _new_moment(gen: Generation, key: str, player_key: str | None) -> float | No
     return None
 
 
-def _one_comment(studio: svc.Services, c: svc.Comment, *, key: str, player_key: str | None, me: str) -> None:
-    "A comment: its author, date and pinned time (a link that seeks the player), its text, and its author's buttons."
+def _one_comment(
+    studio: svc.Services,
+    c: svc.Comment,
+    *,
+    key: str,
+    player_key: str | None,
+    me: str,
+    reply: Callable[[st.delta_generator.DeltaGenerator], None] | None = None,
+) -> None:
+    """A comment: its author, date and pinned time (a link that seeks the player), its text, its
+    author's buttons and (`reply`, drawn into the same row) the thread's reply box."""
     head = st.container(horizontal=True, vertical_alignment="center", gap="small", key=f"{key}_c_{c.id}")
     edited = " · edited" if c.edited_at else ""
     head.markdown(f"**{plain(c.author)}** · :gray[{fmt.when(c.created_at)}{edited}]")
@@ -716,9 +730,14 @@ def _one_comment(studio: svc.Services, c: svc.Comment, *, key: str, player_key: 
             args=(player_key, c.at_s) if player_key else None,
         )
     st.markdown(plain(c.body))
-    if me and c.author == me:
-        mine = st.container(horizontal=True, gap="small")
-        with mine.popover("Edit", icon="✏️", key=f"{key}_edit_{c.id}"):
+    mine = me and c.author == me
+    if not mine and reply is None:
+        return
+    actions = st.container(horizontal=True, gap="small", vertical_alignment="center")
+    if reply is not None:
+        reply(actions)
+    if mine:
+        with actions.popover("Edit", icon="✏️", key=f"{key}_edit_{c.id}"):
             st.text_area("Your comment", value=c.body, key=f"{key}_edit_text_{c.id}")
             st.button(
                 "Save",
@@ -731,7 +750,7 @@ def _one_comment(studio: svc.Services, c: svc.Comment, *, key: str, player_key: 
                     lambda: svc.edit_comment(studio, c.id, me, st.session_state.get(f"{key}_edit_text_{c.id}", "")),
                 ),
             )
-        mine.button(
+        actions.button(
             "Delete",
             key=f"{key}_delete_{c.id}",
             icon="🗑️",
@@ -740,6 +759,27 @@ def _one_comment(studio: svc.Services, c: svc.Comment, *, key: str, player_key: 
             args=(key, c.id, lambda: svc.delete_comment(studio, c.id, me)),
         )
         _comment_error(key, c.id)
+
+
+def _reply_box(
+    studio: svc.Services, gen: Generation, row: st.delta_generator.DeltaGenerator, *, key: str, thread_id: str, me: str
+) -> None:
+    "A thread's Reply popover, drawn into `row`."
+    box = f"{key}_reply_text_{thread_id}"
+    with row.popover("Reply", icon="↩️", key=f"{key}_reply_to_{thread_id}"):
+        st.text_area("Your reply", key=box)
+        st.button(
+            "Send reply",
+            key=f"{key}_reply_send_{thread_id}",
+            type="primary",
+            on_click=_comment_action,
+            args=(
+                key,
+                f"reply_{thread_id}",
+                lambda: svc.add_comment(studio, gen.id, me, st.session_state.get(box, ""), parent_id=thread_id),
+                box,
+            ),
+        )
 
 
 def comments(studio: svc.Services, gen: Generation, *, key: str, player_key: str | None = None) -> None:
@@ -755,30 +795,15 @@ def comments(studio: svc.Services, gen: Generation, *, key: str, player_key: str
                 if thread.root is None:
                     st.caption(f"🗑️ _{svc.DELETED_PLACEHOLDER}_")
                 else:
-                    _one_comment(studio, thread.root, key=key, player_key=player_key, me=me)
-                for reply in thread.replies:
-                    with st.container(key=f"{key}_reply_{reply.id}"):
-                        st.html('<div style="border-left:3px solid rgba(128,128,128,0.35);height:0"></div>')
-                        _one_comment(studio, reply, key=key, player_key=player_key, me=me)
-                if thread.root is None:
-                    continue
-                with st.popover("Reply", icon="↩️", key=f"{key}_reply_to_{thread.id}"):
-                    box = f"{key}_reply_text_{thread.id}"
-                    st.text_area("Your reply", key=box)
-                    st.button(
-                        "Send reply",
-                        key=f"{key}_reply_send_{thread.id}",
-                        type="primary",
-                        on_click=_comment_action,
-                        args=(
-                            key,
-                            f"reply_{thread.id}",
-                            lambda tid=thread.id, box=box: svc.add_comment(
-                                studio, gen.id, me, st.session_state.get(box, ""), parent_id=tid
-                            ),
-                            box,
-                        ),
-                    )
+
+                    def replying(row: st.delta_generator.DeltaGenerator, tid: str = thread.id) -> None:
+                        _reply_box(studio, gen, row, key=key, thread_id=tid, me=me)
+
+                    _one_comment(studio, thread.root, key=key, player_key=player_key, me=me, reply=replying)
+                for answer in thread.replies:
+                    with st.container(key=f"{key}_reply_{answer.id}"):
+                        st.html('<div style="border-top:1px dashed rgba(128,128,128,0.35);height:0"></div>')
+                        _one_comment(studio, answer, key=key, player_key=player_key, me=me)
                 _comment_error(key, f"reply_{thread.id}")
         box = f"{key}_new_text"
         st.text_area(
@@ -788,6 +813,10 @@ def comments(studio: svc.Services, gen: Generation, *, key: str, player_key: str
             help=f"At most {svc.MAX_COMMENT_CHARS} characters; signed with your name.",
         )
         if gen.status == "done" and gen.duration_s:
+            marked = _player_value(player_key, "marked")  # "Mark" (M) in the player: pin the new comment there
+            if marked is not None:
+                st.session_state[f"{key}_pin"] = PIN_TYPED
+                st.session_state[f"{key}_pin_at"] = min(max(marked, 0.0), float(gen.duration_s))
             pins = [PIN_NONE, *([PIN_PLAYER] if player_key else []), PIN_TYPED]
             choice = st.radio("Pin it to a moment", pins, key=f"{key}_pin", horizontal=True, format_func=PIN_LABELS.get)
             if choice == PIN_PLAYER:
@@ -822,13 +851,27 @@ def comments(studio: svc.Services, gen: Generation, *, key: str, player_key: str
 
 def commented_video(studio: svc.Services, gen: Generation, *, key: str) -> None:
     """A take's video in the review player under `key` (its pinned comments as markers on the scrub
-    bar; comment time links seek it), or `video` while the player (studio.player) is not in this
-    build, or the take has no video."""
-    player = globals().get("review_player")
-    if player is None or gen.status != "done" or not gen.video_path:
+    bar; comment time links seek it), or `video` when the take has no video."""
+    if gen.status != "done" or not gen.video_path:
         video(gen)
         return
-    player([gen], key=key, markers=comment_markers(svc.pinned_comments(studio, [gen.id])), seek_to=seek_to(key))
+    commented_player(studio, [gen], key=key)
+
+
+def commented_player(
+    studio: svc.Services,
+    gens: Sequence[Generation],
+    *,
+    key: str,
+    labels: Sequence[str] | None = None,
+    dense: bool = False,
+) -> player.PlayerState:
+    """`review_player` for takes that have comments: their pinned comments as markers on the scrub
+    bar, and comment time links (`seek(key, t)`) move it."""
+    pinned = svc.pinned_comments(studio, [g.id for g in gens])
+    return review_player(
+        gens, key=key, labels=labels, markers=comment_markers(pinned), seek_to=seek_to(key), dense=dense
+    )
 
 
 # ---------------------------------------------------------------------- draft → final (issue 9 §4)
@@ -905,7 +948,8 @@ def _promote(studio: svc.Services, gen_id: str) -> None:
         _launched(studio, final_id)
         return
     draft = svc.get(studio, gen_id)
-    if draft is None:
+    if draft is None:  # deleted in another tab: this says more than the launch's refusal would
+        st.session_state.pop(PROMOTE_ERROR_KEY, None)
         st.error("This take no longer exists: it was deleted, so there is nothing to promote.", icon="🔎")
         return
     st.caption(f"From the draft: {fmt.settings_line(draft)} · {plain(fmt.one_line(draft.prompt)[:80])}")
@@ -950,10 +994,6 @@ def _promote(studio: svc.Services, gen_id: str) -> None:
         st.error(plain(error), icon="⚠️")
 
 
-def _open_take(gen_id: str) -> None:
-    st.query_params[svc.DETAIL_PARAM] = gen_id
-
-
 def lineage_chain(studio: svc.Services, gen: Generation, *, key: str) -> None:
     """A take's chain, draft → final(s), as small linked cards (a deleted link says so), then the
     draft beside its final: in the review player when there is one (`review_player`), else two
@@ -974,8 +1014,9 @@ def lineage_chain(studio: svc.Services, gen: Generation, *, key: str) -> None:
                 role = "This take" if n == here else "Draft" if n < here else "Final"
                 st.markdown(f"**{role}**")
                 st.caption(f"{fmt.settings_line(link)} · {fmt.status_label(link.status)}")
-                if n != here:
-                    st.button("Open", key=f"{key}_open_{link.id}", on_click=_open_take, args=(link.id,))
+                if n != here and st.button("Open", key=f"{key}_open_{link.id}"):
+                    st.query_params[svc.DETAIL_PARAM] = link.id
+                    st.rerun()  # the whole page: a dialog's own rerun would keep showing this take
     pair = svc.draft_and_final(chain, gen)
     if pair is None:
         return
@@ -987,3 +1028,76 @@ def lineage_chain(studio: svc.Services, gen: Generation, *, key: str) -> None:
         with col:
             st.caption(f"**{label}** · {fmt.settings_line(take)}")
             video(take)
+
+
+# ---------------------------------------------------------------------- the review player (issue 9 §1)
+
+# Declared once, at import: Streamlit registers the component under this name for the process.
+_PLAYER = st.components.v2.component(player.COMPONENT_NAME, css=player.CSS, js=player.JS)
+
+
+def review_player(
+    gens: Sequence[Generation],
+    *,
+    key: str,
+    labels: Sequence[str] | None = None,
+    markers: Sequence[player.Marker] = (),
+    seek_to: float | None = None,
+    dense: bool = False,
+) -> player.PlayerState:
+    """These takes in one synchronized player (studio.player): one transport for every cell, audio
+    solo, markers on the scrub bar. Takes without a finished video are left out (`labels[i]` names
+    `gens[i]`). `seek_to` moves every cell there each time the value changes between runs. Returns
+    the leader's position (sent on pause, seek and frame step) and the moment marked this run."""
+    clips = player.clips_for(gens, media_url, labels)
+    if not clips:
+        st.caption("No finished take to play yet.")
+        return player.PlayerState()
+    last_key = f"{key}__seek"
+    last_to, seq = st.session_state.get(last_key, (None, 0))
+    if seek_to is not None and seek_to != last_to:
+        seq += 1
+    st.session_state[last_key] = (seek_to, seq)
+    data = player.player_data(clips, key=key, markers=markers, seek_to=seek_to, seek_seq=seq, dense=dense)
+    result = _PLAYER(
+        key=key, data=data, default={"position": 0.0}, on_position_change=lambda: None, on_marked_change=lambda: None
+    )
+    position, marked = result.get("position"), result.get("marked")
+    return player.PlayerState(float(position or 0.0), float(marked) if marked is not None else None)
+
+
+# ---------------------------------------------------------------------- prompt diffs (issue 9 §5)
+
+DIFF_CSS = (
+    "<style>.studio-prompt-diff { display: grid; grid-template-columns: 1fr 1fr; gap: 0.75rem; }"
+    ".studio-prompt-diff .side { border: 1px solid rgba(128,128,128,.35); border-radius: 0.5rem; "
+    "padding: 0.5rem 0.75rem; }"
+    ".studio-prompt-diff .label { font-size: 0.8rem; opacity: 0.7; margin-bottom: 0.25rem; }"
+    ".studio-prompt-diff .text { white-space: pre-wrap; overflow-wrap: anywhere; }"
+    ".studio-prompt-diff mark { background: #ffe08a; color: #1a1a1a; font-weight: 700; border-radius: 2px; }"
+    ".studio-diff-chips { display: flex; flex-wrap: wrap; gap: 0.4rem; margin-top: 0.5rem; }"
+    ".studio-diff-chips span { background: rgba(255,224,138,.35); border: 1px solid #e0b84a; "
+    "border-radius: 1rem; padding: 0.1rem 0.6rem; font-size: 0.85rem; }"
+    "@media (max-width: 640px) { .studio-prompt-diff { grid-template-columns: 1fr; } }</style>"
+)
+
+
+def _diff_side(label: str, runs: Sequence[tuple[str, bool]]) -> str:
+    text = "".join(f"<mark>{html.escape(t)}</mark>" if changed else html.escape(t) for t, changed in runs)
+    return f'<div class="side"><div class="label">{html.escape(label)}</div><div class="text">{text}</div></div>'
+
+
+def prompt_diff(a: Generation, b: Generation, *, labels: tuple[str, str] = ("A", "B")) -> None:
+    """Two takes' prompts side by side (stacked on a phone) with the words that differ highlighted,
+    and the settings that differ as chips ('16:9 → 9:16'). Escaped HTML: a prompt shows as typed."""
+    st.html(DIFF_CSS)
+    changes = [diffs.chip(c) for c in diffs.setting_changes(a, b)]
+    if a.prompt == b.prompt:
+        body = (
+            f'<div class="studio-diff-note">Same prompt in {html.escape(labels[0])} and {html.escape(labels[1])}.</div>'
+        )
+    else:
+        runs_a, runs_b = diffs.word_diff(a.prompt, b.prompt)
+        body = f'<div class="studio-prompt-diff">{_diff_side(labels[0], runs_a)}{_diff_side(labels[1], runs_b)}</div>'
+    chips = "".join(f"<span>{html.escape(c)}</span>" for c in changes) or "<em>Same settings</em>"
+    st.html(f'<div class="studio-diff">{body}<div class="studio-diff-chips">{chips}</div></div>')

@@ -46,7 +46,7 @@ WEBHOOK_MAX_BYTES = 1024 * 1024
 # In memory and bounded: after a restart a replay only costs one listing, never a wrong state.
 WEBHOOK_SEEN_MAX = 4096
 # The URL paths of the pages (the file names in pages/, as st.navigation names them).
-PAGE_PATHS = ("create", "compare", "gallery", "status", "collections", "decisions")
+PAGE_PATHS = ("create", "compare", "gallery", "status", "collections", "review", "decisions")
 # On a deep link such as /gallery, Streamlit's frontend does not know whether /gallery is a page
 # or the path the app is served under, so it first probes /gallery/_stcore/health and
 # /gallery/_stcore/host-config (two 404s, then a retry delay) before trying the root. The page

@@ -96,3 +96,15 @@ def add_done(
         fields["created_at"] = created_at
     studio.store.update(gen_id, **fields)
     return gen_id
+
+
+def players(at) -> dict[str, dict]:
+    """The review players on the page (studio.player), by key: the data each one's browser half
+    gets (clips with their URLs and labels, markers, the pending seek, dense or not)."""
+    import json
+
+    found = {}
+    for element in at.get("bidi_component"):
+        data = json.loads(element.proto.json)
+        found[data["key"]] = data
+    return found

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -472,6 +472,28 @@ SERVICE_CASES: list[tuple[str, Call]] = [
     ("decisions date not text", lambda s, kept, d: svc.decision_filters(s, {"since": 42})),
     ("decisions tag not text", lambda s, kept, d: svc.decision_filters(s, {"tag": ["hero"]})),
     ("decisions unknown filter", lambda s, kept, d: svc.decision_filters(s, {"colour": "red"})),
+    # blind votes (issue 9 §2)
+    ("vote with no voter", lambda s, kept, d: svc.record_vote(s, " ", kept, "gone", "a")),
+    ("vote on a deleted take", lambda s, kept, d: svc.record_vote(s, "ana", kept, "gone", "a")),
+    ("vote a take against itself", lambda s, kept, d: svc.record_vote(s, "ana", kept, kept, "b")),
+    ("vote left", lambda s, kept, d: svc.record_vote(s, "ana", kept, "gone", "left")),
+    ("vote choice none", lambda s, kept, d: svc.record_vote(s, "ana", kept, "gone", NOTHING)),
+    ("vote ids not text", lambda s, kept, d: svc.record_vote(s, "ana", NOTHING, NOTHING, "a")),
+    ("vote unknown scope", lambda s, kept, d: svc.record_vote(s, "ana", kept, "gone", "a", "board:1")),
+    ("review unknown collection", lambda s, kept, d: svc.review_queue(s, "ana", "collection:nope")),
+    ("review with no voter", lambda s, kept, d: svc.review_queue(s, NOTHING)),
+    # draft → final (issue 9 §4); `kept` is a finished 480p 4 s 16:9 take
+    ("promote unknown take", lambda s, kept, d: svc.promote(s, "nope", {"resolution": "1080p"}, "ana")),
+    ("promote id none", lambda s, kept, d: svc.promote(s, NOTHING, {"resolution": "1080p"}, "ana")),
+    (
+        "promote to the draft's own settings",
+        lambda s, kept, d: svc.promote(s, kept, {"resolution": "480p", "duration": "4", "aspect_ratio": "16:9"}, "ana"),
+    ),
+    ("promote to 4k", lambda s, kept, d: svc.promote(s, kept, {"resolution": "4k"}, "ana")),
+    ("promote with a new prompt", lambda s, kept, d: svc.promote(s, kept, {"prompt": "other"}, "ana")),
+    ("promote target not a mapping", lambda s, kept, d: svc.promote(s, kept, cast(Any, "1080p"), "ana")),
+    ("promote target none", lambda s, kept, d: svc.promote(s, kept, NOTHING, "ana")),
+    ("gallery stage unknown", lambda s, kept, d: svc.gallery_query({"stage": "bogus"})),
 ]
 
 

@@ -246,7 +246,9 @@ def test_a_share_page_shows_comments_read_only_and_escaped(comment_share, idle):
     svc.delete_comment(idle, gone.id, "Cy")
     link = svc.ShareLinks(idle).create(svc.Selection("generation", take))
     html = comment_share.get(f"/share/{link.token}").text
-    assert "<script>" not in html and "<b>" not in html and not EDIT_TAGS.search(html)
+    [section] = re.findall(r'<section class="comments">.*?</section>', html, re.S)
+    assert not EDIT_TAGS.search(section) and "<b>" not in section  # read-only, and nothing typed is markup
+    assert "<script>alert" not in html
     assert "Wobble &lt;/p&gt;&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; more" in html
     assert "<strong>Ada</strong>" in html and "at 0:03.2" in html and " UTC" in html
     assert "<strong>Ben &lt;b&gt;</strong>" in html and "Agreed" in html

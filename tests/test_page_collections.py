@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import support
-from support import COMPARE, CREATE, GALLERY, open_page, settings_for
+from support import COMPARE, CREATE, GALLERY, open_page, players, settings_for
 
 from studio import services as svc
 from studio.models import VideoGenerationParams
@@ -236,7 +236,14 @@ def test_one_collection_shows_its_takes_with_settings_and_people(idle):
     assert f"480p · auto ratio · auto length · no audio · {model}" in captions
     assert any(c.startswith("by dan · added by ben · ") for c in captions)
     assert any(c.startswith("by eve · added by cleo · ") for c in captions)
-    assert [v.proto.url for v in at.get("video")] == [f"http://localhost:8501/files/{i}.mp4" for i in (a, b)]
+    assert not at.get("video")  # both play in the collection's review player, in its order
+    together = players(at)[f"collection_player_{board.id}"]
+    assert [c["url"] for c in together["clips"]] == [f"http://localhost:8501/files/{i}.mp4" for i in (a, b)]
+    assert [c["label"] for c in together["clips"]] == [
+        "1. 1080p · 9:16 · 8 s · audio",
+        "2. 480p · auto ratio · auto length · no audio",
+    ]
+    assert together["dense"] is False
     assert [m.value for m in at.markdown if "badge" in m.value] == [":blue-badge[🖼️ Cover]"]  # on the first
 
 

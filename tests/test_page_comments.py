@@ -11,6 +11,7 @@ from support import COMPARE, ENTRY, GALLERY, PAGE_TIMEOUT_S, add_done
 
 from studio import services as svc
 from studio import ui
+from studio.models import VideoGenerationParams
 
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "s", "client_id": "c"}
 
@@ -186,3 +187,49 @@ def test_the_ab_view_has_comments_under_each_take(idle):
     assert [c.body for c in svc.comments(idle, a)] == ["A opens well"]
     next(btn for btn in at.button if btn.label == "at 0:03.5").click().run()
     assert at.session_state[ui.seek_key("compare_ab_link_player")] == 3.5
+
+
+def test_gallery_cards_count_their_comments(idle):
+    talked = add_done(idle, "a red bicycle")
+    add_done(idle, "a blue car")  # no comments: its card says nothing about them
+    first = svc.add_comment(idle, talked, "Ada", "one")
+    svc.add_comment(idle, talked, "Ben", "two", parent_id=first.id)
+    at = AppTest.from_file(str(ENTRY), default_timeout=PAGE_TIMEOUT_S)
+    at.session_state["services"] = idle
+    at.switch_page(GALLERY).run()
+    assert not at.exception, at.exception
+    captions = [c.value for c in at.caption]
+    assert sum("💬 2 comments" in c for c in captions) == 1
+    assert sum("💬" in c for c in captions) == 1
+
+
+def test_a_compare_cell_has_its_comments_behind_a_button(idle):
+    cells = [(VideoGenerationParams(prompt="A kite", resolution=r, aspect_ratio="16:9"), r) for r in ("480p", "720p")]
+    grid_id, ids = idle.store.add_grid(prompt="A kite", axes={}, cells=cells, author="Ada", name="Kites")
+    for gen_id in ids:
+        idle.store.update(gen_id, status="done", video_path=f"{gen_id}.mp4", duration_s=4.0, width=1280, height=720)
+    svc.add_comment(idle, ids[1], "Ben", "The string snaps", at_s=2.0)
+    at = AppTest.from_file(str(ENTRY), default_timeout=PAGE_TIMEOUT_S)
+    at.session_state["services"] = idle
+    at.session_state[ui.TYPED_NAME_KEY] = "Ada"
+    at.query_params["grid"] = grid_id
+    at.switch_page(COMPARE).run()
+    assert not at.exception, at.exception
+    assert "The string snaps" in said(at)
+    at.text_area(key=f"grid_comments_{ids[0]}_new_text").input("Lovely sky")
+    at.button(key=f"grid_comments_{ids[0]}_send").click().run()
+    assert not at.exception, at.exception
+    assert [(c.author, c.body) for c in svc.comments(idle, ids[0])] == [("Ada", "Lovely sky")]
+    next(b for b in at.button if b.label == "at 0:02.0").click().run()
+    assert at.session_state[ui.seek_key("compare_player_0")] == 2.0  # the grid's review player
+
+
+def test_a_moment_marked_in_the_player_becomes_the_new_comments_pin(idle):
+    take = add_done(idle, "a red bicycle")
+    player = f"detail_player_{take}"
+    # "Mark" (M) in the player: a trigger value beside its position, for one run.
+    at = detail_as(idle, take, name="Ada", state={player: {"position": 3.0, "marked": 1.5}})
+    assert at.radio(key=key(take, "pin")).value == "typed"
+    assert at.number_input(key=key(take, "pin_at")).value == 1.5
+    send(at, take, "Marked here")
+    assert [(c.body, c.at_s) for c in svc.pinned_comments(idle, [take])] == [("Marked here", 1.5)]

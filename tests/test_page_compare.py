@@ -7,7 +7,7 @@ import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from support import COMPARE, open_page, settings_for, started_ago, wait_until
+from support import COMPARE, open_page, players, settings_for, started_ago, wait_until
 
 from studio import services as svc
 from studio.models import Generation, VideoGenerationParams
@@ -124,9 +124,15 @@ def test_launch_fills_the_grid_in_place_with_each_cell_the_right_size(studio):
         settings, facts = shown.caption[0].value, shown.caption[1].value
         assert settings == f"{gen.resolution} · {gen.aspect_ratio} · 4 s · audio"
         assert facts.startswith(SIZES[(gen.resolution, gen.aspect_ratio)] + " · 4.0 s · audio")
-        [video] = shown.get("video")
-        assert video.proto.url.endswith(f"/files/{take(studio, gen.id).video_path}")
-        assert "/files/" in video.proto.url and video.proto.url.startswith("http")
+        assert not shown.get("video")  # it plays in the grid's review player
+    grid_player = players(at)["compare_player_0"]
+    assert grid_player["dense"] is True
+    by_id = {c["id"]: c for c in grid_player["clips"]}
+    assert set(by_id) == {g.id for g in gens}
+    for gen in gens:
+        clip = by_id[gen.id]
+        assert clip["label"] == f"{gen.resolution} · {gen.aspect_ratio}"
+        assert clip["url"].endswith(f"/files/{take(studio, gen.id).video_path}") and clip["url"].startswith("http")
 
 
 def test_cells_in_flight_show_their_phase_elapsed_time_left_and_when_stuck(idle):

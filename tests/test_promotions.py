@@ -245,3 +245,4 @@ def test_the_stage_filter_is_read_from_the_link(idle):
         svc.gallery_query({"stage": "bogus"})
     assert svc.url_problems({"stage": ["bogus"]}) == ["Ignored stage=bogus: use drafts or finals."]
     assert "drafts/finals" in svc.active_filters(GalleryQuery(stage="finals"))
+    assert svc.describe_query(GalleryQuery(stage="finals", resolution=["1080p"])) == "Gallery search: 1080p · finals"

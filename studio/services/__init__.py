@@ -15,6 +15,7 @@
 - `snippets`: drafts from earlier takes, API requests to copy
 - `watch`: runs in flight (phase, elapsed, time left, stuck) and a session's runs that ended
 - `decisions`: blind votes rolled up per setting and value (win rates, intervals, costs, times)
+- `budget`: today's spend by person, daily caps checked at every launch, a take's cost before and after
 - `reviews`: blind review: the queue of pairs, votes (one per person per pair)
 - `comments`: comment threads on a take, pinned to moments of its video
 - `promotions`: draft → final: promote a take, price it first, follow its lineage
@@ -23,6 +24,7 @@
 from ..store import CountedPage, GalleryCount, GalleryQuery
 from .account import api_status
 from .app import Services, build_services, close_shared_services, shared_services
+from .budget import CellCost, caps, cell_costs, check_launch, cost_line, spend_today, time_range
 from .collections import (
     COLLECTION_PARAM,
     MAX_COLLECTION_DESCRIPTION_CHARS,
@@ -299,6 +301,7 @@ __all__ = [
     "WHOSE_PARAM",
     "AddResult",
     "BulkDeleted",
+    "CellCost",
     "Comment",
     "CountedPage",
     "DecisionFilters",
@@ -348,8 +351,11 @@ __all__ = [
     "can_cancel",
     "can_retry",
     "cancel",
+    "caps",
+    "cell_costs",
     "cell_label",
     "check_kinds",
+    "check_launch",
     "check_moment",
     "check_preset",
     "check_references",
@@ -362,6 +368,7 @@ __all__ = [
     "comment_counts",
     "comments",
     "compare_params",
+    "cost_line",
     "cost_note",
     "count",
     "cover",
@@ -431,6 +438,7 @@ __all__ = [
     "share_url",
     "shared_grid",
     "shared_services",
+    "spend_today",
     "star_many",
     "start_export",
     "start_grid",
@@ -441,6 +449,7 @@ __all__ = [
     "take_layout",
     "threads",
     "threads_by_take",
+    "time_range",
     "untag_many",
     "upload_reference",
     "url_problems",

@@ -114,6 +114,9 @@ def build_services(
     client = MosaicClient.from_settings(settings, base_url=base_url)
     runner = JobRunner(store, client, settings)
     services = Services(settings, store, client, runner, simulator if settings.simulated else None)
+    from .budget import install_guard  # daily caps, checked in every launch's transaction
+
+    install_guard(services)
     if start_worker:
         runner.start()
     return services

@@ -87,6 +87,8 @@ def describe_query(query: GalleryQuery, *, collection_name: str | None = None) -
         parts.append("audio on" if query.generate_audio else "audio off")
     if query.starred:
         parts.append("starred")
+    if query.stage:  # drafts (takes with finals) or finals (issue 9 §4)
+        parts.append(query.stage)
     if query.since or query.until:
         parts.append(f"{query.since or '…'} to {query.until or '…'}")
     if query.collection:
