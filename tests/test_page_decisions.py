@@ -38,6 +38,8 @@ def test_with_no_votes_the_page_says_what_to_do(idle):
     [info] = [i.value for i in at.info]
     assert info.startswith("No votes yet. Decisions come from blind reviews: on the Review page")
     assert not at.table
+    [link] = [p for p in at.get("page_link") if p.proto.label == "Go to Review"]
+    assert link.proto.page == "review"
 
 
 def test_each_setting_with_votes_gets_its_sentence_table_and_chart(idle):
