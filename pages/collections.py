@@ -209,7 +209,7 @@ def items(studio: svc.Services, board: Collection) -> None:
         ui.review_player(
             [g for _, g in together],
             key=f"collection_player_{board.id}",
-            labels=[f"{n + 1}. {fmt.settings_line(g)}" for n, g in together],
+            labels=[f"{fmt.settings_line(g)} (#{n + 1})" for n, g in together],  # its place in the collection
             dense=len(together) > PLAYER_DENSE_FROM,
         )
     playing = {g.id for _, g in together}

@@ -29,6 +29,8 @@ BOOT_JS = (ASSETS / "share_boot.js").read_text(encoding="utf-8")
 COMPONENT_NAME = "studio_sync_player"
 PLAYER_ROUTE = "/player"  # the share pages load PLAYER_ROUTE/sync_player.js and share_boot.js
 ASSET_FILES = {"sync_player.js": JS, "share_boot.js": BOOT_JS}
+SHARE_PLAYER_MAX = 9  # a share page plays this many takes together (a 3 × 3 grid); more keep their own video
+SHARE_DENSE_ABOVE = 4  # beyond this many cells a share page's player is dense (all on one screen)
 FPS = 24  # one frame step is 1/FPS s (Seedance 2 renders 24 frames per second)
 
 
@@ -90,9 +92,11 @@ def player_data(
     seek_to: float | None = None,
     seek_seq: int = 0,
     dense: bool = False,
+    download: bool = True,
 ) -> dict[str, Any]:
     """The JSON the browser half reads. `seek_seq` goes up each time `seek_to` changes, so the
-    player seeks once per change (and again when the same moment is asked for after another)."""
+    player seeks once per change (and again when the same moment is asked for after another).
+    Without `download` the videos offer no "save" (a share link that allows no downloads)."""
     known = {c.id for c in clips}
     return {
         "key": key,
@@ -116,5 +120,6 @@ def player_data(
         ],
         "seek": {"to": seek_to, "seq": seek_seq},
         "dense": dense,
+        "download": download,
         "fps": FPS,
     }

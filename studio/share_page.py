@@ -1,9 +1,11 @@
 """The read-only share page: `/share/<token>` renders what a live link shares as plain HTML (Jinja2,
-autoescaped; no Streamlit session, no script, no form or button), and `/share/<token>/media/<take>/
-<video|thumb|download>` serves only the files of the takes that link shares, with Range requests.
+autoescaped; no Streamlit session, no form or text input: the only script and buttons are the review
+player's), and `/share/<token>/media/<take>/<video|thumb|download>` serves only the files of the
+takes that link shares, with Range requests.
 
-An unknown token is a 404 page, a revoked or expired one a 410 page, never the content. Every answer
-carries a strict Content-Security-Policy (no script runs, nothing is fetched from elsewhere),
+An unknown token is a 404 page, a revoked or expired one a 410 page, never the content. The takes play
+in the studio's review player (studio.player), whose module this serves at `/player/…`. Every answer
+carries a strict Content-Security-Policy (only that script runs, nothing is fetched from elsewhere),
 `Referrer-Policy: no-referrer` (the token never leaks to another site), `X-Robots-Tag: noindex`
 and `Cache-Control: private`. Nothing from the studio's settings is rendered, so no key can appear.
 """
@@ -24,6 +26,7 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from . import format as fmt
+from . import player
 from . import services as svc
 from .errors import ShareLinkError, StudioError
 from .models import Generation
@@ -39,11 +42,12 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-CSS = (Path(__file__).parent / "templates" / "share.css").read_text(encoding="utf-8")
-# The only style is the inline sheet above, allowed by its hash; no script may run at all.
+# The page's sheet and the review player's, inline and allowed by their hash.
+CSS = (Path(__file__).parent / "templates" / "share.css").read_text(encoding="utf-8") + "\n" + player.CSS
 _CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
+# The only script is the review player, served by the studio itself (PLAYER_ROUTE): no inline script.
 CSP = (
-    "default-src 'none'; img-src 'self'; media-src 'self'; "
+    "default-src 'none'; img-src 'self'; media-src 'self'; script-src 'self'; "
     f"style-src 'sha256-{_CSS_HASH}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 HEADERS = {
@@ -60,6 +64,7 @@ GONE_WORDS = {
 }
 UNAVAILABLE = 503
 STREAM_CHUNK_BYTES = 16 * 1024
+MARKER_CHARS = 60  # of a pinned comment, in its marker's tooltip
 
 
 def _comments(threads: list[svc.Thread]) -> list[list[dict[str, Any]]]:
@@ -105,7 +110,25 @@ def _item(gen: Generation, token: str, link: svc.ShareLink, added_by: str = "") 
         "added_by": added_by,
         "date": fmt.when(gen.created_at),
         "winner": gen.winner,
+        "in_player": False,  # set when the review player above plays it
     }
+
+
+def _player(key: str, cells: list[tuple[str, dict[str, Any]]], download: bool) -> dict[str, Any] | None:
+    """The review player's data for these (label, card) pairs: the finished ones play together and
+    their cards drop their own video. None when none is finished."""
+    playing = [(label, item) for label, item in cells if item["video"]][: player.SHARE_PLAYER_MAX]
+    for _, item in playing:
+        item["in_player"] = True
+    clips = [
+        player.Clip(item["id"], item["video"], label, item["width"], item["height"], None, None, item["thumb"])
+        for label, item in playing
+    ]
+    if not clips:
+        return None
+    pins = [pin for _, item in playing for pin in item.get("pins", [])]
+    dense = len(clips) > player.SHARE_DENSE_ABOVE
+    return player.player_data(clips, key=key, markers=pins, dense=dense, download=download)
 
 
 def _context(shared: svc.Shared, token: str, comments: dict[str, list[svc.Thread]] | None = None) -> dict[str, Any]:
@@ -115,16 +138,33 @@ def _context(shared: svc.Shared, token: str, comments: dict[str, list[svc.Thread
     for gen_id, threads in (comments or {}).items():
         if gen_id in items:
             items[gen_id]["comments"] = _comments(threads)
-    tabs = [
-        {
-            "title": tab.title,
-            "prompt": tab.prompt,
-            "resolutions": tab.resolutions,
-            "aspect_ratios": tab.aspect_ratios,
-            "cells": {pos: items[gid] for pos, gid in tab.cells.items() if gid in items},
-        }
-        for tab in selected.layout
-    ]
+            items[gen_id]["pins"] = [  # pinned comments: markers on the player's scrub bar
+                player.Marker(c.at_s, f"{c.author}: {c.body[:MARKER_CHARS]}", gen_id)
+                for thread in threads
+                for c in thread.comments
+                if c.at_s is not None
+            ]
+    tabs = []
+    for n, tab in enumerate(selected.layout):
+        cells = {pos: items[gid] for pos, gid in tab.cells.items() if gid in items}
+        order = [
+            (f"{res} · {ratio}", cells[(ratio, res)])
+            for ratio in tab.aspect_ratios
+            for res in tab.resolutions
+            if (ratio, res) in cells
+        ]
+        tabs.append(
+            {
+                "title": tab.title,
+                "prompt": tab.prompt,
+                "resolutions": tab.resolutions,
+                "aspect_ratios": tab.aspect_ratios,
+                "cells": cells,
+                "player": _player(f"share-{n}", order, link.allow_download),
+            }
+        )
+    in_order = [(i["heading"], i) for i in items.values()]  # the player numbers its cells 1, 2, ...
+    together = None if tabs else _player("share", in_order, link.allow_download)
     prompts = list(dict.fromkeys(g.prompt for g in selected.items))
     return dict(
         css=Markup(CSS),
@@ -137,6 +177,9 @@ def _context(shared: svc.Shared, token: str, comments: dict[str, list[svc.Thread
         count_text=fmt.plural(len(items), "take"),
         expires=fmt.when(link.expires_at) if link.expires_at else "",
         items=list(items.values()),
+        player=together,
+        has_player=together is not None or any(t["player"] for t in tabs),
+        player_script=f"{player.PLAYER_ROUTE}/share_boot.js",
         tabs=tabs,
         same_prompt=bool(tabs) and len(prompts) == 1,
         prompt=prompts[0] if len(prompts) == 1 else "",
@@ -218,8 +261,16 @@ def share_routes(
             path, media_type=THUMB_TYPE if what == "thumb" else VIDEO_TYPE, headers=dict(HEADERS), **extra
         )
 
+    def asset(request: Request) -> Response:
+        "The review player's module and its bootstrap, the same file the studio's pages run."
+        text = player.ASSET_FILES.get(request.path_params["name"])
+        if text is None:
+            return gone_page(404, "There is no such file.")
+        return Response(text, media_type="text/javascript", headers={**HEADERS, "Cache-Control": "no-cache"})
+
     route = svc.SHARE_ROUTE
     return [
+        Route(f"{player.PLAYER_ROUTE}/{{name}}", asset, methods=["GET", "HEAD"]),
         Route(f"{route}/{{token}}", page, methods=["GET", "HEAD"]),
         Route(f"{route}/{{token}}/media/{{gen_id}}/{{what}}", media, methods=["GET", "HEAD"]),
     ]

@@ -34,6 +34,7 @@ from . import services as svc
 from .errors import StudioError
 from .media import PARTIAL_SUFFIX
 from .models import STATUSES
+from .player import PLAYER_ROUTE
 from .settings import MEDIA_ROUTE, Settings, load, secrets_files
 
 log = logging.getLogger(__name__)
@@ -209,7 +210,8 @@ def login_middleware(files: Iterable[Path] | None = None) -> list[Middleware]:
             people.LoginGate,
             secret=secret,
             open_paths={"/healthz", WEBHOOK_PATH, *pages},
-            open_prefixes=(svc.SHARE_ROUTE + "/",),  # read-only share links: open to anyone with the token
+            # read-only share links: open to anyone with the token, with the review player they run
+            open_prefixes=(svc.SHARE_ROUTE + "/", PLAYER_ROUTE + "/"),
         )
     ]
 

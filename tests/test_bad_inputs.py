@@ -194,6 +194,10 @@ CLI_CASES: list[tuple[str, list[str]]] = [
     ("export nothing named", ["export", "--out", "{d}/x.zip"]),
     ("export without --out", ["export", "--query", ""]),
     ("export bad date", ["export", "--query", "", "--since", "soon", "--out", "{d}/x.zip"]),
+    # decisions (issue 9 §2)
+    ("decisions bad date", ["decisions", "--since", "soon"]),
+    ("decisions since after until", ["decisions", "--since", "2026-03-02", "--until", "2026-03-01"]),
+    ("decisions unknown collection", ["decisions", "--collection", "nope", "--json"]),
 ]
 
 SERVE_CASES: list[tuple[str, list[str]]] = [
@@ -479,6 +483,10 @@ SERVICE_CASES: list[tuple[str, Call]] = [
     ("reply to a missing comment", lambda s, kept, d: svc.add_comment(s, kept, "Ada", "hi", parent_id="nope")),
     ("edit a missing comment", lambda s, kept, d: svc.edit_comment(s, "nope", "Ada", "hi")),
     ("delete a missing comment", lambda s, kept, d: svc.delete_comment(s, "nope", "Ada")),
+    # decisions (issue 9 §2)
+    ("decisions date not text", lambda s, kept, d: svc.decision_filters(s, {"since": 42})),
+    ("decisions tag not text", lambda s, kept, d: svc.decision_filters(s, {"tag": ["hero"]})),
+    ("decisions unknown filter", lambda s, kept, d: svc.decision_filters(s, {"colour": "red"})),
     # blind votes (issue 9 §2)
     ("vote with no voter", lambda s, kept, d: svc.record_vote(s, " ", kept, "gone", "a")),
     ("vote on a deleted take", lambda s, kept, d: svc.record_vote(s, "ana", kept, "gone", "a")),

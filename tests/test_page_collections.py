@@ -240,8 +240,8 @@ def test_one_collection_shows_its_takes_with_settings_and_people(idle):
     together = players(at)[f"collection_player_{board.id}"]
     assert [c["url"] for c in together["clips"]] == [f"http://localhost:8501/files/{i}.mp4" for i in (a, b)]
     assert [c["label"] for c in together["clips"]] == [
-        "1. 1080p · 9:16 · 8 s · audio",
-        "2. 480p · auto ratio · auto length · no audio",
+        "1080p · 9:16 · 8 s · audio (#1)",
+        "480p · auto ratio · auto length · no audio (#2)",
     ]
     assert together["dense"] is False
     assert [m.value for m in at.markdown if "badge" in m.value] == [":blue-badge[🖼️ Cover]"]  # on the first

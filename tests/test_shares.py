@@ -10,6 +10,7 @@ import re
 import sqlite3
 from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from support import settings_for, use_sim_env
 
-from studio import cli
+from studio import cli, player
 from studio import services as svc
 from studio.errors import ParamsError, ShareLinkError, StoreError
 from studio.models import VideoGenerationParams
@@ -28,7 +29,14 @@ from studio.web import make_routes
 
 SECRET_KEY = "mk_share_test_key_9f3e2a71"
 START = datetime(2026, 12, 2, 15, 30, tzinfo=UTC)
-EDIT_TAGS = re.compile(r"<\s*(form|input|button|select|textarea|script)\b", re.I)
+EDIT_TAGS = re.compile(r"<\s*(form|input|button|select|textarea)\b", re.I)
+# The one script a share page runs: the review player's bootstrap, from the studio itself.
+PLAYER_SCRIPT = '<script type="module" src="/player/share_boot.js"></script>'
+
+
+def player_data(html: str) -> list[dict]:
+    "The review players' data on a share page (the JSON in each data-player attribute)."
+    return [json.loads(unescape(m)) for m in re.findall(r"data-player='([^']*)'", html)]
 
 
 class Clock:
@@ -269,15 +277,33 @@ def test_the_page_shows_every_item_read_only(share_web, shop):
     assert "Client picks" in html and "For the launch cut" in html and "2 takes" in html
     assert "A red fox in fresh snow" in html and "An owl at dusk" in html
     assert html.index("A red fox") < html.index("An owl")  # the collection's order
-    assert f'src="{new.token}/media/{fox}/video"' in html and f'poster="{new.token}/media/{fox}/thumb"' in html
-    assert 'width="496" height="864"' in html and 'width="1280" height="720"' in html  # real aspect ratios
+    [together] = player_data(html)  # both play in one review player, in the collection's order
+    assert [(c["id"], c["url"], c["poster"]) for c in together["clips"]] == [
+        (gen_id, f"{new.token}/media/{gen_id}/video", f"{new.token}/media/{gen_id}/thumb") for gen_id in (fox, owl)
+    ]
+    assert [(c["width"], c["height"]) for c in together["clips"]] == [(1280, 720), (496, 864)]  # real shapes
+    assert [c["label"] for c in together["clips"]] == [
+        "720p · 16:9 · auto length · audio",
+        "480p · 9:16 · auto length · audio",
+    ]
+    assert together["download"] is False and "<video" not in html  # no second copy of each video
     assert "720p · 16:9 · auto length · audio" in html and "480p · 9:16 · auto length · audio" in html
     assert "Ana" in html and "Ben" in html  # author, and who added it
-    assert not EDIT_TAGS.search(html)  # no form, input, button, select, textarea or script
+    assert not EDIT_TAGS.search(html)  # no form, input, button, select or textarea in the page
+    assert re.findall(r"<script[^>]*>.*?</script>", html, re.S) == [PLAYER_SCRIPT]  # the player's, no inline one
     assert "/download" not in html  # downloads not allowed
     for header, value in HEADERS.items():
         assert page.headers[header] == value
-    assert "script-src" not in page.headers["Content-Security-Policy"]  # default-src 'none': no script at all
+    assert "script-src 'self';" in page.headers["Content-Security-Policy"]  # only the studio's own files run
+    boot = client.get("/player/share_boot.js")
+    assert boot.status_code == 200 and boot.headers["content-type"].startswith("text/javascript")
+    assert 'import syncPlayer from "./sync_player.js"' in boot.text
+    module = client.get("/player/sync_player.js")
+    assert (
+        module.status_code == 200
+        and module.text == (Path(player.__file__).parent / "player/sync_player.js").read_text()
+    )
+    assert client.get("/player/other.js").status_code == 404
     assert page.headers["Referrer-Policy"] == "no-referrer" and "noindex" in page.headers["X-Robots-Tag"]
     assert page.headers["Cache-Control"].startswith("private")
     assert page.headers["content-type"] == "text/html; charset=utf-8"
@@ -301,6 +327,9 @@ def test_a_comparison_keeps_its_grid_layout_and_labels(share_web, shop):
     assert html.count("Winner") == 1 and "Boat formats" in html
     assert html.count("A paper boat on a rainy street") == 1  # one prompt for the whole comparison
     assert not EDIT_TAGS.search(html)
+    [grid_player] = player_data(html)  # the cells play together, rows of ratios by resolution
+    assert [c["id"] for c in grid_player["clips"]] == ids
+    assert [c["label"] for c in grid_player["clips"]] == ["480p · 16:9", "720p · 16:9", "480p · 9:16", "720p · 9:16"]
 
 
 def test_the_prompt_is_escaped_text(share_web, shop):
@@ -377,9 +406,9 @@ def test_downloads_only_when_the_link_allows_them(share_web, shop):
     got = client.get(f"/share/{allowed.token}/media/{gen_id}/download")
     assert got.status_code == 200
     assert got.headers["content-disposition"] == f'attachment; filename="{gen_id}-720p-16x9.mp4"'
-    assert 'controlslist="nodownload"' not in html
+    assert player_data(html)[0]["download"] is True
     closed = links.create(svc.Selection("generation", gen_id), allow_download=False)
-    assert 'controlslist="nodownload"' in client.get(f"/share/{closed.token}").text  # nor from the player's menu
+    assert player_data(client.get(f"/share/{closed.token}").text)[0]["download"] is False  # nor the player's menu
     assert client.get(f"/share/{closed.token}/media/{gen_id}/download").status_code == 404
     assert client.get(f"/share/{closed.token}/media/{gen_id}/video").status_code == 200  # still plays
 
@@ -509,3 +538,18 @@ def test_studio_share_without_a_share_url_says_which_address_it_used(clean_sim, 
     assert cli.main(["share", "--generation", gen_id]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("http://localhost:8501/share/") and "STUDIO_SHARE_URL" in err
+
+
+def test_pinned_comments_are_markers_on_the_share_pages_player(share_web, shop):
+    client, links, _ = share_web
+    take = add_done(shop, "A fox", resolution="720p", aspect_ratio="16:9")
+    first = svc.add_comment(shop, take, "Ada", 'Too dark <script>alert("x")</script>', at_s=0.5)
+    svc.add_comment(shop, take, "Ben", "Agreed", parent_id=first.id)  # not pinned: no marker
+    svc.add_comment(shop, take, "Cy", "The cut", at_s=0.25)
+    html = client.get(f"/share/{links.create(svc.Selection('generation', take)).token}").text
+    [shown] = player_data(html)
+    assert shown["markers"] == [
+        {"at": 0.25, "label": "Cy: The cut", "gen_id": take},
+        {"at": 0.5, "label": 'Ada: Too dark <script>alert("x")</script>', "gen_id": take},
+    ]
+    assert "<script>alert" not in html  # the JSON in the attribute is escaped

@@ -7,18 +7,25 @@
 // it only when the clips change.
 //
 // Alignment (team-and-scale.md §1): the leader is the soloed cell, else the longest clip. After a
-// seek, a frame step or a pause every cell is set to the same time exactly. While playing, each
-// follower is corrected against the leader's clock from requestVideoFrameCallback (mediaTime):
-// drift under DRIFT_IGNORE_S is left alone, up to DRIFT_RESEEK_S its playbackRate is nudged by a
-// few percent, beyond that it is re-seeked.
+// seek, a frame step or a pause every cell is set to the same time exactly. While playing, every
+// frame the leader presents (requestVideoFrameCallback; its mediaTime drives the loop) corrects
+// each follower against the leader's clock: a new drift under DRIFT_IGNORE_S is left alone; up to
+// DRIFT_RESEEK_S its playbackRate is nudged by 2–8 % until it is within DRIFT_SETTLED_S; beyond
+// that it is re-seeked (at most once per RESEEK_COOLDOWN_MS).
 
 const FPS = 24;
 const FRAME_S = 1 / FPS;
 const DRIFT_IGNORE_S = 0.05;
 const DRIFT_RESEEK_S = 0.25;
-const NUDGE = 0.05; // ± 5 % playbackRate while a follower catches up
+const DRIFT_SETTLED_S = 0.015; // a follower being nudged is nudged until this close
+const NUDGE_MIN = 0.02; // playbackRate ± 2 % ...
+const NUDGE_MAX = 0.08; // ... to ± 8 % while a follower catches up
+const CATCH_UP_S = 1.5;
 const RESEEK_COOLDOWN_MS = 600; // a seek takes time to land: do not pile them up
+const SEEK_LEAD_S = 0.08; // first guess of how late a seek while playing lands ...
+const SEEK_LEAD_MAX_S = 0.4; // ... learned from each one, within reason
 const POSITION_DEBOUNCE_MS = 250;
+const START_WAIT_MS = 1500; // play waits at most this long for every cell to be ready
 const SPEEDS = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 2];
 const GAP_PX = 6;
 const LABEL_PX = 22;
@@ -49,6 +56,30 @@ function button(cls, text, title) {
   return b;
 }
 
+// Assign only a change: Chromium resets part of its pipeline on every assignment, same value or not.
+function setRate(video, rate) {
+  if (Math.abs(video.playbackRate - rate) > 1e-6) video.playbackRate = rate;
+}
+
+// Resolves once the video can play from where it is (its seek done), or after `ms` regardless.
+function ready(video, ms) {
+  if (!video.seeking && video.readyState >= 3) return Promise.resolve();
+  return new Promise((done) => {
+    const finish = () => {
+      clearTimeout(timer);
+      video.removeEventListener("canplay", check);
+      video.removeEventListener("seeked", check);
+      done();
+    };
+    const check = () => {
+      if (!video.seeking && video.readyState >= 3) finish();
+    };
+    const timer = setTimeout(finish, ms);
+    video.addEventListener("canplay", check);
+    video.addEventListener("seeked", check);
+  });
+}
+
 function clipsSignature(data) {
   return JSON.stringify((data.clips || []).map((c) => [c.id, c.url]));
 }
@@ -62,6 +93,7 @@ class SyncPlayer {
     this.key = data.key || `player-${Object.keys(registry).length + 1}`;
     this.clips = data.clips || [];
     this.dense = !!data.dense;
+    this.noDownload = data.download === false;
     this.markers = [];
     this.solo = null;
     this.rate = 1;
@@ -69,8 +101,9 @@ class SyncPlayer {
     this.loopOut = null;
     this.playing = false;
     this.lastSeekSeq = null;
-    this.frame = new Map(); // video -> {media, now}: its last presented frame
     this.reseekAt = new Map();
+    this.nudging = new Set();
+    this.seekLead = SEEK_LEAD_S;
     this.drifts = []; // |follower - leader| samples in seconds, for the bench
     this.positionTimer = null;
     this.disposed = false;
@@ -100,6 +133,10 @@ class SyncPlayer {
       video.src = clip.url;
       if (clip.poster) video.poster = clip.poster;
       video.dataset.clip = clip.id;
+      if (this.noDownload) {
+        video.setAttribute("controlslist", "nodownload");
+        video.addEventListener("contextmenu", (e) => e.preventDefault()); // no "Save video as…"
+      }
       frame.appendChild(video);
       const badge = el("span", "sp-solo-badge", "🔊");
       frame.appendChild(badge);
@@ -111,7 +148,6 @@ class SyncPlayer {
       cell.addEventListener("click", () => this.toggleSolo(i));
       video.addEventListener("loadedmetadata", () => this.layout());
       video.addEventListener("ended", () => this.onEnded(video));
-      this.watchFrames(video);
       grid.appendChild(cell);
       return { cell, frame, video, label: text, clip };
     });
@@ -170,7 +206,8 @@ class SyncPlayer {
     root.addEventListener("keydown", this.onKey);
     root.addEventListener("pointerdown", () => root.focus({ preventScroll: true }));
     this.onFullscreen = () => {
-      root.classList.toggle("sp-is-full", document.fullscreenElement === root);
+      root.classList.toggle("sp-is-full", this.isFull());
+      root.dataset.full = String(this.isFull());
       this.layout();
     };
     document.addEventListener("fullscreenchange", this.onFullscreen);
@@ -206,7 +243,7 @@ class SyncPlayer {
   layout() {
     const n = this.cells.length;
     if (!n) return;
-    const full = document.fullscreenElement === this.root;
+    const full = this.isFull();
     const width = (full ? window.innerWidth : this.root.clientWidth) - 2;
     if (width <= 0) return;
     const cols = n <= 3 ? n : n === 4 ? 2 : 3;
@@ -342,6 +379,9 @@ class SyncPlayer {
     this.playing = true;
     this.resetRates();
     this.root.classList.add("sp-playing");
+    // Start together: every cell has its frame at the start time before any of them plays.
+    await Promise.all(this.videos.map((v) => ready(v, START_WAIT_MS)));
+    if (!this.playing) return;
     await Promise.all(this.videos.map((v) => (v.ended ? null : v.play().catch(() => null))));
     this.followLeader();
   }
@@ -368,7 +408,8 @@ class SyncPlayer {
   }
 
   resetRates() {
-    for (const v of this.videos) v.playbackRate = this.rate;
+    this.nudging.clear();
+    for (const v of this.videos) setRate(v, this.rate);
   }
 
   onEnded(video) {
@@ -379,16 +420,6 @@ class SyncPlayer {
       return;
     }
     this.pause();
-  }
-
-  watchFrames(video) {
-    if (!video.requestVideoFrameCallback) return;
-    const onFrame = (now, meta) => {
-      if (this.disposed) return;
-      this.frame.set(video, { media: meta.mediaTime, now });
-      video.requestVideoFrameCallback(onFrame);
-    };
-    video.requestVideoFrameCallback(onFrame);
   }
 
   // The leader's clock drives the followers: called on every frame the leader presents.
@@ -413,24 +444,39 @@ class SyncPlayer {
       const end = isFinite(v.duration) ? v.duration : Infinity;
       if (v.ended || leadTime >= end) continue;
       if (v.paused) v.play().catch(() => null);
-      const seen = this.frame.get(v);
-      // The follower's time at the leader's frame: its last presented frame moved on by the wall clock.
-      const mine = seen ? seen.media + ((now - seen.now) / 1000) * v.playbackRate : v.currentTime;
-      const drift = mine - leadTime;
+      // Both positions read now, on the leader's frame: comparing a follower's currentTime with
+      // the leader's mediaTime instead measured 20–80 ms worse (bench/player_drift.py).
+      const drift = v.currentTime - lead.currentTime;
       const size = Math.abs(drift);
       this.drifts.push(size);
       if (this.drifts.length > 20000) this.drifts.splice(0, 10000);
-      if (size < DRIFT_IGNORE_S) {
-        if (v.playbackRate !== this.rate) v.playbackRate = this.rate;
+      const nudging = this.nudging.has(v);
+      if (size < (nudging ? DRIFT_SETTLED_S : DRIFT_IGNORE_S)) {
+        this.nudging.delete(v);
+        setRate(v, this.rate);
       } else if (size < DRIFT_RESEEK_S) {
-        v.playbackRate = this.rate * (1 - Math.sign(drift) * NUDGE);
+        // A few percent, more the further off: caught up within about CATCH_UP_S.
+        this.nudging.add(v);
+        const nudge = Math.min(NUDGE_MAX, Math.max(NUDGE_MIN, size / CATCH_UP_S));
+        setRate(v, this.rate * (1 - Math.sign(drift) * nudge));
       } else {
         const last = this.reseekAt.get(v) || 0;
         if (now - last > RESEEK_COOLDOWN_MS) {
           this.reseekAt.set(v, now);
-          v.playbackRate = this.rate;
-          v.currentTime = Math.min(end, lead.currentTime);
-          this.frame.delete(v);
+          this.nudging.delete(v);
+          setRate(v, this.rate);
+          // A seek while playing lands late by about the time it takes: aim that far ahead, and
+          // learn the lead from where the last one landed.
+          v.currentTime = Math.min(end, lead.currentTime + this.seekLead * this.rate);
+          v.addEventListener(
+            "seeked",
+            () => {
+              if (!this.playing) return;
+              const landed = v.currentTime - this.leader().currentTime;
+              this.seekLead = Math.min(SEEK_LEAD_MAX_S, Math.max(0, this.seekLead - landed / 2));
+            },
+            { once: true },
+          );
         }
       }
     }
@@ -470,8 +516,13 @@ class SyncPlayer {
     this.setTriggerValue("marked", t);
   }
 
+  // Inside Streamlit's shadow root the document only sees the host: ask the root's own tree.
+  isFull() {
+    return this.root.getRootNode().fullscreenElement === this.root;
+  }
+
   fullscreen() {
-    if (document.fullscreenElement === this.root) document.exitFullscreen?.();
+    if (this.isFull()) document.exitFullscreen?.();
     else this.root.requestFullscreen?.().catch(() => null);
   }
 

@@ -61,10 +61,17 @@ def pick(page, key: str, option: str) -> None:
 CELLS = "[class*='st-key-grid_cell_']"  # a comparison's cells on Compare
 
 
-def videos_ready(count: int, within: str = CELLS) -> str:
-    "A browser condition: exactly `count` videos inside `within`, each far enough along to know its size."
+PLAYERS = ".st-key-compare_grid_live"  # where a comparison's review players are (its cells' videos)
+# Every video under the elements matching a selector, those inside the review players' shadow roots too.
+VIDEOS_UNDER = """sel => [...document.querySelectorAll(sel)].flatMap(el => [el, ...el.querySelectorAll("*")])
+    .flatMap(el => el.tagName === "VIDEO" ? [el] : el.shadowRoot ? [...el.shadowRoot.querySelectorAll("video")] : [])"""
+
+
+def videos_ready(count: int, within: str = PLAYERS) -> str:
+    """A browser condition: exactly `count` videos inside `within` (review players included), each far
+    enough along to know its size."""
     return (
-        f'() => {{ const v = [...document.querySelectorAll("{within} video")];'
+        f"() => {{ const v = ({VIDEOS_UNDER})({within!r});"
         f" return v.length === {count} && v.every(x => x.readyState >= 1 && x.videoWidth > 0); }}"
     )
 
@@ -74,7 +81,7 @@ def launch_comparison(
 ) -> None:
     """On Compare, as a person: the prompt, these resolutions and aspect ratios beside the ones already
     chosen (720p; 16:9 and 9:16), 4 s instead of 5 s; launch once the summary says `cells` cells, then
-    wait until every cell's video is there."""
+    wait until every cell's video is there (in the comparison's review player)."""
     page.locator(".st-key-compare_prompt textarea").fill(prompt)
     for resolution in resolutions:
         pick(page, "compare_resolutions", resolution)

@@ -11,7 +11,8 @@ from playwright.sync_api import expect
 
 PROMPT = "A lantern festival over a river at night"
 ITEMS = "[class*='st-key-collection_item_']"
-ITEM_VIDEOS_READY = videos_ready(2, ITEMS)
+ITEM_VIDEOS_READY = videos_ready(2, "[data-testid='stMain']")  # both play in the collection's review player
+PLAYER_VIDEOS = ".sp-root video"  # (Playwright's CSS reaches into the player's shadow root)
 
 
 def cards(n: int) -> str:
@@ -67,8 +68,9 @@ def test_collections_journey(page, studio_server):
     page.get_by_role("heading", name="Lantern picks").wait_for()
     page.wait_for_function(ITEM_VIDEOS_READY, timeout=30_000)
     wait_for_order(page, ["9:16", "16:9"])
-    sizes = page.locator(f"{ITEMS} video").evaluate_all("vs => vs.map(v => [v.videoWidth, v.videoHeight])")
-    assert sizes == [[720, 1280], [1280, 720]]
+    sizes = page.locator(PLAYER_VIDEOS).evaluate_all("vs => vs.map(v => [v.videoWidth, v.videoHeight])")
+    assert sizes == [[720, 1280], [1280, 720]]  # in the collection's order
+    assert page.locator(f"{ITEMS} video").count() == 0  # no second copy on the cards
 
     # Reorder: the 16:9 take to the front.
     page.locator(ITEMS).nth(1).get_by_role("button", name="⏮").click()
@@ -132,8 +134,9 @@ def test_collections_journey(page, studio_server):
     page.goto(board_url)
     wait_for_app(page)
     page.get_by_role("heading", name="Lantern finals").wait_for()
-    page.locator(f"{ITEMS} video").first.wait_for()
-    frame = page.locator(ITEMS).first.bounding_box()
-    assert frame is not None and frame["x"] >= 0 and frame["x"] + frame["width"] <= 390
+    page.locator(PLAYER_VIDEOS).first.wait_for()
+    for shown in (page.locator(ITEMS).first, page.locator(PLAYER_VIDEOS).first, page.locator(".sp-transport")):
+        frame = shown.bounding_box()
+        assert frame is not None and frame["x"] >= 0 and frame["x"] + frame["width"] <= 390, frame
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)  # the viewport as it is (the helper widens it)
     page.screenshot(path=str(SCREENSHOTS / "collections-board-phone.png"))

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import re
 
-from browser import SCREENSHOTS, pick, screenshot, wait_for_app
+from browser import SCREENSHOTS, pick, screenshot, videos_ready, wait_for_app
 
 PROMPT = "A red kite over a windy beach at noon, double-click check"
 PHONE = {"width": 390, "height": 844}
 CELLS = "[class*='st-key-grid_cell_']"
-VIDEOS_READY = f"""() => {{
-    const v = [...document.querySelectorAll("{CELLS} video")];
-    return v.length === 2 && v.every(x => x.readyState >= 1 && x.videoWidth > 0);
-}}"""
+VIDEOS_READY = videos_ready(2)  # in the comparison's review player
 
 
 def phone_screenshot(page, name: str) -> None:
@@ -68,16 +65,16 @@ def test_compare_details_journey(page, studio_server):
     page.wait_for_function(VIDEOS_READY, timeout=60_000)
     page.get_by_test_id("stProgress").get_by_text("2 of 2 cells done").wait_for()  # not the toast saying it too
 
-    # Landscape takes are as tall as their shape (no tall box), with nothing painted around them.
-    for cell in page.locator(CELLS).all():
-        video = cell.locator("video")
-        shape = video.evaluate("v => [v.videoWidth, v.videoHeight, getComputedStyle(v).backgroundColor]")
+    # Every take in the grid's review player is shown at its own shape (no letterbox), at one height.
+    videos = page.locator(".st-key-compare_grid_live .sp-root video")  # Playwright's CSS pierces the shadow root
+    assert videos.count() == 2
+    for video in videos.all():
+        shape = video.evaluate("v => [v.videoWidth, v.videoHeight]")
         frame = box(video)
-        if shape[0] > shape[1]:
-            assert abs(frame["height"] / (frame["width"] * shape[1] / shape[0]) - 1) < 0.03, (frame, shape)
-        assert shape[2] in ("rgba(0, 0, 0, 0)", "transparent")
-    # A/B: a landscape and a portrait take share one height.
-    ab_videos = page.locator(".st-key-compare_ab_grid video")
+        assert abs(frame["width"] / frame["height"] - shape[0] / shape[1]) < 0.03, (frame, shape)
+    assert abs(box(videos.nth(0))["height"] - box(videos.nth(1))["height"]) < 1
+    # A/B: a landscape and a portrait take share one height, in their own player.
+    ab_videos = page.locator(".st-key-compare_ab_grid .sp-root video")
     ab_videos.nth(1).wait_for()
     assert abs(box(ab_videos.nth(0))["height"] - box(ab_videos.nth(1))["height"]) < 1
 

@@ -4,9 +4,7 @@ day") and the comparison is found again in the Gallery by a word of its prompt."
 
 from __future__ import annotations
 
-import re
-
-from browser import CELLS, StudioServer, launch_comparison, screenshot, wait_for_app
+from browser import StudioServer, launch_comparison, screenshot, wait_for_app
 from playwright.sync_api import Page, expect
 
 from studio.models import output_size
@@ -34,11 +32,12 @@ def test_first_day_compare_then_find_it_the_next_day(page: Page, tmp_path):
         launch_comparison(
             page, PROMPT, cells=9, resolutions=["480p", "1080p"], aspect_ratios=["1:1"], timeout_ms=120_000
         )
-        sizes = {}
-        for cell in page.locator(CELLS).all():
-            label = cell.get_by_text(re.compile(r"^(480p|720p|1080p) · ")).first.inner_text()
-            resolution, ratio = label.split(" · ")[:2]
-            sizes[resolution, ratio] = tuple(cell.locator("video").evaluate("v => [v.videoWidth, v.videoHeight]"))
+        # Every cell plays in the comparison's review player, labelled by its resolution and ratio.
+        cells = page.evaluate(
+            """() => window.__studioPlayers["compare_player_0"].cells
+                .map(c => [c.clip.label, c.video.videoWidth, c.video.videoHeight])"""
+        )
+        sizes = {tuple(label.split(" · ")): (width, height) for label, width, height in cells}
         assert sizes == {(r, a): expected_size(r, a) for r in RESOLUTIONS for a in RATIOS}
         screenshot(page, "first-day-compare-3x3")
     finally:

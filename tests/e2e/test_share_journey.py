@@ -1,6 +1,7 @@
 """Journey: a producer makes a 2 × 2 comparison in Chromium, shares it from Compare's Share popover,
-and the link is opened in a fresh browser context (no cookies, no session): a read-only page with
-no input or button, whose four videos play at the sizes the studio saved, in the comparison's grid.
+and the link is opened in a fresh browser context (no cookies, no session): a read-only page whose
+only controls are the review player's, whose four videos play together at the sizes the studio
+saved, labelled by the comparison's grid.
 Then the producer revokes the link, and the same page reloads as the clear 410 page."""
 
 from __future__ import annotations
@@ -17,17 +18,24 @@ EXPECTED = {
     ("720p", "9:16"): (720, 1280),
 }
 SHARE_URL = re.compile(r"http://127\.0\.0\.1:\d+/share/[A-Za-z0-9_-]{43}")
-EDIT_CONTROLS = "input, button, select, textarea, form, [contenteditable], [role=button], [onclick]"
-PLAYING = """() => [...document.querySelectorAll("video")].every(v => v.readyState >= 3 && v.currentTime > 0.3)"""
-CELL_FACTS = """() => [...document.querySelectorAll("table.grid tbody tr")].flatMap(tr => {
-    const ratio = tr.querySelector("th").textContent.trim();
-    const heads = [...tr.closest("table").querySelectorAll("thead th")].map(th => th.textContent.trim());
-    return [...tr.querySelectorAll("td")].map((td, i) => {
-        const v = td.querySelector("video"), box = v.getBoundingClientRect();
-        return {ratio, resolution: heads[i + 1], attr: [v.width, v.height], real: [v.videoWidth, v.videoHeight],
-                shown: box.width / box.height};
+# Nothing to type in or submit; the only controls are the review player's transport.
+EDIT_CONTROLS = "textarea, form, [contenteditable], [onclick]"
+CONTROLS = "input, button, select, [role=button]"
+PLAYING = (
+    """() => [...document.querySelectorAll(".sp-root video")].every(v => v.readyState >= 3 && v.currentTime > 0.3)"""
+)
+# Each cell of the player: the grid's label it carries, the size the studio saved (the player's
+# data), the file's real size, and the shape it is shown at.
+CELL_FACTS = """() => {
+    const root = document.querySelector(".sp-root");
+    const data = JSON.parse(root.parentElement.dataset.player);
+    return [...root.querySelectorAll(".sp-cell")].map((cell, i) => {
+        const v = cell.querySelector("video"), box = v.getBoundingClientRect(), clip = data.clips[i];
+        const [resolution, ratio] = clip.label.split(" · ");
+        return {ratio, resolution, attr: [clip.width, clip.height], real: [v.videoWidth, v.videoHeight],
+                shown: box.width / box.height, height: Math.round(box.height)};
     });
-})"""
+}"""
 
 
 def make_comparison(page, base: str) -> None:
@@ -60,15 +68,19 @@ def test_share_a_comparison_read_only_then_revoke_it(page, browser, studio_serve
         answer = viewer.goto(url)
         assert answer is not None and answer.status == 200
         assert answer.headers["referrer-policy"] == "no-referrer" and "noindex" in answer.headers["x-robots-tag"]
-        assert viewer.locator(EDIT_CONTROLS).count() == 0  # read-only: nothing to type in or press
-        assert viewer.locator("script").count() == 0
-        assert viewer.locator("video").count() == 4
+        viewer.locator(".sp-root").wait_for()
+        assert viewer.locator(EDIT_CONTROLS).count() == 0  # read-only: nothing to type in or submit
+        controls = viewer.locator(CONTROLS)
+        assert controls.count() > 0 and controls.count() == viewer.locator(f".sp-transport :is({CONTROLS})").count()
+        assert viewer.locator("script").count() == 1  # the review player's module, served by the studio
+        assert viewer.locator("video").count() == 4 == viewer.locator(".sp-root video").count()
         assert viewer.get_by_role("heading", level=1).inner_text() == "Comparison"
         assert viewer.locator("p.prompt").inner_text() == PROMPT  # once, above the grid
-        viewer.evaluate("() => document.querySelectorAll('video').forEach(v => { v.muted = true; v.play(); })")
+        viewer.get_by_role("button", name="Play / pause (space)").click()  # one transport plays all four
         viewer.wait_for_function(PLAYING, timeout=30_000)
         cells = viewer.evaluate(CELL_FACTS)
         assert {(c["resolution"], c["ratio"]): tuple(c["real"]) for c in cells} == EXPECTED  # the grid's labels
+        assert len({c["height"] for c in cells}) == 1  # mixed shapes side by side at one height
         for c in cells:
             assert tuple(c["attr"]) == tuple(c["real"])  # the sizes the studio saved are the files' sizes
             assert abs(c["shown"] - c["real"][0] / c["real"][1]) < 0.02, c  # shown at its real shape

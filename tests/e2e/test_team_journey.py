@@ -18,11 +18,17 @@ BEN_PROMPT = "A heron lands on a pier at dawn"
 ITEMS = "[class*='st-key-collection_item_']"
 BOARD = "Friday board"
 SHARE_URL = re.compile(r"http://127\.0\.0\.1:\d+/share/[A-Za-z0-9_-]{43}")
-EDIT_CONTROLS = "input, button, select, textarea, form, [contenteditable], [role=button], [onclick]"
+EDIT_CONTROLS = "textarea, form, [contenteditable], [onclick]"
+CONTROLS = "input, button, select, [role=button]"  # on a share page: only the review player's transport
 RUN_TIMEOUT_MS = 90_000
 VIDEO_FACTS = """() => [...document.querySelectorAll("video")].map(v => ({
     ready: v.readyState, real: [v.videoWidth, v.videoHeight],
     attr: [+v.getAttribute("width"), +v.getAttribute("height")]}))"""
+# The share page's review player: each video's real size and the size the studio saved (its data).
+PLAYER_FACTS = """() => { const data = JSON.parse(document.querySelector("[data-player]").dataset.player);
+    return [...document.querySelectorAll("video")].map((v, i) => ({
+        ready: v.readyState, real: [v.videoWidth, v.videoHeight],
+        attr: [data.clips[i].width, data.clips[i].height]})); }"""
 ALL_READY = """(n) => { const v = [...document.querySelectorAll("video")];
     return v.length === n && v.every(x => x.readyState >= 2 && x.videoWidth > 0); }"""
 # What Seedance 2 makes at 720p (seedance-2.md): the sizes every player must show.
@@ -120,14 +126,16 @@ def test_two_people_build_a_collection_share_it_and_download_it(browser, tmp_pat
             answer = viewer.goto(found.group(0))
             assert answer is not None and answer.status == 200
             assert viewer.locator(EDIT_CONTROLS).count() == 0
+            controls = viewer.locator(CONTROLS)
+            assert controls.count() == viewer.locator(f".sp-transport :is({CONTROLS})").count() > 0
             assert viewer.get_by_role("heading", level=1).inner_text() == BOARD
             body = viewer.locator("body").inner_text()
             assert ANA_PROMPT in body and BEN_PROMPT in body and "Ana" in body and "Ben" in body
             viewer.wait_for_function(ALL_READY, arg=3, timeout=30_000)
-            facts = viewer.evaluate(VIDEO_FACTS)
+            facts = viewer.evaluate(PLAYER_FACTS)
             assert {tuple(f["real"]) for f in facts} == SIZES and len(facts) == 3
             assert all(f["attr"] == f["real"] for f in facts)  # shown at the sizes the studio saved
-            viewer.evaluate("() => document.querySelectorAll('video').forEach(v => { v.muted = true; v.play(); })")
+            viewer.get_by_role("button", name="Play / pause (space)").click()  # one transport plays all three
             viewer.wait_for_function(
                 "() => [...document.querySelectorAll('video')].every(v => v.currentTime > 0.3)", timeout=30_000
             )
