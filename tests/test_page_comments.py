@@ -94,13 +94,15 @@ def test_pin_to_the_players_position_or_a_typed_time_and_the_time_link_seeks(idl
     assert at.session_state[ui.seek_key(player)] != 1.2
 
 
-def test_an_untouched_player_is_at_the_start_and_the_page_says_so(idle):
+def test_pinning_to_the_player_before_it_has_a_position_says_what_to_do(idle):
     take = add_done(idle, "a red bicycle")
-    at = detail_as(idle, take, name="Ada")
+    at = detail_as(idle, take, name="Ada")  # the player has not said where it is: nothing played or scrubbed
     at.radio(key=key(take, "pin")).set_value("player").run()
-    assert "The player is at 0:00.0." in [c.value for c in at.caption]
-    send(at, take, "Opens well")
-    assert [(c.body, c.at_s) for c in svc.pinned_comments(idle, [take])] == [("Opens well", 0.0)]
+    assert "Play or scrub the video first." in [c.value for c in at.caption]
+    send(at, take, "Here")
+    assert "play or scrub the video, or type a time" in errors(at)
+    assert svc.comments(idle, take) == []
+    assert at.text_area(key=key(take, "new_text")).value == "Here"  # nothing typed is lost
 
 
 def test_the_players_markers_are_the_pinned_comments(idle):
