@@ -73,6 +73,9 @@ VIDEO_CODECS = {"h264": "H.264", "hevc": "H.265"}
 MP4_DEMUXER = "mov,mp4,m4a,3gp,3g2,mj2"  # PyAV's one name for MP4 and QuickTime files
 QUICKTIME_BRAND = b"qt  "
 AUDIO_FORMATS = {"wav": "audio/wav", "mp3": "audio/mpeg"}
+# A WAV file says so in bytes 8–12 ("RIFF", size, "WAVE"). FFmpeg's probe of a large one read through a
+# file object can take seconds, so one over the size limit is refused from its header alone.
+WAV_MAGIC = b"WAVE"
 
 IMAGE_RULE = "JPEG, PNG, WebP, BMP, TIFF or GIF"
 VIDEO_RULE = "MP4 or MOV (H.264 or H.265)"
@@ -184,6 +187,9 @@ def check_file(name: str, source: bytes | Path) -> ReferenceFacts:
         with _open(source) as fh:
             facts = _sniff_image(name, fh, size)
             if facts is None:
+                fh.seek(0)
+                if size > AUDIO_MAX_BYTES and fh.read(12)[8:12] == WAV_MAGIC:  # refused before a slow probe
+                    _check_limits(ReferenceFacts(name, "audio", "wav", AUDIO_FORMATS["wav"], size))
                 fh.seek(0)
                 facts = _sniff_media(name, fh, size)
             if facts.kind == "video":  # a cut clip is refused as a cut download is (one rule)
