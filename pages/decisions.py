@@ -9,7 +9,6 @@ takes. The filters live in the URL, so a filtered view is a link to send.
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -211,6 +210,25 @@ def pinned_comments(studio: svc.Services, table: svc.SettingDecision) -> None:
             st.caption(f"…and {len(found) - PINNED_SHOWN} more on these takes.")
 
 
+def cost_note(table: svc.SettingDecision) -> str:
+    "What the cost column holds fixed, so a difference in it is the value's own."
+    resolution, aspect = table.cost_basis
+    if aspect == "auto":
+        aspect = "auto aspect ratio (as 16:9)"
+    if table.setting == "resolution":
+        held = f"at {aspect}"
+    elif table.setting == "aspect_ratio":
+        held = f"at {resolution}"
+    else:
+        return (
+            f"A generated second costs the same whichever {table.name.lower()}: priced at {resolution}, {aspect}, "
+            "as most of these takes."
+        )
+    return (
+        f"Cost per generated second {held}, as most of these takes, so it shows what the {table.name.lower()} changes."
+    )
+
+
 def setting_section(studio: svc.Services, table: svc.SettingDecision, per_credit: bool) -> None:
     with st.container(key=f"decisions_{table.setting}", border=True):
         st.subheader(table.name)
@@ -223,6 +241,7 @@ def setting_section(studio: svc.Services, table: svc.SettingDecision, per_credit
         else:
             st.info(sentence, icon="⚖️")
         st.table(value_table(table, per_credit))
+        st.caption(cost_note(table))
         interval_chart(table)
         pinned_comments(studio, table)
 
@@ -240,8 +259,7 @@ def empty_state(filtered: bool) -> None:
         "“no preference”. Once a few people have voted, this page says which values the team prefers.",
         icon="🗳️",
     )
-    if (Path(__file__).parent / Path(REVIEW_PAGE).name).exists():
-        st.page_link(REVIEW_PAGE, label="Go to Review", icon="🗳️")
+    st.page_link(REVIEW_PAGE, label="Go to Review", icon="🗳️")
 
 
 def main() -> None:

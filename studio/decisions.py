@@ -229,12 +229,13 @@ def verdict(setting: str, tallies: Sequence[Tally]) -> Verdict:
     if not others:
         return Verdict(setting, top.value, False, apart, f"Only {label} has votes so far: {stated}.")
     names = [value_label(setting, u.value) for u in apart]
-    together = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    # "separate 9:16 and 16:9"; with more: "separate 9:16 from 16:9 or 1:1".
+    together = f"and {names[0]}" if len(names) == 1 else "from " + ", ".join(names[:-1]) + " or " + names[-1]
     needs = [u.votes_needed for u in apart]
     if all(n is not None for n in needs):
         more = max(n for n in needs if n is not None)
         how = f"about {more} more vote{'s' if more != 1 else ''} with a preference would, at the current win rates"
     else:
         how = "at the current win rates more votes would not (they are too close)"
-    sentence = f"The data do not yet separate {label} and {together}: {how}. {label} leads with {stated}."
+    sentence = f"The data do not yet separate {label} {together}: {how}. {label} leads with {stated}."
     return Verdict(setting, top.value, False, apart, sentence)

@@ -630,6 +630,7 @@ def export_controls(studio: svc.Services, selection: svc.Selection, *, key: str,
 SEEK_NUDGE_S = 1e-4
 PIN_NONE, PIN_PLAYER, PIN_TYPED = "none", "player", "typed"
 PIN_LABELS = {PIN_NONE: "Not pinned", PIN_PLAYER: "Where the player is", PIN_TYPED: "At a time I type"}
+MARKER_LABEL_CHARS = 60  # a marker's tooltip: the author and the start of the comment
 
 
 def seek_key(player_key: str) -> str:
@@ -662,13 +663,12 @@ def player_position(player_key: str | None) -> float | None:
     return _player_value(player_key, "position")
 
 
-def comment_markers(found: Sequence[svc.Comment]) -> list:
-    """Scrub-bar markers (`studio.player.Marker`) for pinned comments, for `ui.review_player(markers=...)`."""
-    from importlib import import_module  # the player module lands on its own branch
-
-    marker = import_module("studio.player").Marker
+def comment_markers(found: Sequence[svc.Comment]) -> list[player.Marker]:
+    "Scrub-bar markers for pinned comments, for `review_player(markers=...)`: the author and the text's start."
     return [
-        marker(at_s=c.at_s, label=f"{c.author}: {c.body[:60]}", gen_id=c.gen_id) for c in found if c.at_s is not None
+        player.Marker(at_s=c.at_s, label=f"{c.author}: {c.body[:MARKER_LABEL_CHARS]}", gen_id=c.gen_id)
+        for c in found
+        if c.at_s is not None
     ]
 
 

@@ -194,6 +194,10 @@ CLI_CASES: list[tuple[str, list[str]]] = [
     ("export nothing named", ["export", "--out", "{d}/x.zip"]),
     ("export without --out", ["export", "--query", ""]),
     ("export bad date", ["export", "--query", "", "--since", "soon", "--out", "{d}/x.zip"]),
+    # decisions (issue 9 §2)
+    ("decisions bad date", ["decisions", "--since", "soon"]),
+    ("decisions since after until", ["decisions", "--since", "2026-03-02", "--until", "2026-03-01"]),
+    ("decisions unknown collection", ["decisions", "--collection", "nope", "--json"]),
 ]
 
 SERVE_CASES: list[tuple[str, list[str]]] = [
@@ -464,6 +468,25 @@ SERVICE_CASES: list[tuple[str, Call]] = [
         "export a search with no match",
         lambda s, kept, d: svc.start_export(s, svc.Selection.of_query(svc.GalleryQuery(text="zzqx")), ["zip"]),
     ),
+    # comments (issue 9 §3); the kept take is 4 s long
+    ("comment empty", lambda s, kept, d: svc.add_comment(s, kept, "Ada", " \n ")),
+    ("comment not text", lambda s, kept, d: svc.add_comment(s, kept, "Ada", NOTHING)),
+    ("comment too long", lambda s, kept, d: svc.add_comment(s, kept, "Ada", "x" * (svc.MAX_COMMENT_CHARS + 1))),
+    ("comment unsigned", lambda s, kept, d: svc.add_comment(s, kept, NOTHING, "hi")),
+    ("comment past the clip's end", lambda s, kept, d: svc.add_comment(s, kept, "Ada", "hi", at_s=4.5)),
+    ("comment far past the end", lambda s, kept, d: svc.add_comment(s, kept, "Ada", "hi", at_s=10**100)),
+    ("comment before the start", lambda s, kept, d: svc.add_comment(s, kept, "Ada", "hi", at_s=-1)),
+    ("comment at infinity", lambda s, kept, d: svc.add_comment(s, kept, "Ada", "hi", at_s=math.inf)),
+    ("comment at nan", lambda s, kept, d: svc.add_comment(s, kept, "Ada", "hi", at_s=math.nan)),
+    ("comment on a deleted take", lambda s, kept, d: svc.add_comment(s, "gone", "Ada", "hi")),
+    ("comment on no take", lambda s, kept, d: svc.add_comment(s, NOTHING, "Ada", "hi")),
+    ("reply to a missing comment", lambda s, kept, d: svc.add_comment(s, kept, "Ada", "hi", parent_id="nope")),
+    ("edit a missing comment", lambda s, kept, d: svc.edit_comment(s, "nope", "Ada", "hi")),
+    ("delete a missing comment", lambda s, kept, d: svc.delete_comment(s, "nope", "Ada")),
+    # decisions (issue 9 §2)
+    ("decisions date not text", lambda s, kept, d: svc.decision_filters(s, {"since": 42})),
+    ("decisions tag not text", lambda s, kept, d: svc.decision_filters(s, {"tag": ["hero"]})),
+    ("decisions unknown filter", lambda s, kept, d: svc.decision_filters(s, {"colour": "red"})),
     # blind votes (issue 9 §2)
     ("vote with no voter", lambda s, kept, d: svc.record_vote(s, " ", kept, "gone", "a")),
     ("vote on a deleted take", lambda s, kept, d: svc.record_vote(s, "ana", kept, "gone", "a")),

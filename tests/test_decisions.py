@@ -169,20 +169,25 @@ def test_the_table_rolls_up_votes_stars_ratings_winners_costs_and_times(rated):
     assert (vertical.ci_low, vertical.ci_high) == pytest.approx(maths.wilson(4, 4))
     assert (vertical.takes, vertical.starred, vertical.rated, vertical.grid_winners) == (2, 1, 2, 1)
     assert vertical.mean_rating == 4.5 and vertical.median_time_s == 250.0
-    per_second = {
-        "9:16": costs.tokens("720p", "9:16", 1),
-        "16:9": (costs.tokens("1080p", "16:9", 1) + costs.tokens("720p", "16:9", 1)) / 2,
-    }
-    assert vertical.tokens_per_second == pytest.approx(per_second["9:16"])
-    assert wide.tokens_per_second == pytest.approx(per_second["16:9"])
-    assert (vertical.credits_per_second, wide.credits_per_second) == (2.0, 3.0)
+    # Priced at the value itself, the rest as in most of the voted takes (720p 9:16 here): the
+    # 1080p take on the 16:9 side does not make 16:9 look dearer.
+    assert ratios.cost_basis == ("720p", "9:16")
+    assert vertical.tokens_per_second == pytest.approx(costs.tokens("720p", "9:16", 1))
+    assert wide.tokens_per_second == pytest.approx(costs.tokens("720p", "16:9", 1))
+    assert (vertical.credits_per_second, wide.credits_per_second) == (2.0, 2.0)
     assert vertical.win_rate_per_credit == pytest.approx(1.0 / 2.0)
     assert wide.win_rate_per_credit == 0.0
-    assert vertical.win_rate_per_1k_tokens == pytest.approx(1.0 / (per_second["9:16"] / 1000))
+    assert vertical.win_rate_per_1k_tokens == pytest.approx(1.0 / (costs.tokens("720p", "9:16", 1) / 1000))
     assert ratios.verdict.leader == "9:16"
     assert set(ratios.leader_take_ids) == {a, c}
     resolution = section(table, "resolution")
     assert [(r.value, r.wins, r.losses) for r in resolution.rows] == [("720p", 3, 0), ("1080p", 0, 3)]
+    # One take each way: the tie goes to the pair that sorts first, (1080p, 16:9): 16:9 for both.
+    assert resolution.cost_basis == ("1080p", "16:9")
+    assert [(r.tokens_per_second, r.credits_per_second) for r in resolution.rows] == [
+        (costs.tokens("720p", "16:9", 1), 2.0),
+        (costs.tokens("1080p", "16:9", 1), 4.0),
+    ]
     assert section(table, "duration").rows == ()
 
 
@@ -286,3 +291,22 @@ def test_votes_cast_through_the_review_service_roll_up(idle):
     assert [(r.value, r.wins, r.losses) for r in section(table, "resolution").rows] == [("720p", 2, 0), ("480p", 0, 2)]
     assert [(r.value, r.ties) for r in section(table, "generate_audio").rows] == [(True, 1), (False, 1)]
     assert section(table, "aspect_ratio").verdict.leader == "9:16"
+
+
+def test_with_three_values_the_verdict_names_every_value_not_yet_apart_from_the_leader():
+    wide, square = ("9:16", "16:9"), ("9:16", "1:1")
+    ballots = [ballot("a", aspect_ratio=wide)] * 3 + [ballot("a", aspect_ratio=square)]
+    v = maths.verdict("aspect_ratio", maths.tally(ballots)["aspect_ratio"])
+    needs = {u.value: u.votes_needed for u in v.unseparated}
+    assert set(needs) == {"16:9", "1:1"}
+    assert needs["16:9"] == maths.votes_needed(1.0, 4, 0.0, 3) and needs["1:1"] == maths.votes_needed(1.0, 4, 0.0, 1)
+    more = max(n or 0 for n in needs.values())
+    assert v.sentence.startswith(f"The data do not yet separate 9:16 from 16:9 or 1:1: about {more} more votes")
+    many = (
+        [ballot("a", aspect_ratio=wide)] * 30
+        + [ballot("b", aspect_ratio=wide)] * 2
+        + [ballot("a", aspect_ratio=square), ballot("b", aspect_ratio=square)]
+    )
+    v = maths.verdict("aspect_ratio", maths.tally(many)["aspect_ratio"])
+    assert [u.value for u in v.unseparated] == ["1:1"]  # apart from 16:9 by now, not yet from 1:1
+    assert v.sentence.startswith("The data do not yet separate 9:16 and 1:1: ")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from streamlit.testing.v1 import AppTest
-from support import COMPARE, ENTRY, GALLERY, PAGE_TIMEOUT_S, add_done
+from support import COMPARE, ENTRY, GALLERY, PAGE_TIMEOUT_S, add_done, players
 
 from studio import services as svc
 from studio import ui
@@ -86,6 +86,7 @@ def test_pin_to_the_players_position_or_a_typed_time_and_the_time_link_seeks(idl
     link = next(b for b in at.button if b.label == "at 0:02.5")
     link.click().run()
     assert at.session_state[ui.seek_key(player)] == 2.5
+    assert players(at)[player]["seek"]["to"] == 2.5  # what the player's browser half is told
     next(b for b in at.button if b.label == "at 0:01.2").click().run()
     assert at.session_state[ui.seek_key(player)] == 1.2
     next(b for b in at.button if b.label == "at 0:01.2").click().run()  # again: a new value, the same moment
@@ -93,14 +94,22 @@ def test_pin_to_the_players_position_or_a_typed_time_and_the_time_link_seeks(idl
     assert at.session_state[ui.seek_key(player)] != 1.2
 
 
-def test_pinning_to_the_player_before_it_has_a_position_says_what_to_do(idle):
+def test_an_untouched_player_is_at_the_start_and_the_page_says_so(idle):
     take = add_done(idle, "a red bicycle")
     at = detail_as(idle, take, name="Ada")
     at.radio(key=key(take, "pin")).set_value("player").run()
-    send(at, take, "Here")
-    assert "play or scrub the video, or type a time" in errors(at)
-    assert svc.comments(idle, take) == []
-    assert at.text_area(key=key(take, "new_text")).value == "Here"  # nothing typed is lost
+    assert "The player is at 0:00.0." in [c.value for c in at.caption]
+    send(at, take, "Opens well")
+    assert [(c.body, c.at_s) for c in svc.pinned_comments(idle, [take])] == [("Opens well", 0.0)]
+
+
+def test_the_players_markers_are_the_pinned_comments(idle):
+    take = add_done(idle, "a red bicycle")
+    svc.add_comment(idle, take, "Ada", "Flare", at_s=2.5)
+    svc.add_comment(idle, take, "Ben", "not pinned")
+    at = detail_as(idle, take, name="Ada")
+    markers = players(at)[f"detail_player_{take}"]["markers"]
+    assert [(m["at"], m["label"], m["gen_id"]) for m in markers] == [(2.5, "Ada: Flare", take)]
 
 
 def test_bad_input_is_said_under_the_box_and_keeps_the_text(idle):
@@ -187,6 +196,8 @@ def test_the_ab_view_has_comments_under_each_take(idle):
     assert [c.body for c in svc.comments(idle, a)] == ["A opens well"]
     next(btn for btn in at.button if btn.label == "at 0:03.5").click().run()
     assert at.session_state[ui.seek_key("compare_ab_link_player")] == 3.5
+    ab = players(at)["compare_ab_link_player"]
+    assert ab["seek"]["to"] == 3.5 and [m["at"] for m in ab["markers"]] == [3.5]
 
 
 def test_gallery_cards_count_their_comments(idle):
@@ -222,6 +233,7 @@ def test_a_compare_cell_has_its_comments_behind_a_button(idle):
     assert [(c.author, c.body) for c in svc.comments(idle, ids[0])] == [("Ada", "Lovely sky")]
     next(b for b in at.button if b.label == "at 0:02.0").click().run()
     assert at.session_state[ui.seek_key("compare_player_0")] == 2.0  # the grid's review player
+    assert players(at)["compare_player_0"]["seek"]["to"] == 2.0
 
 
 def test_a_moment_marked_in_the_player_becomes_the_new_comments_pin(idle):
@@ -233,3 +245,12 @@ def test_a_moment_marked_in_the_player_becomes_the_new_comments_pin(idle):
     assert at.number_input(key=key(take, "pin_at")).value == 1.5
     send(at, take, "Marked here")
     assert [(c.body, c.at_s) for c in svc.pinned_comments(idle, [take])] == [("Marked here", 1.5)]
+
+
+def test_someone_without_a_name_is_asked_for_one_and_keeps_the_text(idle):
+    take = add_done(idle, "a red bicycle")
+    at = detail_as(idle, take)  # no login, no typed name, and the server has no author
+    send(at, take, "Who am I?")
+    assert "Say who you are first" in errors(at)
+    assert at.text_area(key=key(take, "new_text")).value == "Who am I?"
+    assert svc.comments(idle, take) == []

@@ -38,6 +38,8 @@ def test_with_no_votes_the_page_says_what_to_do(idle):
     [info] = [i.value for i in at.info]
     assert info.startswith("No votes yet. Decisions come from blind reviews: on the Review page")
     assert not at.table
+    [link] = [p for p in at.get("page_link") if p.proto.label == "Go to Review"]
+    assert link.proto.page == "review"
 
 
 def test_each_setting_with_votes_gets_its_sentence_table_and_chart(idle):
@@ -127,3 +129,18 @@ def test_comments_pinned_on_the_leaders_takes_are_listed(idle):
     assert line.endswith("The strap \\*shines\\* here")  # the comment's own asterisks, escaped: not bold
     assert not [m for m in at.markdown if "Not pinned" in m.value]
     assert "Comments pinned to moments of the 9:16 takes" in " ".join(texts(at))
+
+
+def test_the_cost_column_says_what_it_holds_fixed(idle):
+    aspect_votes(idle, wins=2, losses=1)
+    short = add_done(idle, "Product shot: a watch", author="ana", duration="4")
+    long = add_done(idle, "Product shot: a watch", author="ana", duration="10")
+    add_vote(idle, "ana", short, long, "a")
+    at = open_page(DECISIONS, idle)
+    assert (
+        "A generated second costs the same whichever duration: priced at 720p, auto aspect ratio (as 16:9), "
+        "as most of these takes." in texts(at)
+    )
+    assert "Cost per generated second at 720p, as most of these takes, so it shows what the aspect ratio changes." in (
+        texts(at)
+    )

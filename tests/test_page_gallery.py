@@ -7,7 +7,7 @@ import re
 from datetime import date
 
 import pytest
-from support import GALLERY, add_done, open_page, wait_until
+from support import GALLERY, add_done, open_page, players, wait_until
 
 from studio import services as svc
 from studio.models import Generation, VideoGenerationParams
@@ -184,8 +184,8 @@ def test_detail_shows_video_prompt_settings_timings_ids_and_file_facts(studio):
     at.button(key=f"gallery_open_{gen.id}").click().run()
     assert not at.exception
     assert at.query_params["id"] == gen.id
-    [video] = at.get("video")
-    assert video.proto.url == f"http://localhost:8501/files/{gen.video_path}"
+    [clip] = players(at)[f"detail_player_{gen.id}"]["clips"]  # the review player, with its comments' markers
+    assert clip["url"] == f"http://localhost:8501/files/{gen.video_path}"
     assert at.code[0].value == prompt  # plain text, exactly as written
     facts = "\n".join(m.value for m in at.markdown).replace("\\", "")
     for expected in (

@@ -1,8 +1,8 @@
 """Decisions: the blind votes rolled up per setting and value (the maths is `studio.decisions`),
 with the stars, ratings and grid winners of the voted takes beside them, each value's cost per
-generated second (the token model of `studio.costs`, credits when a rate is configured), the
-median generation time of its finished takes, and win rate per credit (per 1k tokens without a
-rate), so "worth it" is a number.
+generated second (the token model of `studio.costs` at that value, the other settings as in most
+of the voted takes; credits when a rate is configured), the median generation time of its
+finished takes, and win rate per credit (per 1k tokens without a rate), so "worth it" is a number.
 
 Votes are read from the `votes` table (written by the review queue). A vote keeps what differed,
 so it counts after its takes are deleted; the roll-ups beside it come from the takes that remain.
@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -116,7 +117,7 @@ class ValueRow:
     rated: int
     mean_rating: float | None
     grid_winners: int
-    tokens_per_second: float
+    tokens_per_second: float  # at this value, the rest at its setting's cost basis
     credits_per_second: float | None  # None when no credit rate is configured
     median_time_s: float | None  # of the finished takes among them
     win_rate_per_credit: float | None
@@ -135,6 +136,7 @@ class SettingDecision:
     rows: tuple[ValueRow, ...]
     verdict: maths.Verdict
     leader_take_ids: tuple[str, ...]  # the leading value's takes in these votes (those that remain)
+    cost_basis: tuple[str, str]  # (resolution, aspect ratio) its values are priced at (see cost_basis)
 
     def as_json(self) -> dict[str, Any]:
         v = self.verdict
@@ -145,6 +147,7 @@ class SettingDecision:
             "separated": v.separated,
             "unseparated": [{"value": u.value, "votes_needed": u.votes_needed} for u in v.unseparated],
             "sentence": v.sentence,
+            "cost_basis": {"resolution": self.cost_basis[0], "aspect_ratio": self.cost_basis[1]},
             "values": [r.as_json() for r in self.rows],
         }
 
@@ -224,35 +227,50 @@ def _takes_with(setting: str, value: Any, takes: Iterable[Generation]) -> list[G
     return [t for t in takes if maths.setting_value(setting, getattr(t, setting)) == value]
 
 
-def _tokens_per_second(setting: str, value: Any, takes: Sequence[Generation]) -> float:
-    """Tokens one generated second costs at this value: the mean over its takes (each at its own
-    resolution and aspect ratio); with none left, the value itself at 720p 16:9 for the rest."""
-    if takes:
-        return statistics.fmean(costs.tokens(t.resolution, t.aspect_ratio, 1) for t in takes)
-    resolution = value if setting == "resolution" else costs.BASELINE_RESOLUTION
-    aspect = value if setting == "aspect_ratio" else costs.BASELINE_ASPECT_RATIO
+def cost_basis(setting: str, takes: Iterable[Generation]) -> tuple[str, str]:
+    """The (resolution, aspect ratio) a setting's values are priced at, so the cost of a value shows
+    what that value changes and nothing else: the most common pair among the takes voted on for
+    this setting (720p 16:9 when none is left). A resolution's own value, or an aspect ratio's,
+    replaces its half."""
+    counts = Counter((t.resolution, t.aspect_ratio) for t in takes)
+    # Ties go to the pair that sorts first, so the basis does not depend on the order rows are read.
+    found = min(counts, key=lambda pair: (-counts[pair], pair)) if counts else None
+    return found or (costs.BASELINE_RESOLUTION, costs.BASELINE_ASPECT_RATIO)
+
+
+def _priced(setting: str, value: Any, basis: tuple[str, str]) -> tuple[str, str]:
+    resolution, aspect = basis
+    return (value if setting == "resolution" else resolution, value if setting == "aspect_ratio" else aspect)
+
+
+def _tokens_per_second(setting: str, value: Any, basis: tuple[str, str]) -> float:
+    "Tokens one generated second costs at this value (the rest at the setting's basis)."
     try:
-        return costs.tokens(resolution, aspect, 1)
-    except ParamsError:  # a value this studio does not know (an older vote): the baseline's cost
-        return costs.tokens(costs.BASELINE_RESOLUTION, costs.BASELINE_ASPECT_RATIO, 1)
+        return costs.tokens(*_priced(setting, value, basis), 1)
+    except ParamsError:  # a value this studio does not know (an older vote): the basis's cost
+        return costs.tokens(*basis, 1)
 
 
 def _credits_per_second(
-    setting: str, value: Any, takes: Sequence[Generation], rates: costs.CreditRates | None
+    setting: str, value: Any, basis: tuple[str, str], rates: costs.CreditRates | None
 ) -> float | None:
     if rates is None:
         return None
-    if takes:
-        return statistics.fmean(rates.per_second[t.resolution] for t in takes)
-    return rates.per_second.get(value if setting == "resolution" else costs.BASELINE_RESOLUTION)
+    return rates.per_second.get(_priced(setting, value, basis)[0])
 
 
-def _row(setting: str, t: maths.Tally, takes: Mapping[str, Generation], rates: costs.CreditRates | None) -> ValueRow:
+def _row(
+    setting: str,
+    t: maths.Tally,
+    takes: Mapping[str, Generation],
+    basis: tuple[str, str],
+    rates: costs.CreditRates | None,
+) -> ValueRow:
     mine = _takes_with(setting, t.value, (takes[i] for i in sorted(t.take_ids) if i in takes))
     ratings = [g.rating for g in mine if g.rating is not None]
     times = [g.elapsed_s for g in mine if g.status == "done" and g.elapsed_s is not None]
-    per_second = _tokens_per_second(setting, t.value, mine)
-    credits = _credits_per_second(setting, t.value, mine, rates)
+    per_second = _tokens_per_second(setting, t.value, basis)
+    credits = _credits_per_second(setting, t.value, basis, rates)
     low, high = t.interval
     rate = t.win_rate
     return ValueRow(
@@ -300,11 +318,13 @@ def decisions(services: Services, filters: DecisionFilters | None = None) -> Dec
         order = maths.ranked(tallies)
         verdict = maths.verdict(setting, order)
         leader = next((t for t in order if verdict.leader is not None and t.value == verdict.leader), None)
+        basis = cost_basis(setting, (takes[i] for t in order for i in sorted(t.take_ids) if i in takes))
         sections.append(
             SettingDecision(
                 setting=setting,
                 name=maths.SETTING_NAMES[setting],
-                rows=tuple(_row(setting, t, takes, rates) for t in order),
+                rows=tuple(_row(setting, t, takes, basis, rates) for t in order),
+                cost_basis=basis,
                 verdict=verdict,
                 leader_take_ids=tuple(sorted(i for i in leader.take_ids if i in takes)) if leader else (),
             )

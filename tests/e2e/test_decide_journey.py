@@ -16,6 +16,7 @@ import json
 import math
 import re
 import sqlite3
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -97,22 +98,31 @@ def dana_pins_a_comment(page: Page, gen_id: str) -> None:
     moment.fill(str(PIN_AT_S))
     moment.press("Enter")
     wait_for_app(page)
-    panel.get_by_role("button", name="Comment").click()
+    panel.get_by_role("button", name="Comment", exact=True).click()
     expect(panel.locator(f".st-key-grid_comments_{gen_id}_comments")).to_contain_text(COMMENT, timeout=30_000)
     expect(panel).to_contain_text("0:02.5")
     page.keyboard.press("Escape")
 
 
-def pair_on_screen(page: Page) -> list[str]:
-    "The two videos' URLs, A then B, once both have loaded far enough to know their size."
+def pair_on_screen(page: Page, before: set[str]) -> list[str]:
+    """The two videos' URLs, A then B, once a pair other than `before` is on screen and both have
+    loaded far enough to know their size (two pairs in a row share one take at most)."""
     videos = page.locator(VIDEOS)
-    expect(videos).to_have_count(2, timeout=30_000)
+    deadline = time.monotonic() + 30
+    while True:
+        srcs = videos.evaluate_all("vs => vs.map(v => v.getAttribute('src'))")
+        if len(srcs) == 2 and set(srcs) != before:
+            break
+        assert time.monotonic() < deadline, f"the next pair did not come: {srcs}"
+        page.wait_for_timeout(100)
     page.wait_for_function("vs => vs.every(v => v.readyState >= 1)", arg=videos.element_handles(), timeout=30_000)
-    return videos.evaluate_all("vs => vs.map(v => v.getAttribute('src'))")
+    return srcs
 
 
-def vote_blind(browser: Browser, base: str, voter: str, files: dict[str, tuple[str, str, str]]) -> int:
-    "One voter's session on Review: every pair, judged by the shapes on screen; how many were judged."
+def vote_blind(
+    browser: Browser, base: str, voter: str, files: dict[str, tuple[str, str, str]]
+) -> set[tuple[str, str, str, str]]:
+    "One voter's session on Review: every pair, judged by the shapes on screen; (voter, A, B, choice) of each."
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = context.new_page()
@@ -121,14 +131,17 @@ def vote_blind(browser: Browser, base: str, voter: str, files: dict[str, tuple[s
         type_name(page, voter)
         caption = page.get_by_text(re.compile(r"pairs? voted · \d+ left in this scope"))
         expect(caption).to_contain_text(f"0 pairs voted · {PAIRS_EACH} left", timeout=30_000)
+        cast: set[tuple[str, str, str, str]] = set()
+        srcs: list[str] = []
         for number in range(PAIRS_EACH):
-            srcs = pair_on_screen(page)
-            (_, a_ratio, prompt), (_, b_ratio, _) = (files[s.rsplit("/", 1)[1]] for s in srcs)
+            srcs = pair_on_screen(page, set(srcs))
+            (a_id, a_ratio, prompt), (b_id, b_ratio, _) = (files[s.rsplit("/", 1)[1]] for s in srcs)
             main = page.get_by_test_id("stMain").inner_text()
             assert not [w for w in ("16:9", "9:16", "1:1", "720p") if w in main.split("The last pair")[0]], main
             taste = TASTE[voter]
             undecided = (voter, frozenset({a_ratio, b_ratio}), PROMPTS.index(prompt)) == UNDECIDED
             choice = "none" if undecided else ("a" if taste.index(a_ratio) < taste.index(b_ratio) else "b")
+            cast.add((voter, a_id, b_id, choice))
             if number == 0 and voter == "Ana":
                 screenshot(page, "decide-blind-pair")
             if number % 2 == 0:
@@ -140,7 +153,7 @@ def vote_blind(browser: Browser, base: str, voter: str, files: dict[str, tuple[s
             done = number + 1
             expect(caption).to_contain_text(f"{done} pair{'s' if done != 1 else ''} voted", timeout=30_000)
         expect(page.get_by_text("You have voted on all", exact=False)).to_be_visible(timeout=30_000)
-        return PAIRS_EACH
+        return cast
     finally:
         context.close()
 
@@ -174,10 +187,10 @@ def test_three_people_vote_blind_and_decisions_names_the_aspect_ratio(browser: B
         files = takes(data / "studio.db")
         assert len(files) == 6
 
-        judged = sum(vote_blind(browser, server.base, voter, files) for voter in TASTE)
+        cast = set().union(*(vote_blind(browser, server.base, voter, files) for voter in TASTE))
         with closing(sqlite3.connect(data / "studio.db")) as conn:
-            voters = dict(conn.execute("SELECT voter, COUNT(*) FROM votes GROUP BY voter").fetchall())
-        assert judged == 18 and voters == dict.fromkeys(TASTE, PAIRS_EACH)  # one vote per person per pair
+            saved = set(conn.execute("SELECT voter, a_id, b_id, choice FROM votes").fetchall())
+        assert len(cast) == 18 and saved == cast  # each vote as its voter meant it; one per person per pair
         counts = recorded(data / "studio.db")
 
         page.goto(f"{server.base}/decisions")
@@ -204,6 +217,8 @@ def test_three_people_vote_blind_and_decisions_names_the_aspect_ratio(browser: B
         pinned = page.locator(".st-key-decisions_pinned_aspect_ratio")
         expect(pinned).to_contain_text(COMMENT)
         expect(pinned).to_contain_text("0:02.5 · Dana")
+        chart = page.locator(".st-key-decisions_aspect_ratio [data-testid=stVegaLiteChart] .mark-symbol path")
+        expect(chart).to_have_count(len(SIZES_720P), timeout=30_000)  # a dot (and its interval) per aspect ratio
         screenshot(page, "decide-decisions")
     finally:
         dana.close()
