@@ -348,6 +348,10 @@ def test_ab_inside_a_grid_highlights_what_differs(studio):
     assert dict(zip(table["Setting"], table["A"], strict=False))["Size"] == "864x496"
     assert dict(zip(table["Setting"], table["B"], strict=False))["Size"] == "1280x720"
     assert "#ffe08a" in at.table[0].proto.arrow_data.styler.styles  # differing rows are highlighted
+    both = players(at)["compare_ab_grid_player"]  # the two takes in one review player, A then B
+    assert [c["id"] for c in both["clips"]] == ids and both["dense"] is False
+    assert [c["label"] for c in both["clips"]] == ["A · 480p · 16:9 · 4 s · audio", "B · 720p · 16:9 · 4 s · audio"]
+    assert [c["id"] for c in players(at)["compare_player_0"]["clips"]] == ids  # and the grid's, above
     at.selectbox(key="compare_ab_b").set_value(ids[0]).run()
     assert any("Pick two different takes" in w.value for w in at.warning)
 

@@ -138,6 +138,13 @@ def test_review_player_keeps_nine_mixed_cells_in_step(page, grid_server):
     playing = times(page)
     assert min(playing) > 1.5, playing  # they really played
     assert spread(playing) <= 0.1, playing
+    speed = root.locator(".sp-speed")
+    speed.select_option("0.5")  # half speed: every cell, followers nudged from there
+    page.wait_for_timeout(300)
+    rates = page.evaluate(f"() => window.__studioPlayers['{PLAYER}'].videos.map(v => v.playbackRate)")
+    assert all(0.45 <= r <= 0.55 for r in rates), rates
+    speed.select_option("1")
+    root.focus()
     page.keyboard.press("Space")  # pause: all exactly together again
     paused = times(page)
     assert spread(paused) <= FRAME_S, paused
