@@ -1055,10 +1055,9 @@ def review_player(
         seq += 1
     st.session_state[last_key] = (seek_to, seq)
     data = player.player_data(clips, key=key, markers=markers, seek_to=seek_to, seek_seq=seq, dense=dense)
-    # An untouched player is at the start (0.0) until the browser says otherwise.
-    result = _PLAYER(
-        key=key, data=data, default={"position": 0.0}, on_position_change=lambda: None, on_marked_change=lambda: None
-    )
+    # No default position: until the browser says where it is, session state holds none (ui.comments
+    # tells "play or scrub first" apart from a real 0:00).
+    result = _PLAYER(key=key, data=data, on_position_change=lambda: None, on_marked_change=lambda: None)
     position, marked = result.get("position"), result.get("marked")
     return player.PlayerState(float(position or 0.0), float(marked) if marked is not None else None)
 
