@@ -19,21 +19,17 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
+from ..decisions import SETTING_NAMES, SETTINGS
 from ..errors import ParamsError
 from ..models import Generation
 from ..store import new_id, store_error, utcnow
 from .app import Services
 from .gallery import MAX_TAG_CHARS
 
-# The settings a vote compares, in the order a reveal names them ("prompt": a prompt variant).
-REVIEW_SETTINGS = ("aspect_ratio", "resolution", "duration", "generate_audio", "prompt")
-REVIEW_SETTING_NAMES = {
-    "aspect_ratio": "aspect ratio",
-    "resolution": "resolution",
-    "duration": "duration",
-    "generate_audio": "audio",
-    "prompt": "prompt variant",
-}
+# The settings a vote compares, in the order a reveal names them ("prompt": a prompt variant): the
+# ones Decisions rolls up (studio.decisions, one list).
+REVIEW_SETTINGS = SETTINGS
+REVIEW_SETTING_NAMES = {s: name.lower() for s, name in SETTING_NAMES.items()}  # "aspect ratio", "prompt variant"
 VOTE_CHOICES = ("a", "b", "none")  # A is better, B is better, no preference
 REVIEW_SCOPES = ("collection", "comparison", "tag")  # also the page's URL parameters: /review?tag=hero
 PAIR_SEPARATOR = "|"

@@ -12,8 +12,6 @@ token rule at the configured credit rate, and Dana's pinned comment is there wit
 
 from __future__ import annotations
 
-import json
-import math
 import re
 import sqlite3
 import time
@@ -21,6 +19,7 @@ from contextlib import closing
 from pathlib import Path
 
 from browser import StudioServer, launch_comparison, screenshot, type_name, wait_for_app
+from decisions_check import check_table, rate_and_interval, table_rows
 from playwright.sync_api import Browser, Page, expect
 
 PROMPTS = (
@@ -45,35 +44,11 @@ BUTTONS = {"a": "A is better", "none": "No preference", "b": "B is better"}
 VIDEOS = "[data-testid=stMain] video"  # a locator: it looks inside the player's shadow root too
 
 
-def wilson(wins: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    "The 95 % Wilson score interval, written out here rather than taken from the studio."
-    p = wins / n
-    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    centre = p + z * z / (2 * n)
-    return (centre - spread) / (1 + z * z / n), (centre + spread) / (1 + z * z / n)
-
-
 def takes(db: Path) -> dict[str, tuple[str, str, str]]:
     "Finished takes by video file name: (id, aspect ratio, prompt)."
     with closing(sqlite3.connect(db)) as conn:
         rows = conn.execute("SELECT video_path, id, aspect_ratio, prompt FROM generations WHERE status = 'done'")
         return {file: (gen_id, ratio, prompt) for file, gen_id, ratio, prompt in rows}
-
-
-def recorded(db: Path) -> dict[str, dict[str, int]]:
-    "Wins, losses and ties per aspect ratio, counted from the votes table."
-    counts = {r: {"wins": 0, "losses": 0, "ties": 0} for r in SIZES_720P}
-    with closing(sqlite3.connect(db)) as conn:
-        for choice, differed in conn.execute("SELECT choice, differed FROM votes"):
-            a, b = json.loads(differed)["aspect_ratio"]
-            if choice == "none":
-                counts[a]["ties"] += 1
-                counts[b]["ties"] += 1
-            else:
-                winner, loser = (a, b) if choice == "a" else (b, a)
-                counts[winner]["wins"] += 1
-                counts[loser]["losses"] += 1
-    return counts
 
 
 def dana_compares(page: Page, base: str, prompt: str, *, name: bool) -> str:
@@ -158,18 +133,6 @@ def vote_blind(
         context.close()
 
 
-def table_rows(page: Page) -> dict[str, dict[str, str]]:
-    "The aspect-ratio table of Decisions, as text: {value: {column: cell}}."
-    table = page.locator(".st-key-decisions_aspect_ratio table")
-    table.wait_for(timeout=30_000)
-    headers = [h.strip() for h in table.locator("thead th").all_inner_texts()]
-    rows = {}
-    for tr in table.locator("tbody tr").all():
-        cells = [c.strip() for c in tr.locator("th, td").all_inner_texts()]
-        rows[cells[0]] = dict(zip(headers[1:], cells[1:], strict=True))
-    return rows
-
-
 def test_three_people_vote_blind_and_decisions_names_the_aspect_ratio(browser: Browser, tmp_path):
     data = tmp_path / "data"
     server = StudioServer(data, STUDIO_CREDITS_PER_SECOND=CREDITS).start()
@@ -191,29 +154,19 @@ def test_three_people_vote_blind_and_decisions_names_the_aspect_ratio(browser: B
         with closing(sqlite3.connect(data / "studio.db")) as conn:
             saved = set(conn.execute("SELECT voter, a_id, b_id, choice FROM votes").fetchall())
         assert len(cast) == 18 and saved == cast  # each vote as its voter meant it; one per person per pair
-        counts = recorded(data / "studio.db")
 
         page.goto(f"{server.base}/decisions")
         wait_for_app(page)
-        rows = table_rows(page)
-        assert set(rows) == set(SIZES_720P)
-        for ratio, c in counts.items():
-            n = c["wins"] + c["losses"]
-            low, high = wilson(c["wins"], n)
-            row = rows[ratio]
-            assert row["Win rate"] == f"{round(100 * c['wins'] / n)} %", (ratio, row)
-            assert row["95 % interval"] == f"{round(low * 100)}–{round(high * 100)} %", (ratio, row)
-            assert row["Wins / losses / ties"] == f"{c['wins']} / {c['losses']} / {c['ties']}"
-            width, height = SIZES_720P[ratio]
-            assert row["Cost per generated second"] == f"2 credits ({width * height * 25 / 1024:,.0f} tokens)"
+        counts = check_table(page, data / "studio.db", "aspect_ratio")  # every win rate and interval
+        assert set(counts) == set(SIZES_720P)
+        rows = table_rows(page, "aspect_ratio")
+        for ratio, (width, height) in SIZES_720P.items():  # Seedance 2's tokens at the configured 2 credits
+            assert rows[ratio]["Cost per generated second"] == f"2 credits ({width * height * 25 / 1024:,.0f} tokens)"
 
-        top = counts["9:16"]
-        low, high = wilson(top["wins"], top["wins"] + top["losses"])
+        rate, interval = rate_and_interval(counts["9:16"])
+        low, high = interval.removesuffix(" %").split("–")
         verdict = page.locator(".st-key-decisions_aspect_ratio [data-testid=stAlert]").first
-        expect(verdict).to_contain_text(
-            f"The team prefers 9:16: {round(100 * top['wins'] / (top['wins'] + top['losses']))} % "
-            f"(95 % CI {round(low * 100)}–{round(high * 100)} %)"
-        )
+        expect(verdict).to_contain_text(f"The team prefers 9:16: {rate} (95 % CI {low}–{high} %)")
         pinned = page.locator(".st-key-decisions_pinned_aspect_ratio")
         expect(pinned).to_contain_text(COMMENT)
         expect(pinned).to_contain_text("0:02.5 · Dana")

@@ -6,11 +6,11 @@ small Wilson interval, not the studio's."""
 from __future__ import annotations
 
 import json
-import math
 import re
 
 import pytest
 from browser import StudioServer, screenshot, wait_for_app
+from decisions_check import table_rows, wilson
 from playwright.sync_api import Page
 from support import add_done, settings_for
 
@@ -42,13 +42,6 @@ PINNED = [
     (0, 1.5, "ben", "The watch face fills the frame here"),
     (2, 3.2, "cy", "Glass reflection reads better upright"),
 ]
-
-
-def wilson(wins: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    "The Wilson score interval, as in any statistics book."
-    p = wins / n
-    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return (p + z * z / (2 * n) - spread) / (1 + z * z / n), (p + z * z / (2 * n) + spread) / (1 + z * z / n)
 
 
 def expected_from(store: HistoryStore) -> dict[str, dict[str, int]]:
@@ -89,18 +82,6 @@ def voted_server(tmp_path, sim):
     finally:
         studio.close()
         server.stop()
-
-
-def table_rows(page: Page, section: str) -> dict[str, dict[str, str]]:
-    "The value table of one setting's section, as text: {value: {column: cell}}."
-    table = page.locator(f".st-key-decisions_{section} table")
-    table.wait_for()
-    headers = [h.strip() for h in table.locator("thead th").all_inner_texts()]
-    rows = {}
-    for tr in table.locator("tbody tr").all():
-        cells = [c.strip() for c in tr.locator("th, td").all_inner_texts()]
-        rows[cells[0]] = dict(zip(headers[1:], cells[1:], strict=True))
-    return rows
 
 
 def test_the_decisions_page_matches_wilson_intervals_computed_from_the_votes(page: Page, voted_server):

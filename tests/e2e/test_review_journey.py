@@ -13,6 +13,7 @@ from contextlib import closing
 from pathlib import Path
 
 from browser import StudioServer, launch_comparison, screenshot, type_name, wait_for_app
+from decisions_check import check_table
 from playwright.sync_api import Page
 
 PROMPT = "A product shot of a red sneaker turning on a white plinth"
@@ -117,6 +118,19 @@ def test_a_blind_review_of_ten_pairs_by_keyboard_and_clicks(browser, tmp_path):
             assert winner == {"a": a, "b": b, "none": None}[choice]
             assert (voter, scope, key) == ("Ana", f"comparison:{grid_id}", "|".join(sorted((a, b))))
         assert len({r[-1] for r in rows}) == PAIRS_TO_JUDGE
+
+        # Decisions after the session: its numbers are the votes just recorded, by a Wilson interval
+        # worked out in the test.
+        page.goto(f"{server.base}/decisions")
+        wait_for_app(page)
+        page.get_by_text(f"{PAIRS_TO_JUDGE} votes from 1 voter", exact=False).first.wait_for(timeout=30_000)
+        checked = {s: check_table(page, data / "studio.db", s) for s in ("resolution", "aspect_ratio")}
+        assert set(checked["resolution"]) == {"480p", "720p"} and set(checked["aspect_ratio"]) <= {
+            "16:9",
+            "9:16",
+            "1:1",
+        }
+        screenshot(page, "review-decisions")
     finally:
         context.close()
         server.stop()
