@@ -321,6 +321,12 @@ class HistoryStore:
         "The rows of one read-only query, any `sqlite3` error a StoreError (for a table a use-case owns)."
         return self._rows(sql, params)
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One write statement (autocommitted: atomic on its own) on a table a use-case owns; the rows
+        it changed. Any `sqlite3` error is a StoreError."""
+        with self._translated():
+            return self.db.execute(sql, params).rowcount
+
     # ------------------------------------------------------------------ generations
 
     def add_generations(

@@ -10,17 +10,15 @@ take deletes its comments (a trigger in `m019_comments`) and nothing else's.
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import BaseModel
 
 from ..errors import ParamsError
 from ..format import clock
 from ..models import Generation
-from ..store import new_id, store_error, utcnow
+from ..store import new_id, utcnow
 from .app import Services
 
 MAX_COMMENT_CHARS = 2000
@@ -64,23 +62,6 @@ class Thread:
 
 
 # ---------------------------------------------------------------------- the rows
-
-
-def _rows(services: Services, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-    store = services.store
-    try:
-        return list(store.db.query(sql, params))
-    except sqlite3.Error as err:
-        raise store_error(err, store.path) from err
-
-
-def _execute(services: Services, sql: str, params: Sequence[Any] = ()) -> int:
-    "One write statement (autocommitted: atomic on its own); returns the rows it changed."
-    store = services.store
-    try:
-        return store.db.execute(sql, params).rowcount
-    except sqlite3.Error as err:
-        raise store_error(err, store.path) from err
 
 
 def _marks(ids: Sequence[str]) -> str:
@@ -187,8 +168,7 @@ def add_comment(
             )
         root = parent.parent_id or parent.id
     made = Comment(id=new_id(), gen_id=gen.id, parent_id=root, author=name, body=text, at_s=moment, created_at=utcnow())
-    saved = _execute(  # only while the take exists: it may go between the check above and this write
-        services,
+    saved = services.store.execute(  # only while the take exists: it may go between the check above and this write
         "INSERT INTO comments (id, gen_id, parent_id, author, body, at_s, created_at) "
         "SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM generations WHERE id = ?)",
         [made.id, made.gen_id, made.parent_id, made.author, made.body, made.at_s, made.created_at, gen.id],
@@ -203,8 +183,7 @@ def edit_comment(services: Services, comment_id: str, author: str, body: str) ->
     text = _body(body)
     found = _own(services, comment_id, _author(author), "edit")
     edited = found.model_copy(update={"body": text, "edited_at": utcnow()})
-    if not _execute(
-        services,
+    if not services.store.execute(
         "UPDATE comments SET body = ?, edited_at = ? WHERE id = ? AND author = ?",
         [edited.body, edited.edited_at, found.id, found.author],
     ):
@@ -215,7 +194,7 @@ def edit_comment(services: Services, comment_id: str, author: str, body: str) ->
 def delete_comment(services: Services, comment_id: str, author: str) -> None:
     "Delete a comment; only its author may. Its replies stay, under a placeholder."
     found = _own(services, comment_id, _author(author), "delete")
-    _execute(services, "DELETE FROM comments WHERE id = ? AND author = ?", [found.id, found.author])
+    services.store.execute("DELETE FROM comments WHERE id = ? AND author = ?", [found.id, found.author])
 
 
 # ---------------------------------------------------------------------- reads
@@ -224,13 +203,13 @@ def delete_comment(services: Services, comment_id: str, author: str) -> None:
 def comment(services: Services, comment_id: str | None) -> Comment | None:
     if not comment_id:
         return None
-    rows = _rows(services, "SELECT * FROM comments WHERE id = ?", [comment_id])
+    rows = services.store.query("SELECT * FROM comments WHERE id = ?", [comment_id])
     return Comment.model_validate(rows[0]) if rows else None
 
 
 def comments(services: Services, gen_id: str) -> list[Comment]:
     "Every comment on a take, oldest first."
-    rows = _rows(services, "SELECT * FROM comments WHERE gen_id = ? ORDER BY created_at, rowid", [gen_id])
+    rows = services.store.query("SELECT * FROM comments WHERE gen_id = ? ORDER BY created_at, rowid", [gen_id])
     return [Comment.model_validate(r) for r in rows]
 
 
@@ -252,8 +231,7 @@ def pinned_comments(services: Services, gen_ids: Sequence[str]) -> list[Comment]
     ids = list(dict.fromkeys(gen_ids))
     if not ids:
         return []
-    rows = _rows(
-        services,
+    rows = services.store.query(
         f"SELECT * FROM comments WHERE gen_id IN ({_marks(ids)}) AND at_s IS NOT NULL ORDER BY at_s, created_at",
         ids,
     )
@@ -266,8 +244,8 @@ def comment_counts(services: Services, gen_ids: Sequence[str]) -> dict[str, int]
     ids = list(dict.fromkeys(gen_ids))
     if not ids:
         return {}
-    rows = _rows(
-        services, f"SELECT gen_id, count(*) AS n FROM comments WHERE gen_id IN ({_marks(ids)}) GROUP BY gen_id", ids
+    rows = services.store.query(
+        f"SELECT gen_id, count(*) AS n FROM comments WHERE gen_id IN ({_marks(ids)}) GROUP BY gen_id", ids
     )
     return {r["gen_id"]: r["n"] for r in rows}
 

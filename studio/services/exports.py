@@ -118,26 +118,9 @@ def _job(row: dict[str, Any]) -> ExportJob:
 # ---------------------------------------------------------------------- the rows
 
 
-def _rows(services: Services, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-    store = services.store
-    try:
-        return list(store.db.query(sql, params))
-    except sqlite3.Error as err:
-        raise store_error(err, store.path) from err
-
-
-def _execute(services: Services, sql: str, params: Sequence[Any] = ()) -> int:
-    "One write statement (autocommitted: each is atomic on its own); returns the rows it changed."
-    store = services.store
-    try:
-        return store.db.execute(sql, params).rowcount
-    except sqlite3.Error as err:
-        raise store_error(err, store.path) from err
-
-
 def export_job(services: Services, export_id: str) -> ExportJob | None:
     "One export; an unfinished one whose process has stopped comes back (and is saved) as interrupted."
-    rows = _rows(services, "SELECT * FROM exports WHERE id = ?", [export_id])
+    rows = services.store.query("SELECT * FROM exports WHERE id = ?", [export_id])
     if not rows:
         return None
     job = _job(rows[0])
@@ -152,7 +135,7 @@ def recent_exports(services: Services, *, limit: int = RECENT_EXPORTS) -> list[E
     first, and the files of old ones removed (also done hourly by the worker, which may not run)."""
     mark_interrupted(services)
     clean_old_exports(services)
-    rows = _rows(services, "SELECT * FROM exports ORDER BY created_at DESC LIMIT ?", [limit])
+    rows = services.store.query("SELECT * FROM exports ORDER BY created_at DESC LIMIT ?", [limit])
     return [_job(r) for r in rows]
 
 
@@ -292,7 +275,7 @@ def _owner_gone(services: Services, token: str) -> bool:
 
 def mark_interrupted(services: Services) -> int:
     "Mark the unfinished exports of stopped processes as interrupted; returns how many."
-    rows = _rows(services, "SELECT id, process FROM exports WHERE status IN ('queued', 'running')")
+    rows = services.store.query("SELECT id, process FROM exports WHERE status IN ('queued', 'running')")
     gone: dict[str, bool] = {}
     changed = 0
     for row in rows:
@@ -307,8 +290,7 @@ def mark_interrupted(services: Services) -> int:
 def _interrupt(services: Services, export_id: str) -> int:
     "Mark one unfinished export interrupted and drop what its stopped process had half written."
     shutil.rmtree(exports_dir(services) / export_id, ignore_errors=True)
-    return _execute(
-        services,
+    return services.store.execute(
         "UPDATE exports SET status = 'interrupted', error = ?, finished_at = ? "
         "WHERE id = ? AND status IN ('queued', 'running')",
         [INTERRUPTED_MESSAGE, utcnow(), export_id],
@@ -318,14 +300,13 @@ def _interrupt(services: Services, export_id: str) -> int:
 def clean_old_exports(services: Services, *, keep_days: float = KEEP_EXPORTS_DAYS, now: datetime | None = None) -> int:
     "Remove the files of exports that finished more than `keep_days` ago (rows stay, `expired`)."
     cutoff = ((now or datetime.now(UTC)) - timedelta(days=keep_days)).isoformat(timespec="microseconds")
-    rows = _rows(
-        services,
+    rows = services.store.query(
         "SELECT id FROM exports WHERE status IN ('done', 'failed', 'interrupted') AND finished_at < ?",
         [cutoff],
     )
     for row in rows:
         shutil.rmtree(exports_dir(services) / row["id"], ignore_errors=True)
-        _execute(services, "UPDATE exports SET status = 'expired', files = '[]' WHERE id = ?", [row["id"]])
+        services.store.execute("UPDATE exports SET status = 'expired', files = '[]' WHERE id = ?", [row["id"]])
     return len(rows)
 
 
@@ -392,14 +373,12 @@ class ExportWorker:
             self._wake.clear()
 
     def _claim(self) -> ExportJob | None:
-        rows = _rows(
-            self.services,
+        rows = self.services.store.query(
             "SELECT id FROM exports WHERE status = 'queued' AND process = ? ORDER BY created_at LIMIT 1",
             [self.token],
         )
         for row in rows:
-            taken = _execute(
-                self.services,
+            taken = self.services.store.execute(
                 "UPDATE exports SET status = 'running', started_at = ?, stage = 'starting' "
                 "WHERE id = ? AND status = 'queued'",
                 [utcnow(), row["id"]],
@@ -420,8 +399,7 @@ class ExportWorker:
                 raise exports.Stopped
             if time.monotonic() - last >= PROGRESS_EVERY_S:
                 last = time.monotonic()
-                _execute(
-                    self.services,
+                self.services.store.execute(
                     "UPDATE exports SET progress = ?, stage = ? WHERE id = ? AND status = 'running'",
                     [round(min(1.0, fraction), 4), words, job.id],
                 )
@@ -446,8 +424,7 @@ class ExportWorker:
     def _finish(
         self, export_id: str, status: str, *, error: str | None = None, files: list[str] | None = None, size: int = 0
     ) -> None:
-        _execute(
-            self.services,
+        self.services.store.execute(
             "UPDATE exports SET status = ?, error = ?, files = ?, bytes = ?, finished_at = ?, "
             "progress = CASE WHEN ? = 'done' THEN 1.0 ELSE progress END, stage = '' WHERE id = ?",
             [status, error, json.dumps(files or []), size or None, utcnow(), status, export_id],

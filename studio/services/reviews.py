@@ -196,14 +196,6 @@ def _setting(value: Any, setting: str) -> Any:
 # ---------------------------------------------------------------------- the rows
 
 
-def _rows(services: Services, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-    store = services.store
-    try:
-        return list(store.db.query(sql, params))
-    except sqlite3.Error as err:
-        raise store_error(err, store.path) from err
-
-
 FINISHED_SQL = "g.status = 'done' AND g.video_path IS NOT NULL AND g.video_path != ''"
 # What pairing needs of a take (not the whole row: a queue reads up to QUEUE_POOL of them per look).
 TAKE_COLUMNS = ", ".join(
@@ -234,7 +226,7 @@ def _scope_takes(services: Services, scope: ReviewScope) -> list[dict[str, Any]]
         )
     else:
         sql, params = f"SELECT {TAKE_COLUMNS} FROM generations g WHERE {FINISHED_SQL}", []
-    rows = _rows(services, sql + " ORDER BY g.created_at DESC, g.rowid DESC LIMIT ?", [*params, QUEUE_POOL])
+    rows = services.store.query(sql + " ORDER BY g.created_at DESC, g.rowid DESC LIMIT ?", [*params, QUEUE_POOL])
     if scope.kind == "tag":
         wanted = scope.ref.casefold()
         rows = [r for r in rows if wanted in {t.strip().casefold() for t in (r["tags"] or "").split(",")}]
@@ -243,7 +235,7 @@ def _scope_takes(services: Services, scope: ReviewScope) -> list[dict[str, Any]]
 
 def _voted(services: Services, voter: str) -> set[tuple[str, str]]:
     "The pairs this voter has voted on, as (id, id), the smaller id first."
-    rows = _rows(services, "SELECT pair_key FROM votes WHERE voter = ?", [voter])
+    rows = services.store.query("SELECT pair_key FROM votes WHERE voter = ?", [voter])
     return {(a, b) for a, _, b in (r["pair_key"].partition(PAIR_SEPARATOR) for r in rows)}
 
 
@@ -330,7 +322,7 @@ def _vote(row: Mapping[str, Any]) -> Vote:
 
 
 def _already(services: Services, voter: str, key: str) -> ParamsError | None:
-    rows = _rows(services, "SELECT * FROM votes WHERE voter = ? AND pair_key = ?", [voter, key])
+    rows = services.store.query("SELECT * FROM votes WHERE voter = ? AND pair_key = ?", [voter, key])
     if not rows:
         return None
     earlier = _vote(rows[0])
@@ -431,4 +423,4 @@ def votes(
     if limit is not None:
         sql += " LIMIT ?"
         params.append(int(limit))
-    return [_vote(r) for r in _rows(services, sql, params)]
+    return [_vote(r) for r in services.store.query(sql, params)]
