@@ -98,6 +98,27 @@ def add_done(
     return gen_id
 
 
+def finish_with_clip(studio, gen_id: str, *, width: int, height: int, seconds: int, text: str) -> None:
+    """Make a take finished with a real clip: rendered into the media folder at this size and length
+    (with a mono tone), and its row saying so."""
+    from studio import media
+
+    studio.settings.media_dir.mkdir(parents=True, exist_ok=True)
+    media.render_clip(
+        studio.settings.media_dir / f"{gen_id}.mp4", width=width, height=height, seconds=seconds, audio=True, text=text
+    )
+    studio.store.update(
+        gen_id,
+        status="done",
+        video_path=f"{gen_id}.mp4",
+        width=width,
+        height=height,
+        duration_s=float(seconds),
+        has_audio=1,
+        finished_at=studio.store.get(gen_id).created_at,
+    )
+
+
 def players(at) -> dict[str, dict]:
     """The review players on the page (studio.player), by key: the data each one's browser half
     gets (clips with their URLs and labels, markers, the pending seek, dense or not)."""

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from browser import SCREENSHOTS, StudioServer, screenshot, type_name, wait_for_app
+from support import finish_with_clip
 
-from studio import media
 from studio import services as svc
 from studio.models import VideoGenerationParams
 from studio.settings import Settings
@@ -27,24 +27,7 @@ def seed_take(data_dir: Path) -> str:
     studio = svc.build_services(Settings(api_key="", data_dir=data_dir), start_worker=False)
     try:
         gen_id = studio.store.add_generation(VideoGenerationParams(prompt=PROMPT, duration=str(SECONDS)))
-        studio.settings.media_dir.mkdir(parents=True, exist_ok=True)
-        media.render_clip(
-            studio.settings.media_dir / f"{gen_id}.mp4",
-            width=WIDTH,
-            height=HEIGHT,
-            seconds=SECONDS,
-            audio=True,
-            text="comments",
-        )
-        studio.store.update(
-            gen_id,
-            status="done",
-            video_path=f"{gen_id}.mp4",
-            width=WIDTH,
-            height=HEIGHT,
-            duration_s=float(SECONDS),
-            has_audio=1,
-        )
+        finish_with_clip(studio, gen_id, width=WIDTH, height=HEIGHT, seconds=SECONDS, text="comments")
         return gen_id
     finally:
         studio.close()

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from browser import SCREENSHOTS, StudioServer, wait_for_app
 from playwright.sync_api import expect
+from support import finish_with_clip
 
-from studio import media
 from studio import services as svc
 from studio.models import VideoGenerationParams, output_size
 from studio.settings import Settings
@@ -39,27 +39,10 @@ def seed_grid(
             for res in resolutions
         ]
         grid_id, ids = studio.store.add_grid(prompt=PROMPT, axes={}, cells=cells)
-        studio.settings.media_dir.mkdir(parents=True, exist_ok=True)
         for gen_id, (params, _) in zip(ids, cells, strict=True):
             width, height = output_size("480p", params.aspect_ratio)
-            media.render_clip(
-                studio.settings.media_dir / f"{gen_id}.mp4",
-                width=width,
-                height=height,
-                seconds=seconds,
-                audio=True,
-                text=f"{params.resolution} {params.aspect_ratio}",
-            )
-            studio.store.update(
-                gen_id,
-                status="done",
-                video_path=f"{gen_id}.mp4",
-                width=width,
-                height=height,
-                duration_s=float(seconds),
-                has_audio=1,
-                finished_at=studio.store.get(gen_id).created_at,  # type: ignore[union-attr]
-            )
+            text = f"{params.resolution} {params.aspect_ratio}"
+            finish_with_clip(studio, gen_id, width=width, height=height, seconds=seconds, text=text)
         return grid_id, ids
     finally:
         studio.close()
