@@ -39,6 +39,7 @@ FORM_KEYS = {
     "name": "compare_name",
 }
 LAUNCH_TOKEN = "compare_launch_token"  # one per rendered Launch button; the store dedupes a token's launch
+GRID_LIVE_KEY = "compare_grid_live"  # the comparison on screen, live, and watched by the sidebar under this name
 LAUNCH_ERRORS = "compare_launch_errors"  # what the last Launch click found wrong, by field
 DIFF_STYLE = "background-color: #ffe08a; color: #1a1a1a; font-weight: 700"
 SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -118,6 +119,7 @@ def _launch(studio: svc.Services, token: str) -> None:
         st.session_state[LAUNCH_ERRORS] = {**plan.errors, "launch": str(err) if field in (None, "confirm") else ""}
         return
     st.session_state[LAUNCH_TOKEN] = secrets.token_hex(8)
+    ui.watch_runs(GRID_LIVE_KEY, ids)  # watched from the click on, even if the person leaves at once
     st.session_state["compare_flash"] = (
         f"Launched {len(ids)} cells. The comparison is saved: this page's link reopens it any time."
     )
@@ -436,7 +438,7 @@ def _saved_grid(grid_id: str, grid: dict[str, Any] | None, cells: list[Generatio
         studio, [c.id for c in cells], key=f"compare_pick_all_{grid_id}", label="Add the whole comparison"
     )
     ui.export_controls(studio, svc.Selection("grid", grid_id), key="compare_grid", label="Export this comparison")
-    ui.live([c.id for c in cells], _render_grid, key="compare_grid_live")
+    ui.live([c.id for c in cells], _render_grid, key=GRID_LIVE_KEY)
     if len(cells) >= 2:
         st.subheader("A/B: two takes side by side")
         names = dict(svc.ab_candidates(cells))

@@ -60,6 +60,7 @@ REF_GROUPS = {
 }
 TAKES_KEY = "create_takes"
 JOBS_KEY = "create_jobs"  # ids of the last run (also ?jobs= in the URL)
+LIVE_KEY = "create_live"  # the runs on screen, live, and watched by the sidebar under this name
 ERRORS_KEY = "create_errors"  # {where: message}; where is prompt | settings | references | run
 NOTICE_KEY = "create_notice"  # (kind, message) about the draft that was opened
 UPLOADER_ROUND = "create_uploader_round"  # bumped to empty the uploader once its files are taken
@@ -178,6 +179,7 @@ def run_clicked(token: str) -> None:
     again = state.get(LAUNCHED_TOKEN) == token
     state[LAUNCHED_TOKEN] = token
     state[JOBS_KEY] = ids
+    ui.watch_runs(LIVE_KEY, ids)  # watched from the click on, even if the person leaves before the page redraws
     state[NOTICE_KEY] = None
     st.query_params["jobs"] = ",".join(ids)
     if not again:
@@ -606,7 +608,7 @@ def results_section(studio: svc.Services) -> None:
     first = svc.get(studio, ids[0])
     if first is not None:
         ui.show_prompt(first.prompt)
-    ui.live(ids, render_jobs, key="create_live")
+    ui.live(ids, render_jobs, key=LIVE_KEY)
 
 
 # ---------------------------------------------------------------------- page

@@ -268,6 +268,13 @@ def error_box(err: Exception) -> None:
     st.error(plain(err), icon="⚠️")
 
 
+def watch_runs(key: str, ids: Sequence[str]) -> None:
+    """Make these runs this session's: when they have all ended, `watch` says so (a toast and a
+    browser notification) on whatever page the person is on. A launch calls it at once, so leaving
+    the page right after the click still gets the news; `live` calls it again with the same key."""
+    st.session_state.setdefault(WATCHING_KEY, {})[key] = list(ids)
+
+
 def live(ids: Sequence[str], render, *, key: str, follow: bool = True) -> None:
     """Render these runs (as `svc.RunWait`s: phase, elapsed, time left), and again every
     POLL_EVERY_S while any is unfinished.
@@ -281,7 +288,7 @@ def live(ids: Sequence[str], render, *, key: str, follow: bool = True) -> None:
     first = svc.waits(studio, ids)
     active = not all_finished([v.gen for v in first])
     if follow and active:
-        st.session_state.setdefault(WATCHING_KEY, {})[key] = list(ids)
+        watch_runs(key, ids)
 
     @st.fragment(run_every=POLL_EVERY_S if active else None)
     def panel() -> None:
@@ -333,9 +340,14 @@ def watch() -> None:
     """The sidebar's watch over this session's runs, on every page: how many are in flight, and a
     toast plus a browser notification when a launch (a run, takes or a comparison) has ended.
     One small query every WATCH_EVERY_S, and only while some of them are in flight."""
-    for message, ok, tag in st.session_state.pop(NOTES_KEY, []):
+    # The news is dropped only once it is out: a rerun that interrupts this run (a click, a
+    # component reporting in) stops it at the next element, and the next run says it instead.
+    notes = st.session_state.get(NOTES_KEY, [])
+    for message, ok, tag in notes:
         st.toast(message, icon="✅" if ok else "⚠️", duration="long")
         st.html(_notify_html(NOTIFY_TITLE, message, tag), unsafe_allow_javascript=True)
+    if notes:
+        st.session_state[NOTES_KEY] = []
     if not st.session_state.get(WATCHING_KEY):
         return
 
@@ -920,7 +932,7 @@ def _launch_final(studio: svc.Services, gen_id: str, target: dict[str, object], 
         st.session_state[PROMOTE_ERROR_KEY] = str(err)
         return
     st.session_state.setdefault(PROMOTED_KEY, {})[gen_id] = final_id
-    st.session_state.setdefault(WATCHING_KEY, {})[f"promote:{final_id}"] = [final_id]
+    watch_runs(f"promote:{final_id}", [final_id])
     st.session_state[PROMOTE_TOKEN_KEY] = secrets.token_hex(8)
     st.session_state[PROMOTE_FULL_RUN_KEY] = True
 

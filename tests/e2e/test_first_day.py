@@ -4,7 +4,7 @@ day") and the comparison is found again in the Gallery by a word of its prompt."
 
 from __future__ import annotations
 
-from browser import StudioServer, launch_comparison, screenshot, wait_for_app
+from browser import StudioServer, launch_comparison, screenshot, videos_ready, wait_for_app
 from playwright.sync_api import Page, expect
 
 from studio.models import output_size
@@ -65,7 +65,7 @@ def test_first_day_compare_then_find_it_the_next_day(page: Page, tmp_path):
         expect(page.locator(CARD)).to_have_count(9, timeout=15_000)
         page.locator(CARD).first.get_by_role("button", name="Open").click()
         dialog = page.locator("[role=dialog]")
-        page.wait_for_function("() => document.querySelector('[role=dialog] video')?.videoWidth > 0", timeout=15_000)
+        page.wait_for_function(videos_ready(1, within="[role=dialog]"), timeout=15_000)  # in the review player
         expect(dialog.locator("[data-testid=stCode]").first).to_contain_text(PROMPT)
         screenshot(page, "first-day-gallery-next-day")
     finally:

@@ -4,7 +4,7 @@ fresh page and a link with a bad value, all in a real Chromium."""
 
 from __future__ import annotations
 
-from browser import screenshot, wait_for_app
+from browser import screenshot, videos_ready, wait_for_app
 from playwright.sync_api import Page, expect
 
 PROMPT = "A zebra crossing a neon bridge, slow pan"
@@ -80,7 +80,7 @@ def test_find_a_video_by_its_prompt_open_it_and_share_a_filtered_link(page: Page
     expect(dialog).to_be_visible()
     url = wait_for_url(page, "id=", "q=zebra")
     gen_id = url.split("id=")[1].split("&")[0]
-    page.wait_for_function(f"() => document.querySelector('{DIALOG} video')?.readyState >= 1", timeout=15_000)
+    page.wait_for_function(videos_ready(1, within=DIALOG), timeout=15_000)  # in the review player
     assert (dialog.locator("video").get_attribute("src") or "").startswith(f"{studio_server}/files/")
     expect(dialog.locator("[data-testid=stCode]").first).to_contain_text(PROMPT)
     dialog.get_by_text("Ids and checksum").click()

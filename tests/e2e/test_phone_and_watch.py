@@ -17,8 +17,8 @@ from studio.settings import Settings
 from studio.store import HistoryStore
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
-RUN_TIMEOUT_MS = 60_000
-SLOW_RUN_S = "20"  # the run must still be going when the person reaches the Gallery, even on a busy machine
+RUN_TIMEOUT_MS = 90_000
+SLOW_RUN_S = "40"  # the run must still be going when the person reaches the Gallery, even on a busy machine
 CARD = "[class*='st-key-gallery_card_']"
 SHOTS = 30  # two gallery pages of 24
 
