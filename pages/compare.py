@@ -514,7 +514,9 @@ def _ab(a_id: str, b_id: str, *, key: str) -> None:
             table.style.apply(lambda row: [DIFF_STYLE if row["Differs"] else ""] * len(row), axis=1), hide_index=True
         )
 
-    ui.live([a_id, b_id], render, key=key)
+    # Not followed: the two takes are already watched as part of their comparison (or their own
+    # launch), so their ending is said once, by that.
+    ui.live([a_id, b_id], render, key=key, follow=False)
 
 
 def _ab_from_link(studio: svc.Services, a_id: str | None, b_id: str | None) -> None:

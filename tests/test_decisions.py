@@ -169,9 +169,9 @@ def test_the_table_rolls_up_votes_stars_ratings_winners_costs_and_times(rated):
     assert (vertical.ci_low, vertical.ci_high) == pytest.approx(maths.wilson(4, 4))
     assert (vertical.takes, vertical.starred, vertical.rated, vertical.grid_winners) == (2, 1, 2, 1)
     assert vertical.mean_rating == 4.5 and vertical.median_time_s == 250.0
-    # Priced at the value itself, the rest as in most of the voted takes (720p 9:16 here): the
-    # 1080p take on the 16:9 side does not make 16:9 look dearer.
-    assert ratios.cost_basis == ("720p", "9:16")
+    # Priced at the value itself, the rest as in most of the voted takes (720p: 3 of 4; the ratios
+    # tie, so the baseline 16:9): the 1080p take on the 16:9 side does not make 16:9 look dearer.
+    assert ratios.cost_basis == ("720p", "16:9")
     assert vertical.tokens_per_second == pytest.approx(costs.tokens("720p", "9:16", 1))
     assert wide.tokens_per_second == pytest.approx(costs.tokens("720p", "16:9", 1))
     assert (vertical.credits_per_second, wide.credits_per_second) == (2.0, 2.0)
@@ -182,8 +182,8 @@ def test_the_table_rolls_up_votes_stars_ratings_winners_costs_and_times(rated):
     assert set(ratios.leader_take_ids) == {a, c}
     resolution = section(table, "resolution")
     assert [(r.value, r.wins, r.losses) for r in resolution.rows] == [("720p", 3, 0), ("1080p", 0, 3)]
-    # One take each way: the tie goes to the pair that sorts first, (1080p, 16:9): 16:9 for both.
-    assert resolution.cost_basis == ("1080p", "16:9")
+    # One take each way: each tie goes to the baseline, 720p and 16:9.
+    assert resolution.cost_basis == ("720p", "16:9")
     assert [(r.tokens_per_second, r.credits_per_second) for r in resolution.rows] == [
         (costs.tokens("720p", "16:9", 1), 2.0),
         (costs.tokens("1080p", "16:9", 1), 4.0),
@@ -310,3 +310,19 @@ def test_with_three_values_the_verdict_names_every_value_not_yet_apart_from_the_
     v = maths.verdict("aspect_ratio", maths.tally(many)["aspect_ratio"])
     assert [u.value for u in v.unseparated] == ["1:1"]  # apart from 16:9 by now, not yet from 1:1
     assert v.sentence.startswith("The data do not yet separate 9:16 and 1:1: ")
+
+
+def test_the_cost_basis_counts_resolution_and_aspect_ratio_each_on_its_own(rated):
+    """A 720p comparison across three ratios and one 1080p final of its 16:9 cell: 3 of the 4 voted
+    takes are 720p, so the aspect ratios are priced at 720p (not at the 1080p that would win a tie
+    of four different (resolution, ratio) pairs)."""
+    takes = {
+        ratio: add_done(rated, "Product shot: a ceramic mug", resolution="720p", aspect_ratio=ratio, duration="4")
+        for ratio in ("16:9", "9:16", "1:1")
+    }
+    final = add_done(rated, "Product shot: a ceramic mug", resolution="1080p", aspect_ratio="16:9", duration="10")
+    add_vote(rated, "ana", takes["9:16"], takes["16:9"], "a")
+    add_vote(rated, "ana", takes["1:1"], final, "a")
+    ratios = section(svc.decisions(rated), "aspect_ratio")
+    assert ratios.cost_basis == ("720p", "16:9")
+    assert {r.value: r.credits_per_second for r in ratios.rows} == {"9:16": 2.0, "16:9": 2.0, "1:1": 2.0}

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from support import COMPARE, open_page, players, settings_for, started_ago, wait_until
 
 from studio import services as svc
+from studio import ui
 from studio.models import Generation, VideoGenerationParams
 from studio.simulator import Faults
 
@@ -411,3 +412,16 @@ def test_failed_cell_shows_why_and_can_be_retried(studio, clean_sim):
     assert take(studio, gen_id).status != "failed"
     wait_until(at, lambda at: any("took" in c.value for c in cell(at, gen_id).caption))
     assert cell(at, gen_id).caption[1].value.startswith("640×640")
+
+
+def test_a_comparison_in_flight_is_watched_once_not_again_by_its_a_b(idle):
+    "The A/B under a running comparison shows two of its cells; their ending is the comparison's news, said once."
+    grid_id, ids = svc.start_grid(
+        idle,
+        VideoGenerationParams(prompt="A slow tide", duration="5"),
+        resolutions=("720p",),
+        aspect_ratios=("16:9", "9:16", "1:1"),
+    )
+    at = open_page(COMPARE, idle, {"grid": grid_id})
+    assert not at.exception
+    assert at.session_state[ui.WATCHING_KEY] == {"compare_grid_live": ids}

@@ -23,7 +23,7 @@ from typing import Any
 from .. import costs
 from .. import decisions as maths
 from ..errors import ParamsError
-from ..models import Generation
+from ..models import ASPECT_RATIOS, RESOLUTIONS, Generation
 from .app import Services
 
 # The filters, by their URL parameter (and `studio decisions` flag) names.
@@ -229,13 +229,26 @@ def _takes_with(setting: str, value: Any, takes: Iterable[Generation]) -> list[G
 
 def cost_basis(setting: str, takes: Iterable[Generation]) -> tuple[str, str]:
     """The (resolution, aspect ratio) a setting's values are priced at, so the cost of a value shows
-    what that value changes and nothing else: the most common pair among the takes voted on for
-    this setting (720p 16:9 when none is left). A resolution's own value, or an aspect ratio's,
-    replaces its half."""
-    counts = Counter((t.resolution, t.aspect_ratio) for t in takes)
-    # Ties go to the pair that sorts first, so the basis does not depend on the order rows are read.
-    found = min(counts, key=lambda pair: (-counts[pair], pair)) if counts else None
-    return found or (costs.BASELINE_RESOLUTION, costs.BASELINE_ASPECT_RATIO)
+    what that value changes and nothing else: the most common resolution and the most common aspect
+    ratio among the takes voted on for this setting, each counted on its own (a tie goes to 720p /
+    16:9 when they are among the tied, else to the first in the node's order; 720p 16:9 when no take
+    is left). A resolution's own value, or an aspect ratio's, replaces its half."""
+    shown = list(takes)
+    return (
+        _most_common([t.resolution for t in shown], costs.BASELINE_RESOLUTION, RESOLUTIONS),
+        _most_common([t.aspect_ratio for t in shown], costs.BASELINE_ASPECT_RATIO, ASPECT_RATIOS),
+    )
+
+
+def _most_common(values: list[str], baseline: str, order: tuple[str, ...]) -> str:
+    counts = Counter(values)
+    if not counts:
+        return baseline
+    top = max(counts.values())
+    tied = [v for v in counts if counts[v] == top]
+    if baseline in tied:
+        return baseline
+    return min(tied, key=lambda v: (order.index(v) if v in order else len(order), v))
 
 
 def _priced(setting: str, value: Any, basis: tuple[str, str]) -> tuple[str, str]:
