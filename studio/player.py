@@ -93,10 +93,12 @@ def player_data(
     seek_seq: int = 0,
     dense: bool = False,
     download: bool = True,
+    markable: bool = True,
 ) -> dict[str, Any]:
     """The JSON the browser half reads. `seek_seq` goes up each time `seek_to` changes, so the
     player seeks once per change (and again when the same moment is asked for after another).
-    Without `download` the videos offer no "save" (a share link that allows no downloads)."""
+    Without `download` the videos offer no "save" (a share link that allows no downloads); without
+    `markable` there is no "Mark" (a read-only page, where a marked moment would go nowhere)."""
     known = {c.id for c in clips}
     return {
         "key": key,
@@ -121,5 +123,6 @@ def player_data(
         "seek": {"to": seek_to, "seq": seek_seq},
         "dense": dense,
         "download": download,
+        "markable": markable,
         "fps": FPS,
     }

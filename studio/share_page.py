@@ -128,7 +128,7 @@ def _player(key: str, cells: list[tuple[str, dict[str, Any]]], download: bool) -
         return None
     pins = [pin for _, item in playing for pin in item.get("pins", [])]
     dense = len(clips) > player.SHARE_DENSE_ABOVE
-    return player.player_data(clips, key=key, markers=pins, dense=dense, download=download)
+    return player.player_data(clips, key=key, markers=pins, dense=dense, download=download, markable=False)
 
 
 def _context(shared: svc.Shared, token: str, comments: dict[str, list[svc.Thread]] | None = None) -> dict[str, Any]:

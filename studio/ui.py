@@ -942,7 +942,7 @@ def _launched(studio: svc.Services, final_id: str) -> None:
     final = svc.get(studio, final_id)
     what = fmt.settings_line(final) if final else "the final"
     st.success(
-        f"Launched the final ({what}). It takes minutes: the sidebar counts it among your runs in flight and "
+        f"Launched the final ({what}). While it runs, the sidebar counts it among your runs in flight and "
         "says when it is done. It is in the Gallery now, linked to its draft.",
         icon="🚀",
     )

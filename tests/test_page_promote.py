@@ -64,7 +64,7 @@ def test_promote_from_the_gallery_shows_the_cost_difference_and_launches_one_fin
     assert final.draft_id == draft_id and (final.resolution, final.duration) == ("1080p", "10")
     assert final.prompt == take(idle, draft_id).prompt
     [done] = [s.value for s in at.success]
-    assert done.startswith("Launched the final (1080p · 16:9 · 10 s · audio). It takes minutes: the sidebar")
+    assert done.startswith("Launched the final (1080p · 16:9 · 10 s · audio). While it runs, the sidebar")
     assert at.session_state[ui.WATCHING_KEY][f"promote:{final.id}"] == [final.id]  # the sidebar watches it
     at.run()  # a refresh launches nothing more
     assert svc.count(idle) == 2

@@ -553,3 +553,4 @@ def test_pinned_comments_are_markers_on_the_share_pages_player(share_web, shop):
         {"at": 0.5, "label": 'Ada: Too dark <script>alert("x")</script>', "gen_id": take},
     ]
     assert "<script>alert" not in html  # the JSON in the attribute is escaped
+    assert shown["markable"] is False  # read-only: no "Mark", a marked moment would go nowhere

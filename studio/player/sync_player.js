@@ -94,6 +94,7 @@ class SyncPlayer {
     this.clips = data.clips || [];
     this.dense = !!data.dense;
     this.noDownload = data.download === false;
+    this.markable = data.markable !== false;
     this.markers = [];
     this.solo = null;
     this.rate = 1;
@@ -161,6 +162,7 @@ class SyncPlayer {
     this.outBtn = button("sp-out", "]", "Loop to here (])");
     this.clearLoopBtn = button("sp-noloop", "⟲ off", "Clear the loop");
     this.markBtn = button("sp-mark", "◆ Mark", "Mark this moment (M)");
+    if (!this.markable) this.markBtn.style.display = "none"; // a read-only page: a mark would go nowhere
     this.fullBtn = button("sp-full", "Full screen", "Full screen (F)");
     this.speed = el("select", "sp-speed");
     this.speed.title = "Speed";
@@ -511,6 +513,7 @@ class SyncPlayer {
   }
 
   mark() {
+    if (!this.markable) return;
     const t = Math.round(this.time() * 1000) / 1000;
     this.root.dataset.marked = String(t);
     this.setTriggerValue("marked", t);

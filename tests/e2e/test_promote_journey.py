@@ -74,7 +74,7 @@ def test_promote_a_draft_to_a_final_and_see_them_side_by_side(page: Page, studio
     screenshot(page, "promote-dialog")
 
     dialog.get_by_role("button", name="🚀 Launch the final").click()
-    expect(dialog).to_contain_text("Launched the final (720p · 16:9 · 6 s · audio). It takes minutes", timeout=10_000)
+    expect(dialog).to_contain_text("Launched the final (720p · 16:9 · 6 s · audio). While it runs", timeout=10_000)
     expect(page.locator("[data-testid=stSidebar]")).to_contain_text("of yours in flight", timeout=10_000)
     dialog.get_by_role("button", name="Open the final in the Gallery").click()
     expect(dialog.locator(CHAIN)).to_contain_text("Draft", timeout=10_000)
