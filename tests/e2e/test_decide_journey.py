@@ -86,7 +86,7 @@ def pair_on_screen(page: Page, before: set[str]) -> list[str]:
     deadline = time.monotonic() + 30
     while True:
         srcs = videos.evaluate_all("vs => vs.map(v => v.getAttribute('src'))")
-        if len(srcs) == 2 and set(srcs) != before:
+        if len(srcs) == 2 and all(srcs) and set(srcs) != before:  # (a cell being built has no src yet)
             break
         assert time.monotonic() < deadline, f"the next pair did not come: {srcs}"
         page.wait_for_timeout(100)

@@ -5,6 +5,7 @@ the link survives a reload."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,7 @@ def test_a_run_launched_on_create_is_announced_on_the_gallery(page: Page, slow_s
     box.press("Control+Enter")
     wait_for_app(page)
     page.locator(".st-key-create_run button").click()
+    page.wait_for_url(re.compile(r"[?&]jobs="), timeout=30_000)  # launched (the page says so), then leave
     wait_for_app(page)
     page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Gallery").click()
     wait_for_app(page)
