@@ -92,7 +92,7 @@ def scope_picker(studio: svc.Services, scope: svc.ReviewScope) -> None:
             _choice("Collection", boards, COLLECTION_KEY, "No collections yet: make one on Collections")
         elif kind == "comparison":
             grids = {
-                g["id"]: f"{g.get('name') or _short(g['prompt'], 60)} ({g['done']} of {g['cells']} done)"
+                g["id"]: f"{g.get('name') or fmt.shorten(g['prompt'], 60)} ({g['done']} of {g['cells']} done)"
                 for g in svc.grids(studio, limit=RECENT_COMPARISONS)
             }
             _choice("Comparison", grids, COMPARISON_KEY, "No comparisons yet: make one on Compare")
@@ -118,12 +118,6 @@ def _choice(label: str, options: dict[str, str], key: str, empty: str) -> None:
     )
 
 
-def _short(text: str, chars: int) -> str:
-    "One line of at most `chars` characters (an ellipsis where it was cut)."
-    line = " ".join(text.split())
-    return line if len(line) <= chars else line[: chars - 1] + "…"
-
-
 def describe(studio: svc.Services, scope: svc.ReviewScope) -> str:
     "The scope in words, for the counts and the empty queue."
     if scope.kind == "collection":
@@ -133,7 +127,7 @@ def describe(studio: svc.Services, scope: svc.ReviewScope) -> str:
             return "this collection"
     if scope.kind == "comparison":
         found, _ = svc.grid(studio, scope.ref)
-        return f"the comparison “{(found or {}).get('name') or _short((found or {}).get('prompt', ''), 40)}”"
+        return f"the comparison “{(found or {}).get('name') or fmt.shorten((found or {}).get('prompt', ''), 40)}”"
     if scope.kind == "tag":
         return f"takes tagged “{scope.ref}”"
     return "the studio"
@@ -180,7 +174,7 @@ def _value(setting: str, value: Any) -> str:
     if setting == "generate_audio":
         return "audio on" if value else "audio off"
     if setting == "prompt":
-        return f"“{_short(str(value), 60)}”"
+        return f"“{fmt.shorten(str(value), 60)}”"
     if setting == "duration":
         return fmt.duration_name(str(value))
     return str(value)

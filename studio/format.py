@@ -59,6 +59,12 @@ def one_line(text: str) -> str:
     return "".join(repr(c)[1:-1] if unicodedata.category(c) in ("Cc", "Cs") else c for c in text)
 
 
+def shorten(text: str, chars: int) -> str:
+    "One line of at most `chars` characters: whitespace runs become one space, a cut ends in an ellipsis."
+    line = " ".join(text.split())
+    return line if len(line) <= chars else line[: chars - 1] + "…"
+
+
 def plural(n: int, noun: str, plural_noun: str | None = None) -> str:
     "'1 cell', '3 cells'; thousands separated."
     return f"{n:,} {noun if n == 1 else plural_noun or noun + 's'}"

@@ -42,6 +42,7 @@ from .errors import (
     StoreError,
     error_for_status,
 )
+from .format import shorten
 from .models import (
     VIDEO_GENERATION_NODE_TYPE_ID,
     Agent,
@@ -189,8 +190,7 @@ def _retryable(error: ApiError, mode: RetryMode) -> bool:
 
 
 def _shorten(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 1] + "…"
+    return shorten(text, MAX_DETAIL_CHARS)
 
 
 def _validation_item(item: Any) -> str:

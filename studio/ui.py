@@ -18,7 +18,7 @@ import streamlit as st
 from . import diffs, people, player
 from . import format as fmt
 from . import services as svc
-from .errors import StudioError
+from .errors import ParamsError, StudioError
 from .models import ASPECT_RATIOS, DURATIONS, FINAL_STATUSES, RESOLUTIONS, Generation
 from .services.selections import KIND_LABELS
 from .settings import MEDIA_ROUTE, Settings
@@ -710,8 +710,6 @@ def _new_moment(gen: Generation, key: str, player_key: str | None) -> float | No
     if choice == PIN_PLAYER:
         at = player_position(player_key)
         if at is None:
-            from .errors import ParamsError  # (kept local: this block is the comments' own)
-
             raise ParamsError("The player has not said where it is yet: play or scrub the video, or type a time")
         return at
     return None
