@@ -4,6 +4,7 @@ own data folder and no real API key; one simulator serves the whole session over
 from __future__ import annotations
 
 import pytest
+from postgres_server import PostgresServer
 from support import settings_for
 
 from studio import services as svc
@@ -18,6 +19,19 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("MOSAIC_API_KEY", "")
     monkeypatch.delenv("MOSAIC_BASE_URL", raising=False)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    "A real PostgreSQL on 127.0.0.1, one per test process, started on first use."
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(pg_server):
+    "The URL of a new, empty database on the test PostgreSQL."
+    return pg_server.fresh_database()
 
 
 @pytest.fixture(scope="session")
