@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 from support import finish_with_clip, settings_for
@@ -114,7 +115,7 @@ def test_a_target_holding_another_studios_rows_is_refused_before_anything_is_wri
     assert target.query("SELECT COUNT(*) AS n FROM generations")[0]["n"] == before == len(other)
 
 
-def _migrate(capsys, monkeypatch, studio, *args: str) -> tuple[int, dict | None, str]:
+def _migrate(capsys, monkeypatch, studio, *args: str) -> tuple[int, Any, str]:
     "`studio migrate ARGS` run on `studio`'s data folder: (exit status, its JSON line or None, stderr)."
     monkeypatch.setenv("STUDIO_DATA_DIR", str(studio.settings.data_dir))
     code = cli.main(["migrate", *args])
