@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .errors import StoreError
+from .dialects import SQLITE_PREFIX, checked_database_url, redacted_url, sqlite_path
+from .errors import ParamsError, StoreError
 from .migrations import known_migrations
 from .settings import Settings
 from .store import HistoryStore
@@ -30,8 +30,6 @@ BATCH_ROWS = 200  # rows per INSERT: x ~45 columns stays far below both dialects
 KEY_BATCH = 500  # keys per lookup while checking what a target already holds
 HASH_CHUNK = 1 << 20
 ROWID = "rowid"
-REDACTED = "***"
-SECRET_QUERY_KEYS = ("password", "sslpassword")
 # Tables whose rows others name, first (no foreign key enforces it today; a target that adds one
 # still loads); every other table follows in name order.
 PARENTS_FIRST = ("generations", "grids", "collections", "agents")
@@ -100,25 +98,6 @@ class _Stopped(Exception):
     "The move wrote `stop_after` items: it ends here, as a run that was stopped would."
 
 
-def redacted_url(url: str) -> str:
-    "A store URL fit to print: its password (in the authority or the query) replaced by ***."
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return REDACTED
-    netloc = parts.netloc
-    if password is not None:
-        userinfo, _, host = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:{REDACTED}@{host}"
-    query = parts.query
-    if query:
-        pairs = [(k, REDACTED if k.lower() in SECRET_QUERY_KEYS else v) for k, v in parse_qsl(query, True)]
-        query = urlencode(pairs, safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -143,6 +122,17 @@ def source_schema_version(db_path: Path) -> int:
             conn.close()
     except sqlite3.Error as err:
         raise MoveError(f"The studio's history {db_path} cannot be read: {err}") from err
+
+
+def source_path(settings: Settings) -> Path:
+    "The configured studio's SQLite history file; MoveError when its history is not in SQLite."
+    url = settings.database_url
+    if url and not url.startswith(SQLITE_PREFIX):
+        raise MoveError(
+            f"This studio's history is already in {redacted_url(url)}; `studio migrate` moves a SQLite history "
+            "(unset STUDIO_DATABASE_URL, or set it to the sqlite:/// file, to move that one)"
+        )
+    return sqlite_path(url) if url else settings.db_path
 
 
 def check_source(db_path: Path) -> None:
@@ -216,7 +206,7 @@ class Move:
     def _described(store: HistoryStore | None, media: Media | None) -> dict[str, str]:
         out = {}
         if store is not None:
-            out["database"] = getattr(store, "described", str(getattr(store, "path", "")))
+            out["database"] = store.described
         if media is not None:
             out["media"] = media.described
         return out
@@ -248,7 +238,7 @@ class Move:
         return first + [t for t in names if t not in first]
 
     def _columns(self, store: HistoryStore, table: str) -> list[str]:
-        if getattr(store, "dialect", "sqlite") == "postgresql":
+        if store.dialect == "postgresql":
             rows = store.query(
                 "SELECT column_name AS name FROM information_schema.columns "
                 "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
@@ -335,7 +325,7 @@ class Move:
         if missing:
             raise MoveError(f"The target database's {table} table has no column {missing[0]}: another schema")
         # Keep each row's rowid where the target has one to keep (pages order by it).
-        keep_rowid = getattr(self._target, "dialect", "sqlite") == "sqlite" or ROWID in target_columns
+        keep_rowid = self._target.dialect == "sqlite" or ROWID in target_columns
         selected = ", ".join(_quoted(c) for c in columns)
         after = 0
         while True:
@@ -382,7 +372,7 @@ class Move:
 
     def _after_insert(self, table: str, gave_rowids: bool) -> None:
         "PostgreSQL's identity counter goes past the rowids given, so the studio's next row gets a new one."
-        if gave_rowids and getattr(self._target, "dialect", "sqlite") == "postgresql":
+        if gave_rowids and self._target.dialect == "postgresql":
             self._target.query(
                 f"SELECT setval(pg_get_serial_sequence(?, ?), COALESCE(MAX({ROWID}), 0) + 1, false) AS n "
                 f"FROM {_quoted(table)}",
@@ -446,12 +436,17 @@ def open_move(
     StoreError / MediaError) for a source or target that cannot be used, before anything is copied."""
     if not to_database and not to_media:
         raise MoveError("Name where to move: --to-database URL, --to-media URL, or both")
-    check_source(settings.db_path)
-    source = HistoryStore(settings.db_path)
+    db_path = source_path(settings)
+    check_source(db_path)
+    source = HistoryStore(db_path)
     target = None
     if to_database:
+        try:
+            checked_database_url(to_database)
+        except ParamsError as err:
+            raise MoveError(f"--to-database {err}") from None
         target = HistoryStore(to_database)
-        if getattr(target, "dialect", "sqlite") == "sqlite" and Path(target.path).resolve() == settings.db_path:
+        if target.dialect == "sqlite" and Path(target.path).resolve() == db_path.resolve():
             raise MoveError("--to-database names this studio's own history; name another database")
     return Move(source, target, progress=progress)
 

@@ -130,7 +130,8 @@ def test_studio_migrate_moves_the_studio_and_the_moved_studio_shows_the_same(
     old, made = old_studio
     seen = _seen(old, made)
     new_dir = tmp_path / "new"
-    code, report, err = _migrate(capsys, monkeypatch, old, "--to-database", str(new_dir / "studio.db"))
+    url = f"sqlite:///{new_dir / 'studio.db'}"
+    code, report, err = _migrate(capsys, monkeypatch, old, "--to-database", url)
     assert code == 0, err
     assert report["ok"] and report["tables"]["generations"] == {
         "source": 2,
@@ -138,13 +139,13 @@ def test_studio_migrate_moves_the_studio_and_the_moved_studio_shows_the_same(
         "copied": 2,
         "updated": 0,
     }
-    assert "STUDIO_DATABASE_URL=" in err and report["next"]["STUDIO_DATABASE_URL"] == str(new_dir / "studio.db")
+    assert "STUDIO_DATABASE_URL=" in err and report["next"]["STUDIO_DATABASE_URL"] == url
     moved = svc.build_services(settings_for(clean_sim, new_dir), start_worker=False)
     try:
         assert _seen(moved, made) == seen
     finally:
         moved.close()
-    code, again, _ = _migrate(capsys, monkeypatch, old, "--to-database", str(new_dir / "studio.db"))
+    code, again, _ = _migrate(capsys, monkeypatch, old, "--to-database", url)
     assert code == 0 and not any(t["copied"] or t["updated"] for t in again["tables"].values())
 
 
@@ -152,7 +153,8 @@ def test_studio_migrate_moves_the_studio_and_the_moved_studio_shows_the_same(
     "args,message",
     [
         ((), "--to-database URL, --to-media URL, or both"),
-        (("--to-database", "{own}"), "this studio's own history"),
+        (("--to-database", "sqlite:///{own}"), "this studio's own history"),
+        (("--to-database", "mysql://root:pw@db/studio"), "--to-database must be unset, sqlite:///path or postgresql"),
     ],
 )
 def test_bad_targets_are_one_line_and_exit_2(old_studio, capsys, monkeypatch, args, message):
@@ -167,14 +169,15 @@ def test_a_folder_with_no_history_is_refused_and_left_empty(tmp_path, capsys, mo
     empty = tmp_path / "nothing"
     empty.mkdir()
     monkeypatch.setenv("STUDIO_DATA_DIR", str(empty))
-    assert cli.main(["migrate", "--to-database", str(tmp_path / "t.db")]) == 2
+    assert cli.main(["migrate", "--to-database", f"sqlite:///{tmp_path / 't.db'}"]) == 2
     assert "There is no studio history" in capsys.readouterr().err
     assert list(empty.iterdir()) == [] and not (tmp_path / "t.db").exists()
 
 
-def test_passwords_in_urls_are_never_printed():
-    url = "postgresql://studio:s3cret-pw@db.example:5432/studio?sslmode=require&password=other-pw"
-    shown = moving.redacted_url(url)
-    assert "s3cret" not in shown and "other-pw" not in shown
-    assert shown.startswith("postgresql://studio:***@db.example:5432/studio?sslmode=require")
-    assert moving.redacted_url("s3://bucket/prefix") == "s3://bucket/prefix"
+def test_the_settings_to_use_next_never_show_a_password():
+    url = "postgresql://studio:s3cret-pw@db.example:5432/studio"
+    shown = moving.next_settings(url, "s3://bucket/prefix")
+    assert shown == {
+        "STUDIO_DATABASE_URL": "postgresql://studio:***@db.example:5432/studio",
+        "STUDIO_MEDIA_URL": "s3://bucket/prefix",
+    }
