@@ -640,7 +640,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = studio_settings.load()
             # The history is opened (and migrated) once here, so a damaged or newer database is one
             # line and exit 2 where the command was typed, not a server that cannot start.
-            HistoryStore(settings.db_path).close()
+            HistoryStore.for_settings(settings).close()
         except StudioError as err:
             return _error_line(err)
         # Settings (the data folder, a key from this folder's .streamlit/secrets.toml) are read here,
