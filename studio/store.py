@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from sqlite_utils import Database
 
 from .budget import day_start
+from .dialects import SQLITE_PREFIX, Transaction, insert_sql, redacted_url, sqlite_path
 from .errors import DiskFullError, JobError, StoreError
 from .migrations import migrate
 from .models import (
@@ -227,7 +228,7 @@ class HistoryStore:
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path,  # a file, or a sqlite:/// URL
         *,
         count_bound: int = COUNT_BOUND,
         count_steps: int = COUNT_STEPS,
@@ -235,6 +236,10 @@ class HistoryStore:
         max_page_count: int | None = None,
         on_statement: Callable[[str], None] | None = None,
     ):
+        if isinstance(path, str) and path.startswith(SQLITE_PREFIX):
+            path = sqlite_path(path)
+        elif isinstance(path, str) and "://" in path:
+            raise StoreError(f"The history database {redacted_url(path)} is not a file or a sqlite:/// URL")
         self.path = Path(path)
         # Called with every statement the store runs (tests count the queries a page makes).
         self.on_statement = on_statement
@@ -259,6 +264,18 @@ class HistoryStore:
                     "and the studio starts a new database there, or set STUDIO_DATA_DIR to another folder"
                 )
             migrate(self.db, self.path, self.path.parent / SCHEMA_LOCK_FILE)
+
+    @classmethod
+    def for_settings(cls, settings: Any) -> HistoryStore:
+        "The history the settings name: STUDIO_DATABASE_URL when set, else the SQLite file in the data folder."
+        return cls(settings.database_url or settings.db_path)
+
+    dialect: ClassVar[str] = "sqlite"
+
+    @property
+    def described(self) -> str:
+        "Where the history is, for messages and logs (never a password)."
+        return f"SQLite {self.path}"
 
     @contextmanager
     def _translated(self) -> Iterator[None]:
@@ -330,6 +347,19 @@ class HistoryStore:
         it changed. Any `sqlite3` error is a StoreError."""
         with self._translated():
             return self.db.execute(sql, params).rowcount
+
+    def insert(self, table: str, row: dict[str, Any], *, on_conflict: str = "") -> None:
+        "Insert one row, autocommitted (`on_conflict='ignore'`: a row whose key exists is skipped)."
+        sql = insert_sql(table, list(row), on_conflict)
+        with self._translated():
+            self.db.execute(sql, list(row.values()))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """One transaction for a use-case's read-then-write: writers are serialized (SQLite:
+        BEGIN IMMEDIATE), it commits when the block ends and rolls back when it raises."""
+        with self._immediate() as conn:
+            yield Transaction(conn.execute)
 
     # ------------------------------------------------------------------ generations
 

@@ -122,7 +122,7 @@ def build_services(
     settings = settings or load()
     # Checked before the history is opened: a bad STUDIO_SIM_* variable touches nothing.
     sim_config = _simulator_settings(settings) if settings.simulated and simulator is None else None
-    store = store or HistoryStore(settings.db_path)
+    store = store or HistoryStore.for_settings(settings)
     base_url = settings.base_url
     if settings.simulated:
         if simulator is None:
