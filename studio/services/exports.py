@@ -195,9 +195,7 @@ def start_export(services: Services, selection: Selection, kinds: Sequence[str],
         "created_at": utcnow(),
         "process": worker.token,
     }
-    services.store.execute(
-        f"INSERT INTO exports ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
-    )
+    services.store.insert("exports", row)
     worker.wake()
     job = export_job(services, export_id)
     assert job is not None

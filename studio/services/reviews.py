@@ -19,6 +19,7 @@ from itertools import combinations
 from typing import Any
 
 from ..decisions import SETTING_NAMES, SETTINGS
+from ..dialects import insert_sql
 from ..errors import ParamsError
 from ..models import Generation
 from ..store import new_id, utcnow
@@ -375,11 +376,7 @@ def record_vote(
     row = {**vote.__dict__, "differed": json.dumps(differed)}
     # One statement, committed on its own; a conflict means the same person's vote on this pair
     # landed first (from another tab).
-    saved = services.store.execute(
-        f"INSERT INTO votes ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
-        "ON CONFLICT (voter, pair_key) DO NOTHING",
-        list(row.values()),
-    )
+    saved = services.store.execute(insert_sql("votes", list(row), on_conflict="ignore"), list(row.values()))
     if not saved:
         raise _already(services, voter, key) or ParamsError("This vote was already recorded", field="vote")
     return vote
