@@ -18,7 +18,6 @@ import pytest
 from browser import pick, screenshot, videos_ready, wait_for_app
 from cluster import Cluster, wait_until
 
-from studio.settings import Settings
 from studio.store import HistoryStore
 
 PROMPT = "A lighthouse keeper climbing a spiral stair in a storm"
@@ -30,23 +29,20 @@ SHARE_URL = re.compile(r"http://127\.0\.0\.1:\d+/share/[A-Za-z0-9_-]{43}")
 PLAYING = "v => v.play().then(() => new Promise(r => setTimeout(r, 700))).then(() => v.currentTime)"
 
 
-def scale_pieces() -> set[str]:
-    "Which of the scale layers main has: a database URL, a media URL, separate workers."
-    fields = Settings.model_fields
-    return {
-        name
-        for name, knob in (("database", "database_url"), ("media", "media_url"), ("workers", "run_worker"))
-        if knob in fields
-    }
+# The scale layers this scenario runs on, switched on as each lands on main: PostgreSQL for the
+# history (else one shared SQLite data folder), S3 for the media (else that folder's media), and
+# separate `studio worker` processes (else each replica runs a worker, as one server does).
+ON_POSTGRESQL = False
+ON_S3 = False
+SEPARATE_WORKERS = False
 
 
 @pytest.fixture
 def cluster(tmp_path, request):
-    pieces = scale_pieces()
-    options: dict = {"workers": 2 if "workers" in pieces else 0}
-    if "database" in pieces:
+    options: dict = {"workers": 2 if SEPARATE_WORKERS else 0}
+    if ON_POSTGRESQL:
         options["database_url"] = request.getfixturevalue("postgres_url")
-    if "media" in pieces:
+    if ON_S3:
         seaweed = request.getfixturevalue("seaweed")
         bucket = f"cluster-{int(time.time() * 1000) % 10**9}"
         seaweed.make_bucket(bucket)
