@@ -116,6 +116,22 @@ class Settings(BaseSettings):
     def _database_url(cls, v: str | None) -> str | None:
         return checked_database_url(v) if v and v.strip() else None
 
+    # Where saved media lives (studio.media_store): unset (the data folder's media/), a folder, or
+    # s3://bucket/prefix with endpoint, region and credentials from the usual AWS_* variables.
+    media_url: str | None = Field(
+        None,
+        description="Media store: unset (media/ in the data folder), a folder, or s3://bucket/prefix (AWS_* vars).",
+    )
+
+    @field_validator("media_url")
+    @classmethod
+    def _media_url(cls, v: str | None) -> str | None:
+        from .media_store import parse_media_url  # it builds on this module
+
+        if not v or not v.strip():
+            return None
+        return v.strip() if parse_media_url(v) else str(Path(v.strip()).expanduser().resolve())
+
     timeout: float = Field(DEFAULT_TIMEOUT_S, gt=0, le=MAX_SECONDS, description="Seconds before an API call times out.")
     max_retries: int = Field(
         DEFAULT_MAX_RETRIES, ge=0, le=MAX_RETRIES_LIMIT, description="Retries of a failed safe API call."
@@ -343,6 +359,9 @@ class Settings(BaseSettings):
 
     @property
     def media_dir(self) -> Path:
+        "The media folder: STUDIO_MEDIA_URL when it names a folder, else media/ in the data folder."
+        if self.media_url and "://" not in self.media_url:
+            return Path(self.media_url)
         return self.data_dir / "media"
 
     @property
