@@ -61,7 +61,7 @@ MAX_RETRIES_LIMIT = 100
 MAX_CAP = 1e12  # a daily cap past this is a typo
 MAX_DOWNLOAD_BYTES = 1024**4  # a terabyte: past any video, and past any disk meant for them
 URL_SCHEMES = ("http", "https")
-SECRET_FIELDS = ("api_key", "webhook_secret", "database_url")  # never echoed in a message
+SECRET_FIELDS = ("api_key", "webhook_secret", "database_url", "media_url")  # never echoed in a message
 MAX_SHOWN_CHARS = 80  # of a bad value quoted back in a message
 WRITE_PROBE_PREFIX = ".studio-write-probe-"
 # Downloads (studio.mosaic.DownloadLimits): a take is tens of megabytes, so 2 GiB is no take;
