@@ -234,12 +234,15 @@ class HistoryStore:
         count_steps: int = COUNT_STEPS,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
         max_page_count: int | None = None,
+        on_statement: Callable[[str], None] | None = None,
     ):
         if isinstance(path, str) and path.startswith(SQLITE_PREFIX):
             path = sqlite_path(path)
         elif isinstance(path, str) and "://" in path:
             raise StoreError(f"The history database {redacted_url(path)} is not a file or a sqlite:/// URL")
         self.path = Path(path)
+        # Called with every statement the store runs (tests count the queries a page makes).
+        self.on_statement = on_statement
         # The test seam for a full disk: SQLite answers SQLITE_FULL once the file would grow past
         # this many pages (None: SQLite's own limit). Read on every use, so a test can lower it and
         # raise it again (space returns) while connections are open.
@@ -295,6 +298,7 @@ class HistoryStore:
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
                 conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+                conn.set_trace_callback(self.on_statement)
             db = self._local.db = Database(conn)
             self._local.page_cap = None
         if self._local.page_cap != self.max_page_count:  # the seam moved: tell this connection
