@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from postgres_server import PostgresServer
+from seaweed_server import SeaweedServer
 from support import settings_for
 
 from studio import services as svc
@@ -32,6 +33,13 @@ def pg_server():
 def postgres_url(pg_server):
     "The URL of a new, empty database on the test PostgreSQL."
     return pg_server.fresh_database()
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory):
+    "A real SeaweedFS (S3, signatures enforced) on 127.0.0.1, one per test process, started on first use."
+    with SeaweedServer(tmp_path_factory.mktemp("seaweed")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
