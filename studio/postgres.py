@@ -82,8 +82,8 @@ def store_error(err: BaseException, described: str) -> StoreError:
         code = NO_DATABASE
     if code in BAD_CREDENTIALS:
         return StoreError(
-            f"The PostgreSQL server of {described} refused the studio's user name or password; check the credentials in "
-            "STUDIO_DATABASE_URL."
+            f"The PostgreSQL server of {described} refused the studio's user name or password; check the "
+            "credentials in STUDIO_DATABASE_URL."
         )
     if code == NO_DATABASE:
         return StoreError(
