@@ -208,8 +208,16 @@ class SqliteDialect:
     unindexed = "+"
     hidden: str | None = None
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int, page_cap: Callable[[], int | None]):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        busy_timeout_ms: int,
+        page_cap: Callable[[], int | None],
+        on_statement: Callable[[str], None] | None = None,
+    ):
         self.path = path
+        self._on_statement = on_statement
         self.busy_timeout_ms = busy_timeout_ms
         # The test seam for a full disk (HistoryStore.max_page_count), read on every use.
         self._page_cap = page_cap
@@ -246,6 +254,7 @@ class SqliteDialect:
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
                 conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+                conn.set_trace_callback(self._on_statement)
             db = self._local.db = Database(conn)
             self._local.page_cap = None
         cap = self._page_cap()
@@ -378,15 +387,19 @@ class SqliteDialect:
 
 
 def open_dialect(
-    where: str | Path, *, busy_timeout_ms: int, page_cap: Callable[[], int | None]
+    where: str | Path,
+    *,
+    busy_timeout_ms: int,
+    page_cap: Callable[[], int | None],
+    on_statement: Callable[[str], None] | None = None,
 ) -> SqliteDialect | PostgresDialect:
-    "The dialect for a file, a sqlite:/// URL or a postgresql:// URL."
+    "The dialect for a file, a sqlite:/// URL or a postgresql:// URL (`on_statement`: told every statement)."
     if isinstance(where, str) and where.split(":", 1)[0].lower() in POSTGRES_SCHEMES and "://" in where:
         from .postgres import PostgresDialect
 
-        return PostgresDialect(where)
+        return PostgresDialect(where, on_statement=on_statement)
     if isinstance(where, str) and where.startswith(SQLITE_PREFIX):
         where = sqlite_path(where)
     elif isinstance(where, str) and "://" in where:
         raise StoreError(f"The history database {redacted_url(where)} is not a file, sqlite:/// or postgresql:// URL")
-    return SqliteDialect(Path(where), busy_timeout_ms=busy_timeout_ms, page_cap=page_cap)
+    return SqliteDialect(Path(where), busy_timeout_ms=busy_timeout_ms, page_cap=page_cap, on_statement=on_statement)

@@ -13,7 +13,7 @@ a missing database and a newer schema are each one clear message when the store 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -112,7 +112,7 @@ class PostgresDialect:
     unindexed = ""  # PostgreSQL's planner takes no such hint (and `+text` is no operator there)
     hidden = HIDDEN
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, on_statement: Callable[[str], None] | None = None):
         try:
             import psycopg  # the [scale] extra
             import psycopg_pool
@@ -127,6 +127,7 @@ class PostgresDialect:
         self.where = redacted_url(url)
         self.described = f"PostgreSQL {self.where}"
         self._pool: Any = None
+        self._on_statement = on_statement
         # Opened once, directly (a pool would retry in the background and report only a timeout):
         # a bad host, wrong credentials or a newer schema is one clear message now.
         with (
@@ -147,7 +148,12 @@ class PostgresDialect:
             raise store_error(err, self.where) from None  # `from None`: the driver's text may hold a host
 
     def _tx(self, conn: Any) -> Transaction:
-        return Transaction(lambda sql, params: conn.execute(to_pyformat(sql), _plain(params)), self._rows)
+        def run(sql: str, params: Sequence[Any]) -> Any:
+            if self._on_statement is not None:
+                self._on_statement(sql)
+            return conn.execute(to_pyformat(sql), _plain(params))
+
+        return Transaction(run, self._rows)
 
     def _rows(self, cursor: Cursor) -> list[dict[str, Any]]:
         return rows_of(cursor, hidden=HIDDEN)

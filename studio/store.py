@@ -183,7 +183,10 @@ class HistoryStore:
         count_steps: int = COUNT_STEPS,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
         max_page_count: int | None = None,
+        on_statement: Callable[[str], None] | None = None,
     ):
+        # Called with every statement the store runs (tests count the queries a page makes).
+        self.on_statement = on_statement
         # The test seam for a full disk (SQLite): SQLite answers SQLITE_FULL once the file would grow
         # past this many pages (None: SQLite's own limit). Read on every use, so a test can lower it
         # and raise it again (space returns) while connections are open.
@@ -196,7 +199,9 @@ class HistoryStore:
         self.launch_guard: LaunchGuard | None = None
         # Where it is (a file or a URL, as given), to open the same history again.
         self.location = path
-        self._sql = open_dialect(path, busy_timeout_ms=busy_timeout_ms, page_cap=lambda: self.max_page_count)
+        self._sql = open_dialect(
+            path, busy_timeout_ms=busy_timeout_ms, page_cap=lambda: self.max_page_count, on_statement=on_statement
+        )
         self.dialect: str = self._sql.name
 
     @classmethod

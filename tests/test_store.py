@@ -21,7 +21,7 @@ def store(any_store):
 
 
 # SQLite's own machinery (the progress-handler step budget, FTS5's query plans): the SQLite store only.
-sqlite_only = pytest.mark.parametrize("history_url", ["sqlite"], indirect=True)
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 def params(prompt="a red kite over the sea", **kw):
