@@ -55,6 +55,7 @@ DEPLOYMENT_VARS = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "STUDIO_RUN_WORKER",
+    "STREAMLIT_SERVER_FILE_WATCHER_TYPE",
 )
 # ...and what only the test sets: the simulator finishes in seconds, so its runs are looked at often.
 TEST_TUNING = {"STUDIO_POLL_INTERVAL": "0.5", "STUDIO_MAX_POLL_INTERVAL": "1", "STUDIO_FIRST_POLL_AFTER": "0"}
@@ -204,11 +205,12 @@ class Cluster:
 
     def studio_env(self, name: str, *, worker_inside: bool) -> dict[str, str]:
         "The environment of studio process `name`: the shared stores, the simulator as Mosaic."
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("STUDIO_", "MOSAIC_", "AWS_"))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("STUDIO_", "MOSAIC_", "AWS_", "STREAMLIT_"))}
         env.update(
             MOSAIC_API_KEY=CLUSTER_KEY,
             MOSAIC_BASE_URL=self.simulator,
             STUDIO_DATA_DIR=str(self.data_dir(name)),
+            STREAMLIT_SERVER_FILE_WATCHER_TYPE="none",
             **TEST_TUNING,
         )
         if self.database_url:

@@ -62,5 +62,5 @@ def test_the_harness_sets_only_documented_variables(tmp_path):
     }
     cluster.aws = aws
     env = cluster.studio_env("a", worker_inside=False)
-    ours = {k for k in env if k.startswith(("STUDIO_", "MOSAIC_", "AWS_"))}
+    ours = {k for k in env if k.startswith(("STUDIO_", "MOSAIC_", "AWS_", "STREAMLIT_"))}
     assert ours == set(DEPLOYMENT_VARS) | set(TEST_TUNING)

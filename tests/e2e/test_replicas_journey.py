@@ -15,7 +15,7 @@ import time
 
 import httpx
 import pytest
-from browser import pick, screenshot, videos_ready, wait_for_app
+from browser import PLAYERS, VIDEOS_UNDER, pick, screenshot, videos_ready, wait_for_app
 from cluster import Cluster, wait_until
 
 from studio.store import HistoryStore
@@ -26,6 +26,7 @@ TABS = 4  # one tab per duration × audio, each a 720p × 3-ratio grid
 SIM_LATENCY_S = 4.0  # each run's time at the simulator: long enough to kill the workers mid-way
 IN_FLIGHT = 3  # runs a worker keeps at Mosaic at once: the comparison goes in waves
 SHARE_URL = re.compile(r"http://127\.0\.0\.1:\d+/share/[A-Za-z0-9_-]{43}")
+SOME_VIDEO = f"() => ({VIDEOS_UNDER})({PLAYERS!r}).some(v => v.readyState >= 1)"  # a finished cell on the page
 # Played muted (allowed without a gesture): the video's time must move on.
 PLAY = "v => { v.muted = true; v.play(); }"
 PLAYED = "v => v.currentTime > 0.3"
@@ -135,8 +136,10 @@ def scenario(page, cluster: Cluster) -> None:
     grid_id = launch_twelve(page)
     screenshot(page, "replicas-launched-on-a")
 
-    # Mid-way: some cells done, the rest in flight or queued.
+    # Mid-way: some cells done (and one playing on the page A serves), the rest in flight or queued.
     wait_until("a first cell done", lambda: 0 < job_counts(cluster, "b").get("done", 0) < CELLS, timeout=90)
+    page.wait_for_function(SOME_VIDEO, timeout=60_000)
+    wait_for_app(page)
     if "worker1" in cluster.processes:
         cluster.processes["worker1"].kill()
     cluster.processes["a"].kill()
