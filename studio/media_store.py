@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Protocol
 from urllib.parse import urlsplit
@@ -367,6 +367,34 @@ def _translated(store: S3Media, doing: str) -> Iterator[None]:
         raise MediaError(f"The media store {store.described} {doing}: {err}") from None
     except OSError as err:  # the local side of an upload or download
         raise MediaError(f"The media store {store.described} {doing}: {err.strerror or err}") from None
+
+
+# ---------------------------------------------------------------------- files on this machine
+
+
+@contextlib.contextmanager
+def local_folder(store: MediaStore, keys: Iterable[str | None], *, fetch: bool = True) -> Iterator[Path]:
+    """A folder on this machine holding those of `keys` that the store has, under their own names,
+    for work that reads files (exports, ffmpeg): the media folder itself, or (S3) a temp folder the
+    files are downloaded into and removed with. `fetch=False` leaves each one empty: enough for a
+    plan that only asks which files are there."""
+    if isinstance(store, FolderMedia):
+        yield store.root
+        return
+    staging = store.staging("copies")
+    staging.mkdir(parents=True)
+    try:
+        for key in dict.fromkeys(k for k in keys if k):
+            dest = staging / checked_key(key)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if fetch:
+                with contextlib.suppress(MissingMediaError):
+                    store.get_file(key, dest)
+            elif store.exists(key):
+                dest.touch()
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------- choosing one

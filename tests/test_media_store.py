@@ -5,11 +5,15 @@ studio on `s3://` that saves a generation in the bucket with its sha256 and play
 from __future__ import annotations
 
 import hashlib
+import io
+import time
 import uuid
+import zipfile
 from pathlib import Path
 
 import httpx
 import pytest
+from media_files import picture
 from postgres_server import free_port
 from seaweed_server import ranged_get
 from starlette.applications import Starlette
@@ -193,10 +197,46 @@ def test_a_studio_on_s3_saves_each_take_in_the_bucket_and_plays_it(monkeypatch, 
         assert seaweed.secret_key not in everything
         assert "X-Amz-Signature" not in page.text  # the page holds share routes, never a signed URL
 
+        # An export is built from the bucket's files and put back there; the route hands out a presigned download.
+        job = svc.start_export(studio, svc.Selection("generation", gen_id), ["zip", "sheet"])
+        done = wait_export(studio, job.id)
+        assert done.status == "done", done.error
+        assert not (tmp_path / "data" / "exports" / job.id).exists()
+        zip_name = next(name for name in done.files if name.endswith(".zip"))
+        with TestClient(app) as client:
+            sent = client.get(done.url(zip_name), follow_redirects=False)
+        assert sent.status_code == 307
+        download = httpx.get(sent.headers["location"], timeout=30)
+        assert download.status_code == 200 and download.headers["content-disposition"].startswith("attachment")
+        with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+            videos = [n for n in archive.namelist() if n.endswith(".mp4")]
+            assert [hashlib.sha256(archive.read(n)).hexdigest() for n in videos] == [gen.sha256]
+            assert not any(seaweed.secret_key.encode() in archive.read(n) for n in archive.namelist())
+
+        # A reference is kept in the bucket too (and checked from there when a take would carry it).
+        still = picture(tmp_path / "still.png", 400, 300)
+        kept = svc.upload_reference(studio, "still.png", still).reference
+        assert kept.local_name and not (tmp_path / "data" / "media" / kept.local_name).exists()
+        with studio.media.open(kept.local_name) as body:
+            assert body.read() == still.read_bytes()
+        svc.check_references(studio, {"images": [kept.upload_id]})
+
         svc.delete_generation(studio, gen_id)
-        assert list(studio.media.keys()) == []
+        assert not studio.media.exists(gen.video_path) and not studio.media.exists(gen.thumb_path)
     finally:
+        svc.stop_export_workers()
         studio.close()
+
+
+def wait_export(services, export_id: str, timeout: float = 120.0) -> svc.ExportJob:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = svc.export_job(services, export_id)
+        assert job is not None
+        if not job.active:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"export {export_id} did not end")
 
 
 def test_the_default_studio_keeps_media_in_its_folder_as_before(studio):
