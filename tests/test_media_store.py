@@ -5,7 +5,9 @@ studio on `s3://` that saves a generation in the bucket with its sha256 and play
 from __future__ import annotations
 
 import hashlib
+import html
 import io
+import re
 import time
 import uuid
 import zipfile
@@ -19,7 +21,7 @@ from seaweed_server import ranged_get
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
-from support import settings_for
+from support import GALLERY, open_page, settings_for
 
 from studio import services as svc
 from studio.errors import MediaError, SettingsError, StudioError
@@ -196,6 +198,14 @@ def test_a_studio_on_s3_saves_each_take_in_the_bucket_and_plays_it(monkeypatch, 
         everything = page.text + str(page.headers) + str(moved.headers) + caplog.text
         assert seaweed.secret_key not in everything
         assert "X-Amz-Signature" not in page.text  # the page holds share routes, never a signed URL
+
+        # The Gallery page plays the take from the bucket: a presigned URL, and no secret on the page.
+        at = open_page(GALLERY, studio)
+        bodies = " ".join(h.proto.body for h in at.get("html"))
+        [src] = re.findall(r'class="studio-hover" poster="[^"]*" src="([^"]+)"', bodies)
+        assert src.startswith(f"{seaweed.endpoint}/{bucket}/{PREFIX}/{gen.video_path}?")
+        assert ranged_get(html.unescape(src), 0, 9).status_code == 206
+        assert seaweed.secret_key not in bodies
 
         # An export is built from the bucket's files and put back there; the route hands out a presigned download.
         job = svc.start_export(studio, svc.Selection("generation", gen_id), ["zip", "sheet"])
