@@ -23,6 +23,7 @@ from starlette.routing import Mount
 from starlette.testclient import TestClient
 from support import GALLERY, open_page, settings_for
 
+from studio import cli
 from studio import services as svc
 from studio.errors import MediaError, SettingsError, StudioError
 from studio.media_store import FolderMedia, S3Media, open_media
@@ -167,6 +168,21 @@ def test_start_up_names_each_s3_problem_once_and_never_the_secret(monkeypatch, s
     for message in (missing, refused, unreachable):
         assert "\n" not in message and seaweed.secret_key not in message
     assert not (tmp_path / "data" / "studio.db").exists()  # the history is not touched before media works
+
+
+@pytest.mark.parametrize("command", ["status", "serve"])
+def test_the_cli_refuses_a_missing_bucket_in_one_line(monkeypatch, seaweed, capsys, command):
+    s3_env(monkeypatch, seaweed)
+
+    def no_server(*args: object) -> None:  # a safety net: this test must never become a server
+        raise AssertionError("studio serve went on to start the server")
+
+    monkeypatch.setattr(cli.os, "execve", no_server)
+    monkeypatch.setenv("STUDIO_MEDIA_URL", f"s3://no-such-{uuid.uuid4().hex[:8]}/media")
+    assert cli.main([command, "--port", str(free_port())] if command == "serve" else [command]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("error: ") and "has no such bucket" in err
+    assert seaweed.secret_key not in err
 
 
 def test_a_studio_on_s3_saves_each_take_in_the_bucket_and_plays_it(monkeypatch, seaweed, clean_sim, tmp_path, caplog):
