@@ -196,8 +196,9 @@ class Cluster:
 
     @property
     def shared_folder(self) -> bool:
-        "True while the history or the media are files in one data folder every process shares."
-        return not (self.database_url and self.media_url)
+        """True while the processes share one data folder: the history or the media are files there,
+        or the replicas' own workers take turns by its lock file."""
+        return not (self.database_url and self.media_url) or self.workers == 0
 
     def data_dir(self, name: str) -> Path:
         "A process's data folder: the shared one, or its own once PostgreSQL and S3 hold everything."
