@@ -27,7 +27,9 @@ POOL_MIN = 1
 POOL_MAX = 16  # connections per store (per process): threads beyond it wait for one
 POOL_WAIT_S = 15.0  # how long a query waits for a free (or newly opened) connection
 WRITE_LOCK_KEY = 0x5354_5544_494E  # pg_advisory_xact_lock key every store transaction takes
-HIDDEN = "rowid"  # PostgreSQL's explicit rowid column: rows leave it out, as SQLite's `SELECT *` does
+# Columns only PostgreSQL has (the explicit rowid, the stored search vector): rows leave them out,
+# as SQLite's `SELECT *` leaves out its rowid and has no such column.
+HIDDEN = ("rowid", pg_schema.SEARCH_COLUMN)
 # SQLSTATE classes and codes that have a message of their own.
 BAD_CREDENTIALS = ("28P01", "28000")  # invalid_password, invalid_authorization_specification
 NO_DATABASE = "3D000"  # invalid_catalog_name
@@ -36,7 +38,7 @@ CREDENTIAL_WORDS = re.compile(r'authentication failed|no password supplied|pg_hb
 NO_DATABASE_WORDS = re.compile(r'database "[^"]*" does not exist')
 DISK_FULL = "53100"
 # Search words: split where FTS5's unicode61 tokenizer splits (white space and ASCII punctuation);
-# the index (pg_schema.search_vector) replaces the same characters by spaces before PostgreSQL's parser.
+# the stored vector (pg_schema.SEARCH_VECTOR) replaces the same characters by spaces before PostgreSQL's parser.
 NOTHING = "'x' & !'x'"  # a tsquery no row matches (a search word with no letter or digit)
 SEARCH_SPLIT = re.compile(r"[\s!-/:-@\[-`{-~]+")
 # One SQL token the placeholder rewrite must skip: a string literal, a quoted name, a comment, or a
@@ -110,7 +112,6 @@ class PostgresDialect:
 
     name = "postgresql"
     unindexed = ""  # PostgreSQL's planner takes no such hint (and `+text` is no operator there)
-    hidden = HIDDEN
 
     def __init__(self, url: str, *, on_statement: Callable[[str], None] | None = None):
         try:
@@ -213,7 +214,7 @@ class PostgresDialect:
         return tsquery(text) if text.strip() else None
 
     def matches(self, alias: str) -> str:
-        return f"{pg_schema.search_vector(alias + '.')} @@ to_tsquery('simple', ?)"
+        return f"{alias}.{pg_schema.SEARCH_COLUMN} @@ to_tsquery('simple', ?)"
 
     def search_only(self, after: bool) -> str:
         return f"SELECT 1 FROM generations g WHERE {self.matches('g')}" + (" AND g.rowid < ?" if after else "")
