@@ -244,47 +244,37 @@ def build(
 ) -> dict[str, dict[str, Any]]:
     """Write each asked-for kind (`zip`, `sheet`, `video`) to its path; returns per kind its path,
     bytes, seconds and, for pictures, its size. Progress runs once from 0 to 1 over all of them."""
+    # S3 media: the selection's files are copied here for the build (a folder is read in place).
     with local_folder(services.media, _media_keys(selected)) as media:
-        return _build_in(selected, media, outputs, exported_by=exported_by, progress=progress)
+        total = sum(KIND_WEIGHTS[k] for k in outputs) or 1.0
+        done_weight = 0.0
+        results: dict[str, dict[str, Any]] = {}
+        for kind, path in outputs.items():
+            weight = KIND_WEIGHTS[kind]
+            base = done_weight
+
+            def step(fraction: float, words: str, base: float = base, weight: float = weight) -> None:
+                if progress:
+                    progress((base + weight * fraction) / total, words)
+
+            started = time.perf_counter()
+            facts: dict[str, Any] = {"path": str(path)}
+            if kind == "zip":
+                exports.write_zip(selected, media, path, exported_by=exported_by, progress=step)
+            elif kind == "sheet":
+                facts["width"], facts["height"] = exports.write_contact_sheet(selected, media, path, progress=step)
+            else:
+                facts["width"], facts["height"] = exports.write_comparison_video(selected, media, path, progress=step)
+            facts["bytes"] = Path(path).stat().st_size
+            facts["seconds"] = round(time.perf_counter() - started, 3)
+            results[kind] = facts
+            done_weight += weight
+            step(0.0, f"{exports.KIND_NAMES[kind]} done")
+        return results
 
 
 def _media_keys(selected: Selected) -> list[str | None]:
     return [name for gen in selected.items for name in (gen.video_path, gen.thumb_path)]
-
-
-def _build_in(
-    selected: Selected,
-    media: Path,
-    outputs: dict[str, Path],
-    *,
-    exported_by: str = "",
-    progress: exports.Progress | None = None,
-) -> dict[str, dict[str, Any]]:
-    total = sum(KIND_WEIGHTS[k] for k in outputs) or 1.0
-    done_weight = 0.0
-    results: dict[str, dict[str, Any]] = {}
-    for kind, path in outputs.items():
-        weight = KIND_WEIGHTS[kind]
-        base = done_weight
-
-        def step(fraction: float, words: str, base: float = base, weight: float = weight) -> None:
-            if progress:
-                progress((base + weight * fraction) / total, words)
-
-        started = time.perf_counter()
-        facts: dict[str, Any] = {"path": str(path)}
-        if kind == "zip":
-            exports.write_zip(selected, media, path, exported_by=exported_by, progress=step)
-        elif kind == "sheet":
-            facts["width"], facts["height"] = exports.write_contact_sheet(selected, media, path, progress=step)
-        else:
-            facts["width"], facts["height"] = exports.write_comparison_video(selected, media, path, progress=step)
-        facts["bytes"] = Path(path).stat().st_size
-        facts["seconds"] = round(time.perf_counter() - started, 3)
-        results[kind] = facts
-        done_weight += weight
-        step(0.0, f"{exports.KIND_NAMES[kind]} done")
-    return results
 
 
 # ---------------------------------------------------------------------- the worker
