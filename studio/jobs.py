@@ -500,7 +500,7 @@ class JobRunner:
     def _release_lock(self) -> None:
         if self._note_file:
             with suppress(OSError):
-                Path(self._note_file.name).unlink()
+                (Path(self.settings.data_dir) / NOTES_DIR / f"{self.leases.id}.lock").unlink()
             fcntl.flock(self._note_file, fcntl.LOCK_UN)
             self._note_file.close()
             self._note_file = None

@@ -250,6 +250,7 @@ from .watch import (
     stuck_ids,
     waits,
     worker_paused,
+    workers,
 )
 
 __all__ = [
@@ -473,3 +474,4 @@ __all__ += [
     "plan_promotion",
     "promote",
 ]
+__all__ += ["workers"]  # many workers (issue 10 §2)
