@@ -39,13 +39,16 @@ def wait_until(check: Callable[[], T], timeout: float = 60.0, step: float = 0.05
         time.sleep(step)
 
 
+def small(prompt: str) -> VideoGenerationParams:
+    "A quick take: little to download and check."
+    return VideoGenerationParams(
+        prompt=prompt, resolution="480p", aspect_ratio="16:9", duration="4", generate_audio=False
+    )
+
+
 def queue(services: svc.Services, n: int) -> list[str]:
     "n takes of distinct prompts (each its own job), queued at once."
-    return [
-        gen_id
-        for i in range(n)
-        for gen_id in svc.generate(services, VideoGenerationParams(prompt=f"A kite over dunes, take {i}"))
-    ]
+    return [gen_id for i in range(n) for gen_id in svc.generate(services, small(f"A kite over dunes, take {i}"))]
 
 
 def ended(services: svc.Services, ids: list[str], timeout: float = 90.0) -> list[Generation]:
@@ -141,8 +144,9 @@ def test_a_killed_worker_process_loses_its_jobs_to_the_other_which_finishes_them
     before = clean_sim.stats()["runs_total"]
     try:
         assert not services.runner.alive
-        ids = queue(services, BATCH)
         first, second = workers(), workers()
+        wait_until(lambda: len(svc.workers(services)) == 2)  # both up: each claims its share (2 of 4)
+        ids = queue(services, BATCH)
         wait_until(lambda: held_by(services, first.pid) and held_by(services, second.pid))
         [first_id] = [w.id for w in svc.workers(services) if w.pid == first.pid]
         first.send_signal(signal.SIGKILL)
