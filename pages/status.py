@@ -15,6 +15,8 @@ PROMPT_PREVIEW_CHARS = 90
 RECENT_FAILURES = 10
 RECENT_STRAYS = 10
 IDLE_CHECK_S = 5.0  # an idle Status page notices runs started in another tab or by the CLI
+IDLE_SEEN_KEY = "status_idle_seen"  # session: the idle queue's last look (svc.look_again)
+EXPORTS_SEEN_KEY = "status_exports_seen"
 
 
 def short(text: str) -> str:
@@ -40,9 +42,9 @@ def api_section(studio: svc.Services) -> None:
     st.button("Check again", key="status_check_again")
 
 
-def render_queue(tracked: list[svc.RunWait]) -> None:
+def render_queue(queue: list[svc.RunWait]) -> None:
     "Tracked runs (still shown for a moment once finished) plus any that were queued since."
-    for wait in svc.queue_waits(ui.services(), keep=[w.gen.id for w in tracked]):
+    for wait in queue:
         gen = wait.gen
         with st.container(border=True, key=f"status_job_{gen.id}"):
             c1, c2, c3 = st.columns([4, 4, 1], vertical_alignment="center")
@@ -70,8 +72,13 @@ def render_queue(tracked: list[svc.RunWait]) -> None:
 
 @st.fragment(run_every=IDLE_CHECK_S)
 def watch_for_new_jobs(studio: svc.Services) -> None:
-    "While the queue is empty, look now and then (one count query) for runs started elsewhere."
-    if svc.active_count(studio):
+    """While the queue is empty, look now and then for runs started elsewhere: one count query, and
+    only when the change feed says runs changed since the last look."""
+    seen = svc.look_again(
+        studio, st.session_state.get(IDLE_SEEN_KEY), "active", lambda: svc.active_count(studio), "generations"
+    )
+    st.session_state[IDLE_SEEN_KEY] = seen
+    if seen.value:
         st.rerun()
 
 
@@ -109,7 +116,7 @@ def queue_section(studio: svc.Services) -> None:
         with st.container(key="status_idle"):
             watch_for_new_jobs(studio)
         return
-    ui.live(svc.active_ids(studio), render_queue, key="status_live", follow=False)
+    ui.live(svc.active_ids(studio), render_queue, key="status_live", follow=False, queue=True)
 
 
 def failures_section(studio: svc.Services) -> None:
@@ -160,7 +167,10 @@ def exports_section(studio: svc.Services) -> None:
 
     @st.fragment(run_every=ui.EXPORT_POLL_S if active else None)
     def rows() -> None:
-        now = svc.recent_exports(studio)
+        last = st.session_state.get(EXPORTS_SEEN_KEY)
+        seen = svc.look_again(studio, last, "recent", lambda: svc.recent_exports(studio), "exports")
+        st.session_state[EXPORTS_SEEN_KEY] = seen
+        now = seen.value
         for job in now:
             with st.container(border=True, key=f"status_export_{job.id}"):
                 st.text(short(job.title))

@@ -217,6 +217,7 @@ def _parser() -> argparse.ArgumentParser:
     _export_parser(sub)
     _decisions_parser(sub)
     sub.add_parser("worker", help="run a job worker until SIGTERM (beside servers run with STUDIO_RUN_WORKER=0)")
+    _migrate_parser(sub)
     return parser
 
 
@@ -642,6 +643,52 @@ def _decisions(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------- migrate (studio.moving)
+
+MOVE_MISMATCH_EXIT = 1
+MOVE_INTERRUPTED_EXIT = 130
+
+
+def _migrate_parser(sub: Any) -> None:
+    mig = sub.add_parser(
+        "migrate",
+        help="copy this studio's history and media into PostgreSQL and S3 (resumable, verified)",
+        description="Copy the configured studio's history and media into the stores named (this studio is not "
+        "changed). Run it again to finish a move that stopped; a second run copies nothing. Ends with one JSON "
+        f"line; exit 0 when every table's rows and every file's sha256 match, {MOVE_MISMATCH_EXIT} when not, "
+        f"{BAD_INPUT_EXIT} for a target that cannot be used (one error line).",
+    )
+    mig.add_argument("--to-database", metavar="URL", help="postgresql://user:password@host:port/db (or sqlite:///FILE)")
+    mig.add_argument("--to-media", metavar="URL", help="s3://bucket/prefix (AWS_* variables for the endpoint and keys)")
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from . import moving
+
+    try:
+        move = moving.open_move(
+            studio_settings.load(),
+            to_database=args.to_database,
+            to_media=args.to_media,
+            progress=lambda line: print(f"\rstudio migrate: {line}", end="", file=sys.stderr, flush=True),
+        )
+        report = move.run()
+    except StudioError as err:
+        return _error_line(err)
+    except KeyboardInterrupt:
+        print("\nstudio migrate: interrupted; run the same command again to finish the move", file=sys.stderr)
+        return MOVE_INTERRUPTED_EXIT
+    settings = moving.next_settings(args.to_database, args.to_media)
+    print(json.dumps({**report.as_json(), "next": settings}), flush=True)
+    print("", file=sys.stderr)
+    if report.ok:
+        print("studio migrate: every row and file verified. To run the studio on the new stores, set", file=sys.stderr)
+        for name, value in settings.items():
+            print(f"  {name}={value}", file=sys.stderr)
+        print(moving.AFTER_MOVE, file=sys.stderr)
+    return 0 if report.ok else MOVE_MISMATCH_EXIT
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["simulate"]:
@@ -668,7 +715,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = studio_settings.load()
             # The history is opened (and migrated) once here, so a damaged or newer database is one
             # line and exit 2 where the command was typed, not a server that cannot start.
-            HistoryStore(settings.db_path).close()
+            HistoryStore.for_settings(settings).close()
         except StudioError as err:
             return _error_line(err)
         # Settings (the data folder, a key from this folder's .streamlit/secrets.toml) are read here,
@@ -686,6 +733,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _export(args)
     if args.command == "decisions":
         return _decisions(args)
+    if args.command == "migrate":
+        return _migrate(args)
     if args.timeout is not None and not args.wait:  # a limit on a wait that will not happen is a mistake
         print("error: --timeout limits --wait; add --wait (or drop --timeout)", file=sys.stderr)
         return BAD_INPUT_EXIT

@@ -23,13 +23,11 @@ from __future__ import annotations
 import math
 import os
 import socket
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
+from .dialects import Transaction
 from .models import IN_FLIGHT_STATUSES, Generation
 from .store import HistoryStore, new_id, utcnow
 
@@ -78,23 +76,6 @@ class WorkerInfo:
     jobs: int
 
 
-class _SqliteTransaction:
-    "The store's IMMEDIATE transaction with the portable calls (query, execute) a transaction offers."
-
-    def __init__(self, conn: Any):
-        self._conn = conn
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cur = self._conn.execute(sql, list(params))
-        if cur.description is None:
-            return []
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return int(self._conn.execute(sql, list(params)).rowcount)
-
-
 class Leases:
     "One worker's leases on jobs and housekeeping, and its row in `workers`."
 
@@ -110,16 +91,11 @@ class Leases:
     def renew_every(self) -> float:
         return self.lease_s * RENEW_FRACTION
 
-    @contextmanager
-    def _transaction(self) -> Iterator[_SqliteTransaction]:
-        with self.store._immediate() as conn:
-            yield _SqliteTransaction(conn)
-
     def _skip_locked(self, alias: str) -> str:
         """The claim's row-locking clause for table `alias`: none on SQLite (its IMMEDIATE transaction
         is the only writer), `FOR UPDATE OF alias SKIP LOCKED` on PostgreSQL (claimers pass over each
         other's rows)."""
-        if getattr(self.store, "dialect", "sqlite") == "postgresql":
+        if self.store.dialect == "postgresql":
             return f" FOR UPDATE OF {alias} SKIP LOCKED"
         return ""
 
@@ -142,7 +118,7 @@ class Leases:
         another worker took over after a lapse is no longer among them)."""
         now = datetime.now(UTC)
         until = self._until(now)
-        with self._transaction() as tx:
+        with self.store.transaction() as tx:
             seen = tx.execute(
                 "UPDATE workers SET seen_at = ?, lease_until = ? WHERE id = ?", [_stamp(now), until, self.id]
             )
@@ -163,7 +139,7 @@ class Leases:
 
     def release_all(self) -> None:
         "A clean stop: every job and task this worker holds is free at once for the others."
-        with self._transaction() as tx:
+        with self.store.transaction() as tx:
             tx.execute("UPDATE jobs SET lease_until = NULL WHERE worker = ? AND lease_until IS NOT NULL", [self.id])
             tx.execute("DELETE FROM worker_tasks WHERE worker = ?", [self.id])
             tx.execute("DELETE FROM workers WHERE id = ?", [self.id])
@@ -181,7 +157,7 @@ class Leases:
             return []
         active = ",".join("?" * len(TAKEN_OVER_STATUSES))
         in_flight = ",".join("?" * len(IN_FLIGHT_STATUSES))
-        with self._transaction() as tx:
+        with self.store.transaction() as tx:
             self._expire_dead(tx, stamp)
             lapsed = tx.query(
                 f"SELECT j.generation_id FROM generations g JOIN jobs j ON j.generation_id = g.id WHERE g.status "
@@ -239,7 +215,7 @@ class Leases:
         rows = self.store.query("SELECT id, pid FROM workers WHERE host_key = ? AND id != ?", [self._host_key, self.id])
         return [str(r["id"]) for r in rows if _process_gone(int(r["pid"]))]
 
-    def _expire_dead(self, tx: Any, stamp: str) -> None:
+    def _expire_dead(self, tx: Transaction, stamp: str) -> None:
         """Workers on this machine whose process is gone lose their leases now, not a lease later
         (a server restarted after a crash resumes its runs at once, as before)."""
         for dead in self._dead_here():

@@ -35,6 +35,7 @@ from pydantic_settings import (
 )
 
 from .costs import parse_credit_rates
+from .dialects import checked_database_url
 from .errors import ParamsError, SettingsError
 
 DEFAULT_BASE_URL = "https://api.mosaic.so"
@@ -62,7 +63,7 @@ MAX_RETRIES_LIMIT = 100
 MAX_CAP = 1e12  # a daily cap past this is a typo
 MAX_DOWNLOAD_BYTES = 1024**4  # a terabyte: past any video, and past any disk meant for them
 URL_SCHEMES = ("http", "https")
-SECRET_FIELDS = ("api_key", "webhook_secret")  # never echoed in a message
+SECRET_FIELDS = ("api_key", "webhook_secret", "database_url")  # never echoed in a message
 MAX_SHOWN_CHARS = 80  # of a bad value quoted back in a message
 WRITE_PROBE_PREFIX = ".studio-write-probe-"
 # Downloads (studio.mosaic.DownloadLimits): a take is tens of megabytes, so 2 GiB is no take;
@@ -106,6 +107,17 @@ class Settings(BaseSettings):
         description="Mosaic API base URL (only used with an API key).",
     )
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Folder for the SQLite history and media files.")
+    # Where the history lives (studio.dialects): unset, sqlite:///path or postgresql://... (a password
+    # in it is never shown: messages and logs print studio.dialects.redacted_url).
+    database_url: str | None = Field(
+        None, description="History database URL: unset (studio.db in the data folder), sqlite:///path, postgresql://…"
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, v: str | None) -> str | None:
+        return checked_database_url(v) if v and v.strip() else None
+
     timeout: float = Field(DEFAULT_TIMEOUT_S, gt=0, le=MAX_SECONDS, description="Seconds before an API call times out.")
     max_retries: int = Field(
         DEFAULT_MAX_RETRIES, ge=0, le=MAX_RETRIES_LIMIT, description="Retries of a failed safe API call."

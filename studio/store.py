@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from sqlite_utils import Database
 
 from .budget import day_start
+from .dialects import SQLITE_PREFIX, Transaction, insert_sql, redacted_url, sqlite_path
 from .errors import DiskFullError, JobError, StoreError
 from .migrations import migrate
 from .models import (
@@ -227,14 +228,21 @@ class HistoryStore:
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path,  # a file, or a sqlite:/// URL
         *,
         count_bound: int = COUNT_BOUND,
         count_steps: int = COUNT_STEPS,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
         max_page_count: int | None = None,
+        on_statement: Callable[[str], None] | None = None,
     ):
+        if isinstance(path, str) and path.startswith(SQLITE_PREFIX):
+            path = sqlite_path(path)
+        elif isinstance(path, str) and "://" in path:
+            raise StoreError(f"The history database {redacted_url(path)} is not a file or a sqlite:/// URL")
         self.path = Path(path)
+        # Called with every statement the store runs (tests count the queries a page makes).
+        self.on_statement = on_statement
         # The test seam for a full disk: SQLite answers SQLITE_FULL once the file would grow past
         # this many pages (None: SQLite's own limit). Read on every use, so a test can lower it and
         # raise it again (space returns) while connections are open.
@@ -257,6 +265,18 @@ class HistoryStore:
                 )
             migrate(self.db, self.path, self.path.parent / SCHEMA_LOCK_FILE)
 
+    @classmethod
+    def for_settings(cls, settings: Any) -> HistoryStore:
+        "The history the settings name: STUDIO_DATABASE_URL when set, else the SQLite file in the data folder."
+        return cls(settings.database_url or settings.db_path)
+
+    dialect: ClassVar[str] = "sqlite"
+
+    @property
+    def described(self) -> str:
+        "Where the history is, for messages and logs (never a password)."
+        return f"SQLite {self.path}"
+
     @contextmanager
     def _translated(self) -> Iterator[None]:
         "The boundary: a `sqlite3` (or folder) error inside becomes a `StoreError`."
@@ -278,6 +298,7 @@ class HistoryStore:
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
                 conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+                conn.set_trace_callback(self.on_statement)
             db = self._local.db = Database(conn)
             self._local.page_cap = None
         if self._local.page_cap != self.max_page_count:  # the seam moved: tell this connection
@@ -326,6 +347,19 @@ class HistoryStore:
         it changed. Any `sqlite3` error is a StoreError."""
         with self._translated():
             return self.db.execute(sql, params).rowcount
+
+    def insert(self, table: str, row: dict[str, Any], *, on_conflict: str = "") -> None:
+        "Insert one row, autocommitted (`on_conflict='ignore'`: a row whose key exists is skipped)."
+        sql = insert_sql(table, list(row), on_conflict)
+        with self._translated():
+            self.db.execute(sql, list(row.values()))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """One transaction for a use-case's read-then-write: writers are serialized (SQLite:
+        BEGIN IMMEDIATE), it commits when the block ends and rolls back when it raises."""
+        with self._immediate() as conn:
+            yield Transaction(conn.execute)
 
     # ------------------------------------------------------------------ generations
 

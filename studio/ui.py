@@ -27,6 +27,7 @@ POLL_EVERY_S = 2.0  # page refresh while jobs run: cheap on 2 cores (streamlit-n
 WATCH_EVERY_S = 3.0  # the sidebar's look at this session's runs, only while some are in flight
 WATCHING_KEY = "studio_watching"  # session: launch key -> run ids this browser session waits for
 NOTES_KEY = "studio_watch_notes"  # session: news of ended launches, shown by the next full run
+WATCH_SEEN_KEY = "studio_watch_seen"  # session: the watch's last look (svc.look_again)
 NOTIFY_TITLE = "Mosaic Prompt Studio"
 FALLBACK_ORIGIN = "http://localhost:8501"
 # Characters that mean something to Streamlit's markdown anywhere in a line (":" for :emoji: and
@@ -275,24 +276,31 @@ def watch_runs(key: str, ids: Sequence[str]) -> None:
     st.session_state.setdefault(WATCHING_KEY, {})[key] = list(ids)
 
 
-def live(ids: Sequence[str], render, *, key: str, follow: bool = True) -> None:
+def live(ids: Sequence[str], render, *, key: str, follow: bool = True, queue: bool = False) -> None:
     """Render these runs (as `svc.RunWait`s: phase, elapsed, time left), and again every
-    POLL_EVERY_S while any is unfinished.
+    POLL_EVERY_S while any is unfinished. With `queue`, every other unfinished run too (Status).
 
     With `follow` (Create and Compare), unfinished runs become this session's: when they all end,
     a toast and a browser notification say so on whatever page the person is on (`watch`).
     Polling stops by itself: when the last job finishes, one full rerun redraws the page with
-    run_every off, so a finished page costs nothing (streamlit-notes.md §1).
+    run_every off, so a finished page costs nothing (streamlit-notes.md §1). Each look reads rows
+    only when the change feed says something was written since the last (`svc.follow_waits`).
     """
     studio = services()
-    first = svc.waits(studio, ids)
-    active = not all_finished([v.gen for v in first])
+    seen_key = f"{key}_seen"
+
+    def look() -> list[svc.RunWait]:
+        seen, views = svc.follow_waits(studio, ids, st.session_state.get(seen_key), queue=queue)
+        st.session_state[seen_key] = seen
+        return views
+
+    active = not all_finished([v.gen for v in look()])
     if follow and active:
         watch_runs(key, ids)
 
     @st.fragment(run_every=POLL_EVERY_S if active else None)
     def panel() -> None:
-        views = svc.waits(studio, ids)
+        views = look()
         render(views)
         if active and all_finished([v.gen for v in views]):
             st.rerun()
@@ -339,7 +347,8 @@ border:1px solid rgba(128,128,128,0.5);background:transparent;color:inherit;curs
 def watch() -> None:
     """The sidebar's watch over this session's runs, on every page: how many are in flight, and a
     toast plus a browser notification when a launch (a run, takes or a comparison) has ended.
-    One small query every WATCH_EVERY_S, and only while some of them are in flight."""
+    One small query every WATCH_EVERY_S, only while some of them are in flight and only when the
+    change feed says runs changed since the last look."""
     # The news is dropped only once it is out: a rerun that interrupts this run (a click, a
     # component reporting in) stops it at the next element, and the next run says it instead.
     notes = st.session_state.get(NOTES_KEY, [])
@@ -354,7 +363,11 @@ def watch() -> None:
     @st.fragment(run_every=WATCH_EVERY_S)
     def look() -> None:
         watching: dict[str, list[str]] = st.session_state.get(WATCHING_KEY, {})
-        ended, in_flight = svc.ended(services(), watching)
+        asked = tuple((k, tuple(v)) for k, v in watching.items())
+        last = st.session_state.get(WATCH_SEEN_KEY)
+        seen = svc.look_again(services(), last, asked, lambda: svc.ended(services(), watching), "generations")
+        st.session_state[WATCH_SEEN_KEY] = seen
+        ended, in_flight = seen.value
         if ended:
             # A toast sent just before a rerun is lost: keep the news for the full rerun, which
             # also switches this timer off when nothing is left to watch.
@@ -624,7 +637,10 @@ def export_controls(studio: svc.Services, selection: svc.Selection, *, key: str,
 
         @st.fragment(run_every=EXPORT_POLL_S if first.active else None)
         def follow() -> None:
-            job = svc.export_job(studio, export_id)
+            last = st.session_state.get(f"{key}_export_seen")
+            seen = svc.look_again(studio, last, export_id, lambda: svc.export_job(studio, export_id), "exports")
+            st.session_state[f"{key}_export_seen"] = seen
+            job = seen.value
             if job is None:
                 return
             export_state(job)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from postgres_server import PostgresServer
+from seaweed_server import SeaweedServer
 from support import settings_for
 
 from studio import services as svc
@@ -34,6 +35,30 @@ def postgres_url(pg_server):
     return pg_server.fresh_database()
 
 
+# The history's backends: a test that asks for `backend` (or is marked
+# @pytest.mark.usefixtures("backend")) runs twice, on SQLite and on PostgreSQL (a new database each
+# time); `studio`, `idle`, `keyless` and `database_url` then follow it. Only tests that exercise SQL
+# ask for it: every other test runs once, on SQLite.
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request):
+    return request.param
+
+
+@pytest.fixture
+def database_url(request):
+    "The test's STUDIO_DATABASE_URL: None (SQLite in the data folder) unless it runs on PostgreSQL."
+    if "backend" in request.fixturenames and request.getfixturevalue("backend") == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    return None
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory):
+    "A real SeaweedFS (S3, signatures enforced) on 127.0.0.1, one per test process, started on first use."
+    with SeaweedServer(tmp_path_factory.mktemp("seaweed")) as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def sim(tmp_path_factory):
     config = SimConfig(latency=0.3, latency_per_second=0.02, media_dir=tmp_path_factory.mktemp("sim"))
@@ -50,24 +75,26 @@ def clean_sim(sim):
 
 
 @pytest.fixture
-def studio(clean_sim, tmp_path):
+def studio(clean_sim, tmp_path, database_url):
     "A running studio (worker started) on its own data folder."
-    services = svc.build_services(settings_for(clean_sim, tmp_path / "data"))
+    services = svc.build_services(settings_for(clean_sim, tmp_path / "data", database_url=database_url))
     yield services
     services.close()
 
 
 @pytest.fixture
-def idle(clean_sim, tmp_path):
+def idle(clean_sim, tmp_path, database_url):
     "A studio whose worker is not running: jobs stay queued, rows stay exactly as the test wrote them."
-    services = svc.build_services(settings_for(clean_sim, tmp_path / "idle"), start_worker=False)
+    settings = settings_for(clean_sim, tmp_path / "idle", database_url=database_url)
+    services = svc.build_services(settings, start_worker=False)
     yield services
     services.close()
 
 
 @pytest.fixture
-def keyless(clean_sim, tmp_path):
+def keyless(clean_sim, tmp_path, database_url):
     "A studio with no API key, so it presents itself as the simulator; its worker is off."
-    services = svc.build_services(settings_for(clean_sim, tmp_path / "keyless", api_key=None), start_worker=False)
+    settings = settings_for(clean_sim, tmp_path / "keyless", api_key=None, database_url=database_url)
+    services = svc.build_services(settings, start_worker=False)
     yield services
     services.close()

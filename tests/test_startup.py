@@ -212,6 +212,7 @@ def test_serve_checks_the_database_before_the_server_starts(tmp_path):
 
 # (variable, value, what the message says besides the variable's name); one or more per field.
 BAD_SETTINGS = [
+    ("STUDIO_DATABASE_URL", "mysql://u:pw@h/db", "sqlite:///path or postgresql://"),
     ("STUDIO_MAX_IN_FLIGHT", "0", "greater than or equal to 1"),
     ("STUDIO_MAX_IN_FLIGHT", "-1", "greater than or equal to 1"),
     ("STUDIO_MAX_IN_FLIGHT", "abc", "integer"),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..changes import ChangeFeed, open_feed
 from ..errors import ApiConnectionError, StoreError
 from ..jobs import JobRunner
 from ..models import Generation
@@ -37,6 +38,16 @@ class Services:
     simulator: Simulator | None = None
     _closed: bool = field(default=False, repr=False)
     _status: tuple[float, dict[str, Any]] | None = field(default=None, repr=False)
+    _feed: ChangeFeed | None = field(default=None, repr=False)
+    _feed_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def changes(self) -> ChangeFeed:
+        "The history's change feed (studio.changes), opened on first use: pages re-read rows only when it moved."
+        with self._feed_lock:
+            if self._feed is None:
+                self._feed = open_feed(self.settings, self.store)
+            return self._feed
 
     @property
     def mode(self) -> str:
@@ -69,6 +80,9 @@ class Services:
         self.client.close()
         if self.simulator is not None:
             self.simulator.stop()
+        with self._feed_lock:
+            if self._feed is not None:
+                self._feed.close()
 
 
 def _simulator_settings(settings: Settings) -> SimConfig:
@@ -98,13 +112,18 @@ def _start_simulator(config: SimConfig) -> Simulator:
 
 
 def build_services(
-    settings: Settings | None = None, *, start_worker: bool = True, simulator: Simulator | None = None
+    settings: Settings | None = None,
+    *,
+    start_worker: bool = True,
+    simulator: Simulator | None = None,
+    store: HistoryStore | None = None,
 ) -> Services:
-    "Build the studio: store, client (Mosaic or a started simulator), job runner (started unless told not to)."
+    """Build the studio: store (the settings' history unless given), client (Mosaic or a started simulator),
+    job runner (started unless told not to)."""
     settings = settings or load()
     # Checked before the history is opened: a bad STUDIO_SIM_* variable touches nothing.
     sim_config = _simulator_settings(settings) if settings.simulated and simulator is None else None
-    store = HistoryStore(settings.db_path)
+    store = store or HistoryStore.for_settings(settings)
     base_url = settings.base_url
     if settings.simulated:
         if simulator is None:

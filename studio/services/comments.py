@@ -168,9 +168,11 @@ def add_comment(
             )
         root = parent.parent_id or parent.id
     made = Comment(id=new_id(), gen_id=gen.id, parent_id=root, author=name, body=text, at_s=moment, created_at=utcnow())
-    saved = services.store.execute(  # only while the take exists: it may go between the check above and this write
+    # Only while the take exists: it may go between the check above and this write. The cast types
+    # a NULL moment (PostgreSQL takes a bare parameter in a SELECT list for text).
+    saved = services.store.execute(
         "INSERT INTO comments (id, gen_id, parent_id, author, body, at_s, created_at) "
-        "SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM generations WHERE id = ?)",
+        "SELECT ?, ?, ?, ?, ?, CAST(? AS DOUBLE PRECISION), ? WHERE EXISTS (SELECT 1 FROM generations WHERE id = ?)",
         [made.id, made.gen_id, made.parent_id, made.author, made.body, made.at_s, made.created_at, gen.id],
     )
     if not saved:

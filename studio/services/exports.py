@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import shutil
-import sqlite3
 import threading
 import time
 import uuid
@@ -32,7 +31,7 @@ from typing import IO, Any
 
 from .. import exports
 from ..errors import ParamsError, StoreError, StudioError
-from ..store import new_id, store_error, utcnow
+from ..store import new_id, utcnow
 from .app import Services
 from .selections import Selected, Selection, resolve
 
@@ -185,22 +184,18 @@ def start_export(services: Services, selection: Selection, kinds: Sequence[str],
     selected, chosen = checked(services, selection, kinds)
     worker = worker_for(services)
     export_id = new_id()
-    try:
-        services.store.db.table("exports").insert(
-            {
-                "id": export_id,
-                "selection_kind": selection.kind,
-                "selection_ref": selection.ref,
-                "title": selected.title,
-                "kinds": json.dumps(chosen),
-                "status": "queued",
-                "created_by": created_by,
-                "created_at": utcnow(),
-                "process": worker.token,
-            }
-        )
-    except sqlite3.Error as err:
-        raise store_error(err, services.store.path) from err
+    row = {
+        "id": export_id,
+        "selection_kind": selection.kind,
+        "selection_ref": selection.ref,
+        "title": selected.title,
+        "kinds": json.dumps(chosen),
+        "status": "queued",
+        "created_by": created_by,
+        "created_at": utcnow(),
+        "process": worker.token,
+    }
+    services.store.insert("exports", row)
     worker.wake()
     job = export_job(services, export_id)
     assert job is not None

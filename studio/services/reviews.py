@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,9 +19,10 @@ from itertools import combinations
 from typing import Any
 
 from ..decisions import SETTING_NAMES, SETTINGS
+from ..dialects import insert_sql
 from ..errors import ParamsError
 from ..models import Generation
-from ..store import new_id, store_error, utcnow
+from ..store import new_id, utcnow
 from .app import Services
 from .gallery import MAX_TAG_CHARS
 
@@ -221,7 +221,7 @@ def _scope_takes(services: Services, scope: ReviewScope) -> list[dict[str, Any]]
     elif scope.kind == "tag":
         # LIKE narrows the rows; the exact (case-blind) tag match is made on the tag list below.
         sql, params = (
-            f"SELECT {TAKE_COLUMNS} FROM generations g WHERE g.tags LIKE ? AND {FINISHED_SQL}",
+            f"SELECT {TAKE_COLUMNS} FROM generations g WHERE lower(g.tags) LIKE lower(?) AND {FINISHED_SQL}",
             [f"%{scope.ref}%"],
         )
     else:
@@ -374,15 +374,11 @@ def record_vote(
         created_at=utcnow(),
     )
     row = {**vote.__dict__, "differed": json.dumps(differed)}
-    store = services.store
-    try:
-        store.db.execute(  # one statement: committed on its own
-            f"INSERT INTO votes ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
-        )
-    except sqlite3.IntegrityError:  # the same person's vote landed first from another tab
-        raise _already(services, voter, key) or ParamsError("This vote was already recorded", field="vote") from None
-    except sqlite3.Error as err:
-        raise store_error(err, store.path) from err
+    # One statement, committed on its own; a conflict means the same person's vote on this pair
+    # landed first (from another tab).
+    saved = services.store.execute(insert_sql("votes", list(row), on_conflict="ignore"), list(row.values()))
+    if not saved:
+        raise _already(services, voter, key) or ParamsError("This vote was already recorded", field="vote")
     return vote
 
 
@@ -410,7 +406,7 @@ def votes(
     if gen_ids is not None:
         ids = list(dict.fromkeys(gen_ids))
         marks = ",".join("?" * len(ids))
-        where.append(f"(a_id IN ({marks}) OR b_id IN ({marks}))" if ids else "0")
+        where.append(f"(a_id IN ({marks}) OR b_id IN ({marks}))" if ids else "1 = 0")
         params.extend([*ids, *ids])
     if since:
         where.append("created_at >= ?")

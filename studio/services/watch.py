@@ -15,12 +15,15 @@ stands in for Mosaic); it is counted from the moment Mosaic accepted the run.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import format as fmt
+from ..changes import Seen, look
 from ..leases import WorkerInfo, live_workers
 from ..models import ACTIVE_STATUSES, FINAL_STATUSES, Generation
 from .app import Services
@@ -29,6 +32,8 @@ from .generations import JobView, progress
 
 MOST_DONE = 0.95  # a bar driven by time never claims to be finished before the video is saved
 OVERDUE_AFTER = 1.5  # "taking longer than usual" only past 1.5x the longest expected time
+
+T = TypeVar("T")
 
 PHASE_WORDS = {
     "queued": "waiting to start",
@@ -121,14 +126,10 @@ def waits(services: Services, ids: Sequence[str]) -> list[RunWait]:
     for view, expected in zip(views, times, strict=True):
         gen, phase = view.gen, phases.get(view.gen.id)
         since = phase.since_submitted_s if phase else None
-        value = view.progress
-        if phase and phase.phase in ("submitted", "generating") and since is not None and expected[1] > 0:
-            # Driven by time while Mosaic works: the middle of the expected range is MOST_DONE.
-            value = max(value, min(MOST_DONE, since / ((expected[0] + expected[1]) / 2) * MOST_DONE))
         out.append(
             RunWait(
                 gen,
-                min(value, 1.0),
+                min(_timed(view.progress, phase.phase if phase else None, since, expected), 1.0),
                 view.last_error,
                 phase=phase.phase if phase else gen.status,
                 phase_elapsed_s=phase.phase_elapsed_s if phase else None,
@@ -139,6 +140,60 @@ def waits(services: Services, ids: Sequence[str]) -> list[RunWait]:
             )
         )
     return out
+
+
+def _timed(value: float, phase: str | None, since: float | None, expected: tuple[float, float]) -> float:
+    "Progress driven by time while Mosaic works: the middle of the expected range is MOST_DONE."
+    if phase in ("submitted", "generating") and since is not None and expected[1] > 0:
+        return max(value, min(MOST_DONE, since / ((expected[0] + expected[1]) / 2) * MOST_DONE))
+    return value
+
+
+def aged(wait: RunWait, seconds: float, stuck_after_s: float) -> RunWait:
+    """The same run `seconds` later with no row changed meanwhile: its clocks (and so its time-driven
+    progress and stuck flag) move on, nothing else does."""
+    if not wait.active or seconds <= 0:
+        return wait
+
+    def later(value: float | None) -> float | None:
+        return None if value is None else value + seconds
+
+    since, idle = later(wait.since_submitted_s), later(wait.idle_s)
+    return dataclasses.replace(
+        wait,
+        progress=min(_timed(wait.progress, wait.phase, since, wait.expected_s), 1.0),
+        phase_elapsed_s=later(wait.phase_elapsed_s),
+        since_submitted_s=since,
+        idle_s=idle,
+        stuck=wait.stuck or (idle is not None and idle > stuck_after_s),
+    )
+
+
+def follow_waits(
+    services: Services,
+    ids: Sequence[str],
+    last: Seen[list[RunWait]] | None,
+    *,
+    queue: bool = False,
+    now: float | None = None,
+) -> tuple[Seen[list[RunWait]], list[RunWait]]:
+    """`waits(ids)` (with `queue`: `queue_waits(ids)`) for a page that looks again every few seconds:
+    the rows are read again only when the change feed moved since `last` (keep the Seen for the next
+    look); otherwise the last look's clocks move on."""
+    now = time.monotonic() if now is None else now
+
+    def read() -> list[RunWait]:
+        return queue_waits(services, ids) if queue else waits(services, ids)
+
+    seen, _ = look(services.changes, last, (tuple(ids), queue), read, "generations", "jobs", now=now)
+    spent = now - seen.at
+    return seen, [aged(w, spent, services.settings.stuck_after) for w in seen.value]
+
+
+def look_again(services: Services, last: Seen[T] | None, key: Hashable, read: Callable[[], T], *tables: str) -> Seen[T]:
+    """What `read()` returns, read again only when the change feed moved (in `tables`; any watched
+    table when none) since `last`, when `key` changed, or when `last` is old (changes.REREAD_AFTER_S)."""
+    return look(services.changes, last, key, read, *tables)[0]
 
 
 def queue_waits(services: Services, keep: Sequence[str] = ()) -> list[RunWait]:

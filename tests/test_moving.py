@@ -1,0 +1,183 @@
+"""Moving a studio (`studio migrate`, studio.moving): a SQLite studio with history (takes with real
+videos, a comparison, a collection, votes, comments, a share link, an export) copied into other
+stores, a run cut short and resumed, a second run that copies nothing, targets refused."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from support import finish_with_clip, settings_for
+
+from studio import cli, media, moving
+from studio import services as svc
+from studio.models import VideoGenerationParams
+from studio.store import HistoryStore
+
+EXPORT_WAIT_S = 60
+
+
+def _history(studio) -> dict:
+    "A studio with some of everything: returns what a moved studio must show the same."
+    base = VideoGenerationParams(prompt="a red kite over the dunes", duration="4")
+    grid_id, ids = svc.start_grid(studio, base, resolutions=["480p"], aspect_ratios=["16:9", "9:16"], author="ana")
+    for gen_id, (w, h) in zip(ids, [(864, 496), (496, 864)], strict=True):
+        finish_with_clip(studio, gen_id, width=w, height=h, seconds=1, text=gen_id)
+        media.make_thumbnail(studio.settings.media_dir / f"{gen_id}.mp4", studio.settings.media_dir / f"{gen_id}.jpg")
+        studio.store.update(gen_id, thumb_path=f"{gen_id}.jpg")
+    svc.set_starred(studio, ids[0], True)
+    svc.set_tags(studio, ids[1], ["kites"])
+    coll = svc.create_collection(studio, "Best kites", owner="ana")
+    svc.add_to_collection(studio, coll.id, ids, added_by="ana")
+    svc.record_vote(studio, "bo", ids[0], ids[1], "a")
+    svc.add_comment(studio, ids[0], "bo", "the dune at 0:00 is great", at_s=0.5)
+    link = svc.ShareLinks(studio).create(svc.Selection("grid", grid_id), created_by="ana")
+    job = svc.start_export(studio, svc.Selection("grid", grid_id), ["zip"], created_by="ana")
+    deadline = time.monotonic() + EXPORT_WAIT_S
+    while (found := svc.export_job(studio, job.id)) is not None and found.status not in ("done", "failed"):
+        assert time.monotonic() < deadline, "the export did not finish"
+        time.sleep(0.1)
+    return {"grid": grid_id, "ids": ids, "collection": coll.id, "token": link.token}
+
+
+def _seen(studio, made: dict) -> dict:
+    "What a person sees of the history: the gallery, the comparison, the collection, the threads, the link."
+    shared = svc.ShareLinks(studio).open(made["token"])
+    return {
+        "gallery": [g.model_dump() for g in svc.history(studio)],
+        "search": [g.id for g in svc.history(studio, svc.GalleryQuery(text="kite"))],
+        "collection": [g.id for g in svc.collection_items(studio, made["collection"])],
+        "comments": [c.body for c in svc.comments(studio, made["ids"][0])],
+        "votes": len(svc.votes(studio)),
+        "shared": [g.id for g in shared.selected.items],
+        "exports": [(e.id, e.status) for e in svc.recent_exports(studio)],
+    }
+
+
+@pytest.fixture
+def old_studio(clean_sim, tmp_path):
+    services = svc.build_services(settings_for(clean_sim, tmp_path / "old"), start_worker=False)
+    made = _history(services)
+    yield services, made
+    services.close()
+
+
+def _rows(store: HistoryStore, tables) -> dict:
+    return {t: store.query(f'SELECT * FROM "{t}" ORDER BY rowid') for t in tables}
+
+
+def test_a_move_copies_every_row_keeps_rowids_resumes_and_a_second_run_copies_nothing(old_studio, tmp_path):
+    old, made = old_studio
+    source = HistoryStore(old.settings.db_path)
+    target = HistoryStore(tmp_path / "new" / "studio.db")
+    tables = moving.Move(source, target).tables()
+    assert {"generations", "collections", "collection_items", "votes", "comments", "share_links", "exports"} <= set(
+        tables
+    )
+    assert not [t for t in tables if t.startswith(("generations_fts", "_"))]
+    before = _rows(source, tables)
+
+    stopped = moving.Move(source, target, batch_rows=2, stop_after=3).run()
+    assert stopped.stopped and not stopped.ok
+    assert sum(t.copied for t in stopped.tables.values()) == 3
+
+    resumed = moving.Move(source, target, batch_rows=2).run()
+    assert resumed.ok and not resumed.stopped
+    total = sum(t.source for t in resumed.tables.values())
+    assert sum(t.copied for t in resumed.tables.values()) == total - 3
+    assert _rows(target, tables) == before == _rows(source, tables)  # rowids too; the source unchanged
+
+    again = moving.Move(source, target).run()
+    assert again.ok and sum(t.copied + t.updated for t in again.tables.values()) == 0
+    assert json.loads(json.dumps(again.as_json()))["tables"]["generations"]["target"] == len(made["ids"])
+
+
+def test_a_row_changed_in_the_source_since_an_earlier_move_is_brought_up_to_date(old_studio, tmp_path):
+    old, made = old_studio
+    source = HistoryStore(old.settings.db_path)
+    target = HistoryStore(tmp_path / "new" / "studio.db")
+    assert moving.Move(source, target).run().ok
+    svc.set_notes(old, made["ids"][1], "windier")
+    report = moving.Move(source, target).run()
+    assert report.ok and report.tables["generations"].updated == 1
+    assert target.query("SELECT notes FROM generations WHERE id = ?", [made["ids"][1]])[0]["notes"] == "windier"
+
+
+def test_a_target_holding_another_studios_rows_is_refused_before_anything_is_written(old_studio, idle, tmp_path):
+    old, _ = old_studio
+    other = svc.start_grid(idle, VideoGenerationParams(prompt="someone else's"), resolutions=["480p"])[1]
+    target = HistoryStore(idle.settings.db_path)
+    before = target.query("SELECT COUNT(*) AS n FROM generations")[0]["n"]
+    with pytest.raises(moving.MoveError, match="another studio"):
+        moving.Move(HistoryStore(old.settings.db_path), target).run()
+    assert target.query("SELECT COUNT(*) AS n FROM generations")[0]["n"] == before == len(other)
+
+
+def _migrate(capsys, monkeypatch, studio, *args: str) -> tuple[int, Any, str]:
+    "`studio migrate ARGS` run on `studio`'s data folder: (exit status, its JSON line or None, stderr)."
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(studio.settings.data_dir))
+    code = cli.main(["migrate", *args])
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    return code, json.loads(lines[-1]) if lines else None, err
+
+
+def test_studio_migrate_moves_the_studio_and_the_moved_studio_shows_the_same(
+    old_studio, clean_sim, tmp_path, capsys, monkeypatch
+):
+    old, made = old_studio
+    seen = _seen(old, made)
+    new_dir = tmp_path / "new"
+    url = f"sqlite:///{new_dir / 'studio.db'}"
+    code, report, err = _migrate(capsys, monkeypatch, old, "--to-database", url)
+    assert code == 0, err
+    assert report["ok"] and report["tables"]["generations"] == {
+        "source": 2,
+        "target": 2,
+        "copied": 2,
+        "updated": 0,
+    }
+    assert "STUDIO_DATABASE_URL=" in err and report["next"]["STUDIO_DATABASE_URL"] == url
+    moved = svc.build_services(settings_for(clean_sim, new_dir), start_worker=False)
+    try:
+        assert _seen(moved, made) == seen
+    finally:
+        moved.close()
+    code, again, _ = _migrate(capsys, monkeypatch, old, "--to-database", url)
+    assert code == 0 and not any(t["copied"] or t["updated"] for t in again["tables"].values())
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ((), "--to-database URL, --to-media URL, or both"),
+        (("--to-database", "sqlite:///{own}"), "this studio's own history"),
+        (("--to-database", "mysql://root:pw@db/studio"), "--to-database must be unset, sqlite:///path or postgresql"),
+    ],
+)
+def test_bad_targets_are_one_line_and_exit_2(old_studio, capsys, monkeypatch, args, message):
+    old, _ = old_studio
+    args = tuple(a.format(own=old.settings.db_path) for a in args)
+    code, report, err = _migrate(capsys, monkeypatch, old, *args)
+    assert (code, report) == (2, None)
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+def test_a_folder_with_no_history_is_refused_and_left_empty(tmp_path, capsys, monkeypatch):
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(empty))
+    assert cli.main(["migrate", "--to-database", f"sqlite:///{tmp_path / 't.db'}"]) == 2
+    assert "There is no studio history" in capsys.readouterr().err
+    assert list(empty.iterdir()) == [] and not (tmp_path / "t.db").exists()
+
+
+def test_the_settings_to_use_next_never_show_a_password():
+    url = "postgresql://studio:s3cret-pw@db.example:5432/studio"
+    shown = moving.next_settings(url, "s3://bucket/prefix")
+    assert shown == {
+        "STUDIO_DATABASE_URL": "postgresql://studio:***@db.example:5432/studio",
+        "STUDIO_MEDIA_URL": "s3://bucket/prefix",
+    }
