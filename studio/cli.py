@@ -36,6 +36,7 @@ from . import format as fmt
 from . import services as svc
 from . import settings as studio_settings
 from .errors import ParamsError, StudioError
+from .media_store import open_media
 from .models import (
     ASPECT_RATIOS,
     DURATIONS,
@@ -716,6 +717,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The history is opened (and migrated) once here, so a damaged or newer database is one
             # line and exit 2 where the command was typed, not a server that cannot start.
             HistoryStore.for_settings(settings).close()
+            open_media(settings).check()  # likewise a bucket that is missing, refused or unreachable
         except StudioError as err:
             return _error_line(err)
         # Settings (the data folder, a key from this folder's .streamlit/secrets.toml) are read here,
