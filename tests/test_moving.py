@@ -5,8 +5,8 @@ stores, a run cut short and resumed, a second run that copies nothing, targets r
 from __future__ import annotations
 
 import json
-import uuid
 import time
+import uuid
 from typing import Any
 
 import httpx
