@@ -62,7 +62,7 @@ TARGET = 1.5
 PAGE_SIZE = 24
 CACHE = ROOT / "bench" / ".cache"
 # Bump when fake_rows changes, so cached databases are rebuilt.
-FILL_VERSION = 2
+FILL_VERSION = 3
 INSERT_BATCH = 20_000
 # In a tenth of the prompts: with the filter, a history of 1,000 still fills the first page (a
 # word in a twentieth, like "zebra", gives 15 rows at 1,000 against 24 at a million, and the

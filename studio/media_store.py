@@ -44,6 +44,7 @@ CONNECT_TIMEOUT_S = 5.0  # an unreachable endpoint is reported within seconds at
 READ_TIMEOUT_S = 60.0
 MAX_ATTEMPTS = 3  # boto3's standard retry mode: a dropped connection or a 5xx is tried again
 STAGING_DIR = "media-staging"  # in the data folder: where files wait before their upload to S3
+STALE_STAGING_S = 24 * 3600.0  # a staged file this old belongs to a process that stopped (a download takes minutes)
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
@@ -238,6 +239,20 @@ class S3Media:
     def check(self) -> None:
         with self._errors("could not be opened"):
             self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._object("probe"), MaxKeys=1)
+        self._sweep_staging()
+
+    def _sweep_staging(self) -> None:
+        "Remove what a stopped process left staged (older than STALE_STAGING_S: never a file being made now)."
+        cutoff = time.time() - STALE_STAGING_S
+        with contextlib.suppress(OSError):
+            for path in self.staging_dir.iterdir():
+                with contextlib.suppress(OSError):
+                    if path.lstat().st_mtime >= cutoff:
+                        continue
+                    if path.is_dir():
+                        shutil.rmtree(path)
+                    else:
+                        path.unlink()
 
     def local_path(self, key: str) -> Path | None:
         return None

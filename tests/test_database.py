@@ -98,3 +98,15 @@ def test_transactions_serialize_read_then_write(any_store):
     for t in threads:
         t.join()
     assert store.query("SELECT params FROM presets") == [{"params": "100"}]
+
+
+def test_the_store_s_own_calls_inside_a_transaction_join_it(any_store):
+    "As on SQLite (one connection per thread): a thread's write inside its transaction is part of it."
+    store = any_store
+    row = {"name": "a", "params": "{}", "created_at": "t", "updated_at": "t"}
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        store.insert("presets", row)
+        assert store.query("SELECT count(*) AS n FROM presets") == tx.query("SELECT count(*) AS n FROM presets")
+        assert tx.query("SELECT count(*) AS n FROM presets") == [{"n": 1}]
+        raise RuntimeError("stop")
+    assert store.query("SELECT count(*) AS n FROM presets") == [{"n": 0}]

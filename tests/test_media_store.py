@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import html
 import io
+import os
 import re
 import time
 import uuid
@@ -26,7 +27,7 @@ from support import GALLERY, open_page, settings_for
 from studio import cli
 from studio import services as svc
 from studio.errors import MediaError, SettingsError, StudioError
-from studio.media_store import FolderMedia, S3Media, open_media
+from studio.media_store import STALE_STAGING_S, FolderMedia, S3Media, open_media
 from studio.models import VideoGenerationParams
 from studio.settings import MEDIA_ROUTE, Settings, load
 from studio.web import MediaFiles, make_routes
@@ -109,6 +110,16 @@ def test_the_url_plays_with_range_requests(media):
     assert part.content == BODY[100:200]
     assert part.headers["content-type"] == "video/mp4"
     assert fetch(media, "clip.mp4").content == BODY
+
+
+def test_s3_start_up_sweeps_only_stale_staged_files(seaweed, tmp_path):
+    media = S3Media(fresh_bucket(seaweed), PREFIX, seaweed.client(), staging_dir=tmp_path / "staging")
+    stale, fresh = media.staging("old.mp4"), media.staging("new.mp4")
+    stale.write_bytes(b"left by a killed worker")
+    fresh.write_bytes(b"being downloaded now")
+    os.utime(stale, (time.time() - 2 * STALE_STAGING_S,) * 2)
+    media.check()
+    assert not stale.exists() and fresh.exists()
 
 
 def test_folder_urls_are_the_files_route_as_before(tmp_path):

@@ -16,7 +16,8 @@ from postgres_server import free_port
 from studio import cli
 from studio.errors import StoreError
 from studio.migrations import known_migrations
-from studio.pg_schema import MIGRATIONS_TABLE, known_names
+from studio.models import VideoGenerationParams
+from studio.pg_schema import MIGRATIONS_TABLE, SEARCH_COLUMN, known_names
 from studio.postgres import to_pyformat, tsquery
 from studio.store import HistoryStore
 
@@ -24,6 +25,7 @@ from studio.store import HistoryStore
 # dialect's record of the migrations applied.
 SQLITE_ONLY = {"generations_fts", "_sqlite_migrations"}
 POSTGRES_ONLY = {MIGRATIONS_TABLE}
+POSTGRES_ONLY_COLUMNS = ("rowid", SEARCH_COLUMN)  # SQLite's rowid is implicit; its search is the FTS5 table
 
 
 def sqlite_columns(store: HistoryStore) -> dict[str, list[str]]:
@@ -34,11 +36,11 @@ def sqlite_columns(store: HistoryStore) -> dict[str, list[str]]:
 def postgres_columns(store: HistoryStore) -> dict[str, list[str]]:
     rows = store.query(
         "SELECT table_name AS t, column_name AS c FROM information_schema.columns "
-        "WHERE table_schema = 'public' AND column_name != 'rowid' ORDER BY table_name, ordinal_position"
+        "WHERE table_schema = 'public' ORDER BY table_name, ordinal_position"
     )
     out: dict[str, list[str]] = {}
     for row in rows:
-        if row["t"] not in POSTGRES_ONLY:
+        if row["t"] not in POSTGRES_ONLY and row["c"] not in POSTGRES_ONLY_COLUMNS:
             out.setdefault(row["t"], []).append(row["c"])
     return out
 
@@ -60,10 +62,13 @@ def test_every_table_has_a_rowid_on_postgresql(postgres_url, open_store):
         )
     }
     assert tables == set(postgres_columns(store))
-    # Rows leave it out, as SQLite's `SELECT *` does; named under another name it is there.
+    # Rows leave it (and the stored search vector) out, as SQLite's `SELECT *` does; aliased it is there.
     store.insert("presets", {"name": "p", "params": "{}", "created_at": "t", "updated_at": "t"})
     assert "rowid" not in store.query("SELECT * FROM presets")[0]
     assert store.query("SELECT rowid AS n FROM presets")[0]["n"] >= 1
+    gen_id = store.add_generation(VideoGenerationParams(prompt="a kite"))
+    [row] = store.query("SELECT * FROM generations WHERE id = ?", [gen_id])
+    assert "rowid" not in row and SEARCH_COLUMN not in row and row["prompt"] == "a kite"
 
 
 def test_both_dialects_know_the_same_migrations():

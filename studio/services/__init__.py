@@ -253,6 +253,7 @@ from .watch import (
     stuck_ids,
     waits,
     worker_paused,
+    workers,
 )
 
 __all__ = [
@@ -479,3 +480,4 @@ __all__ += [
     "plan_promotion",
     "promote",
 ]
+__all__ += ["workers"]  # many workers (issue 10 §2)
