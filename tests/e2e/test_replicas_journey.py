@@ -26,7 +26,6 @@ TABS = 4  # one tab per duration × audio, each a 720p × 3-ratio grid
 SIM_LATENCY_S = 4.0  # each run's time at the simulator: long enough to kill the workers mid-way
 IN_FLIGHT = 2  # runs a worker keeps at Mosaic at once: the comparison goes in waves
 SHARE_URL = re.compile(r"http://127\.0\.0\.1:\d+/share/[A-Za-z0-9_-]{43}")
-SOME_DONE = re.compile(rf"^(?:[1-9]|1[01]) of {CELLS} cells done")  # the page shows a finished cell, not all
 # Played muted (allowed without a gesture): the video's time must move on.
 PLAY = "v => { v.muted = true; v.play(); }"
 PLAYED = "v => v.currentTime > 0.3"
@@ -37,7 +36,7 @@ PLAYED = "v => v.currentTime > 0.3"
 # separate `studio worker` processes (else each replica runs a worker, as one server does).
 ON_POSTGRESQL = True
 ON_S3 = True
-SEPARATE_WORKERS = False
+SEPARATE_WORKERS = True
 
 
 @pytest.fixture
@@ -135,7 +134,6 @@ def scenario(page, cluster: Cluster) -> None:
 
     # Mid-way: some cells done (and shown on the page A serves), the rest in flight or queued.
     wait_until("a first cell done", lambda: 0 < job_counts(cluster, "b").get("done", 0) < CELLS, timeout=90)
-    page.get_by_test_id("stProgress").get_by_text(SOME_DONE).wait_for(timeout=60_000)
     wait_for_app(page)
     if "worker1" in cluster.processes:
         cluster.processes["worker1"].kill()
