@@ -3,7 +3,7 @@
 The first entry is the baseline: the schema SQLite reaches through m001..m020 (studio.migrations),
 with the same table and column names, counting as those twenty. Every later SQLite migration has
 one entry here with the SAME name (a no-op when PostgreSQL does not need it), so both report the
-same schema version and `tests/test_pg_schema.py` keeps the two lists from drifting.
+same schema version and `tests/test_postgres.py` keeps the two lists from drifting.
 
 What differs from SQLite, on purpose:
 - every table has `rowid`, an identity column (SQLite's is implicit), because SQL orders by it;
@@ -169,7 +169,22 @@ BASELINE = [
 ]
 
 # (name, statements), in order; the baseline's name is the last migration it stands for.
-MIGRATIONS: list[tuple[str, list[str]]] = [("m020_lineage", BASELINE)]
+MIGRATIONS: list[tuple[str, list[str]]] = [
+    ("m020_lineage", BASELINE),
+    (
+        "m021_worker_leases",  # many workers: a job's holder and lease, live workers, housekeeping leases
+        [
+            f"ALTER TABLE jobs ADD COLUMN worker {T}, ADD COLUMN lease_until {T}, ADD COLUMN news_at {T}",
+            "CREATE INDEX idx_jobs_worker_lease_until ON jobs (worker, lease_until)",
+            _table(
+                "workers",
+                f"id {T} PRIMARY KEY, host {T} NOT NULL, pid {I} NOT NULL, host_key {T}, started_at {T} NOT NULL, "
+                f"seen_at {T} NOT NULL, lease_until {T} NOT NULL, paused {T}",
+            ),
+            _table("worker_tasks", f"name {T} PRIMARY KEY, worker {T} NOT NULL, lease_until {T} NOT NULL"),
+        ],
+    ),
+]
 
 
 def known_names(sqlite_names: list[str]) -> list[str]:
