@@ -186,6 +186,23 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
     ),
 ]
 
+# Many workers (issue 10 §2): who holds each job until when, the live workers, housekeeping leases.
+MIGRATIONS.append(
+    (
+        "m021_worker_leases",
+        [
+            *(f"ALTER TABLE jobs ADD COLUMN {column} {T}" for column in ("worker", "lease_until", "news_at")),
+            "CREATE INDEX idx_jobs_worker_lease_until ON jobs (worker, lease_until)",
+            _table(
+                "workers",
+                f"id {T} PRIMARY KEY, host {T} NOT NULL, pid {I} NOT NULL, host_key {T}, started_at {T} NOT NULL, "
+                f"seen_at {T} NOT NULL, lease_until {T} NOT NULL, paused {T}",
+            ),
+            _table("worker_tasks", f"name {T} PRIMARY KEY, worker {T} NOT NULL, lease_until {T} NOT NULL"),
+        ],
+    )
+)
+
 
 def known_names(sqlite_names: list[str]) -> list[str]:
     "Every migration name PostgreSQL knows, in order: the baseline counts as SQLite's first twenty."

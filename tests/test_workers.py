@@ -26,7 +26,7 @@ LEASE_S = 2.0  # a dead worker's jobs are taken over within this (a real deploym
 BATCH = 12
 T = TypeVar("T")
 
-pytestmark = pytest.mark.usefixtures("clean_sim")
+pytestmark = pytest.mark.usefixtures("clean_sim", "backend")  # each test on SQLite, then on PostgreSQL
 
 
 def wait_until(check: Callable[[], T], timeout: float = 60.0, step: float = 0.05) -> T:
@@ -70,8 +70,10 @@ def assert_each_submitted_once(sim, before: int, gens: list[Generation]) -> None
     assert len({g.run_id for g in gens}) == len(gens)
 
 
-def test_three_workers_share_a_batch_and_take_over_a_halted_ones_jobs(clean_sim, tmp_path):
-    settings = settings_for(clean_sim, tmp_path / "d", worker_lease_s=LEASE_S, max_in_flight=6)
+def test_three_workers_share_a_batch_and_take_over_a_halted_ones_jobs(clean_sim, tmp_path, database_url):
+    settings = settings_for(
+        clean_sim, tmp_path / "d", database_url=database_url, worker_lease_s=LEASE_S, max_in_flight=6
+    )
     services = svc.build_services(settings, start_worker=False)
     runners = [services.runner] + [JobRunner(services.store, services.client, settings) for _ in range(2)]
     before = clean_sim.stats()["runs_total"]
@@ -99,8 +101,9 @@ def test_three_workers_share_a_batch_and_take_over_a_halted_ones_jobs(clean_sim,
 # ---------------------------------------------------------------- real `studio worker` processes
 
 
-def worker_env(sim, data: Path) -> dict[str, str]:
+def worker_env(sim, data: Path, database_url: str | None) -> dict[str, str]:
     return {
+        **({"STUDIO_DATABASE_URL": database_url} if database_url else {}),
         **os.environ,
         "STUDIO_DATA_DIR": str(data),
         "MOSAIC_API_KEY": TEST_KEY,
@@ -113,10 +116,10 @@ def worker_env(sim, data: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def workers(clean_sim, tmp_path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+def workers(clean_sim, tmp_path, database_url) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
     "Starts `studio worker` processes on the test's data folder; kills what is left at the end."
     started: list[subprocess.Popen[bytes]] = []
-    env = worker_env(clean_sim, tmp_path / "d")
+    env = worker_env(clean_sim, tmp_path / "d", database_url)
 
     def start() -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
@@ -138,8 +141,10 @@ def held_by(services: svc.Services, pid: int) -> int:
     return sum(w.jobs for w in svc.workers(services) if w.pid == pid)
 
 
-def test_a_killed_worker_process_loses_its_jobs_to_the_other_which_finishes_them_once(clean_sim, tmp_path, workers):
-    settings = settings_for(clean_sim, tmp_path / "d", run_worker=False)
+def test_a_killed_worker_process_loses_its_jobs_to_the_other_which_finishes_them_once(
+    clean_sim, tmp_path, database_url, workers
+):
+    settings = settings_for(clean_sim, tmp_path / "d", database_url=database_url, run_worker=False)
     services = svc.build_services(settings)  # the web server's part: it queues, no worker of its own
     before = clean_sim.stats()["runs_total"]
     try:
@@ -162,8 +167,10 @@ def test_a_killed_worker_process_loses_its_jobs_to_the_other_which_finishes_them
     assert left and all(holder(services, i) not in (None, first_id) for i in left)  # taken over, then done
 
 
-def test_a_worker_killed_right_after_post_run_has_its_run_adopted_by_the_next(clean_sim, tmp_path, workers):
-    settings = settings_for(clean_sim, tmp_path / "d", run_worker=False)
+def test_a_worker_killed_right_after_post_run_has_its_run_adopted_by_the_next(
+    clean_sim, tmp_path, database_url, workers
+):
+    settings = settings_for(clean_sim, tmp_path / "d", database_url=database_url, run_worker=False)
     services = svc.build_services(settings)
     before = clean_sim.stats()["runs_total"]
     try:
