@@ -169,22 +169,7 @@ BASELINE = [
 ]
 
 # (name, statements), in order; the baseline's name is the last migration it stands for.
-MIGRATIONS: list[tuple[str, list[str]]] = [
-    ("m020_lineage", BASELINE),
-    (
-        "m021_worker_leases",  # many workers: a job's holder and lease, live workers, housekeeping leases
-        [
-            f"ALTER TABLE jobs ADD COLUMN worker {T}, ADD COLUMN lease_until {T}, ADD COLUMN news_at {T}",
-            "CREATE INDEX idx_jobs_worker_lease_until ON jobs (worker, lease_until)",
-            _table(
-                "workers",
-                f"id {T} PRIMARY KEY, host {T} NOT NULL, pid {I} NOT NULL, host_key {T}, started_at {T} NOT NULL, "
-                f"seen_at {T} NOT NULL, lease_until {T} NOT NULL, paused {T}",
-            ),
-            _table("worker_tasks", f"name {T} PRIMARY KEY, worker {T} NOT NULL, lease_until {T} NOT NULL"),
-        ],
-    ),
-]
+MIGRATIONS: list[tuple[str, list[str]]] = [("m020_lineage", BASELINE)]
 
 # Many workers (issue 10 §2): who holds each job until when, the live workers, housekeeping leases.
 MIGRATIONS.append(
