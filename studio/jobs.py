@@ -67,6 +67,7 @@ from .errors import (
     StudioError,
     WrongVideoError,
 )
+from .media_store import MediaStore, open_media
 from .models import (
     ACTIVE_STATUSES,
     CANCELLABLE_STATUSES,
@@ -356,10 +357,12 @@ class JobRunner:
         scope: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         space_probe: Path | None = None,
+        media: MediaStore | None = None,
     ):
         self.store = store
         self.client = client
         self.settings = settings
+        self.media = media or open_media(settings)  # where finished videos and thumbnails go
         self.media_dir = Path(settings.media_dir)
         self.scope = scope or settings.api_scope(str(client.base_url))
         self._clock = clock
@@ -382,9 +385,9 @@ class JobRunner:
         if self._thread and self._thread.is_alive():
             return self
         try:
-            self.media_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise StoreError(f"The media folder {self.media_dir} cannot be created: {err.strerror or err}") from err
+            self.media.check()
+        except MediaError as err:
+            raise StoreError(str(err)) from err
         self._stop.clear()
         self._pool = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="job")
         self._thread = threading.Thread(target=self._loop, name="job-worker", daemon=True)
@@ -1148,12 +1151,13 @@ class JobRunner:
         self._download(gen, url)
 
     def _download(self, gen: Generation, url: str) -> None:
-        """Download to a .part file, check it (length, cap, rate, every promised frame, the size and
-        length asked for), then rename it into place. Broken bytes are deleted, never kept: a
-        transfer or a damaged file is tried again, a whole video of the wrong take fails the job."""
-        dest = self.media_dir / f"{gen.id}.mp4"
-        part = dest.with_name(dest.name + media.PARTIAL_SUFFIX)
-        thumb = dest.with_suffix(".jpg")
+        """Download to a staging file on this machine (`<id>.mp4.part` beside the media for a
+        folder), check it (length, cap, rate, every promised frame, the size and length asked for),
+        make its thumbnail, then put both in the media store (a rename for a folder, an upload for
+        S3): a file under its final key is always complete and checked. Broken bytes are deleted,
+        never kept: a transfer or a damaged file is tried again, a whole video of the wrong take
+        fails the job."""
+        video_key, thumb_key = f"{gen.id}.mp4", f"{gen.id}.jpg"
         deadline = self.settings.download_deadline
         left = deadline - (self._clock() - self.schedule.download_began(gen.id))
         if left <= 0:
@@ -1164,22 +1168,25 @@ class JobRunner:
         limits = DownloadLimits.from_settings(self.settings)
         limits = DownloadLimits(limits.max_bytes, left, limits.min_rate, limits.rate_window_s)
         sizes, seconds = _expected_take(gen)
+        part = thumb = None
         try:
+            part, thumb = self.media.staging(video_key), self.media.staging(thumb_key)
             size, sha256 = self.client.download(url, part, limits)
-            facts = media.verify(part, sizes=sizes, seconds=seconds, name=dest.name)
-            os.replace(part, dest)  # a file under the final name is always complete and checked
-            media.make_thumbnail(dest, thumb)
+            facts = media.verify(part, sizes=sizes, seconds=seconds, name=video_key)
+            media.make_thumbnail(part, thumb)
+            self.media.put_file(video_key, part)
+            self.media.put_file(thumb_key, thumb)
         except WrongVideoError as err:  # whole and playable, but not this take: another try gets the same
-            _discard(part, dest, thumb)
+            self._discard(part, thumb, video_key, thumb_key)
             error = f"Mosaic sent a video that is not this take: {err}"
             self._finish(gen, "failed", error=error, from_statuses=("downloading",))
             return
-        except (ApiError, MediaError) as err:  # a bad transfer, or a damaged file: worth another try
-            _discard(part, dest, thumb)
+        except (ApiError, MediaError) as err:  # a bad transfer, a damaged file, a failed upload: worth another try
+            self._discard(part, thumb, video_key, thumb_key)
             self._download_failed(gen, err)
             return
         except OSError as err:  # the finished file could not be put in place (disk full, permissions)
-            _discard(part, dest, thumb)
+            self._discard(part, thumb, video_key, thumb_key)
             error = f"The video could not be saved: {err.strerror or err}"
             self._finish(gen, "failed", error=error, from_statuses=("downloading",))
             return
@@ -1187,8 +1194,8 @@ class JobRunner:
             gen,
             "done",
             from_statuses=("downloading",),
-            video_path=dest.name,
-            thumb_path=thumb.name,
+            video_path=video_key,
+            thumb_path=thumb_key,
             width=facts.width,
             height=facts.height,
             duration_s=round(facts.duration_s, 3),
@@ -1196,6 +1203,15 @@ class JobRunner:
             file_size=size,
             sha256=sha256,
         )
+
+    def _discard(self, part: Path | None, thumb: Path | None, *keys: str) -> None:
+        "Delete what a failed download left (the staged files, anything stored under its keys); never served."
+        _discard(*(p for p in (part, thumb) if p is not None))
+        for key in keys:
+            try:
+                self.media.delete(key)
+            except (MediaError, OSError) as err:  # nothing more to do: the job fails or retries either way
+                log.warning("could not delete %s: %s", key, err)
 
     def _download_failed(self, gen: Generation, err: StudioError) -> None:
         failures = self.schedule.download_failed(gen.id)

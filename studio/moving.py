@@ -181,7 +181,6 @@ class Move:
         )
         tables = self.tables() if self.target is not None else []
         if self.target is not None:
-            self._check_versions(self.target)
             self._check_target(self.target, tables)
         try:
             for table in tables:
@@ -254,22 +253,6 @@ class Move:
         if not rows:
             raise MoveError(f"The history table {table} has no primary key; it cannot be moved row by row")
         return [r["name"] for r in rows]
-
-    def _check_versions(self, target: HistoryStore) -> None:
-        mine = self._schema_version(self.source)
-        theirs = self._schema_version(target)
-        if mine != theirs:
-            raise MoveError(
-                f"The target database is at schema {theirs} and this studio at {mine}; move into an empty "
-                "database, or one this studio's version made"
-            )
-
-    @staticmethod
-    def _schema_version(store: HistoryStore) -> int:
-        version = getattr(store, "schema_version", None)
-        if isinstance(version, int):
-            return version
-        return int(store.query("PRAGMA user_version")[0]["user_version"])
 
     # ------------------------------------------------------------------ rows
 

@@ -61,7 +61,7 @@ MAX_RETRIES_LIMIT = 100
 MAX_CAP = 1e12  # a daily cap past this is a typo
 MAX_DOWNLOAD_BYTES = 1024**4  # a terabyte: past any video, and past any disk meant for them
 URL_SCHEMES = ("http", "https")
-SECRET_FIELDS = ("api_key", "webhook_secret", "database_url")  # never echoed in a message
+SECRET_FIELDS = ("api_key", "webhook_secret", "database_url", "media_url")  # never echoed in a message
 MAX_SHOWN_CHARS = 80  # of a bad value quoted back in a message
 WRITE_PROBE_PREFIX = ".studio-write-probe-"
 # Downloads (studio.mosaic.DownloadLimits): a take is tens of megabytes, so 2 GiB is no take;
@@ -115,6 +115,22 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, v: str | None) -> str | None:
         return checked_database_url(v) if v and v.strip() else None
+
+    # Where saved media lives (studio.media_store): unset (the data folder's media/), a folder, or
+    # s3://bucket/prefix with endpoint, region and credentials from the usual AWS_* variables.
+    media_url: str | None = Field(
+        None,
+        description="Media store: unset (media/ in the data folder), a folder, or s3://bucket/prefix (AWS_* vars).",
+    )
+
+    @field_validator("media_url")
+    @classmethod
+    def _media_url(cls, v: str | None) -> str | None:
+        from .media_store import parse_media_url  # it builds on this module
+
+        if not v or not v.strip():
+            return None
+        return v.strip() if parse_media_url(v) else str(Path(v.strip()).expanduser().resolve())
 
     timeout: float = Field(DEFAULT_TIMEOUT_S, gt=0, le=MAX_SECONDS, description="Seconds before an API call times out.")
     max_retries: int = Field(
@@ -343,6 +359,9 @@ class Settings(BaseSettings):
 
     @property
     def media_dir(self) -> Path:
+        "The media folder: STUDIO_MEDIA_URL when it names a folder, else media/ in the data folder."
+        if self.media_url and "://" not in self.media_url:
+            return Path(self.media_url)
         return self.data_dir / "media"
 
     @property

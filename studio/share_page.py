@@ -22,7 +22,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from . import format as fmt
@@ -58,11 +58,22 @@ HEADERS = {
     # Private (no shared cache keeps a copy) and checked each time, so a revoked link stops at once.
     "Cache-Control": "private, no-cache",
 }
+
+
+def page_headers(media_origin: str | None) -> dict[str, str]:
+    "HEADERS, with the media store's origin (S3's presigned URLs) allowed for videos and images."
+    if not media_origin:
+        return HEADERS
+    csp = CSP.replace("img-src 'self'", f"img-src 'self' {media_origin}")
+    return {**HEADERS, "Content-Security-Policy": csp.replace("media-src 'self'", f"media-src 'self' {media_origin}")}
+
+
 GONE_WORDS = {
     404: ("This share link does not exist", "Check that the whole link was copied, or ask whoever sent it."),
     410: ("This share link no longer works", "Ask whoever sent it for a new link."),
 }
 UNAVAILABLE = 503
+TEMPORARY_REDIRECT = 307  # to a presigned S3 URL: the browser repeats the same GET (and its Range) there
 STREAM_CHUNK_BYTES = 16 * 1024
 MARKER_CHARS = 60  # of a pinned comment, in its marker's tooltip
 
@@ -233,7 +244,9 @@ def share_routes(
             log.error("share page: %s", err)
             return gone_page(UNAVAILABLE, "The studio could not read what this link shares.")
         return StreamingResponse(
-            stream_share(shared, token, comments), media_type="text/html; charset=utf-8", headers=HEADERS
+            stream_share(shared, token, comments),
+            media_type="text/html; charset=utf-8",
+            headers=page_headers(get().media.origin),
         )
 
     def media(request: Request) -> Response:
@@ -249,14 +262,24 @@ def share_routes(
         if what not in MEDIA_KINDS or (what == "download" and not link.allow_download):
             return gone_page(404, "This link shares no such file.")
         name = gen.thumb_path if what == "thumb" else gen.video_path
+        ratio = gen.aspect_ratio.replace(":", "x")
+        filename = f"{gen.id}-{gen.resolution}-{ratio}.mp4" if what == "download" else None
+        if name and studio.media.local_path(name) is None:
+            # S3: the browser fetches a presigned URL (Range works there), checked here on every
+            # request so a revoked link stops at once; the page itself never holds that URL.
+            try:
+                url = studio.media.url(name, download_as=filename)
+            except StudioError as err:
+                log.error("share media: %s", err)
+                return gone_page(UNAVAILABLE, "The studio could not read this file.")
+            return RedirectResponse(url, status_code=TEMPORARY_REDIRECT, headers=dict(HEADERS))
         path = studio.media_path(name)
         media_dir = Path(studio.settings.media_dir).resolve()
         if path is None or not path.is_relative_to(media_dir) or not path.is_file():
             return gone_page(404, "This file is no longer there.")
         extra: dict[str, Any] = {}
-        if what == "download":
-            ratio = gen.aspect_ratio.replace(":", "x")
-            extra = {"filename": f"{gen.id}-{gen.resolution}-{ratio}.mp4", "content_disposition_type": "attachment"}
+        if filename:
+            extra = {"filename": filename, "content_disposition_type": "attachment"}
         return file_response(
             path, media_type=THUMB_TYPE if what == "thumb" else VIDEO_TYPE, headers=dict(HEADERS), **extra
         )

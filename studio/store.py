@@ -1,24 +1,22 @@
-"""The history in SQLite: generations, job progress, the agent pool (with the POSTs whose outcome
-is unknown, stray runs and agent-create intents) and comparison grids.
+"""The history: generations, job progress, the agent pool (with the POSTs whose outcome is unknown,
+stray runs and agent-create intents) and comparison grids, in SQLite or PostgreSQL.
 
-`HistoryStore(path)` keeps one connection per thread (sqlite3 objects must stay on the thread
-that made them), runs in WAL mode with a busy timeout, and wraps every read-modify-write in
-`BEGIN IMMEDIATE` so concurrent writers queue instead of failing. It knows nothing about Mosaic.
-Every `sqlite3` error (locked, damaged, disk full, read-only) leaves it as a `StoreError` whose
-message says what to do; no `sqlite3` exception reaches a caller.
+`HistoryStore(path_or_url)` holds all the logic in portable SQL; its dialect (studio.dialects:
+SQLite, the default; studio.postgres: PostgreSQL) opens connections, serializes writers (every
+read-modify-write is one `transaction()`, so concurrent writers queue instead of failing), and
+says the few things SQL cannot say the same way on both: full-text search, index hints, JSON.
+It knows nothing about Mosaic. Every driver error (locked, damaged, disk full, unreachable)
+leaves it as a `StoreError` whose message says what to do; no driver exception reaches a caller.
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import re
-import sqlite3
-import threading
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,9 +26,8 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from sqlite_utils import Database
 
 from .budget import day_start
-from .dialects import SQLITE_PREFIX, Transaction, insert_sql, redacted_url, sqlite_path
-from .errors import DiskFullError, JobError, StoreError
-from .migrations import migrate
+from .dialects import BUSY_TIMEOUT_MS, SqliteDialect, Transaction, insert_sql, open_dialect, store_error
+from .errors import JobError, StoreError
 from .models import (
     ACTIVE_STATUSES,
     IN_FLIGHT_STATUSES,
@@ -42,13 +39,7 @@ from .models import (
     VideoGenerationParams,
 )
 
-BUSY_TIMEOUT_MS = 10_000
 COLLECTION_FIELDS = ("name", "description", "cover_id")  # what update_collection may change
-SCHEMA_LOCK_FILE = "schema.lock"  # beside studio.db: held while a process migrates (studio.migrations)
-# Read through a memory map and keep a larger page cache: at a million generations a gallery
-# search reads pages scattered over a ~1 GB file, and a read() per page costs more than the query.
-MMAP_BYTES = 1 << 31
-CACHE_KIB = 32 * 1024
 DEFAULT_PAGE_SIZE = 48
 # Gallery counts stop at a multiple of this many matches ("1,000+"), the first one past the page
 # shown: a count never visits every match of a common word or filter in a history of a million,
@@ -65,56 +56,14 @@ MAX_AUTHORS = 500  # names the Gallery's "whose takes" lists
 # budget (at 100,000 generations it then reaches "1,000+" in about 5 ms). With a search each newer
 # cell is looked up in the full-text index, which costs as much as reading rows: the plain budget.
 STACKED_STEPS_FACTOR = 16
-MAX_STEPS = 2**31 - 1  # what SQLite's progress handler takes
 # Filters whose (column, created_at) index answers a count past the page without reading rows.
 DATED_INDEX_COLUMNS = ("resolution", "aspect_ratio", "duration", "model", "author", "generate_audio", "starred")
 ID_HEX_CHARS = 12
 RECENT_RUNS = 20  # how many past runs at the same settings a time estimate looks at
 RECENT_SCAN = 2_000  # ... found among this many newest runs at that resolution
-SQLITE_MAX_PAGE_COUNT = 0xFFFFFFFE  # SQLite's largest page count (it lowers it to its build's limit)
-PROBE_BYTES = 64 * 1024  # what `has_space` writes (and rolls back): more than a page or two of growth
 
 
-# What a person can do about each SQLite failure, by primary result code (sqlite.org/rescode.html).
-# {path} is the database file. Anything else falls back to SQLITE_HINT_OTHER with SQLite's own words.
-SQLITE_HINTS = {
-    sqlite3.SQLITE_BUSY: "The history database {path} is locked by another program; close other copies of the "
-    "studio (or whatever holds it) and try again.",
-    sqlite3.SQLITE_LOCKED: "The history database {path} is locked by another program; close other copies of the "
-    "studio (or whatever holds it) and try again.",
-    sqlite3.SQLITE_READONLY: "The history database {path} is read-only; give the studio write permission on the file "
-    "and its folder.",
-    sqlite3.SQLITE_PERM: "The studio may not open the history database {path}; check the file's permissions.",
-    sqlite3.SQLITE_CANTOPEN: "The history database {path} cannot be opened; check that its folder exists and the "
-    "studio may write there.",
-    sqlite3.SQLITE_CORRUPT: "The history database {path} is damaged; move it aside (the studio starts a new one) or "
-    "restore a backup.",
-    sqlite3.SQLITE_NOTADB: "{path} is not a history database (or is damaged); move it aside (the studio starts a new "
-    "one) or restore a backup.",
-    sqlite3.SQLITE_FULL: "The disk holding the history database {path} is full; free some space and try again.",
-    sqlite3.SQLITE_IOERR: "The history database {path} could not be read or written (a disk error); check the disk "
-    "and try again.",
-}
-SQLITE_HINT_OTHER = "The history database {path} could not be read or written"
-
-
-def store_error(err: sqlite3.Error | OSError, path: Path) -> StoreError:
-    """A `StoreError` that says, in words a person understands, what went wrong with the database file;
-    a `DiskFullError` when the disk is full, so the worker can wait for space instead of failing jobs."""
-    if isinstance(err, OSError):
-        cls = DiskFullError if err.errno == errno.ENOSPC else StoreError
-        return cls(f"The history database's folder {path.parent} cannot be used: {err.strerror or err}")
-    code = getattr(err, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else None  # extended codes keep it low
-    hint = SQLITE_HINTS.get(primary) if primary is not None else None
-    if hint is None:
-        return StoreError(f"{SQLITE_HINT_OTHER.format(path=path)}: {err}")
-    cls = DiskFullError if primary == sqlite3.SQLITE_FULL else StoreError
-    return cls(f"{hint.format(path=path)} (SQLite: {err})")
-
-
-class _Probed(Exception):
-    "Ends `HistoryStore.has_space`'s transaction: the write fitted, and is rolled back."
+__all__ = ["GalleryQuery", "HistoryStore", "store_error"]  # store_error: SQLite's, for use-cases on store.db
 
 
 def utcnow() -> str:
@@ -228,7 +177,7 @@ class HistoryStore:
 
     def __init__(
         self,
-        path: str | Path,  # a file, or a sqlite:/// URL
+        path: str | Path,  # a file, a sqlite:/// URL or a postgresql:// URL
         *,
         count_bound: int = COUNT_BOUND,
         count_steps: int = COUNT_STEPS,
@@ -236,130 +185,79 @@ class HistoryStore:
         max_page_count: int | None = None,
         on_statement: Callable[[str], None] | None = None,
     ):
-        if isinstance(path, str) and path.startswith(SQLITE_PREFIX):
-            path = sqlite_path(path)
-        elif isinstance(path, str) and "://" in path:
-            raise StoreError(f"The history database {redacted_url(path)} is not a file or a sqlite:/// URL")
-        self.path = Path(path)
         # Called with every statement the store runs (tests count the queries a page makes).
         self.on_statement = on_statement
-        # The test seam for a full disk: SQLite answers SQLITE_FULL once the file would grow past
-        # this many pages (None: SQLite's own limit). Read on every use, so a test can lower it and
-        # raise it again (space returns) while connections are open.
+        # The test seam for a full disk (SQLite): SQLite answers SQLITE_FULL once the file would grow
+        # past this many pages (None: SQLite's own limit). Read on every use, so a test can lower it
+        # and raise it again (space returns) while connections are open.
         self.max_page_count = max_page_count
-        # How long a write waits for another program's lock before giving up (tests make it short).
-        self.busy_timeout_ms = busy_timeout_ms
         # Where the pager's counts stop, in matches and in SQLite steps (tests make them small).
         self.count_bound = count_bound
         self.count_steps = count_steps
-        self._local = threading.local()
         # The daily-cap check (studio.budget, set by services.app when a cap is configured), run in
         # every launch's transaction before anything is written: the one place all launches pass.
         self.launch_guard: LaunchGuard | None = None
-        with self._translated():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            if self.path.exists() and not self.path.is_file():
-                raise StoreError(
-                    f"{self.path} is a folder (or another kind of file), not a history database; move it aside "
-                    "and the studio starts a new database there, or set STUDIO_DATA_DIR to another folder"
-                )
-            migrate(self.db, self.path, self.path.parent / SCHEMA_LOCK_FILE)
+        # Where it is (a file or a URL, as given), to open the same history again.
+        self.location = path
+        self._sql = open_dialect(
+            path, busy_timeout_ms=busy_timeout_ms, page_cap=lambda: self.max_page_count, on_statement=on_statement
+        )
+        self.dialect: str = self._sql.name
 
     @classmethod
     def for_settings(cls, settings: Any) -> HistoryStore:
         "The history the settings name: STUDIO_DATABASE_URL when set, else the SQLite file in the data folder."
         return cls(settings.database_url or settings.db_path)
 
-    dialect: ClassVar[str] = "sqlite"
-
     @property
     def described(self) -> str:
         "Where the history is, for messages and logs (never a password)."
-        return f"SQLite {self.path}"
+        return self._sql.described
 
-    @contextmanager
-    def _translated(self) -> Iterator[None]:
-        "The boundary: a `sqlite3` (or folder) error inside becomes a `StoreError`."
-        try:
-            yield
-        except (sqlite3.Error, OSError) as err:
-            raise store_error(err, self.path) from err
+    @property
+    def path(self) -> Path:
+        "The SQLite file (a PostgreSQL history has none)."
+        return self._sqlite().path
+
+    def _sqlite(self) -> SqliteDialect:
+        if not isinstance(self._sql, SqliteDialect):
+            raise StoreError(f"The history is in {self.described}, not in a SQLite file")
+        return self._sql
 
     # ------------------------------------------------------------------ connections
 
     @property
     def db(self) -> Database:
-        "This thread's connection, opened on first use."
-        db = getattr(self._local, "db", None)
-        if db is None:
-            with self._translated():
-                conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout_ms / 1000)
-                conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
-                conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-                conn.set_trace_callback(self.on_statement)
-            db = self._local.db = Database(conn)
-            self._local.page_cap = None
-        if self._local.page_cap != self.max_page_count:  # the seam moved: tell this connection
-            with self._translated():
-                db.conn.execute(f"PRAGMA max_page_count={int(self.max_page_count or SQLITE_MAX_PAGE_COUNT)}")
-            self._local.page_cap = self.max_page_count
-        return db
+        "This thread's SQLite connection (sqlite-utils), for SQLite-only code: migrations, tests."
+        return self._sqlite().db
 
     def close(self) -> None:
-        "Close this thread's connection (others close when their threads end)."
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            self._local.db = None
-            with self._translated():
-                db.close()
-
-    @contextmanager
-    def _immediate(self) -> Iterator[sqlite3.Connection]:
-        # BEGIN IMMEDIATE takes the write lock up front: a deferred read-then-write fails at once
-        # with "database is locked" when another thread writes (streamlit-notes.md §6).
-        conn = self.db.conn
-        with self._translated():
-            conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException as err:
-            with suppress(sqlite3.Error):  # the error that stopped the work is the one to report
-                conn.rollback()
-            if isinstance(err, sqlite3.Error):
-                raise store_error(err, self.path) from err
-            raise
-        else:
-            with self._translated():
-                conn.commit()
+        "Close this thread's connection (SQLite; others close when their threads end) or the pool (PostgreSQL)."
+        self._sql.close()
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self._translated():
-            return list(self.db.query(sql, params))
+        return self._sql.query(sql, params)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        "The rows of one read-only query, any `sqlite3` error a StoreError (for a table a use-case owns)."
-        return self._rows(sql, params)
+        "The rows of one read-only query in portable SQL, any driver error a StoreError (for a table a use-case owns)."
+        return self._sql.query(sql, params)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """One write statement (autocommitted: atomic on its own) on a table a use-case owns; the rows
-        it changed. Any `sqlite3` error is a StoreError."""
-        with self._translated():
-            return self.db.execute(sql, params).rowcount
+        """One write statement in portable SQL (autocommitted: atomic on its own) on a table a use-case
+        owns; the rows it changed. Any driver error is a StoreError."""
+        return self._sql.execute(sql, params)
 
     def insert(self, table: str, row: dict[str, Any], *, on_conflict: str = "") -> None:
         "Insert one row, autocommitted (`on_conflict='ignore'`: a row whose key exists is skipped)."
-        sql = insert_sql(table, list(row), on_conflict)
-        with self._translated():
-            self.db.execute(sql, list(row.values()))
+        self._sql.execute(insert_sql(table, list(row), on_conflict), list(row.values()))
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """One transaction for a use-case's read-then-write: writers are serialized (SQLite:
-        BEGIN IMMEDIATE), it commits when the block ends and rolls back when it raises."""
-        with self._immediate() as conn:
-            yield Transaction(conn.execute)
+        """One transaction for a use-case's read-then-write: writers are serialized (SQLite: BEGIN
+        IMMEDIATE; PostgreSQL: one advisory lock), it commits when the block ends and rolls back when
+        it raises."""
+        with self._sql.transaction() as tx:
+            yield tx
 
     # ------------------------------------------------------------------ generations
 
@@ -376,29 +274,29 @@ class HistoryStore:
         With a `launch_key` already recorded, nothing is queued and the ids recorded with it are
         returned: a second click, a retried request or a refresh launches nothing more.
         """
-        with self._immediate() as conn:
-            recorded = self._launch(conn, launch_key)
+        with self.transaction() as tx:
+            recorded = self._launch(tx, launch_key)
             if recorded is not None:
                 return recorded[1]
-            ids = self._insert_generations(conn, cells, author=author, grid_id=grid_id)
-            self._record_launch(conn, launch_key, grid_id, ids)
+            ids = self._insert_generations(tx, cells, author=author, grid_id=grid_id)
+            self._record_launch(tx, launch_key, grid_id, ids)
         return ids
 
     def _insert_generations(
         self,
-        conn: sqlite3.Connection,
+        tx: Transaction,
         cells: Sequence[tuple[VideoGenerationParams, str | None]],
         *,
         author: str,
         grid_id: str | None,
     ) -> list[str]:
-        self._guard(conn, [params for params, _ in cells], author, "comparison" if grid_id else "takes")
+        self._guard(tx, [params for params, _ in cells], author, "comparison" if grid_id else "takes")
         ids = []
         now = utcnow()
         for params, label in cells:
             gen_id = new_id()
             ids.append(gen_id)
-            conn.execute(
+            tx.execute(
                 "INSERT INTO generations (id, created_at, author, prompt, model, resolution, "
                 "duration, aspect_ratio, generate_audio, selected_context, status, grid_id, "
                 "cell_label, attempt) VALUES (?,?,?,?,?,?,?,?,?,?,'queued',?,?,1)",
@@ -417,37 +315,34 @@ class HistoryStore:
                     label,
                 ),
             )
-            conn.execute("INSERT INTO jobs (generation_id, updated_at) VALUES (?, ?)", (gen_id, now))
+            tx.execute("INSERT INTO jobs (generation_id, updated_at) VALUES (?, ?)", (gen_id, now))
         return ids
 
-    def _guard(self, conn: sqlite3.Connection, launch: Sequence[VideoGenerationParams], author: str, what: str) -> None:
+    def _guard(self, tx: Transaction, launch: Sequence[VideoGenerationParams], author: str, what: str) -> None:
         if self.launch_guard is not None:
-            self.launch_guard(launch, author, what, self._spend_rows(conn))
+            self.launch_guard(launch, author, what, self._spend_rows(tx.query))
 
     @staticmethod
-    def _spend_rows(conn: sqlite3.Connection, since: str | None = None) -> list[dict[str, Any]]:
+    def _spend_rows(query: Callable[..., list[dict[str, Any]]], since: str | None = None) -> list[dict[str, Any]]:
         "Today's takes (since midnight UTC, or `since`), as studio.budget counts them."
-        cur = conn.execute(SPEND_SQL, [since or day_start().isoformat()])
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        return query(SPEND_SQL, [since or day_start().isoformat()])
 
     def spend_rows(self, since: str | None = None) -> list[dict[str, Any]]:
         "Takes queued since `since` (ISO; default: today's UTC midnight), for studio.budget."
-        with self._translated():
-            return self._spend_rows(self.db.conn, since)
+        return self._spend_rows(self._sql.query, since)
 
     @staticmethod
-    def _launch(conn: sqlite3.Connection, key: str | None) -> tuple[str | None, list[str]] | None:
+    def _launch(tx: Transaction, key: str | None) -> tuple[str | None, list[str]] | None:
         "What an earlier launch with this key made: (grid id, generation ids), or None."
         if key is None:
             return None
-        row = conn.execute("SELECT grid_id, generation_ids FROM launches WHERE key = ?", [key]).fetchone()
-        return (row[0], json.loads(row[1])) if row else None
+        rows = tx.query("SELECT grid_id, generation_ids FROM launches WHERE key = ?", [key])
+        return (rows[0]["grid_id"], json.loads(rows[0]["generation_ids"])) if rows else None
 
     @staticmethod
-    def _record_launch(conn: sqlite3.Connection, key: str | None, grid_id: str | None, ids: list[str]) -> None:
+    def _record_launch(tx: Transaction, key: str | None, grid_id: str | None, ids: list[str]) -> None:
         if key is not None:
-            conn.execute(
+            tx.execute(
                 "INSERT INTO launches (key, created_at, grid_id, generation_ids) VALUES (?,?,?,?)",
                 [key, utcnow(), grid_id, json.dumps(ids)],
             )
@@ -480,33 +375,31 @@ class HistoryStore:
         if not fields:
             return
         sets = ", ".join(f"{k} = ?" for k in fields)
-        with self._immediate() as conn:
-            conn.execute(f"UPDATE generations SET {sets} WHERE id = ?", [*fields.values(), gen_id])
+        with self.transaction() as tx:
+            tx.execute(f"UPDATE generations SET {sets} WHERE id = ?", [*fields.values(), gen_id])
 
     def transition(self, gen_id: str, from_statuses: Sequence[str], to_status: str, **fields: Any) -> bool:
         "Atomically move a generation to `to_status` if it is in one of `from_statuses`."
         fields = {"status": to_status, **fields}
         sets = ", ".join(f"{k} = ?" for k in fields)
         marks = ",".join("?" * len(from_statuses))
-        with self._immediate() as conn:
-            cur = conn.execute(
+        with self.transaction() as tx:
+            changed = tx.execute(
                 f"UPDATE generations SET {sets} WHERE id = ? AND status IN ({marks})",
                 [*fields.values(), gen_id, *from_statuses],
             )
-            return cur.rowcount == 1
+            return changed == 1
 
     def claim_queued(self, limit: int) -> list[Generation]:
         "Atomically move up to `limit` of the oldest queued generations to `submitting`."
         if limit <= 0:
             return []
-        with self._immediate() as conn:
-            cur = conn.execute(
+        with self.transaction() as tx:
+            rows = tx.query(
                 "SELECT * FROM generations WHERE status = 'queued' ORDER BY created_at, rowid LIMIT ?", [limit]
             )
-            names = [d[0] for d in cur.description]
-            rows = [dict(zip(names, r, strict=False)) for r in cur.fetchall()]
             for row in rows:
-                conn.execute("UPDATE generations SET status = 'submitting' WHERE id = ?", [row["id"]])
+                tx.execute("UPDATE generations SET status = 'submitting' WHERE id = ?", [row["id"]])
                 row["status"] = "submitting"
         return [Generation.model_validate(r) for r in rows]
 
@@ -521,7 +414,8 @@ class HistoryStore:
             "SELECT g.elapsed_s AS s FROM (SELECT * FROM generations WHERE resolution = ? "
             "ORDER BY created_at DESC LIMIT ?) g JOIN agents a ON a.agent_id = g.agent_id "
             "WHERE a.scope = ? AND g.status = 'done' AND g.duration = ? AND g.elapsed_s IS NOT NULL "
-            "AND (coalesce(json_array_length(g.selected_context, '$.videos'), 0) > 0) = ? "
+            f"AND CASE WHEN coalesce({self._sql.json_array_length('g.selected_context', 'videos')}, 0) > 0 "
+            "THEN 1 ELSE 0 END = ? "
             "ORDER BY g.created_at DESC LIMIT ?",
             [resolution, RECENT_SCAN, scope, duration, int(with_video), limit],
         )
@@ -533,7 +427,7 @@ class HistoryStore:
             Generation.model_validate(r)
             for r in self._rows(
                 # `+created_at`: stay on the status index; ordering by the date index scans the history.
-                f"SELECT * FROM generations WHERE status IN ({marks}) ORDER BY +created_at, rowid",
+                f"SELECT * FROM generations WHERE status IN ({marks}) ORDER BY {self._sql.unindexed}created_at, rowid",
                 statuses,
             )
         ]
@@ -556,11 +450,11 @@ class HistoryStore:
 
     def delete(self, gen_id: str) -> None:
         "Remove a generation and its job row (files are the caller's to remove)."
-        with self._immediate() as conn:
-            conn.execute("DELETE FROM jobs WHERE generation_id = ?", [gen_id])
-            conn.execute("DELETE FROM collection_items WHERE generation_id = ?", [gen_id])
-            conn.execute("UPDATE collections SET cover_id = NULL WHERE cover_id = ?", [gen_id])
-            conn.execute("DELETE FROM generations WHERE id = ?", [gen_id])
+        with self.transaction() as tx:
+            tx.execute("DELETE FROM jobs WHERE generation_id = ?", [gen_id])
+            tx.execute("DELETE FROM collection_items WHERE generation_id = ?", [gen_id])
+            tx.execute("UPDATE collections SET cover_id = NULL WHERE cover_id = ?", [gen_id])
+            tx.execute("DELETE FROM generations WHERE id = ?", [gen_id])
 
     # ------------------------------------------------------------------ many at once (the Gallery's bulk bar)
 
@@ -570,11 +464,10 @@ class HistoryStore:
         if not ids or not fields:
             return 0
         sets = ", ".join(f"{k} = ?" for k in fields)
-        with self._immediate() as conn:
-            cur = conn.execute(
+        with self.transaction() as tx:
+            return tx.execute(
                 f"UPDATE generations SET {sets} WHERE id IN ({','.join('?' * len(ids))})", [*fields.values(), *ids]
             )
-            return cur.rowcount
 
     def edit_tags(self, gen_ids: Sequence[str], change: Callable[[str | None], str | None]) -> int:
         """Rewrite the tags of several generations in one transaction (`change` maps old text to new:
@@ -582,10 +475,10 @@ class HistoryStore:
         ids = list(dict.fromkeys(gen_ids))
         if not ids:
             return 0
-        with self._immediate() as conn:
-            rows = conn.execute(f"SELECT id, tags FROM generations WHERE id IN ({','.join('?' * len(ids))})", ids)
-            updates = [(new, gen_id) for gen_id, old in rows.fetchall() if (new := change(old)) != old]
-            conn.executemany("UPDATE generations SET tags = ? WHERE id = ?", updates)
+        with self.transaction() as tx:
+            rows = tx.query(f"SELECT id, tags FROM generations WHERE id IN ({','.join('?' * len(ids))})", ids)
+            updates = [(new, r["id"]) for r in rows if (new := change(r["tags"])) != r["tags"]]
+            tx.execute_many("UPDATE generations SET tags = ? WHERE id = ?", updates)
             return len(updates)
 
     def delete_many(self, gen_ids: Sequence[str]) -> list[Generation]:
@@ -596,18 +489,17 @@ class HistoryStore:
         if not ids:
             return []
         active = ",".join("?" * len(ACTIVE_STATUSES))
-        with self._immediate() as conn:
-            cur = conn.execute(
+        with self.transaction() as tx:
+            rows = tx.query(
                 f"SELECT * FROM generations WHERE id IN ({','.join('?' * len(ids))}) AND status NOT IN ({active})",
                 [*ids, *ACTIVE_STATUSES],
             )
-            names = [d[0] for d in cur.description]
-            gone = [Generation.model_validate(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+            gone = [Generation.model_validate(r) for r in rows]
             for gen in gone:
-                conn.execute("DELETE FROM jobs WHERE generation_id = ?", [gen.id])
-                conn.execute("DELETE FROM collection_items WHERE generation_id = ?", [gen.id])
-                conn.execute("UPDATE collections SET cover_id = NULL WHERE cover_id = ?", [gen.id])
-                conn.execute("DELETE FROM generations WHERE id = ?", [gen.id])
+                tx.execute("DELETE FROM jobs WHERE generation_id = ?", [gen.id])
+                tx.execute("DELETE FROM collection_items WHERE generation_id = ?", [gen.id])
+                tx.execute("UPDATE collections SET cover_id = NULL WHERE cover_id = ?", [gen.id])
+                tx.execute("DELETE FROM generations WHERE id = ?", [gen.id])
         return gone
 
     # ------------------------------------------------------------------ job progress
@@ -626,11 +518,10 @@ class HistoryStore:
     def update_job(self, gen_id: str, **fields: Any) -> None:
         fields["updated_at"] = utcnow()
         sets = ", ".join(f"{k} = ?" for k in fields)
-        with self._immediate() as conn:
-            cur = conn.execute(f"UPDATE jobs SET {sets} WHERE generation_id = ?", [*fields.values(), gen_id])
-            if cur.rowcount == 0:
+        with self.transaction() as tx:
+            if tx.execute(f"UPDATE jobs SET {sets} WHERE generation_id = ?", [*fields.values(), gen_id]) == 0:
                 cols = ["generation_id", *fields]
-                conn.execute(
+                tx.execute(
                     f"INSERT INTO jobs ({', '.join(cols)}) VALUES ({','.join('?' * len(cols))})",
                     [gen_id, *fields.values()],
                 )
@@ -643,10 +534,10 @@ class HistoryStore:
     def note_progress(self, gen_id: str, *, generating: bool = False) -> None:
         "Progress was seen (a webhook): stamp it, and the start of generating when that is news."
         now = utcnow()
-        with self._immediate() as conn:
-            conn.execute(
+        with self.transaction() as tx:
+            tx.execute(
                 "UPDATE jobs SET last_progress_at = ?, updated_at = ?, "
-                "generating_since = CASE WHEN ? AND generating_since IS NULL THEN ? ELSE generating_since END "
+                "generating_since = CASE WHEN ? = 1 AND generating_since IS NULL THEN ? ELSE generating_since END "
                 "WHERE generation_id = ?",
                 [now, now, int(generating), now, gen_id],
             )
@@ -696,73 +587,64 @@ class HistoryStore:
         rows = self._rows(
             f"SELECT g.id FROM generations g JOIN jobs j ON j.generation_id = g.id WHERE g.status IN ({marks}) "
             "AND coalesce(j.last_progress_at, g.submitted_at, j.submit_started_at, g.created_at) < ? "
-            "ORDER BY +g.created_at, g.rowid",
+            f"ORDER BY {self._sql.unindexed}g.created_at, g.rowid",
             [*STUCK_STATUSES, cutoff],
         )
         return [r["id"] for r in rows]
 
     def has_space(self) -> bool:
-        """True when the database can grow again: a write of PROBE_BYTES in a transaction that is
-        rolled back (nothing is kept). False on SQLITE_FULL; other errors raise `StoreError`."""
-        try:
-            with self._immediate() as conn:
-                conn.execute("CREATE TABLE space_probe (data BLOB)")
-                conn.execute("INSERT INTO space_probe VALUES (zeroblob(?))", [PROBE_BYTES])
-                raise _Probed
-        except _Probed:
-            return True
-        except DiskFullError:
-            return False
+        """True when the database can grow again: a small write in a transaction (nothing is kept).
+        False on a full disk; other errors raise `StoreError`."""
+        return self._sql.has_space()
 
     def reset_for_retry(self, gen_id: str) -> bool:
         "Put a failed or cancelled generation back in the queue as a new attempt."
-        with self._immediate() as conn:
+        with self.transaction() as tx:
             if self.launch_guard is not None:
-                cur = conn.execute("SELECT * FROM generations WHERE id = ?", [gen_id])
-                names = [d[0] for d in cur.description]
-                rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+                rows = tx.query("SELECT * FROM generations WHERE id = ?", [gen_id])
                 if rows and rows[0]["status"] in RETRYABLE_STATUSES:
                     gen = Generation.model_validate(rows[0])
-                    self._guard(conn, [gen.params], gen.author, "retry")
-            cur = conn.execute(
+                    self._guard(tx, [gen.params], gen.author, "retry")
+            requeued = tx.execute(
                 "UPDATE generations SET status = 'queued', error = NULL, agent_id = NULL, node_id = NULL, "
                 "run_id = NULL, render_id = NULL, submitted_at = NULL, finished_at = NULL, elapsed_s = NULL, "
                 "attempt = attempt + 1 WHERE id = ? AND status IN ('failed', 'cancelled')",
                 [gen_id],
             )
-            if cur.rowcount != 1:
+            if requeued != 1:
                 return False
-            conn.execute("DELETE FROM jobs WHERE generation_id = ?", [gen_id])
-            conn.execute("INSERT INTO jobs (generation_id, updated_at) VALUES (?, ?)", [gen_id, utcnow()])
+            tx.execute("DELETE FROM jobs WHERE generation_id = ?", [gen_id])
+            tx.execute("INSERT INTO jobs (generation_id, updated_at) VALUES (?, ?)", [gen_id, utcnow()])
         return True
 
     # ------------------------------------------------------------------ agent pool
 
     def lease_agent(self, scope: str, flow: str, job_id: str) -> AgentLease | None:
         "The agent this job already holds, else a free pooled agent now leased to it, else None."
-        with self._immediate() as conn:
-            row = conn.execute(
+        with self.transaction() as tx:
+            rows = tx.query(
                 "SELECT agent_id, node_id FROM agents WHERE scope = ? AND flow = ? AND leased_by = ?",
                 [scope, flow, job_id],
-            ).fetchone()
-            if row is None and flow == "reuse":
+            )
+            if not rows and flow == "reuse":
                 # An agent whose last POST has an unknown outcome waits until that outcome is known.
-                row = conn.execute(
+                rows = tx.query(
                     "SELECT agent_id, node_id FROM agents WHERE scope = ? AND flow = ? AND leased_by IS NULL "
                     "AND agent_id NOT IN (SELECT agent_id FROM pending_posts) ORDER BY created_at LIMIT 1",
                     [scope, flow],
-                ).fetchone()
-                if row is not None:
-                    conn.execute(
-                        "UPDATE agents SET leased_by = ?, leased_at = ? WHERE agent_id = ?", [job_id, utcnow(), row[0]]
+                )
+                if rows:
+                    tx.execute(
+                        "UPDATE agents SET leased_by = ?, leased_at = ? WHERE agent_id = ?",
+                        [job_id, utcnow(), rows[0]["agent_id"]],
                     )
-        return AgentLease(*row) if row else None
+        return AgentLease(rows[0]["agent_id"], rows[0]["node_id"]) if rows else None
 
     def add_agent(self, agent_id: str, node_id: str, *, scope: str, flow: str, leased_by: str | None) -> None:
         "Record a new agent, leased to `leased_by` (or free when None)."
         now = utcnow()
-        with self._immediate() as conn:
-            conn.execute(
+        with self.transaction() as tx:
+            tx.execute(
                 "INSERT INTO agents (agent_id, node_id, scope, flow, leased_by, leased_at, created_at) "
                 "VALUES (?,?,?,?,?,?,?)",
                 [agent_id, node_id, scope, flow, leased_by, now if leased_by else None, now],
@@ -770,11 +652,11 @@ class HistoryStore:
 
     def release_agent(self, job_id: str) -> None:
         "Give back whatever agent this job holds (three_call agents are single-use and stay retired)."
-        with self._immediate() as conn:
-            conn.execute(
+        with self.transaction() as tx:
+            tx.execute(
                 "UPDATE agents SET leased_by = NULL, leased_at = NULL WHERE leased_by = ? AND flow = 'reuse'", [job_id]
             )
-            conn.execute("UPDATE agents SET leased_by = 'retired' WHERE leased_by = ? AND flow != 'reuse'", [job_id])
+            tx.execute("UPDATE agents SET leased_by = 'retired' WHERE leased_by = ? AND flow != 'reuse'", [job_id])
 
     def agent_count(self, scope: str | None = None) -> int:
         if scope is None:
@@ -789,20 +671,19 @@ class HistoryStore:
         now = utcnow()
         fields = {"status": "running", "run_id": run_id, "submitted_at": now, **fields}
         sets = ", ".join(f"{k} = ?" for k in fields)
-        with self._immediate() as conn:
-            conn.execute("DELETE FROM pending_posts WHERE agent_id = ?", [agent_id])  # the POST was answered
-            cur = conn.execute(
+        with self.transaction() as tx:
+            tx.execute("DELETE FROM pending_posts WHERE agent_id = ?", [agent_id])  # the POST was answered
+            changed = tx.execute(
                 f"UPDATE generations SET {sets} WHERE id = ? AND status = 'submitting'", [*fields.values(), gen_id]
             )
-            owned = cur.rowcount == 1
-            known = conn.execute("SELECT generation_id FROM agent_runs WHERE run_id = ?", [run_id]).fetchone()
-            if known is None:
-                conn.execute(
+            owned = changed == 1
+            if not tx.query("SELECT generation_id FROM agent_runs WHERE run_id = ?", [run_id]):
+                tx.execute(
                     "INSERT INTO agent_runs (run_id, agent_id, generation_id, created_at) VALUES (?,?,?,?)",
                     [run_id, agent_id, gen_id, now],
                 )
                 if not owned:
-                    conn.execute(
+                    tx.execute(
                         "INSERT INTO stray_runs (run_id, generation_id, agent_id, reason, found_at) VALUES (?,?,?,?,?)",
                         [run_id, gen_id, agent_id, stray_reason or "the job had no use for it", now],
                     )
@@ -824,17 +705,19 @@ class HistoryStore:
     def begin_post(self, agent_id: str, gen_id: str, node_id: str) -> str:
         "Note, before `POST /run`, that this agent's outcome is unknown until the answer; returns the time."
         now = utcnow()
-        with self._immediate() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO pending_posts (agent_id, generation_id, node_id, posted_at) VALUES (?,?,?,?)",
+        with self.transaction() as tx:
+            tx.execute(
+                "INSERT INTO pending_posts (agent_id, generation_id, node_id, posted_at) VALUES (?,?,?,?) "
+                "ON CONFLICT (agent_id) DO UPDATE SET generation_id = excluded.generation_id, "
+                "node_id = excluded.node_id, posted_at = excluded.posted_at",
                 [agent_id, gen_id, node_id, now],
             )
         return now
 
     def end_post(self, agent_id: str) -> None:
         "The outcome of this agent's last POST is known: it may be leased again."
-        with self._immediate() as conn:
-            conn.execute("DELETE FROM pending_posts WHERE agent_id = ?", [agent_id])
+        with self.transaction() as tx:
+            tx.execute("DELETE FROM pending_posts WHERE agent_id = ?", [agent_id])
 
     def pending_posts(self, gen_id: str | None = None) -> list[dict[str, Any]]:
         "POSTs whose outcome is unknown (of one generation, when given), oldest first."
@@ -847,35 +730,35 @@ class HistoryStore:
         """Atomically: a run nobody has claimed becomes this submitting generation's run. False when
         the run is already claimed (adopted or recorded as a stray) or the generation is not submitting."""
         now = utcnow()
-        with self._immediate() as conn:
-            if conn.execute("SELECT 1 FROM agent_runs WHERE run_id = ?", [run_id]).fetchone():
+        with self.transaction() as tx:
+            if tx.query("SELECT 1 FROM agent_runs WHERE run_id = ?", [run_id]):
                 return False
-            cur = conn.execute(
+            changed = tx.execute(
                 "UPDATE generations SET status = 'running', run_id = ?, agent_id = ?, node_id = ?, submitted_at = ? "
                 "WHERE id = ? AND status = 'submitting'",
                 [run_id, agent_id, node_id, now, gen_id],
             )
-            if cur.rowcount != 1:
+            if changed != 1:
                 return False
-            conn.execute(
+            tx.execute(
                 "INSERT INTO agent_runs (run_id, agent_id, generation_id, created_at) VALUES (?,?,?,?)",
                 [run_id, agent_id, gen_id, now],
             )
-            conn.execute("DELETE FROM pending_posts WHERE agent_id = ?", [agent_id])
+            tx.execute("DELETE FROM pending_posts WHERE agent_id = ?", [agent_id])
         return True
 
     def claim_stray(self, run_id: str, gen_id: str | None, agent_id: str, reason: str) -> bool:
         """Atomically record a run no job may follow; False when the run is already claimed (a job
         adopted it, or it is recorded already). The caller then cancels it and says how that went."""
         now = utcnow()
-        with self._immediate() as conn:
-            if conn.execute("SELECT 1 FROM agent_runs WHERE run_id = ?", [run_id]).fetchone():
+        with self.transaction() as tx:
+            if tx.query("SELECT 1 FROM agent_runs WHERE run_id = ?", [run_id]):
                 return False
-            conn.execute(
+            tx.execute(
                 "INSERT INTO agent_runs (run_id, agent_id, generation_id, created_at) VALUES (?,?,?,?)",
                 [run_id, agent_id, gen_id, now],
             )
-            conn.execute(
+            tx.execute(
                 "INSERT INTO stray_runs (run_id, generation_id, agent_id, reason, found_at) VALUES (?,?,?,?,?)",
                 [run_id, gen_id, agent_id, reason, now],
             )
@@ -883,9 +766,9 @@ class HistoryStore:
 
     def stray_cancelled(self, run_id: str, outcome: str, *, ended: bool) -> None:
         "What cancelling a stray run did; `ended`: it bills no more (cancelled, or had already ended)."
-        with self._immediate() as conn:
-            conn.execute(
-                "UPDATE stray_runs SET outcome = ?, cancelled_at = CASE WHEN ? THEN ? ELSE cancelled_at END "
+        with self.transaction() as tx:
+            tx.execute(
+                "UPDATE stray_runs SET outcome = ?, cancelled_at = CASE WHEN ? = 1 THEN ? ELSE cancelled_at END "
                 "WHERE run_id = ?",
                 [outcome, int(ended), utcnow(), run_id],
             )
@@ -902,20 +785,20 @@ class HistoryStore:
 
     def add_agent_intent(self, tag: str, *, scope: str, flow: str, gen_id: str) -> None:
         "Before `POST /agent/create`: the tag its name carries, so a lost answer can be found by it."
-        with self._immediate() as conn:
-            conn.execute(
+        with self.transaction() as tx:
+            tx.execute(
                 "INSERT INTO agent_intents (tag, scope, flow, generation_id, created_at) VALUES (?,?,?,?,?)",
                 [tag, scope, flow, gen_id, utcnow()],
             )
 
     def set_intent_agent(self, tag: str, agent_id: str) -> None:
         "The agent a create intent made (its node is still to be added)."
-        with self._immediate() as conn:
-            conn.execute("UPDATE agent_intents SET agent_id = ? WHERE tag = ?", [agent_id, tag])
+        with self.transaction() as tx:
+            tx.execute("UPDATE agent_intents SET agent_id = ? WHERE tag = ?", [agent_id, tag])
 
     def end_agent_intent(self, tag: str) -> None:
-        with self._immediate() as conn:
-            conn.execute("DELETE FROM agent_intents WHERE tag = ?", [tag])
+        with self.transaction() as tx:
+            tx.execute("DELETE FROM agent_intents WHERE tag = ?", [tag])
 
     def agent_intents(self, scope: str, flow: str) -> list[dict[str, Any]]:
         "Agent creates whose outcome is not settled yet, oldest first."
@@ -938,19 +821,19 @@ class HistoryStore:
         With a `launch_key` already recorded, nothing is saved and the recorded grid is returned.
         """
         grid_id = new_id()
-        with self._immediate() as conn:
-            recorded = self._launch(conn, launch_key)
+        with self.transaction() as tx:
+            recorded = self._launch(tx, launch_key)
             if recorded is not None:
                 if recorded[0] is None:
                     # A caller's mix-up, not a database failure: the click already launched takes.
                     raise JobError("This click already launched takes, not a comparison; press Run again.")
                 return recorded[0], recorded[1]
-            conn.execute(
+            tx.execute(
                 "INSERT INTO grids (id, created_at, author, name, prompt, axes) VALUES (?,?,?,?,?,?)",
                 [grid_id, utcnow(), author, name, prompt, json.dumps(axes)],
             )
-            ids = self._insert_generations(conn, cells, author=author, grid_id=grid_id)
-            self._record_launch(conn, launch_key, grid_id, ids)
+            ids = self._insert_generations(tx, cells, author=author, grid_id=grid_id)
+            self._record_launch(tx, launch_key, grid_id, ids)
         return grid_id, ids
 
     def get_grid(self, grid_id: str) -> dict[str, Any] | None:
@@ -981,25 +864,25 @@ class HistoryStore:
 
     def set_winner(self, grid_id: str, gen_id: str | None) -> None:
         "Mark one cell as the grid's winner (None clears it)."
-        with self._immediate() as conn:
-            conn.execute("UPDATE generations SET winner = 0 WHERE grid_id = ? AND winner = 1", [grid_id])
+        with self.transaction() as tx:
+            tx.execute("UPDATE generations SET winner = 0 WHERE grid_id = ? AND winner = 1", [grid_id])
             if gen_id:
-                conn.execute("UPDATE generations SET winner = 1 WHERE grid_id = ? AND id = ?", [grid_id, gen_id])
+                tx.execute("UPDATE generations SET winner = 1 WHERE grid_id = ? AND id = ?", [grid_id, gen_id])
 
     # ------------------------------------------------------------------ share links (only token hashes)
 
     def add_share_link(self, row: dict[str, Any], *, replacing: str | None = None) -> bool:
         """Insert a share link row (its `token_hash` is unique). With `replacing`, that live link is
         revoked in the same transaction, and nothing is inserted (False) when it is not live."""
-        with self._immediate() as conn:
+        with self.transaction() as tx:
             if replacing is not None:
-                cur = conn.execute(
+                changed = tx.execute(
                     "UPDATE share_links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                     [row["created_at"], replacing],
                 )
-                if cur.rowcount != 1:
+                if changed != 1:
                     return False
-            conn.execute(
+            tx.execute(
                 f"INSERT INTO share_links ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
             )
             return True
@@ -1020,18 +903,18 @@ class HistoryStore:
 
     def revoke_share_link(self, link_id: str, at: str) -> bool:
         "Mark a live link revoked; False when there is no such link or it was already revoked."
-        with self._immediate() as conn:
-            cur = conn.execute(
+        with self.transaction() as tx:
+            changed = tx.execute(
                 "UPDATE share_links SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [at, link_id]
             )
-            return cur.rowcount == 1
+            return changed == 1
 
     # ------------------------------------------------------------------ collections
 
     def add_collection(self, *, name: str, description: str = "", owner: str = "") -> Collection:
         coll_id, now = new_id(), utcnow()
-        with self._immediate() as conn:
-            conn.execute(
+        with self.transaction() as tx:
+            tx.execute(
                 "INSERT INTO collections (id, created_at, updated_at, owner, name, description) VALUES (?,?,?,?,?,?)",
                 [coll_id, now, now, owner, name, description],
             )
@@ -1058,50 +941,50 @@ class HistoryStore:
         "Change name, description or cover_id (other keys are ignored); False when there is no such collection."
         fields = {k: v for k, v in fields.items() if k in COLLECTION_FIELDS}
         sets = ", ".join(f"{k} = ?" for k in fields)
-        with self._immediate() as conn:
-            cur = conn.execute(
+        with self.transaction() as tx:
+            changed = tx.execute(
                 f"UPDATE collections SET {sets}, updated_at = ? WHERE id = ?", [*fields.values(), utcnow(), coll_id]
             )
-            return cur.rowcount == 1
+            return changed == 1
 
     def delete_collection(self, coll_id: str) -> bool:
         "Remove a collection and its item list; the generations stay."
-        with self._immediate() as conn:
-            conn.execute("DELETE FROM collection_items WHERE collection_id = ?", [coll_id])
-            return conn.execute("DELETE FROM collections WHERE id = ?", [coll_id]).rowcount == 1
+        with self.transaction() as tx:
+            tx.execute("DELETE FROM collection_items WHERE collection_id = ?", [coll_id])
+            return tx.execute("DELETE FROM collections WHERE id = ?", [coll_id]) == 1
 
     def add_to_collection(self, coll_id: str, gen_ids: Sequence[str], *, added_by: str = "") -> int:
         """Append generations to a collection, in the order given; one already in it stays where it
         is (adding twice is not an error). Ids of no generation are skipped. Returns how many were added."""
         now = utcnow()
-        with self._immediate() as conn:
-            if conn.execute("SELECT 1 FROM collections WHERE id = ?", [coll_id]).fetchone() is None:
+        with self.transaction() as tx:
+            if not tx.query("SELECT 1 FROM collections WHERE id = ?", [coll_id]):
                 return 0
-            (last,) = conn.execute(
-                "SELECT coalesce(max(position), -1) FROM collection_items WHERE collection_id = ?", [coll_id]
-            ).fetchone()
+            last = tx.query(
+                "SELECT coalesce(max(position), -1) AS last FROM collection_items WHERE collection_id = ?", [coll_id]
+            )[0]["last"]
             added = 0
             for gen_id in dict.fromkeys(gen_ids):
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO collection_items (collection_id, generation_id, position, added_by, "
-                    "added_at) SELECT ?, id, ?, ?, ? FROM generations WHERE id = ?",
+                changed = tx.execute(
+                    "INSERT INTO collection_items (collection_id, generation_id, position, added_by, "
+                    "added_at) SELECT ?, id, ?, ?, ? FROM generations WHERE id = ? ON CONFLICT DO NOTHING",
                     [coll_id, last + 1 + added, added_by, now, gen_id],
                 )
-                added += cur.rowcount
+                added += changed
             if added:
-                conn.execute("UPDATE collections SET updated_at = ? WHERE id = ?", [now, coll_id])
+                tx.execute("UPDATE collections SET updated_at = ? WHERE id = ?", [now, coll_id])
             return added
 
     def remove_from_collection(self, coll_id: str, gen_ids: Sequence[str]) -> int:
-        with self._immediate() as conn:
+        with self.transaction() as tx:
             removed = sum(
-                conn.execute(
+                tx.execute(
                     "DELETE FROM collection_items WHERE collection_id = ? AND generation_id = ?", [coll_id, gen_id]
-                ).rowcount
+                )
                 for gen_id in dict.fromkeys(gen_ids)
             )
             if removed:
-                conn.execute(
+                tx.execute(
                     "UPDATE collections SET updated_at = ?, cover_id = CASE WHEN cover_id IN "
                     f"({','.join('?' * len(gen_ids))}) THEN NULL ELSE cover_id END WHERE id = ?",
                     [utcnow(), *gen_ids, coll_id],
@@ -1110,20 +993,20 @@ class HistoryStore:
 
     def reorder_collection(self, coll_id: str, gen_ids: Sequence[str]) -> None:
         "Put the given items first, in this order; the others follow in their old order."
-        with self._immediate() as conn:
+        with self.transaction() as tx:
             current = [
-                r[0]
-                for r in conn.execute(
+                r["generation_id"]
+                for r in tx.query(
                     "SELECT generation_id FROM collection_items WHERE collection_id = ? ORDER BY position", [coll_id]
                 )
             ]
             wanted = [g for g in dict.fromkeys(gen_ids) if g in set(current)]
             order = wanted + [g for g in current if g not in set(wanted)]
-            conn.executemany(
+            tx.execute_many(
                 "UPDATE collection_items SET position = ? WHERE collection_id = ? AND generation_id = ?",
                 [(i, coll_id, g) for i, g in enumerate(order)],
             )
-            conn.execute("UPDATE collections SET updated_at = ? WHERE id = ?", [utcnow(), coll_id])
+            tx.execute("UPDATE collections SET updated_at = ? WHERE id = ?", [utcnow(), coll_id])
 
     def collection_items(self, coll_id: str) -> list[Generation]:
         "The collection's generations, in its order."
@@ -1146,10 +1029,13 @@ class HistoryStore:
         return Reference.model_validate(rows[0]) if rows else None
 
     def add_reference(self, ref: Reference) -> None:
-        with self._immediate() as conn:
-            conn.execute(
-                'INSERT OR REPLACE INTO "references" (scope, sha256, kind, filename, content_type, size, '
-                "upload_id, local_name, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+        with self.transaction() as tx:
+            tx.execute(
+                'INSERT INTO "references" (scope, sha256, kind, filename, content_type, size, '
+                "upload_id, local_name, created_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (scope, sha256) DO UPDATE "
+                "SET kind = excluded.kind, filename = excluded.filename, content_type = excluded.content_type, "
+                "size = excluded.size, upload_id = excluded.upload_id, local_name = excluded.local_name, "
+                "created_at = excluded.created_at",
                 [
                     ref.scope,
                     ref.sha256,
@@ -1175,8 +1061,8 @@ class HistoryStore:
 
     def save_preset(self, name: str, params: dict[str, Any]) -> None:
         now = utcnow()
-        with self._immediate() as conn:
-            conn.execute(
+        with self.transaction() as tx:
+            tx.execute(
                 "INSERT INTO presets (name, params, created_at, updated_at) VALUES (?,?,?,?) "
                 "ON CONFLICT(name) DO UPDATE SET params = excluded.params, updated_at = excluded.updated_at",
                 [name, json.dumps(params), now, now],
@@ -1186,8 +1072,8 @@ class HistoryStore:
         return [Preset.model_validate(r) for r in self._rows("SELECT * FROM presets ORDER BY name")]
 
     def delete_preset(self, name: str) -> bool:
-        with self._immediate() as conn:
-            return conn.execute("DELETE FROM presets WHERE name = ?", [name]).rowcount == 1
+        with self.transaction() as tx:
+            return tx.execute("DELETE FROM presets WHERE name = ?", [name]) == 1
 
     # ------------------------------------------------------------------ lineage (draft → final, issue 9 §4)
 
@@ -1223,12 +1109,10 @@ class HistoryStore:
     # the same at a thousand generations and at a million, and on page 1 or page 400.
 
     def _match(self, text: str) -> str | None:
-        "The FTS5 expression for the search box: every word quoted (plain text), each a prefix."
-        quoted = " ".join(f"{tok}*" for tok in self.db.quote_fts(text).split(" ") if tok)
-        return quoted or None
+        "The dialect's search expression for the search box: every word plain text, each a prefix."
+        return self._sql.match(text)
 
-    @staticmethod
-    def _filters(q: GalleryQuery) -> tuple[list[str], list[Any]]:
+    def _filters(self, q: GalleryQuery) -> tuple[list[str], list[Any]]:
         "WHERE clauses (on alias g) and their parameters for everything but the search text."
         clauses: list[str] = []
         params: list[Any] = []
@@ -1263,7 +1147,7 @@ class HistoryStore:
         if q.collection:
             # A collection holds a few dozen takes: start from them. The `+` stops SQLite from walking
             # another filter's index instead and probing the collection for every row it meets.
-            clauses = ["+" + c for c in clauses]
+            clauses = [self._sql.unindexed + c for c in clauses]
             clauses.append("g.id IN (SELECT generation_id FROM collection_items WHERE collection_id = ?)")
             params.append(q.collection)
         return clauses, params
@@ -1289,29 +1173,9 @@ class HistoryStore:
                 params.extend([after[1], after[0]])
             where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
             return f"SELECT {columns} FROM generations g{where}", params, "g.created_at DESC, g.rowid DESC"
-        if q.grid_id or q.collection:
-            if after is not None:
-                clauses.append("g.rowid < ?")
-                params.append(after[0])
-            # A comparison (or a collection) has a few dozen takes: start from them and look each up in the match list
-            # (the `+` stops SQLite from walking the list and probing the grid index per match).
-            sql = (
-                f"SELECT {columns} FROM generations g WHERE "
-                "+g.rowid IN (SELECT rowid FROM generations_fts WHERE generations_fts MATCH ?) AND "
-                + " AND ".join(clauses)
-            )
-            return sql, [match, *params], "g.rowid DESC"
-        # CROSS JOIN keeps the full-text index as the outer loop, read in rowid order, so SQLite
-        # neither lists every match nor sorts them; the filters are checked on each row read.
-        if after is not None:
-            # On `f`, not `g`: the full-text index then starts past the page instead of at its start.
-            clauses.append("f.rowid < ?")
-            params.append(after[0])
-        sql = (
-            f"SELECT {columns} FROM generations_fts f CROSS JOIN generations g ON g.rowid = f.rowid "
-            f"WHERE generations_fts MATCH ?{''.join(' AND ' + c for c in clauses)}"
+        return self._sql.search_select(
+            columns, clauses, params, match, None if after is None else after[0], bool(q.grid_id or q.collection)
         )
-        return sql, [match, *params], "f.rowid DESC"
 
     def _page_sql(
         self, q: GalleryQuery, limit: int, offset: int, columns: str = "g.*", *, stacked: bool = False
@@ -1325,11 +1189,8 @@ class HistoryStore:
         "A query with one row per match (after `after`), at most `bound + 1` of them."
         if not stacked and q.text and q == GalleryQuery(text=q.text) and (match := self._match(q.text)):
             # A search alone is counted on the full-text index without reading any row.
-            sql = "SELECT 1 FROM generations_fts WHERE generations_fts MATCH ?"
-            params: list[Any] = [match]
-            if after is not None:
-                sql += " AND rowid < ?"
-                params.append(after[0])
+            sql = self._sql.search_only(after is not None)
+            params: list[Any] = [match] if after is None else [match, after[0]]
         else:
             sql, params, _order = self._select(q, "1", after, stacked=stacked)
         if bound is None:
@@ -1358,7 +1219,7 @@ class HistoryStore:
         `bound=None` counts all.
         """
         sql, params = self._count_sql(query or GalleryQuery(), bound, stacked=stacked)
-        return int(self._rows(f"SELECT count(*) AS n FROM ({sql})", params)[0]["n"])
+        return int(self._rows(f"SELECT count(*) AS n FROM ({sql}) AS counted", params)[0]["n"])
 
     def page_with_count(
         self,
@@ -1396,12 +1257,12 @@ class HistoryStore:
         after = (int(rows[-1]["rowid_"]), str(rows[-1]["created_at"]))
         sql, params = self._count_sql(q, ahead, after=after, stacked=stacked)
         if stacked:  # whether a row is its comparison's newest cell is read from the row
-            steps = min(self.count_steps * (1 if q.text else STACKED_STEPS_FACTOR), MAX_STEPS)
-            found, finished = self._count_rows(sql, params, steps=steps)
+            steps = self.count_steps * (1 if q.text else STACKED_STEPS_FACTOR)
+            found, finished = self._sql.count_rows(sql, params, steps=steps)
         elif self._count_reads_rows(q):
-            found, finished = self._count_rows(sql, params, steps=self.count_steps)
+            found, finished = self._sql.count_rows(sql, params, steps=self.count_steps)
         else:  # index entries only, at most `ahead` of them: counted in SQLite, no budget needed
-            found, finished = int(self._rows(f"SELECT count(*) AS n FROM ({sql})", params)[0]["n"]), True
+            found, finished = int(self._rows(f"SELECT count(*) AS n FROM ({sql}) AS counted", params)[0]["n"]), True
         if found > ahead:
             return CountedPage(gens, number, GalleryCount(bound, exact=False))
         return CountedPage(gens, number, GalleryCount(offset + size + found, exact=finished))
@@ -1418,7 +1279,7 @@ class HistoryStore:
         # grid_id index holds (grid_id, rowid), so the newest cell seeks past itself and reads nothing.
         inner.append("c.rowid > g.rowid")
         if match is not None:
-            inner.append("EXISTS (SELECT 1 FROM generations_fts WHERE generations_fts MATCH ? AND rowid = c.rowid)")
+            inner.append(self._sql.matches("c"))
             params.append(match)
         newer = "SELECT 1 FROM generations c WHERE c.grid_id = g.grid_id AND " + " AND ".join(inner)
         return f"(g.grid_id IS NULL OR NOT EXISTS ({newer}))", params
@@ -1441,7 +1302,7 @@ class HistoryStore:
                 out[row["grid_id"]]["done"] += row["status"] == "done"
         clauses, params = self._filters(q)
         if q.text and (match := self._match(q.text)):
-            clauses.append("EXISTS (SELECT 1 FROM generations_fts WHERE generations_fts MATCH ? AND rowid = g.rowid)")
+            clauses.append(self._sql.matches("g"))
             params.append(match)
         where = "".join(f" AND {c}" for c in clauses)
         for row in self._rows(
@@ -1463,35 +1324,14 @@ class HistoryStore:
         filters = set(q.model_dump(exclude_defaults=True)) - {"since", "until"}
         return len(filters) > 1 or not filters <= set(DATED_INDEX_COLUMNS)
 
-    def _count_rows(self, sql: str, params: Sequence[Any], *, steps: int) -> tuple[int, bool]:
-        """How many rows the query yields within `steps` SQLite steps, and whether it finished.
-
-        SQLite calls the progress handler every `steps` steps; answering 1 interrupts the query.
-        The rows are counted here as they come, so an interrupted count keeps what it found.
-        """
-        conn = self.db.conn
-        found = 0
-        conn.set_progress_handler(lambda: 1, steps)
-        try:
-            for _row in conn.execute(sql, params):
-                found += 1
-        except sqlite3.Error as err:
-            if getattr(err, "sqlite_errorcode", None) != sqlite3.SQLITE_INTERRUPT:
-                raise store_error(err, self.path) from err
-            return found, False
-        finally:
-            conn.set_progress_handler(None, 0)
-        return found, True
-
     def query_plans(self, query: GalleryQuery, *, limit: int = DEFAULT_PAGE_SIZE) -> dict[str, list[str]]:
         """The page query and the count past its first page for this gallery query: the SQL, then its
-        EXPLAIN QUERY PLAN (read-only)."""
+        plan (SQLite's EXPLAIN QUERY PLAN, PostgreSQL's EXPLAIN; read-only)."""
         after = (1 << 62, "9999")  # a key after which every row lies: the plan's shape, not its rows
         out = {}
         for name, (sql, params) in (
             ("page", self._page_sql(query, limit, 0)),
             ("count", self._count_sql(query, COUNT_BOUND - limit, after=after)),
         ):
-            with self._translated():
-                out[name] = [sql, *(r[3] for r in self.db.execute(f"EXPLAIN QUERY PLAN {sql}", params))]
+            out[name] = [sql, *self._sql.explain(sql, params)]
         return out

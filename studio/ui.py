@@ -21,7 +21,7 @@ from . import services as svc
 from .errors import ParamsError, StudioError
 from .models import ASPECT_RATIOS, DURATIONS, FINAL_STATUSES, RESOLUTIONS, Generation
 from .services.selections import KIND_LABELS
-from .settings import MEDIA_ROUTE, Settings
+from .settings import Settings
 
 POLL_EVERY_S = 2.0  # page refresh while jobs run: cheap on 2 cores (streamlit-notes.md §2)
 WATCH_EVERY_S = 3.0  # the sidebar's look at this session's runs, only while some are in flight
@@ -187,16 +187,20 @@ def identity() -> None:
 
 
 def media_url(name: str | None) -> str | None:
-    """Absolute URL of a saved media file, served from disk by the app's `/files` route.
+    """Absolute URL of a saved media file: the media store's (studio.media_store): the app's
+    `/files` route for a folder, a presigned S3 URL for a bucket; Range requests work on both.
 
     st.video reads any non-http string as a local path (the whole file into server memory), so
     the URL must be absolute; the origin is the one the browser used to reach this page.
     """
     if not name:
         return None
+    url = services().media.url(name)
+    if not url.startswith("/"):
+        return url
     parts = urlsplit(st.context.url or "")
     origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else FALLBACK_ORIGIN
-    return f"{origin}{MEDIA_ROUTE}/{name}"
+    return f"{origin}{url}"
 
 
 def plain(text: object) -> str:

@@ -10,6 +10,7 @@ from support import settings_for
 
 from studio import services as svc
 from studio.simulator import Faults, SimConfig, Simulator
+from studio.store import HistoryStore
 
 
 @pytest.fixture(autouse=True)
@@ -50,6 +51,34 @@ def database_url(request):
     if "backend" in request.fixturenames and request.getfixturevalue("backend") == "postgresql":
         return request.getfixturevalue("postgres_url")
     return None
+
+
+@pytest.fixture
+def history_url(backend, tmp_path, request):
+    "Where a contract test's history lives: a SQLite file, then a new database on the test PostgreSQL."
+    if backend == "sqlite":
+        return str(tmp_path / "history.db")
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def open_store():
+    "Opens HistoryStores (on a file or URL, with the store's keyword arguments) and closes them all after the test."
+    opened: list[HistoryStore] = []
+
+    def open_one(location, **kw) -> HistoryStore:
+        opened.append(HistoryStore(location, **kw))
+        return opened[-1]
+
+    yield open_one
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def any_store(history_url, open_store):
+    "A history on each backend in turn (SQLite, PostgreSQL): the store's contract suite uses it."
+    return open_store(history_url)
 
 
 @pytest.fixture(scope="session")

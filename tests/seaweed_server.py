@@ -31,8 +31,9 @@ STOP_TIMEOUT_S = 2
 POLL_S = 0.1
 REGION = "us-east-1"
 VOLUME_SIZE_LIMIT_MB = 64  # small volumes: the tests write kilobytes, and the data folder stays small
-MAX_VOLUMES = 20
+MAX_VOLUMES = 400  # each bucket is a collection that takes several volumes (sparse files, ~KB each)
 LOG_TAIL_CHARS = 2000
+READY_BUCKET = "ready-probe"  # written once at start: S3 answers before it can store anything
 
 
 def weed_path() -> Path:
@@ -105,7 +106,7 @@ class SeaweedServer:
         ]
 
     def start(self) -> SeaweedServer:
-        "Start weed and wait until its S3 gateway answers a signed request."
+        "Start weed and wait until its S3 gateway stores an object (signed, like every request)."
         (self.folder / "data").mkdir(parents=True, exist_ok=True)
         with self.log_file.open("wb") as log:
             self._process = subprocess.Popen(
@@ -116,7 +117,7 @@ class SeaweedServer:
             if self._process.poll() is not None:
                 raise RuntimeError(f"weed exited with {self._process.returncode}:\n{self._log_tail()}")
             try:
-                self.client().list_buckets()
+                self._probe_write()
                 return self
             except Exception as err:  # not up yet: connection refused, or the filer not ready behind the gateway
                 if time.monotonic() > deadline:
@@ -125,6 +126,13 @@ class SeaweedServer:
                         f"SeaweedFS's S3 did not answer in {START_TIMEOUT_S} s ({err}):\n{self._log_tail()}"
                     ) from err
                 time.sleep(POLL_S)
+
+    def _probe_write(self) -> None:
+        "A write through the gateway works only once the master leads and a volume server has joined."
+        client = self.client()
+        if READY_BUCKET not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+            client.create_bucket(Bucket=READY_BUCKET)
+        client.put_object(Bucket=READY_BUCKET, Key="ready", Body=b"ready")
 
     def _log_tail(self) -> str:
         try:

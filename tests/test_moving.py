@@ -181,3 +181,11 @@ def test_the_settings_to_use_next_never_show_a_password():
         "STUDIO_DATABASE_URL": "postgresql://studio:***@db.example:5432/studio",
         "STUDIO_MEDIA_URL": "s3://bucket/prefix",
     }
+
+
+def test_a_target_from_a_newer_studio_is_refused(old_studio, tmp_path, capsys, monkeypatch):
+    old, _ = old_studio
+    newer = tmp_path / "newer.db"
+    HistoryStore(newer).execute("PRAGMA user_version = 99")
+    code, report, err = _migrate(capsys, monkeypatch, old, "--to-database", f"sqlite:///{newer}")
+    assert (code, report) == (2, None) and "newer version of the studio" in err

@@ -1,4 +1,7 @@
-"""The history store: queueing, atomic claims and transitions, the agent pool, gallery queries."""
+"""The history store: queueing, atomic claims and transitions, the agent pool, gallery queries.
+
+The store's contract suite: every test runs on SQLite and on PostgreSQL (`any_store`), except those
+about one dialect's machinery (SQLite's step budget and FTS5 plans), which say so."""
 
 from __future__ import annotations
 
@@ -9,12 +12,16 @@ import threading
 import pytest
 
 from studio.models import VideoGenerationParams
-from studio.store import COUNT_BOUND, COUNT_STEPS, GalleryCount, GalleryQuery, HistoryStore
+from studio.store import COUNT_BOUND, COUNT_STEPS, GalleryCount, GalleryQuery
 
 
 @pytest.fixture
-def store(tmp_path):
-    return HistoryStore(tmp_path / "s.db")
+def store(any_store):
+    return any_store
+
+
+# SQLite's own machinery (the progress-handler step budget, FTS5's query plans): the SQLite store only.
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 def params(prompt="a red kite over the sea", **kw):
@@ -132,15 +139,15 @@ def test_a_grid_launch_key_returns_the_same_grid(store):
     assert (len(store.grids()), store.count()) == (1, 2)
 
 
-def test_concurrent_launches_with_one_key_make_one_launch(tmp_path):
-    path = tmp_path / "s.db"
-    HistoryStore(path)
+def test_concurrent_launches_with_one_key_make_one_launch(history_url, open_store):
+    path = history_url
+    open_store(path)
     results: list[list[str]] = []
     lock = threading.Lock()
     start = threading.Barrier(6)
 
     def launch():
-        store = HistoryStore(path)  # a page thread each, as two clicks in two script runs
+        store = open_store(path)  # a page thread each, as two clicks in two script runs
         start.wait()
         ids = store.add_generations([(params(), None)], launch_key="same-click")
         with lock:
@@ -153,7 +160,7 @@ def test_concurrent_launches_with_one_key_make_one_launch(tmp_path):
         t.join()
     assert len(results) == 6
     assert len({tuple(r) for r in results}) == 1
-    assert HistoryStore(path).count() == 1
+    assert open_store(path).count() == 1
 
 
 @pytest.mark.parametrize(
@@ -309,9 +316,9 @@ def pages_of(expected: list[str], size: int) -> int:
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=lambda q: q.model_dump_json(exclude_defaults=True))
-def test_gallery_pages_hold_the_naive_rows_and_count_exactly_below_the_bound(store, gallery, query):
+def test_gallery_pages_hold_the_naive_rows_and_count_exactly_below_the_bound(store, gallery, query, open_store):
     # Steps are no limit here (their test is below): the bound, 1,000, is far above 150 rows.
-    generous = HistoryStore(store.path, count_steps=10**9)
+    generous = open_store(store.location, count_steps=10**9)
     expected = naive(gallery, query)
     size = 7
     last = pages_of(expected, size) - 1
@@ -323,9 +330,9 @@ def test_gallery_pages_hold_the_naive_rows_and_count_exactly_below_the_bound(sto
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=lambda q: q.model_dump_json(exclude_defaults=True))
-def test_gallery_counts_stop_at_the_next_multiple_of_the_bound_past_the_page(store, gallery, query):
+def test_gallery_counts_stop_at_the_next_multiple_of_the_bound_past_the_page(store, gallery, query, open_store):
     # Steps are no limit here: this is about the bound alone.
-    bounded = HistoryStore(store.path, count_bound=20, count_steps=10**9)
+    bounded = open_store(store.location, count_bound=20, count_steps=10**9)
     expected = naive(gallery, query)
     size = 7
     for number in range(pages_of(expected, size)):
@@ -338,11 +345,12 @@ def test_gallery_counts_stop_at_the_next_multiple_of_the_bound_past_the_page(sto
             assert shown.total == GalleryCount(bound, exact=False), number
 
 
-def test_a_count_that_reads_rows_stops_after_its_steps_and_says_at_least(store, gallery):
+@sqlite_only
+def test_a_count_that_reads_rows_stops_after_its_steps_and_says_at_least(store, gallery, open_store):
     # A search plus a filter reads a row per word match past the page; with few steps it stops
     # early and gives a lower bound that still covers the page (so the pager offers Next).
-    stingy = HistoryStore(store.path, count_steps=60)
-    generous = HistoryStore(store.path, count_steps=10**9)
+    stingy = open_store(store.location, count_steps=60)
+    generous = open_store(store.location, count_steps=10**9)
     stopped = 0
     for query in QUERIES:
         expected = naive(gallery, query)
@@ -365,6 +373,7 @@ def test_a_count_that_reads_rows_stops_after_its_steps_and_says_at_least(store, 
     )
 
 
+@sqlite_only
 def test_a_search_plus_filter_count_at_the_default_steps_does_not_read_every_match(store):
     # 3,000 word matches, a third in 720p: an exact count reads 3,000 rows; the default budget
     # stops after a few hundred and says "at least", whatever the size of the history.
@@ -380,6 +389,7 @@ def test_a_search_plus_filter_count_at_the_default_steps_does_not_read_every_mat
     assert store.page_with_count(GalleryQuery(text="zebra"), size=24).total == GalleryCount(1000, exact=False)
 
 
+@sqlite_only
 def test_a_search_pages_through_the_full_text_index_not_a_list_of_every_match(store):
     plans = {
         name: store.query_plans(q)
@@ -403,6 +413,7 @@ def test_a_search_pages_through_the_full_text_index_not_a_list_of_every_match(st
     assert all("LIMIT" in p["count"][0] for p in plans.values())
 
 
+@sqlite_only
 def test_the_search_index_keeps_prefixes_ready_made(store):
     # Without them FTS5 gathers every match of a search word before the first page (m010).
     sql = store.db.execute("SELECT sql FROM sqlite_master WHERE name = 'generations_fts'").fetchone()[0]

@@ -16,6 +16,7 @@ from typing import Any
 from ..changes import ChangeFeed, open_feed
 from ..errors import ApiConnectionError, StoreError
 from ..jobs import JobRunner
+from ..media_store import MediaStore, open_media
 from ..models import Generation
 from ..mosaic import MosaicClient
 from ..settings import Settings, load
@@ -35,6 +36,7 @@ class Services:
     store: HistoryStore
     client: MosaicClient
     runner: JobRunner
+    media: MediaStore
     simulator: Simulator | None = None
     _closed: bool = field(default=False, repr=False)
     _status: tuple[float, dict[str, Any]] | None = field(default=None, repr=False)
@@ -61,8 +63,8 @@ class Services:
         return f"Mosaic API at {self.settings.base_url}"
 
     def media_path(self, name: str | None) -> Path | None:
-        "Absolute path of a saved media file, from the name the store keeps."
-        return (Path(self.settings.media_dir) / name).resolve() if name else None
+        "Absolute path of a saved media file on this machine (folder media), from the name the store keeps."
+        return self.media.local_path(name) if name else None
 
     def facts(self, gen: Generation) -> dict[str, Any]:
         "A generation as one JSON-able object with absolute file paths (CLI output)."
@@ -122,6 +124,8 @@ def build_services(
     settings = settings or load()
     # Checked before the history is opened: a bad STUDIO_SIM_* variable touches nothing.
     sim_config = _simulator_settings(settings) if settings.simulated and simulator is None else None
+    media = open_media(settings)  # where videos live; a bucket that cannot be used stops the start here
+    media.check()
     store = store or HistoryStore.for_settings(settings)
     base_url = settings.base_url
     if settings.simulated:
@@ -130,8 +134,8 @@ def build_services(
         base_url = simulator.base_url
         settings = _polling_for_simulator(settings)
     client = MosaicClient.from_settings(settings, base_url=base_url)
-    runner = JobRunner(store, client, settings)
-    services = Services(settings, store, client, runner, simulator if settings.simulated else None)
+    runner = JobRunner(store, client, settings, media=media)
+    services = Services(settings, store, client, runner, media, simulator if settings.simulated else None)
     from .budget import install_guard  # daily caps, checked in every launch's transaction
 
     install_guard(services)

@@ -359,9 +359,8 @@ def delete_generation(services: Services, gen_id: str) -> None:
     if gen.is_active:
         raise JobError("This generation is still running; cancel it before deleting it")
     for name in (gen.video_path, gen.thumb_path):
-        path = services.media_path(name)
-        if path is not None:
-            path.unlink(missing_ok=True)
+        if name:
+            services.media.delete(name)
     services.store.delete(gen_id)
 
 
@@ -445,9 +444,8 @@ def delete_many(services: Services, gen_ids: Sequence[str]) -> BulkDeleted:
     gone = services.store.delete_many(ids)
     for gen in gone:
         for name in (gen.video_path, gen.thumb_path):
-            path = services.media_path(name)
-            if path is not None:
-                path.unlink(missing_ok=True)
+            if name:
+                services.media.delete(name)
     running = len(services.store.many([i for i in ids if i not in {g.id for g in gone}]))
     return BulkDeleted(len(gone), running)
 

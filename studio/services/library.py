@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import references as rules
-from ..errors import ParamsError, StoreError, StudioError
+from ..errors import MediaError, ParamsError, StoreError, StudioError
 from ..models import NodeSettings, Preset, Reference, VideoGenerationParams
 from ..references import ReferenceFacts, UploadResult
 from ..store import utcnow
@@ -105,14 +105,13 @@ def _upload(services: Services, filename: str, data: bytes) -> tuple[UploadResul
     if known is not None:
         return UploadResult(known, facts.name, True), facts
     upload_id = services.client.upload(facts.kind, data, facts.name, facts.content_type)  # type: ignore[arg-type]
-    folder = Path(services.settings.media_dir) / REFERENCES_DIR
     # Named by what the content is, so a preview is served with the right type whatever the file was called.
-    local = folder / f"{digest[:16]}.{facts.format}"
+    key = f"{REFERENCES_DIR}/{digest[:16]}.{facts.format}"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        local.write_bytes(data)
-    except OSError as err:
-        raise StoreError(f"Could not keep a copy of {facts.name} in {folder}: {err.strerror or err}") from err
+        services.media.put_bytes(key, data)
+    except (OSError, MediaError) as err:
+        why = err.strerror or err if isinstance(err, OSError) else err
+        raise StoreError(f"Could not keep a copy of {facts.name} in {services.media.described}: {why}") from err
     ref = Reference(
         scope=scope,
         sha256=digest,
@@ -121,7 +120,7 @@ def _upload(services: Services, filename: str, data: bytes) -> tuple[UploadResul
         content_type=facts.content_type,
         size=len(data),
         upload_id=upload_id,
-        local_name=f"{REFERENCES_DIR}/{local.name}",
+        local_name=key,
         created_at=utcnow(),
     )
     services.store.add_reference(ref)
@@ -141,12 +140,24 @@ def _selected_facts(services: Services, selected: Mapping[str, Sequence[str]]) -
     for kind, key in rules.CONTEXT_KEYS.items():
         for upload_id in selected.get(key, ()):
             ref = library.get(upload_id)
-            path = services.media_path(ref.local_name) if ref is not None else None
-            if ref is not None and path is not None and path.is_file():
-                out.append(rules.check_file(ref.filename, path))
+            kept = _kept_copy(services, ref.local_name) if ref is not None and ref.local_name else None
+            if ref is not None and kept is not None:
+                out.append(rules.check_file(ref.filename, kept))
             else:
                 out.append(ReferenceFacts(f"upload {upload_id}", kind, "", "", 0, duration_s=0.0))
     return out
+
+
+def _kept_copy(services: Services, key: str) -> Path | bytes | None:
+    "The library's copy of a reference: its file here (a folder), its bytes (S3), or None when it is gone."
+    path = services.media.local_path(key)
+    if path is not None:
+        return path if path.is_file() else None
+    try:
+        with services.media.open(key) as body:
+            return body.read()
+    except MediaError:
+        return None
 
 
 def check_references(services: Services, selected: Mapping[str, Sequence[str]]) -> None:
