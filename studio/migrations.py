@@ -548,3 +548,9 @@ def m020_lineage(db: Database) -> None:
     if "draft_id" not in db["generations"].columns_dict:  # defensive, as llm's migrations are
         db["generations"].add_column("draft_id", str)
     db["generations"].create_index(["draft_id"], if_not_exists=True)
+
+
+@migrations()
+def m022_change_feed(db: Database) -> None:
+    """The change feed (studio.changes). SQLite needs nothing: `PRAGMA data_version` moves on any
+    commit. On PostgreSQL the same name adds NOTIFY triggers (studio.pg_schema)."""
