@@ -1,4 +1,5 @@
-"""Benchmark: the Gallery at a large history (default 100,000; `--size 1000000`) against 1,000.
+"""Benchmark: the Gallery at a large history (default 100,000; `--size 1000000`) against 1,000,
+on SQLite and on PostgreSQL, printed side by side.
 
 Fills two history databases with varied, realistic rows and times, for each size: the service
 call alone (the store's stacked page_with_count: the page and its count, a comparison counted
@@ -15,8 +16,12 @@ cases are printed, and those of any case that misses.
 A database is built once per size into bench/.cache/ (git-ignored; bulk inserts with the
 migrations' schema, indexes and full-text triggers) and reused by later runs; opening it applies
 newer migrations, as for a user. 1,000,000 rows take about 4 minutes to build and 1.1 GB of disk.
+For PostgreSQL the benchmark starts its own server on 127.0.0.1 (tests/postgres_server.py: Debian's
+PostgreSQL 15+, its cluster kept in bench/.cache/postgres) and fills one database per size with
+COPY (the same rows), then ANALYZE; `--backends sqlite` skips it.
 
     .venv/bin/python bench/gallery.py [--size 1000000] [--small 1000] [--runs 9] [--word crossing]
+        [--backends sqlite,postgresql]
 
 The last line holds key=value pairs for scripts.
 """
@@ -41,16 +46,23 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "tests"))
+
+from postgres_server import PostgresServer  # noqa: E402
+
 from studio import services as svc  # noqa: E402
 from studio.migrations import migrations  # noqa: E402
 from studio.models import ASPECT_RATIOS, DURATIONS, RESOLUTIONS  # noqa: E402
 from studio.settings import Settings  # noqa: E402
+from studio.store import HistoryStore  # noqa: E402
+
+BACKENDS = ("sqlite", "postgresql")
 
 TARGET = 1.5
 PAGE_SIZE = 24
 CACHE = ROOT / "bench" / ".cache"
 # Bump when fake_rows changes, so cached databases are rebuilt.
-FILL_VERSION = 2
+FILL_VERSION = 3
 INSERT_BATCH = 20_000
 # In a tenth of the prompts: with the filter, a history of 1,000 still fills the first page (a
 # word in a twentieth, like "zebra", gives 15 rows at 1,000 against 24 at a million, and the
@@ -208,9 +220,37 @@ def cached_folder(n: int) -> Path:
     return folder
 
 
-def build(n: int) -> svc.Services:
-    "A studio (worker off, no network) over a cached history of n generations."
-    settings = Settings(api_key="mk_bench", base_url="http://127.0.0.1:9", data_dir=cached_folder(n))
+def cached_database(server: PostgresServer, n: int) -> str:
+    "The URL of a database on `server` holding the same n generations, filled with COPY on first use."
+    name = f"gallery_{n}_v{FILL_VERSION}"
+    if server.sql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") != "1":
+        started = time.perf_counter()
+        server.sql(f"DROP DATABASE IF EXISTS {name}_building")
+        server.sql(f"CREATE DATABASE {name}_building")
+        HistoryStore(server.url_for(f"{name}_building")).close()  # the schema, as the studio makes it
+        import psycopg  # the [scale] extra
+
+        rows = fake_rows(n)
+        first = next(rows)
+        columns = list(first)
+        with psycopg.connect(server.url_for(f"{name}_building")) as conn:
+            with conn.cursor().copy(f"COPY generations ({', '.join(columns)}) FROM STDIN") as copy:
+                copy.write_row([int(v) if isinstance(v, bool) else v for v in first.values()])
+                for row in rows:
+                    copy.write_row([int(v) if isinstance(v, bool) else v for v in row.values()])
+            conn.commit()
+            conn.autocommit = True
+            conn.execute("VACUUM ANALYZE generations")
+        server.sql(f"ALTER DATABASE {name}_building RENAME TO {name}")
+        print(f"built {n:,} generations into PostgreSQL {name} in {time.perf_counter() - started:.0f} s", flush=True)
+    return server.url_for(name)
+
+
+def build(n: int, server: PostgresServer | None = None) -> svc.Services:
+    "A studio (worker off, no network) over a cached history of n generations (on `server`, when given)."
+    url = cached_database(server, n) if server is not None else None
+    folder = cached_folder(n) if server is None else CACHE / f"gallery-pg-{n}"
+    settings = Settings(api_key="mk_bench", base_url="http://127.0.0.1:9", data_dir=folder, database_url=url)
     return svc.build_services(settings, start_worker=False)
 
 
@@ -271,27 +311,18 @@ def shown(total: svc.GalleryCount) -> str:
     return f"{total.n:,}{'' if total.exact else '+'}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--size", type=int, default=100_000, help="the large history (default 100,000)")
-    parser.add_argument("--small", type=int, default=1_000)
-    parser.add_argument("--runs", type=int, default=9, help="timed AppTest runs per case (service calls: x5)")
-    parser.add_argument("--word", default=SEARCH_WORD, help=f"the search word (default {SEARCH_WORD!r})")
-    args = parser.parse_args()
-    small, big = args.small, args.size
-
-    cases: dict[str, dict[str, Any]] = {
-        "first page": {},
-        "search": {"q": args.word},
-        "search+filter": {"q": args.word, **FILTER},
-        "filter": dict(FILTER),
-    }
+def measure(
+    small: int, big: int, cases: dict[str, dict[str, Any]], runs: int, server: PostgresServer | None
+) -> tuple[
+    dict[tuple[str, str, int], float], dict[tuple[str, int], tuple[svc.GalleryCount, int]], dict[str, list[str]]
+]:
+    "One backend's figures: (case, how, size) -> ms, (case, size) -> (pager's count, exact), case -> plans."
     results: dict[tuple[str, str, int], float] = {}
     matches: dict[tuple[str, int], tuple[svc.GalleryCount, int]] = {}
     studios: dict[int, svc.Services] = {}
     try:
         for n in (small, big):
-            studios[n] = build(n)
+            studios[n] = build(n, server)
             for name, params in cases.items():
                 query = _query(params)
                 exact = studios[n].store.count(query, bound=None, stacked=True)
@@ -299,47 +330,84 @@ def main() -> None:
         plan_text = {name: plans(studios[big], _query(params)) for name, params in cases.items()}
         for name, params in cases.items():
             query = _query(params)
-            a, b = paired_ms(service_call(studios[small], query), service_call(studios[big], query), args.runs * 5)
+            a, b = paired_ms(service_call(studios[small], query), service_call(studios[big], query), runs * 5)
             results[name, "services", small], results[name, "services", big] = a, b
-            a, b = paired_ms(page_render(studios[small], params), page_render(studios[big], params), args.runs)
+            a, b = paired_ms(page_render(studios[small], params), page_render(studios[big], params), runs)
             results[name, "AppTest", small], results[name, "AppTest", big] = a, b
     finally:
         for studio in studios.values():
             studio.close()
+    return results, matches, plan_text
 
-    head = f"{'':16}{'service (page_with_count)':>34}   {'rendered page (AppTest rerun)':>34}"
-    print(f"\n{head}   {f'pager says / matches at {big:,}':>28}\n{'case':16}", end="")
-    for _ in range(2):
-        print(f"{f'{small:,} ms':>11}{f'{big:,} ms':>13}{'ratio':>7}", end="   ")
-    print()
-    ratios: dict[tuple[str, str], float] = {}
-    missed = []
-    for name in cases:
-        print(f"{name:16}", end="")
-        for how in ("services", "AppTest"):
-            a, b = results[name, how, small], results[name, how, big]
-            ratios[name, how] = ratio = b / a
-            if ratio > TARGET:
-                missed.append(name)
-            print(f"{a:11.2f}{b:13.2f}{ratio:6.2f}{'!' if ratio > TARGET else ' '}", end="   ")
-        pager_says, exact = matches[name, big]
-        print(f"{shown(pager_says):>14} / {exact:,}")
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--size", type=int, default=100_000, help="the large history (default 100,000)")
+    parser.add_argument("--small", type=int, default=1_000)
+    parser.add_argument("--runs", type=int, default=9, help="timed AppTest runs per case (service calls: x5)")
+    parser.add_argument("--word", default=SEARCH_WORD, help=f"the search word (default {SEARCH_WORD!r})")
+    parser.add_argument("--backends", default=",".join(BACKENDS), help="sqlite, postgresql or both (the default)")
+    args = parser.parse_args()
+    small, big = args.small, args.size
+    backends = [b for b in BACKENDS if b in args.backends.split(",")]
+    if not backends:
+        parser.error(f"--backends takes {' and/or '.join(BACKENDS)}")
+
+    cases: dict[str, dict[str, Any]] = {
+        "first page": {},
+        "search": {"q": args.word},
+        "search+filter": {"q": args.word, **FILTER},
+        "filter": dict(FILTER),
+    }
+    figures = {}
+    for backend in backends:
+        if backend == "sqlite":
+            figures[backend] = measure(small, big, cases, args.runs, None)
+            continue
+        server = PostgresServer(CACHE / "postgres")
+        CACHE.mkdir(parents=True, exist_ok=True)
+        server.start()
+        try:
+            figures[backend] = measure(small, big, cases, args.runs, server)
+        finally:
+            server.stop()
+
+    ratios: dict[tuple[str, str, str], float] = {}
+    missed: dict[str, list[str]] = {b: [] for b in backends}
+    for how, title in (("services", "service (page_with_count)"), ("AppTest", "rendered page (AppTest rerun)")):
+        print(f"\n{title}: ms at {small:,} / {big:,} and the ratio")
+        print(f"{'case':16}" + "".join(f"{b:>30}" for b in backends) + f"   {f'pager says / matches at {big:,}':>28}")
+        for name in cases:
+            print(f"{name:16}", end="")
+            for backend in backends:
+                results = figures[backend][0]
+                a, b = results[name, how, small], results[name, how, big]
+                ratios[backend, name, how] = ratio = b / a
+                if ratio > TARGET:
+                    missed[backend].append(name)
+                print(f"{a:11.2f}{b:11.2f}{ratio:7.2f}{'!' if ratio > TARGET else ' '}", end="")
+            pager_says, exact = figures[backends[0]][1][name, big]
+            print(f"   {shown(pager_says):>14} / {exact:,}")
     print(
         f"target: every ratio at most {TARGET} ('!' marks a miss); the pager's count is exact below "
-        f"{svc.GalleryQuery.COUNT_BOUND:,} and a lower bound ('+') when it stops"
+        f"{svc.GalleryQuery.COUNT_BOUND:,} and a lower bound ('+') when it stops (PostgreSQL counts to the bound)"
     )
-    for name in dict.fromkeys(["filter", "search+filter", *missed]):
-        print(f"\nquery plans for '{name}' at {big:,}:")
-        print("\n".join(plan_text[name]))
+    for backend in backends:
+        for name in dict.fromkeys(["filter", "search+filter", *missed[backend]]):
+            print(f"\n{backend} query plans for '{name}' at {big:,}:")
+            print("\n".join(figures[backend][2][name]))
 
     slug = {name: name.replace(" ", "_").replace("+", "_") for name in cases}
-    pairs = {f"{slug[name]}_{'svc' if how == 'services' else 'render'}_ratio": r for (name, how), r in ratios.items()}
-    ms = {
-        f"{slug[name]}_{'svc' if how == 'services' else 'render'}_ms_{big}": results[name, how, big]
-        for name in cases
-        for how in ("services", "AppTest")
-    }
-    print(" ".join(f"{k}={v:.2f}" for k, v in {**pairs, **ms}.items()))
+    out: dict[str, float] = {}
+    for backend in backends:
+        prefix = "" if backend == "sqlite" else "pg_"
+        results = figures[backend][0]
+        for name in cases:
+            for how in ("services", "AppTest"):
+                kind = "svc" if how == "services" else "render"
+                out[f"{prefix}{slug[name]}_{kind}_ratio"] = ratios[backend, name, how]
+                out[f"{prefix}{slug[name]}_{kind}_ms_{big}"] = results[name, how, big]
+    print(" ".join(f"{k}={v:.2f}" for k, v in out.items()))
 
 
 if __name__ == "__main__":

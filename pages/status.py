@@ -93,8 +93,21 @@ def paused_banner(studio: svc.Services) -> None:
         )
 
 
+def workers_line(studio: svc.Services) -> None:
+    "Which job workers are alive (web servers, `studio worker`s) and how many takes each holds."
+    live = svc.workers(studio)
+    if not live:
+        st.caption("Workers: none running. Queued takes wait for a worker (`studio worker`, or STUDIO_RUN_WORKER on).")
+        return
+    shown = ", ".join(
+        f"{w.host} pid {w.pid} ({fmt.plural(w.jobs, 'take')}{', paused' if w.paused else ''})" for w in live
+    )
+    st.caption(f"Workers: {len(live)} live · {shown}")
+
+
 def queue_section(studio: svc.Services) -> None:
     paused_banner(studio)
+    workers_line(studio)
     active = svc.active_count(studio)
     st.subheader(f"Queue: {active} in progress" if active else "Queue")
     if not active:

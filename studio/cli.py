@@ -6,7 +6,8 @@ ran out with runs still going (they go on in the worker). Both take reference fi
 (`--image`, `--video`, `--audio`, repeatable), checked by `studio.references` before anything is
 uploaded or queued, then added to the reference library once. `status` says whether the worker is
 paused (disk full), lists the runs in flight (which are stuck), agents kept aside and stray runs. `share`
-makes a read-only share link and prints it (or revokes or lists them). Bad input (arguments,
+makes a read-only share link and prints it (or revokes or lists them). `worker` runs a job worker
+until SIGTERM. Bad input (arguments,
 params, settings) prints one `error: …` line and exits 2. Settings come from
 `studio.settings.load`, the same loader as the web app.
 """
@@ -19,8 +20,10 @@ import json
 import math
 import os
 import re
+import signal
 import socket
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -33,6 +36,7 @@ from . import format as fmt
 from . import services as svc
 from . import settings as studio_settings
 from .errors import ParamsError, StudioError
+from .media_store import open_media
 from .models import (
     ASPECT_RATIOS,
     DURATIONS,
@@ -58,6 +62,7 @@ WAIT_TIMEOUT_S = 1800.0
 # (to cancel it); bounded so a script is never held for minutes, the next studio command looks on.
 LATE_RUN_LOOK_S = 5.0
 LATE_RUN_LOOK_STEP_S = 0.5
+WORKER_CHECK_S = 1.0  # `studio worker` looks this often whether its worker thread still runs
 RUN_FAILED_EXIT = 1
 BAD_INPUT_EXIT = 2
 WAIT_TIMEOUT_EXIT = 3
@@ -212,8 +217,32 @@ def _parser() -> argparse.ArgumentParser:
     _add_share_parser(sub)
     _export_parser(sub)
     _decisions_parser(sub)
+    sub.add_parser("worker", help="run a job worker until SIGTERM (beside servers run with STUDIO_RUN_WORKER=0)")
     _migrate_parser(sub)
     return parser
+
+
+# ---------------------------------------------------------------------- studio worker (issue 10 §2)
+
+
+def _worker() -> int:
+    """Run one job worker in this process until SIGTERM or Ctrl-C, then stop cleanly: the tasks in
+    hand finish and its jobs are given back, so the other workers resume them at once."""
+    try:
+        services = svc.build_services(studio_settings.load(), start_worker=False)
+    except StudioError as err:
+        return _error_line(err)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        runner = services.runner.start()
+        print(f"studio worker {runner.leases.id}: {services.mode_label}", file=sys.stderr, flush=True)
+        while runner.alive and not stop.wait(WORKER_CHECK_S):
+            pass
+    finally:
+        services.close()
+    return 0
 
 
 # ---------------------------------------------------------------------- studio export (issue 8 §4, §5)
@@ -688,6 +717,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The history is opened (and migrated) once here, so a damaged or newer database is one
             # line and exit 2 where the command was typed, not a server that cannot start.
             HistoryStore.for_settings(settings).close()
+            open_media(settings).check()  # likewise a bucket that is missing, refused or unreachable
         except StudioError as err:
             return _error_line(err)
         # Settings (the data folder, a key from this folder's .streamlit/secrets.toml) are read here,
@@ -697,6 +727,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.execve(sys.executable, cmd, env)  # become the server: signals reach it directly
     if args.command == "status":
         return _status()
+    if args.command == "worker":
+        return _worker()
     if args.command == "share":
         return _share(args)
     if args.command == "export":

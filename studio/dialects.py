@@ -101,15 +101,15 @@ class Cursor(Protocol):
 Run = Callable[[str, Sequence[Any]], Cursor]  # one statement on the transaction's connection
 
 
-def rows_of(cursor: Cursor, *, hidden: str | None = None) -> list[dict[str, Any]]:
-    "A cursor's rows as dicts (none for a statement that returns no rows), without the `hidden` column."
+def rows_of(cursor: Cursor, *, hidden: Sequence[str] = ()) -> list[dict[str, Any]]:
+    "A cursor's rows as dicts (none for a statement that returns no rows), without the `hidden` columns."
     if cursor.description is None:
         return []
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    if hidden is not None and hidden in names:
+    for name in set(hidden) & set(names):
         for row in rows:
-            del row[hidden]
+            del row[name]
     return rows
 
 
@@ -206,7 +206,6 @@ class SqliteDialect:
     name = "sqlite"
     # A unary + on a column keeps SQLite's planner off that column's index (the gallery's hints).
     unindexed = "+"
-    hidden: str | None = None
 
     def __init__(
         self,

@@ -1,8 +1,14 @@
-"""The durable job runner: generations are rows, one worker thread moves them along.
+"""The durable job runner: generations are rows, worker threads move them along.
 
 queued -> submitting -> running -> downloading -> done, or failed / cancelled. Every step is
-written to SQLite before the next network call, so after a crash or kill `start()` resumes
-each unfinished job.
+written to the history before the next network call, so after a crash or kill each unfinished
+job is resumed.
+
+Many workers (issue 10 §2): a runner is one worker (in a web server, or `studio worker`), and
+works only on the jobs it holds under a lease (`studio.leases`): it claims queued ones up to its
+share of the in-flight limit, renews its leases every third of `worker_lease_s`, and takes over
+any unfinished job whose lease lapsed (its worker died), resuming it as a restarted runner does.
+Each step checks the job is still its own first. On a clean stop it gives its jobs back.
 
 Runs and their owners (issue 7 §1): before `POST /run` the agent's outcome is recorded as unknown
 (`pending_posts`); until it is known no other job leases that agent. After no answer (timeout,
@@ -15,17 +21,20 @@ turns up for a job that has one, has ended, or cannot be proven to be its own is
 recorded in `stray_runs`; after `unknown_outcome_horizon` with nothing, the agent returns to the
 pool. Agent creates carry a tag in the agent's name, recorded first (`agent_intents`), so an
 agent whose create or node-add answer was lost is found on the account and kept or deleted.
-The worker never calls Streamlit; pages read the rows. One runner per data folder does the
-work (a file lock); another process's runner waits on standby until the lock frees.
+The worker never calls Streamlit; pages read the rows. With the built-in simulator (one per
+process) only one process's runner works (a file lock in the data folder); the others wait on
+standby until it frees. The checks that are no one job's (unknown outcomes of jobs that moved
+on, strays, lost agent creates) are done by one worker at a time, under a lease row.
 
 Every run ends: a key refused (401/403) while following runs, or a run Mosaic does not know (404),
 ends the job with Mosaic's words; a run still going `run_deadline` after Mosaic accepted it is
 cancelled there and failed. A full disk (SQLITE_FULL, ENOSPC) fails no job: the worker pauses,
-says so (in memory and in its lock file, for other processes), looks for space every
-`disk_retry_interval` and resumes; the job whose write failed is simply done again.
+says so (in memory, in its note file for other processes, in its `workers` row when it can),
+looks for space every `disk_retry_interval` and resumes; the job whose write failed is simply
+done again.
 
-Waiting costs few calls: one listing (`GET /agent_runs`, filtered by status and by the oldest
-run in flight) follows every run at once, no sooner than a run can finish, less often the
+Waiting costs few calls: one listing per worker (`GET /agent_runs`, filtered by status and by the
+oldest run in flight) follows every run it holds at once, no sooner than a run can finish, less often the
 longer the runs have taken; a webhook makes it look at once. The in-memory schedule (`Schedule`)
 is shared by page threads and worker threads and guarded by one lock; it is not persisted: after
 a restart every job is looked at afresh, which the lost-answer lookup makes safe.
@@ -67,6 +76,7 @@ from .errors import (
     StudioError,
     WrongVideoError,
 )
+from .leases import HOUSEKEEPING, Leases
 from .media_store import MediaStore, open_media
 from .models import (
     ACTIVE_STATUSES,
@@ -102,9 +112,10 @@ POLL_KEY = "\0poll"  # the listing's entry in the schedule; never a generation i
 AGENT_NAME = "Mosaic Prompt Studio"
 AGENT_NAME_MAX_CHARS = 120  # Mosaic's limit on an agent's name
 OUTCOMES_KEY = "\0outcomes"  # the schedule's entry for looking again at unknown outcomes; never a generation id
-LOCK_FILE = "worker.lock"
-# The worker's state is published inside its lock file, padded to this size once when the lock is
-# taken: later notes overwrite those bytes in place, so saying "disk full" needs no new disk space.
+LOCK_FILE = "worker.lock"  # with the built-in simulator: the one process whose runner works holds it
+NOTES_DIR = "workers"  # data folder/workers/<worker id>.lock: each live worker's note, locked by it
+# A worker's state is published inside its note file, padded to this size once when it is opened:
+# later notes overwrite those bytes in place, so saying "disk full" needs no new disk space.
 STATE_RECORD_BYTES = 1024
 SPACE_PROBE_FILE = ".space-probe"  # written (then removed) in the data folder to see whether space returned
 SPACE_PROBE_BYTES = 64 * 1024
@@ -320,22 +331,37 @@ def disk_full(err: BaseException | None) -> bool:
 
 
 def worker_paused(data_dir: Path) -> str | None:
-    """Why the worker that holds `data_dir`'s lock is paused (its note in the lock file), or None
-    when it is not paused or no worker runs (then nothing holds the lock and the note is stale)."""
+    """Why a worker using `data_dir` is paused (the note in its locked note file), or None when none
+    is paused. A note file nobody locks is a dead worker's: stale, and removed."""
     try:
-        handle = open(Path(data_dir) / LOCK_FILE, "rb")  # noqa: SIM115 (the lock is tried on this handle)
+        paths = sorted((Path(data_dir) / NOTES_DIR).glob("*.lock"))
+    except OSError:
+        return None
+    for path in paths:
+        paused = _live_note(path)
+        if paused:
+            return paused
+    return None
+
+
+def _live_note(path: Path) -> str | None:
+    "The `paused` of one worker's note while the worker lives (holds its lock)."
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 (the lock is tried on this handle)
     except OSError:
         return None
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:  # a worker holds it: its note is current
+        except OSError:  # its worker holds it: the note is current
             try:
                 note = json.loads(handle.read(STATE_RECORD_BYTES).decode().strip() or "{}")
             except (OSError, ValueError):
                 return None
             paused = note.get("paused") if isinstance(note, dict) else None
             return paused if isinstance(paused, str) else None
+        with suppress(OSError):
+            path.unlink()
         fcntl.flock(handle, fcntl.LOCK_UN)
         return None
 
@@ -357,6 +383,8 @@ class JobRunner:
         scope: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         space_probe: Path | None = None,
+        exclusive: bool = False,
+        worker_id: str | None = None,
         media: MediaStore | None = None,
     ):
         self.store = store
@@ -371,7 +399,13 @@ class JobRunner:
         self.schedule = Schedule(clock)
         self._pool: ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
-        self._lock_file: IO[str] | None = None
+        self._lock_file: IO[str] | None = None  # the data folder's lock, held when `exclusive`
+        self._note_file: IO[str] | None = None  # this worker's note, for other processes
+        # With the built-in simulator (one per process, its runs its own) one process's runner works.
+        self.exclusive = exclusive
+        self.leases = Leases(store, settings.worker_lease_s, worker_id=worker_id)
+        self._renew_at = -math.inf  # monotonic time the leases are next renewed
+        self._news_seen = ""  # the newest webhook news already acted on (jobs.news_at)
         self._intents_lock = threading.Lock()
         self._paused: str | None = None  # why the worker waits (the disk is full), or None
         self._pause_lock = threading.Lock()
@@ -394,14 +428,22 @@ class JobRunner:
         self._thread.start()
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
-        "Stop taking new work, let tasks in hand finish, release the lock."
+    def stop(self, timeout: float = 10.0, *, release: bool = True) -> None:
+        """Stop taking new work, let tasks in hand finish, give the jobs back (other workers resume
+        them at once) and release the lock. `release=False` keeps the leases until they lapse, as a
+        worker that died would (the test seam for a lost worker)."""
+        was_working = self.is_leader
         self._stop.set()
         self._wake.set()
         if self._thread:
             self._thread.join(timeout)
         if self._pool:
             self._pool.shutdown(wait=True, cancel_futures=True)
+        if release and was_working:
+            try:
+                self.leases.release_all()
+            except StoreError as err:  # they lapse by themselves after worker_lease_s
+                log.warning("could not give this worker's jobs back: %s", err)
         self._release_lock()
 
     @property
@@ -410,8 +452,8 @@ class JobRunner:
 
     @property
     def is_leader(self) -> bool:
-        "True while this runner holds the data folder's lock and does the work."
-        return self._lock_file is not None
+        "True while this runner works (it is a live worker, and holds the data folder's lock when `exclusive`)."
+        return self._note_file is not None and (self._lock_file is not None or not self.exclusive)
 
     def wake(self) -> None:
         "Look at the queue now (a job was added, a webhook arrived)."
@@ -432,26 +474,39 @@ class JobRunner:
         if status == "running" and flag != "RUN_FINISHED":
             self.store.note_progress(gen.id, generating=flag == "RUN_PROGRESS")
             return
+        self.leases.note_news(gen.id)  # the worker holding the job may be another process
         self.schedule.ask_poll(self.settings.poll_interval)
         self.wake()
 
     def _acquire_lock(self) -> bool:
-        if self._lock_file:
-            return True
-        path = Path(self.settings.data_dir) / LOCK_FILE
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Read-write without truncating (not "a+": appends ignore the offset the note is written at).
-        handle = open(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+")  # noqa: SIM115 (held for the worker's life)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            return False
-        self._lock_file = handle
-        self._publish()
+        "Become a working worker: the data folder's lock when `exclusive`, then this worker's note file."
+        data = Path(self.settings.data_dir)
+        if self.exclusive and self._lock_file is None:
+            data.mkdir(parents=True, exist_ok=True)
+            handle = open(data / LOCK_FILE, "a")  # noqa: SIM115 (held for the worker's life)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                return False
+            self._lock_file = handle
+        if self._note_file is None:
+            path = data / NOTES_DIR / f"{self.leases.id}.lock"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Read-write without truncating (not "a+": appends ignore the offset the note is written at).
+            handle = open(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+")  # noqa: SIM115 (held for the worker's life)
+            fcntl.flock(handle, fcntl.LOCK_EX)  # its own new file: nobody else locks it
+            self._note_file = handle
+            self._publish()
         return True
 
     def _release_lock(self) -> None:
+        if self._note_file:
+            with suppress(OSError):
+                (Path(self.settings.data_dir) / NOTES_DIR / f"{self.leases.id}.lock").unlink()
+            fcntl.flock(self._note_file, fcntl.LOCK_UN)
+            self._note_file.close()
+            self._note_file = None
         if self._lock_file:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()
@@ -459,11 +514,18 @@ class JobRunner:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            if not self._acquire_lock():
+            try:
+                working = self._acquire_lock()
+            except OSError as err:
+                log.warning("job worker cannot start in %s: %s", self.settings.data_dir, err.strerror or err)
+                working = False
+            if not working:
                 self._stop.wait(STANDBY_RETRY_S)
                 continue
+            self._keep_leases()
             if self._paused is not None and not self._space_returned():
-                self._stop.wait(self.settings.disk_retry_interval)  # calm: a webhook does not hurry it
+                # Calm: a webhook does not hurry it; the leases are still renewed while it can.
+                self._stop.wait(min(self.settings.disk_retry_interval, self.leases.renew_every))
                 continue
             pause = TICK_S
             try:
@@ -473,18 +535,32 @@ class JobRunner:
                     self._pause_for_disk(err)
                     continue
                 log.exception("job worker pass failed")
-            self._wake.wait(pause)
+            self._wake.wait(min(pause, max(self._renew_at - time.monotonic(), MIN_PAUSE_S)))
             self._wake.clear()
+
+    def _keep_leases(self) -> None:
+        "Renew this worker's leases (and its `workers` row) when a third of the lease has passed."
+        now = time.monotonic()
+        if now < self._renew_at:
+            return
+        try:
+            self.leases.renew()
+        except StoreError as err:
+            if disk_full(err):
+                self._pause_for_disk(err)
+            else:
+                log.warning("could not renew this worker's leases (they last %.0f s): %s", self.leases.lease_s, err)
+            self._renew_at = now + min(self.leases.renew_every, TICK_S)
+            return
+        self._renew_at = now + self.leases.renew_every
 
     # ------------------------------------------------------------------ disk full
 
     @property
     def paused(self) -> str | None:
-        """Why the data folder's worker is paused ("disk full: …"), or None. This runner's own state
-        when it does the work, else the note the working runner (maybe another process) published."""
-        if self.is_leader:
-            return self._paused
-        return worker_paused(Path(self.settings.data_dir))
+        """Why a worker on this data folder is paused ("disk full: …"), or None: this runner's own
+        state, else the note another worker (maybe another process) published."""
+        return self._paused or worker_paused(Path(self.settings.data_dir))
 
     def _pause_for_disk(self, err: BaseException) -> None:
         "Stop taking work until space returns; one log line when the state changes, none per try."
@@ -494,6 +570,8 @@ class JobRunner:
             self._paused = f"disk full: {err}"
         log.warning("job worker paused, the disk is full (retrying every %.0f s): %s", self._retry_s, err)
         self._publish()
+        with suppress(StoreError):  # the database may be the full disk: the note file says it anyway
+            self.leases.note_paused(self._paused)
 
     @property
     def _retry_s(self) -> float:
@@ -515,16 +593,18 @@ class JobRunner:
             self._paused = None
         log.warning("job worker resumed: the disk has space again")
         self._publish()
+        with suppress(StoreError):
+            self.leases.note_paused(None)
         return True
 
     def _publish(self) -> None:
         "Write this worker's state into its lock file, in place, for pages and commands in other processes."
         with self._pause_lock:  # the loop and pool threads both publish: one note at a time, the latest
-            handle = self._lock_file
+            handle = self._note_file
             if handle is None:
                 return
             paused = self._paused[: STATE_RECORD_BYTES // 2] if self._paused else None
-            record = json.dumps({"paused": paused, "pid": os.getpid()})  # ASCII: one byte per character
+            record = json.dumps({"paused": paused, "pid": os.getpid(), "worker": self.leases.id})  # ASCII
             try:
                 handle.seek(0)
                 handle.write(record.ljust(STATE_RECORD_BYTES))
@@ -535,14 +615,13 @@ class JobRunner:
     # ------------------------------------------------------------------ one pass
 
     def tick(self) -> float:
-        """One pass: claim queued jobs up to the in-flight limit, schedule work, list runs when due.
-        Returns the seconds until the next listing is due (TICK_S when nothing is in flight)."""
+        """One pass: claim queued jobs up to this worker's share of the in-flight limit and take over
+        lapsed ones, schedule work on the jobs it holds, list their runs when due. Returns the
+        seconds until the next listing is due (TICK_S when nothing is in flight)."""
         self._check_unknown_outcomes()
-        free = self.settings.max_in_flight - self.store.in_flight_count()
-        for gen in self.store.claim_queued(free):
-            self._schedule(gen, self._submit)
+        self.leases.claim(self.settings.max_in_flight)
         running: list[Generation] = []
-        active = self.store.with_status("submitting", "running", "downloading")
+        active = self.leases.held()
         # The hard limit covers the submitting phase too: a job Mosaic has not accepted within
         # run_deadline of its first attempt (an unreachable API, a POST never answered) is failed.
         # Its pending POSTs stay: a run that turns up later is a stray the outcome checker cancels.
@@ -563,6 +642,10 @@ class JobRunner:
         if not running:
             return TICK_S
         jobs = self.store.jobs([g.id for g in running])
+        news = max((str(j.get("news_at") or "") for j in jobs.values()), default="")
+        if news > self._news_seen:  # a webhook (maybe to another process) said a run of ours finished
+            self._news_seen = news
+            self.schedule.ask_poll(self.settings.poll_interval)
         now = datetime.now(UTC)
         for gen in running:
             wants_cancel = jobs.get(gen.id, {}).get("cancel_requested")
@@ -606,7 +689,8 @@ class JobRunner:
 
         def step() -> None:
             fresh = self.store.get(gen.id)
-            if fresh and fresh.status == gen.status:
+            # Still this worker's: a worker that stalled past its lease finds the job taken over.
+            if fresh and fresh.status == gen.status and self.leases.holds(gen.id):
                 task(fresh)
 
         def failed(err: Exception) -> None:
@@ -812,6 +896,9 @@ class JobRunner:
         busy = self.store.pending_posts() or self.store.stray_runs(uncancelled=True, limit=1)
         if not busy and not self.store.agent_intents(self.scope, self.settings.run_flow):
             return
+        if not self.leases.hold_task(HOUSEKEEPING):  # another worker does these checks now
+            self.schedule.later(OUTCOMES_KEY, self.settings.poll_interval)
+            return
         self._run_task(OUTCOMES_KEY, self._look_again)
 
     def _look_again(self) -> None:
@@ -893,11 +980,19 @@ class JobRunner:
 
     def _settle_intents_locked(self, gen: Generation | None) -> tuple[str, str] | None:
         flow = self.settings.run_flow
-        intents = [
-            i
-            for i in self.store.agent_intents(self.scope, flow)
-            if (i["generation_id"] == gen.id if gen is not None else not self.schedule.holds(str(i["generation_id"])))
-        ]
+        intents = self.store.agent_intents(self.scope, flow)
+        if gen is not None:
+            intents = [i for i in intents if i["generation_id"] == gen.id]
+        elif intents:  # the periodic look: those of jobs that ended, or that this worker holds but has not in hand
+            jobs = {g.id: g for g in self.store.many([str(i["generation_id"]) for i in intents])}
+            held = {g.id for g in self.leases.held()}
+            intents = [
+                i
+                for i in intents
+                if (job := jobs.get(str(i["generation_id"]))) is None
+                or job.status not in ACTIVE_STATUSES
+                or (job.id in held and not self.schedule.holds(job.id))
+            ]
         if not intents:
             return None
         listed: dict[str, str] | None = None  # tag -> agent id, read once
@@ -1020,8 +1115,8 @@ class JobRunner:
         self._finish(gen, "failed", error=error, from_statuses=("running",))
 
     def _poll_all(self) -> None:
-        "One listing for every run in flight; then each job takes its run's news."
-        gens = [g for g in self.store.with_status("running") if g.run_id]
+        "One listing for every run this worker follows; then each job takes its run's news."
+        gens = [g for g in self.leases.held() if g.status == "running" and g.run_id]
         if not gens:
             self.schedule.polled()
             return
@@ -1247,6 +1342,7 @@ class JobRunner:
         ):
             self.store.update_job(gen.id, progress=1.0 if status == "done" else 0.0, node_status=status)
         self.store.release_agent(gen.id)
+        self.leases.drop(gen.id)
         self.schedule.forget(gen.id)
 
     # ------------------------------------------------------------------ user actions

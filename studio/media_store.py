@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Protocol
 from urllib.parse import urlsplit
@@ -44,6 +44,7 @@ CONNECT_TIMEOUT_S = 5.0  # an unreachable endpoint is reported within seconds at
 READ_TIMEOUT_S = 60.0
 MAX_ATTEMPTS = 3  # boto3's standard retry mode: a dropped connection or a 5xx is tried again
 STAGING_DIR = "media-staging"  # in the data folder: where files wait before their upload to S3
+STALE_STAGING_S = 24 * 3600.0  # a staged file this old belongs to a process that stopped (a download takes minutes)
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
@@ -238,6 +239,20 @@ class S3Media:
     def check(self) -> None:
         with self._errors("could not be opened"):
             self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._object("probe"), MaxKeys=1)
+        self._sweep_staging()
+
+    def _sweep_staging(self) -> None:
+        "Remove what a stopped process left staged (older than STALE_STAGING_S: never a file being made now)."
+        cutoff = time.time() - STALE_STAGING_S
+        with contextlib.suppress(OSError):
+            for path in self.staging_dir.iterdir():
+                with contextlib.suppress(OSError):
+                    if path.lstat().st_mtime >= cutoff:
+                        continue
+                    if path.is_dir():
+                        shutil.rmtree(path)
+                    else:
+                        path.unlink()
 
     def local_path(self, key: str) -> Path | None:
         return None
@@ -367,6 +382,34 @@ def _translated(store: S3Media, doing: str) -> Iterator[None]:
         raise MediaError(f"The media store {store.described} {doing}: {err}") from None
     except OSError as err:  # the local side of an upload or download
         raise MediaError(f"The media store {store.described} {doing}: {err.strerror or err}") from None
+
+
+# ---------------------------------------------------------------------- files on this machine
+
+
+@contextlib.contextmanager
+def local_folder(store: MediaStore, keys: Iterable[str | None], *, fetch: bool = True) -> Iterator[Path]:
+    """A folder on this machine holding those of `keys` that the store has, under their own names,
+    for work that reads files (exports, ffmpeg): the media folder itself, or (S3) a temp folder the
+    files are downloaded into and removed with. `fetch=False` leaves each one empty: enough for a
+    plan that only asks which files are there."""
+    if isinstance(store, FolderMedia):
+        yield store.root
+        return
+    staging = store.staging("copies")
+    staging.mkdir(parents=True)
+    try:
+        for key in dict.fromkeys(k for k in keys if k):
+            dest = staging / checked_key(key)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if fetch:
+                with contextlib.suppress(MissingMediaError):
+                    store.get_file(key, dest)
+            elif store.exists(key):
+                dest.touch()
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------- choosing one

@@ -551,6 +551,29 @@ def m020_lineage(db: Database) -> None:
 
 
 @migrations()
+def m021_worker_leases(db: Database) -> None:
+    """Many workers, each job held by one (issue 10 §2): `jobs.worker` is the worker that holds the
+    job and `jobs.lease_until` (ISO-8601 UTC) until when; a job whose lease has lapsed is taken
+    over by another worker, which resumes it as a restarted runner does. `jobs.news_at`: a webhook
+    said the job's run changed (any process may receive it; the holder lists runs soon after).
+    `workers`: one row per running worker, renewed with its leases (the Status page lists the live
+    ones). `worker_tasks`: a lease row per piece of housekeeping that one worker at a time does."""
+    table = db.table("jobs")
+    for column in ("worker", "lease_until", "news_at"):
+        if column not in table.columns_dict:
+            table.add_column(column, str)
+    table.create_index(["worker", "lease_until"], if_not_exists=True)
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, "
+        "host_key TEXT, started_at TEXT NOT NULL, seen_at TEXT NOT NULL, lease_until TEXT NOT NULL, paused TEXT)"
+    )
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS worker_tasks (name TEXT PRIMARY KEY, worker TEXT NOT NULL, "
+        "lease_until TEXT NOT NULL)"
+    )
+
+
+@migrations()
 def m022_change_feed(db: Database) -> None:
     """The change feed (studio.changes). SQLite needs nothing: `PRAGMA data_version` moves on any
     commit. On PostgreSQL the same name adds NOTIFY triggers (studio.pg_schema)."""

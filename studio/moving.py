@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any
 
 from .dialects import SQLITE_PREFIX, checked_database_url, redacted_url, sqlite_path
 from .errors import ParamsError, StoreError
+from .media_store import FolderMedia, MediaStore, open_media, parse_media_url
 from .migrations import known_migrations
 from .settings import Settings
 from .store import HistoryStore
@@ -37,19 +39,6 @@ PARENTS_FIRST = ("generations", "grids", "collections", "agents")
 
 class MoveError(StoreError):
     "A move cannot start or go on (a target that is not ours to fill); nothing in the source changed."
-
-
-class Media(Protocol):
-    "What a move needs of a media store (studio.media_store's FolderMedia and S3Media)."
-
-    described: str
-
-    def keys(self, prefix: str = "") -> Iterator[str]: ...
-    def exists(self, key: str) -> bool: ...
-    def size(self, key: str) -> int: ...
-    def open(self, key: str) -> BinaryIO: ...
-    def put_file(self, key: str, path: Path) -> None: ...
-    def get_file(self, key: str, dest: Path) -> None: ...
 
 
 @dataclass
@@ -156,8 +145,8 @@ class Move:
         self,
         source: HistoryStore,
         target: HistoryStore | None,
-        source_media: Media | None = None,
-        target_media: Media | None = None,
+        source_media: MediaStore | None = None,
+        target_media: MediaStore | None = None,
         *,
         batch_rows: int = BATCH_ROWS,
         stop_after: int | None = None,
@@ -202,7 +191,7 @@ class Move:
         return self.target
 
     @staticmethod
-    def _described(store: HistoryStore | None, media: Media | None) -> dict[str, str]:
+    def _described(store: HistoryStore | None, media: MediaStore | None) -> dict[str, str]:
         out = {}
         if store is not None:
             out["database"] = store.described
@@ -384,19 +373,17 @@ class Move:
 
     def _put(self, key: str) -> None:
         assert self.source_media is not None and self.target_media is not None
-        local = getattr(self.source_media, "root", None)
-        if isinstance(local, Path):  # a folder: straight from its file
-            self.target_media.put_file(key, local / key)
+        local = self.source_media.local_path(key)
+        if local is not None:  # a folder: straight from its file
+            self.target_media.put_file(key, local)
             return
-        import tempfile
-
         with tempfile.TemporaryDirectory(prefix="studio-move-") as tmp:
             path = Path(tmp) / "file"
             self.source_media.get_file(key, path)
             self.target_media.put_file(key, path)
 
 
-def _sha256(media: Media, key: str) -> str:
+def _sha256(media: MediaStore, key: str) -> str:
     digest = hashlib.sha256()
     with media.open(key) as handle:
         for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
@@ -413,6 +400,7 @@ def open_move(
     to_database: str | None,
     to_media: str | None,
     progress: Callable[[str], None] | None = None,
+    stop_after: int | None = None,
 ) -> Move:
     """The move `studio migrate` makes: from the configured studio (its SQLite history and media
     folder, left as they are) to the stores named by URL. MoveError (and the stores' own
@@ -431,7 +419,27 @@ def open_move(
         target = HistoryStore(to_database)
         if target.dialect == "sqlite" and Path(target.path).resolve() == db_path.resolve():
             raise MoveError("--to-database names this studio's own history; name another database")
-    return Move(source, target, progress=progress)
+    source_media = target_media = None
+    if to_media:
+        source_media, target_media = _media_ends(settings, to_media)
+    return Move(source, target, source_media, target_media, progress=progress, stop_after=stop_after)
+
+
+def _media_ends(settings: Settings, to_media: str) -> tuple[FolderMedia, MediaStore]:
+    "The studio's media folder and the store `to_media` names, checked (reachable, ours to fill)."
+    if settings.media_url and "://" in settings.media_url:
+        raise MoveError(f"This studio's media is already in {settings.media_url}; `studio migrate` moves a folder")
+    try:
+        s3 = parse_media_url(to_media)
+    except ParamsError as err:
+        raise MoveError(f"--to-media {err}") from None
+    source = FolderMedia(settings.media_dir)
+    where = to_media.strip() if s3 else str(Path(to_media).expanduser().resolve())
+    target = open_media(settings.model_copy(update={"media_url": where}))
+    if isinstance(target, FolderMedia) and target.root == source.root:
+        raise MoveError("--to-media names this studio's own media folder; name another place")
+    target.check()
+    return source, target
 
 
 def next_settings(to_database: str | None, to_media: str | None) -> dict[str, str]:

@@ -8,10 +8,11 @@ same schema version and `tests/test_pg_schema.py` keeps the two lists from drift
 What differs from SQLite, on purpose:
 - every table has `rowid`, an identity column (SQLite's is implicit), because SQL orders by it;
   rows read through the store leave it out, as SQLite's `SELECT *` does;
+- generations has `search_vector`, the stored `tsvector` of prompt, notes and tags (GIN-indexed),
+  where SQLite has the FTS5 table; rows leave it out too;
 - text columns use the "C" collation: SQLite compares text byte by byte, and the store's range
   scans (`key >= ? AND key < ? || U+FFFF`) rely on it;
 - INTEGER is BIGINT and REAL is DOUBLE PRECISION (SQLite's are 64-bit);
-- search is a GIN index on a `tsvector` expression (`search_vector`) instead of the FTS5 table;
 - a take's comments go with it by a trigger, as on SQLite.
 """
 
@@ -29,10 +30,10 @@ from .errors import StoreError
 SEARCH_SPLIT_CLASS = "[[:space:]!-/:-@[-`{-~]+"
 
 
-def search_vector(alias: str = "") -> str:
-    "The tsvector of a generation's prompt, notes and tags (`alias`: 'g.' or ''), as the GIN index holds it."
-    text = f"coalesce({alias}prompt, '') || ' ' || coalesce({alias}notes, '') || ' ' || coalesce({alias}tags, '')"
-    return f"to_tsvector('simple', regexp_replace({text}, '{SEARCH_SPLIT_CLASS}', ' ', 'g'))"
+SEARCH_TEXT = "coalesce(prompt, '') || ' ' || coalesce(notes, '') || ' ' || coalesce(tags, '')"
+# Stored (computed once per write, not per row a search reads) and GIN-indexed; rows leave it out.
+SEARCH_COLUMN = "search_vector"
+SEARCH_VECTOR = f"to_tsvector('simple', regexp_replace({SEARCH_TEXT}, '{SEARCH_SPLIT_CLASS}', ' ', 'g'))"
 
 
 MIGRATIONS_TABLE = "schema_migrations"
@@ -60,7 +61,8 @@ BASELINE = [
         f"run_id {T}, render_id {T}, submitted_at {T}, finished_at {T}, elapsed_s {R}, video_path {T}, "
         f"thumb_path {T}, width {I}, height {I}, duration_s {R}, has_audio {I}, file_size {I}, sha256 {T}, "
         f"attempt {I} DEFAULT 1, starred {I} NOT NULL DEFAULT 0, rating {I}, tags {T}, notes {T}, "
-        f"winner {I} NOT NULL DEFAULT 0, draft_id {T}",
+        f"winner {I} NOT NULL DEFAULT 0, draft_id {T}, "
+        f"{SEARCH_COLUMN} tsvector GENERATED ALWAYS AS ({SEARCH_VECTOR}) STORED",
     ),
     *(
         f"CREATE INDEX idx_generations_{'_'.join(cols)} ON generations ({', '.join(cols)})"
@@ -79,7 +81,7 @@ BASELINE = [
     # (grid_id, rowid): a comparison's cells in order, and "a newer cell of this comparison" seeks.
     "CREATE INDEX idx_generations_grid_id ON generations (grid_id, rowid)",
     "CREATE INDEX idx_generations_created_at_rowid ON generations (created_at DESC, rowid DESC)",
-    f"CREATE INDEX idx_generations_search ON generations USING GIN (({search_vector()}))",
+    f"CREATE INDEX idx_generations_search ON generations USING GIN ({SEARCH_COLUMN})",
     _table(
         "jobs",
         f"generation_id {T} PRIMARY KEY, poll_count {I} DEFAULT 0, progress {R} DEFAULT 0, node_status {T}, "
@@ -179,7 +181,25 @@ CHANGE_FEED = [
 ]
 
 # (name, statements), in order; the baseline's name is the last migration it stands for.
-MIGRATIONS: list[tuple[str, list[str]]] = [("m020_lineage", BASELINE), ("m022_change_feed", CHANGE_FEED)]
+MIGRATIONS: list[tuple[str, list[str]]] = [("m020_lineage", BASELINE)]
+
+# Many workers (issue 10 §2): who holds each job until when, the live workers, housekeeping leases.
+MIGRATIONS.append(
+    (
+        "m021_worker_leases",
+        [
+            *(f"ALTER TABLE jobs ADD COLUMN {column} {T}" for column in ("worker", "lease_until", "news_at")),
+            "CREATE INDEX idx_jobs_worker_lease_until ON jobs (worker, lease_until)",
+            _table(
+                "workers",
+                f"id {T} PRIMARY KEY, host {T} NOT NULL, pid {I} NOT NULL, host_key {T}, started_at {T} NOT NULL, "
+                f"seen_at {T} NOT NULL, lease_until {T} NOT NULL, paused {T}",
+            ),
+            _table("worker_tasks", f"name {T} PRIMARY KEY, worker {T} NOT NULL, lease_until {T} NOT NULL"),
+        ],
+    )
+)
+MIGRATIONS.append(("m022_change_feed", CHANGE_FEED))
 
 
 def known_names(sqlite_names: list[str]) -> list[str]:

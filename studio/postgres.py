@@ -13,6 +13,7 @@ a missing database and a newer schema are each one clear message when the store 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -26,8 +27,13 @@ CONNECT_TIMEOUT_S = 5  # a server that does not answer in this long is reported 
 POOL_MIN = 1
 POOL_MAX = 16  # connections per store (per process): threads beyond it wait for one
 POOL_WAIT_S = 15.0  # how long a query waits for a free (or newly opened) connection
+# A gallery count that must read rows counts at most one row per this many steps of SQLite's
+# budget (COUNT_STEPS = 2,000: 250 rows), as SQLite reads about one row per 8 steps.
+STEPS_PER_ROW = 8
 WRITE_LOCK_KEY = 0x5354_5544_494E  # pg_advisory_xact_lock key every store transaction takes
-HIDDEN = "rowid"  # PostgreSQL's explicit rowid column: rows leave it out, as SQLite's `SELECT *` does
+# Columns only PostgreSQL has (the explicit rowid, the stored search vector): rows leave them out,
+# as SQLite's `SELECT *` leaves out its rowid and has no such column.
+HIDDEN = ("rowid", pg_schema.SEARCH_COLUMN)
 # SQLSTATE classes and codes that have a message of their own.
 BAD_CREDENTIALS = ("28P01", "28000")  # invalid_password, invalid_authorization_specification
 NO_DATABASE = "3D000"  # invalid_catalog_name
@@ -36,7 +42,7 @@ CREDENTIAL_WORDS = re.compile(r'authentication failed|no password supplied|pg_hb
 NO_DATABASE_WORDS = re.compile(r'database "[^"]*" does not exist')
 DISK_FULL = "53100"
 # Search words: split where FTS5's unicode61 tokenizer splits (white space and ASCII punctuation);
-# the index (pg_schema.search_vector) replaces the same characters by spaces before PostgreSQL's parser.
+# the stored vector (pg_schema.SEARCH_VECTOR) replaces the same characters by spaces before PostgreSQL's parser.
 NOTHING = "'x' & !'x'"  # a tsquery no row matches (a search word with no letter or digit)
 SEARCH_SPLIT = re.compile(r"[\s!-/:-@\[-`{-~]+")
 # One SQL token the placeholder rewrite must skip: a string literal, a quoted name, a comment, or a
@@ -110,7 +116,6 @@ class PostgresDialect:
 
     name = "postgresql"
     unindexed = ""  # PostgreSQL's planner takes no such hint (and `+text` is no operator there)
-    hidden = HIDDEN
 
     def __init__(self, url: str, *, on_statement: Callable[[str], None] | None = None):
         try:
@@ -128,6 +133,7 @@ class PostgresDialect:
         self.described = f"PostgreSQL {self.where}"
         self._pool: Any = None
         self._on_statement = on_statement
+        self._local = threading.local()
         # Opened once, directly (a pool would retry in the background and report only a timeout):
         # a bad host, wrong credentials or a newer schema is one clear message now.
         with (
@@ -179,20 +185,34 @@ class PostgresDialect:
         if pool is not None:
             pool.close()
 
+    # As on SQLite, where a thread has one connection: a statement run by a thread inside its own
+    # transaction runs in that transaction (another connection would wait on its lock forever).
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        if (tx := getattr(self._local, "tx", None)) is not None:
+            with self.translated():
+                return tx.query(sql, params)
         with self.translated(), self.pool.connection() as conn:
             return self._tx(conn).query(sql, params)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        with self.translated(), self.pool.connection() as conn:
-            return self._tx(conn).execute(sql, params)
+        "One write, atomic on its own and, as on SQLite, never between another transaction's read and write."
+        with self.transaction() as tx:
+            return tx.execute(sql, params)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
+        if (current := getattr(self._local, "tx", None)) is not None:
+            yield current  # the thread's open transaction: its statements join it
+            return
         with self.translated(), self.pool.connection() as conn, conn.transaction():
             tx = self._tx(conn)
             tx.query("SELECT pg_advisory_xact_lock(?)", [WRITE_LOCK_KEY])
-            yield tx
+            self._local.tx = tx
+            try:
+                yield tx
+            finally:
+                self._local.tx = None
 
     def has_space(self) -> bool:
         "The server's disk is the server's to watch: True once it answers a write again."
@@ -213,7 +233,7 @@ class PostgresDialect:
         return tsquery(text) if text.strip() else None
 
     def matches(self, alias: str) -> str:
-        return f"{pg_schema.search_vector(alias + '.')} @@ to_tsquery('simple', ?)"
+        return f"{alias}.{pg_schema.SEARCH_COLUMN} @@ to_tsquery('simple', ?)"
 
     def search_only(self, after: bool) -> str:
         return f"SELECT 1 FROM generations g WHERE {self.matches('g')}" + (" AND g.rowid < ?" if after else "")
@@ -231,8 +251,14 @@ class PostgresDialect:
         return f"SELECT {columns} FROM generations g WHERE {' AND '.join(clauses)}", params, "g.rowid DESC"
 
     def count_rows(self, sql: str, params: Sequence[Any], *, steps: int) -> tuple[int, bool]:
-        "How many rows the (bounded) query yields; PostgreSQL has no step budget, so it always finishes."
-        return int(self.query(f"SELECT count(*) AS n FROM ({sql}) AS counted", params)[0]["n"]), True
+        """How many rows the query yields, at most one per STEPS_PER_ROW of SQLite's `steps` budget,
+        and whether it finished. PostgreSQL has no step counter, so the budget is in rows: a count
+        that reaches it says "at least" that many, the same on every reload (the SQLite budget reads
+        about 250 rows at COUNT_STEPS)."""
+        budget = max(1, steps // STEPS_PER_ROW)
+        wrapped = f"SELECT count(*) AS n FROM (SELECT 1 FROM ({sql}) AS bounded LIMIT ?) AS counted"
+        found = int(self.query(wrapped, [*params, budget + 1])[0]["n"])
+        return (budget, False) if found > budget else (found, True)
 
     def explain(self, sql: str, params: Sequence[Any]) -> list[str]:
         return [r["QUERY PLAN"] for r in self.query(f"EXPLAIN {sql}", params)]

@@ -53,6 +53,8 @@ DEFAULT_UNKNOWN_OUTCOME_HORIZON_S = 10 * 60.0
 DEFAULT_STUCK_AFTER_S = 20 * 60.0  # seedance-2.md: not stuck before about 20 minutes
 DEFAULT_RUN_DEADLINE_S = 60 * 60.0  # a run still going an hour after Mosaic accepted it is cancelled
 DEFAULT_DISK_RETRY_S = 10.0  # while the disk is full, how often the worker looks for space again
+DEFAULT_WORKER_LEASE_S = 30.0  # a worker holds its jobs this long past its last renewal (issue 10 §2)
+MIN_WORKER_LEASE_S = 1.0  # renewed every third of it: shorter would be mostly renewals
 DEFAULT_CONFIRM_ABOVE_CELLS = 12
 # Sanity bounds: a wait longer than a week is a typo (and past what a socket or a timer can take).
 MAX_SECONDS = 7 * 24 * 3600.0
@@ -252,6 +254,17 @@ class Settings(BaseSettings):
         gt=0,
         le=MAX_SECONDS,
         description="Seconds over which the download rate is averaged.",
+    )
+    # Many workers (issue 10 §2): whether this process runs one, and how long its hold on a job lasts.
+    run_worker: bool = Field(
+        True, description="Run a job worker in this process (web server, commands); off: only `studio worker`s work."
+    )
+    worker_lease_s: float = Field(
+        DEFAULT_WORKER_LEASE_S,
+        ge=MIN_WORKER_LEASE_S,
+        le=MAX_SECONDS,
+        description="Seconds a worker holds its jobs past its last renewal (every third of it); a worker "
+        "that dies loses them after this long and another worker resumes them.",
     )
 
     @field_validator("api_key", "webhook_secret", mode="before")

@@ -24,7 +24,14 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RangeNotSatisfiable, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RangeNotSatisfiable,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import Scope
@@ -319,6 +326,8 @@ def make_routes(
             return JSONResponse({"detail": str(err)}, status_code=503)
         export_id, filename = request.path_params["export_id"], request.path_params["filename"]
         path = await asyncio.to_thread(svc.export_file, studio, export_id, filename)
+        if path is None and (url := await asyncio.to_thread(svc.export_url, studio, export_id, filename)):
+            return RedirectResponse(url, status_code=307)  # S3 media: a presigned download, from any replica
         if path is None:
             return Response("No such export file (it may have expired).", status_code=404, media_type="text/plain")
         return FileResponse(path, filename=filename, content_disposition_type="attachment")

@@ -1,5 +1,5 @@
 """The database layer: STUDIO_DATABASE_URL, the portable calls every use-case makes (query, execute,
-insert, transaction), and what the store says about where it is."""
+insert, transaction; on SQLite and PostgreSQL), and what the store says about where it is."""
 
 from __future__ import annotations
 
@@ -57,8 +57,8 @@ def test_redaction_hides_only_the_password():
     assert redacted_url("postgresql://studio@db/h") == "postgresql://studio@db/h"
 
 
-def test_insert_and_ignore(tmp_path):
-    store = HistoryStore(tmp_path / "s.db")
+def test_insert_and_ignore(any_store):
+    store = any_store
     row = {"name": "wide", "params": "{}", "created_at": "t", "updated_at": "t"}
     store.insert("presets", row)
     store.insert("presets", {**row, "params": '{"x": 1}'}, on_conflict="ignore")
@@ -67,8 +67,8 @@ def test_insert_and_ignore(tmp_path):
         store.insert("presets; DROP TABLE presets", row)
 
 
-def test_a_transaction_commits_together_or_not_at_all(tmp_path):
-    store = HistoryStore(tmp_path / "s.db")
+def test_a_transaction_commits_together_or_not_at_all(any_store):
+    store = any_store
     row = {"name": "a", "params": "{}", "created_at": "t", "updated_at": "t"}
     with pytest.raises(RuntimeError), store.transaction() as tx:
         tx.insert("presets", row)
@@ -81,9 +81,9 @@ def test_a_transaction_commits_together_or_not_at_all(tmp_path):
     assert store.query("SELECT params FROM presets") == [{"params": '{"y": 2}'}]
 
 
-def test_transactions_serialize_read_then_write(tmp_path):
+def test_transactions_serialize_read_then_write(any_store):
     "Every thread reads a counter and writes it plus one: no increment is lost."
-    store = HistoryStore(tmp_path / "s.db")
+    store = any_store
     store.insert("presets", {"name": "n", "params": "0", "created_at": "t", "updated_at": "t"})
 
     def bump():
@@ -98,3 +98,15 @@ def test_transactions_serialize_read_then_write(tmp_path):
     for t in threads:
         t.join()
     assert store.query("SELECT params FROM presets") == [{"params": "100"}]
+
+
+def test_the_store_s_own_calls_inside_a_transaction_join_it(any_store):
+    "As on SQLite (one connection per thread): a thread's write inside its transaction is part of it."
+    store = any_store
+    row = {"name": "a", "params": "{}", "created_at": "t", "updated_at": "t"}
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        store.insert("presets", row)
+        assert store.query("SELECT count(*) AS n FROM presets") == tx.query("SELECT count(*) AS n FROM presets")
+        assert tx.query("SELECT count(*) AS n FROM presets") == [{"n": 1}]
+        raise RuntimeError("stop")
+    assert store.query("SELECT count(*) AS n FROM presets") == [{"n": 0}]

@@ -5,21 +5,29 @@ studio on `s3://` that saves a generation in the bucket with its sha256 and play
 from __future__ import annotations
 
 import hashlib
+import html
+import io
+import os
+import re
+import time
 import uuid
+import zipfile
 from pathlib import Path
 
 import httpx
 import pytest
+from media_files import picture
 from postgres_server import free_port
 from seaweed_server import ranged_get
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
-from support import settings_for
+from support import GALLERY, open_page, settings_for
 
+from studio import cli
 from studio import services as svc
 from studio.errors import MediaError, SettingsError, StudioError
-from studio.media_store import FolderMedia, S3Media, open_media
+from studio.media_store import STALE_STAGING_S, FolderMedia, S3Media, open_media
 from studio.models import VideoGenerationParams
 from studio.settings import MEDIA_ROUTE, Settings, load
 from studio.web import MediaFiles, make_routes
@@ -104,6 +112,16 @@ def test_the_url_plays_with_range_requests(media):
     assert fetch(media, "clip.mp4").content == BODY
 
 
+def test_s3_start_up_sweeps_only_stale_staged_files(seaweed, tmp_path):
+    media = S3Media(fresh_bucket(seaweed), PREFIX, seaweed.client(), staging_dir=tmp_path / "staging")
+    stale, fresh = media.staging("old.mp4"), media.staging("new.mp4")
+    stale.write_bytes(b"left by a killed worker")
+    fresh.write_bytes(b"being downloaded now")
+    os.utime(stale, (time.time() - 2 * STALE_STAGING_S,) * 2)
+    media.check()
+    assert not stale.exists() and fresh.exists()
+
+
 def test_folder_urls_are_the_files_route_as_before(tmp_path):
     assert FolderMedia(tmp_path).url("abc.mp4") == "/files/abc.mp4"
     assert FolderMedia(tmp_path).url("references/r.png") == "/files/references/r.png"
@@ -163,6 +181,21 @@ def test_start_up_names_each_s3_problem_once_and_never_the_secret(monkeypatch, s
     assert not (tmp_path / "data" / "studio.db").exists()  # the history is not touched before media works
 
 
+@pytest.mark.parametrize("command", ["status", "serve"])
+def test_the_cli_refuses_a_missing_bucket_in_one_line(monkeypatch, seaweed, capsys, command):
+    s3_env(monkeypatch, seaweed)
+
+    def no_server(*args: object) -> None:  # a safety net: this test must never become a server
+        raise AssertionError("studio serve went on to start the server")
+
+    monkeypatch.setattr(cli.os, "execve", no_server)
+    monkeypatch.setenv("STUDIO_MEDIA_URL", f"s3://no-such-{uuid.uuid4().hex[:8]}/media")
+    assert cli.main([command, "--port", str(free_port())] if command == "serve" else [command]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("error: ") and "has no such bucket" in err
+    assert seaweed.secret_key not in err
+
+
 def test_a_studio_on_s3_saves_each_take_in_the_bucket_and_plays_it(monkeypatch, seaweed, clean_sim, tmp_path, caplog):
     bucket = fresh_bucket(seaweed)
     s3_env(monkeypatch, seaweed)
@@ -193,10 +226,54 @@ def test_a_studio_on_s3_saves_each_take_in_the_bucket_and_plays_it(monkeypatch, 
         assert seaweed.secret_key not in everything
         assert "X-Amz-Signature" not in page.text  # the page holds share routes, never a signed URL
 
+        # The Gallery page plays the take from the bucket: a presigned URL, and no secret on the page.
+        at = open_page(GALLERY, studio)
+        bodies = " ".join(h.proto.body for h in at.get("html"))
+        [src] = re.findall(r'class="studio-hover" poster="[^"]*" src="([^"]+)"', bodies)
+        assert src.startswith(f"{seaweed.endpoint}/{bucket}/{PREFIX}/{gen.video_path}?")
+        assert ranged_get(html.unescape(src), 0, 9).status_code == 206
+        assert seaweed.secret_key not in bodies
+
+        # An export is built from the bucket's files and put back there; the route hands out a presigned download.
+        job = svc.start_export(studio, svc.Selection("generation", gen_id), ["zip", "sheet"])
+        done = wait_export(studio, job.id)
+        assert done.status == "done", done.error
+        assert not (tmp_path / "data" / "exports" / job.id).exists()
+        zip_name = next(name for name in done.files if name.endswith(".zip"))
+        with TestClient(app) as client:
+            sent = client.get(done.url(zip_name), follow_redirects=False)
+        assert sent.status_code == 307
+        download = httpx.get(sent.headers["location"], timeout=30)
+        assert download.status_code == 200 and download.headers["content-disposition"].startswith("attachment")
+        with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
+            videos = [n for n in archive.namelist() if n.endswith(".mp4")]
+            assert [hashlib.sha256(archive.read(n)).hexdigest() for n in videos] == [gen.sha256]
+            assert not any(seaweed.secret_key.encode() in archive.read(n) for n in archive.namelist())
+
+        # A reference is kept in the bucket too (and checked from there when a take would carry it).
+        still = picture(tmp_path / "still.png", 400, 300)
+        kept = svc.upload_reference(studio, "still.png", still).reference
+        assert kept.local_name and not (tmp_path / "data" / "media" / kept.local_name).exists()
+        with studio.media.open(kept.local_name) as body:
+            assert body.read() == still.read_bytes()
+        svc.check_references(studio, {"images": [kept.upload_id]})
+
         svc.delete_generation(studio, gen_id)
-        assert list(studio.media.keys()) == []
+        assert not studio.media.exists(gen.video_path) and not studio.media.exists(gen.thumb_path)
     finally:
+        svc.stop_export_workers()
         studio.close()
+
+
+def wait_export(services, export_id: str, timeout: float = 120.0) -> svc.ExportJob:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = svc.export_job(services, export_id)
+        assert job is not None
+        if not job.active:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"export {export_id} did not end")
 
 
 def test_the_default_studio_keeps_media_in_its_folder_as_before(studio):

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from typing import Any
 
+import httpx
 import pytest
+from postgres_server import free_port
 from support import finish_with_clip, settings_for
 
 from studio import cli, media, moving
@@ -131,7 +134,8 @@ def test_studio_migrate_moves_the_studio_and_the_moved_studio_shows_the_same(
     seen = _seen(old, made)
     new_dir = tmp_path / "new"
     url = f"sqlite:///{new_dir / 'studio.db'}"
-    code, report, err = _migrate(capsys, monkeypatch, old, "--to-database", url)
+    media_args = ("--to-media", str(new_dir / "media"))
+    code, report, err = _migrate(capsys, monkeypatch, old, "--to-database", url, *media_args)
     assert code == 0, err
     assert report["ok"] and report["tables"]["generations"] == {
         "source": 2,
@@ -139,14 +143,22 @@ def test_studio_migrate_moves_the_studio_and_the_moved_studio_shows_the_same(
         "copied": 2,
         "updated": 0,
     }
+    videos = sorted(p.name for p in old.settings.media_dir.iterdir())
+    assert len(videos) == 4 and report["files"] == {
+        "checked": 4,
+        "copied": 4,
+        "bytes_copied": sum((old.settings.media_dir / n).stat().st_size for n in videos),
+        "mismatched": [],
+    }
     assert "STUDIO_DATABASE_URL=" in err and report["next"]["STUDIO_DATABASE_URL"] == url
     moved = svc.build_services(settings_for(clean_sim, new_dir), start_worker=False)
     try:
         assert _seen(moved, made) == seen
     finally:
         moved.close()
-    code, again, _ = _migrate(capsys, monkeypatch, old, "--to-database", url)
+    code, again, _ = _migrate(capsys, monkeypatch, old, "--to-database", url, *media_args)
     assert code == 0 and not any(t["copied"] or t["updated"] for t in again["tables"].values())
+    assert again["files"]["checked"] == 4 and again["files"]["copied"] == 0
 
 
 @pytest.mark.parametrize(
@@ -155,14 +167,16 @@ def test_studio_migrate_moves_the_studio_and_the_moved_studio_shows_the_same(
         ((), "--to-database URL, --to-media URL, or both"),
         (("--to-database", "sqlite:///{own}"), "this studio's own history"),
         (("--to-database", "mysql://root:pw@db/studio"), "--to-database must be unset, sqlite:///path or postgresql"),
+        (("--to-media", "{media}"), "this studio's own media folder"),
+        (("--to-media", "ftp://host/x"), "--to-media must be a folder or s3://"),
     ],
 )
 def test_bad_targets_are_one_line_and_exit_2(old_studio, capsys, monkeypatch, args, message):
     old, _ = old_studio
-    args = tuple(a.format(own=old.settings.db_path) for a in args)
+    args = tuple(a.format(own=old.settings.db_path, media=old.settings.media_dir) for a in args)
     code, report, err = _migrate(capsys, monkeypatch, old, *args)
     assert (code, report) == (2, None)
-    assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err and "pw@" not in err
 
 
 def test_a_folder_with_no_history_is_refused_and_left_empty(tmp_path, capsys, monkeypatch):
@@ -189,3 +203,73 @@ def test_a_target_from_a_newer_studio_is_refused(old_studio, tmp_path, capsys, m
     HistoryStore(newer).execute("PRAGMA user_version = 99")
     code, report, err = _migrate(capsys, monkeypatch, old, "--to-database", f"sqlite:///{newer}")
     assert (code, report) == (2, None) and "newer version of the studio" in err
+
+
+def _s3_env(monkeypatch, seaweed, **overrides: str) -> None:
+    for name, value in {**seaweed.environment(), **overrides}.items():
+        monkeypatch.setenv(name, value)
+
+
+def _sha(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_a_move_into_s3_stops_part_way_resumes_and_the_moved_studio_plays_the_same_videos(
+    old_studio, clean_sim, seaweed, tmp_path, capsys, monkeypatch
+):
+    old, made = old_studio
+    seen = _seen(old, made)
+    bucket = seaweed.make_bucket(f"move-{uuid.uuid4().hex[:8]}")
+    _s3_env(monkeypatch, seaweed)
+    to_db, to_media = f"sqlite:///{tmp_path / 'new.db'}", f"s3://{bucket}/studio"
+
+    source = HistoryStore(old.settings.db_path)
+    rows = sum(len(source.query(f'SELECT 1 FROM "{t}"')) for t in moving.Move(source, None).tables())
+    stopped = moving.open_move(old.settings, to_database=to_db, to_media=to_media, stop_after=rows + 2).run()
+    assert stopped.stopped and stopped.files is not None
+    assert stopped.files.copied == 2
+    code, report, err = _migrate(capsys, monkeypatch, old, "--to-database", to_db, "--to-media", to_media)
+    assert code == 0, err
+    assert report["files"]["checked"] == 4 and report["files"]["copied"] == 2
+    assert report["next"] == {"STUDIO_DATABASE_URL": to_db, "STUDIO_MEDIA_URL": to_media}
+    code, again, _ = _migrate(capsys, monkeypatch, old, "--to-database", to_db, "--to-media", to_media)
+    assert code == 0 and again["files"]["copied"] == 0 and again["files"]["checked"] == 4
+
+    moved = svc.build_services(
+        settings_for(clean_sim, tmp_path / "replica", database_url=to_db, media_url=to_media), start_worker=False
+    )
+    try:
+        assert _seen(moved, made) == seen
+        for gen_id in made["ids"]:
+            url = moved.media.url(f"{gen_id}.mp4")
+            assert url.startswith(seaweed.endpoint)
+            played = httpx.get(url, timeout=10).content
+            assert _sha(played) == _sha((old.settings.media_dir / f"{gen_id}.mp4").read_bytes())
+    finally:
+        moved.close()
+
+
+@pytest.mark.parametrize(
+    "case,message",
+    [
+        ("wrong secret", "refused the credentials"),
+        ("no such bucket", "no such bucket"),
+        ("unreachable", "cannot be reached"),
+    ],
+)
+def test_a_bad_s3_target_is_one_line_without_the_secret_and_exit_2(
+    old_studio, seaweed, tmp_path, capsys, monkeypatch, case, message
+):
+    old, _ = old_studio
+    bucket = seaweed.make_bucket(f"bad-{uuid.uuid4().hex[:8]}")
+    wrong = {"AWS_SECRET_ACCESS_KEY": "wrong-secret-0042"} if case == "wrong secret" else {}
+    if case == "unreachable":
+        wrong = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
+    _s3_env(monkeypatch, seaweed, **wrong)
+    target = f"s3://{'missing-bucket-x' if case == 'no such bucket' else bucket}/p"
+    code, report, err = _migrate(capsys, monkeypatch, old, "--to-media", target)
+    assert (code, report) == (2, None)
+    assert err.count("\n") == 1 and message in err
+    assert seaweed.secret_key not in err and "wrong-secret-0042" not in err

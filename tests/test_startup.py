@@ -260,6 +260,9 @@ BAD_SETTINGS = [
     ("STUDIO_DISK_RETRY_INTERVAL", "inf", "finite"),
     ("STUDIO_WEBHOOK_SECRET", "two words", "space"),
     ("MOSAIC_API_KEY", "mk_a b", "space"),
+    # many workers (issue 10 §2)
+    ("STUDIO_RUN_WORKER", "perhaps", "valid boolean"),
+    ("STUDIO_WORKER_LEASE_S", "0.5", "greater than or equal to 1"),
 ]
 
 

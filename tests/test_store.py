@@ -185,6 +185,26 @@ def test_search_treats_user_input_as_text(store, text, found):
     assert store.count(GalleryQuery(text=text)) == len(expected)
 
 
+@pytest.mark.parametrize(
+    "text,found",
+    [
+        ("example", True),  # a word inside a host name: punctuation splits words on both backends
+        ("com", True),
+        ("snake", True),
+        ("case", True),  # underscores split too
+        ("LIGHTHOUSE", True),  # case does not matter
+        ("lighthouses", False),  # a prefix of the word, not the word plus more
+        ("light house", True),  # every word must match, in any order
+        ("light.house", False),  # a word with punctuation inside is a phrase: these two words, in order
+        ("ouse", False),  # a prefix, not any part of a word
+    ],
+)
+def test_search_means_the_same_on_every_backend(store, text, found):
+    hit = store.add_generation(params("a lighthouse at dusk, see example.com, snake_case house"))
+    store.add_generation(params("a dog"))
+    assert [g.id for g in store.page(GalleryQuery(text=text))] == ([hit] if found else [])
+
+
 def test_search_and_filters(store):
     a = store.add_generation(params("neon city at night", resolution="1080p", aspect_ratio="9:16"))
     b = store.add_generation(params("a zebra in the snow", generate_audio=False))

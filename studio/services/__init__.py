@@ -78,6 +78,7 @@ from .exports import (
     check_kinds,
     export_file,
     export_job,
+    export_url,
     recent_exports,
     start_export,
     stop_export_workers,
@@ -252,6 +253,7 @@ from .watch import (
     stuck_ids,
     waits,
     worker_paused,
+    workers,
 )
 
 __all__ = [
@@ -392,6 +394,7 @@ __all__ = [
     "existing",
     "export_file",
     "export_job",
+    "export_url",
     "follow_waits",
     "form_of",
     "gallery_page",
@@ -477,3 +480,4 @@ __all__ += [
     "plan_promotion",
     "promote",
 ]
+__all__ += ["workers"]  # many workers (issue 10 §2)

@@ -121,7 +121,8 @@ def build_services(
     simulator: Simulator | None = None,
     store: HistoryStore | None = None,
 ) -> Services:
-    "Build the studio: store (the settings' history unless given), client (Mosaic or a started simulator), job runner."
+    """Build the studio: store (the settings' history unless given), client (Mosaic or a started simulator),
+    job runner (started unless told not to)."""
     settings = settings or load()
     # Checked before the history is opened: a bad STUDIO_SIM_* variable touches nothing.
     sim_config = _simulator_settings(settings) if settings.simulated and simulator is None else None
@@ -135,12 +136,13 @@ def build_services(
         base_url = simulator.base_url
         settings = _polling_for_simulator(settings)
     client = MosaicClient.from_settings(settings, base_url=base_url)
-    runner = JobRunner(store, client, settings, media=media)
+    # The built-in simulator is this process's own (its runs unknown to another's): one process works.
+    runner = JobRunner(store, client, settings, media=media, exclusive=settings.simulated)
     services = Services(settings, store, client, runner, media, simulator if settings.simulated else None)
     from .budget import install_guard  # daily caps, checked in every launch's transaction
 
     install_guard(services)
-    if start_worker:
+    if start_worker and settings.run_worker:  # STUDIO_RUN_WORKER off: only `studio worker`s work
         runner.start()
     return services
 

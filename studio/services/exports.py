@@ -31,6 +31,7 @@ from typing import IO, Any
 
 from .. import exports
 from ..errors import ParamsError, StoreError, StudioError
+from ..media_store import FolderMedia, local_folder
 from ..store import new_id, utcnow
 from .app import Services
 from .selections import Selected, Selection, resolve
@@ -143,12 +144,39 @@ def exports_dir(services: Services) -> Path:
 
 
 def export_file(services: Services, export_id: str, filename: str) -> Path | None:
-    "The file `filename` of this export, if the export is done and made it (never any other path)."
-    job = export_job(services, export_id) if export_id.isalnum() else None
-    if job is None or job.status != "done" or filename not in job.files:
+    "The file `filename` of this export here, if the export is done and made it (never any other path)."
+    job = _done_with(services, export_id, filename)
+    if job is None or not isinstance(services.media, FolderMedia):
         return None
     path = exports_dir(services) / job.id / filename
     return path if path.is_file() else None
+
+
+def export_url(services: Services, export_id: str, filename: str) -> str | None:
+    "With S3 media: a presigned URL downloading `filename` of this export under its name, if it has it."
+    job = _done_with(services, export_id, filename)
+    if job is None or isinstance(services.media, FolderMedia):
+        return None
+    key = _export_key(job.id, filename)
+    return services.media.url(key, download_as=filename) if services.media.exists(key) else None
+
+
+def _done_with(services: Services, export_id: str, filename: str) -> ExportJob | None:
+    job = export_job(services, export_id) if export_id.isalnum() else None
+    return job if job is not None and job.status == "done" and filename in job.files else None
+
+
+def _export_key(export_id: str, filename: str = "") -> str:
+    "Where an export's files go in an S3 media store (a folder keeps them in the data folder, as before)."
+    return f"{EXPORTS_DIR}/{export_id}/{filename}"
+
+
+def _forget_files(services: Services, export_id: str) -> None:
+    "Remove an export's files: its folder here and, with S3 media, its objects."
+    shutil.rmtree(exports_dir(services) / export_id, ignore_errors=True)
+    if not isinstance(services.media, FolderMedia):
+        for key in list(services.media.keys(_export_key(export_id))):
+            services.media.delete(key)
 
 
 # ---------------------------------------------------------------------- asking for one
@@ -175,7 +203,8 @@ def checked(services: Services, selection: Selection, kinds: Sequence[str]) -> t
     if not selected.items:
         raise ParamsError(exports.nothing_to_export(selected), field="selection")
     if "video" in chosen:
-        exports.mosaic(selected, exports.members(selected, services.settings.media_dir))
+        with local_folder(services.media, _media_keys(selected), fetch=False) as media:
+            exports.mosaic(selected, exports.members(selected, media))
     return selected, chosen
 
 
@@ -215,32 +244,37 @@ def build(
 ) -> dict[str, dict[str, Any]]:
     """Write each asked-for kind (`zip`, `sheet`, `video`) to its path; returns per kind its path,
     bytes, seconds and, for pictures, its size. Progress runs once from 0 to 1 over all of them."""
-    media = services.settings.media_dir
-    total = sum(KIND_WEIGHTS[k] for k in outputs) or 1.0
-    done_weight = 0.0
-    results: dict[str, dict[str, Any]] = {}
-    for kind, path in outputs.items():
-        weight = KIND_WEIGHTS[kind]
-        base = done_weight
+    # S3 media: the selection's files are copied here for the build (a folder is read in place).
+    with local_folder(services.media, _media_keys(selected)) as media:
+        total = sum(KIND_WEIGHTS[k] for k in outputs) or 1.0
+        done_weight = 0.0
+        results: dict[str, dict[str, Any]] = {}
+        for kind, path in outputs.items():
+            weight = KIND_WEIGHTS[kind]
+            base = done_weight
 
-        def step(fraction: float, words: str, base: float = base, weight: float = weight) -> None:
-            if progress:
-                progress((base + weight * fraction) / total, words)
+            def step(fraction: float, words: str, base: float = base, weight: float = weight) -> None:
+                if progress:
+                    progress((base + weight * fraction) / total, words)
 
-        started = time.perf_counter()
-        facts: dict[str, Any] = {"path": str(path)}
-        if kind == "zip":
-            exports.write_zip(selected, media, path, exported_by=exported_by, progress=step)
-        elif kind == "sheet":
-            facts["width"], facts["height"] = exports.write_contact_sheet(selected, media, path, progress=step)
-        else:
-            facts["width"], facts["height"] = exports.write_comparison_video(selected, media, path, progress=step)
-        facts["bytes"] = Path(path).stat().st_size
-        facts["seconds"] = round(time.perf_counter() - started, 3)
-        results[kind] = facts
-        done_weight += weight
-        step(0.0, f"{exports.KIND_NAMES[kind]} done")
-    return results
+            started = time.perf_counter()
+            facts: dict[str, Any] = {"path": str(path)}
+            if kind == "zip":
+                exports.write_zip(selected, media, path, exported_by=exported_by, progress=step)
+            elif kind == "sheet":
+                facts["width"], facts["height"] = exports.write_contact_sheet(selected, media, path, progress=step)
+            else:
+                facts["width"], facts["height"] = exports.write_comparison_video(selected, media, path, progress=step)
+            facts["bytes"] = Path(path).stat().st_size
+            facts["seconds"] = round(time.perf_counter() - started, 3)
+            results[kind] = facts
+            done_weight += weight
+            step(0.0, f"{exports.KIND_NAMES[kind]} done")
+        return results
+
+
+def _media_keys(selected: Selected) -> list[str | None]:
+    return [name for gen in selected.items for name in (gen.video_path, gen.thumb_path)]
 
 
 # ---------------------------------------------------------------------- the worker
@@ -284,7 +318,7 @@ def mark_interrupted(services: Services) -> int:
 
 def _interrupt(services: Services, export_id: str) -> int:
     "Mark one unfinished export interrupted and drop what its stopped process had half written."
-    shutil.rmtree(exports_dir(services) / export_id, ignore_errors=True)
+    _forget_files(services, export_id)
     return services.store.execute(
         "UPDATE exports SET status = 'interrupted', error = ?, finished_at = ? "
         "WHERE id = ? AND status IN ('queued', 'running')",
@@ -300,7 +334,7 @@ def clean_old_exports(services: Services, *, keep_days: float = KEEP_EXPORTS_DAY
         [cutoff],
     )
     for row in rows:
-        shutil.rmtree(exports_dir(services) / row["id"], ignore_errors=True)
+        _forget_files(services, row["id"])
         services.store.execute("UPDATE exports SET status = 'expired', files = '[]' WHERE id = ?", [row["id"]])
     return len(rows)
 
@@ -414,6 +448,15 @@ class ExportWorker:
             return
         files = [Path(r["path"]).name for r in results.values()]
         size = sum(r["bytes"] for r in results.values())
+        if not isinstance(self.services.media, FolderMedia):
+            try:  # S3: into the bucket, so any replica serves the download
+                for name in files:
+                    self.services.media.put_file(_export_key(job.id, name), folder / name)
+            except StudioError as err:
+                _forget_files(self.services, job.id)
+                self._finish(job.id, "failed", error=str(err))
+                return
+            shutil.rmtree(folder, ignore_errors=True)
         self._finish(job.id, "done", files=files, size=size)
 
     def _finish(

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from .. import format as fmt
 from ..changes import Seen, look
+from ..leases import WorkerInfo, live_workers
 from ..models import ACTIVE_STATUSES, FINAL_STATUSES, Generation
 from .app import Services
 from .estimates import run_times
@@ -287,3 +288,9 @@ def worker_paused(services: Services) -> str | None:
     """Why the worker is paused ("disk full: …"), or None. Whichever process runs the queue (this
     one, `studio serve`, a `studio generate --wait`) publishes it, so every page and command sees it."""
     return services.runner.paused
+
+
+def workers(services: Services) -> list[WorkerInfo]:
+    """The job workers alive now, in every process (web servers, `studio worker`s), each with the
+    jobs it holds (issue 10 §2)."""
+    return live_workers(services.store)
