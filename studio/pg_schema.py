@@ -3,7 +3,7 @@
 The first entry is the baseline: the schema SQLite reaches through m001..m020 (studio.migrations),
 with the same table and column names, counting as those twenty. Every later SQLite migration has
 one entry here with the SAME name (a no-op when PostgreSQL does not need it), so both report the
-same schema version and `tests/test_pg_schema.py` keeps the two lists from drifting.
+same schema version and `tests/test_postgres.py` keeps the two lists from drifting.
 
 What differs from SQLite, on purpose:
 - every table has `rowid`, an identity column (SQLite's is implicit), because SQL orders by it;
