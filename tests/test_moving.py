@@ -236,6 +236,8 @@ def test_a_move_into_postgresql_and_s3_stops_part_way_resumes_and_the_moved_stud
     assert report["next"] == {"STUDIO_DATABASE_URL": to_db, "STUDIO_MEDIA_URL": to_media}
     code, again, _ = _migrate(capsys, monkeypatch, old, "--to-database", to_db, "--to-media", to_media)
     assert code == 0 and again["files"]["copied"] == 0 and again["files"]["checked"] == 4
+    assert not any(t["copied"] or t["updated"] for t in again["tables"].values())  # equal across dialects too
+    assert all(t["source"] == t["target"] for t in again["tables"].values())
 
     moved = svc.build_services(
         settings_for(clean_sim, tmp_path / "replica", database_url=to_db, media_url=to_media), start_worker=False
