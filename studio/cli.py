@@ -673,7 +673,10 @@ def _migrate(args: argparse.Namespace) -> int:
             to_media=args.to_media,
             progress=lambda line: print(f"\rstudio migrate: {line}", end="", file=sys.stderr, flush=True),
         )
-        report = move.run()
+        try:
+            report = move.run()
+        finally:
+            move.close()
     except StudioError as err:
         return _error_line(err)
     except KeyboardInterrupt:

@@ -185,6 +185,12 @@ class Move:
             count.target = self._count(self._target, table)
         return report
 
+    def close(self) -> None:
+        "Close both histories' connections (a PostgreSQL pool's too)."
+        self.source.close()
+        if self.target is not None:
+            self.target.close()
+
     @property
     def _target(self) -> HistoryStore:
         assert self.target is not None

@@ -227,7 +227,9 @@ def test_a_move_into_postgresql_and_s3_stops_part_way_resumes_and_the_moved_stud
 
     source = HistoryStore(old.settings.db_path)
     rows = sum(len(source.query(f'SELECT 1 FROM "{t}"')) for t in moving.Move(source, None).tables())
-    stopped = moving.open_move(old.settings, to_database=to_db, to_media=to_media, stop_after=rows + 2).run()
+    move = moving.open_move(old.settings, to_database=to_db, to_media=to_media, stop_after=rows + 2)
+    stopped = move.run()
+    move.close()
     assert stopped.stopped and stopped.files is not None
     assert stopped.files.copied == 2
     code, report, err = _migrate(capsys, monkeypatch, old, "--to-database", to_db, "--to-media", to_media)
@@ -285,9 +287,13 @@ def test_a_bad_postgresql_target_is_one_line_without_the_password_and_exit_2(
     url = postgres_url
     if case == "another studio":
         svc.start_grid(idle, VideoGenerationParams(prompt="someone else's"), resolutions=["480p"])
-        assert moving.Move(HistoryStore(idle.settings.db_path), HistoryStore(url)).run().ok
+        other = moving.Move(HistoryStore(idle.settings.db_path), HistoryStore(url))
+        assert other.run().ok
+        other.close()
     elif case == "newer schema":
-        HistoryStore(url).execute("INSERT INTO schema_migrations (name, applied_at) VALUES ('m099_future', '')")
+        store = HistoryStore(url)
+        store.execute("INSERT INTO schema_migrations (name, applied_at) VALUES ('m099_future', '')")
+        store.close()
     elif case == "unknown role":
         url = url.replace("postgresql://postgres@", "postgresql://nobody:pw-s3cret@")
     else:
