@@ -117,6 +117,11 @@ class PostgresDialect:
     name = "postgresql"
     unindexed = ""  # PostgreSQL's planner takes no such hint (and `+text` is no operator there)
 
+    @staticmethod
+    def skip_locked(alias: str) -> str:
+        "A claim's row lock (studio.leases): claimers pass over the rows another has locked."
+        return f" FOR UPDATE OF {alias} SKIP LOCKED"
+
     def __init__(self, url: str, *, on_statement: Callable[[str], None] | None = None):
         try:
             import psycopg  # the [scale] extra
