@@ -54,8 +54,8 @@ def _takes(studio: svc.Services, n: int, word: str) -> list[str]:
         for i in range(n)
     ]
     ids = studio.store.add_generations(cells, author="Bench")
-    with studio.store.db.conn as conn:
-        conn.executemany(
+    with studio.store.transaction() as tx:
+        tx.execute_many(
             "UPDATE generations SET status='done', video_path=?, thumb_path=?, width=1280, height=720, "
             "duration_s=5.0, has_audio=1, file_size=2000000 WHERE id = ?",
             [(f"{i}.mp4", f"{i}.jpg", i) for i in ids],

@@ -26,10 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from .errors import StoreError
-
 if TYPE_CHECKING:
-    from .settings import Settings
     from .store import HistoryStore
 
 log = logging.getLogger(__name__)
@@ -39,6 +36,8 @@ CHANNEL = "studio_changes"
 WATCHED_TABLES = ("generations", "jobs", "exports", "votes", "comments")
 REREAD_AFTER_S = 30.0
 LISTEN_POLL_S = 0.5  # how often the listening thread looks up from its wait to see whether to stop
+CONNECT_TIMEOUT_S = 5
+READY_WAIT_S = 5.0  # how long opening the feed waits for PostgreSQL's LISTEN to be in place
 RECONNECT_AFTER_S = (0.5, 1.0, 2.0, 5.0)  # waits between attempts to listen again, the last repeated
 
 T = TypeVar("T")
@@ -48,6 +47,8 @@ class ChangeFeed(Protocol):
     "What pages ask: a number that moves whenever one of `tables` (all watched ones when none) changed."
 
     def version(self, *tables: str) -> int: ...
+
+    def ready(self, timeout: float) -> bool: ...
 
     def close(self) -> None: ...
 
@@ -77,6 +78,10 @@ class SqliteFeed:
                 self._last = value
             return self._count
 
+    def ready(self, timeout: float) -> bool:
+        "Always: every commit from now on moves `data_version`."
+        return True
+
     def _close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -89,11 +94,10 @@ class SqliteFeed:
 
 class NotifyFeed:
     """Changes to a PostgreSQL history, as the NOTIFYs of m022's triggers arrive on one LISTEN
-    connection (a thread of its own, started here). `connect` makes that connection (a test seam)."""
+    connection (a thread of its own, started here)."""
 
-    def __init__(self, url: str, *, connect: Callable[[], Any] | None = None):
+    def __init__(self, url: str):
         self.url = url
-        self._connect = connect or self._open
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(WATCHED_TABLES, 0)
         self._lost = 0  # connections lost or refused: each may have missed a change of any table
@@ -106,14 +110,16 @@ class NotifyFeed:
     def _open(self) -> Any:
         import psycopg  # the [scale] extra: only with a postgresql:// history
 
-        return psycopg.connect(self.url, autocommit=True)
+        return psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
 
     def version(self, *tables: str) -> int:
         with self._lock:
+            if not self._listening.is_set():  # nothing can be known meanwhile: every look reads again
+                self._lost += 1
             return self._lost + sum(self._counts.get(t, 0) for t in tables or WATCHED_TABLES)
 
-    def wait_listening(self, timeout: float) -> bool:
-        "Whether the feed is listening (within `timeout` seconds): changes from then on are counted."
+    def ready(self, timeout: float) -> bool:
+        "Whether the feed is listening (waiting up to `timeout` seconds): changes from then on are counted."
         return self._listening.wait(timeout)
 
     def _bump(self, table: str | None) -> None:
@@ -127,7 +133,7 @@ class NotifyFeed:
         attempt = 0
         while not self._stop.is_set():
             try:
-                self._conn = self._connect()
+                self._conn = self._open()
                 self._conn.execute(f"LISTEN {CHANNEL}")
                 self._bump(None)  # whatever happened while nobody listened
                 self._listening.set()
@@ -160,14 +166,16 @@ class NotifyFeed:
             self._thread.join(LISTEN_POLL_S * 4)
 
 
-def open_feed(settings: Settings, store: HistoryStore) -> ChangeFeed:
-    "The change feed for this studio's history: LISTEN/NOTIFY on PostgreSQL, data_version on SQLite."
-    if getattr(store, "dialect", "sqlite") == "postgresql":
-        url = getattr(settings, "database_url", None)
-        if not url:
-            raise StoreError("The change feed needs the PostgreSQL history's URL (STUDIO_DATABASE_URL)")
-        return NotifyFeed(url)
-    return SqliteFeed(store.path)
+def open_feed(store: HistoryStore) -> ChangeFeed:
+    """The change feed for this history: LISTEN/NOTIFY on PostgreSQL, data_version on SQLite. It waits
+    (up to READY_WAIT_S) until it is listening, so a page's first look and its next agree."""
+    if store.dialect == "postgresql":
+        feed: ChangeFeed = NotifyFeed(str(store.location))
+    else:
+        feed = SqliteFeed(store.path)
+    if not feed.ready(READY_WAIT_S):
+        log.warning("change feed: not listening yet on %s; pages re-read rows until it is", store.described)
+    return feed
 
 
 @dataclass(frozen=True)

@@ -455,6 +455,8 @@ def _status() -> int:
     try:
         reason = svc.worker_paused(services)
         print(_paused_line(reason) if reason else "worker: not paused")
+        live = svc.workers(services)  # every process's (issue 10 §2)
+        print(f"workers: {len(live)} live" + "".join(f"\n  {w.id}: {fmt.plural(w.jobs, 'take')} held" for w in live))
         print(f"takes in progress: {svc.active_count(services)}")
         for wait in svc.queue_waits(services):  # one line each: its phase, how long, stuck or not
             stuck = " [STUCK]" if wait.stuck else ""
@@ -673,7 +675,10 @@ def _migrate(args: argparse.Namespace) -> int:
             to_media=args.to_media,
             progress=lambda line: print(f"\rstudio migrate: {line}", end="", file=sys.stderr, flush=True),
         )
-        report = move.run()
+        try:
+            report = move.run()
+        finally:
+            move.close()
     except StudioError as err:
         return _error_line(err)
     except KeyboardInterrupt:

@@ -207,6 +207,11 @@ class SqliteDialect:
     # A unary + on a column keeps SQLite's planner off that column's index (the gallery's hints).
     unindexed = "+"
 
+    @staticmethod
+    def skip_locked(alias: str) -> str:
+        "A claim's row lock (studio.leases): none, the IMMEDIATE transaction is the only writer."
+        return ""
+
     def __init__(
         self,
         path: Path,

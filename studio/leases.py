@@ -91,14 +91,6 @@ class Leases:
     def renew_every(self) -> float:
         return self.lease_s * RENEW_FRACTION
 
-    def _skip_locked(self, alias: str) -> str:
-        """The claim's row-locking clause for table `alias`: none on SQLite (its IMMEDIATE transaction
-        is the only writer), `FOR UPDATE OF alias SKIP LOCKED` on PostgreSQL (claimers pass over each
-        other's rows)."""
-        if self.store.dialect == "postgresql":
-            return f" FOR UPDATE OF {alias} SKIP LOCKED"
-        return ""
-
     def _until(self, now: datetime) -> str:
         return _stamp(now + timedelta(seconds=self.lease_s))
 
@@ -161,7 +153,7 @@ class Leases:
             self._expire_dead(tx, stamp)
             lapsed = tx.query(
                 f"SELECT j.generation_id FROM generations g JOIN jobs j ON j.generation_id = g.id WHERE g.status "
-                f"IN ({active}) AND (j.lease_until IS NULL OR j.lease_until < ?){self._skip_locked('j')}",
+                f"IN ({active}) AND (j.lease_until IS NULL OR j.lease_until < ?){self.store.skip_locked('j')}",
                 [*TAKEN_OVER_STATUSES, stamp],
             )
             taken = [str(r["generation_id"]) for r in lapsed]
@@ -178,7 +170,7 @@ class Leases:
             if room > 0:
                 queued = tx.query(
                     f"SELECT g.id FROM generations g WHERE g.status = 'queued' ORDER BY g.created_at, g.rowid "
-                    f"LIMIT ?{self._skip_locked('g')}",
+                    f"LIMIT ?{self.store.skip_locked('g')}",
                     [room],
                 )
                 ids = [str(r["id"]) for r in queued]

@@ -571,3 +571,9 @@ def m021_worker_leases(db: Database) -> None:
         "CREATE TABLE IF NOT EXISTS worker_tasks (name TEXT PRIMARY KEY, worker TEXT NOT NULL, "
         "lease_until TEXT NOT NULL)"
     )
+
+
+@migrations()
+def m022_change_feed(db: Database) -> None:
+    """The change feed (studio.changes). SQLite needs nothing: `PRAGMA data_version` moves on any
+    commit. On PostgreSQL the same name adds NOTIFY triggers (studio.pg_schema)."""

@@ -185,6 +185,12 @@ class Move:
             count.target = self._count(self._target, table)
         return report
 
+    def close(self) -> None:
+        "Close both histories' connections (a PostgreSQL pool's too)."
+        self.source.close()
+        if self.target is not None:
+            self.target.close()
+
     @property
     def _target(self) -> HistoryStore:
         assert self.target is not None
@@ -409,6 +415,9 @@ def open_move(
         raise MoveError("Name where to move: --to-database URL, --to-media URL, or both")
     db_path = source_path(settings)
     check_source(db_path)
+    source_media = target_media = None
+    if to_media:  # first: a bucket that cannot be used leaves the target database untouched too
+        source_media, target_media = _media_ends(settings, to_media)
     source = HistoryStore(db_path)
     target = None
     if to_database:
@@ -416,12 +425,9 @@ def open_move(
             checked_database_url(to_database)
         except ParamsError as err:
             raise MoveError(f"--to-database {err}") from None
-        target = HistoryStore(to_database)
-        if target.dialect == "sqlite" and Path(target.path).resolve() == db_path.resolve():
+        if to_database.startswith(SQLITE_PREFIX) and sqlite_path(to_database).resolve() == db_path.resolve():
             raise MoveError("--to-database names this studio's own history; name another database")
-    source_media = target_media = None
-    if to_media:
-        source_media, target_media = _media_ends(settings, to_media)
+        target = HistoryStore(to_database)
     return Move(source, target, source_media, target_media, progress=progress, stop_after=stop_after)
 
 

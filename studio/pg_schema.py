@@ -3,7 +3,7 @@
 The first entry is the baseline: the schema SQLite reaches through m001..m020 (studio.migrations),
 with the same table and column names, counting as those twenty. Every later SQLite migration has
 one entry here with the SAME name (a no-op when PostgreSQL does not need it), so both report the
-same schema version and `tests/test_pg_schema.py` keeps the two lists from drifting.
+same schema version and `tests/test_postgres.py` keeps the two lists from drifting.
 
 What differs from SQLite, on purpose:
 - every table has `rowid`, an identity column (SQLite's is implicit), because SQL orders by it;
@@ -168,6 +168,18 @@ BASELINE = [
     "EXECUTE FUNCTION comments_of_deleted_generation()",
 ]
 
+# m022: the change feed (studio.changes). A row written to a table pages follow sends
+# NOTIFY studio_changes with the table's name (PostgreSQL sends one per table per transaction).
+CHANGE_FEED = [
+    "CREATE FUNCTION studio_notify_change() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN PERFORM pg_notify('studio_changes', TG_TABLE_NAME); RETURN NULL; END $$",
+    *(
+        f"CREATE TRIGGER {table}_notify_change AFTER INSERT OR UPDATE OR DELETE ON {table} FOR EACH ROW "
+        "EXECUTE FUNCTION studio_notify_change()"
+        for table in ("generations", "jobs", "exports", "votes", "comments")
+    ),
+]
+
 # (name, statements), in order; the baseline's name is the last migration it stands for.
 MIGRATIONS: list[tuple[str, list[str]]] = [("m020_lineage", BASELINE)]
 
@@ -187,6 +199,7 @@ MIGRATIONS.append(
         ],
     )
 )
+MIGRATIONS.append(("m022_change_feed", CHANGE_FEED))
 
 
 def known_names(sqlite_names: list[str]) -> list[str]:

@@ -214,6 +214,10 @@ class HistoryStore:
         "Where the history is, for messages and logs (never a password)."
         return self._sql.described
 
+    def skip_locked(self, alias: str) -> str:
+        "The clause that locks a claimed row of table `alias` (studio.leases): the dialect's."
+        return self._sql.skip_locked(alias)
+
     @property
     def path(self) -> Path:
         "The SQLite file (a PostgreSQL history has none)."

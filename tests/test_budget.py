@@ -155,11 +155,10 @@ def test_caps_are_read_from_the_settings(monkeypatch):
 
 
 @pytest.fixture
-def capped(clean_sim, tmp_path):
+def capped(clean_sim, tmp_path, database_url):
     "A running studio whose people may each launch 12 s of video a day (the studio 30 s)."
-    services = svc.build_services(
-        settings_for(clean_sim, tmp_path / "data", cap_person_day=12, cap_studio_day=30, author="ann")
-    )
+    caps = dict(cap_person_day=12, cap_studio_day=30, author="ann", database_url=database_url)
+    services = svc.build_services(settings_for(clean_sim, tmp_path / "data", **caps))
     yield services
     services.close()
 
@@ -172,6 +171,7 @@ def runs_on(sim) -> int:
     return sim.stats()["runs_total"]
 
 
+@pytest.mark.usefixtures("backend")
 def test_create_takes_are_refused_past_the_cap_and_nothing_is_queued_or_sent(capped, clean_sim):
     runs = runs_on(clean_sim)
     first = svc.generate(capped, params(), takes=2, author="ann")  # 8 s
@@ -197,6 +197,7 @@ def test_a_refused_launch_sends_nothing_to_mosaic(capped, clean_sim):
     assert svc.active_count(capped) == 0
 
 
+@pytest.mark.usefixtures("backend")
 def test_a_comparison_is_refused_as_a_whole(capped):
     plan = svc.plan_grid(
         capped,
@@ -209,6 +210,7 @@ def test_a_comparison_is_refused_as_a_whole(capped):
     assert svc.grids(capped) == []
 
 
+@pytest.mark.usefixtures("backend")
 def test_the_studio_cap_refuses_anyone_once_the_team_has_used_it(capped):
     for person in ("ann", "bob"):
         svc.generate(capped, params("12"), author=person)
@@ -242,6 +244,7 @@ def test_a_replayed_launch_key_returns_its_takes_even_when_now_over_the_cap(capp
     assert svc.generate(capped, params("12"), author="ann", launch_key="click-1") == ids  # the same click
 
 
+@pytest.mark.usefixtures("backend")
 def test_yesterdays_takes_do_not_count_today(capped):
     yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     add_done(capped, "Old", author="ann", created_at=yesterday, duration="12")
@@ -267,6 +270,7 @@ def test_the_cli_refuses_with_one_line_and_exit_2_and_uploads_nothing(clean_sim,
     assert len(clean_sim.uploads) == uploads and runs_on(clean_sim) == runs  # nothing sent
 
 
+@pytest.mark.usefixtures("backend")
 def test_two_launches_at_once_cannot_both_pass_on_the_same_remaining_budget(capped):
     "The check runs inside the launch's write transaction: the second launch sees the first."
     outcomes: list[str] = []

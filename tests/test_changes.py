@@ -1,6 +1,6 @@
-"""The change feed (studio.changes): a write from another process or connection moves it within a
-second, nothing moves it when nothing was written, and a page's fragment reads no rows while it
-stands still (queries counted through the store's `on_statement` argument)."""
+"""The change feed (studio.changes), on SQLite and PostgreSQL: a write from another process or
+connection moves it within a second, nothing moves it when nothing was written, and a page's
+fragment reads no rows while it stands still (queries counted through the store's `on_statement`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from studio.store import HistoryStore
 
 SEEN_WITHIN_S = 1.0
 WRITER = (
-    "import sys; from studio.store import HistoryStore; HistoryStore(sys.argv[1]).save_preset('from elsewhere', {})"
+    "import sys; from studio.store import HistoryStore; from studio.models import VideoGenerationParams; "
+    "HistoryStore(sys.argv[1]).add_generation(VideoGenerationParams(prompt='from elsewhere'))"
 )
 
 
@@ -54,42 +55,66 @@ class Counted:
 
 
 @pytest.fixture
-def counted_studio(clean_sim, tmp_path):
+def counted_studio(clean_sim, tmp_path, database_url):
     "An idle studio (no worker) whose store reports every statement it runs."
     counted = Counted()
-    settings = settings_for(clean_sim, tmp_path / "data")
-    store = HistoryStore(settings.db_path, on_statement=counted)
+    settings = settings_for(clean_sim, tmp_path / "data", database_url=database_url)
+    store = HistoryStore(database_url or settings.db_path, on_statement=counted)
     services = svc.build_services(settings, start_worker=False, store=store)
     yield services, counted
     services.close()
 
 
-def test_a_write_from_another_process_moves_the_feed_within_a_second(tmp_path):
-    store = HistoryStore(tmp_path / "studio.db")
-    feed = changes.SqliteFeed(store.path)
-    try:
-        before = feed.version()
-        store.authors()  # reads move nothing
-        assert feed.version() == before
-        subprocess.run([sys.executable, "-c", WRITER, str(store.path)], check=True, timeout=60)
-        assert moved(feed, before)
-    finally:
-        feed.close()
+@pytest.fixture
+def feed_history(tmp_path, database_url):
+    "A history on the test's backend, and its change feed."
+    store = HistoryStore(database_url or tmp_path / "studio.db")
+    feed = changes.open_feed(store)
+    yield store, feed
+    feed.close()
+    store.close()
 
 
-def test_a_write_from_another_thread_of_this_process_moves_the_feed(tmp_path):
-    store = HistoryStore(tmp_path / "studio.db")
-    feed = changes.SqliteFeed(store.path)
+@pytest.mark.usefixtures("backend")
+def test_a_write_from_another_process_moves_the_feed_within_a_second(feed_history):
+    store, feed = feed_history
+    before = feed.version()
+    store.authors()  # reads move nothing
+    assert feed.version() == before
+    subprocess.run([sys.executable, "-c", WRITER, str(store.location)], check=True, timeout=60)
+    assert moved(feed, before)
+
+
+@pytest.mark.usefixtures("backend")
+def test_a_write_from_another_connection_of_this_process_moves_the_feed(feed_history):
+    store, feed = feed_history
+    before = feed.version()
+    writer = threading.Thread(target=lambda: store.add_generation(VideoGenerationParams(prompt="a thread's")))
+    writer.start()
+    writer.join()
+    assert moved(feed, before)
+    settled = feed.version()
+    time.sleep(0.1)
+    assert feed.version() == settled
+
+
+def test_on_postgresql_the_feed_counts_each_table_and_listens_again_after_losing_its_connection(postgres_url):
+    store = HistoryStore(postgres_url)
+    feed = changes.open_feed(store)
     try:
-        before = feed.version()
-        writer = threading.Thread(target=lambda: store.save_preset("from a thread", {}))
-        writer.start()
-        writer.join()
-        assert moved(feed, before)
-        settled = feed.version()
-        assert feed.version() == settled
+        exports_before, runs_before = feed.version("exports"), feed.version("generations", "jobs")
+        gen_id = store.add_generation(VideoGenerationParams(prompt="A crane"))
+        assert moved(feed, runs_before, "generations", "jobs")
+        assert feed.version("exports") == exports_before  # a table nobody asked about
+        store.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'")
+        assert moved(feed, exports_before, "exports")  # a lost connection may have missed anything
+        assert feed.ready(10)
+        before = feed.version("generations")
+        store.update(gen_id, status="failed")
+        assert moved(feed, before, "generations")
     finally:
         feed.close()
+        store.close()
 
 
 def test_a_look_is_read_again_only_when_the_feed_moved_the_question_changed_or_it_is_old(tmp_path):
@@ -124,6 +149,7 @@ def live_script() -> None:
     ui.watch()
 
 
+@pytest.mark.usefixtures("backend")
 def test_the_live_panel_and_the_watch_read_no_rows_while_nothing_changed(counted_studio):
     studio, counted = counted_studio
     ids = svc.generate(studio, VideoGenerationParams(prompt="A heron at dawn", duration="4"), takes=2)
@@ -141,7 +167,9 @@ def test_the_live_panel_and_the_watch_read_no_rows_while_nothing_changed(counted
     assert counted.reads() == []
     assert f"{ids[0]}:queued" in at.markdown[0].value
 
+    before = studio.changes.version()
     studio.store.update(ids[0], status="failed", error="stopped here")  # another thread's connection
+    assert moved(studio.changes, before)
     at.run()
     assert any("generations" in s for s in counted.reads())
     assert f"{ids[0]}:failed" in at.markdown[0].value

@@ -18,6 +18,7 @@ def _takes(store: HistoryStore, *prompts: str) -> list[str]:
     return [store.add_generation(VideoGenerationParams(prompt=p), author="ana") for p in prompts]
 
 
+@pytest.mark.usefixtures("backend")
 def test_a_collection_keeps_its_order_and_adding_twice_is_not_an_error(idle):
     a, b, c = _takes(idle.store, "fox at dawn", "fox at noon", "fox at dusk")
     board = svc.create_collection(idle, "  Fox   picks ", description="for the client", owner="ana")
@@ -36,6 +37,7 @@ def test_a_collection_keeps_its_order_and_adding_twice_is_not_an_error(idle):
     assert [g.id for g in svc.collection_items(idle, board.id)] == [a, b]
 
 
+@pytest.mark.usefixtures("backend")
 def test_renaming_describing_cover_and_deleting_leave_the_takes(idle):
     a, b = _takes(idle.store, "one", "two")
     board = svc.create_collection(idle, "Board")
@@ -57,6 +59,7 @@ def test_renaming_describing_cover_and_deleting_leave_the_takes(idle):
     assert idle.store.get(a) is not None and idle.store.get(b) is not None
 
 
+@pytest.mark.usefixtures("backend")
 def test_deleting_a_take_removes_it_from_collections(idle):
     a, b = _takes(idle.store, "one", "two")
     board = svc.create_collection(idle, "Board")
@@ -91,6 +94,7 @@ def test_a_long_description_and_missing_takes_are_refused(idle):
         svc.set_cover(idle, board.id, a)
 
 
+@pytest.mark.usefixtures("backend")
 def test_selections_resolve_to_the_same_takes_the_pages_show(idle):
     a, b = _takes(idle.store, "neon fox", "neon owl")
     board = svc.create_collection(idle, "Neon", owner="ana")
@@ -144,6 +148,7 @@ def test_collections_arrive_on_a_database_with_history(tmp_path):
     assert [g.id for g in store.collection_items(board.id)] == ["old1"]
 
 
+@pytest.mark.usefixtures("backend")
 def test_the_gallery_filter_by_collection_keeps_the_gallery_order_and_combines_with_the_rest(idle):
     store = idle.store
     a, b, c, d = _takes(store, "fox at dawn", "owl at noon", "fox at dusk", "fox at night")

@@ -77,6 +77,7 @@ def test_clock_formats_moments():
     assert fmt.clock(0) == "0:00.0"
 
 
+@pytest.mark.usefixtures("backend")
 def test_threads_replies_and_pins(idle):
     take = add_done(idle, "a red bicycle")  # 4.0 s long
     first = svc.add_comment(idle, take, "Ada", "  The wheel wobbles here  ", at_s=3.24)
@@ -97,6 +98,7 @@ def test_threads_replies_and_pins(idle):
     assert [(c.at_s, c.author) for c in pinned] == [(0.5, "Cy"), (3.24, "Ada")]
 
 
+@pytest.mark.usefixtures("backend")
 def test_pinned_comments_keep_the_order_of_the_takes_given(idle):
     a, b = add_done(idle, "take a"), add_done(idle, "take b")
     svc.add_comment(idle, a, "Ada", "late in A", at_s=3.0)
@@ -151,6 +153,7 @@ def test_a_take_without_a_video_takes_comments_but_no_pins(idle):
         svc.add_comment(idle, gen_id, "Ada", "here", at_s=1.0)
 
 
+@pytest.mark.usefixtures("backend")
 def test_replies_to_missing_comments_and_comments_on_deleted_takes_are_refused(idle):
     take, other = add_done(idle, "a red bicycle"), add_done(idle, "a blue car")
     with pytest.raises(ParamsError, match="replying to no longer exists"):
@@ -165,6 +168,7 @@ def test_replies_to_missing_comments_and_comments_on_deleted_takes_are_refused(i
         svc.add_comment(idle, other, "  ", "anonymous")
 
 
+@pytest.mark.usefixtures("backend")
 def test_only_the_author_edits_or_deletes(idle):
     take = add_done(idle, "a red bicycle")
     mine = svc.add_comment(idle, take, "Ada", "first thought", at_s=1.0)
@@ -200,6 +204,7 @@ def test_a_deleted_first_comment_leaves_its_replies_under_a_placeholder(idle):
     assert svc.add_comment(idle, take, "Cy", "me too", parent_id=reply.id).parent_id == first.id
 
 
+@pytest.mark.usefixtures("backend")
 def test_deleting_a_take_deletes_its_comments_and_no_others(idle):
     gone, kept = add_done(idle, "a red bicycle"), add_done(idle, "a blue car")
     svc.add_comment(idle, gone, "Ada", "on the bike", at_s=1.0)
@@ -216,6 +221,7 @@ def test_deleting_a_take_deletes_its_comments_and_no_others(idle):
     assert svc.comments(idle, bulk) == [] and svc.comment_counts(idle, [kept]) == {kept: 2}
 
 
+@pytest.mark.usefixtures("backend")
 def test_threads_by_take_leaves_out_takes_without_comments(idle):
     a, b = add_done(idle, "take a"), add_done(idle, "take b")
     svc.add_comment(idle, a, "Ada", "on a")

@@ -129,11 +129,10 @@ def test_the_verdict_with_no_votes_or_only_ties():
 
 
 @pytest.fixture
-def rated(clean_sim, tmp_path):
+def rated(clean_sim, tmp_path, database_url):
     "A studio (worker off) with a credit rate per resolution."
-    services = svc.build_services(
-        settings_for(clean_sim, tmp_path / "rated", credits_per_second="480p=1,720p=2,1080p=4"), start_worker=False
-    )
+    rates = dict(credits_per_second="480p=1,720p=2,1080p=4", database_url=database_url)
+    services = svc.build_services(settings_for(clean_sim, tmp_path / "rated", **rates), start_worker=False)
     yield services
     services.close()
 
@@ -149,6 +148,7 @@ def section(table, setting):
     return found
 
 
+@pytest.mark.usefixtures("backend")
 def test_the_table_rolls_up_votes_stars_ratings_winners_costs_and_times(rated):
     a, b = pair(rated, res=("720p", "1080p"))
     rated.store.update(a, starred=1, rating=5, winner=1, elapsed_s=200.0)
@@ -202,6 +202,7 @@ def test_without_a_credit_rate_worth_it_is_per_1k_tokens(idle):
     assert table.as_json()["worth_it"] == "win_rate_per_1k_tokens"
 
 
+@pytest.mark.usefixtures("backend")
 def test_votes_on_deleted_takes_still_count(idle):
     a, b = pair(idle)
     add_vote(idle, "ana", a, b, "a")
@@ -215,6 +216,7 @@ def test_votes_on_deleted_takes_still_count(idle):
     assert vertical.tokens_per_second == pytest.approx(costs.tokens("720p", "9:16", 1))
 
 
+@pytest.mark.usefixtures("backend")
 def test_filters_by_voter_and_date(idle):
     a, b = pair(idle)
     add_vote(idle, "ana", a, b, "a", created_at="2026-03-01T10:00:00+00:00")
@@ -232,6 +234,7 @@ def test_filters_by_voter_and_date(idle):
     assert wins(since="2026-03-02", until="2026-03-02") == {"9:16": 0, "16:9": 1}
 
 
+@pytest.mark.usefixtures("backend")
 def test_filters_by_tag_collection_and_author_of_the_takes(idle):
     a, b = pair(idle, author="ana")
     idle.store.update(a, tags="product, hero")
@@ -269,6 +272,7 @@ def test_bad_filters_are_refused_with_a_clear_message(idle, values, words):
         svc.decision_filters(idle, values)
 
 
+@pytest.mark.usefixtures("backend")
 def test_the_json_is_the_table(idle):
     a, b = pair(idle, prompt="A red chair")
     c = add_done(idle, "A red chair, studio light", author="ana", aspect_ratio="9:16")
@@ -281,6 +285,7 @@ def test_the_json_is_the_table(idle):
     assert all(math.isfinite(v["ci_low"]) for s in out["settings"] for v in s["values"])
 
 
+@pytest.mark.usefixtures("backend")
 def test_votes_cast_through_the_review_service_roll_up(idle):
     a, b = pair(idle, res=("720p", "480p"))
     silent = add_done(idle, "Product shot: a watch", author="ana", aspect_ratio="9:16", generate_audio=False)

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
-from support import settings_for, use_sim_env
+from support import add_done, settings_for, use_sim_env
 
 from studio import cli, exports
 from studio import services as svc
@@ -586,3 +586,25 @@ def test_the_comparison_video_fills_a_failed_cell_and_works_with_one_cell(export
             stream = container.streams.video[0]
             assert (stream.width, stream.height) == expected and stream.frames == round(4.04 * 24)
     assert size == (2 * plan.box_w, 2 * (plan.box_h + plan.label_h))
+
+
+@pytest.mark.usefixtures("backend")
+def test_an_export_job_is_queued_claimed_finished_and_expired_on_each_backend(idle):
+    gen_id = add_done(idle, "A kite over the dunes")
+    idle.settings.media_dir.mkdir(parents=True, exist_ok=True)
+    for name in (f"{gen_id}.mp4", f"{gen_id}.jpg"):
+        (idle.settings.media_dir / name).write_bytes(b"stand-in bytes: a ZIP stores files as they are")
+    try:
+        job = svc.start_export(idle, svc.Selection("generation", gen_id), ["zip"], created_by="Ana")
+        deadline = time.monotonic() + 60
+        while (now := svc.export_job(idle, job.id)) is not None and now.active and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert now is not None and now.status == "done", now
+        assert now.progress == 1.0 and now.files and now.created_by == "Ana"
+        assert [j.id for j in svc.recent_exports(idle)] == [job.id]
+        later = datetime.now(UTC) + timedelta(days=export_jobs.KEEP_EXPORTS_DAYS + 1)
+        assert export_jobs.clean_old_exports(idle, now=later) == 1
+        gone = svc.export_job(idle, job.id)
+        assert gone is not None and gone.status == "expired" and gone.files == []
+    finally:
+        svc.stop_export_workers()

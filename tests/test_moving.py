@@ -216,18 +216,20 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def test_a_move_into_s3_stops_part_way_resumes_and_the_moved_studio_plays_the_same_videos(
-    old_studio, clean_sim, seaweed, tmp_path, capsys, monkeypatch
+def test_a_move_into_postgresql_and_s3_stops_part_way_resumes_and_the_moved_studio_plays_the_same_videos(
+    old_studio, clean_sim, seaweed, postgres_url, tmp_path, capsys, monkeypatch
 ):
     old, made = old_studio
     seen = _seen(old, made)
     bucket = seaweed.make_bucket(f"move-{uuid.uuid4().hex[:8]}")
     _s3_env(monkeypatch, seaweed)
-    to_db, to_media = f"sqlite:///{tmp_path / 'new.db'}", f"s3://{bucket}/studio"
+    to_db, to_media = postgres_url, f"s3://{bucket}/studio"
 
     source = HistoryStore(old.settings.db_path)
     rows = sum(len(source.query(f'SELECT 1 FROM "{t}"')) for t in moving.Move(source, None).tables())
-    stopped = moving.open_move(old.settings, to_database=to_db, to_media=to_media, stop_after=rows + 2).run()
+    move = moving.open_move(old.settings, to_database=to_db, to_media=to_media, stop_after=rows + 2)
+    stopped = move.run()
+    move.close()
     assert stopped.stopped and stopped.files is not None
     assert stopped.files.copied == 2
     code, report, err = _migrate(capsys, monkeypatch, old, "--to-database", to_db, "--to-media", to_media)
@@ -236,6 +238,8 @@ def test_a_move_into_s3_stops_part_way_resumes_and_the_moved_studio_plays_the_sa
     assert report["next"] == {"STUDIO_DATABASE_URL": to_db, "STUDIO_MEDIA_URL": to_media}
     code, again, _ = _migrate(capsys, monkeypatch, old, "--to-database", to_db, "--to-media", to_media)
     assert code == 0 and again["files"]["copied"] == 0 and again["files"]["checked"] == 4
+    assert not any(t["copied"] or t["updated"] for t in again["tables"].values())  # equal across dialects too
+    assert all(t["source"] == t["target"] for t in again["tables"].values())
 
     moved = svc.build_services(
         settings_for(clean_sim, tmp_path / "replica", database_url=to_db, media_url=to_media), start_worker=False
@@ -273,3 +277,32 @@ def test_a_bad_s3_target_is_one_line_without_the_secret_and_exit_2(
     assert (code, report) == (2, None)
     assert err.count("\n") == 1 and message in err
     assert seaweed.secret_key not in err and "wrong-secret-0042" not in err
+
+
+@pytest.mark.parametrize("case", ["another studio", "newer schema", "unknown role", "unreachable"])
+def test_a_bad_postgresql_target_is_one_line_without_the_password_and_exit_2(
+    old_studio, idle, pg_server, postgres_url, tmp_path, capsys, monkeypatch, case
+):
+    old, _ = old_studio
+    url = postgres_url
+    if case == "another studio":
+        svc.start_grid(idle, VideoGenerationParams(prompt="someone else's"), resolutions=["480p"])
+        other = moving.Move(HistoryStore(idle.settings.db_path), HistoryStore(url))
+        assert other.run().ok
+        other.close()
+    elif case == "newer schema":
+        store = HistoryStore(url)
+        store.execute("INSERT INTO schema_migrations (name, applied_at) VALUES ('m099_future', '')")
+        store.close()
+    elif case == "unknown role":
+        url = url.replace("postgresql://postgres@", "postgresql://nobody:pw-s3cret@")
+    else:
+        url = f"postgresql://postgres:pw-s3cret@127.0.0.1:{free_port()}/studio"
+    database = postgres_url.rsplit("/", 1)[1]
+    kept = case in ("another studio", "newer schema")
+    before = pg_server.sql("SELECT COUNT(*) FROM generations", database) if kept else None
+    code, report, err = _migrate(capsys, monkeypatch, old, "--to-database", url)
+    assert (code, report) == (2, None) and err.count("\n") == 1 and err.startswith("error: ")
+    assert "s3cret" not in err
+    if kept:
+        assert pg_server.sql("SELECT COUNT(*) FROM generations", database) == before

@@ -71,6 +71,7 @@ def test_lineage_migration_from_the_previous_schema_keeps_rows_and_indexes_draft
 # ---------------------------------------------------------------------- promote
 
 
+@pytest.mark.usefixtures("backend")
 def test_promote_queues_a_final_with_the_drafts_prompt_and_references_at_the_target_settings(idle):
     draft_id = draft_of(idle, selected_context={"images": ["img_kite"]}, generate_audio=False)
     final_id = svc.promote(idle, draft_id, TARGET, "ana")
@@ -83,6 +84,7 @@ def test_promote_queues_a_final_with_the_drafts_prompt_and_references_at_the_tar
     assert [v.gen.id for v in svc.queue(idle)] == [final_id]  # the same queue Create uses
 
 
+@pytest.mark.usefixtures("backend")
 def test_a_double_click_launches_one_final_and_a_new_click_another(idle):
     draft_id = draft_of(idle)
     first = svc.promote(idle, draft_id, TARGET, "ana", launch_key="tok1")
@@ -180,6 +182,7 @@ def test_the_plan_prices_the_final_and_says_how_long_it_takes(idle):
 # ---------------------------------------------------------------------- lineage
 
 
+@pytest.mark.usefixtures("backend")
 def test_lineage_runs_both_ways_and_shows_deleted_links(idle):
     a = draft_of(idle)
     b = svc.promote(idle, a, {"resolution": "720p", "duration": "8"}, "ana")
@@ -220,6 +223,7 @@ def test_draft_and_final_pair_is_the_pair_to_play_side_by_side(idle):
 # ---------------------------------------------------------------------- the Gallery's drafts / finals filter
 
 
+@pytest.mark.usefixtures("backend")
 def test_the_stage_filter_pages_and_counts_drafts_and_finals_exactly(idle):
     drafts = [draft_of(idle, f"Kite number {i}") for i in range(5)]
     finals = [svc.promote(idle, d, TARGET, "ana") for d in drafts[:3]]

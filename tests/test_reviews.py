@@ -55,6 +55,7 @@ def _all_pairs(studio, voter: str = "ana", scope=None) -> set[str]:
 # ---------------------------------------------------------------------- pairing rules
 
 
+@pytest.mark.usefixtures("backend")
 def test_pairs_are_finished_takes_of_the_same_prompt_that_differ_in_settings(idle):
     wide = add_done(idle, PROMPT, aspect_ratio="16:9")
     tall = add_done(idle, PROMPT, aspect_ratio="9:16")
@@ -134,6 +135,7 @@ def test_the_current_pair_stays_until_it_is_voted_on(idle):
 # ---------------------------------------------------------------------- votes
 
 
+@pytest.mark.usefixtures("backend")
 def test_a_vote_records_the_voter_both_takes_the_winner_and_what_differed(idle):
     wide = add_done(idle, PROMPT, aspect_ratio="16:9", duration="5")
     tall = add_done(idle, PROMPT, aspect_ratio="9:16", duration="8", generate_audio=False)
@@ -148,9 +150,7 @@ def test_a_vote_records_the_voter_both_takes_the_winner_and_what_differed(idle):
     )
     assert vote.pair_key == svc.pair_key(wide, tall) == "|".join(sorted([wide, tall]))
     assert vote.differed == {"aspect_ratio": ["9:16", "16:9"], "duration": ["8", "5"], "generate_audio": [False, True]}
-    row = idle.store.db.execute("SELECT * FROM votes").fetchall()
-    assert len(row) == 1
-    stored = dict(zip([c[0] for c in idle.store.db.execute("SELECT * FROM votes").description], row[0], strict=True))
+    [stored] = idle.store.query("SELECT * FROM votes")
     assert json.loads(stored["differed"]) == vote.differed
     assert stored["scope"] == "tag:hero" and stored["prompt"] == PROMPT and stored["choice"] == "b"
     assert svc.votes(idle) == [vote]
@@ -163,6 +163,7 @@ def test_a_vote_records_the_voter_both_takes_the_winner_and_what_differed(idle):
     assert svc.votes(idle, since="2999-01-01") == [] and len(svc.votes(idle, until="2999-01-01")) == 2
 
 
+@pytest.mark.usefixtures("backend")
 def test_one_vote_per_person_per_pair_whichever_side_each_take_was_on(idle):
     wide = add_done(idle, PROMPT, aspect_ratio="16:9")
     tall = add_done(idle, PROMPT, aspect_ratio="9:16")
@@ -196,6 +197,7 @@ def test_bad_voters_and_choices_are_refused_and_nothing_is_saved(idle, voter, ch
     assert svc.votes(idle) == []
 
 
+@pytest.mark.usefixtures("backend")
 def test_deleted_unfinished_unrelated_and_identical_takes_cannot_be_voted_on(idle):
     wide = add_done(idle, PROMPT, aspect_ratio="16:9")
     tall = add_done(idle, PROMPT, aspect_ratio="9:16")
@@ -226,6 +228,7 @@ def test_deleted_unfinished_unrelated_and_identical_takes_cannot_be_voted_on(idl
     assert isinstance(ParamsError("x"), StudioError)
 
 
+@pytest.mark.usefixtures("backend")
 def test_votes_survive_deleting_an_unrelated_take_and_a_voted_take(idle):
     wide = add_done(idle, PROMPT, aspect_ratio="16:9")
     tall = add_done(idle, PROMPT, aspect_ratio="9:16")
@@ -248,6 +251,7 @@ def test_votes_survive_deleting_an_unrelated_take_and_a_voted_take(idle):
 # ---------------------------------------------------------------------- scopes
 
 
+@pytest.mark.usefixtures("backend")
 def test_the_queue_can_be_restricted_to_a_collection_a_comparison_or_a_tag(idle):
     grid = _comparison(idle, aspect_ratios=["16:9", "9:16"])
     g1 = add_done(idle, PROMPT, grid_id=grid, aspect_ratio="16:9")

@@ -135,6 +135,7 @@ def test_takes_are_bounded(studio):
     assert len(svc.generate(studio, params(), takes=3)) == 3
 
 
+@pytest.mark.usefixtures("backend")
 def test_the_same_launch_key_queues_nothing_more(idle):
     first = svc.generate(idle, params(), takes=2, launch_key="click-a")
     assert svc.generate(idle, params(), takes=2, launch_key="click-a") == first
@@ -146,6 +147,7 @@ def test_the_same_launch_key_queues_nothing_more(idle):
     assert svc.count(idle) == 4
 
 
+@pytest.mark.usefixtures("backend")
 def test_curation_round_trip_and_search(studio):
     gen_id = svc.generate(studio, params())[0]
     svc.set_starred(studio, gen_id, True)
@@ -202,6 +204,7 @@ def test_api_request_snippet_reproduces_the_call_with_a_placeholder_key(language
         compile(code, "snippet", "exec")
 
 
+@pytest.mark.usefixtures("backend")
 def test_presets_save_load_delete(studio):
     svc.save_preset(studio, "Vertical teaser", {"resolution": "1080p", "aspect_ratio": "9:16", "duration": "6"})
     svc.save_preset(studio, "Vertical teaser", {"resolution": "720p", "aspect_ratio": "9:16"})

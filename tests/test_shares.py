@@ -50,11 +50,10 @@ class Clock:
 
 
 @pytest.fixture
-def shop(clean_sim, tmp_path):
+def shop(clean_sim, tmp_path, database_url):
     "A studio (worker off) whose API key is a known string, so its absence can be checked byte by byte."
-    services = svc.build_services(
-        settings_for(clean_sim, tmp_path / "data", api_key=SECRET_KEY, author="Ana"), start_worker=False
-    )
+    settings = settings_for(clean_sim, tmp_path / "data", api_key=SECRET_KEY, author="Ana", database_url=database_url)
+    services = svc.build_services(settings, start_worker=False)
     yield services
     services.close()
 
@@ -157,6 +156,7 @@ def test_a_bad_expiry_is_refused_in_words(expiry):
     assert caught.value.field == "expires" and str(caught.value)
 
 
+@pytest.mark.usefixtures("backend")
 def test_a_link_expires_at_its_time_and_says_so(share_web, shop):
     client, links, clock = share_web
     new = links.create(svc.Selection("generation", add_done(shop, "A fox")), expires="1d")
@@ -179,6 +179,7 @@ def test_a_date_expiry_lasts_through_that_utc_day(share_web, shop):
     assert client.get(f"/share/{new.token}").status_code == 410
 
 
+@pytest.mark.usefixtures("backend")
 def test_listing_is_newest_first_by_selection_or_person(shop):
     links = svc.ShareLinks(shop)
     fox, owl = add_done(shop, "A fox"), add_done(shop, "An owl")
@@ -190,6 +191,7 @@ def test_listing_is_newest_first_by_selection_or_person(shop):
     assert [x.id for x in links.list(created_by="Ben")] == [c.link.id, b.link.id]
 
 
+@pytest.mark.usefixtures("backend")
 def test_a_deleted_or_unknown_selection_cannot_be_shared(shop):
     links = svc.ShareLinks(shop)
     for selection in (svc.Selection("collection", "nope"), svc.Selection("grid", "nope")):
@@ -214,6 +216,7 @@ def test_an_unknown_token_is_a_clear_404_page(share_web, token):
     assert "<script" not in page.text
 
 
+@pytest.mark.usefixtures("backend")
 def test_a_revoked_link_is_a_clear_410_page_never_the_content(share_web, shop):
     client, links, clock = share_web
     gen_id = add_done(shop, "A glass whale over the city")
@@ -231,6 +234,7 @@ def test_a_revoked_link_is_a_clear_410_page_never_the_content(share_web, shop):
         assert page.headers[header] == value
 
 
+@pytest.mark.usefixtures("backend")
 def test_regenerate_gives_a_new_token_and_kills_the_old_one(share_web, shop):
     client, links, _ = share_web
     gen_id = add_done(shop, "A lighthouse")
@@ -263,6 +267,7 @@ def test_a_deleted_collection_or_comparison_leaves_a_410_page(share_web, shop):
 # ---------------------------------------------------------------------- the page
 
 
+@pytest.mark.usefixtures("backend")
 def test_the_page_shows_every_item_read_only(share_web, shop):
     client, links, _ = share_web
     fox = add_done(shop, "A red fox in fresh snow", resolution="720p", aspect_ratio="16:9")
@@ -341,6 +346,7 @@ def test_the_prompt_is_escaped_text(share_web, shop):
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html and "&amp; &#34;friends&#34;" in html
 
 
+@pytest.mark.usefixtures("backend")
 def test_a_shared_search_shows_what_matches_now(share_web, shop):
     client, links, _ = share_web
     fox = add_done(shop, "A red fox in the snow")

@@ -17,6 +17,7 @@ from typing import TypeVar
 import pytest
 from support import TEST_KEY, settings_for
 
+from studio import cli
 from studio import services as svc
 from studio.jobs import JobRunner
 from studio.models import Generation, VideoGenerationParams
@@ -142,7 +143,7 @@ def held_by(services: svc.Services, pid: int) -> int:
 
 
 def test_a_killed_worker_process_loses_its_jobs_to_the_other_which_finishes_them_once(
-    clean_sim, tmp_path, database_url, workers
+    clean_sim, tmp_path, database_url, workers, monkeypatch, capsys
 ):
     settings = settings_for(clean_sim, tmp_path / "d", database_url=database_url, run_worker=False)
     services = svc.build_services(settings)  # the web server's part: it queues, no worker of its own
@@ -151,6 +152,10 @@ def test_a_killed_worker_process_loses_its_jobs_to_the_other_which_finishes_them
         assert not services.runner.alive
         first, second = workers(), workers()
         wait_until(lambda: len(svc.workers(services)) == 2)  # both up: each claims its share (2 of 4)
+        for name, value in worker_env(clean_sim, tmp_path / "d", database_url).items():
+            monkeypatch.setenv(name, value)
+        assert cli.main(["status"]) == 0  # another process's view of the live workers
+        assert "workers: 2 live" in capsys.readouterr().out
         ids = queue(services, BATCH)
         wait_until(lambda: held_by(services, first.pid) and held_by(services, second.pid))
         [first_id] = [w.id for w in svc.workers(services) if w.pid == first.pid]

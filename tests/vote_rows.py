@@ -17,7 +17,7 @@ def add_vote(studio, voter: str, a_id: str, b_id: str, choice: str, *, created_a
     assert a is not None and b is not None, "both takes must exist when the vote is cast"
     vote_id = uuid.uuid4().hex[:12]
     winner = {"a": a_id, "b": b_id}.get(choice)
-    studio.store.db.execute(
+    studio.store.execute(
         "INSERT INTO votes (id, voter, a_id, b_id, pair_key, choice, winner_id, prompt, differed, scope, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
         [
@@ -33,5 +33,4 @@ def add_vote(studio, voter: str, a_id: str, b_id: str, choice: str, *, created_a
             created_at or datetime.now(UTC).isoformat(timespec="microseconds"),
         ],
     )
-    studio.store.db.conn.commit()
     return vote_id

@@ -48,7 +48,7 @@ class Services:
         "The history's change feed (studio.changes), opened on first use: pages re-read rows only when it moved."
         with self._feed_lock:
             if self._feed is None:
-                self._feed = open_feed(self.settings, self.store)
+                self._feed = open_feed(self.store)
             return self._feed
 
     @property
@@ -74,7 +74,7 @@ class Services:
         return out
 
     def close(self) -> None:
-        "Stop the worker, close the client, stop an in-process simulator."
+        "Stop the worker, close the client, stop an in-process simulator, close the history."
         if self._closed:
             return
         self._closed = True
@@ -85,6 +85,7 @@ class Services:
         with self._feed_lock:
             if self._feed is not None:
                 self._feed.close()
+        self.store.close()  # PostgreSQL: its pool (SQLite: this thread's connection)
 
 
 def _simulator_settings(settings: Settings) -> SimConfig:
