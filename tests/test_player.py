@@ -75,8 +75,10 @@ def shown(at: AppTest) -> dict:
     return json.loads(element.proto.json)
 
 
-def test_review_player_on_a_page_seeks_once_per_new_seek_to():
-    at = AppTest.from_function(_page).run()
+def test_review_player_on_a_page_seeks_once_per_new_seek_to(idle):
+    at = AppTest.from_function(_page)
+    at.session_state["services"] = idle  # the media store that names each take's URL
+    at.run()
     assert not at.exception, at.exception
     data = shown(at)
     assert [c["url"] for c in data["clips"]] == [f"http://localhost:8501/files/{i}.mp4" for i in ("a", "b")]
