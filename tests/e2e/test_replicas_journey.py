@@ -31,25 +31,17 @@ PLAY = "v => { v.muted = true; v.play(); }"
 PLAYED = "v => v.currentTime > 0.3"
 
 
-# The scale layers this scenario runs on, switched on as each lands on main: PostgreSQL for the
-# history (else one shared SQLite data folder), S3 for the media (else that folder's media), and
-# separate `studio worker` processes (else each replica runs a worker, as one server does).
-ON_POSTGRESQL = True
-ON_S3 = True
-SEPARATE_WORKERS = True
-
-
 @pytest.fixture
-def cluster(tmp_path, request):
-    options: dict = {"workers": 2 if SEPARATE_WORKERS else 0}
-    if ON_POSTGRESQL:
-        options["database_url"] = request.getfixturevalue("postgres_url")
-    if ON_S3:
-        seaweed = request.getfixturevalue("seaweed")
-        bucket = f"cluster-{int(time.time() * 1000) % 10**9}"
-        seaweed.make_bucket(bucket)
-        options["media_url"] = f"s3://{bucket}/studio"
-        options["aws"] = seaweed.environment()
+def cluster(tmp_path, postgres_url, seaweed):
+    "The deployment of docs/deploy.md: PostgreSQL, SeaweedFS (S3), two replicas, two workers, haproxy."
+    bucket = f"cluster-{int(time.time() * 1000) % 10**9}"
+    seaweed.make_bucket(bucket)
+    options = {
+        "workers": 2,
+        "database_url": postgres_url,
+        "media_url": f"s3://{bucket}/studio",
+        "aws": seaweed.environment(),
+    }
     deployment = Cluster(
         tmp_path / "cluster", latency=SIM_LATENCY_S, extra_env={"STUDIO_MAX_IN_FLIGHT": str(IN_FLIGHT)}, **options
     )
@@ -77,30 +69,10 @@ def launch_twelve(page) -> str:
     return page.url.rsplit("=", 1)[1]
 
 
-def open_store(cluster: Cluster) -> HistoryStore:
-    "The shared history, read the way the studio's processes read it."
-    if cluster.database_url:
-        return HistoryStore(cluster.database_url)
-    return HistoryStore(cluster.folder / "data" / "studio.db")
-
-
-def media_bytes(cluster: Cluster, key: str) -> bytes:
-    "A saved file's bytes, from the shared media store (S3, or the shared folder)."
-    if cluster.media_url:
-        import boto3
-        from botocore.config import Config
-
-        bucket, _, prefix = cluster.media_url.removeprefix("s3://").partition("/")
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=cluster.aws["AWS_ENDPOINT_URL"],
-            aws_access_key_id=cluster.aws["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=cluster.aws["AWS_SECRET_ACCESS_KEY"],
-            region_name=cluster.aws["AWS_REGION"],
-            config=Config(s3={"addressing_style": "path"}),
-        )
-        return bytes(s3.get_object(Bucket=bucket, Key=f"{prefix}/{key}" if prefix else key)["Body"].read())
-    return (cluster.folder / "data" / "media" / key).read_bytes()
+def media_bytes(seaweed, cluster: Cluster, key: str) -> bytes:
+    "A saved file's bytes, read straight from the shared S3 bucket."
+    bucket, _, prefix = (cluster.media_url or "").removeprefix("s3://").partition("/")
+    return bytes(seaweed.client().get_object(Bucket=bucket, Key=f"{prefix}/{key}")["Body"].read())
 
 
 def check_tabs_play(page) -> None:
@@ -116,16 +88,16 @@ def check_tabs_play(page) -> None:
         page.wait_for_function(PLAYED, arg=video.element_handle(), timeout=30_000)
 
 
-def test_a_comparison_survives_losing_a_worker_and_a_replica(page, cluster):
+def test_a_comparison_survives_losing_a_worker_and_a_replica(page, cluster, seaweed):
     try:
-        scenario(page, cluster)
+        scenario(page, cluster, seaweed)
     except BaseException:
         screenshot(page, "replicas-failed")
         print(cluster.logs())  # shown by pytest with the failure
         raise
 
 
-def scenario(page, cluster: Cluster) -> None:
+def scenario(page, cluster: Cluster, seaweed) -> None:
     page.context.add_cookies([{"name": "SRV", "value": "a", "url": cluster.proxy}])  # pinned to replica A
     page.goto(f"{cluster.proxy}/compare")
     wait_for_app(page)
@@ -135,8 +107,7 @@ def scenario(page, cluster: Cluster) -> None:
     # Mid-way: some cells done (and shown on the page A serves), the rest in flight or queued.
     wait_until("a first cell done", lambda: 0 < job_counts(cluster, "b").get("done", 0) < CELLS, timeout=90)
     wait_for_app(page)
-    if "worker1" in cluster.processes:
-        cluster.processes["worker1"].kill()
+    cluster.processes["worker1"].kill()
     cluster.processes["a"].kill()
     done_at_kill = job_counts(cluster, "b").get("done", 0)
     assert done_at_kill < CELLS, "the comparison finished before the kill: nothing was tested"
@@ -152,7 +123,7 @@ def scenario(page, cluster: Cluster) -> None:
     stats = cluster.sim_stats()
     assert stats["requests"].get("run") == CELLS, stats
     assert stats["runs_total"] == CELLS and stats["runs_by_status"] == {"completed": CELLS}, stats
-    store = open_store(cluster)
+    store = HistoryStore(cluster.database_url)
     try:
         rows = store.query("SELECT * FROM generations WHERE grid_id = ?", [grid_id])
     finally:
@@ -160,7 +131,7 @@ def scenario(page, cluster: Cluster) -> None:
     assert len(rows) == CELLS and {r["status"] for r in rows} == {"done"}, [(r["status"], r["error"]) for r in rows]
     assert len({r["run_id"] for r in rows}) == CELLS
     for row in rows:  # every file in the media store, as recorded
-        assert hashlib.sha256(media_bytes(cluster, row["video_path"])).hexdigest() == row["sha256"], row["id"]
+        assert hashlib.sha256(media_bytes(seaweed, cluster, row["video_path"])).hexdigest() == row["sha256"], row["id"]
 
     # A share link made on B, answered by either replica (A back with the same command).
     page.locator(".st-key-compare_share_popover button").first.click()
@@ -185,4 +156,4 @@ def scenario(page, cluster: Cluster) -> None:
             timeout=30,
             follow_redirects=True,
         )
-        assert part.status_code == 206 and part.content == media_bytes(cluster, row["video_path"])[:1024], name
+        assert part.status_code == 206 and part.content == media_bytes(seaweed, cluster, row["video_path"])[:1024], name
