@@ -57,8 +57,9 @@ class PostgresServer:
     def url(self) -> str:
         return self.url_for("postgres")
 
-    def url_for(self, database: str) -> str:
-        return f"postgresql://{SERVER_USER}@127.0.0.1:{self.port}/{database}"
+    def url_for(self, database: str, user: str = SERVER_USER, password: str | None = None) -> str:
+        login = f"{user}:{password}" if password else user
+        return f"postgresql://{login}@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> PostgresServer:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -93,11 +94,20 @@ class PostgresServer:
             raise RuntimeError(f"psql failed: {done.stderr.strip()}")
         return done.stdout.strip()
 
-    def fresh_database(self, prefix: str = "t") -> str:
-        "A new empty database on this server; its URL."
+    def fresh_database(self, prefix: str = "t", *, owner: str | None = None, password: str | None = None) -> str:
+        "A new empty database on this server (owned by `owner`, who logs in with `password`); its URL."
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-        self.sql(f"CREATE DATABASE {name}")
-        return self.url_for(name)
+        self.sql(f"CREATE DATABASE {name}" + (f" OWNER {owner}" if owner else ""))
+        return self.url_for(name, owner, password) if owner else self.url_for(name)
+
+    def password_role(self, password: str) -> str:
+        "A new role that must log in with `password` (scram; every other login is trusted); its name."
+        role = f"pw_{uuid.uuid4().hex[:8]}"
+        hba = self.data / "pg_hba.conf"
+        hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+        self.sql(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        self.sql("SELECT pg_reload_conf()")
+        return role
 
     def __enter__(self) -> PostgresServer:
         return self.start()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import uuid
 
 import pytest
 from postgres_server import free_port
@@ -151,12 +150,7 @@ ROLE_PASSWORD = "right-horse-battery"
 @pytest.fixture
 def password_role(pg_server):
     "A role that must give its password (scram): the test server trusts every other login."
-    role = f"pw_{uuid.uuid4().hex[:8]}"
-    hba = pg_server.data / "pg_hba.conf"
-    hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
-    pg_server.sql(f"CREATE ROLE {role} LOGIN PASSWORD '{ROLE_PASSWORD}'")
-    pg_server.sql("SELECT pg_reload_conf()")
-    return role
+    return pg_server.password_role(ROLE_PASSWORD)
 
 
 def _start(monkeypatch, capsys, url: str) -> tuple[int, str]:

@@ -16,7 +16,7 @@ import time
 import httpx
 import pytest
 from browser import pick, screenshot, videos_ready, wait_for_app
-from cluster import Cluster, wait_until
+from cluster import CLUSTER_KEY, Cluster, wait_until
 
 from studio.store import HistoryStore
 
@@ -28,17 +28,20 @@ IN_FLIGHT = 2  # runs a worker keeps at Mosaic at once: the comparison goes in w
 SHARE_URL = re.compile(r"http://127\.0\.0\.1:\d+/share/[A-Za-z0-9_-]{43}")
 # Played muted (allowed without a gesture): the video's time must move on.
 PLAY = "v => { v.muted = true; v.play(); }"
+DB_PASSWORD = "stair-storm-4417"  # the studio role's: in no log, page or share page
 PLAYED = "v => v.currentTime > 0.3"
 
 
 @pytest.fixture
-def cluster(tmp_path, postgres_url, seaweed):
-    "The deployment of docs/deploy.md: PostgreSQL, SeaweedFS (S3), two replicas, two workers, haproxy."
+def cluster(tmp_path, pg_server, seaweed):
+    """The deployment of docs/deploy.md: PostgreSQL (a role that logs in with a password), SeaweedFS
+    (S3), two replicas, two workers, haproxy."""
     bucket = f"cluster-{int(time.time() * 1000) % 10**9}"
     seaweed.make_bucket(bucket)
+    role = pg_server.password_role(DB_PASSWORD)
     options = {
         "workers": 2,
-        "database_url": postgres_url,
+        "database_url": pg_server.fresh_database("cluster", owner=role, password=DB_PASSWORD),
         "media_url": f"s3://{bucket}/studio",
         "aws": seaweed.environment(),
     }
@@ -157,3 +160,12 @@ def scenario(page, cluster: Cluster, seaweed) -> None:
             follow_redirects=True,
         )
         assert part.status_code == 206 and part.content == media_bytes(seaweed, cluster, row["video_path"])[:1024], name
+
+    # No secret anywhere: the Mosaic key, the database password and the S3 secret are in no
+    # process's log (every replica, worker, the simulator and the proxy), page or share page.
+    secrets = {"Mosaic key": CLUSTER_KEY, "database password": DB_PASSWORD, "S3 secret": seaweed.secret_key}
+    seen = {name: proc.log.read_text(errors="replace") for name, proc in cluster.processes.items()}
+    seen["page"] = page.content()
+    seen["share page"] = answer.text
+    leaks = [(what, where) for what, secret in secrets.items() for where, text in seen.items() if secret in text]
+    assert leaks == []
