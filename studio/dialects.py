@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from sqlite_utils import Database
-
 from .errors import DiskFullError, ParamsError, StoreError
 from .migrations import migrate as migrate_sqlite
+from .sqlite_lib import Database
 
 if TYPE_CHECKING:
     from .postgres import PostgresDialect

@@ -17,10 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
-
 from .errors import StoreError
+from .sqlite_lib import Database, Migrations
 
 migrations = Migrations("studio")
 

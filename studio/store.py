@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
-from sqlite_utils import Database
 
 from .budget import day_start
 from .dialects import BUSY_TIMEOUT_MS, SqliteDialect, Transaction, insert_sql, open_dialect, store_error
@@ -38,6 +37,7 @@ from .models import (
     Reference,
     VideoGenerationParams,
 )
+from .sqlite_lib import Database
 
 COLLECTION_FIELDS = ("name", "description", "cover_id")  # what update_collection may change
 DEFAULT_PAGE_SIZE = 48

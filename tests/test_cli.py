@@ -160,3 +160,17 @@ def test_the_wait_line_gives_how_long_the_stuck_run_has_been_idle(clean_sim, tmp
     idle = [int(m) for m in re.findall(r"1 stuck \(no progress for (\d+) s\)", out.err)]
     assert idle, "the run was never reported stuck"
     assert max(idle) > STUCK_AFTER_S  # it grew past the threshold while the command waited
+
+
+def test_a_command_starts_lean_on_the_default_studio(tmp_path):
+    """The default install stays light and quick to start: a command on a SQLite studio and a media
+    folder imports neither psycopg nor boto3 (only a postgresql:// or s3:// URL does), nor pandas
+    and numpy (sqlite-utils would import them at once: studio.sqlite_lib), which still import later."""
+    probe = (
+        "import sys; from studio import cli; from studio.store import HistoryStore; "
+        f"HistoryStore({str(tmp_path / 's.db')!r}).count(); "
+        "print(sorted(m for m in ('psycopg', 'boto3', 'pandas', 'numpy') if m in sys.modules)); "
+        "import numpy; print(numpy.zeros(2).tolist())"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.splitlines() == ["[]", "[0.0, 0.0]"]

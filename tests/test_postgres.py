@@ -5,8 +5,6 @@ contract suite: tests/test_store.py, tests/test_store_stacks.py, tests/test_data
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -191,13 +189,3 @@ def test_a_newer_schema_is_one_line_at_start_up(monkeypatch, capsys, postgres_ur
     store.close()
     code, err = _start(monkeypatch, capsys, postgres_url)
     assert code == 2 and err.strip().count("\n") == 0 and "newer version of the studio" in err, err
-
-
-def test_the_sqlite_studio_never_imports_psycopg(tmp_path):
-    "The default install stays light: psycopg is imported only for a postgresql:// URL."
-    probe = (
-        "import sys; from studio.store import HistoryStore; from studio import services; "
-        f"HistoryStore({str(tmp_path / 's.db')!r}).count(); print('psycopg' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
-    assert out.stdout.strip() == "False"
