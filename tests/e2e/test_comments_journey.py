@@ -80,7 +80,13 @@ def test_pin_a_comment_where_the_player_paused_and_its_time_seeks_back_there(pag
     page.locator(f".st-key-{comments}_new_text textarea").fill(BODY)
     page.locator(f".st-key-{comments}_send button").click()
     wait_for_app(page)
-    page.get_by_text(BODY).first.wait_for(timeout=30_000)
+    # Saved and pinned: the comment shows its time as a link (the text alone could be the box's).
+    saved = page.get_by_role("button", name=re.compile(r"^at 0:0\d\.\d"))
+    try:
+        saved.wait_for(timeout=30_000)
+    except Exception:
+        screenshot(page, "comments-not-saved")
+        raise AssertionError(f"no pinned comment; alerts: {page.get_by_test_id('stAlert').all_inner_texts()}") from None
 
     studio = svc.build_services(Settings(api_key="", data_dir=data), start_worker=False)
     try:
