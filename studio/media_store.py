@@ -215,10 +215,14 @@ class FolderMedia:
 class S3Media:
     "Media in an S3-compatible bucket under `prefix`; browsers fetch presigned URLs."
 
-    def __init__(self, bucket: str, prefix: str, client: Any, *, staging_dir: Path | None = None):
+    def __init__(
+        self, bucket: str, prefix: str, client: Any, *, staging_dir: Path | None = None, signer: Any = None
+    ):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.client = client
+        # Presigns browsers' URLs: the same client, or one for the endpoint browsers reach (no calls).
+        self.signer = signer or client
         self.staging_dir = Path(staging_dir or tempfile.gettempdir())
         self._urls: dict[tuple[str, str | None], tuple[str, float]] = {}
         self._urls_lock = threading.Lock()
@@ -326,7 +330,7 @@ class S3Media:
         if download_as:
             params["ResponseContentDisposition"] = f'attachment; filename="{download_as}"'
         with self._errors(f"could not sign a link to {key}"):
-            url = str(self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=PRESIGN_EXPIRES_S))
+            url = str(self.signer.generate_presigned_url("get_object", Params=params, ExpiresIn=PRESIGN_EXPIRES_S))
         with self._urls_lock:
             if len(self._urls) >= PRESIGN_CACHE_MAX:
                 self._urls.clear()
@@ -437,11 +441,19 @@ def open_media(settings: Settings, *, client: Any = None) -> MediaStore:
     if target is None:
         return FolderMedia(settings.media_dir)
     bucket, prefix = target
-    return S3Media(bucket, prefix, client or s3_client(), staging_dir=Path(settings.data_dir) / STAGING_DIR)
+    public = settings.media_public_endpoint
+    return S3Media(
+        bucket,
+        prefix,
+        client or s3_client(),
+        staging_dir=Path(settings.data_dir) / STAGING_DIR,
+        signer=s3_client(endpoint=public) if public else None,
+    )
 
 
-def s3_client() -> Any:
-    "A boto3 S3 client from the environment: endpoint, region and credentials as boto3 reads them."
+def s3_client(*, endpoint: str | None = None) -> Any:
+    """A boto3 S3 client from the environment: endpoint, region and credentials as boto3 reads them
+    (`endpoint`: another endpoint with the same credentials, e.g. the one browsers reach)."""
     try:
         import boto3
         from botocore.config import Config
@@ -449,7 +461,7 @@ def s3_client() -> Any:
         raise MediaError(
             "STUDIO_MEDIA_URL names an S3 bucket, but boto3 is not installed: pip install -e '.[scale]'"
         ) from None
-    endpoint = next((os.environ[v] for v in ENDPOINT_VARIABLES if os.environ.get(v)), None)
+    endpoint = endpoint or next((os.environ[v] for v in ENDPOINT_VARIABLES if os.environ.get(v)), None)
     region = next((os.environ[v] for v in REGION_VARIABLES if os.environ.get(v)), None)
     config = Config(
         signature_version="s3v4",

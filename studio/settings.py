@@ -134,6 +134,22 @@ class Settings(BaseSettings):
             return None
         return v.strip() if parse_media_url(v) else str(Path(v.strip()).expanduser().resolve())
 
+    # The S3 endpoint as browsers reach it, when the studio's own (AWS_ENDPOINT_URL) is an internal
+    # name: presigned media URLs are signed for this host (a signature covers the host).
+    media_public_endpoint: str | None = Field(
+        None, description="S3 endpoint for browsers' presigned URLs (default: AWS_ENDPOINT_URL)."
+    )
+
+    @field_validator("media_public_endpoint")
+    @classmethod
+    def _media_public_endpoint(cls, v: str | None) -> str | None:
+        if not v or not v.strip():
+            return None
+        parts = urlsplit(v.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/") or parts.query:
+            raise ValueError("must be an http(s) address with no path, e.g. https://media.example.com")
+        return v.strip().rstrip("/")
+
     timeout: float = Field(DEFAULT_TIMEOUT_S, gt=0, le=MAX_SECONDS, description="Seconds before an API call times out.")
     max_retries: int = Field(
         DEFAULT_MAX_RETRIES, ge=0, le=MAX_RETRIES_LIMIT, description="Retries of a failed safe API call."

@@ -284,3 +284,28 @@ def test_the_default_studio_keeps_media_in_its_folder_as_before(studio):
     assert sorted(p.name for p in folder.iterdir()) == [f"{gen_id}.jpg", f"{gen_id}.mp4"]
     assert hashlib.sha256((folder / gen.video_path).read_bytes()).hexdigest() == gen.sha256
     assert studio.media.url(gen.video_path) == f"/files/{gen_id}.mp4"
+
+
+def test_browsers_get_urls_signed_for_the_public_endpoint_while_the_studio_uses_its_own(
+    monkeypatch, seaweed, tmp_path
+):
+    "STUDIO_MEDIA_PUBLIC_ENDPOINT: the studio writes through 127.0.0.1, browsers read through `localhost`."
+    bucket = fresh_bucket(seaweed)
+    s3_env(monkeypatch, seaweed)
+    public = seaweed.endpoint.replace("127.0.0.1", "localhost")
+    monkeypatch.setenv("STUDIO_MEDIA_PUBLIC_ENDPOINT", public + "/")
+    store = open_media(load(data_dir=tmp_path / "data", media_url=f"s3://{bucket}/{PREFIX}"))
+    store.put_bytes("a.mp4", b"0123456789" * 100)
+    url = store.url("a.mp4")
+    assert url.startswith(f"{public}/{bucket}/{PREFIX}/a.mp4?")
+    answer = ranged_get(url, 10, 19)  # the signature holds for the host it was made for
+    assert answer.status_code == 206 and answer.content == b"0123456789"
+    assert ranged_get(url.replace("localhost", "127.0.0.1"), 10, 19).status_code == 403  # not for another
+
+
+@pytest.mark.parametrize("endpoint", ["media.example.com", "ftp://media.example.com", "https://m.example.com/path"])
+def test_a_bad_public_endpoint_is_one_settings_line(monkeypatch, endpoint):
+    monkeypatch.setenv("STUDIO_MEDIA_PUBLIC_ENDPOINT", endpoint)
+    with pytest.raises(SettingsError) as caught:
+        load()
+    assert "STUDIO_MEDIA_PUBLIC_ENDPOINT" in str(caught.value) and "\n" not in str(caught.value)
