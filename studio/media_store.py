@@ -215,9 +215,7 @@ class FolderMedia:
 class S3Media:
     "Media in an S3-compatible bucket under `prefix`; browsers fetch presigned URLs."
 
-    def __init__(
-        self, bucket: str, prefix: str, client: Any, *, staging_dir: Path | None = None, signer: Any = None
-    ):
+    def __init__(self, bucket: str, prefix: str, client: Any, *, staging_dir: Path | None = None, signer: Any = None):
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.client = client

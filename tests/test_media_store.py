@@ -286,9 +286,7 @@ def test_the_default_studio_keeps_media_in_its_folder_as_before(studio):
     assert studio.media.url(gen.video_path) == f"/files/{gen_id}.mp4"
 
 
-def test_browsers_get_urls_signed_for_the_public_endpoint_while_the_studio_uses_its_own(
-    monkeypatch, seaweed, tmp_path
-):
+def test_browsers_get_urls_signed_for_the_public_endpoint_while_the_studio_uses_its_own(monkeypatch, seaweed, tmp_path):
     "STUDIO_MEDIA_PUBLIC_ENDPOINT: the studio writes through 127.0.0.1, browsers read through `localhost`."
     bucket = fresh_bucket(seaweed)
     s3_env(monkeypatch, seaweed)
