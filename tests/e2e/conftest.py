@@ -11,8 +11,12 @@ from pathlib import Path
 
 import pytest
 from browser import CHROMIUM, CHROMIUM_ARGS, StudioServer
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
+# An `expect(...)` waits this long for what a person would see: Playwright's 5 s default is shorter
+# than a page's redraw on a loaded 2-core machine (CI runs the journeys beside the gates).
+expect.set_options(timeout=20_000)
 
 
 def pytest_collection_modifyitems(items):
