@@ -168,7 +168,8 @@ def test_studio_migrate_moves_the_studio_and_the_moved_studio_shows_the_same(
         (("--to-database", "sqlite:///{own}"), "this studio's own history"),
         (("--to-database", "mysql://root:pw@db/studio"), "--to-database must be unset, sqlite:///path or postgresql"),
         (("--to-media", "{media}"), "this studio's own media folder"),
-        (("--to-media", "ftp://host/x"), "--to-media must be a folder or s3://"),
+        (("--to-media", "ftp://host/x"), "--to-media must be an absolute folder path (/srv/studio/media) or s3://"),
+        (("--to-media", "migr/prod"), "--to-media must be an absolute folder path (/srv/studio/media) or s3://bucket"),
     ],
 )
 def test_bad_targets_are_one_line_and_exit_2(old_studio, capsys, monkeypatch, args, message):
@@ -306,3 +307,14 @@ def test_a_bad_postgresql_target_is_one_line_without_the_password_and_exit_2(
     assert "s3cret" not in err
     if kept:
         assert pg_server.sql("SELECT COUNT(*) FROM generations", database) == before
+
+
+def test_a_relative_media_target_is_refused_and_nothing_is_created(old_studio, tmp_path, capsys, monkeypatch):
+    old, _ = old_studio
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    code, report, err = _migrate(capsys, monkeypatch, old, "--to-media", "migr/prod")
+    assert (code, report) == (2, None) and err.count("\n") == 1
+    assert err.startswith("error: --to-media must be an absolute folder path") and "did you mean s3://migr/prod?" in err
+    assert list(work.iterdir()) == []
