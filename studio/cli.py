@@ -663,7 +663,11 @@ def _migrate_parser(sub: Any) -> None:
         f"{BAD_INPUT_EXIT} for a target that cannot be used (one error line), {MOVE_INTERRUPTED_EXIT} when "
         'stopped by Ctrl-C (the JSON line says what was done so far, with "stopped": true).',
     )
-    mig.add_argument("--to-database", metavar="URL", help="postgresql://user:password@host:port/db (or sqlite:///FILE)")
+    mig.add_argument(
+        "--to-database",
+        metavar="URL",
+        help="postgresql://user@host:port/db, the password in PGPASSWORD or ~/.pgpass (or sqlite:///FILE)",
+    )
     mig.add_argument("--to-media", metavar="URL", help="s3://bucket/prefix (AWS_* variables for the endpoint and keys)")
 
 

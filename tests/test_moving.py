@@ -387,3 +387,48 @@ def test_ctrl_c_prints_what_was_done_so_far_exits_130_and_the_same_command_finis
     assert finished["ok"] and not finished["stopped"] and finished["files"]["checked"] == MANY_FILES
     assert finished["files"]["copied"] in (MANY_FILES - done - 1, MANY_FILES - done)  # one copied, not yet counted
     assert len(list((tmp_path / "new-media").iterdir())) == MANY_FILES
+
+
+PG_PASSWORD = "m0ve/Pw+s3cret"  # a `/` and a `+`: in a URL they must be percent-encoded
+ENCODED_PASSWORD = "m0ve%2FPw%2Bs3cret"
+
+
+def test_a_database_url_without_the_password_uses_pgpassword_and_never_shows_it(
+    old_studio, clean_sim, pg_server, tmp_path, capsys, monkeypatch
+):
+    "The password stays off the command line: libpq reads PGPASSWORD (or ~/.pgpass) when the URL has none."
+    old, made = old_studio
+    role = pg_server.password_role(PG_PASSWORD)
+    url = pg_server.fresh_database("pgpw", owner=role)
+    assert ":" not in url.split("//", 1)[1].split("@", 1)[0]  # no password in the URL
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    code, report, err = _migrate(capsys, monkeypatch, old, "--to-database", url)
+    assert (code, report) == (2, None) and err.startswith("error: ") and err.count("\n") == 1
+    assert "refused the studio's user name or password" in err and "PGPASSWORD" in err and "--to-database" in err
+
+    monkeypatch.setenv("PGPASSWORD", "wrong-" + PG_PASSWORD)
+    code, report, err = _migrate(capsys, monkeypatch, old, "--to-database", url)
+    assert (code, report) == (2, None) and "refused" in err and "wrong-" not in err and "m0ve" not in err
+
+    monkeypatch.setenv("PGPASSWORD", PG_PASSWORD)
+    code, report, err = _migrate(capsys, monkeypatch, old, "--to-database", url)
+    assert code == 0, err
+    assert report["ok"] and report["next"] == {"STUDIO_DATABASE_URL": url}
+    assert "m0ve" not in err + json.dumps(report)
+
+    # The studio on it: STUDIO_DATABASE_URL with no password (the pool's connections read PGPASSWORD too).
+    moved = svc.build_services(settings_for(clean_sim, tmp_path / "replica", database_url=url), start_worker=False)
+    try:
+        assert sorted(g.id for g in svc.history(moved)) == sorted(made["ids"])
+        assert "m0ve" not in moved.store.described
+    finally:
+        moved.close()
+
+    # Or in the URL, percent-encoded: it works, and is shown as ***.
+    monkeypatch.delenv("PGPASSWORD")
+    in_url = url.replace(f"//{role}@", f"//{role}:{ENCODED_PASSWORD}@")
+    code, report, err = _migrate(capsys, monkeypatch, old, "--to-database", in_url)
+    assert code == 0, err
+    assert report["next"]["STUDIO_DATABASE_URL"] == url.replace(f"//{role}@", f"//{role}:***@")
+    assert "m0ve" not in err + json.dumps(report)
