@@ -238,6 +238,7 @@ def _worker() -> int:
     try:
         runner = services.runner.start()
         print(f"studio worker {runner.leases.id}: {services.mode_label}", file=sys.stderr, flush=True)
+        print(f"studio worker {runner.leases.id}: {services.stores_label}", file=sys.stderr, flush=True)
         while runner.alive and not stop.wait(WORKER_CHECK_S):
             pass
     finally:
@@ -757,10 +758,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = studio_settings.load()
             # The history is opened (and migrated) once here, so a damaged or newer database is one
             # line and exit 2 where the command was typed, not a server that cannot start.
-            HistoryStore.for_settings(settings).close()
-            open_media(settings).check()  # likewise a bucket that is missing, refused or unreachable
+            history = HistoryStore.for_settings(settings)
+            history.close()
+            media = open_media(settings)
+            media.check()  # likewise a bucket that is missing, refused or unreachable
         except StudioError as err:
             return _error_line(err)
+        print(f"studio serve: {svc.stores_label(history.described, media.described)}", file=sys.stderr, flush=True)
         # Settings (the data folder, a key from this folder's .streamlit/secrets.toml) are read here,
         # where the command was typed, and handed on: the server runs from the checkout.
         env = {**os.environ, **studio_settings.as_environment(settings)}
