@@ -37,6 +37,7 @@ def api_section(studio: svc.Services) -> None:
     else:
         c3.metric("Credit balance", f"{info['credits']:,.0f}" if info["credits"] is not None else "Not reported")
     st.caption(f"{info['label']} · organization: {info['organization'] or 'unknown'}")
+    st.caption(ui.plain(studio.stores_label))  # which database and media store this replica uses (no secret)
     if info["key_ok"] is False:
         st.error(f"The key check (/whoami) failed: {info['error']}", icon="⚠️")
     st.button("Check again", key="status_check_again")

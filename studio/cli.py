@@ -238,6 +238,7 @@ def _worker() -> int:
     try:
         runner = services.runner.start()
         print(f"studio worker {runner.leases.id}: {services.mode_label}", file=sys.stderr, flush=True)
+        print(f"studio worker {runner.leases.id}: {services.stores_label}", file=sys.stderr, flush=True)
         while runner.alive and not stop.wait(WORKER_CHECK_S):
             pass
     finally:
@@ -649,7 +650,8 @@ def _decisions(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- migrate (studio.moving)
 
 MOVE_MISMATCH_EXIT = 1
-MOVE_INTERRUPTED_EXIT = 130
+MOVE_INTERRUPTED_EXIT = 130  # as a shell reports a command stopped by Ctrl-C (128 + SIGINT)
+MOVE_PROGRESS_EVERY_S = 10.0  # at most one progress line this often in a log (not a terminal)
 
 
 def _migrate_parser(sub: Any) -> None:
@@ -659,39 +661,74 @@ def _migrate_parser(sub: Any) -> None:
         description="Copy the configured studio's history and media into the stores named (this studio is not "
         "changed). Run it again to finish a move that stopped; a second run copies nothing. Ends with one JSON "
         f"line; exit 0 when every table's rows and every file's sha256 match, {MOVE_MISMATCH_EXIT} when not, "
-        f"{BAD_INPUT_EXIT} for a target that cannot be used (one error line).",
+        f"{BAD_INPUT_EXIT} for a target that cannot be used (one error line), {MOVE_INTERRUPTED_EXIT} when "
+        'stopped by Ctrl-C (the JSON line says what was done so far, with "stopped": true).',
     )
-    mig.add_argument("--to-database", metavar="URL", help="postgresql://user:password@host:port/db (or sqlite:///FILE)")
+    mig.add_argument(
+        "--to-database",
+        metavar="URL",
+        help="postgresql://user@host:port/db, the password in PGPASSWORD or ~/.pgpass (or sqlite:///FILE)",
+    )
     mig.add_argument("--to-media", metavar="URL", help="s3://bucket/prefix (AWS_* variables for the endpoint and keys)")
+
+
+class _MoveProgress:
+    """`studio migrate`'s progress on stderr: on a terminal one line rewritten in place; otherwise
+    (a log file) a plain line when each table or the media starts, then at most one every
+    MOVE_PROGRESS_EVERY_S."""
+
+    def __init__(self) -> None:
+        self.rewrite = sys.stderr.isatty()
+        self.phase = ""
+        self.last = -math.inf
+        self.open = False  # a rewritten line waits for its newline
+
+    def __call__(self, line: str) -> None:
+        phase, now = line.split(":", 1)[0], time.monotonic()
+        if self.rewrite:
+            print(f"\rstudio migrate: {line}\033[K", end="", file=sys.stderr, flush=True)
+            self.open = True
+        elif phase != self.phase or now - self.last >= MOVE_PROGRESS_EVERY_S:
+            print(f"studio migrate: {line}", file=sys.stderr, flush=True)
+            self.phase, self.last = phase, now
+
+    def end(self) -> None:
+        "End the rewritten line, so what follows starts on its own."
+        if self.open:
+            print("", file=sys.stderr, flush=True)
+            self.open = False
 
 
 def _migrate(args: argparse.Namespace) -> int:
     from . import moving
 
+    progress = _MoveProgress()
+    report = None
     try:
         move = moving.open_move(
-            studio_settings.load(),
-            to_database=args.to_database,
-            to_media=args.to_media,
-            progress=lambda line: print(f"\rstudio migrate: {line}", end="", file=sys.stderr, flush=True),
+            studio_settings.load(), to_database=args.to_database, to_media=args.to_media, progress=progress
         )
         try:
-            report = move.run()
+            with moving.flags_named():
+                report = move.run()
         finally:
             move.close()
     except StudioError as err:
+        progress.end()
         return _error_line(err)
-    except KeyboardInterrupt:
-        print("\nstudio migrate: interrupted; run the same command again to finish the move", file=sys.stderr)
-        return MOVE_INTERRUPTED_EXIT
+    except KeyboardInterrupt:  # while opening the stores or counting: nothing more is known
+        report = moving.MoveReport(source={}, target={}, stopped=True, interrupted=True)
+    progress.end()
     settings = moving.next_settings(args.to_database, args.to_media)
     print(json.dumps({**report.as_json(), "next": settings}), flush=True)
-    print("", file=sys.stderr)
+    if report.interrupted:
+        print(f"studio migrate: {moving.INTERRUPTED}", file=sys.stderr)
+        return MOVE_INTERRUPTED_EXIT
     if report.ok:
         print("studio migrate: every row and file verified. To run the studio on the new stores, set", file=sys.stderr)
         for name, value in settings.items():
             print(f"  {name}={value}", file=sys.stderr)
-        print(moving.AFTER_MOVE, file=sys.stderr)
+        print(moving.AFTER_MOVE, file=sys.stderr, flush=True)
     return 0 if report.ok else MOVE_MISMATCH_EXIT
 
 
@@ -721,10 +758,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = studio_settings.load()
             # The history is opened (and migrated) once here, so a damaged or newer database is one
             # line and exit 2 where the command was typed, not a server that cannot start.
-            HistoryStore.for_settings(settings).close()
-            open_media(settings).check()  # likewise a bucket that is missing, refused or unreachable
+            history = HistoryStore.for_settings(settings)
+            history.close()
+            media = open_media(settings)
+            media.check()  # likewise a bucket that is missing, refused or unreachable
         except StudioError as err:
             return _error_line(err)
+        print(f"studio serve: {svc.stores_label(history.described, media.described)}", file=sys.stderr, flush=True)
         # Settings (the data folder, a key from this folder's .streamlit/secrets.toml) are read here,
         # where the command was typed, and handed on: the server runs from the checkout.
         env = {**os.environ, **studio_settings.as_environment(settings)}

@@ -417,8 +417,13 @@ def local_folder(store: MediaStore, keys: Iterable[str | None], *, fetch: bool =
 # ---------------------------------------------------------------------- choosing one
 
 
+MEDIA_URL_FORMS = "an absolute folder path (/srv/studio/media) or s3://bucket/prefix"
+
+
 def parse_media_url(url: str) -> tuple[str, str] | None:
-    "(bucket, prefix) of an s3:// URL, None for a folder; ParamsError for another scheme or no bucket."
+    """(bucket, prefix) of an s3:// URL, None for an absolute folder (`~` counts); ParamsError for
+    another scheme, no bucket, or a relative path (a forgotten `s3://` would otherwise put each
+    machine's media in a folder under wherever it was started)."""
     text = url.strip()
     parts = urlsplit(text)
     if parts.scheme.lower() == S3_SCHEME:
@@ -426,7 +431,11 @@ def parse_media_url(url: str) -> tuple[str, str] | None:
             raise ParamsError("an S3 URL is s3://bucket or s3://bucket/prefix (credentials go in AWS_* variables)")
         return parts.netloc, parts.path.strip("/")
     if "://" in text:
-        raise ParamsError("must be a folder or s3://bucket/prefix")
+        raise ParamsError(f"must be {MEDIA_URL_FORMS}")
+    if not Path(text).expanduser().is_absolute():
+        guess = text.lstrip("./")
+        hint = f"; did you mean s3://{guess}?" if guess and not text.startswith(("~", ".")) else ""
+        raise ParamsError(f"must be {MEDIA_URL_FORMS}, not a relative path{hint}")
     return None
 
 

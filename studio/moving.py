@@ -8,21 +8,23 @@ batches of one `INSERT … ON CONFLICT DO NOTHING` each, their rowids kept (page
 a row already there that the source has changed since is brought up to date. Each file is hashed
 on both sides and copied only when the target lacks it or holds other bytes, then read back and
 hashed again. So a run that stopped half-way (or a second run) finishes the job, copying only what
-is missing. `stop_after` (items written) is the test seam for a run cut short.
+is missing. `stop_after` (items written) is the test seam for a run cut short; Ctrl-C (SIGINT)
+cuts a run short the same way, and its report says what was done so far.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .dialects import SQLITE_PREFIX, checked_database_url, redacted_url, sqlite_path
-from .errors import ParamsError, StoreError
+from .errors import MediaError, ParamsError, StoreError
 from .media_store import FolderMedia, MediaStore, open_media, parse_media_url
 from .migrations import known_migrations
 from .settings import Settings
@@ -32,6 +34,8 @@ BATCH_ROWS = 200  # rows per INSERT: x ~45 columns stays far below both dialects
 KEY_BATCH = 500  # keys per lookup while checking what a target already holds
 HASH_CHUNK = 1 << 20
 ROWID = "rowid"
+# The settings a target's messages name, and the flags of `studio migrate` that stand for them.
+TARGET_FLAGS = {"STUDIO_DATABASE_URL": "--to-database", "STUDIO_MEDIA_URL": "--to-media"}
 # Tables whose rows others name, first (no foreign key enforces it today; a target that adds one
 # still loads); every other table follows in name order.
 PARENTS_FIRST = ("generations", "grids", "collections", "agents")
@@ -69,7 +73,8 @@ class MoveReport:
     target: dict[str, str]
     tables: dict[str, TableCount] = field(default_factory=dict)
     files: FileCount | None = None
-    stopped: bool = False  # cut short by `stop_after`: run it again to finish
+    stopped: bool = False  # cut short (Ctrl-C, or the `stop_after` seam): run it again to finish
+    interrupted: bool = field(default=False, repr=False)  # by Ctrl-C (SIGINT)
 
     @property
     def ok(self) -> bool:
@@ -179,10 +184,16 @@ class Move:
                 self._copy_files(report.files)
         except _Stopped:
             report.stopped = True
-        for table in tables:
-            count = report.tables.setdefault(table, TableCount())
-            count.source = self._count(self.source, table)
-            count.target = self._count(self._target, table)
+        except KeyboardInterrupt:
+            report.stopped = report.interrupted = True
+        try:
+            for table in tables:
+                count = report.tables.setdefault(table, TableCount())
+                count.source = self._count(self.source, table)
+                count.target = self._count(self._target, table)
+        except (StoreError, KeyboardInterrupt):
+            if not report.interrupted:  # after Ctrl-C the counts are what could be had
+                raise
         return report
 
     def close(self) -> None:
@@ -427,7 +438,8 @@ def open_move(
             raise MoveError(f"--to-database {err}") from None
         if to_database.startswith(SQLITE_PREFIX) and sqlite_path(to_database).resolve() == db_path.resolve():
             raise MoveError("--to-database names this studio's own history; name another database")
-        target = HistoryStore(to_database)
+        with flags_named():
+            target = HistoryStore(to_database)
     return Move(source, target, source_media, target_media, progress=progress, stop_after=stop_after)
 
 
@@ -441,11 +453,25 @@ def _media_ends(settings: Settings, to_media: str) -> tuple[FolderMedia, MediaSt
         raise MoveError(f"--to-media {err}") from None
     source = FolderMedia(settings.media_dir)
     where = to_media.strip() if s3 else str(Path(to_media).expanduser().resolve())
-    target = open_media(settings.model_copy(update={"media_url": where}))
-    if isinstance(target, FolderMedia) and target.root == source.root:
-        raise MoveError("--to-media names this studio's own media folder; name another place")
-    target.check()
+    with flags_named():
+        target = open_media(settings.model_copy(update={"media_url": where}))
+        if isinstance(target, FolderMedia) and target.root == source.root:
+            raise MoveError("--to-media names this studio's own media folder; name another place")
+        target.check()
     return source, target
+
+
+@contextlib.contextmanager
+def flags_named() -> Iterator[None]:
+    """A target's StoreError / MediaError in the words of the command typed: `--to-database` and
+    `--to-media` where the stores' messages name the settings (this studio's own stay named)."""
+    try:
+        yield
+    except (StoreError, MediaError) as err:
+        text = str(err)
+        for setting, flag in TARGET_FLAGS.items():
+            text = text.replace(setting, flag)
+        raise (MoveError(text) if isinstance(err, StoreError) else MediaError(text)) from None
 
 
 def next_settings(to_database: str | None, to_media: str | None) -> dict[str, str]:
@@ -463,3 +489,4 @@ AFTER_MOVE = (
     "now: it keeps the simulator's state and lock files). This studio's history and media folder were not "
     "changed: keep them until the studio runs well on the new stores, then remove them."
 )
+INTERRUPTED = "interrupted; run the same command again to finish the move (what is there is checked, not copied twice)"

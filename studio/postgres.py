@@ -89,7 +89,7 @@ def store_error(err: BaseException, described: str) -> StoreError:
     if code in BAD_CREDENTIALS:
         return StoreError(
             f"The PostgreSQL server of {described} refused the studio's user name or password; check the "
-            "credentials in STUDIO_DATABASE_URL."
+            "user in STUDIO_DATABASE_URL and the password (PGPASSWORD, ~/.pgpass, or percent-encoded in the URL)."
         )
     if code == NO_DATABASE:
         return StoreError(

@@ -118,11 +118,12 @@ class Settings(BaseSettings):
     def _database_url(cls, v: str | None) -> str | None:
         return checked_database_url(v) if v and v.strip() else None
 
-    # Where saved media lives (studio.media_store): unset (the data folder's media/), a folder, or
+    # Where saved media lives (studio.media_store): unset (the data folder's media/), an absolute folder, or
     # s3://bucket/prefix with endpoint, region and credentials from the usual AWS_* variables.
     media_url: str | None = Field(
         None,
-        description="Media store: unset (media/ in the data folder), a folder, or s3://bucket/prefix (AWS_* vars).",
+        description="Media store: unset (media/ in the data folder), an absolute folder, or s3://bucket/prefix "
+        "(AWS_* vars).",
     )
 
     @field_validator("media_url")

@@ -93,12 +93,14 @@ def test_data_folder_is_resolved_where_the_command_runs(tmp_path, monkeypatch):
 
 def test_serve_is_the_server_so_a_plain_kill_stops_it(tmp_path):
     port = free_port()
+    log = (tmp_path / "serve.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "studio.cli", "serve", "--port", str(port), "--address", "127.0.0.1"],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
     )
+    log.close()
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -110,6 +112,9 @@ def test_serve_is_the_server_so_a_plain_kill_stops_it(tmp_path):
                 time.sleep(0.3)
         assert health["worker_alive"] and health["mode"] == "simulator"
         assert (tmp_path / "data" / "studio.db").exists()  # the data folder the command was given
+        data = (tmp_path / "data").resolve()  # its start-up line says which stores it uses
+        stores = f"studio serve: history: SQLite {data / 'studio.db'}, media: the folder {data / 'media'}\n"
+        assert stores in (tmp_path / "serve.log").read_text()
         proc.terminate()
         assert proc.wait(30) is not None
         with pytest.raises(httpx.TransportError):

@@ -9,6 +9,9 @@ import html
 import io
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
 import uuid
 import zipfile
@@ -29,7 +32,7 @@ from studio import services as svc
 from studio.errors import MediaError, SettingsError, StudioError
 from studio.media_store import STALE_STAGING_S, FolderMedia, S3Media, open_media
 from studio.models import VideoGenerationParams
-from studio.settings import MEDIA_ROUTE, Settings, load
+from studio.settings import MEDIA_ROUTE, Settings, as_environment, load
 from studio.web import MediaFiles, make_routes
 
 BODY = hashlib.sha256(b"take").digest() * 2000  # 64 KB, no two ranges alike
@@ -307,3 +310,37 @@ def test_a_bad_public_endpoint_is_one_settings_line(monkeypatch, endpoint):
     with pytest.raises(SettingsError) as caught:
         load()
     assert "STUDIO_MEDIA_PUBLIC_ENDPOINT" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_status_page_and_the_worker_say_which_stores_are_in_use_without_a_secret(
+    monkeypatch, seaweed, pg_server, clean_sim, tmp_path
+):
+    password = "st0res-pw-s3cret"
+    role = pg_server.password_role(password)
+    url = pg_server.fresh_database("stores", owner=role, password=password)
+    bucket = fresh_bucket(seaweed)
+    s3_env(monkeypatch, seaweed)
+    settings = settings_for(clean_sim, tmp_path / "data", database_url=url, media_url=f"s3://{bucket}/{PREFIX}")
+    studio = svc.build_services(settings, start_worker=False)
+    try:
+        at = open_page("pages/status.py", studio)
+        shown = " ".join(c.value for c in at.caption).replace("\\", "")  # as read, markdown escapes undone
+        where = url.split("@", 1)[1]
+        assert f"history: PostgreSQL postgresql://{role}:***@{where}, media: s3://{bucket}/{PREFIX} at " in shown
+        page = " ".join(str(e.value) for kind in (at.caption, at.markdown, at.text) for e in kind)
+        assert password not in page and seaweed.secret_key not in page
+    finally:
+        studio.close()
+
+    # `studio worker` says the same once at start-up (then is stopped with SIGTERM).
+    env = {**os.environ, **as_environment(settings)}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "studio.cli", "worker"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    assert worker.stderr is not None
+    lines = [worker.stderr.readline() for _ in range(2)]
+    worker.send_signal(signal.SIGTERM)
+    lines.append(worker.communicate(timeout=60)[1])
+    said = "".join(lines)
+    assert f"history: PostgreSQL postgresql://{role}:***@{where}, media: s3://{bucket}/{PREFIX} at " in said
+    assert password not in said and seaweed.secret_key not in said

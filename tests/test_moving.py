@@ -5,6 +5,10 @@ stores, a run cut short and resumed, a second run that copies nothing, targets r
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from typing import Any
@@ -12,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from postgres_server import free_port
-from support import finish_with_clip, settings_for
+from support import ROOT, finish_with_clip, settings_for
 
 from studio import cli, media, moving
 from studio import services as svc
@@ -151,6 +155,9 @@ def test_studio_migrate_moves_the_studio_and_the_moved_studio_shows_the_same(
         "mismatched": [],
     }
     assert "STUDIO_DATABASE_URL=" in err and report["next"]["STUDIO_DATABASE_URL"] == url
+    # Not a terminal: plain progress lines (no \r running them together), each one ended.
+    assert "\r" not in err and err.endswith("then remove them.\n")
+    assert "studio migrate: generations: 2 rows copied, 0 updated\n" in err
     moved = svc.build_services(settings_for(clean_sim, new_dir), start_worker=False)
     try:
         assert _seen(moved, made) == seen
@@ -168,7 +175,8 @@ def test_studio_migrate_moves_the_studio_and_the_moved_studio_shows_the_same(
         (("--to-database", "sqlite:///{own}"), "this studio's own history"),
         (("--to-database", "mysql://root:pw@db/studio"), "--to-database must be unset, sqlite:///path or postgresql"),
         (("--to-media", "{media}"), "this studio's own media folder"),
-        (("--to-media", "ftp://host/x"), "--to-media must be a folder or s3://"),
+        (("--to-media", "ftp://host/x"), "--to-media must be an absolute folder path (/srv/studio/media) or s3://"),
+        (("--to-media", "migr/prod"), "--to-media must be an absolute folder path (/srv/studio/media) or s3://bucket"),
     ],
 )
 def test_bad_targets_are_one_line_and_exit_2(old_studio, capsys, monkeypatch, args, message):
@@ -275,8 +283,11 @@ def test_a_bad_s3_target_is_one_line_without_the_secret_and_exit_2(
     target = f"s3://{'missing-bucket-x' if case == 'no such bucket' else bucket}/p"
     code, report, err = _migrate(capsys, monkeypatch, old, "--to-media", target)
     assert (code, report) == (2, None)
-    assert err.count("\n") == 1 and message in err
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err
     assert seaweed.secret_key not in err and "wrong-secret-0042" not in err
+    assert "STUDIO_MEDIA_URL" not in err  # the flag typed, not the setting it stands for
+    if case == "no such bucket":
+        assert "fix the bucket in --to-media" in err
 
 
 @pytest.mark.parametrize("case", ["another studio", "newer schema", "unknown role", "unreachable"])
@@ -304,5 +315,120 @@ def test_a_bad_postgresql_target_is_one_line_without_the_password_and_exit_2(
     code, report, err = _migrate(capsys, monkeypatch, old, "--to-database", url)
     assert (code, report) == (2, None) and err.count("\n") == 1 and err.startswith("error: ")
     assert "s3cret" not in err
+    assert "STUDIO_DATABASE_URL" not in err  # the flag typed, not the setting it stands for
+    if case in ("unknown role", "unreachable", "newer schema"):
+        assert "--to-database" in err
     if kept:
         assert pg_server.sql("SELECT COUNT(*) FROM generations", database) == before
+
+
+def test_a_relative_media_target_is_refused_and_nothing_is_created(old_studio, tmp_path, capsys, monkeypatch):
+    old, _ = old_studio
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    code, report, err = _migrate(capsys, monkeypatch, old, "--to-media", "migr/prod")
+    assert (code, report) == (2, None) and err.count("\n") == 1
+    assert err.startswith("error: --to-media must be an absolute folder path") and "did you mean s3://migr/prod?" in err
+    assert list(work.iterdir()) == []
+
+
+MANY_FILES = 20_000  # enough that a move is still copying them when Ctrl-C comes after the first one
+INTERRUPT_WAIT_S = 120
+
+
+def _big_studio(folder) -> None:
+    "A studio with an empty history and MANY_FILES small files in its media folder."
+    HistoryStore(folder / "studio.db").close()
+    (folder / "media").mkdir()
+    for n in range(MANY_FILES):
+        (folder / "media" / f"{n:05d}.jpg").write_bytes(n.to_bytes(4, "big") * 256)
+
+
+def _command(folder, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "STUDIO_DATA_DIR": str(folder), "MOSAIC_API_KEY": ""}
+    return subprocess.Popen(
+        [sys.executable, "-m", "studio.cli", "migrate", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_ctrl_c_prints_what_was_done_so_far_exits_130_and_the_same_command_finishes(tmp_path):
+    _big_studio(tmp_path / "old")
+    args = ("--to-database", f"sqlite:///{tmp_path / 'new.db'}", "--to-media", str(tmp_path / "new-media"))
+    proc = _command(tmp_path / "old", *args)
+    assert proc.stderr is not None
+    seen: list[str] = []
+    while not any("media:" in line for line in seen):  # the first file is copied: interrupt the rest
+        line = proc.stderr.readline()
+        assert line, f"studio migrate ended before copying a file: {seen}"
+        seen.append(line)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=INTERRUPT_WAIT_S)
+    assert proc.returncode == 130, err
+    report = json.loads(out)  # one JSON line, and only that, on stdout
+    assert report["stopped"] is True and report["ok"] is False
+    assert 0 < report["files"]["copied"] < MANY_FILES and report["files"]["mismatched"] == []
+    assert set(report["tables"]) >= {"generations"} and report["next"]["STUDIO_MEDIA_URL"]
+    assert err.endswith(
+        "interrupted; run the same command again to finish the move (what is there is checked, not copied twice)\n"
+    )
+    assert "Traceback" not in err and "\r" not in "".join(seen) + err
+    done = report["files"]["copied"]
+
+    again = _command(tmp_path / "old", *args)
+    out, err = again.communicate(timeout=INTERRUPT_WAIT_S)
+    assert again.returncode == 0, err
+    finished = json.loads(out)
+    assert finished["ok"] and not finished["stopped"] and finished["files"]["checked"] == MANY_FILES
+    assert finished["files"]["copied"] in (MANY_FILES - done - 1, MANY_FILES - done)  # one copied, not yet counted
+    assert len(list((tmp_path / "new-media").iterdir())) == MANY_FILES
+
+
+PG_PASSWORD = "m0ve/Pw+s3cret"  # a `/` and a `+`: in a URL they must be percent-encoded
+ENCODED_PASSWORD = "m0ve%2FPw%2Bs3cret"
+
+
+def test_a_database_url_without_the_password_uses_pgpassword_and_never_shows_it(
+    old_studio, clean_sim, pg_server, tmp_path, capsys, monkeypatch
+):
+    "The password stays off the command line: libpq reads PGPASSWORD (or ~/.pgpass) when the URL has none."
+    old, made = old_studio
+    role = pg_server.password_role(PG_PASSWORD)
+    url = pg_server.fresh_database("pgpw", owner=role)
+    assert ":" not in url.split("//", 1)[1].split("@", 1)[0]  # no password in the URL
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "no-pgpass"))
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    code, report, err = _migrate(capsys, monkeypatch, old, "--to-database", url)
+    assert (code, report) == (2, None) and err.startswith("error: ") and err.count("\n") == 1
+    assert "refused the studio's user name or password" in err and "PGPASSWORD" in err and "--to-database" in err
+
+    monkeypatch.setenv("PGPASSWORD", "wrong-" + PG_PASSWORD)
+    code, report, err = _migrate(capsys, monkeypatch, old, "--to-database", url)
+    assert (code, report) == (2, None) and "refused" in err and "wrong-" not in err and "m0ve" not in err
+
+    monkeypatch.setenv("PGPASSWORD", PG_PASSWORD)
+    code, report, err = _migrate(capsys, monkeypatch, old, "--to-database", url)
+    assert code == 0, err
+    assert report["ok"] and report["next"] == {"STUDIO_DATABASE_URL": url}
+    assert "m0ve" not in err + json.dumps(report)
+
+    # The studio on it: STUDIO_DATABASE_URL with no password (the pool's connections read PGPASSWORD too).
+    moved = svc.build_services(settings_for(clean_sim, tmp_path / "replica", database_url=url), start_worker=False)
+    try:
+        assert sorted(g.id for g in svc.history(moved)) == sorted(made["ids"])
+        assert "m0ve" not in moved.store.described
+    finally:
+        moved.close()
+
+    # Or in the URL, percent-encoded: it works, and is shown as ***.
+    monkeypatch.delenv("PGPASSWORD")
+    in_url = url.replace(f"//{role}@", f"//{role}:{ENCODED_PASSWORD}@")
+    code, report, err = _migrate(capsys, monkeypatch, old, "--to-database", in_url)
+    assert code == 0, err
+    assert report["next"]["STUDIO_DATABASE_URL"] == url.replace(f"//{role}@", f"//{role}:***@")
+    assert "m0ve" not in err + json.dumps(report)

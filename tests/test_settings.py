@@ -145,3 +145,21 @@ def test_the_cli_reports_a_bad_setting_in_one_line_and_exits_2(workdir):
     assert out.stderr.strip().count("\n") == 0 and out.stderr.startswith(
         "error: Invalid settings: STUDIO_TIMEOUT (timeout)"
     )
+
+
+@pytest.mark.parametrize("url", ["studio-media/prod", "./media", "media"])
+def test_a_relative_media_folder_is_refused_and_nothing_is_created(workdir, monkeypatch, url):
+    "A forgotten `s3://` would put each machine's media under wherever it was started: refused, exit 2."
+    work, _ = workdir
+    monkeypatch.setenv("STUDIO_MEDIA_URL", url)
+    out = studio_command("status", cwd=work)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("error: Invalid settings: STUDIO_MEDIA_URL (media_url): must be an absolute folder")
+    assert out.stderr.strip().count("\n") == 0 and "s3://bucket/prefix" in out.stderr
+    assert ("did you mean s3://studio-media/prod?" in out.stderr) == (url == "studio-media/prod")
+    assert list(work.iterdir()) == []  # no ./studio-media, no ./studio-data
+
+
+def test_an_absolute_or_home_media_folder_is_that_folder(workdir, tmp_path):
+    assert load(media_url=str(tmp_path / "m")).media_dir == tmp_path / "m"
+    assert load(media_url="~/m").media_dir == Path.home() / "m"

@@ -213,7 +213,8 @@ def test_serve_checks_the_database_before_the_server_starts(tmp_path):
 # (variable, value, what the message says besides the variable's name); one or more per field.
 BAD_SETTINGS = [
     ("STUDIO_DATABASE_URL", "mysql://u:pw@h/db", "sqlite:///path or postgresql://"),
-    ("STUDIO_MEDIA_URL", "https://bucket.example/media", "a folder or s3://bucket/prefix"),
+    ("STUDIO_MEDIA_URL", "https://bucket.example/media", "an absolute folder path (/srv/studio/media) or s3://"),
+    ("STUDIO_MEDIA_URL", "studio-media/prod", "not a relative path; did you mean s3://studio-media/prod?"),
     ("STUDIO_MEDIA_PUBLIC_ENDPOINT", "media.example.com", "an http(s) address with no path"),
     ("STUDIO_MAX_IN_FLIGHT", "0", "greater than or equal to 1"),
     ("STUDIO_MAX_IN_FLIGHT", "-1", "greater than or equal to 1"),

@@ -23,7 +23,7 @@
 
 from ..store import CountedPage, GalleryCount, GalleryQuery
 from .account import api_status
-from .app import Services, build_services, close_shared_services, shared_services
+from .app import Services, build_services, close_shared_services, shared_services, stores_label
 from .budget import CellCost, caps, cell_costs, check_launch, cost_line, spend_today, time_range
 from .collections import (
     COLLECTION_PARAM,
@@ -481,3 +481,4 @@ __all__ += [
     "promote",
 ]
 __all__ += ["workers"]  # many workers (issue 10 §2)
+__all__ += ["stores_label"]  # which stores a process uses (logs, Status)

@@ -62,6 +62,11 @@ class Services:
             return "Simulator (no API key): a local stand-in for Mosaic makes free sample videos"
         return f"Mosaic API at {self.settings.base_url}"
 
+    @property
+    def stores_label(self) -> str:
+        "Which history and media store this process uses, for logs and the Status page (no password, no secret)."
+        return stores_label(self.store.described, self.media.described)
+
     def media_path(self, name: str | None) -> Path | None:
         "Absolute path of a saved media file on this machine (folder media), from the name the store keeps."
         return self.media.local_path(name) if name else None
@@ -175,3 +180,8 @@ def close_shared_services() -> None:
         if _shared is not None:
             _shared.close()
             _shared = None
+
+
+def stores_label(history: str, media: str) -> str:
+    "'history: <where>, media: <where>' from the stores' `described` (each already without a secret)."
+    return f"history: {history}, media: {media}"
