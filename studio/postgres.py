@@ -221,6 +221,12 @@ class PostgresDialect:
             finally:
                 self._local.tx = None
 
+    def ping(self, wait_s: float) -> None:
+        """One round trip to the server, waiting at most `wait_s` for a connection (a health check
+        must not wait POOL_WAIT_S); a `StoreError` saying why when there is none."""
+        with self.translated(), self.pool.connection(timeout=wait_s) as conn:
+            conn.execute("SELECT 1")
+
     def has_space(self) -> bool:
         "The server's disk is the server's to watch: True once it answers a write again."
         try:
