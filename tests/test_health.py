@@ -7,8 +7,6 @@ import asyncio
 import time
 
 import httpx
-import pytest
-from postgres_server import PostgresServer
 from seaweed_server import SeaweedServer
 from starlette.applications import Starlette
 from support import settings_for
@@ -40,13 +38,6 @@ async def health_until(client: httpx.AsyncClient, wanted: int) -> httpx.Response
         if health.status_code == wanted or time.monotonic() > deadline:
             return health
         await asyncio.sleep(0.5)
-
-
-@pytest.fixture
-def own_postgres():
-    "A PostgreSQL of this test's own (the shared one is never stopped)."
-    with PostgresServer() as server:
-        yield server
 
 
 def test_healthz_answers_503_while_the_database_is_down_and_200_when_it_is_back(own_postgres, clean_sim, tmp_path):
