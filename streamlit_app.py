@@ -30,7 +30,8 @@ ui.mode_badge(studio)
 with st.sidebar:
     ui.identity()
     ui.mode_banner(studio)
-page.run()
-with st.sidebar:
+with ui.errors_shown():  # the boundary: a studio error a page did not handle is a message, not a traceback
+    page.run()
+with st.sidebar, ui.errors_shown():
     ui.watch()
     ui.queue_note(studio)

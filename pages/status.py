@@ -72,6 +72,7 @@ def render_queue(queue: list[svc.RunWait]) -> None:
 
 
 @st.fragment(run_every=IDLE_CHECK_S)
+@ui.errors_shown_in
 def watch_for_new_jobs(studio: svc.Services) -> None:
     """While the queue is empty, look now and then for runs started elsewhere: one count query, and
     only when the change feed says runs changed since the last look."""
@@ -167,6 +168,7 @@ def exports_section(studio: svc.Services) -> None:
     active = any(j.active for j in jobs)
 
     @st.fragment(run_every=ui.EXPORT_POLL_S if active else None)
+    @ui.errors_shown_in
     def rows() -> None:
         last = st.session_state.get(EXPORTS_SEEN_KEY)
         seen = svc.look_again(studio, last, "recent", lambda: svc.recent_exports(studio), "exports")

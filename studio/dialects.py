@@ -302,6 +302,10 @@ class SqliteDialect:
             with self.translated():
                 conn.commit()
 
+    def ping(self, wait_s: float) -> None:
+        "Read the file's schema (a file that cannot be read is a `StoreError`); `wait_s` is PostgreSQL's."
+        self.query("SELECT count(*) AS n FROM sqlite_master")
+
     def has_space(self) -> bool:
         """True when the database can grow again: a write of PROBE_BYTES in a transaction that is
         rolled back (nothing is kept). False on SQLITE_FULL; other errors raise `StoreError`."""

@@ -100,6 +100,11 @@ RECONCILE_DELAY_S = 2.0  # after an unknown outcome, give the server time before
 CLOCK_SKEW_ALLOWANCE = timedelta(minutes=2)  # our clock against Mosaic's, when looking up a lost run
 STANDBY_RETRY_S = 2.0
 MIN_PAUSE_S = 0.01  # the worker never spins: at most this often when a listing is due soon
+# While the history database cannot be reached the worker only pings it: every OUTAGE_RETRY_S,
+# each ping waiting at most OUTAGE_PING_WAIT_S for a connection (not the pool's 15 s), so the
+# leases are renewed within a few seconds of the database's return.
+OUTAGE_RETRY_S = 1.0
+OUTAGE_PING_WAIT_S = 2.0
 MAX_DOWNLOAD_ATTEMPTS = 5
 # The wait before looking at runs again is this share of the youngest run's age (between the
 # shortest and longest poll intervals): news of a finish comes at most ~20 % of a run's time late,
@@ -408,6 +413,8 @@ class JobRunner:
         self._news_seen = ""  # the newest webhook news already acted on (jobs.news_at)
         self._intents_lock = threading.Lock()
         self._paused: str | None = None  # why the worker waits (the disk is full), or None
+        self._outage: float | None = None  # monotonic time the history database went away, or None
+        self._outage_lock = threading.Lock()
         self._pause_lock = threading.Lock()
         # Written to see whether the disk has space again (a constructor argument: the test seam).
         self.space_probe = space_probe or Path(settings.data_dir) / SPACE_PROBE_FILE
@@ -522,6 +529,9 @@ class JobRunner:
             if not working:
                 self._stop.wait(STANDBY_RETRY_S)
                 continue
+            if self._outage is not None and not self._database_returned():
+                self._stop.wait(OUTAGE_RETRY_S)
+                continue
             self._keep_leases()
             if self._paused is not None and not self._space_returned():
                 # Calm: a webhook does not hurry it; the leases are still renewed while it can.
@@ -533,6 +543,8 @@ class JobRunner:
             except Exception as err:  # the worker must outlive any one bad pass
                 if disk_full(err):
                     self._pause_for_disk(err)
+                    continue
+                if self._database_lost(err):
                     continue
                 log.exception("job worker pass failed")
             self._wake.wait(min(pause, max(self._renew_at - time.monotonic(), MIN_PAUSE_S)))
@@ -548,11 +560,51 @@ class JobRunner:
         except StoreError as err:
             if disk_full(err):
                 self._pause_for_disk(err)
-            else:
+            elif not self._database_lost(err):
                 log.warning("could not renew this worker's leases (they last %.0f s): %s", self.leases.lease_s, err)
             self._renew_at = now + min(self.leases.renew_every, TICK_S)
             return
         self._renew_at = now + self.leases.renew_every
+
+    # ------------------------------------------------------------------ the database away
+
+    @property
+    def database_away(self) -> bool:
+        "True while the worker waits for the history database to answer again."
+        return self._outage is not None
+
+    def _database_lost(self, err: BaseException) -> bool:
+        """Whether `err` is the history database being away (a StoreError, and a ping fails too):
+        then the worker waits for it, with one log line when the outage starts, none per try."""
+        if not isinstance(err, StoreError):
+            return False
+        if self._outage is None:
+            try:
+                self.store.ping(OUTAGE_PING_WAIT_S)
+            except StoreError as ping_err:
+                err = ping_err
+            else:
+                return False  # the database answers: another kind of error, for the caller to report
+        with self._outage_lock:
+            if self._outage is not None:
+                return True
+            self._outage = time.monotonic()
+        log.warning("job worker waiting for the history database (pinging every %.0f s): %s", OUTAGE_RETRY_S, err)
+        return True
+
+    def _database_returned(self) -> bool:
+        "Whether the history database answers again; if so, one log line and the leases are renewed now."
+        try:
+            self.store.ping(OUTAGE_PING_WAIT_S)
+        except StoreError:
+            return False
+        with self._outage_lock:
+            began, self._outage = self._outage, None
+        away = time.monotonic() - began if began is not None else 0.0
+        log.warning("job worker resumed: the history database answers again (away %.0f s)", away)
+        self._renew_at = -math.inf  # renew at once: the leases may be close to lapsing
+        self.wake()
+        return True
 
     # ------------------------------------------------------------------ disk full
 
@@ -711,6 +763,9 @@ class JobRunner:
                     self._pause_for_disk(err)
                     self.schedule.download_waited(key)
                     self.schedule.later(key, self.settings.disk_retry_interval)
+                    return
+                if self._database_lost(err):  # not the job's fault either: it is taken up again after
+                    self.schedule.later(key, self.settings.max_poll_interval)
                     return
                 log.exception("job task %s failed", key)
                 if failed:

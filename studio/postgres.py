@@ -12,6 +12,7 @@ a missing database and a newer schema are each one clear message when the store 
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +28,14 @@ CONNECT_TIMEOUT_S = 5  # a server that does not answer in this long is reported 
 POOL_MIN = 1
 POOL_MAX = 16  # connections per store (per process): threads beyond it wait for one
 POOL_WAIT_S = 15.0  # how long a query waits for a free (or newly opened) connection
+# psycopg_pool retries a lost connection with a doubling delay (1, 2, 4 … 64 s) for 5 minutes, so
+# after a long outage the database could be back for half a minute before the pool looked again.
+# Here each run of retries gives up after POOL_RECONNECT_S and the next query starts a new one at
+# once: the pool reconnects within a few seconds of the server's return.
+POOL_RECONNECT_S = 4.0
+# The pool logs every failed reconnect as a warning; the studio says the outage once itself (the
+# job worker, /healthz), so the pool's own logger only speaks for errors.
+POOL_LOGGER = "psycopg.pool"
 # A gallery count that must read rows counts at most one row per this many steps of SQLite's
 # budget (COUNT_STEPS = 2,000: 250 rows), as SQLite reads about one row per 8 steps.
 STEPS_PER_ROW = 8
@@ -137,6 +146,7 @@ class PostgresDialect:
         self.where = redacted_url(url)
         self.described = f"PostgreSQL {self.where}"
         self._pool: Any = None
+        logging.getLogger(POOL_LOGGER).setLevel(logging.ERROR)
         self._on_statement = on_statement
         self._local = threading.local()
         # Opened once, directly (a pool would retry in the background and report only a timeout):
@@ -182,6 +192,7 @@ class PostgresDialect:
                 # generic plan, blind to the search words' selectivity (a 6 s gallery search at 100,000).
                 kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S, "prepare_threshold": None},
                 check=self._pool_class.check_connection,  # a server restart leaves no dead connection behind
+                reconnect_timeout=POOL_RECONNECT_S,
                 open=True,
             )
         return self._pool
@@ -220,6 +231,12 @@ class PostgresDialect:
                 yield tx
             finally:
                 self._local.tx = None
+
+    def ping(self, wait_s: float) -> None:
+        """One round trip to the server, waiting at most `wait_s` for a connection (a health check
+        must not wait POOL_WAIT_S); a `StoreError` saying why when there is none."""
+        with self.translated(), self.pool.connection(timeout=wait_s) as conn:
+            conn.execute("SELECT 1")
 
     def has_space(self) -> bool:
         "The server's disk is the server's to watch: True once it answers a write again."

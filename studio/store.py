@@ -596,6 +596,11 @@ class HistoryStore:
         )
         return [r["id"] for r in rows]
 
+    def ping(self, wait_s: float) -> None:
+        """Whether the history answers now: returns, or raises `StoreError` within about `wait_s`
+        (PostgreSQL waits that long for a connection, not the pool's full wait)."""
+        self._sql.ping(wait_s)
+
     def has_space(self) -> bool:
         """True when the database can grow again: a small write in a transaction (nothing is kept).
         False on a full disk; other errors raise `StoreError`."""

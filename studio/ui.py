@@ -5,12 +5,16 @@ never from `st.secrets`. Prompts are always shown as text (never markdown or HTM
 
 from __future__ import annotations
 
+import functools
 import html
 import json
+import logging
 import re
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import ParamSpec
 from urllib.parse import unquote, urlsplit
 
 import streamlit as st
@@ -23,6 +27,9 @@ from .models import ASPECT_RATIOS, DURATIONS, FINAL_STATUSES, RESOLUTIONS, Gener
 from .services.selections import KIND_LABELS
 from .settings import Settings
 
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+
 POLL_EVERY_S = 2.0  # page refresh while jobs run: cheap on 2 cores (streamlit-notes.md §2)
 WATCH_EVERY_S = 3.0  # the sidebar's look at this session's runs, only while some are in flight
 WATCHING_KEY = "studio_watching"  # session: launch key -> run ids this browser session waits for
@@ -34,6 +41,8 @@ FALLBACK_ORIGIN = "http://localhost:8501"
 # :color[...] directives); a line that starts like a list item is escaped separately.
 MARKDOWN_SPECIALS = "\\`*_{}[]()#<>~$:|"
 LIST_START = re.compile(r"^(\s*)([-+]|\d+[.)])", re.M)
+# Said under a studio error that stopped a page (a database or media store away for a while).
+TRY_AGAIN = "Try again in a moment, or reload the page."
 
 
 def warm_up() -> None:
@@ -273,6 +282,30 @@ def error_box(err: Exception) -> None:
     st.error(plain(err), icon="⚠️")
 
 
+@contextmanager
+def errors_shown() -> Iterator[None]:
+    """The pages' boundary: a `StudioError` that a page (or a fragment, or the sidebar) did not
+    handle itself is shown where it stopped, as the plain reason and what to do, never a
+    traceback; the rest of the script (sidebar, navigation) still runs. Streamlit's own control
+    flow (st.stop, st.rerun) passes through."""
+    try:
+        yield
+    except StudioError as err:
+        log.warning("a page stopped on a studio error: %s", err)
+        st.error(f"{plain(err)}\n\n{TRY_AGAIN}", icon="⚠️")
+
+
+def errors_shown_in(body: Callable[P, None]) -> Callable[P, None]:
+    "`body` with `errors_shown` around it: for a fragment, whose reruns do not pass the page's boundary."
+
+    @functools.wraps(body)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> None:
+        with errors_shown():
+            body(*args, **kwargs)
+
+    return guarded
+
+
 def watch_runs(key: str, ids: Sequence[str]) -> None:
     """Make these runs this session's: when they have all ended, `watch` says so (a toast and a
     browser notification) on whatever page the person is on. A launch calls it at once, so leaving
@@ -303,6 +336,7 @@ def live(ids: Sequence[str], render, *, key: str, follow: bool = True, queue: bo
         watch_runs(key, ids)
 
     @st.fragment(run_every=POLL_EVERY_S if active else None)
+    @errors_shown_in
     def panel() -> None:
         views = look()
         render(views)
@@ -365,6 +399,7 @@ def watch() -> None:
         return
 
     @st.fragment(run_every=WATCH_EVERY_S)
+    @errors_shown_in
     def look() -> None:
         watching: dict[str, list[str]] = st.session_state.get(WATCHING_KEY, {})
         asked = tuple((k, tuple(v)) for k, v in watching.items())
@@ -640,6 +675,7 @@ def export_controls(studio: svc.Services, selection: svc.Selection, *, key: str,
             return
 
         @st.fragment(run_every=EXPORT_POLL_S if first.active else None)
+        @errors_shown_in
         def follow() -> None:
             last = st.session_state.get(f"{key}_export_seen")
             seen = svc.look_again(studio, last, export_id, lambda: svc.export_job(studio, export_id), "exports")

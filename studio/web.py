@@ -15,8 +15,11 @@ import json
 import logging
 import os
 import re
+import threading
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -38,8 +41,9 @@ from starlette.types import Scope
 
 from . import people
 from . import services as svc
-from .errors import StudioError
+from .errors import MediaError, StudioError
 from .media import PARTIAL_SUFFIX
+from .media_store import MediaStore
 from .models import STATUSES
 from .player import PLAYER_ROUTE
 from .settings import MEDIA_ROUTE, Settings, load, secrets_files
@@ -53,6 +57,18 @@ WEBHOOK_MAX_BYTES = 1024 * 1024
 # Events remembered to drop a replay (Mosaic redelivers at least once; an attacker may resend).
 # In memory and bounded: after a restart a replay only costs one listing, never a wrong state.
 WEBHOOK_SEEN_MAX = 4096
+# /healthz (the proxy asks every second, per replica): its answer comes within HEALTH_TIMEOUT_S
+# (past it: 503), its checks run on HEALTH_THREADS threads of their own (never on the event loop,
+# never starving the other routes' threads), the database ping waits HEALTH_DB_WAIT_S for a
+# connection (not the pool's 15 s), and a media store check is reused for HEALTH_MEDIA_TTL_S
+# (one S3 listing every few seconds per replica, not one a second).
+HEALTH_TIMEOUT_S = 3.0
+HEALTH_DB_WAIT_S = 2.0
+HEALTH_MEDIA_TTL_S = 5.0
+HEALTH_THREADS = 2
+# What /healthz says of this process's job worker: off by configuration (STUDIO_RUN_WORKER=0, the
+# `studio worker` processes work), running, or stopped (it should run and does not).
+WORKER_ELSEWHERE, WORKER_RUNNING, WORKER_STOPPED = "elsewhere", "running", "stopped"
 # The URL paths of the pages (the file names in pages/, as st.navigation names them).
 PAGE_PATHS = ("create", "compare", "gallery", "status", "collections", "review", "decisions")
 # On a deep link such as /gallery, Streamlit's frontend does not know whether /gallery is a page
@@ -188,6 +204,71 @@ class RecentEvents:
         return True
 
 
+class Health:
+    """What /healthz answers, checked in a worker thread: the studio is built, the history answers a
+    ping, the media store answers its start-up check (studio serve's `check()`, remembered for
+    `media_ttl_s`), and the job counts. Any StudioError is the reason of a 503."""
+
+    def __init__(
+        self,
+        get: Callable[[], svc.Services],
+        *,
+        db_wait_s: float = HEALTH_DB_WAIT_S,
+        media_ttl_s: float = HEALTH_MEDIA_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._get = get
+        self.db_wait_s = db_wait_s
+        self.media_ttl_s = media_ttl_s
+        self._clock = clock
+        self._media: tuple[float, int, str | None] | None = None  # when, which store, the error
+        self._lock = threading.Lock()
+
+    def _check_media(self, media: MediaStore) -> None:
+        "The media store's check, or the last one's outcome when it is younger than `media_ttl_s`."
+        with self._lock:
+            last = self._media
+        now = self._clock()
+        if last is None or last[1] != id(media) or now - last[0] >= self.media_ttl_s:
+            error: str | None = None
+            try:
+                media.check()
+            except StudioError as err:
+                error = str(err)
+            last = (now, id(media), error)
+            with self._lock:
+                self._media = last
+        if last[2] is not None:
+            raise MediaError(last[2])
+
+    def answer(self, doing: list[str] | None = None) -> tuple[int, dict[str, Any]]:
+        """The status code and body of /healthz (blocking: run it off the event loop); `doing` is
+        told what is being checked, so an answer that never comes can name what it waits on."""
+        doing = [] if doing is None else doing
+        try:
+            doing.append("the studio (starting)")
+            studio = self._get()
+            doing.append(f"the history database {studio.store.described}")
+            studio.store.ping(self.db_wait_s)
+            doing.append(f"the media store {studio.media.described}")
+            self._check_media(studio.media)
+            doing.append(f"the history database {studio.store.described}")
+            counts = {s: studio.store.count_status(s) for s in STATUSES}
+        except StudioError as err:
+            return 503, {"ok": False, "error": " ".join(str(err).split())}
+        if not studio.settings.run_worker:
+            worker = WORKER_ELSEWHERE
+        else:
+            worker = WORKER_RUNNING if studio.runner.alive else WORKER_STOPPED
+        return 200, {
+            "ok": True,
+            "mode": studio.mode,
+            "worker": worker,
+            "worker_leader": studio.runner.is_leader,
+            "jobs": counts,
+        }
+
+
 async def _capped_body(request: Request, limit: int) -> bytes | None:
     "The request body, or None as soon as it is past `limit` (never holding more than one chunk past it)."
     body = bytearray()
@@ -267,21 +348,20 @@ def make_routes(
     "Routes for /healthz, the webhook receiver, the media files of `settings` and share links (`share_now`: a clock)."
     get = services or (lambda: svc.shared_services(lambda: settings))
 
+    health = Health(get)
+    health_threads = ThreadPoolExecutor(HEALTH_THREADS, thread_name_prefix="healthz")
+
     async def healthz(request: Request) -> Response:
+        # Off the event loop and bounded: a check stuck on a dead server is abandoned (its thread
+        # ends on the driver's own timeout) and the proxy hears 503 in time.
+        doing: list[str] = []
+        checking = asyncio.get_running_loop().run_in_executor(health_threads, health.answer, doing)
         try:
-            studio = get()
-        except StudioError as err:
-            return JSONResponse({"ok": False, "error": str(err)}, status_code=503)
-        counts = {s: studio.store.count_status(s) for s in STATUSES}
-        return JSONResponse(
-            {
-                "ok": True,
-                "mode": studio.mode,
-                "worker_alive": studio.runner.alive,
-                "worker_leader": studio.runner.is_leader,
-                "jobs": counts,
-            }
-        )
+            status, body = await asyncio.wait_for(checking, HEALTH_TIMEOUT_S)
+        except TimeoutError:
+            waited = doing[-1] if doing else "a free health check thread"
+            status, body = 503, {"ok": False, "error": f"{waited} did not answer within {HEALTH_TIMEOUT_S:g} s"}
+        return JSONResponse(body, status_code=status)
 
     seen = RecentEvents()
 

@@ -31,6 +31,13 @@ def pg_server():
 
 
 @pytest.fixture
+def own_postgres():
+    "A PostgreSQL of the test's own, for a test that stops and starts it (the shared one never stops)."
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
 def postgres_url(pg_server):
     "The URL of a new, empty database on the test PostgreSQL."
     return pg_server.fresh_database()

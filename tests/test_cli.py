@@ -110,7 +110,7 @@ def test_serve_is_the_server_so_a_plain_kill_stops_it(tmp_path):
             except (httpx.TransportError, ValueError):
                 assert time.monotonic() < deadline and proc.poll() is None, "studio serve did not start"
                 time.sleep(0.3)
-        assert health["worker_alive"] and health["mode"] == "simulator"
+        assert health["worker"] == "running" and health["mode"] == "simulator"
         assert (tmp_path / "data" / "studio.db").exists()  # the data folder the command was given
         data = (tmp_path / "data").resolve()  # its start-up line says which stores it uses
         stores = f"studio serve: history: SQLite {data / 'studio.db'}, media: the folder {data / 'media'}\n"

@@ -28,7 +28,7 @@ def web(clean_sim, tmp_path):
 def test_healthz_reports_worker_and_queue(web):
     client, _services = web
     body = client.get("/healthz").json()
-    assert body["ok"] and body["worker_alive"] and body["mode"] == "mosaic"
+    assert body["ok"] and body["worker"] == "running" and body["mode"] == "mosaic"
     assert body["jobs"]["queued"] == 0
 
 

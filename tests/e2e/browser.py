@@ -164,7 +164,7 @@ class StudioServer:
         deadline = time.monotonic() + BOOT_TIMEOUT_S
         while True:
             try:
-                if httpx.get(f"{self.base}/healthz", timeout=2).json().get("worker_alive"):
+                if httpx.get(f"{self.base}/healthz", timeout=2).json().get("worker") == "running":
                     return self
             except (httpx.HTTPError, ValueError):
                 pass
