@@ -224,6 +224,7 @@ class S3Media:
         self.staging_dir = Path(staging_dir or tempfile.gettempdir())
         self._urls: dict[tuple[str, str | None], tuple[str, float]] = {}
         self._urls_lock = threading.Lock()
+        self._swept = False  # staged leftovers are swept by the first check (start-up), not each one
 
     @property
     def described(self) -> str:
@@ -241,7 +242,9 @@ class S3Media:
     def check(self) -> None:
         with self._errors("could not be opened"):
             self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._object("probe"), MaxKeys=1)
-        self._sweep_staging()
+        if not self._swept:  # /healthz repeats the check every few seconds: the sweep is start-up's
+            self._swept = True
+            self._sweep_staging()
 
     def _sweep_staging(self) -> None:
         "Remove what a stopped process left staged (older than STALE_STAGING_S: never a file being made now)."

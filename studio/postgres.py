@@ -36,6 +36,7 @@ POOL_RECONNECT_S = 4.0
 # The pool logs every failed reconnect as a warning; the studio says the outage once itself (the
 # job worker, /healthz), so the pool's own logger only speaks for errors.
 POOL_LOGGER = "psycopg.pool"
+logging.getLogger(POOL_LOGGER).setLevel(logging.ERROR)  # once, as this module loads
 # A gallery count that must read rows counts at most one row per this many steps of SQLite's
 # budget (COUNT_STEPS = 2,000: 250 rows), as SQLite reads about one row per 8 steps.
 STEPS_PER_ROW = 8
@@ -146,7 +147,6 @@ class PostgresDialect:
         self.where = redacted_url(url)
         self.described = f"PostgreSQL {self.where}"
         self._pool: Any = None
-        logging.getLogger(POOL_LOGGER).setLevel(logging.ERROR)
         self._on_statement = on_statement
         self._local = threading.local()
         # Opened once, directly (a pool would retry in the background and report only a timeout):
