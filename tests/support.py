@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from streamlit.testing.v1 import AppTest
 
 from studio.models import VideoGenerationParams
 from studio.settings import Settings
+
+T = TypeVar("T")
 
 TEST_KEY = "mk_test_runner_key_7c1d"
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +52,17 @@ def open_page(path: str, services, query_params: Mapping[str, str | list[str]] |
     at.switch_page(path).run()
     assert not at.exception, at.exception
     return at
+
+
+def eventually(check: Callable[[], T], timeout: float = 60.0, *, what: str = "the condition", step: float = 0.05) -> T:
+    "Poll `check()` until it returns something true, and return that; fail naming `what` after `timeout` s."
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what} not reached within {timeout:g} s"
+        time.sleep(step)
 
 
 def wait_until(at, pred, timeout: float = 30.0, step: float = 0.2):

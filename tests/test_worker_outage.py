@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 
-from support import settings_for
+from support import eventually, settings_for
 
 from studio import services as svc
 
@@ -17,17 +17,7 @@ DETECT_DEADLINE_S = 60  # the first query after the stop waits the pool's 15 s b
 RENEW_DEADLINE_S = 10  # after the database is back, the worker has renewed its lease by then
 WAITING = "job worker waiting for the history database"
 RESUMED = "job worker resumed: the history database answers again"
-
-
-def wait_for(what: str, found, deadline_s: float):
-    "Poll `found()` until it returns something true, or fail naming `what` after `deadline_s`."
-    deadline = time.monotonic() + deadline_s
-    while True:
-        value = found()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"no {what} within {deadline_s} s"
-        time.sleep(0.25)
+POLL_S = 0.25  # each look at the lease runs psql
 
 
 def test_a_worker_says_a_database_outage_once_and_renews_its_lease_when_it_is_back(
@@ -46,10 +36,10 @@ def test_a_worker_says_a_database_outage_once_and_renews_its_lease_when_it_is_ba
         return [r for r in caplog.records if r.name.startswith("studio") and words in r.getMessage()]
 
     try:
-        before = wait_for("workers row", lease_until, DETECT_DEADLINE_S)
+        before = eventually(lease_until, DETECT_DEADLINE_S, what="workers row", step=POLL_S)
         own_postgres.stop()
         stopped = time.monotonic()
-        wait_for("outage line", lambda: lines(WAITING), DETECT_DEADLINE_S)
+        eventually(lambda: lines(WAITING), DETECT_DEADLINE_S, what="outage line", step=POLL_S)
         time.sleep(max(0.0, stopped + OUTAGE_S - time.monotonic()))
         assert studio.runner.database_away
         assert len(lines(WAITING)) == 1, [r.getMessage() for r in caplog.records]
@@ -58,7 +48,8 @@ def test_a_worker_says_a_database_outage_once_and_renews_its_lease_when_it_is_ba
         assert not [r for r in studio_records if r.exc_info], "a traceback was logged during the outage"
 
         own_postgres.start()
-        wait_for("lease renewal after the database came back", lambda: lease_until() > before, RENEW_DEADLINE_S)
+        back = "lease renewal after the database came back"
+        eventually(lambda: lease_until() > before, RENEW_DEADLINE_S, what=back, step=POLL_S)
         assert len(lines(RESUMED)) == 1 and len(lines(WAITING)) == 1
         assert not studio.runner.database_away
     finally:

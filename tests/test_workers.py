@@ -9,13 +9,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
-from support import TEST_KEY, settings_for
+from support import TEST_KEY, eventually, settings_for
 
 from studio import cli
 from studio import services as svc
@@ -25,19 +23,8 @@ from studio.models import Generation, VideoGenerationParams
 ROOT = Path(__file__).resolve().parent.parent
 LEASE_S = 2.0  # a dead worker's jobs are taken over within this (a real deployment: 30 s)
 BATCH = 12
-T = TypeVar("T")
 
 pytestmark = pytest.mark.usefixtures("clean_sim", "backend")  # each test on SQLite, then on PostgreSQL
-
-
-def wait_until(check: Callable[[], T], timeout: float = 60.0, step: float = 0.05) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            assert value, "the condition was not reached in time"
-            return value
-        time.sleep(step)
 
 
 def small(prompt: str) -> VideoGenerationParams:
@@ -57,7 +44,7 @@ def ended(services: svc.Services, ids: list[str], timeout: float = 90.0) -> list
         gens = services.store.many(ids)
         return gens if all(not g.is_active for g in gens) else []
 
-    return wait_until(all_ended, timeout)
+    return eventually(all_ended, timeout)
 
 
 def holder(services: svc.Services, gen_id: str) -> str | None:
@@ -81,10 +68,10 @@ def test_three_workers_share_a_batch_and_take_over_a_halted_ones_jobs(clean_sim,
     try:
         for runner in runners:
             runner.start()
-        wait_until(lambda: len(svc.workers(services)) == 3)
+        eventually(lambda: len(svc.workers(services)) == 3)
         ids = queue(services, BATCH)
         halted = runners[1]
-        wait_until(lambda: halted.leases.held())
+        eventually(lambda: halted.leases.held())
         halted.stop(release=False)  # as if it died: its leases stay until they lapse
         left = [g.id for g in halted.leases.held()]
         assert left, "the halted worker held unfinished jobs"
@@ -151,13 +138,13 @@ def test_a_killed_worker_process_loses_its_jobs_to_the_other_which_finishes_them
     try:
         assert not services.runner.alive
         first, second = workers(), workers()
-        wait_until(lambda: len(svc.workers(services)) == 2)  # both up: each claims its share (2 of 4)
+        eventually(lambda: len(svc.workers(services)) == 2)  # both up: each claims its share (2 of 4)
         for name, value in worker_env(clean_sim, tmp_path / "d", database_url).items():
             monkeypatch.setenv(name, value)
         assert cli.main(["status"]) == 0  # another process's view of the live workers
         assert "workers: 2 live" in capsys.readouterr().out
         ids = queue(services, BATCH)
-        wait_until(lambda: held_by(services, first.pid) and held_by(services, second.pid))
+        eventually(lambda: held_by(services, first.pid) and held_by(services, second.pid))
         [first_id] = [w.id for w in svc.workers(services) if w.pid == first.pid]
         first.send_signal(signal.SIGKILL)
         first.wait(10)
@@ -182,7 +169,7 @@ def test_a_worker_killed_right_after_post_run_has_its_run_adopted_by_the_next(
         clean_sim.script_fault("drop", route="run")  # Mosaic starts the run; its answer is lost
         [gen_id] = queue(services, 1)
         first = workers()
-        wait_until(lambda: clean_sim.stats()["runs_total"] > before, timeout=30)
+        eventually(lambda: clean_sim.stats()["runs_total"] > before, timeout=30)
         first.send_signal(signal.SIGKILL)  # dies with a POST whose outcome it never learnt
         first.wait(10)
         assert services.store.get(gen_id).status == "submitting"  # type: ignore[union-attr]
